@@ -1,0 +1,181 @@
+//! `/api/v1/audit-logs` and `/api/v1/security-alerts` (all need `audit.view`).
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::alerts::{self, Alert, AlertQuery, ResolveInput};
+use super::chain::{self, VerifyReport};
+use crate::app::AppState;
+use crate::auth::Ctx;
+use crate::auth::permissions::AUDIT_VIEW;
+use crate::error::{AppError, AppResult};
+use crate::http::{ApiJson, ApiQuery, Page, PageQuery, parse_id};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/audit-logs", get(list_logs))
+        .route("/api/v1/audit-logs/verify", get(verify))
+        .route("/api/v1/security-alerts", get(list_alerts))
+        .route(
+            "/api/v1/security-alerts/{id}/acknowledge",
+            post(acknowledge),
+        )
+        .route("/api/v1/security-alerts/{id}/resolve", post(resolve))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// The member who acted.
+    pub member_id: Option<Uuid>,
+    /// Exact action name, e.g. `member.status_changed`.
+    pub action: Option<String>,
+    /// First day (inclusive, UTC), YYYY-MM-DD.
+    pub from: Option<NaiveDate>,
+    /// Last day (inclusive, UTC), YYYY-MM-DD.
+    pub to: Option<NaiveDate>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct LogEntry {
+    pub id: Uuid,
+    pub sequence: u64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_user_id: Option<Uuid>,
+    pub actor_label: String,
+    pub ip_address: Option<String>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    pub severity: String,
+    /// The changed fields, as recorded.
+    #[sqlx(json)]
+    #[schema(value_type = Object)]
+    pub changes: serde_json::Value,
+    pub hash: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/audit-logs", tag = "audit", params(LogQuery),
+    responses((status = 200, body = Page<LogEntry>), (status = 403, body = crate::error::Problem)))]
+pub async fn list_logs(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<LogQuery>,
+) -> AppResult<Json<Page<LogEntry>>> {
+    ctx.require(AUDIT_VIEW)?;
+    let (page, per_page) = PageQuery::resolve(q.page, q.per_page)?;
+    if let (Some(from), Some(to)) = (q.from, q.to)
+        && from > to
+    {
+        return Err(AppError::field("to", "must not be before `from`"));
+    }
+    let from = q
+        .from
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    let to =
+        q.to.and_then(|d| d.succ_opt())
+            .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    const FILTER: &str = "organization_id = ?
+        AND (? IS NULL OR actor_user_id = ?)
+        AND (? IS NULL OR action = ?)
+        AND (? IS NULL OR occurred_at >= ?)
+        AND (? IS NULL OR occurred_at < ?)";
+    let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM audit_logs WHERE {FILTER}"
+    )))
+    .bind(ctx.org_id)
+    .bind(q.member_id)
+    .bind(q.member_id)
+    .bind(&q.action)
+    .bind(&q.action)
+    .bind(from)
+    .bind(from)
+    .bind(to)
+    .bind(to)
+    .fetch_one(&state.db)
+    .await?;
+    let items: Vec<LogEntry> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT id, sequence, occurred_at, actor_user_id, actor_label, ip_address, action,
+                entity_type, entity_id, severity, changes, hash
+           FROM audit_logs WHERE {FILTER} ORDER BY sequence DESC LIMIT ? OFFSET ?"
+    )))
+    .bind(ctx.org_id)
+    .bind(q.member_id)
+    .bind(q.member_id)
+    .bind(&q.action)
+    .bind(&q.action)
+    .bind(from)
+    .bind(from)
+    .bind(to)
+    .bind(to)
+    .bind(per_page)
+    .bind(u64::from(page - 1) * u64::from(per_page))
+    .fetch_all(&state.db)
+    .await?;
+    Ok(Json(Page {
+        items,
+        page,
+        per_page,
+        total: total as u64,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/audit-logs/verify", tag = "audit",
+    responses((status = 200, body = VerifyReport), (status = 403, body = crate::error::Problem)))]
+pub async fn verify(State(state): State<AppState>, ctx: Ctx) -> AppResult<Json<VerifyReport>> {
+    ctx.require(AUDIT_VIEW)?;
+    Ok(Json(chain::verify(&state.db, ctx.org_id).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/security-alerts", tag = "audit", params(AlertQuery),
+    responses((status = 200, body = Page<Alert>), (status = 403, body = crate::error::Problem)))]
+pub async fn list_alerts(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<AlertQuery>,
+) -> AppResult<Json<Page<Alert>>> {
+    let mut tx = state.db.begin().await?;
+    let page = alerts::list(&ctx, &mut tx, q).await?;
+    tx.commit().await?;
+    Ok(Json(page))
+}
+
+#[utoipa::path(post, path = "/api/v1/security-alerts/{id}/acknowledge", tag = "audit",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Alert), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem)))]
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> AppResult<Json<Alert>> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let alert = alerts::acknowledge(&ctx, &mut tx, id).await?;
+    tx.commit().await?;
+    Ok(Json(alert))
+}
+
+#[utoipa::path(post, path = "/api/v1/security-alerts/{id}/resolve", tag = "audit",
+    params(("id" = Uuid, Path)), request_body = ResolveInput,
+    responses((status = 200, body = Alert), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem)))]
+pub async fn resolve(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ResolveInput>,
+) -> AppResult<Json<Alert>> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let alert = alerts::resolve(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(alert))
+}

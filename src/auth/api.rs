@@ -1,0 +1,224 @@
+//! `/api/v1/auth/*`. Tokens go back in the body (for API clients) and as httpOnly,
+//! SameSite=Strict cookies (for the browser).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use serde::{Deserialize, Serialize};
+
+use super::ctx::{ACCESS_COOKIE, REFRESH_COOKIE, SessionCtx};
+use super::service::{self, ChangePassword, LoginInput, Me};
+use super::sessions::{self, Issued, Refresh};
+use super::tokens::{ACCESS_TTL_SECS, REFRESH_TTL_DAYS};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::http::ApiJson;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/refresh", post(refresh))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/me", get(me))
+        .route("/api/v1/auth/change-password", post(change_password))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub must_change_password: bool,
+}
+
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn ip_of(connect: &axum::extract::ConnectInfo<std::net::SocketAddr>) -> Option<String> {
+    Some(connect.0.ip().to_string())
+}
+
+fn with_session_cookies(
+    state: &AppState,
+    jar: CookieJar,
+    access: &str,
+    refresh: &str,
+) -> CookieJar {
+    let secure = state.config.secure_cookies;
+    let access = Cookie::build((ACCESS_COOKIE, access.to_string()))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .path("/")
+        .max_age(time_secs(ACCESS_TTL_SECS));
+    let refresh = Cookie::build((REFRESH_COOKIE, refresh.to_string()))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .path("/api/v1/auth")
+        .max_age(time_secs(REFRESH_TTL_DAYS * 86_400));
+    jar.add(access).add(refresh)
+}
+
+fn time_secs(secs: i64) -> time::Duration {
+    time::Duration::seconds(secs)
+}
+
+fn without_session_cookies(jar: CookieJar) -> CookieJar {
+    jar.remove(Cookie::build(ACCESS_COOKIE).path("/"))
+        .remove(Cookie::build(REFRESH_COOKIE).path("/api/v1/auth"))
+}
+
+fn pair(
+    state: &AppState,
+    org: uuid::Uuid,
+    user: uuid::Uuid,
+    issued: &Issued,
+    must_change_password: bool,
+) -> AppResult<TokenPair> {
+    Ok(TokenPair {
+        access_token: state.keys.issue_access(user, org, issued.family_id)?,
+        refresh_token: issued.refresh_token.clone(),
+        token_type: "Bearer",
+        expires_in: ACCESS_TTL_SECS,
+        must_change_password,
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginInput,
+    responses((status = 200, body = TokenPair), (status = 401, body = crate::error::Problem),
+        (status = 429, body = crate::error::Problem)))]
+pub async fn login(
+    State(state): State<AppState>,
+    connect: axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    ApiJson(input): ApiJson<LoginInput>,
+) -> AppResult<(CookieJar, Json<TokenPair>)> {
+    let ip = ip_of(&connect);
+    let ua = user_agent(&headers);
+    let signed = service::login(
+        &state.db,
+        &state.hasher,
+        input,
+        ip.as_deref(),
+        ua.as_deref(),
+    )
+    .await?;
+    let tokens = pair(
+        &state,
+        signed.org_id,
+        signed.user_id,
+        &signed.issued,
+        signed.must_change_password,
+    )?;
+    let jar = with_session_cookies(&state, jar, &tokens.access_token, &tokens.refresh_token);
+    Ok((jar, Json(tokens)))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshInput {
+    /// Omit to use the refresh cookie.
+    pub refresh_token: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshInput,
+    responses((status = 200, body = TokenPair), (status = 401, body = crate::error::Problem)))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    connect: axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: axum::body::Bytes,
+) -> AppResult<(CookieJar, Json<TokenPair>)> {
+    // The body is optional (a browser sends only the cookie), so parse it by hand.
+    let input: RefreshInput = if body.iter().all(u8::is_ascii_whitespace) {
+        RefreshInput::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            AppError::Rejected(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("invalid JSON body: {e}"),
+            )
+        })?
+    };
+    let presented = input
+        .refresh_token
+        .or_else(|| jar.get(REFRESH_COOKIE).map(|c| c.value().to_string()))
+        .ok_or_else(sessions::refused)?;
+    let ip = ip_of(&connect);
+    let ua = user_agent(&headers);
+    let mut tx = state.db.begin().await?;
+    let outcome = sessions::rotate(&mut tx, &presented, ip.as_deref(), ua.as_deref()).await?;
+    // Commit in every case: a refused replay has revoked its family and raised an alert.
+    tx.commit().await?;
+    match outcome {
+        Refresh::Refused => Err(sessions::refused()),
+        Refresh::Rotated(r) => {
+            let must_change: bool =
+                sqlx::query_scalar("SELECT must_change_password FROM users WHERE id = ?")
+                    .bind(r.user_id)
+                    .fetch_one(&state.db)
+                    .await?;
+            let tokens = pair(&state, r.org_id, r.user_id, &r.issued, must_change)?;
+            let jar =
+                with_session_cookies(&state, jar, &tokens.access_token, &tokens.refresh_token);
+            Ok((jar, Json(tokens)))
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204), (status = 401, body = crate::error::Problem)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    ctx: SessionCtx,
+    jar: CookieJar,
+) -> AppResult<(StatusCode, CookieJar)> {
+    let ctx = ctx.0;
+    let mut tx = state.db.begin().await?;
+    service::logout(&mut tx, &ctx.actor(), ctx.session_id).await?;
+    tx.commit().await?;
+    Ok((StatusCode::NO_CONTENT, without_session_cookies(jar)))
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+    responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)))]
+pub async fn me(State(state): State<AppState>, ctx: SessionCtx) -> AppResult<Json<Me>> {
+    let mut tx = state.db.begin().await?;
+    let me = service::me(&ctx.0, &mut tx).await?;
+    tx.commit().await?;
+    Ok(Json(me))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/change-password", tag = "auth",
+    request_body = ChangePassword,
+    responses((status = 200, body = TokenPair, description = "Password changed; every other session ended; new tokens for this one"),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    ctx: SessionCtx,
+    headers: HeaderMap,
+    jar: CookieJar,
+    ApiJson(input): ApiJson<ChangePassword>,
+) -> AppResult<(CookieJar, Json<TokenPair>)> {
+    let ctx = ctx.0;
+    let ua = user_agent(&headers);
+    let mut tx = state.db.begin().await?;
+    let issued =
+        service::change_password(&ctx, &mut tx, &state.hasher, input, ua.as_deref()).await?;
+    tx.commit().await?;
+    let tokens = pair(&state, ctx.org_id, ctx.user_id, &issued, false)?;
+    let jar = with_session_cookies(&state, jar, &tokens.access_token, &tokens.refresh_token);
+    Ok((jar, Json(tokens)))
+}

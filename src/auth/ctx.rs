@@ -1,0 +1,165 @@
+//! The request context: who is calling, for which organization, with which permissions. Built
+//! only from a verified access token and the database (user status, live session, roles), in one
+//! query. The organization in every service call comes from here, never from the request.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum_extra::extract::CookieJar;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::audit::Actor;
+use crate::error::{AppError, AppResult};
+
+pub const ACCESS_COOKIE: &str = "logbook_access";
+pub const REFRESH_COOKIE: &str = "logbook_refresh";
+
+/// Member statuses that may sign in.
+pub const SIGN_IN_STATUSES: &[&str] = &["active", "probationary", "leave", "retired"];
+
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub user_id: Uuid,
+    pub org_id: Uuid,
+    pub session_id: Uuid,
+    pub username: String,
+    pub permissions: BTreeSet<String>,
+    pub must_change_password: bool,
+    pub timezone: String,
+    pub ip: Option<String>,
+}
+
+impl Ctx {
+    pub fn has(&self, permission: &str) -> bool {
+        self.permissions.contains(permission)
+    }
+
+    pub fn require(&self, permission: &str) -> AppResult<()> {
+        if self.has(permission) {
+            Ok(())
+        } else {
+            Err(AppError::forbidden_permission(permission))
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor {
+            org_id: self.org_id,
+            user_id: Some(self.user_id),
+            label: self.username.clone(),
+            ip: self.ip.clone(),
+        }
+    }
+}
+
+/// A caller who may still have to change their password: only change-password, logout, me and
+/// refresh take this; every other route takes `Ctx`, which refuses such a caller.
+pub struct SessionCtx(pub Ctx);
+
+pub fn client_ip(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string())
+}
+
+fn bearer_or_cookie(headers: &HeaderMap) -> Option<String> {
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().ok()?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))?;
+        return Some(token.trim().to_string());
+    }
+    CookieJar::from_headers(headers)
+        .get(ACCESS_COOKIE)
+        .map(|c| c.value().to_string())
+}
+
+#[derive(sqlx::FromRow)]
+struct CtxRow {
+    username: String,
+    status: String,
+    must_change_password: bool,
+    timezone: String,
+    org_active: bool,
+    perms: Option<String>,
+    live: bool,
+}
+
+async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
+    let token = bearer_or_cookie(&parts.headers)
+        .ok_or_else(|| AppError::Unauthorized("sign in first".into()))?;
+    let claims = state
+        .keys
+        .verify_access(&token)
+        .ok_or_else(|| AppError::Unauthorized("your session is not valid; sign in again".into()))?;
+    let row: Option<CtxRow> = sqlx::query_as(
+        "SELECT u.username, u.status, u.must_change_password, o.timezone, o.active AS org_active,
+                (SELECT GROUP_CONCAT(DISTINCT rp.permission)
+                   FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+                  WHERE ur.user_id = u.id) AS perms,
+                EXISTS (SELECT 1 FROM refresh_tokens r
+                         WHERE r.family_id = ? AND r.user_id = u.id
+                           AND r.revoked_at IS NULL AND r.expires_at > UTC_TIMESTAMP(6)) AS live
+           FROM users u JOIN organizations o ON o.id = u.organization_id
+          WHERE u.id = ? AND u.organization_id = ?",
+    )
+    .bind(claims.sid)
+    .bind(claims.sub)
+    .bind(claims.org)
+    .fetch_optional(&state.db)
+    .await?;
+    let row = row.ok_or_else(|| AppError::Unauthorized("your session has ended".into()))?;
+    if !row.live || !row.org_active || !SIGN_IN_STATUSES.contains(&row.status.as_str()) {
+        return Err(AppError::Unauthorized(
+            "your session has ended; sign in again".into(),
+        ));
+    }
+    let permissions = row
+        .perms
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    Ok(Ctx {
+        user_id: claims.sub,
+        org_id: claims.org,
+        session_id: claims.sid,
+        username: row.username,
+        permissions,
+        must_change_password: row.must_change_password,
+        timezone: row.timezone,
+        ip: client_ip(parts),
+    })
+}
+
+impl FromRequestParts<AppState> for SessionCtx {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Self> {
+        if let Some(ctx) = parts.extensions.get::<Ctx>() {
+            return Ok(SessionCtx(ctx.clone()));
+        }
+        let ctx = load(parts, state).await?;
+        parts.extensions.insert(ctx.clone());
+        Ok(SessionCtx(ctx))
+    }
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> AppResult<Self> {
+        let SessionCtx(ctx) = SessionCtx::from_request_parts(parts, state).await?;
+        if ctx.must_change_password {
+            return Err(AppError::PasswordChangeRequired);
+        }
+        Ok(ctx)
+    }
+}

@@ -1,0 +1,17 @@
+//! Who is calling and what they may do: password hashing and policy, access and refresh tokens,
+//! sessions, the request context (`Ctx`), and the permission catalogue.
+
+pub mod api;
+pub mod ctx;
+pub mod password;
+pub mod permissions;
+pub mod service;
+pub mod sessions;
+pub mod tokens;
+
+pub use ctx::{Ctx, SIGN_IN_STATUSES, SessionCtx};
+pub use password::{Hasher, NewPassword};
+
+pub fn router() -> axum::Router<crate::app::AppState> {
+    api::router()
+}

@@ -1,0 +1,254 @@
+//! Configuration in layers: built-in defaults, then `/etc/logbook/logbook.toml` (or `--config`),
+//! then `LOGBOOK_*` environment variables, which win. Secrets not configured are generated on
+//! first start into the data directory (mode 0600).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use rand::RngCore;
+use serde::Deserialize;
+
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/logbook/logbook.toml";
+const MIN_SECRET_BYTES: usize = 32;
+
+/// The file's keys. Unknown keys are an error that names the key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    log: Option<String>,
+    jwt_secret: Option<String>,
+    encryption_key: Option<String>,
+    db_wait_secs: Option<u64>,
+    secure_cookies: Option<bool>,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log: String,
+    pub jwt_secret: Option<String>,
+    pub encryption_key: Option<String>,
+    /// How long to keep retrying the database at start before giving up.
+    pub db_wait: Duration,
+    /// Mark session cookies `Secure` (on when serving HTTPS).
+    pub secure_cookies: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("log", &self.log)
+            .field("db_wait", &self.db_wait)
+            .field("secure_cookies", &self.secure_cookies)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides the password in a database URL for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Config {
+    /// Loads the file (an explicitly named file must exist; the default one may be absent), then
+    /// applies the environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let file = match path {
+            Some(p) => read_file(p)?,
+            None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
+                read_file(Path::new(DEFAULT_CONFIG_PATH))?
+            }
+            None => FileConfig::default(),
+        };
+        Self::from_layers(file, |key| std::env::var(key).ok())
+    }
+
+    fn from_layers(file: FileConfig, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let database_url = env("LOGBOOK_DATABASE_URL")
+            .or(file.database_url)
+            .unwrap_or_else(|| "mysql://logbook@127.0.0.1:3306/logbook".into());
+        let listen = env("LOGBOOK_LISTEN")
+            .or(file.listen)
+            .unwrap_or_else(|| "0.0.0.0:8080".into());
+        let listen: SocketAddr = listen
+            .parse()
+            .with_context(|| format!("listen address `{listen}` is not host:port"))?;
+        let data_dir = env("LOGBOOK_DATA_DIR")
+            .map(PathBuf::from)
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("/var/lib/logbook"));
+        let log = env("LOGBOOK_LOG")
+            .or(file.log)
+            .unwrap_or_else(|| "info".into());
+        let db_wait_secs = match env("LOGBOOK_DB_WAIT_SECS") {
+            Some(v) => v
+                .parse()
+                .with_context(|| format!("LOGBOOK_DB_WAIT_SECS `{v}` is not a number"))?,
+            None => file.db_wait_secs.unwrap_or(120),
+        };
+        let secure_cookies = match env("LOGBOOK_SECURE_COOKIES") {
+            Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
+            None => file.secure_cookies.unwrap_or(false),
+        };
+        let jwt_secret = env("LOGBOOK_JWT_SECRET").or(file.jwt_secret);
+        let encryption_key = env("LOGBOOK_ENCRYPTION_KEY").or(file.encryption_key);
+        for (name, value) in [
+            ("jwt_secret", &jwt_secret),
+            ("encryption_key", &encryption_key),
+        ] {
+            if let Some(v) = value
+                && v.len() < MIN_SECRET_BYTES
+            {
+                bail!(
+                    "the configured {name} is {} bytes; it must be at least {MIN_SECRET_BYTES} \
+                     (or leave it unset to have one generated)",
+                    v.len()
+                );
+            }
+        }
+        Ok(Config {
+            database_url,
+            listen,
+            data_dir,
+            log,
+            jwt_secret,
+            encryption_key,
+            db_wait: Duration::from_secs(db_wait_secs),
+            secure_cookies,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "configuration file {}: {}",
+            path.display(),
+            e.message().trim()
+        )
+    })
+}
+
+/// The secrets the server signs and encrypts with.
+#[derive(Clone)]
+pub struct Secrets {
+    pub jwt_key: Vec<u8>,
+    pub encryption_key: Vec<u8>,
+}
+
+impl Secrets {
+    /// Uses the configured secrets, or reads (creating on first start) `<data_dir>/secrets/*`.
+    pub fn load_or_generate(config: &Config) -> anyhow::Result<Self> {
+        let dir = config.data_dir.join("secrets");
+        let jwt_key = match &config.jwt_secret {
+            Some(s) => s.as_bytes().to_vec(),
+            None => file_secret(&dir.join("jwt.key"))?,
+        };
+        let encryption_key = match &config.encryption_key {
+            Some(s) => s.as_bytes().to_vec(),
+            None => file_secret(&dir.join("encryption.key"))?,
+        };
+        Ok(Secrets {
+            jwt_key,
+            encryption_key,
+        })
+    }
+}
+
+fn file_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let existing = existing.trim().to_string();
+        if existing.len() < MIN_SECRET_BYTES * 2 {
+            bail!(
+                "secret file {} is shorter than {} hex characters; remove it to regenerate",
+                path.display(),
+                MIN_SECRET_BYTES * 2
+            );
+        }
+        return Ok(existing.into_bytes());
+    }
+    let parent = path.parent().context("secret path has no parent")?;
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let encoded = hex::encode(bytes);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create secret file {}", path.display()))?;
+    file.write_all(encoded.as_bytes())?;
+    file.sync_all()?;
+    tracing::info!(path = %path.display(), "generated a new secret");
+    Ok(encoded.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = toml::from_str::<FileConfig>("listen = \"0.0.0.0:1\"\nlisten_port = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listen_port"), "{err}");
+    }
+
+    #[test]
+    fn env_wins_over_file() {
+        let file = FileConfig {
+            listen: Some("127.0.0.1:1".into()),
+            log: Some("debug".into()),
+            ..Default::default()
+        };
+        let cfg = Config::from_layers(file, |k| {
+            (k == "LOGBOOK_LISTEN").then(|| "127.0.0.1:2".to_string())
+        })
+        .unwrap();
+        assert_eq!(cfg.listen.port(), 2);
+        assert_eq!(cfg.log, "debug");
+    }
+
+    #[test]
+    fn short_secret_refused() {
+        let err = Config::from_layers(FileConfig::default(), |k| {
+            (k == "LOGBOOK_JWT_SECRET").then(|| "short".to_string())
+        })
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("jwt_secret"), "{err}");
+    }
+
+    #[test]
+    fn url_password_redacted() {
+        assert_eq!(
+            redact_url("mysql://u:secret@host:3306/db"),
+            "mysql://u:***@host:3306/db"
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! The MariaDB pool and embedded migrations. At start the server waits for the database (on a Pi
+//! it boots together with the server) with backoff, then applies migrations.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::MySqlPool;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+
+pub type Tx<'a> = sqlx::Transaction<'a, sqlx::MySql>;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Pool settings chosen so that a lost database turns into a quick 503, never a hung request.
+pub fn pool_options() -> MySqlPoolOptions {
+    MySqlPoolOptions::new()
+        .max_connections(16)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(3))
+        .idle_timeout(Duration::from_secs(300))
+        .test_before_acquire(true)
+}
+
+pub fn connect_options(url: &str) -> anyhow::Result<MySqlConnectOptions> {
+    let opts = MySqlConnectOptions::from_str(url).with_context(|| {
+        format!(
+            "database URL `{}` is not valid",
+            crate::config::redact_url(url)
+        )
+    })?;
+    // Times are stored in UTC; the session time zone must agree.
+    Ok(opts.timezone(Some("+00:00".into())).charset("utf8mb4"))
+}
+
+/// Connects, retrying with backoff until `wait` has passed, and logs why each attempt failed.
+pub async fn connect_with_retry(url: &str, wait: Duration) -> anyhow::Result<MySqlPool> {
+    let opts = connect_options(url)?;
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match pool_options().connect_with(opts.clone()).await {
+            Ok(pool) => return Ok(pool),
+            Err(err) => {
+                let waited = started.elapsed();
+                if waited >= wait {
+                    bail!(
+                        "gave up waiting for the database at {} after {}s: {err}. Is MariaDB \
+                         running, and are the credentials in LOGBOOK_DATABASE_URL right?",
+                        crate::config::redact_url(url),
+                        waited.as_secs()
+                    );
+                }
+                tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64,
+                    "database not reachable yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+pub async fn migrate(pool: &MySqlPool) -> anyhow::Result<()> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .context("applying database migrations failed")
+}
+
+/// Now, at the precision the database stores (microseconds), so values round-trip exactly.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+pub fn new_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}

@@ -1,0 +1,209 @@
+//! The `logbook` command: serve, provision, verify.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use logbook::Config;
+use logbook::modules::organization::service::{self as organizations, NewAdmin, OrgProfile};
+
+#[derive(Parser)]
+#[command(
+    name = "logbook",
+    version,
+    about = "Logbook: records for volunteer fire departments"
+)]
+struct Cli {
+    /// Configuration file (default /etc/logbook/logbook.toml, if present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Create the first organization and its administrator (refuses if one exists).
+    Init(Provision),
+    /// Manage organizations on this host.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Check the configuration and the database connection, then exit.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Add a further organization (a host serving several departments).
+    Add(Provision),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk every organization's hash chain and report the first broken entry.
+    Verify {
+        /// Only this organization (its slug).
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct Provision {
+    #[arg(long)]
+    org_name: String,
+    /// fire_department, ems_only or fire_ems_combined.
+    #[arg(long)]
+    org_type: Option<String>,
+    /// IANA time zone, e.g. America/Chicago.
+    #[arg(long)]
+    timezone: Option<String>,
+    #[arg(long)]
+    admin_username: String,
+    #[arg(long)]
+    admin_email: String,
+    /// A file holding the administrator's password (so it stays out of the shell history).
+    #[arg(long)]
+    admin_password_file: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("logbook: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&config.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("logbook: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command.unwrap_or(Command::Serve), config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("logbook: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => {
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.listen))?;
+            logbook::run(config, listener, logbook::shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Init(p) => provision(config, p, true).await,
+        Command::Org(OrgCommand::Add(p)) => provision(config, p, false).await,
+        Command::Audit(AuditCommand::Verify { org }) => audit_verify(config, org).await,
+        Command::Check => {
+            let state = logbook::prepare(config).await?;
+            let orgs = organizations::count(&state.db).await?;
+            println!("configuration: ok");
+            println!("database: ok, migrations applied, {orgs} organization(s)");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn provision(config: Config, p: Provision, first: bool) -> anyhow::Result<ExitCode> {
+    let password = std::fs::read_to_string(&p.admin_password_file)
+        .with_context(|| format!("cannot read {}", p.admin_password_file.display()))?;
+    let password = password.trim_end_matches(['\n', '\r']).to_string();
+    let state = logbook::prepare(config).await?;
+    if first && organizations::count(&state.db).await? > 0 {
+        bail!("an organization already exists; use `logbook org add` to add another");
+    }
+    let profile = OrgProfile {
+        name: Some(p.org_name),
+        organization_type: p.org_type,
+        timezone: p.timezone,
+        ..Default::default()
+    };
+    let admin = NewAdmin {
+        username: p.admin_username,
+        email: p.admin_email,
+        password,
+    };
+    match organizations::provision(&state.db, &state.hasher, profile, admin, "cli").await {
+        Ok(done) => {
+            println!(
+                "created organization `{}` ({}) with administrator {}",
+                done.slug, done.org_id, done.admin_id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(logbook::error::AppError::Validation(errors)) => {
+            for e in errors {
+                eprintln!("logbook: {}: {}", e.field, e.message);
+            }
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => bail!("{}", e.to_problem().detail),
+    }
+}
+
+async fn audit_verify(config: Config, only: Option<String>) -> anyhow::Result<ExitCode> {
+    let state = logbook::prepare(config).await?;
+    let orgs: Vec<(uuid::Uuid, String)> =
+        sqlx::query_as("SELECT id, slug FROM organizations ORDER BY created_at")
+            .fetch_all(&state.db)
+            .await?;
+    let mut broken = false;
+    let mut seen = false;
+    for (id, slug) in orgs {
+        if only.as_deref().is_some_and(|o| o != slug) {
+            continue;
+        }
+        seen = true;
+        let report = logbook::audit::chain::verify(&state.db, id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.to_problem().detail))?;
+        match report.first_broken {
+            None => println!("{slug}: ok, {} entries verified", report.entries_checked),
+            Some(b) => {
+                broken = true;
+                println!(
+                    "{slug}: BROKEN at entry {}{}: {} ({} entries verified before it)",
+                    b.sequence,
+                    b.id.map(|i| format!(" (id {i})")).unwrap_or_default(),
+                    b.reason,
+                    report.entries_checked
+                );
+            }
+        }
+    }
+    if let Some(o) = only
+        && !seen
+    {
+        bail!("no organization with slug `{o}`");
+    }
+    Ok(if broken {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,171 @@
+//! `/api/v1/members`: thin JSON handlers over `service`.
+
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::service::{
+    self, ImportReport, ListQuery, Member, MemberPatch, NewMember, PasswordReset, StatusChange,
+};
+use crate::app::AppState;
+use crate::auth::Ctx;
+use crate::error::AppResult;
+use crate::http::{ApiJson, ApiQuery, Page, parse_id};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/members", get(list).post(create))
+        .route("/api/v1/members/export", get(export))
+        .route(
+            "/api/v1/members/import",
+            post(import).layer(DefaultBodyLimit::max(2 * 1024 * 1024)),
+        )
+        .route("/api/v1/members/{id}", get(read).patch(update))
+        .route("/api/v1/members/{id}/status", post(change_status))
+        .route("/api/v1/members/{id}/password-reset", post(reset_password))
+}
+
+#[utoipa::path(get, path = "/api/v1/members", tag = "members", params(ListQuery),
+    responses((status = 200, body = Page<Member>), (status = 403, body = crate::error::Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> AppResult<Json<Page<Member>>> {
+    let mut tx = state.db.begin().await?;
+    let page = service::list(&ctx, &mut tx, q).await?;
+    tx.commit().await?;
+    Ok(Json(page))
+}
+
+#[utoipa::path(post, path = "/api/v1/members", tag = "members", request_body = NewMember,
+    responses((status = 201, body = Member), (status = 422, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(input): ApiJson<NewMember>,
+) -> AppResult<(StatusCode, Json<Member>)> {
+    let mut tx = state.db.begin().await?;
+    let member = service::create(&ctx, &mut tx, &state.hasher, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(member)))
+}
+
+#[utoipa::path(get, path = "/api/v1/members/{id}", tag = "members", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Member), (status = 404, body = crate::error::Problem)))]
+pub async fn read(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> AppResult<Json<Member>> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let member = service::get(&ctx, &mut tx, id).await?;
+    tx.commit().await?;
+    Ok(Json(member))
+}
+
+#[utoipa::path(patch, path = "/api/v1/members/{id}", tag = "members", params(("id" = Uuid, Path)),
+    request_body = MemberPatch,
+    responses((status = 200, body = Member), (status = 422, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<MemberPatch>,
+) -> AppResult<Json<Member>> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let member = service::update(&ctx, &mut tx, id, patch).await?;
+    tx.commit().await?;
+    Ok(Json(member))
+}
+
+#[utoipa::path(post, path = "/api/v1/members/{id}/status", tag = "members",
+    params(("id" = Uuid, Path)), request_body = StatusChange,
+    responses((status = 200, body = Member), (status = 422, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn change_status(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<StatusChange>,
+) -> AppResult<Json<Member>> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let member = service::change_status(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(member))
+}
+
+#[utoipa::path(post, path = "/api/v1/members/{id}/password-reset", tag = "members",
+    params(("id" = Uuid, Path)), request_body = PasswordReset,
+    responses((status = 204), (status = 422, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<PasswordReset>,
+) -> AppResult<StatusCode> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    service::reset_password(&ctx, &mut tx, &state.hasher, id, input).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// true (default): check and preview only; false: import, all rows or none.
+    pub dry_run: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/api/v1/members/import", tag = "members", params(ImportQuery),
+    request_body(content = String, content_type = "text/csv",
+        description = "Header line with columns from: username, email, first_name, last_name, membership_number, rank, station, phone, hire_date, status, emergency_contact_name, emergency_contact_phone, emergency_contact_relationship"),
+    responses((status = 200, body = ImportReport,
+        description = "Dry run, or import done. With dry_run=false and any row error, the answer is 422 with the same report and nothing is imported."),
+        (status = 422, body = ImportReport)))]
+pub async fn import(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: String,
+) -> AppResult<Response> {
+    let dry_run = q.dry_run.unwrap_or(true);
+    let mut tx = state.db.begin().await?;
+    let report = service::import_csv(&ctx, &mut tx, &body, dry_run).await?;
+    if !dry_run && !report.errors.is_empty() {
+        tx.rollback().await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(report)).into_response());
+    }
+    tx.commit().await?;
+    Ok(Json(report).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/members/export", tag = "members",
+    responses((status = 200, content_type = "text/csv", body = String),
+        (status = 403, body = crate::error::Problem)))]
+pub async fn export(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let csv = service::export_csv(&ctx, &mut tx).await?;
+    tx.commit().await?;
+    let mut response = csv.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"members.csv\""),
+    );
+    Ok(response)
+}

@@ -1,0 +1,5 @@
+//! The modules, each a vertical slice: routes (`api.rs`), rules and SQL (`service.rs`).
+
+pub mod members;
+pub mod organization;
+pub mod roles;

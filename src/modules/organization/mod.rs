@@ -1,0 +1,8 @@
+//! Organizations: each department on the host, its profile (type, time zone, FDID, address) and
+//! settings (which modules are on). Provisioning creates an organization with its system roles,
+//! audit chain and first administrator in one transaction.
+
+pub mod api;
+pub mod service;
+
+pub use api::router;

@@ -1,0 +1,457 @@
+//! Organization rules and SQL.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::AssertSqlSafe;
+use sqlx::MySqlPool;
+use uuid::Uuid;
+
+use crate::audit::{self, Actor, Entry};
+use crate::auth::permissions::{IT_ADMINISTRATOR, MODULES, SETTINGS_MANAGE};
+use crate::auth::{Ctx, Hasher, NewPassword};
+use crate::db::{self, Tx};
+use crate::error::{AppError, AppResult, unique_violation};
+use crate::modules::members::rules::{self, Checks};
+use crate::modules::members::service::{self as members, NewMember};
+use crate::modules::roles::service as roles;
+
+pub const TYPES: &[&str] = &["fire_department", "ems_only", "fire_ems_combined"];
+pub const IDENTIFIER_TYPES: &[&str] = &["fdid", "state_id", "department_id"];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Settings {
+    /// Module name → on/off.
+    pub modules: BTreeMap<String, bool>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            modules: MODULES.iter().map(|m| (m.to_string(), true)).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub organization_type: String,
+    pub timezone: String,
+    pub identifier_type: Option<String>,
+    pub identifier: Option<String>,
+    pub county: Option<String>,
+    pub address_line1: Option<String>,
+    pub address_line2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub settings: Settings,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct OrgRow {
+    id: Uuid,
+    name: String,
+    slug: String,
+    organization_type: String,
+    timezone: String,
+    identifier_type: Option<String>,
+    identifier: Option<String>,
+    county: Option<String>,
+    address_line1: Option<String>,
+    address_line2: Option<String>,
+    city: Option<String>,
+    state: Option<String>,
+    postal_code: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    settings: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<OrgRow> for Organization {
+    fn from(r: OrgRow) -> Self {
+        Organization {
+            id: r.id,
+            name: r.name,
+            slug: r.slug,
+            organization_type: r.organization_type,
+            timezone: r.timezone,
+            identifier_type: r.identifier_type,
+            identifier: r.identifier,
+            county: r.county,
+            address_line1: r.address_line1,
+            address_line2: r.address_line2,
+            city: r.city,
+            state: r.state,
+            postal_code: r.postal_code,
+            phone: r.phone,
+            email: r.email,
+            settings: serde_json::from_str(&r.settings).unwrap_or_default(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// The profile fields, as given when creating or editing an organization.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgProfile {
+    pub name: Option<String>,
+    pub organization_type: Option<String>,
+    /// An IANA time zone, e.g. America/Chicago.
+    pub timezone: Option<String>,
+    pub identifier_type: Option<String>,
+    pub identifier: Option<String>,
+    pub county: Option<String>,
+    pub address_line1: Option<String>,
+    pub address_line2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub settings: Option<Settings>,
+}
+
+fn choice(c: &mut Checks, field: &str, value: Option<String>, allowed: &[&str]) -> Option<String> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(v) if allowed.contains(&v) => Some(v.to_string()),
+        Some(_) => {
+            c.push(field, format!("must be one of: {}", allowed.join(", ")));
+            None
+        }
+    }
+}
+
+struct ValidProfile {
+    name: String,
+    organization_type: String,
+    timezone: String,
+    identifier_type: Option<String>,
+    identifier: Option<String>,
+    county: Option<String>,
+    address_line1: Option<String>,
+    address_line2: Option<String>,
+    city: Option<String>,
+    state: Option<String>,
+    postal_code: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    settings: Settings,
+}
+
+impl ValidProfile {
+    /// Applies `p` over `base` (an existing organization, or defaults for a new one).
+    fn merge(base: ValidProfile, p: OrgProfile) -> AppResult<ValidProfile> {
+        let mut c = Checks::default();
+        let mut v = base;
+        if let Some(name) = p.name {
+            if let Some(n) = c.take(rules::required_text("name", &name, 200)) {
+                v.name = n;
+            }
+        }
+        if p.organization_type.is_some() {
+            match choice(&mut c, "organization_type", p.organization_type, TYPES) {
+                Some(t) => v.organization_type = t,
+                None => c.push(
+                    "organization_type",
+                    format!("must be one of: {}", TYPES.join(", ")),
+                ),
+            }
+        }
+        if let Some(tz) = p.timezone {
+            if tz.trim().parse::<chrono_tz::Tz>().is_ok() {
+                v.timezone = tz.trim().to_string();
+            } else {
+                c.push(
+                    "timezone",
+                    "must be a time zone name such as America/Chicago",
+                );
+            }
+        }
+        if p.identifier_type.is_some() {
+            v.identifier_type = choice(
+                &mut c,
+                "identifier_type",
+                p.identifier_type,
+                IDENTIFIER_TYPES,
+            );
+        }
+        macro_rules! text {
+            ($field:ident, $max:expr) => {
+                if p.$field.is_some() {
+                    if let Some(t) =
+                        c.take(rules::optional_text(stringify!($field), p.$field, $max))
+                    {
+                        v.$field = t;
+                    }
+                }
+            };
+        }
+        text!(identifier, 50);
+        text!(county, 100);
+        text!(address_line1, 200);
+        text!(address_line2, 200);
+        text!(city, 100);
+        text!(state, 64);
+        text!(postal_code, 20);
+        if p.phone.is_some() {
+            if let Some(t) = c.take(rules::phone("phone", p.phone)) {
+                v.phone = t;
+            }
+        }
+        if let Some(email) = p.email {
+            if email.trim().is_empty() {
+                v.email = None;
+            } else if let Some(e) = c.take(rules::email("email", &email)) {
+                v.email = Some(e);
+            }
+        }
+        if let Some(settings) = p.settings {
+            for m in settings.modules.keys() {
+                if !MODULES.contains(&m.as_str()) {
+                    c.push("settings", format!("`{m}` is not a module"));
+                }
+            }
+            v.settings = settings;
+        }
+        c.finish()?;
+        Ok(v)
+    }
+}
+
+fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for ch in name.to_lowercase().chars() {
+        if ch.is_ascii_alphanumeric() {
+            slug.push(ch);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_end_matches('-').chars().take(80).collect();
+    if slug.is_empty() {
+        "department".into()
+    } else {
+        slug
+    }
+}
+
+/// The first administrator of a new organization.
+pub struct NewAdmin {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+}
+
+pub struct Provisioned {
+    pub org_id: Uuid,
+    pub slug: String,
+    pub admin_id: Uuid,
+}
+
+/// Creates an organization, its system roles, its audit chain and its administrator, all in one
+/// transaction. Used by `logbook init`, `logbook org add` (and later the setup wizard).
+pub async fn provision(
+    db: &MySqlPool,
+    hasher: &Hasher,
+    profile: OrgProfile,
+    admin: NewAdmin,
+    actor_label: &str,
+) -> AppResult<Provisioned> {
+    let base = ValidProfile {
+        name: String::new(),
+        organization_type: "fire_department".into(),
+        timezone: "UTC".into(),
+        identifier_type: None,
+        identifier: None,
+        county: None,
+        address_line1: None,
+        address_line2: None,
+        city: None,
+        state: None,
+        postal_code: None,
+        phone: None,
+        email: None,
+        settings: Settings::default(),
+    };
+    if profile.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+        return Err(AppError::field("name", "is required"));
+    }
+    let v = ValidProfile::merge(base, profile)?;
+    let today = members::org_today(&v.timezone);
+    let admin_input = NewMember {
+        username: admin.username.clone(),
+        email: admin.email,
+        first_name: "Administrator".into(),
+        last_name: v.name.chars().take(100).collect(),
+        ..Default::default()
+    };
+    let valid_admin = admin_input.validate(today).map_err(AppError::Validation)?;
+    let password = NewPassword::parse("admin_password", &admin.password, &valid_admin.username)?;
+    let hash = hasher.hash(password.into_inner()).await?;
+
+    let mut tx = db.begin().await?;
+    let id = db::new_id();
+    let now = db::now();
+    let base_slug = slugify(&v.name);
+    let mut slug = base_slug.clone();
+    for n in 2.. {
+        let taken: Option<Uuid> = sqlx::query_scalar("SELECT id FROM organizations WHERE slug = ?")
+            .bind(&slug)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_none() {
+            break;
+        }
+        slug = format!("{base_slug}-{n}");
+    }
+    sqlx::query(
+        "INSERT INTO organizations (id, name, slug, organization_type, timezone, identifier_type,
+            identifier, county, address_line1, address_line2, city, state, postal_code, phone,
+            email, settings, active, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, TRUE, ?, ?)",
+    )
+    .bind(id)
+    .bind(&v.name)
+    .bind(&slug)
+    .bind(&v.organization_type)
+    .bind(&v.timezone)
+    .bind(&v.identifier_type)
+    .bind(&v.identifier)
+    .bind(&v.county)
+    .bind(&v.address_line1)
+    .bind(&v.address_line2)
+    .bind(&v.city)
+    .bind(&v.state)
+    .bind(&v.postal_code)
+    .bind(&v.phone)
+    .bind(&v.email)
+    .bind(serde_json::to_string(&v.settings).map_err(anyhow::Error::new)?)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| unique_violation(e, &[("uq_organizations_slug", "name", "is already used")]))?;
+    audit::chain::start_chain(&mut tx, id).await?;
+    let actor = Actor::system(id, actor_label);
+    audit::record(
+        &mut tx,
+        &actor,
+        Entry::new("organization.created", "organization", id).changes(serde_json::json!({
+            "name": v.name, "slug": slug, "organization_type": v.organization_type,
+            "timezone": v.timezone,
+        })),
+    )
+    .await?;
+    roles::seed_system_roles(&mut tx, &actor).await?;
+    let admin_id = members::insert(&mut tx, &actor, &valid_admin, Some(hash)).await?;
+    roles::assign_by_slug(&mut tx, &actor, admin_id, IT_ADMINISTRATOR).await?;
+    roles::assign_member_role(&mut tx, &actor, admin_id).await?;
+    tx.commit().await?;
+    Ok(Provisioned {
+        org_id: id,
+        slug,
+        admin_id,
+    })
+}
+
+async fn load(tx: &mut Tx<'_>, org_id: Uuid, lock: bool) -> AppResult<OrgRow> {
+    let sql = format!(
+        "SELECT id, name, slug, organization_type, timezone, identifier_type, identifier, county,
+                address_line1, address_line2, city, state, postal_code, phone, email, settings,
+                created_at, updated_at
+           FROM organizations WHERE id = ?{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    Ok(sqlx::query_as(AssertSqlSafe(sql))
+        .bind(org_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(AppError::NotFound)?)
+}
+
+pub async fn get(ctx: &Ctx, tx: &mut Tx<'_>) -> AppResult<Organization> {
+    Ok(load(tx, ctx.org_id, false).await?.into())
+}
+
+fn audit_view(o: &Organization) -> serde_json::Value {
+    serde_json::to_value(o).unwrap_or_default()
+}
+
+pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, patch: OrgProfile) -> AppResult<Organization> {
+    ctx.require(SETTINGS_MANAGE)?;
+    let before: Organization = load(tx, ctx.org_id, true).await?.into();
+    let base = ValidProfile {
+        name: before.name.clone(),
+        organization_type: before.organization_type.clone(),
+        timezone: before.timezone.clone(),
+        identifier_type: before.identifier_type.clone(),
+        identifier: before.identifier.clone(),
+        county: before.county.clone(),
+        address_line1: before.address_line1.clone(),
+        address_line2: before.address_line2.clone(),
+        city: before.city.clone(),
+        state: before.state.clone(),
+        postal_code: before.postal_code.clone(),
+        phone: before.phone.clone(),
+        email: before.email.clone(),
+        settings: before.settings.clone(),
+    };
+    let v = ValidProfile::merge(base, patch)?;
+    sqlx::query(
+        "UPDATE organizations SET name = ?, organization_type = ?, timezone = ?,
+                identifier_type = ?, identifier = ?, county = ?, address_line1 = ?,
+                address_line2 = ?, city = ?, state = ?, postal_code = ?, phone = ?, email = ?,
+                settings = ?, updated_at = ?
+          WHERE id = ?",
+    )
+    .bind(&v.name)
+    .bind(&v.organization_type)
+    .bind(&v.timezone)
+    .bind(&v.identifier_type)
+    .bind(&v.identifier)
+    .bind(&v.county)
+    .bind(&v.address_line1)
+    .bind(&v.address_line2)
+    .bind(&v.city)
+    .bind(&v.state)
+    .bind(&v.postal_code)
+    .bind(&v.phone)
+    .bind(&v.email)
+    .bind(serde_json::to_string(&v.settings).map_err(anyhow::Error::new)?)
+    .bind(db::now())
+    .bind(ctx.org_id)
+    .execute(&mut **tx)
+    .await?;
+    let after: Organization = load(tx, ctx.org_id, false).await?.into();
+    let mut changes = audit::chain::diff(&audit_view(&before), &audit_view(&after));
+    if let Some(map) = changes.as_object_mut() {
+        map.remove("updated_at");
+    }
+    audit::record(
+        tx,
+        &ctx.actor(),
+        Entry::new("organization.updated", "organization", ctx.org_id).changes(changes),
+    )
+    .await?;
+    Ok(after)
+}
+
+pub async fn count(db: &MySqlPool) -> AppResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM organizations")
+        .fetch_one(db)
+        .await?)
+}

@@ -1,0 +1,64 @@
+//! Health and (later) the status page.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use crate::app::AppState;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Check {
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// pass or fail
+    pub status: &'static str,
+    pub version: &'static str,
+    pub checks: std::collections::BTreeMap<&'static str, Check>,
+}
+
+#[utoipa::path(get, path = "/health", tag = "system",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let started = std::time::Instant::now();
+    let ping = tokio::time::timeout(
+        Duration::from_secs(3),
+        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.db),
+    )
+    .await;
+    let (ok, output) = match ping {
+        Ok(Ok(_)) => (true, None),
+        Ok(Err(e)) => (false, Some(format!("database error: {e}"))),
+        Err(_) => (false, Some("database did not answer within 3 s".into())),
+    };
+    let mut checks = std::collections::BTreeMap::new();
+    checks.insert(
+        "database",
+        Check {
+            status: if ok { "pass" } else { "fail" },
+            output,
+            duration_ms: started.elapsed().as_millis() as u64,
+        },
+    );
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Health {
+            status: if ok { "pass" } else { "fail" },
+            version: env!("CARGO_PKG_VERSION"),
+            checks,
+        }),
+    )
+}
