@@ -1,0 +1,463 @@
+//! The shared test harness: a fresh MariaDB database per test, the real server on port 0, two
+//! organizations with administrators, members of chosen roles, and HTTP helpers.
+//!
+//! `LOGBOOK_TEST_DATABASE_URL` names a MariaDB server (no database) whose user may create and
+//! drop databases; `scripts/test` sets it.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::mysql::MySqlPoolOptions;
+use sqlx::{AssertSqlSafe, MySqlPool};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use logbook::Config;
+use logbook::modules::organization::service::{self as organizations, NewAdmin, OrgProfile};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub fn server_url() -> String {
+    std::env::var("LOGBOOK_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "mysql://logbook:logbook@127.0.0.1:3306".into())
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// A database created for one test and dropped when it ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    /// A direct, privileged connection for assertions and for tampering.
+    pub pool: MySqlPool,
+}
+
+impl TestDb {
+    pub async fn create() -> TestDb {
+        let name = format!("logbook_t_{}", &Uuid::now_v7().simple().to_string()[20..]);
+        let admin = MySqlPoolOptions::new()
+            .max_connections(1)
+            .connect(&server_url())
+            .await
+            .expect("connect to the test MariaDB server (is LOGBOOK_TEST_DATABASE_URL right?)");
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )))
+        .execute(&admin)
+        .await
+        .expect("create test database");
+        admin.close().await;
+        let url = format!("{}/{name}", server_url());
+        let pool = MySqlPoolOptions::new()
+            .max_connections(3)
+            .connect_with(logbook::db::connect_options(&url).unwrap())
+            .await
+            .expect("connect to test database");
+        TestDb { name, url, pool }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside any runtime guarantee; use a thread with its own small runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = MySqlPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&server_url())
+                    .await
+                {
+                    let _ = sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`")))
+                        .execute(&admin)
+                        .await;
+                    admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub fn test_config(database_url: &str, data_dir: PathBuf) -> Config {
+    Config {
+        database_url: database_url.to_string(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir,
+        log: "warn".into(),
+        jwt_secret: None,
+        encryption_key: None,
+        db_wait: Duration::from_secs(20),
+        secure_cookies: false,
+    }
+}
+
+/// A signed-in member.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub token: String,
+    pub refresh: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Org {
+    pub id: Uuid,
+    pub slug: String,
+    pub admin: User,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    pub state: logbook::AppState,
+    pub data_dir: PathBuf,
+    pub a: Org,
+    pub b: Org,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("logbook-test-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Starts the real server (`lib::serve`) on an ephemeral port.
+pub async fn start_server(
+    config: Config,
+) -> (
+    logbook::AppState,
+    SocketAddr,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let state = logbook::prepare(config).await.expect("prepare server");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(logbook::serve(state.clone(), listener, async move {
+        let _ = rx.await;
+    }));
+    (state, addr, tx, handle)
+}
+
+impl TestApp {
+    /// A fresh database, the server, and two organizations ("A" and "B") with administrators.
+    pub async fn spawn() -> TestApp {
+        let db = TestDb::create().await;
+        let data_dir = temp_dir();
+        let (state, addr, shutdown, server) =
+            start_server(test_config(&db.url, data_dir.clone())).await;
+        let base = format!("http://{addr}");
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let mut app = TestApp {
+            base,
+            addr,
+            client,
+            db,
+            state,
+            data_dir,
+            a: placeholder_org(),
+            b: placeholder_org(),
+            shutdown: Some(shutdown),
+            server: Some(server),
+        };
+        app.a = app.provision("Alpha Fire Department", "alpha-admin").await;
+        app.b = app.provision("Bravo Fire Department", "bravo-admin").await;
+        app
+    }
+
+    /// Creates an organization through the same code as `logbook init` / `org add`.
+    pub async fn provision(&self, name: &str, admin_username: &str) -> Org {
+        let done = organizations::provision(
+            &self.state.db,
+            &self.state.hasher,
+            OrgProfile {
+                name: Some(name.into()),
+                timezone: Some("America/Chicago".into()),
+                ..Default::default()
+            },
+            NewAdmin {
+                username: admin_username.into(),
+                email: format!("{admin_username}@example.org"),
+                password: PASSWORD.into(),
+            },
+            "test",
+        )
+        .await
+        .expect("provision organization");
+        let admin = self.login(admin_username, PASSWORD).await;
+        Org {
+            id: done.org_id,
+            slug: done.slug,
+            admin,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Signs in; panics unless it succeeds.
+    pub async fn login(&self, username: &str, password: &str) -> User {
+        let res = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "login of {username} failed");
+        let body: Value = res.json().await.unwrap();
+        let token = body["access_token"].as_str().unwrap().to_string();
+        let me = self.get(&token, "/api/v1/auth/me").await;
+        User {
+            id: me.1["id"].as_str().unwrap().parse().unwrap(),
+            username: username.to_string(),
+            token,
+            refresh: body["refresh_token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// A request with a Bearer token; returns the status and the JSON body (Null if none).
+    pub async fn call(
+        &self,
+        method: Method,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let value = serde_json::from_str(&text).unwrap_or(if text.is_empty() {
+            Value::Null
+        } else {
+            Value::String(text)
+        });
+        (status, value)
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, token, path, None).await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, token, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, token, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, token, path, None).await
+    }
+
+    /// The id of a role in `org` by slug.
+    pub async fn role_id(&self, org: &Org, slug: &str) -> Uuid {
+        sqlx::query_scalar("SELECT id FROM roles WHERE organization_id = ? AND slug = ?")
+            .bind(org.id)
+            .bind(slug)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap_or_else(|_| panic!("no role {slug}"))
+    }
+
+    /// Creates a member of `org` through the API (as its admin), gives them `roles` (slugs; every
+    /// member also holds `member`), and signs them in. The harness skips the forced password
+    /// change so that tests start from a usable session.
+    pub async fn member(&self, org: &Org, username: &str, roles: &[&str]) -> User {
+        let (status, body) = self
+            .post(
+                &org.admin.token,
+                "/api/v1/members",
+                json!({
+                    "username": username,
+                    "email": format!("{username}@example.org"),
+                    "first_name": "Test",
+                    "last_name": username,
+                    "temporary_password": PASSWORD,
+                }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "create member: {body}");
+        let id: Uuid = body["id"].as_str().unwrap().parse().unwrap();
+        for slug in roles {
+            let role = self.role_id(org, slug).await;
+            let (status, body) = self
+                .post(
+                    &org.admin.token,
+                    &format!("/api/v1/members/{id}/roles"),
+                    json!({"role_id": role}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "assign {slug}: {body}");
+        }
+        sqlx::query("UPDATE users SET must_change_password = FALSE WHERE id = ?")
+            .bind(id)
+            .execute(&self.db.pool)
+            .await
+            .unwrap();
+        self.login(username, PASSWORD).await
+    }
+
+    /// A custom role with exactly `permissions`, assigned to a new member who is signed in.
+    pub async fn member_with(&self, org: &Org, username: &str, permissions: &[&str]) -> User {
+        let (status, role) = self
+            .post(
+                &org.admin.token,
+                "/api/v1/roles",
+                json!({"name": format!("Role for {username}"), "permissions": permissions}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "create role: {role}");
+        let user = self.member(org, username, &[]).await;
+        let (status, body) = self
+            .post(
+                &org.admin.token,
+                &format!("/api/v1/members/{}/roles", user.id),
+                json!({"role_id": role["id"]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "assign custom role: {body}");
+        user
+    }
+
+    /// Number of audit entries of `org`.
+    pub async fn audit_count(&self, org: &Org) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_logs WHERE organization_id = ?")
+            .bind(org.id)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
+    }
+
+    /// A fingerprint of every tenant table's rows for `org`, to show that something changed
+    /// nothing.
+    pub async fn snapshot(&self, org: &Org) -> String {
+        let mut out = String::new();
+        for table in [
+            "organizations",
+            "users",
+            "roles",
+            "role_permissions",
+            "user_roles",
+            "refresh_tokens",
+            "audit_logs",
+            "audit_chain_heads",
+            "security_alerts",
+        ] {
+            let column = if table == "organizations" {
+                "id"
+            } else {
+                "organization_id"
+            };
+            let mut rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT CAST(CONCAT_WS('|', {cols}) AS CHAR) FROM {table} WHERE {column} = ?",
+                cols = columns_of(&self.db.pool, table).await.join(", ")
+            )))
+            .bind(org.id)
+            .fetch_all(&self.db.pool)
+            .await
+            .unwrap();
+            rows.sort();
+            out.push_str(&format!("{table}: {}\n", rows.join("\n  ")));
+        }
+        out
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
+        }
+        self.state.db.close().await;
+    }
+}
+
+async fn columns_of(pool: &MySqlPool, table: &str) -> Vec<String> {
+    let cols: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(column_name AS CHAR) FROM information_schema.columns
+          WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
+    )
+    .bind(table)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    cols.into_iter()
+        .map(|c| format!("COALESCE(HEX(`{c}`), 'NULL')"))
+        .collect()
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn placeholder_org() -> Org {
+    Org {
+        id: Uuid::nil(),
+        slug: String::new(),
+        admin: User {
+            id: Uuid::nil(),
+            username: String::new(),
+            token: String::new(),
+            refresh: String::new(),
+        },
+    }
+}
+
+/// Asserts a response is a problem document with `status`.
+pub fn assert_problem(status: StatusCode, body: &Value, expected: StatusCode) {
+    assert_eq!(status, expected, "unexpected status; body: {body}");
+    assert!(
+        body.get("type").is_some() && body.get("detail").is_some(),
+        "not a problem document: {body}"
+    );
+    assert_eq!(body["status"].as_u64(), Some(u64::from(expected.as_u16())));
+}
+
+/// The field names in a validation problem.
+pub fn error_fields(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["field"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
