@@ -40,17 +40,18 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::audit::router())
         .route("/api/v1/openapi.json", get(openapi))
         .route("/health", get(crate::system::health));
-    api.fallback(not_found)
+    let api = api
+        .fallback(not_found)
         .layer(middleware::from_fn(csrf_guard))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .layer(security_headers())
+        .with_state(state);
+    with_security_headers(api)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
@@ -71,41 +72,28 @@ fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     AppError::Internal(anyhow::anyhow!("handler panicked: {detail}")).into_response()
 }
 
-fn security_headers() -> tower::layer::util::Stack<
-    SetResponseHeaderLayer<HeaderValue>,
-    tower::layer::util::Stack<
-        SetResponseHeaderLayer<HeaderValue>,
-        tower::layer::util::Stack<
-            SetResponseHeaderLayer<HeaderValue>,
-            SetResponseHeaderLayer<HeaderValue>,
-        >,
-    >,
-> {
-    tower::layer::util::Stack::new(
-        SetResponseHeaderLayer::if_not_present(
+/// CSP without inline script, nosniff, no framing, no referrer. (HSTS is added with TLS.)
+fn with_security_headers(router: Router) -> Router {
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
                 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                  object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
             ),
-        ),
-        tower::layer::util::Stack::new(
-            SetResponseHeaderLayer::overriding(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-            tower::layer::util::Stack::new(
-                SetResponseHeaderLayer::overriding(
-                    header::X_FRAME_OPTIONS,
-                    HeaderValue::from_static("DENY"),
-                ),
-                SetResponseHeaderLayer::overriding(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("no-referrer"),
-                ),
-            ),
-        ),
-    )
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
 }
 
 /// CSRF defence for cookie-authenticated requests (SameSite=Strict is the first line): a

@@ -96,6 +96,15 @@ impl Checks {
         }
     }
 
+    /// For PATCH: when a field was given (`Some`), parse it and, if valid, store it in `target`.
+    pub fn apply<T>(&mut self, target: &mut T, given: Option<AppResult<T>>) {
+        if let Some(result) = given
+            && let Some(value) = self.take(result)
+        {
+            *target = value;
+        }
+    }
+
     pub fn push(&mut self, field: &str, message: impl Into<String>) {
         self.errors.push(FieldError::new(field, message));
     }

@@ -523,70 +523,56 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, patch: MemberPatch) ->
     let before = load(tx, ctx.org_id, id, true).await?;
     let mut after = before.clone();
     let mut c = Checks::default();
-    if let Some(v) = patch.username {
-        if let Some(v) = c.take(rules::username("username", &v)) {
-            after.username = v;
-        }
-    }
-    if let Some(v) = patch.first_name {
-        if let Some(v) = c.take(rules::required_text("first_name", &v, 100)) {
-            after.first_name = v;
-        }
-    }
-    if let Some(v) = patch.last_name {
-        if let Some(v) = c.take(rules::required_text("last_name", &v, 100)) {
-            after.last_name = v;
-        }
-    }
-    if let Some(v) = patch.membership_number {
-        if let Some(v) = c.take(rules::membership_number("membership_number", v)) {
-            after.membership_number = v;
-        }
-    }
-    if let Some(v) = patch.rank {
-        if let Some(v) = c.take(rules::optional_text("rank", v, 64)) {
-            after.rank = v;
-        }
-    }
-    if let Some(v) = patch.station {
-        if let Some(v) = c.take(rules::optional_text("station", v, 100)) {
-            after.station = v;
-        }
-    }
-    if let Some(v) = patch.hire_date {
-        if let Some(v) = c.take(rules::past_date("hire_date", v, org_today(&ctx.timezone))) {
-            after.hire_date = v;
-        }
-    }
-    if let Some(v) = patch.email {
-        if let Some(v) = c.take(rules::email("email", &v)) {
-            after.email = v;
-        }
-    }
-    if let Some(v) = patch.phone {
-        if let Some(v) = c.take(rules::phone("phone", v)) {
-            after.phone = v;
-        }
-    }
-    if let Some(v) = patch.emergency_contact_name {
-        if let Some(v) = c.take(rules::optional_text("emergency_contact_name", v, 200)) {
-            after.emergency_contact_name = v;
-        }
-    }
-    if let Some(v) = patch.emergency_contact_phone {
-        if let Some(v) = c.take(rules::phone("emergency_contact_phone", v)) {
-            after.emergency_contact_phone = v;
-        }
-    }
-    if let Some(v) = patch.emergency_contact_relationship {
-        if let Some(v) = c.take(rules::optional_text(
-            "emergency_contact_relationship",
-            v,
-            64,
-        )) {
-            after.emergency_contact_relationship = v;
-        }
-    }
+    let today = org_today(&ctx.timezone);
+    let p = patch;
+    c.apply(
+        &mut after.username,
+        p.username.map(|v| rules::username("username", &v)),
+    );
+    c.apply(
+        &mut after.first_name,
+        p.first_name
+            .map(|v| rules::required_text("first_name", &v, 100)),
+    );
+    c.apply(
+        &mut after.last_name,
+        p.last_name
+            .map(|v| rules::required_text("last_name", &v, 100)),
+    );
+    c.apply(
+        &mut after.membership_number,
+        p.membership_number
+            .map(|v| rules::membership_number("membership_number", v)),
+    );
+    c.apply(
+        &mut after.rank,
+        p.rank.map(|v| rules::optional_text("rank", v, 64)),
+    );
+    c.apply(
+        &mut after.station,
+        p.station.map(|v| rules::optional_text("station", v, 100)),
+    );
+    c.apply(
+        &mut after.hire_date,
+        p.hire_date.map(|v| rules::past_date("hire_date", v, today)),
+    );
+    c.apply(&mut after.email, p.email.map(|v| rules::email("email", &v)));
+    c.apply(&mut after.phone, p.phone.map(|v| rules::phone("phone", v)));
+    c.apply(
+        &mut after.emergency_contact_name,
+        p.emergency_contact_name
+            .map(|v| rules::optional_text("emergency_contact_name", v, 200)),
+    );
+    c.apply(
+        &mut after.emergency_contact_phone,
+        p.emergency_contact_phone
+            .map(|v| rules::phone("emergency_contact_phone", v)),
+    );
+    c.apply(
+        &mut after.emergency_contact_relationship,
+        p.emergency_contact_relationship
+            .map(|v| rules::optional_text("emergency_contact_relationship", v, 64)),
+    );
     c.finish()?;
     let changes = audit::chain::diff(&before.audit_view(), &after.audit_view());
     if changes.as_object().is_some_and(|m| m.is_empty()) {

@@ -157,11 +157,10 @@ impl ValidProfile {
     fn merge(base: ValidProfile, p: OrgProfile) -> AppResult<ValidProfile> {
         let mut c = Checks::default();
         let mut v = base;
-        if let Some(name) = p.name {
-            if let Some(n) = c.take(rules::required_text("name", &name, 200)) {
-                v.name = n;
-            }
-        }
+        c.apply(
+            &mut v.name,
+            p.name.map(|n| rules::required_text("name", &n, 200)),
+        );
         if p.organization_type.is_some() {
             match choice(&mut c, "organization_type", p.organization_type, TYPES) {
                 Some(t) => v.organization_type = t,
@@ -208,9 +207,7 @@ impl ValidProfile {
         text!(state, 64);
         text!(postal_code, 20);
         if p.phone.is_some() {
-            if let Some(t) = c.take(rules::phone("phone", p.phone)) {
-                v.phone = t;
-            }
+            c.apply(&mut v.phone, Some(rules::phone("phone", p.phone)));
         }
         if let Some(email) = p.email {
             if email.trim().is_empty() {
@@ -376,11 +373,11 @@ async fn load(tx: &mut Tx<'_>, org_id: Uuid, lock: bool) -> AppResult<OrgRow> {
            FROM organizations WHERE id = ?{}",
         if lock { " FOR UPDATE" } else { "" }
     );
-    Ok(sqlx::query_as(AssertSqlSafe(sql))
+    sqlx::query_as(AssertSqlSafe(sql))
         .bind(org_id)
         .fetch_optional(&mut **tx)
         .await?
-        .ok_or(AppError::NotFound)?)
+        .ok_or(AppError::NotFound)
 }
 
 pub async fn get(ctx: &Ctx, tx: &mut Tx<'_>) -> AppResult<Organization> {

@@ -97,14 +97,19 @@ pub async fn permissions_of_member(
     Ok(perms.into_iter().collect())
 }
 
+/// What a new role is called and where it ranks.
+struct RoleSpec<'a> {
+    name: &'a str,
+    slug: &'a str,
+    description: &'a str,
+    is_system: bool,
+    priority: i32,
+}
+
 async fn insert_role(
     tx: &mut Tx<'_>,
     org_id: Uuid,
-    name: &str,
-    slug: &str,
-    description: &str,
-    is_system: bool,
-    priority: i32,
+    spec: RoleSpec<'_>,
     perms: &BTreeSet<String>,
 ) -> AppResult<Uuid> {
     let id = db::new_id();
@@ -115,11 +120,11 @@ async fn insert_role(
     )
     .bind(id)
     .bind(org_id)
-    .bind(name)
-    .bind(slug)
-    .bind(description)
-    .bind(is_system)
-    .bind(priority)
+    .bind(spec.name)
+    .bind(spec.slug)
+    .bind(spec.description)
+    .bind(spec.is_system)
+    .bind(spec.priority)
     .bind(now)
     .bind(now)
     .execute(&mut **tx)
@@ -162,17 +167,14 @@ pub async fn seed_system_roles(
     let mut ids = BTreeMap::new();
     for role in SYSTEM_ROLES {
         let perms: BTreeSet<String> = role.permissions().into_iter().collect();
-        let id = insert_role(
-            tx,
-            actor.org_id,
-            role.name,
-            role.slug,
-            role.description,
-            true,
-            role.priority,
-            &perms,
-        )
-        .await?;
+        let spec = RoleSpec {
+            name: role.name,
+            slug: role.slug,
+            description: role.description,
+            is_system: true,
+            priority: role.priority,
+        };
+        let id = insert_role(tx, actor.org_id, spec, &perms).await?;
         audit::record(
             tx,
             actor,
@@ -391,17 +393,15 @@ pub async fn create(ctx: &Ctx, tx: &mut Tx<'_>, input: NewRole) -> AppResult<Rol
     ensure_within_ceiling(ctx, &perms)?;
     let name = name.unwrap_or_default();
     let description = description.flatten().unwrap_or_default();
-    let id = insert_role(
-        tx,
-        ctx.org_id,
-        &name,
-        &slugify(&name),
-        &description,
-        false,
-        50,
-        &perms,
-    )
-    .await?;
+    let slug = slugify(&name);
+    let spec = RoleSpec {
+        name: &name,
+        slug: &slug,
+        description: &description,
+        is_system: false,
+        priority: 50,
+    };
+    let id = insert_role(tx, ctx.org_id, spec, &perms).await?;
     audit::record(
         tx,
         &ctx.actor(),
