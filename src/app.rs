@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(crate::system::health));
     let api = api
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(csrf_guard))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .with_state(state);
@@ -60,6 +61,14 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 
 async fn not_found() -> AppError {
     AppError::NotFound
+}
+
+/// A known path with a method it does not take: a problem document (the router adds `Allow`).
+async fn method_not_allowed(method: Method) -> AppError {
+    AppError::Rejected(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("this resource does not accept {method}; see the Allow header"),
+    )
 }
 
 /// A handler that panics answers 500 with a reference; the server keeps running.

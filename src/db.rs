@@ -21,6 +21,27 @@ pub fn pool_options() -> MySqlPoolOptions {
         .acquire_timeout(Duration::from_secs(3))
         .idle_timeout(Duration::from_secs(300))
         .test_before_acquire(true)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // MySQL 8 caps GROUP_CONCAT at 1 KiB by default; permission lists must not be cut.
+                sqlx::Executor::execute(conn, "SET SESSION group_concat_max_len = 1048576").await?;
+                Ok(())
+            })
+        })
+}
+
+/// Errors that waiting will not cure: wrong credentials, no such database, no privilege.
+fn is_permanent(err: &sqlx::Error) -> bool {
+    match err {
+        // 1044/1045/1698: access denied; 1049: unknown database.
+        sqlx::Error::Database(db) => matches!(
+            db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .map(|e| e.number()),
+            Some(1044 | 1045 | 1049 | 1698)
+        ),
+        sqlx::Error::Configuration(_) => true,
+        _ => false,
+    }
 }
 
 pub fn connect_options(url: &str) -> anyhow::Result<MySqlConnectOptions> {
@@ -42,6 +63,13 @@ pub async fn connect_with_retry(url: &str, wait: Duration) -> anyhow::Result<MyS
     loop {
         match pool_options().connect_with(opts.clone()).await {
             Ok(pool) => return Ok(pool),
+            Err(err) if is_permanent(&err) => {
+                bail!(
+                    "cannot use the database at {}: {err}. Check the user, password and \
+                     database name in LOGBOOK_DATABASE_URL",
+                    crate::config::redact_url(url)
+                );
+            }
             Err(err) => {
                 let waited = started.elapsed();
                 if waited >= wait {

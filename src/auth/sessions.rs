@@ -10,6 +10,9 @@ use crate::audit::{self, Actor, Entry, Severity};
 use crate::db::{self, Tx};
 use crate::error::{AppError, AppResult};
 
+/// A used token presented again within this many seconds is a race between tabs, not a theft.
+pub const REUSE_GRACE_SECS: i64 = 10;
+
 pub struct Issued {
     pub family_id: Uuid,
     pub refresh_token: String,
@@ -135,7 +138,13 @@ pub async fn rotate(
     if row.revoked_at.is_some() {
         return Ok(Refresh::Refused);
     }
-    if row.used_at.is_some() {
+    if let Some(used_at) = row.used_at {
+        // Two tabs refreshing at the same moment both present the same token; the loser is
+        // refused but the session is not torn down (the winner's new cookie serves both tabs).
+        if db::now() - used_at < Duration::seconds(REUSE_GRACE_SECS) {
+            tracing::info!(family = %row.family_id, "refresh token reused within grace; refused");
+            return Ok(Refresh::Refused);
+        }
         revoke_family(tx, row.family_id).await?;
         let actor = Actor {
             org_id: row.organization_id,

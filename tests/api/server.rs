@@ -1,7 +1,19 @@
-//! The server itself: health, OpenAPI, configuration.
+//! The server itself: health, OpenAPI, configuration, losing and regaining the database, start-up
+//! waiting for the database, and the `logbook` binary (config errors, secrets, SIGTERM, init).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use logbook::modules::organization::service::{self as organizations, NewAdmin, OrgProfile};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 use crate::harness::*;
-use reqwest::StatusCode;
 
 #[tokio::test]
 async fn health_passes_with_database() {
@@ -11,4 +23,951 @@ async fn health_passes_with_database() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["status"], "pass");
     assert_eq!(body["checks"]["database"]["status"], "pass");
+}
+
+#[tokio::test]
+async fn security_headers_and_problem_answers_for_unrouted_requests() {
+    let app = TestApp::spawn().await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/health"),
+        (reqwest::Method::GET, "/api/v1/nothing-here"),
+        (reqwest::Method::PUT, "/api/v1/members"),
+    ] {
+        let res = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(&app.a.admin.token)
+            .send()
+            .await
+            .unwrap();
+        let h = res.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{method} {path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{method} {path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "HSTS over plain HTTP"
+        );
+    }
+    // An unknown path and a known path with the wrong method answer problem documents.
+    let (status, body) = app.get(&app.a.admin.token, "/api/v1/nothing-here").await;
+    assert_problem(status, &body, StatusCode::NOT_FOUND);
+    let res = app
+        .client
+        .put(app.url("/api/v1/members"))
+        .bearer_auth(&app.a.admin.token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let allow = res
+        .headers()
+        .get("allow")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = res.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("405 body is not a problem document: {text:?}"));
+    assert_problem(status, &body, StatusCode::METHOD_NOT_ALLOWED);
+    let allow = allow.expect("405 without Allow");
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenAPI
+
+/// Every route the router serves, with its methods.
+fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
+    let routes: &[(&str, &[&str])] = &[
+        ("/health", &["get"]),
+        ("/api/v1/auth/login", &["post"]),
+        ("/api/v1/auth/refresh", &["post"]),
+        ("/api/v1/auth/logout", &["post"]),
+        ("/api/v1/auth/me", &["get"]),
+        ("/api/v1/auth/change-password", &["post"]),
+        ("/api/v1/members", &["get", "post"]),
+        ("/api/v1/members/{id}", &["get", "patch"]),
+        ("/api/v1/members/{id}/status", &["post"]),
+        ("/api/v1/members/{id}/password-reset", &["post"]),
+        ("/api/v1/members/import", &["post"]),
+        ("/api/v1/members/export", &["get"]),
+        ("/api/v1/members/{id}/roles", &["get", "post"]),
+        ("/api/v1/members/{id}/roles/{role_id}", &["delete"]),
+        ("/api/v1/roles", &["get", "post"]),
+        ("/api/v1/roles/{id}", &["get", "patch", "delete"]),
+        ("/api/v1/roles/{id}/clone", &["post"]),
+        ("/api/v1/permissions", &["get"]),
+        ("/api/v1/organization", &["get", "patch"]),
+        ("/api/v1/audit-logs", &["get"]),
+        ("/api/v1/audit-logs/verify", &["get"]),
+        ("/api/v1/security-alerts", &["get"]),
+        ("/api/v1/security-alerts/{id}/acknowledge", &["post"]),
+        ("/api/v1/security-alerts/{id}/resolve", &["post"]),
+    ];
+    routes
+        .iter()
+        .map(|(p, m)| (*p, m.iter().copied().collect()))
+        .collect()
+}
+
+const HTTP_METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Resolves a `{"$ref": "#/components/schemas/X"}` to the schema object.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("unexpected $ref {r}"));
+            &doc["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+#[tokio::test]
+async fn openapi_documents_every_route_and_refuses_unknown_fields() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let doc: Value = serde_json::from_str(&res.text().await.unwrap()).expect("valid JSON");
+    assert!(
+        doc["openapi"].as_str().unwrap_or("").starts_with("3."),
+        "openapi version: {}",
+        doc["openapi"]
+    );
+    assert!(doc["info"]["title"].is_string());
+
+    // The documented paths and methods are exactly the served ones.
+    let paths = doc["paths"].as_object().expect("paths");
+    let documented: BTreeMap<&str, BTreeSet<&str>> = paths
+        .iter()
+        .map(|(p, item)| {
+            let methods = HTTP_METHODS
+                .iter()
+                .copied()
+                .filter(|m| item.get(*m).is_some())
+                .collect();
+            (p.as_str(), methods)
+        })
+        .collect();
+    let expected = served_routes();
+    for (path, methods) in &expected {
+        assert_eq!(
+            documented.get(path),
+            Some(methods),
+            "{path}: documented methods differ"
+        );
+    }
+    for path in documented.keys() {
+        assert!(
+            expected.contains_key(path),
+            "{path} is documented but not in this test's route list"
+        );
+    }
+
+    // ...and the router really answers each documented operation (never 404/405).
+    let id = uuid::Uuid::now_v7();
+    for (path, methods) in &documented {
+        let concrete = path
+            .replace("{id}", &id.to_string())
+            .replace("{role_id}", &uuid::Uuid::now_v7().to_string());
+        for method in methods {
+            let res = app
+                .client
+                .request(method.to_uppercase().parse().unwrap(), app.url(&concrete))
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                res.status() != StatusCode::NOT_FOUND
+                    && res.status() != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path} answered {}",
+                res.status()
+            );
+        }
+    }
+    // An undocumented path is not served.
+    let res = app
+        .client
+        .get(app.url("/api/v1/no-such-thing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // Request bodies that refuse unknown fields say so.
+    let schemas = &doc["components"]["schemas"];
+    for name in [
+        "LoginInput",
+        "RefreshInput",
+        "ChangePassword",
+        "NewMember",
+        "MemberPatch",
+        "StatusChange",
+        "PasswordReset",
+    ] {
+        assert_eq!(
+            schemas[name]["additionalProperties"],
+            json!(false),
+            "schema {name}: {}",
+            schemas[name]
+        );
+    }
+    let login_body = resolve(
+        &doc,
+        &doc["paths"]["/api/v1/auth/login"]["post"]["requestBody"]["content"]["application/json"]["schema"],
+    );
+    assert_eq!(login_body["additionalProperties"], json!(false));
+    let required: Vec<&str> = login_body["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(required.contains(&"username") && required.contains(&"password"));
+    // Every JSON request body in the document.
+    let mut open = Vec::new();
+    for (path, item) in paths {
+        for method in HTTP_METHODS {
+            let schema = &item[*method]["requestBody"]["content"]["application/json"]["schema"];
+            if schema.is_null() {
+                continue;
+            }
+            let schema = resolve(&doc, schema);
+            if schema["additionalProperties"] != json!(false) {
+                open.push(format!("{method} {path}"));
+            }
+        }
+    }
+    assert!(
+        open.is_empty(),
+        "request bodies that do not declare additionalProperties=false: {open:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The database going away and coming back
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    Up,
+    /// Every live connection is closed; new ones are dropped as soon as they are accepted.
+    Down,
+    /// Nothing moves: connections stay open but carry no bytes until the link is up again (a
+    /// hung database host or a pulled cable).
+    Stalled,
+}
+
+/// A TCP proxy in front of MariaDB with a switch (`Link`).
+struct Proxy {
+    port: u16,
+    link: watch::Sender<Link>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Copies one direction while the link is up; pauses while it is stalled; stops when it is down.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut link: watch::Receiver<Link>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let state = link
+            .wait_for(|l| *l != Link::Stalled)
+            .await
+            .map(|l| *l)
+            .ok();
+        if state != Some(Link::Up) {
+            return;
+        }
+        tokio::select! {
+            read = from.read(&mut buf) => match read {
+                Ok(0) | Err(_) => {
+                    let _ = to.shutdown().await;
+                    return;
+                }
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            },
+            _ = link.changed() => {}
+        }
+    }
+}
+
+impl Proxy {
+    async fn start(upstream: String, link: Link) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = watch::channel(link);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
+                if *rx.borrow() == Link::Down {
+                    drop(client);
+                    continue;
+                }
+                let rx = rx.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let (client_r, client_w) = client.into_split();
+                    let (server_r, server_w) = server.into_split();
+                    tokio::join!(
+                        pump(client_r, server_w, rx.clone()),
+                        pump(server_r, client_w, rx)
+                    );
+                });
+            }
+        });
+        Proxy {
+            port,
+            link: tx,
+            task,
+        }
+    }
+
+    fn set(&self, link: Link) {
+        self.link.send_replace(link);
+    }
+
+    /// `url` (a database URL) with its host and port replaced by the proxy's.
+    fn url_for(&self, url: &str) -> String {
+        let (scheme, rest) = url.split_once("://").unwrap();
+        let (creds, hostpath) = rest.rsplit_once('@').unwrap();
+        let path = hostpath.split_once('/').map(|(_, p)| p).unwrap_or("");
+        format!("{scheme}://{creds}@127.0.0.1:{}/{path}", self.port)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.link.send_replace(Link::Down);
+        self.task.abort();
+    }
+}
+
+/// host:port of a database URL.
+fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    let hostpath = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+    let host = hostpath.split('/').next().unwrap();
+    if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:3306")
+    }
+}
+
+/// A local port with nothing listening on it.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn get_json(client: &reqwest::Client, url: &str, token: Option<&str>) -> (StatusCode, Value) {
+    let mut req = client.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// The real server reaching its database through a `Proxy`, with one organization and a
+/// signed-in administrator.
+struct Proxied {
+    db: TestDb,
+    proxy: Proxy,
+    state: logbook::AppState,
+    base: String,
+    client: reqwest::Client,
+    token: String,
+    data_dir: std::path::PathBuf,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Proxied {
+    async fn start() -> Proxied {
+        let db = TestDb::create().await;
+        let proxy = Proxy::start(host_port(&db.url), Link::Up).await;
+        let data_dir = temp_dir();
+        let (state, addr, shutdown, server) =
+            start_server(test_config(&proxy.url_for(&db.url), data_dir.clone())).await;
+        organizations::provision(
+            &state.db,
+            &state.hasher,
+            OrgProfile {
+                name: Some("Outage Fire Department".into()),
+                timezone: Some("America/Chicago".into()),
+                ..Default::default()
+            },
+            NewAdmin {
+                username: "outage-admin".into(),
+                email: "outage-admin@example.org".into(),
+                password: PASSWORD.into(),
+            },
+            "test",
+        )
+        .await
+        .expect("provision");
+        let base = format!("http://{addr}");
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let res = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"username": "outage-admin", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let token = res.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let p = Proxied {
+            db,
+            proxy,
+            state,
+            base,
+            client,
+            token,
+            data_dir,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        };
+        let (status, body) = p.members().await.0;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        p
+    }
+
+    /// GET /api/v1/members as the administrator: (status, body), Retry-After present, time.
+    async fn members(&self) -> ((StatusCode, Value), bool, Duration) {
+        let started = Instant::now();
+        let res = self
+            .client
+            .get(format!("{}/api/v1/members", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let retry_after = res.headers().contains_key("retry-after");
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        ((status, body), retry_after, started.elapsed())
+    }
+
+    async fn health(&self) -> (StatusCode, Value, Duration) {
+        let started = Instant::now();
+        let (status, body) = get_json(&self.client, &format!("{}/health", self.base), None).await;
+        (status, body, started.elapsed())
+    }
+
+    /// Asserts that the server answers 503 problems, within `limit`, to a read, a sign-in and a
+    /// write, and that /health fails.
+    async fn assert_unavailable(&self, limit: Duration) {
+        for attempt in 0..2 {
+            let ((status, body), retry_after, elapsed) = self.members().await;
+            assert_problem(status, &body, StatusCode::SERVICE_UNAVAILABLE);
+            assert!(
+                body["type"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("service-unavailable"),
+                "{body}"
+            );
+            assert!(retry_after, "no Retry-After");
+            assert!(elapsed < limit, "attempt {attempt} took {elapsed:?}");
+        }
+        let (status, health, elapsed) = self.health().await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
+        assert_eq!(health["status"], "fail");
+        assert_eq!(health["checks"]["database"]["status"], "fail");
+        assert!(elapsed < limit, "/health took {elapsed:?}");
+        // A sign-in is not mistaken for a wrong password; a write is refused, not half done.
+        let started = Instant::now();
+        let res = self
+            .client
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&json!({"username": "outage-admin", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            started.elapsed() < limit,
+            "sign-in took {:?}",
+            started.elapsed()
+        );
+        let started = Instant::now();
+        let res = self
+            .client
+            .post(format!("{}/api/v1/members", self.base))
+            .bearer_auth(&self.token)
+            .json(
+                &json!({"username": "during-outage", "email": "o@example.org",
+                          "first_name": "O", "last_name": "Utage"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            started.elapsed() < limit,
+            "write took {:?}",
+            started.elapsed()
+        );
+    }
+
+    /// Polls until the members list answers 200 again (503 meanwhile, never anything else).
+    async fn assert_recovers(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let ((status, body), _, _) = self.members().await;
+            if status == StatusCode::OK {
+                break;
+            }
+            assert_eq!(
+                status,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "while recovering: {body}"
+            );
+            assert!(Instant::now() < deadline, "no recovery within {within:?}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let (status, health, _) = self.health().await;
+        assert_eq!(status, StatusCode::OK, "{health}");
+        let created: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username = ?")
+            .bind("during-outage")
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(created, 0, "a write during the outage was stored");
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+        }
+        self.state.db.close().await;
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+#[tokio::test]
+async fn database_outage_answers_503_quickly_and_recovers() {
+    let p = Proxied::start().await;
+    p.proxy.set(Link::Down);
+    p.assert_unavailable(Duration::from_secs(10)).await;
+    p.proxy.set(Link::Up);
+    p.assert_recovers(Duration::from_secs(20)).await;
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn database_that_stops_answering_gives_503_not_a_hang() {
+    let p = Proxied::start().await;
+    p.proxy.set(Link::Stalled);
+    p.assert_unavailable(Duration::from_secs(10)).await;
+    p.proxy.set(Link::Up);
+    p.assert_recovers(Duration::from_secs(30)).await;
+    p.stop().await;
+}
+
+#[tokio::test]
+async fn startup_waits_for_the_database() {
+    let db = TestDb::create().await;
+    let proxy = Proxy::start(host_port(&db.url), Link::Down).await;
+    let data_dir = temp_dir();
+    let mut config = test_config(&proxy.url_for(&db.url), data_dir.clone());
+    config.db_wait = Duration::from_secs(20);
+    let switch = proxy.link.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        switch.send_replace(Link::Up);
+    });
+    let started = Instant::now();
+    let state = tokio::time::timeout(Duration::from_secs(30), logbook::prepare(config))
+        .await
+        .expect("prepare did not finish within 30 s")
+        .expect("prepare failed although the database came up");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "prepare finished before the database was reachable"
+    );
+    // Migrations were applied through the proxy.
+    let orgs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organizations")
+        .fetch_one(&state.db)
+        .await
+        .unwrap();
+    assert_eq!(orgs, 0);
+    state.db.close().await;
+    drop(proxy);
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+#[tokio::test]
+async fn startup_gives_up_when_the_database_never_comes() {
+    let data_dir = temp_dir();
+    let url = format!(
+        "mysql://logbook:logbook@127.0.0.1:{}/logbook_never",
+        free_port()
+    );
+    let mut config = test_config(&url, data_dir.clone());
+    config.db_wait = Duration::from_secs(1);
+    let started = Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(30), logbook::prepare(config))
+        .await
+        .expect("prepare did not give up within 30 s");
+    let err = match result {
+        Ok(_) => panic!("prepare succeeded with no database"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("gave up"), "{err}");
+    assert!(
+        !err.contains("logbook:logbook@"),
+        "password in message: {err}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The binary
+
+/// `logbook` with no LOGBOOK_* from the test's environment and an empty config file (so that a
+/// host's /etc/logbook/logbook.toml cannot leak in).
+fn logbook(dir: &Path) -> tokio::process::Command {
+    let config = dir.join("empty.toml");
+    if !config.exists() {
+        std::fs::write(&config, "").unwrap();
+    }
+    logbook_with_config(&config)
+}
+
+fn logbook_with_config(config: &Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_logbook"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("LOGBOOK_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.arg("--config")
+        .arg(config)
+        .env("LOGBOOK_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs to completion (at most 60 s): exit status, stdout, stderr.
+async fn run(mut cmd: tokio::process::Command) -> (std::process::ExitStatus, String, String) {
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("logbook did not finish within 60 s")
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn binary_refuses_an_unknown_config_key() {
+    let dir = temp_dir();
+    let file = dir.join("logbook.toml");
+    std::fs::write(&file, "listen = \"127.0.0.1:0\"\nlisten_port = 8080\n").unwrap();
+    let mut cmd = logbook_with_config(&file);
+    cmd.arg("check");
+    let (status, _, stderr) = run(cmd).await;
+    assert!(!status.success(), "exited {status}");
+    assert!(stderr.contains("listen_port"), "stderr: {stderr}");
+    // A named file that does not exist is an error too.
+    let mut cmd = logbook_with_config(&dir.join("missing.toml"));
+    cmd.arg("check");
+    let (status, _, stderr) = run(cmd).await;
+    assert!(!status.success());
+    assert!(stderr.contains("missing.toml"), "stderr: {stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn binary_refuses_a_short_secret() {
+    let dir = temp_dir();
+    let dead_db = format!("mysql://logbook:logbook@127.0.0.1:{}/x", free_port());
+    for (var, name) in [
+        ("LOGBOOK_JWT_SECRET", "jwt_secret"),
+        ("LOGBOOK_ENCRYPTION_KEY", "encryption_key"),
+    ] {
+        let mut cmd = logbook(&dir);
+        cmd.env(var, "only-31-bytes-long-xxxxxxxxxxxx")
+            .env("LOGBOOK_DATABASE_URL", &dead_db)
+            .env("LOGBOOK_DB_WAIT_SECS", "1")
+            .env("LOGBOOK_DATA_DIR", dir.join("data"))
+            .arg("check");
+        let (status, _, stderr) = run(cmd).await;
+        assert!(!status.success(), "{var}: exited {status}");
+        assert!(stderr.contains(name), "{var}: stderr: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Sends SIGTERM by pid.
+fn sigterm(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn mode_of(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test]
+async fn binary_serves_generates_secrets_and_stops_on_sigterm() {
+    let db = TestDb::create().await;
+    // Through a proxy, so that a request can be kept in flight while SIGTERM arrives.
+    let proxy = Proxy::start(host_port(&db.url), Link::Up).await;
+    let dir = temp_dir();
+    let data = dir.join("data");
+    let port = free_port();
+    let mut cmd = logbook(&dir);
+    cmd.env("LOGBOOK_DATABASE_URL", proxy.url_for(&db.url))
+        .env("LOGBOOK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LOGBOOK_DATA_DIR", &data)
+        .env("LOGBOOK_DB_WAIT_SECS", "20")
+        .arg("serve")
+        .stdout(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id().unwrap();
+
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let health = format!("http://127.0.0.1:{port}/health");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(res) = client.get(&health).send().await
+            && res.status() == StatusCode::OK
+        {
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["status"], "pass");
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().await.unwrap();
+            panic!(
+                "logbook serve exited early ({status}): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(Instant::now() < deadline, "not healthy within 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let secrets = data.join("secrets");
+    for name in ["jwt.key", "encryption.key"] {
+        let path = secrets.join(name);
+        assert_eq!(mode_of(&path), 0o600, "{name}");
+        let content = std::fs::read_to_string(&path).unwrap();
+        assert!(content.trim().len() >= 64, "{name} is short");
+    }
+    assert_ne!(
+        std::fs::read(secrets.join("jwt.key")).unwrap(),
+        std::fs::read(secrets.join("encryption.key")).unwrap()
+    );
+    // Migrations ran against the test database.
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables
+          WHERE table_schema = DATABASE() AND table_name = 'audit_logs'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(tables, 1);
+
+    // A request in flight when SIGTERM arrives still gets its answer: with the database
+    // stalled, /health takes its 3 s database timeout and then answers 503.
+    proxy.set(Link::Stalled);
+    let in_flight = tokio::spawn({
+        let client = client.clone();
+        let health = health.clone();
+        async move {
+            let started = Instant::now();
+            let res = client.get(&health).send().await;
+            (res.map(|r| r.status()), started.elapsed())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    sigterm(pid);
+    let (answer, took) = in_flight.await.unwrap();
+    assert_eq!(
+        answer.expect("the in-flight request was cut off"),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    // It waited out the database timeout, so it was in flight when SIGTERM came.
+    assert!(took >= Duration::from_secs(2), "answered after {took:?}");
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("logbook serve did not stop within 10 s of SIGTERM")
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "exit status {status}");
+    assert!(client.get(&health).send().await.is_err(), "still serving");
+
+    // A second start reuses the generated secrets rather than replacing them.
+    proxy.set(Link::Up);
+    let before: Vec<Vec<u8>> = ["jwt.key", "encryption.key"]
+        .iter()
+        .map(|n| std::fs::read(secrets.join(n)).unwrap())
+        .collect();
+    let mut cmd = logbook(&dir);
+    cmd.env("LOGBOOK_DATABASE_URL", &db.url)
+        .env("LOGBOOK_DATA_DIR", &data)
+        .env("LOGBOOK_DB_WAIT_SECS", "10")
+        .arg("check");
+    let (status, stdout, stderr) = run(cmd).await;
+    assert!(status.success(), "check failed: {stderr}");
+    assert!(stdout.contains("database: ok"), "{stdout}");
+    let after: Vec<Vec<u8>> = ["jwt.key", "encryption.key"]
+        .iter()
+        .map(|n| std::fs::read(secrets.join(n)).unwrap())
+        .collect();
+    assert_eq!(before, after, "secrets were regenerated");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn org_count(pool: &sqlx::MySqlPool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM organizations")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn binary_init_refuses_a_second_time() {
+    let db = TestDb::create().await;
+    let dir = temp_dir();
+    let password_file = dir.join("password");
+    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+    let init = |org: &str, admin: &str, sub: &[&str]| {
+        let mut cmd = logbook(&dir);
+        cmd.env("LOGBOOK_DATABASE_URL", &db.url)
+            .env("LOGBOOK_DATA_DIR", dir.join("data"))
+            .env("LOGBOOK_DB_WAIT_SECS", "10")
+            .args(sub)
+            .args(["--org-name", org, "--admin-username", admin])
+            .arg("--admin-email")
+            .arg(format!("{admin}@example.org"))
+            .arg("--admin-password-file")
+            .arg(&password_file);
+        cmd
+    };
+
+    let (status, stdout, stderr) = run(init("First Fire Department", "chief", &["init"])).await;
+    assert!(status.success(), "first init failed: {stderr}");
+    assert!(stdout.contains("created organization"), "stdout: {stdout}");
+    assert_eq!(org_count(&db.pool).await, 1);
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE username = ?")
+        .bind("chief")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+
+    let (status, _, stderr) = run(init("Second Fire Department", "chief2", &["init"])).await;
+    assert!(!status.success(), "second init succeeded");
+    assert!(stderr.contains("already exists"), "stderr: {stderr}");
+    assert_eq!(
+        org_count(&db.pool).await,
+        1,
+        "the refused init changed something"
+    );
+
+    // `org add` is the way to a second organization.
+    let (status, _, stderr) = run(init("Second Fire Department", "chief2", &["org", "add"])).await;
+    assert!(status.success(), "org add failed: {stderr}");
+    assert_eq!(org_count(&db.pool).await, 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn startup_fails_at_once_on_wrong_credentials_or_database() {
+    // Waiting cannot cure a wrong password or a missing database: fail fast with a clear word.
+    let base = server_url();
+    let rest = base.trim_start_matches("mysql://");
+    let host = rest.rsplit('@').next().unwrap();
+    for url in [
+        format!("mysql://logbook:wrong-password@{host}/mysql"),
+        format!("{base}/logbook_no_such_database_here"),
+    ] {
+        let data_dir = temp_dir();
+        let mut config = test_config(&url, data_dir.clone());
+        config.db_wait = Duration::from_secs(60);
+        let started = Instant::now();
+        let result = tokio::time::timeout(Duration::from_secs(30), logbook::prepare(config))
+            .await
+            .expect("prepare kept retrying a permanent error");
+        let err = match result {
+            Ok(_) => panic!("prepare succeeded against {url}"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains("cannot use the database"), "{err}");
+        assert!(
+            !err.contains("wrong-password"),
+            "password in message: {err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
 }

@@ -90,7 +90,8 @@ pub struct Member {
     pub status_change_reason: Option<String>,
     /// Null when the caller may not see this member's contact details.
     pub contact: Option<Contact>,
-    pub must_change_password: bool,
+    /// Account state: shown to the member themself and to `members.manage`.
+    pub must_change_password: Option<bool>,
     pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -107,6 +108,7 @@ impl MemberRow {
             emergency_contact_phone: self.emergency_contact_phone.clone(),
             emergency_contact_relationship: self.emergency_contact_relationship.clone(),
         });
+        // The status reason and account state are the member's and their managers' business.
         let reason_visible = is_self || ctx.has(MEMBERS_MANAGE);
         Member {
             id: self.id,
@@ -125,8 +127,12 @@ impl MemberRow {
                 None
             },
             contact,
-            must_change_password: self.must_change_password,
-            last_login_at: self.last_login_at,
+            must_change_password: reason_visible.then_some(self.must_change_password),
+            last_login_at: if reason_visible {
+                self.last_login_at
+            } else {
+                None
+            },
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -458,9 +464,15 @@ pub async fn create(
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberPatch {
-    pub username: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub username: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub first_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub membership_number: Option<Option<String>>,
@@ -475,7 +487,9 @@ pub struct MemberPatch {
     #[schema(value_type = Option<String>)]
     pub hire_date: Option<Option<String>>,
     // Contact details: the member may change their own.
-    pub email: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
@@ -488,6 +502,10 @@ pub struct MemberPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub emergency_contact_relationship: Option<Option<String>>,
+}
+
+fn touches_account(p: &MemberPatch) -> bool {
+    p.username.is_some() || p.email.is_some()
 }
 
 impl MemberPatch {
@@ -521,23 +539,32 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, patch: MemberPatch) ->
         }
     }
     let before = load(tx, ctx.org_id, id, true).await?;
+    if !is_self && touches_account(&patch) {
+        // Changing someone's sign-in name or e-mail can be a step to taking the account over:
+        // only for managers who hold every permission the member holds.
+        let theirs = roles::permissions_of_member(tx, ctx.org_id, id).await?;
+        roles::ensure_within_ceiling(ctx, &theirs)?;
+    }
     let mut after = before.clone();
     let mut c = Checks::default();
     let today = org_today(&ctx.timezone);
     let p = patch;
+    // A required field given as null is "is required", never silently ignored.
+    let required = |v: Option<String>| v.unwrap_or_default();
     c.apply(
         &mut after.username,
-        p.username.map(|v| rules::username("username", &v)),
+        p.username
+            .map(|v| rules::username("username", &required(v))),
     );
     c.apply(
         &mut after.first_name,
         p.first_name
-            .map(|v| rules::required_text("first_name", &v, 100)),
+            .map(|v| rules::required_text("first_name", &required(v), 100)),
     );
     c.apply(
         &mut after.last_name,
         p.last_name
-            .map(|v| rules::required_text("last_name", &v, 100)),
+            .map(|v| rules::required_text("last_name", &required(v), 100)),
     );
     c.apply(
         &mut after.membership_number,
@@ -556,7 +583,10 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, patch: MemberPatch) ->
         &mut after.hire_date,
         p.hire_date.map(|v| rules::past_date("hire_date", v, today)),
     );
-    c.apply(&mut after.email, p.email.map(|v| rules::email("email", &v)));
+    c.apply(
+        &mut after.email,
+        p.email.map(|v| rules::email("email", &required(v))),
+    );
     c.apply(&mut after.phone, p.phone.map(|v| rules::phone("phone", v)));
     c.apply(
         &mut after.emergency_contact_name,
@@ -638,6 +668,12 @@ pub async fn change_status(
     // Serializes changes that could remove the last administrator.
     roles::lock_organization(tx, ctx.org_id).await?;
     let before = load(tx, ctx.org_id, id, true).await?;
+    if id != ctx.user_id && !SIGN_IN_STATUSES.contains(&status.as_str()) {
+        // Locking out someone with more power than you is refused like granting it (bringing
+        // them back is not: it gives the caller nothing).
+        let theirs = roles::permissions_of_member(tx, ctx.org_id, id).await?;
+        roles::ensure_within_ceiling(ctx, &theirs)?;
+    }
     if !rules::transition_allowed(&before.status, &status) {
         let allowed = rules::allowed_next(&before.status);
         return Err(AppError::field(
