@@ -34,6 +34,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Break-glass account recovery from the host's shell.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Check the configuration and the database connection, then exit.
     Check,
 }
@@ -51,6 +54,22 @@ enum AuditCommand {
         /// Only this organization (its slug).
         #[arg(long)]
         org: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Set a temporary password (the member must change it at the next sign-in), unlock the
+    /// account and end its sessions.
+    ResetPassword {
+        /// The organization's slug.
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        username: String,
+        /// A file holding the temporary password.
+        #[arg(long)]
+        password_file: PathBuf,
     },
 }
 
@@ -119,6 +138,34 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
         Command::Init(p) => provision(config, p, true).await,
         Command::Org(OrgCommand::Add(p)) => provision(config, p, false).await,
         Command::Audit(AuditCommand::Verify { org }) => audit_verify(config, org).await,
+        Command::User(UserCommand::ResetPassword {
+            org,
+            username,
+            password_file,
+        }) => {
+            let password = read_password(&password_file)?;
+            let state = logbook::prepare(config).await?;
+            match logbook::modules::members::service::reset_password_from_shell(
+                &state.db,
+                &state.hasher,
+                &org,
+                &username,
+                &password,
+            )
+            .await
+            {
+                Ok(id) => {
+                    println!(
+                        "password of {username} ({id}) reset; they must change it at next sign-in"
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(logbook::error::AppError::NotFound) => {
+                    bail!("no member `{username}` in an organization with slug `{org}`")
+                }
+                Err(e) => fail(e),
+            }
+        }
         Command::Check => {
             let state = logbook::prepare(config).await?;
             let orgs = organizations::count(&state.db).await?;
@@ -130,9 +177,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
 }
 
 async fn provision(config: Config, p: Provision, first: bool) -> anyhow::Result<ExitCode> {
-    let password = std::fs::read_to_string(&p.admin_password_file)
-        .with_context(|| format!("cannot read {}", p.admin_password_file.display()))?;
-    let password = password.trim_end_matches(['\n', '\r']).to_string();
+    let password = read_password(&p.admin_password_file)?;
     let state = logbook::prepare(config).await?;
     if first && organizations::count(&state.db).await? > 0 {
         bail!("an organization already exists; use `logbook org add` to add another");
@@ -156,14 +201,28 @@ async fn provision(config: Config, p: Provision, first: bool) -> anyhow::Result<
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(logbook::error::AppError::Validation(errors)) => {
+        Err(e) => fail(e),
+    }
+}
+
+/// Reports a refused command: each invalid field on its own line (exit 2), or the problem.
+fn fail(err: logbook::error::AppError) -> anyhow::Result<ExitCode> {
+    match err {
+        logbook::error::AppError::Validation(errors) => {
             for e in errors {
                 eprintln!("logbook: {}: {}", e.field, e.message);
             }
             Ok(ExitCode::from(2))
         }
-        Err(e) => bail!("{}", e.to_problem().detail),
+        e => bail!("{}", e.to_problem().detail),
     }
+}
+
+/// A password from a file, without the trailing newline an editor or `echo` adds.
+fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text.trim_end_matches(['\n', '\r']).to_string())
 }
 
 async fn audit_verify(config: Config, only: Option<String>) -> anyhow::Result<ExitCode> {

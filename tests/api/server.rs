@@ -971,3 +971,57 @@ async fn startup_fails_at_once_on_wrong_credentials_or_database() {
         let _ = std::fs::remove_dir_all(&data_dir);
     }
 }
+
+#[tokio::test]
+async fn binary_resets_a_password_from_the_shell() {
+    let app = TestApp::spawn().await;
+    let dir = temp_dir();
+    // Lock the admin out first: the break-glass reset must also unlock.
+    sqlx::query("UPDATE users SET locked_until = UTC_TIMESTAMP() + INTERVAL 1 HOUR WHERE id = ?")
+        .bind(app.a.admin.id)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let temporary = "brand new temporary words";
+    let file = dir.join("pw");
+    std::fs::write(&file, format!("{temporary}\n")).unwrap();
+    let reset = |org: &str, user: &str, file: &Path| {
+        let mut cmd = logbook(&dir);
+        cmd.env("LOGBOOK_DATABASE_URL", &app.db.url)
+            .env("LOGBOOK_DATA_DIR", dir.join("data"))
+            .args(["user", "reset-password", "--org", org, "--username", user])
+            .arg("--password-file")
+            .arg(file);
+        cmd
+    };
+    // Wrong organization or member: refused, nothing changes.
+    let before = app.snapshot(&app.a).await;
+    let (status, _, stderr) = run(reset(&app.b.slug, "alpha-admin", &file)).await;
+    assert!(!status.success());
+    assert!(stderr.contains("no member"), "{stderr}");
+    let short = dir.join("short");
+    std::fs::write(&short, "short").unwrap();
+    let (status, _, stderr) = run(reset(&app.a.slug, "alpha-admin", &short)).await;
+    assert!(!status.success());
+    assert!(stderr.contains("password"), "{stderr}");
+    assert_eq!(app.snapshot(&app.a).await, before);
+
+    let (status, stdout, stderr) = run(reset(&app.a.slug, "alpha-admin", &file)).await;
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("reset"), "{stdout}");
+    // The old session is over; the temporary password signs in and must be changed.
+    let (code, _) = app.get(&app.a.admin.token, "/api/v1/auth/me").await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+    let user = app.login("alpha-admin", temporary).await;
+    let (code, body) = app.get(&user.token, "/api/v1/members").await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+    let via: String = sqlx::query_scalar(
+        "SELECT changes FROM audit_logs WHERE organization_id = ? AND action = 'member.password_reset'",
+    )
+    .bind(app.a.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(via.contains("shell"), "{via}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

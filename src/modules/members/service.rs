@@ -1095,3 +1095,53 @@ pub async fn export_csv(ctx: &Ctx, tx: &mut Tx<'_>) -> AppResult<String> {
     .await?;
     String::from_utf8(bytes).map_err(|e| AppError::Internal(e.into()))
 }
+
+/// Break-glass recovery from the host's shell (`logbook user reset-password`): whoever can run
+/// the binary on the box already holds the database; the reset is still audited, and the member
+/// must choose a new password at the next sign-in.
+pub async fn reset_password_from_shell(
+    db: &sqlx::MySqlPool,
+    hasher: &Hasher,
+    org_slug: &str,
+    username: &str,
+    temporary_password: &str,
+) -> AppResult<Uuid> {
+    let mut tx = db.begin().await?;
+    let found: Option<(Uuid, Uuid, String)> = sqlx::query_as(
+        "SELECT u.id, u.organization_id, u.username FROM users u
+           JOIN organizations o ON o.id = u.organization_id
+          WHERE o.slug = ? AND u.username = ? FOR UPDATE",
+    )
+    .bind(org_slug)
+    .bind(username)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (id, org_id, username) = found.ok_or(AppError::NotFound)?;
+    let password = NewPassword::parse("password", temporary_password, &username)?;
+    let hash = hasher.hash(password.into_inner()).await?;
+    sqlx::query(
+        "UPDATE users SET password_hash = ?, must_change_password = TRUE, password_changed_at = ?,
+                failed_login_attempts = 0, locked_until = NULL, updated_at = ?
+          WHERE id = ? AND organization_id = ?",
+    )
+    .bind(hash)
+    .bind(db::now())
+    .bind(db::now())
+    .bind(id)
+    .bind(org_id)
+    .execute(&mut *tx)
+    .await?;
+    sessions::revoke_all_for_user(&mut tx, org_id, id).await?;
+    audit::record(
+        &mut tx,
+        &audit::Actor::system(org_id, "cli"),
+        Entry::new("member.password_reset", "member", id)
+            .severity(Severity::Warning)
+            .changes(serde_json::json!({
+                "must_change_password": true, "sessions_ended": true, "via": "shell",
+            })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
