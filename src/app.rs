@@ -126,7 +126,10 @@ async fn csrf_guard(req: Request, next: Next) -> Result<Response, AppError> {
                 return Err(AppError::Forbidden("cross-origin request refused".into()));
             }
         }
-        let has_bearer = headers.contains_key(header::AUTHORIZATION);
+        let has_bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer "));
         let has_cookie = headers
             .get_all(header::COOKIE)
             .iter()

@@ -10,6 +10,9 @@ use sqlx::MySqlPool;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::MySql>;
+/// What read-only service functions take: a pooled connection, or a transaction (which derefs
+/// to one) when a write needs to read. Reads skip BEGIN/COMMIT.
+pub type Conn = sqlx::MySqlConnection;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

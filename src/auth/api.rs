@@ -195,9 +195,8 @@ pub async fn logout(
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
     responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)))]
 pub async fn me(State(state): State<AppState>, ctx: SessionCtx) -> AppResult<Json<Me>> {
-    let mut tx = state.db.begin().await?;
-    let me = service::me(&ctx.0, &mut tx).await?;
-    tx.commit().await?;
+    let mut conn = state.db.acquire().await?;
+    let me = service::me(&ctx.0, &mut conn).await?;
     Ok(Json(me))
 }
 

@@ -11,7 +11,7 @@ use super::sessions::{self, Issued};
 use super::{Ctx, SIGN_IN_STATUSES};
 use crate::audit::alerts::{self, NewAlert};
 use crate::audit::{self, Actor, Entry, Severity};
-use crate::db::{self, Tx};
+use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
 use crate::modules::roles::service::{MemberRole, roles_of};
 
@@ -378,7 +378,7 @@ struct MeRow {
     org_slug: String,
 }
 
-pub async fn me(ctx: &Ctx, tx: &mut Tx<'_>) -> AppResult<Me> {
+pub async fn me(ctx: &Ctx, conn: &mut Conn) -> AppResult<Me> {
     let row: MeRow = sqlx::query_as(
         "SELECT u.first_name, u.last_name, u.email, u.status, o.name AS org_name,
                 o.slug AS org_slug
@@ -387,9 +387,9 @@ pub async fn me(ctx: &Ctx, tx: &mut Tx<'_>) -> AppResult<Me> {
     )
     .bind(ctx.user_id)
     .bind(ctx.org_id)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *conn)
     .await?;
-    let roles = roles_of(tx, ctx.org_id, ctx.user_id).await?;
+    let roles = roles_of(conn, ctx.org_id, ctx.user_id).await?;
     Ok(Me {
         id: ctx.user_id,
         username: ctx.username.clone(),

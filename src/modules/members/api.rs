@@ -35,9 +35,8 @@ pub async fn list(
     ctx: Ctx,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> AppResult<Json<Page<Member>>> {
-    let mut tx = state.db.begin().await?;
-    let page = service::list(&ctx, &mut tx, q).await?;
-    tx.commit().await?;
+    let mut conn = state.db.acquire().await?;
+    let page = service::list(&ctx, &mut conn, q).await?;
     Ok(Json(page))
 }
 
@@ -63,9 +62,8 @@ pub async fn read(
     Path(id): Path<String>,
 ) -> AppResult<Json<Member>> {
     let id = parse_id(&id)?;
-    let mut tx = state.db.begin().await?;
-    let member = service::get(&ctx, &mut tx, id).await?;
-    tx.commit().await?;
+    let mut conn = state.db.acquire().await?;
+    let member = service::get(&ctx, &mut conn, id).await?;
     Ok(Json(member))
 }
 

@@ -11,7 +11,7 @@ use super::rules::{self, Checks};
 use crate::audit::{self, Entry, Severity};
 use crate::auth::permissions::{MEMBERS_MANAGE, MEMBERS_VIEW, USERS_VIEW_CONTACT};
 use crate::auth::{Ctx, Hasher, NewPassword, SIGN_IN_STATUSES, sessions};
-use crate::db::{self, Tx};
+use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult, FieldError, unique_violation};
 use crate::http::{Page, PageQuery, double_option, like_pattern};
 use crate::modules::roles::service as roles;
@@ -157,7 +157,7 @@ impl MemberRow {
     }
 }
 
-pub async fn load(tx: &mut Tx<'_>, org_id: Uuid, id: Uuid, lock: bool) -> AppResult<MemberRow> {
+pub async fn load(conn: &mut Conn, org_id: Uuid, id: Uuid, lock: bool) -> AppResult<MemberRow> {
     let sql = format!(
         "SELECT {MEMBER_COLUMNS} FROM users WHERE id = ? AND organization_id = ?{}",
         if lock { " FOR UPDATE" } else { "" }
@@ -165,7 +165,7 @@ pub async fn load(tx: &mut Tx<'_>, org_id: Uuid, id: Uuid, lock: bool) -> AppRes
     sqlx::query_as(AssertSqlSafe(sql))
         .bind(id)
         .bind(org_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *conn)
         .await?
         .ok_or(AppError::NotFound)
 }
@@ -184,7 +184,7 @@ pub struct ListQuery {
     pub per_page: Option<u32>,
 }
 
-pub async fn list(ctx: &Ctx, tx: &mut Tx<'_>, q: ListQuery) -> AppResult<Page<Member>> {
+pub async fn list(ctx: &Ctx, conn: &mut Conn, q: ListQuery) -> AppResult<Page<Member>> {
     ctx.require(MEMBERS_VIEW)?;
     let (page, per_page) = PageQuery::resolve(q.page, q.per_page)?;
     let statuses: Vec<String> = match q.status.as_deref().map(str::trim) {
@@ -219,7 +219,7 @@ pub async fn list(ctx: &Ctx, tx: &mut Tx<'_>, q: ListQuery) -> AppResult<Page<Me
     if let Some(p) = &pattern {
         count = count.bind(p);
     }
-    let total = count.fetch_one(&mut **tx).await?;
+    let total = count.fetch_one(&mut *conn).await?;
     let rows_sql = format!(
         "SELECT {MEMBER_COLUMNS} FROM users WHERE {filter}
           ORDER BY last_name, first_name, id LIMIT ? OFFSET ?"
@@ -234,7 +234,7 @@ pub async fn list(ctx: &Ctx, tx: &mut Tx<'_>, q: ListQuery) -> AppResult<Page<Me
     let items = rows
         .bind(per_page)
         .bind(u64::from(page - 1) * u64::from(per_page))
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *conn)
         .await?
         .into_iter()
         .map(|r| r.view(ctx))
@@ -247,11 +247,11 @@ pub async fn list(ctx: &Ctx, tx: &mut Tx<'_>, q: ListQuery) -> AppResult<Page<Me
     })
 }
 
-pub async fn get(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Member> {
+pub async fn get(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Member> {
     if id != ctx.user_id {
         ctx.require(MEMBERS_VIEW)?;
     }
-    Ok(load(tx, ctx.org_id, id, false).await?.view(ctx))
+    Ok(load(conn, ctx.org_id, id, false).await?.view(ctx))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,18 +29,16 @@ pub async fn permissions(
     State(state): State<AppState>,
     ctx: Ctx,
 ) -> AppResult<Json<Vec<PermissionInfo>>> {
-    let mut tx = state.db.begin().await?;
-    let list = service::catalogue(&ctx, &mut tx).await?;
-    tx.commit().await?;
+    let mut conn = state.db.acquire().await?;
+    let list = service::catalogue(&ctx, &mut conn).await?;
     Ok(Json(list))
 }
 
 #[utoipa::path(get, path = "/api/v1/roles", tag = "roles",
     responses((status = 200, body = Vec<Role>), (status = 403, body = crate::error::Problem)))]
 pub async fn list(State(state): State<AppState>, ctx: Ctx) -> AppResult<Json<Vec<Role>>> {
-    let mut tx = state.db.begin().await?;
-    let roles = service::list(&ctx, &mut tx).await?;
-    tx.commit().await?;
+    let mut conn = state.db.acquire().await?;
+    let roles = service::list(&ctx, &mut conn).await?;
     Ok(Json(roles))
 }
 
@@ -66,9 +64,8 @@ pub async fn read(
     Path(id): Path<String>,
 ) -> AppResult<Json<Role>> {
     let id = parse_id(&id)?;
-    let mut tx = state.db.begin().await?;
-    let role = service::get(&ctx, &mut tx, id).await?;
-    tx.commit().await?;
+    let mut conn = state.db.acquire().await?;
+    let role = service::get(&ctx, &mut conn, id).await?;
     Ok(Json(role))
 }
 
@@ -129,9 +126,8 @@ pub async fn member_roles(
     Path(id): Path<String>,
 ) -> AppResult<Json<Vec<MemberRole>>> {
     let id = parse_id(&id)?;
-    let mut tx = state.db.begin().await?;
-    let roles = service::member_roles(&ctx, &mut tx, id).await?;
-    tx.commit().await?;
+    let mut conn = state.db.acquire().await?;
+    let roles = service::member_roles(&ctx, &mut conn, id).await?;
     Ok(Json(roles))
 }
 

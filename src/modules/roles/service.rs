@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::audit::{self, Actor, Entry, Severity};
 use crate::auth::Ctx;
 use crate::auth::permissions::{self, MEMBERS_MANAGE, MEMBERS_VIEW, ROLES_MANAGE, SYSTEM_ROLES};
-use crate::db::{self, Tx};
+use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult, unique_violation};
 use crate::modules::members::rules::{self, Checks};
 
@@ -81,7 +81,7 @@ pub fn ensure_within_ceiling<'a>(
 }
 
 pub async fn permissions_of_member(
-    tx: &mut Tx<'_>,
+    conn: &mut Conn,
     org_id: Uuid,
     user_id: Uuid,
 ) -> AppResult<BTreeSet<String>> {
@@ -92,7 +92,7 @@ pub async fn permissions_of_member(
     )
     .bind(user_id)
     .bind(org_id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(perms.into_iter().collect())
 }
@@ -302,32 +302,32 @@ const ROLE_SELECT: &str = "SELECT r.id, r.name, r.slug, r.description, r.is_syst
         r.created_at, r.updated_at
    FROM roles r";
 
-pub async fn list(ctx: &Ctx, tx: &mut Tx<'_>) -> AppResult<Vec<Role>> {
+pub async fn list(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<Role>> {
     ctx.require(MEMBERS_VIEW)?;
     let rows: Vec<RoleRow> = sqlx::query_as(AssertSqlSafe(format!(
         "{ROLE_SELECT} WHERE r.organization_id = ? ORDER BY r.priority DESC, r.name"
     )))
     .bind(ctx.org_id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(rows.into_iter().map(Role::from).collect())
 }
 
-async fn load(tx: &mut Tx<'_>, org_id: Uuid, id: Uuid) -> AppResult<Role> {
+async fn load(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Role> {
     let row: RoleRow = sqlx::query_as(AssertSqlSafe(format!(
         "{ROLE_SELECT} WHERE r.id = ? AND r.organization_id = ?"
     )))
     .bind(id)
     .bind(org_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or(AppError::NotFound)?;
     Ok(row.into())
 }
 
-pub async fn get(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Role> {
+pub async fn get(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Role> {
     ctx.require(MEMBERS_VIEW)?;
-    load(tx, ctx.org_id, id).await
+    load(conn, ctx.org_id, id).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -534,25 +534,25 @@ pub struct MemberRole {
     pub assigned_at: DateTime<Utc>,
 }
 
-async fn member_exists(tx: &mut Tx<'_>, org_id: Uuid, user_id: Uuid) -> AppResult<()> {
+async fn member_exists(conn: &mut Conn, org_id: Uuid, user_id: Uuid) -> AppResult<()> {
     sqlx::query("SELECT id FROM users WHERE id = ? AND organization_id = ?")
         .bind(user_id)
         .bind(org_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *conn)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(())
 }
 
-pub async fn member_roles(ctx: &Ctx, tx: &mut Tx<'_>, user_id: Uuid) -> AppResult<Vec<MemberRole>> {
+pub async fn member_roles(ctx: &Ctx, conn: &mut Conn, user_id: Uuid) -> AppResult<Vec<MemberRole>> {
     if user_id != ctx.user_id {
         ctx.require(MEMBERS_VIEW)?;
     }
-    member_exists(tx, ctx.org_id, user_id).await?;
-    roles_of(tx, ctx.org_id, user_id).await
+    member_exists(conn, ctx.org_id, user_id).await?;
+    roles_of(conn, ctx.org_id, user_id).await
 }
 
-pub async fn roles_of(tx: &mut Tx<'_>, org_id: Uuid, user_id: Uuid) -> AppResult<Vec<MemberRole>> {
+pub async fn roles_of(conn: &mut Conn, org_id: Uuid, user_id: Uuid) -> AppResult<Vec<MemberRole>> {
     Ok(sqlx::query_as(
         "SELECT r.id AS role_id, r.name, r.slug, r.is_system, ur.assigned_at
            FROM user_roles ur JOIN roles r ON r.id = ur.role_id
@@ -561,7 +561,7 @@ pub async fn roles_of(tx: &mut Tx<'_>, org_id: Uuid, user_id: Uuid) -> AppResult
     )
     .bind(user_id)
     .bind(org_id)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?)
 }
 
@@ -629,11 +629,11 @@ pub struct PermissionInfo {
     pub description: String,
 }
 
-pub async fn catalogue(ctx: &Ctx, tx: &mut Tx<'_>) -> AppResult<Vec<PermissionInfo>> {
+pub async fn catalogue(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<PermissionInfo>> {
     ctx.require(MEMBERS_VIEW)?;
     Ok(
         sqlx::query_as("SELECT name, module, description FROM permissions ORDER BY module, name")
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *conn)
             .await?,
     )
 }
