@@ -35,9 +35,9 @@ pub struct LogQuery {
     pub member_id: Option<Uuid>,
     /// Exact action name, e.g. `member.status_changed`.
     pub action: Option<String>,
-    /// First day (inclusive, UTC), YYYY-MM-DD.
+    /// First day (inclusive, in the organization's time zone), YYYY-MM-DD.
     pub from: Option<NaiveDate>,
-    /// Last day (inclusive, UTC), YYYY-MM-DD.
+    /// Last day (inclusive, in the organization's time zone), YYYY-MM-DD.
     pub to: Option<NaiveDate>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
@@ -62,6 +62,18 @@ pub struct LogEntry {
     pub hash: String,
 }
 
+/// The first instant of `day` in `tz`, in UTC (where a DST change skips midnight, the first
+/// hour that exists).
+fn start_of_day(day: NaiveDate, tz: chrono_tz::Tz) -> DateTime<Utc> {
+    (0..24)
+        .filter_map(|h| day.and_hms_opt(h, 0, 0))
+        .find_map(|t| t.and_local_timezone(tz).earliest())
+        .map_or_else(
+            || day.and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
+            |t| t.with_timezone(&Utc),
+        )
+}
+
 #[utoipa::path(get, path = "/api/v1/audit-logs", tag = "audit", params(LogQuery),
     responses((status = 200, body = Page<LogEntry>), (status = 403, body = crate::error::Problem)))]
 pub async fn list_logs(
@@ -76,12 +88,10 @@ pub async fn list_logs(
     {
         return Err(AppError::field("to", "must not be before `from`"));
     }
-    let from = q
-        .from
-        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
-    let to =
-        q.to.and_then(|d| d.succ_opt())
-            .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    // Entries are shown in the organization's time zone, so its days are the ones filtered on.
+    let tz: chrono_tz::Tz = ctx.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let from = q.from.map(|d| start_of_day(d, tz));
+    let to = q.to.and_then(|d| d.succ_opt()).map(|d| start_of_day(d, tz));
     const FILTER: &str = "organization_id = ?
         AND (? IS NULL OR actor_user_id = ?)
         AND (? IS NULL OR action = ?)

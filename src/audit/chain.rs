@@ -243,16 +243,26 @@ pub async fn verify(db: &MySqlPool, org_id: Uuid) -> AppResult<VerifyReport> {
             reason,
         }),
     };
+    // The head is read before the walk and the walk stops at it: entries appended meanwhile lie
+    // beyond it, so a chain that grows while it is checked is not taken for a truncated one.
+    let head: Option<(u64, String)> = sqlx::query_as(
+        "SELECT last_sequence, last_hash FROM audit_chain_heads WHERE organization_id = ?",
+    )
+    .bind(org_id)
+    .fetch_optional(db)
+    .await?;
+    let last = head.as_ref().map_or(u64::MAX, |(sequence, _)| *sequence);
     loop {
         let batch: Vec<StoredEntry> = sqlx::query_as(
             "SELECT id, organization_id, sequence, occurred_at, actor_user_id, actor_label,
                     ip_address, action, entity_type, entity_id, severity, changes,
                     previous_hash, hash
-               FROM audit_logs WHERE organization_id = ? AND sequence >= ?
+               FROM audit_logs WHERE organization_id = ? AND sequence >= ? AND sequence <= ?
               ORDER BY sequence LIMIT ?",
         )
         .bind(org_id)
         .bind(expected_sequence)
+        .bind(last)
         .bind(BATCH)
         .fetch_all(db)
         .await?;
@@ -293,12 +303,6 @@ pub async fn verify(db: &MySqlPool, org_id: Uuid) -> AppResult<VerifyReport> {
             break;
         }
     }
-    let head: Option<(u64, String)> = sqlx::query_as(
-        "SELECT last_sequence, last_hash FROM audit_chain_heads WHERE organization_id = ?",
-    )
-    .bind(org_id)
-    .fetch_optional(db)
-    .await?;
     if let Some((last_sequence, last_hash)) = head
         && (last_sequence != checked || last_hash != previous_hash)
     {

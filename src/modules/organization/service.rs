@@ -216,13 +216,15 @@ impl ValidProfile {
                 v.email = Some(e);
             }
         }
+        // Settings are patched too: modules left out keep their state.
         if let Some(settings) = p.settings {
-            for m in settings.modules.keys() {
-                if !MODULES.contains(&m.as_str()) {
+            for (m, on) in settings.modules {
+                if MODULES.contains(&m.as_str()) {
+                    v.settings.modules.insert(m, on);
+                } else {
                     c.push("settings", format!("`{m}` is not a module"));
                 }
             }
-            v.settings = settings;
         }
         c.finish()?;
         Ok(v)
