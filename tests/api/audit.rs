@@ -1375,3 +1375,41 @@ async fn a_chain_longer_than_one_batch_is_walked_to_the_end() {
     assert_eq!(report["first_broken"]["sequence"].as_u64(), Some(1050));
     assert_eq!(report["entries_checked"].as_u64(), Some(1049));
 }
+
+#[tokio::test]
+async fn an_update_that_changes_nothing_writes_no_entry() {
+    let app = TestApp::spawn().await;
+    let token = &app.a.admin.token;
+    let (status, org) = app.get(token, "/api/v1/organization").await;
+    assert_eq!(status, StatusCode::OK);
+    let role = app.role_id(&app.a, "quartermaster").await;
+    let (_, role_body) = app.get(token, &format!("/api/v1/roles/{role}")).await;
+    let before = app.snapshot(&app.a).await;
+    let (status, body) = app
+        .patch(
+            token,
+            "/api/v1/organization",
+            serde_json::json!({"name": org["name"], "timezone": org["timezone"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .patch(
+            token,
+            &format!("/api/v1/roles/{role}"),
+            serde_json::json!({"permissions": role_body["permissions"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.snapshot(&app.a).await, before, "a no-op changed rows");
+    // A real change is still written and audited.
+    let (status, _) = app
+        .patch(
+            token,
+            "/api/v1/organization",
+            serde_json::json!({"county": "Story"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(app.snapshot(&app.a).await, before);
+}

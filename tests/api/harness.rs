@@ -78,6 +78,23 @@ impl Drop for TestDb {
                     .connect(&server_url())
                     .await
                 {
+                    // A test that panicked may leave the server's transactions open; end those
+                    // connections so the DROP cannot wait on their locks forever.
+                    let ids: Vec<u64> = sqlx::query_scalar(
+                        "SELECT id FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()",
+                    )
+                    .bind(&name)
+                    .fetch_all(&admin)
+                    .await
+                    .unwrap_or_default();
+                    for id in ids {
+                        let _ = sqlx::query(AssertSqlSafe(format!("KILL CONNECTION {id}")))
+                            .execute(&admin)
+                            .await;
+                    }
+                    let _ = sqlx::query("SET SESSION lock_wait_timeout = 10")
+                        .execute(&admin)
+                        .await;
                     let _ = sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`")))
                         .execute(&admin)
                         .await;

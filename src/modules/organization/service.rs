@@ -135,6 +135,7 @@ fn choice(c: &mut Checks, field: &str, value: Option<String>, allowed: &[&str]) 
     }
 }
 
+#[derive(Clone, PartialEq)]
 struct ValidProfile {
     name: String,
     organization_type: String,
@@ -409,7 +410,12 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, patch: OrgProfile) -> AppResult<
         email: before.email.clone(),
         settings: before.settings.clone(),
     };
+    let unchanged = base.clone();
     let v = ValidProfile::merge(base, patch)?;
+    if v == unchanged {
+        // Nothing to change: no write, no audit entry.
+        return Ok(before);
+    }
     sqlx::query(
         "UPDATE organizations SET name = ?, organization_type = ?, timezone = ?,
                 identifier_type = ?, identifier = ?, county = ?, address_line1 = ?,

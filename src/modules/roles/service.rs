@@ -440,6 +440,10 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, patch: RolePatch) -> A
     let added: Vec<&String> = new_perms.difference(&old_perms).collect();
     ensure_within_ceiling(ctx, added)?;
     let (name, description) = (name.unwrap_or_default(), description.unwrap_or_default());
+    if name == before.name && description == before.description && new_perms == old_perms {
+        // Nothing to change: no write, no audit entry.
+        return Ok(before);
+    }
     sqlx::query(
         "UPDATE roles SET name = ?, slug = ?, description = ?, updated_at = ?
           WHERE id = ? AND organization_id = ?",
