@@ -350,7 +350,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     made_by(&new, &admin);
     assert_eq!(
         new[0].changes(),
-        json!({"must_change_password": true, "sessions_ended": true})
+        json!({"must_change_password": true, "sessions_ended": true, "via": "api"})
     );
 
     // A failed sign-in: anonymous, from the address it came from.

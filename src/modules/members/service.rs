@@ -745,11 +745,28 @@ pub async fn reset_password(
     // Taking over an account is granting yourself its permissions: the ceiling applies.
     let theirs = roles::permissions_of_member(tx, ctx.org_id, id).await?;
     roles::ensure_within_ceiling(ctx, &theirs)?;
-    let password = NewPassword::parse(
-        "temporary_password",
+    set_temporary_password(
+        tx,
+        hasher,
+        &ctx.actor(),
+        &target,
         &input.temporary_password,
-        &target.username,
-    )?;
+        "api",
+    )
+    .await
+}
+
+/// Sets a temporary password the member must change at the next sign-in, unlocks the account,
+/// ends its sessions and audits it. Shared by the admin reset and the shell's break-glass reset.
+async fn set_temporary_password(
+    tx: &mut Tx<'_>,
+    hasher: &Hasher,
+    actor: &audit::Actor,
+    target: &MemberRow,
+    temporary_password: &str,
+    via: &str,
+) -> AppResult<()> {
+    let password = NewPassword::parse("temporary_password", temporary_password, &target.username)?;
     let hash = hasher.hash(password.into_inner()).await?;
     sqlx::query(
         "UPDATE users SET password_hash = ?, must_change_password = TRUE, password_changed_at = ?,
@@ -759,20 +776,21 @@ pub async fn reset_password(
     .bind(hash)
     .bind(db::now())
     .bind(db::now())
-    .bind(id)
-    .bind(ctx.org_id)
+    .bind(target.id)
+    .bind(actor.org_id)
     .execute(&mut **tx)
     .await?;
-    sessions::revoke_all_for_user(tx, ctx.org_id, id).await?;
+    sessions::revoke_all_for_user(tx, actor.org_id, target.id).await?;
     audit::record(
         tx,
-        &ctx.actor(),
-        Entry::new("member.password_reset", "member", id)
+        actor,
+        Entry::new("member.password_reset", "member", target.id)
             .severity(Severity::Warning)
-            .changes(serde_json::json!({"must_change_password": true, "sessions_ended": true})),
+            .changes(serde_json::json!({
+                "must_change_password": true, "sessions_ended": true, "via": via,
+            })),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1107,39 +1125,25 @@ pub async fn reset_password_from_shell(
     temporary_password: &str,
 ) -> AppResult<Uuid> {
     let mut tx = db.begin().await?;
-    let found: Option<(Uuid, Uuid, String)> = sqlx::query_as(
-        "SELECT u.id, u.organization_id, u.username FROM users u
+    let found: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT u.id, u.organization_id FROM users u
            JOIN organizations o ON o.id = u.organization_id
-          WHERE o.slug = ? AND u.username = ? FOR UPDATE",
+          WHERE o.slug = ? AND u.username = ?",
     )
     .bind(org_slug)
     .bind(username)
     .fetch_optional(&mut *tx)
     .await?;
-    let (id, org_id, username) = found.ok_or(AppError::NotFound)?;
-    let password = NewPassword::parse("password", temporary_password, &username)?;
-    let hash = hasher.hash(password.into_inner()).await?;
-    sqlx::query(
-        "UPDATE users SET password_hash = ?, must_change_password = TRUE, password_changed_at = ?,
-                failed_login_attempts = 0, locked_until = NULL, updated_at = ?
-          WHERE id = ? AND organization_id = ?",
-    )
-    .bind(hash)
-    .bind(db::now())
-    .bind(db::now())
-    .bind(id)
-    .bind(org_id)
-    .execute(&mut *tx)
-    .await?;
-    sessions::revoke_all_for_user(&mut tx, org_id, id).await?;
-    audit::record(
+    let (id, org_id) = found.ok_or(AppError::NotFound)?;
+    let target = load(&mut tx, org_id, id, true).await?;
+    let actor = audit::Actor::system(org_id, "cli");
+    set_temporary_password(
         &mut tx,
-        &audit::Actor::system(org_id, "cli"),
-        Entry::new("member.password_reset", "member", id)
-            .severity(Severity::Warning)
-            .changes(serde_json::json!({
-                "must_change_password": true, "sessions_ended": true, "via": "shell",
-            })),
+        hasher,
+        &actor,
+        &target,
+        temporary_password,
+        "shell",
     )
     .await?;
     tx.commit().await?;
