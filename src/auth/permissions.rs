@@ -51,7 +51,6 @@ pub enum Grant {
     Everything,
     /// Named permissions plus `view` on every module.
     ViewAllPlus(&'static [&'static str]),
-    Only(&'static [&'static str]),
 }
 
 pub struct SystemRole {
@@ -168,7 +167,6 @@ impl SystemRole {
     pub fn permissions(&self) -> Vec<String> {
         match self.grant {
             Grant::Everything => catalogue(),
-            Grant::Only(list) => list.iter().map(|s| s.to_string()).collect(),
             Grant::ViewAllPlus(extra) => {
                 let mut perms: Vec<String> = vec![MEMBERS_VIEW.to_string()];
                 perms.extend(MODULES.iter().map(|m| format!("{m}.view")));

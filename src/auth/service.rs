@@ -32,6 +32,9 @@ pub struct LoginInput {
     /// Username or e-mail address.
     pub username: String,
     pub password: String,
+    /// The organization's slug. Needed only on a host serving several departments where the
+    /// same username or e-mail is used in more than one; without it the first match wins.
+    pub organization: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -99,11 +102,13 @@ pub async fn login(
                 u.locked_until, u.must_change_password,
                 o.active AS org_active
            FROM users u JOIN organizations o ON o.id = u.organization_id
-          WHERE u.username = ? OR u.email = ?
+          WHERE (u.username = ? OR u.email = ?) AND (? IS NULL OR o.slug = ?)
           ORDER BY o.created_at, u.id LIMIT ?",
     )
     .bind(identifier)
     .bind(identifier)
+    .bind(&input.organization)
+    .bind(&input.organization)
     .bind(MAX_CANDIDATES)
     .fetch_all(db)
     .await?;

@@ -973,3 +973,58 @@ async fn forged_and_mangled_tokens_are_refused() {
     let (status, _) = app.get(&session.token, "/api/v1/auth/me").await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_organization_field_picks_the_department_on_a_shared_host() {
+    let app = TestApp::spawn().await;
+    // The same person volunteers in both departments, with one username and one password.
+    app.member(&app.a, "casey", &[]).await;
+    app.member(&app.b, "casey", &[]).await;
+    let id_in = |org: Uuid| {
+        sqlx::query_scalar::<_, Uuid>(
+            "SELECT id FROM users WHERE organization_id = ? AND username = 'casey'",
+        )
+        .bind(org)
+        .fetch_one(&app.db.pool)
+    };
+    let (in_a, in_b) = (
+        id_in(app.a.id).await.unwrap(),
+        id_in(app.b.id).await.unwrap(),
+    );
+    let login = |org: Option<&str>, password: &str| {
+        let mut body = json!({"username": "casey", "password": password});
+        if let Some(slug) = org {
+            body["organization"] = json!(slug);
+        }
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&body)
+            .send()
+    };
+    let me_org = |res: reqwest::Response| async move {
+        let body: Value = res.json().await.unwrap();
+        jwt_payload(body["access_token"].as_str().unwrap())["org"].clone()
+    };
+    // Without the field the older organization wins; with it, the named one.
+    let res = login(None, PASSWORD).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(me_org(res).await, json!(app.a.id));
+    let res = login(Some(&app.b.slug), PASSWORD).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(me_org(res).await, json!(app.b.id));
+    // A wrong password aimed at B counts against B's account only.
+    let res = login(Some(&app.b.slug), "not the password at all")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let failures = |id: Uuid| {
+        sqlx::query_scalar::<_, i32>("SELECT failed_login_attempts FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_one(&app.db.pool)
+    };
+    assert_eq!(failures(in_b).await.unwrap(), 1);
+    assert_eq!(failures(in_a).await.unwrap(), 0);
+    // An unknown organization is just a failed sign-in.
+    let res = login(Some("no-such-department"), PASSWORD).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
