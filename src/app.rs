@@ -38,11 +38,18 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::modules::roles::router())
         .merge(crate::modules::organization::router())
         .merge(crate::audit::router())
+        .merge(crate::auth::pages::router())
+        .merge(crate::modules::dashboard::router())
+        .route("/static/{*path}", get(crate::web::static_file))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/health", get(crate::system::health));
     let api = api
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session_refresh,
+        ))
         .layer(middleware::from_fn(csrf_guard))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .with_state(state);
@@ -59,8 +66,83 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(crate::openapi::document())
 }
 
-async fn not_found() -> AppError {
-    AppError::NotFound
+/// Unknown paths: a problem document under /api, an error page elsewhere.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        AppError::NotFound.into_response()
+    } else {
+        crate::web::page_error(AppError::NotFound)
+    }
+}
+
+/// Transparent refresh for browsers: when the access cookie is missing or expired but a refresh
+/// cookie is present, rotate it, let the request through with the new access token, and set the
+/// new cookies on the response. Bearer clients and the auth endpoints themselves are left alone.
+async fn session_refresh(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    use crate::auth::ctx::{ACCESS_COOKIE, REFRESH_COOKIE};
+    if req.headers().contains_key(header::AUTHORIZATION)
+        || req.uri().path().starts_with("/api/v1/auth/")
+        || req.uri().path() == "/login"
+    {
+        return next.run(req).await;
+    }
+    let jar = axum_extra::extract::CookieJar::from_headers(req.headers());
+    let Some(refresh) = jar.get(REFRESH_COOKIE).map(|c| c.value().to_string()) else {
+        return next.run(req).await;
+    };
+    let access_ok = jar
+        .get(ACCESS_COOKIE)
+        .is_some_and(|c| state.keys.verify_access(c.value()).is_some());
+    if access_ok {
+        return next.run(req).await;
+    }
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let rotated = async {
+        let mut tx = state.db.begin().await?;
+        let outcome = crate::auth::sessions::rotate(&mut tx, &refresh, ip.as_deref(), None).await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(outcome)
+    }
+    .await;
+    let Ok(crate::auth::sessions::Refresh::Rotated(r)) = rotated else {
+        // Not refreshable: the request goes on unauthenticated and is answered as such.
+        return next.run(req).await;
+    };
+    let Ok(access) = state
+        .keys
+        .issue_access(r.user_id, r.org_id, r.issued.family_id)
+    else {
+        return next.run(req).await;
+    };
+    // The handler sees the new access token as if the browser had sent it.
+    let mut pairs: Vec<String> = jar
+        .iter()
+        .filter(|c| c.name() != ACCESS_COOKIE && c.name() != REFRESH_COOKIE)
+        .map(|c| format!("{}={}", c.name(), c.value()))
+        .collect();
+    pairs.push(format!("{ACCESS_COOKIE}={access}"));
+    pairs.push(format!("{REFRESH_COOKIE}={}", r.issued.refresh_token));
+    if let Ok(v) = HeaderValue::from_str(&pairs.join("; ")) {
+        req.headers_mut().insert(header::COOKIE, v);
+    }
+    let mut res = next.run(req).await;
+    let secure = state.config.secure_cookies;
+    for c in [
+        crate::auth::cookies::access_cookie(&access, secure),
+        crate::auth::cookies::refresh_cookie(&r.issued.refresh_token, secure),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
 }
 
 /// A known path with a method it does not take: a problem document (the router adds `Allow`).
@@ -138,9 +220,15 @@ async fn csrf_guard(req: Request, next: Next) -> Result<Response, AppError> {
                 v.contains(crate::auth::ctx::ACCESS_COOKIE)
                     || v.contains(crate::auth::ctx::REFRESH_COOKIE)
             });
-        if has_cookie && !has_bearer && !headers.contains_key("x-requested-with") {
+        // A plain form post carries a (matching, checked above) Origin header instead.
+        if has_cookie
+            && !has_bearer
+            && !headers.contains_key("x-requested-with")
+            && !headers.contains_key(header::ORIGIN)
+        {
             return Err(AppError::Forbidden(
-                "a request signed in by cookie must send the X-Requested-With header".into(),
+                "a request signed in by cookie must send the X-Requested-With or Origin header"
+                    .into(),
             ));
         }
     }

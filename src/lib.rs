@@ -11,6 +11,7 @@ pub mod http;
 pub mod modules;
 pub mod openapi;
 pub mod system;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -6,13 +6,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_extra::extract::CookieJar;
-use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
 
-use super::ctx::{ACCESS_COOKIE, REFRESH_COOKIE, SessionCtx};
+use super::cookies;
+use super::ctx::{REFRESH_COOKIE, SessionCtx};
 use super::service::{self, ChangePassword, LoginInput, Me};
 use super::sessions::{self, Issued, Refresh};
-use super::tokens::{ACCESS_TTL_SECS, REFRESH_TTL_DAYS};
+use super::tokens::ACCESS_TTL_SECS;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::http::ApiJson;
@@ -53,32 +53,10 @@ fn with_session_cookies(
     access: &str,
     refresh: &str,
 ) -> CookieJar {
-    let secure = state.config.secure_cookies;
-    let access = Cookie::build((ACCESS_COOKIE, access.to_string()))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(secure)
-        .path("/")
-        .max_age(time_secs(ACCESS_TTL_SECS));
-    let refresh = Cookie::build((REFRESH_COOKIE, refresh.to_string()))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(secure)
-        .path("/api/v1/auth")
-        .max_age(time_secs(REFRESH_TTL_DAYS * 86_400));
-    jar.add(access).add(refresh)
+    cookies::with_session(jar, access, refresh, state.config.secure_cookies)
 }
 
-fn time_secs(secs: i64) -> time::Duration {
-    time::Duration::seconds(secs)
-}
-
-fn without_session_cookies(jar: CookieJar) -> CookieJar {
-    jar.remove(Cookie::build(ACCESS_COOKIE).path("/"))
-        .remove(Cookie::build(REFRESH_COOKIE).path("/api/v1/auth"))
-}
-
-fn pair(
+pub(crate) fn pair(
     state: &AppState,
     org: uuid::Uuid,
     user: uuid::Uuid,
@@ -189,7 +167,7 @@ pub async fn logout(
     let mut tx = state.db.begin().await?;
     service::logout(&mut tx, &ctx.actor(), ctx.session_id).await?;
     tx.commit().await?;
-    Ok((StatusCode::NO_CONTENT, without_session_cookies(jar)))
+    Ok((StatusCode::NO_CONTENT, cookies::without_session(jar)))
 }
 
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",

@@ -2,7 +2,9 @@
 //! sessions, the request context (`Ctx`), and the permission catalogue.
 
 pub mod api;
+pub mod cookies;
 pub mod ctx;
+pub mod pages;
 pub mod password;
 pub mod permissions;
 pub mod service;

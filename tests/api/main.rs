@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod isolation;
 mod members;
+mod pages;
 mod permissions;
 mod roles;
 mod server;

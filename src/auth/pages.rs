@@ -1,0 +1,213 @@
+//! Sign-in, sign-out and change-password pages (plain forms; they work without JavaScript).
+
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+
+use super::cookies;
+use super::service::{self, ChangePassword, LoginInput};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::web::{self, PageResult, PendingViewer};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route(
+            "/account/password",
+            get(password_form).post(change_password),
+        )
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    asset_version: &'static str,
+    next: String,
+    username: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+async fn login_form(Query(q): Query<NextQuery>) -> Response {
+    web::render(&LoginPage {
+        asset_version: web::asset_version(),
+        next: web::safe_next(q.next.as_deref()),
+        username: String::new(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> PageResult {
+    let next = web::safe_next(form.next.as_deref());
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let input = LoginInput {
+        username: form.username.clone(),
+        password: form.password,
+        organization: None,
+    };
+    let ip = addr.ip().to_string();
+    match service::login(&state.db, &state.hasher, input, Some(&ip), ua).await {
+        Ok(signed) => {
+            let tokens = super::api::pair(
+                &state,
+                signed.org_id,
+                signed.user_id,
+                &signed.issued,
+                signed.must_change_password,
+            )?;
+            let jar = cookies::with_session(
+                jar,
+                &tokens.access_token,
+                &tokens.refresh_token,
+                state.config.secure_cookies,
+            );
+            let to = if signed.must_change_password {
+                "/account/password".to_string()
+            } else {
+                next
+            };
+            Ok((jar, Redirect::to(&to)).into_response())
+        }
+        Err(
+            err @ (AppError::Unauthorized(_)
+            | AppError::TooManyRequests(_)
+            | AppError::Validation(_)),
+        ) => {
+            let status = err.status();
+            let message = match err {
+                AppError::Validation(_) => "Enter your username and password.".to_string(),
+                other => other.to_problem().detail,
+            };
+            let page = LoginPage {
+                asset_version: web::asset_version(),
+                next,
+                username: form.username,
+                error: Some(capitalise(&message)),
+            };
+            Ok((status, web::render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str() + ".",
+        None => String::new(),
+    }
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    viewer: Result<PendingViewer, Response>,
+    jar: CookieJar,
+) -> PageResult {
+    if let Ok(PendingViewer(ctx)) = viewer {
+        let mut tx = state.db.begin().await?;
+        service::logout(&mut tx, &ctx.actor(), ctx.session_id).await?;
+        tx.commit().await?;
+    }
+    Ok((cookies::without_session(jar), Redirect::to("/login")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "auth/password.html")]
+struct PasswordPage {
+    asset_version: &'static str,
+    viewer_name: String,
+    forced: bool,
+    current_error: Option<String>,
+    new_error: Option<String>,
+}
+
+async fn password_form(PendingViewer(ctx): PendingViewer) -> Response {
+    web::render(&PasswordPage {
+        asset_version: web::asset_version(),
+        viewer_name: ctx.username.clone(),
+        forced: ctx.must_change_password,
+        current_error: None,
+        new_error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    PendingViewer(ctx): PendingViewer,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<PasswordForm>,
+) -> PageResult {
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let input = ChangePassword {
+        current_password: form.current_password,
+        new_password: form.new_password,
+    };
+    let mut tx = state.db.begin().await?;
+    match service::change_password(&ctx, &mut tx, &state.hasher, input, ua.as_deref()).await {
+        Ok(issued) => {
+            tx.commit().await?;
+            let tokens = super::api::pair(&state, ctx.org_id, ctx.user_id, &issued, false)?;
+            let jar = cookies::with_session(
+                jar,
+                &tokens.access_token,
+                &tokens.refresh_token,
+                state.config.secure_cookies,
+            );
+            Ok((jar, Redirect::to("/")).into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            let find = |field: &str| {
+                errors
+                    .iter()
+                    .find(|e| e.field == field)
+                    .map(|e| capitalise(&e.message))
+            };
+            let page = PasswordPage {
+                asset_version: web::asset_version(),
+                viewer_name: ctx.username.clone(),
+                forced: ctx.must_change_password,
+                current_error: find("current_password"),
+                new_error: find("new_password"),
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}

@@ -1,0 +1,60 @@
+//! `GET /`: the dashboard page.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+
+use crate::app::AppState;
+use crate::auth::service as auth;
+use crate::db::Conn;
+use crate::error::AppResult;
+use crate::web::{self, PageResult, Viewer};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/", get(dashboard))
+}
+
+/// One module's "what is due for me" panel.
+pub struct Panel {
+    pub title: String,
+    pub items: Vec<PanelItem>,
+}
+
+pub struct PanelItem {
+    pub text: String,
+    pub link: String,
+}
+
+/// The panels modules contribute for this member. Modules register here as they arrive
+/// (training: certifications expiring; inventory: items to return; …).
+async fn panels(_ctx: &crate::auth::Ctx, _conn: &mut Conn) -> AppResult<Vec<Panel>> {
+    Ok(Vec::new())
+}
+
+#[derive(Template)]
+#[template(path = "dashboard/index.html")]
+struct DashboardPage {
+    asset_version: &'static str,
+    viewer_name: String,
+    org_name: String,
+    member_name: String,
+    status: String,
+    roles: Vec<String>,
+    panels: Vec<Panel>,
+}
+
+async fn dashboard(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
+    let mut conn = state.db.acquire().await?;
+    let me = auth::me(&ctx, &mut conn).await?;
+    let panels = panels(&ctx, &mut conn).await?;
+    Ok(web::render(&DashboardPage {
+        asset_version: web::asset_version(),
+        viewer_name: format!("{} {}", me.first_name, me.last_name),
+        org_name: me.organization.name,
+        member_name: format!("{} {}", me.first_name, me.last_name),
+        status: me.status,
+        roles: me.roles.into_iter().map(|r| r.name).collect(),
+        panels,
+    }))
+}
