@@ -1,8 +1,6 @@
 //! The HTML face: embedded static assets, rendering, the signed-in viewer extractor (which sends
 //! a visitor to the sign-in page and back), and error pages.
 
-use std::sync::OnceLock;
-
 use askama::Template;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
@@ -17,32 +15,102 @@ use crate::error::AppError;
 #[folder = "web/static/"]
 struct Assets;
 
-/// A short content hash of the stylesheet: asset URLs carry it, so they can be cached for a
-/// year and still change the moment the file does.
-pub fn asset_version() -> &'static str {
-    static VERSION: OnceLock<String> = OnceLock::new();
-    VERSION.get_or_init(|| {
-        Assets::get("app.css")
-            .map(|f| hex::encode(&f.metadata.sha256_hash()[..6]))
-            .unwrap_or_else(|| "0".into())
-    })
+/// `/static/<path>?v=<content hash>`: asset URLs change the moment the file does, so the
+/// files can be cached for a year.
+pub fn asset_url(path: &str) -> String {
+    let version = Assets::get(path)
+        .map(|f| hex::encode(&f.metadata.sha256_hash()[..6]))
+        .unwrap_or_else(|| "0".into());
+    format!("/static/{path}?v={version}")
 }
 
-pub async fn static_file(Path(path): Path<String>) -> Response {
+/// Serves an embedded file, the precompressed `.gz` copy when the browser takes gzip.
+pub async fn static_file(Path(path): Path<String>, headers: axum::http::HeaderMap) -> Response {
+    if path.ends_with(".gz") {
+        return page_error(AppError::NotFound);
+    }
     let Some(file) = Assets::get(&path) else {
         return page_error(AppError::NotFound);
     };
+    let takes_gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    let gzipped = if takes_gzip {
+        Assets::get(&format!("{path}.gz"))
+    } else {
+        None
+    };
     let mime = mime_guess::from_path(&path).first_or_octet_stream();
-    let mut res = (StatusCode::OK, file.data.into_owned()).into_response();
+    let encoded = gzipped.is_some();
+    let body = gzipped.unwrap_or(file).data.into_owned();
+    let mut res = (StatusCode::OK, body).into_response();
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(mime.as_ref()) {
         h.insert(header::CONTENT_TYPE, v);
     }
+    if encoded {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=31536000, immutable"),
     );
     res
+}
+
+/// What every page's frame needs: asset URLs, who is signed in, and the navigation that the
+/// viewer's permissions allow (a module adds its entry here).
+pub struct Chrome {
+    pub css: String,
+    pub htmx: String,
+    pub viewer_name: Option<String>,
+    pub nav: Vec<NavItem>,
+}
+
+pub struct NavItem {
+    pub label: &'static str,
+    pub href: &'static str,
+    pub current: bool,
+}
+
+impl Chrome {
+    pub fn anonymous() -> Self {
+        Chrome {
+            css: asset_url("app.css"),
+            htmx: asset_url("vendor/htmx.min.js"),
+            viewer_name: None,
+            nav: Vec::new(),
+        }
+    }
+
+    /// `current` is the href of the section the page belongs to.
+    pub fn for_viewer(ctx: &Ctx, current: &str) -> Self {
+        use crate::auth::permissions::{AUDIT_VIEW, MEMBERS_VIEW, ROLES_MANAGE};
+        let entries: [(&'static str, &'static str, Option<&str>); 6] = [
+            ("Dashboard", "/", None),
+            ("Members", "/members", Some(MEMBERS_VIEW)),
+            ("Roles", "/roles", Some(ROLES_MANAGE)),
+            ("Audit log", "/audit", Some(AUDIT_VIEW)),
+            ("Security alerts", "/security-alerts", Some(AUDIT_VIEW)),
+            ("Account", "/account", None),
+        ];
+        let nav = entries
+            .into_iter()
+            .filter(|(_, _, perm)| perm.is_none_or(|p| ctx.has(p)))
+            .map(|(label, href, _)| NavItem {
+                label,
+                href,
+                current: href == current,
+            })
+            .collect();
+        Chrome {
+            viewer_name: Some(ctx.username.clone()),
+            nav,
+            ..Chrome::anonymous()
+        }
+    }
 }
 
 /// Renders a template, or an error page if rendering fails.
@@ -56,7 +124,7 @@ pub fn render<T: Template>(template: &T) -> Response {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage {
-    asset_version: &'static str,
+    chrome: Chrome,
     title: String,
     detail: String,
     reference: Option<String>,
@@ -68,7 +136,7 @@ pub fn page_error(err: AppError) -> Response {
     let status = err.status();
     let problem = err.to_problem();
     let page = ErrorPage {
-        asset_version: asset_version(),
+        chrome: Chrome::anonymous(),
         title: problem.title,
         detail: problem.detail,
         reference: problem.reference,

@@ -14,7 +14,7 @@ use super::cookies;
 use super::service::{self, ChangePassword, LoginInput};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::web::{self, PageResult, PendingViewer};
+use crate::web::{self, Chrome, PageResult, PendingViewer};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Template)]
 #[template(path = "auth/login.html")]
 struct LoginPage {
-    asset_version: &'static str,
+    chrome: Chrome,
     next: String,
     username: String,
     error: Option<String>,
@@ -42,7 +42,7 @@ pub struct NextQuery {
 
 async fn login_form(Query(q): Query<NextQuery>) -> Response {
     web::render(&LoginPage {
-        asset_version: web::asset_version(),
+        chrome: Chrome::anonymous(),
         next: web::safe_next(q.next.as_deref()),
         username: String::new(),
         error: None,
@@ -106,7 +106,7 @@ async fn login(
                 other => other.to_problem().detail,
             };
             let page = LoginPage {
-                asset_version: web::asset_version(),
+                chrome: Chrome::anonymous(),
                 next,
                 username: form.username,
                 error: Some(capitalise(&message)),
@@ -141,8 +141,7 @@ async fn logout(
 #[derive(Template)]
 #[template(path = "auth/password.html")]
 struct PasswordPage {
-    asset_version: &'static str,
-    viewer_name: String,
+    chrome: Chrome,
     forced: bool,
     current_error: Option<String>,
     new_error: Option<String>,
@@ -150,8 +149,7 @@ struct PasswordPage {
 
 async fn password_form(PendingViewer(ctx): PendingViewer) -> Response {
     web::render(&PasswordPage {
-        asset_version: web::asset_version(),
-        viewer_name: ctx.username.clone(),
+        chrome: Chrome::for_viewer(&ctx, "/account"),
         forced: ctx.must_change_password,
         current_error: None,
         new_error: None,
@@ -200,8 +198,7 @@ async fn change_password(
                     .map(|e| capitalise(&e.message))
             };
             let page = PasswordPage {
-                asset_version: web::asset_version(),
-                viewer_name: ctx.username.clone(),
+                chrome: Chrome::for_viewer(&ctx, "/account"),
                 forced: ctx.must_change_password,
                 current_error: find("current_password"),
                 new_error: find("new_password"),

@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::auth::service as auth;
 use crate::db::Conn;
 use crate::error::AppResult;
-use crate::web::{self, PageResult, Viewer};
+use crate::web::{self, Chrome, PageResult, Viewer};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(dashboard))
@@ -35,8 +35,7 @@ async fn panels(_ctx: &crate::auth::Ctx, _conn: &mut Conn) -> AppResult<Vec<Pane
 #[derive(Template)]
 #[template(path = "dashboard/index.html")]
 struct DashboardPage {
-    asset_version: &'static str,
-    viewer_name: String,
+    chrome: Chrome,
     org_name: String,
     member_name: String,
     status: String,
@@ -49,8 +48,7 @@ async fn dashboard(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageRe
     let me = auth::me(&ctx, &mut conn).await?;
     let panels = panels(&ctx, &mut conn).await?;
     Ok(web::render(&DashboardPage {
-        asset_version: web::asset_version(),
-        viewer_name: format!("{} {}", me.first_name, me.last_name),
+        chrome: Chrome::for_viewer(&ctx, "/"),
         org_name: me.organization.name,
         member_name: format!("{} {}", me.first_name, me.last_name),
         status: me.status,
