@@ -40,6 +40,9 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::audit::router())
         .merge(crate::auth::pages::router())
         .merge(crate::modules::dashboard::router())
+        .merge(crate::modules::members::pages::router())
+        .merge(crate::modules::roles::pages::router())
+        .merge(crate::audit::pages::router())
         .route("/static/{*path}", get(crate::web::static_file))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/health", get(crate::system::health));

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod api;
+pub mod pages;
 pub mod chain;
 
 pub use chain::{Actor, Entry, Severity, record};

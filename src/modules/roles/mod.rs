@@ -3,6 +3,7 @@
 //! keeps an active member who can manage members.
 
 pub mod api;
+pub mod pages;
 pub mod service;
 
 pub use api::router;
