@@ -182,7 +182,8 @@ fn login_redirect(parts: &Parts) -> Response {
     Redirect::to(&format!("/login?next={encoded}")).into_response()
 }
 
-fn url_encode(s: &str) -> String {
+/// Percent-encodes a path or query value (keeps `/`, which both allow).
+pub fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {

@@ -1,9 +1,958 @@
-//! HTML pages (being built).
+//! Members pages: the directory, profiles with the status change, create/edit forms and the CSV
+//! import with a preview. Plain HTML forms that work without JavaScript; every rule lives in
+//! `service`, these handlers only translate between forms and service calls.
 
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Form;
 use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use serde::Deserialize;
+use uuid::Uuid;
 
+use super::rules;
+use super::service::{
+    self, ImportPreviewRow, ListQuery, Member, MemberPatch, NewMember, RowError, StatusChange,
+};
 use crate::app::AppState;
+use crate::auth::Ctx;
+use crate::auth::permissions::{MEMBERS_MANAGE, USERS_VIEW_CONTACT};
+use crate::error::{AppError, FieldError};
+use crate::http::parse_id;
+use crate::modules::roles::service as roles;
+use crate::web::{self, Chrome, PageResult, Viewer};
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/members", get(directory))
+        .route("/members/new", get(new_form).post(create))
+        .route("/members/import", get(import_form).post(import))
+        .route("/members/{id}", get(profile))
+        .route("/members/{id}/edit", get(edit_form).post(edit))
+        .route("/members/{id}/status", axum::routing::post(change_status))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// "is required" beside the First name field reads "First name is required."; other messages
+/// are capitalised.
+fn sentence(label: &str, message: &str) -> String {
+    let m = message.trim_end_matches('.');
+    let starts_with_verb = ["is ", "must ", "has ", "cannot ", "may ", "should "]
+        .iter()
+        .any(|p| m.starts_with(p));
+    if starts_with_verb {
+        format!("{label} {m}.")
+    } else {
+        let mut c = m.chars();
+        match c.next() {
+            Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str()),
+            None => String::new(),
+        }
+    }
+}
+
+/// Query-string encoding of one value.
+fn opt(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+/// An empty form value is "not given".
+fn given(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+fn status_label(s: &str) -> String {
+    match s {
+        "dropped_voluntary" => "dropped (voluntary)".into(),
+        "dropped_involuntary" => "dropped (involuntary)".into(),
+        other => other.to_string(),
+    }
+}
+
+pub struct StatusOption {
+    value: &'static str,
+    label: String,
+    selected: bool,
+}
+
+fn status_options(values: &[&'static str], selected: &str) -> Vec<StatusOption> {
+    values
+        .iter()
+        .map(|v| StatusOption {
+            value: v,
+            label: status_label(v),
+            selected: *v == selected,
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directory
+
+pub struct Row {
+    id: Uuid,
+    name: String,
+    username: String,
+    number: String,
+    rank: String,
+    station: String,
+    status: String,
+    status_label: String,
+    email: String,
+    phone: String,
+}
+
+impl Row {
+    fn from(m: Member) -> Row {
+        let (email, phone) = match &m.contact {
+            Some(c) => (c.email.clone(), opt(&c.phone)),
+            None => (String::new(), String::new()),
+        };
+        Row {
+            id: m.id,
+            name: format!("{}, {}", m.last_name, m.first_name),
+            username: m.username,
+            number: opt(&m.membership_number),
+            rank: opt(&m.rank),
+            station: opt(&m.station),
+            status_label: status_label(&m.status),
+            status: m.status,
+            email,
+            phone,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "members/index.html")]
+struct DirectoryPage {
+    chrome: Chrome,
+    q: String,
+    status: String,
+    statuses: Vec<StatusOption>,
+    rows: Vec<Row>,
+    error: Option<String>,
+    show_contact: bool,
+    can_manage: bool,
+    page: u32,
+    pages: u64,
+    total: u64,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct DirectoryQuery {
+    q: Option<String>,
+    status: Option<String>,
+    page: Option<String>,
+}
+
+fn directory_link(q: &str, status: &str, page: u32) -> String {
+    let mut parts = Vec::new();
+    if !q.is_empty() {
+        parts.push(format!("q={}", web::url_encode(q)));
+    }
+    if !status.is_empty() {
+        parts.push(format!("status={}", web::url_encode(status)));
+    }
+    parts.push(format!("page={page}"));
+    format!("/members?{}", parts.join("&"))
+}
+
+async fn directory(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    query: Result<Query<DirectoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> PageResult {
+    ctx.require(crate::auth::permissions::MEMBERS_VIEW)?;
+    let mut error = None;
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(_) => {
+            error = Some("The search could not be read; showing everyone.".to_string());
+            DirectoryQuery::default()
+        }
+    };
+    let text = q.q.unwrap_or_default();
+    let status = q.status.unwrap_or_default();
+    let page = match q.page.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(p) => p.parse::<u32>().map(Some).map_err(|_| ()),
+    };
+    let mut conn = state.db.acquire().await?;
+    let result = match page {
+        Ok(page) => {
+            service::list(
+                &ctx,
+                &mut conn,
+                ListQuery {
+                    q: Some(text.clone()),
+                    status: Some(status.clone()),
+                    page,
+                    per_page: None,
+                },
+            )
+            .await
+        }
+        Err(()) => Err(AppError::field("page", "must be a whole number, 1 or more")),
+    };
+    let mut shown = DirectoryPage {
+        chrome: Chrome::for_viewer(&ctx, "/members"),
+        statuses: status_options(rules::STATUSES, &status),
+        q: text,
+        status,
+        rows: Vec::new(),
+        error,
+        show_contact: ctx.has(USERS_VIEW_CONTACT),
+        can_manage: ctx.has(MEMBERS_MANAGE),
+        page: 1,
+        pages: 1,
+        total: 0,
+        prev: None,
+        next: None,
+    };
+    let code = match result {
+        Ok(p) => {
+            let pages = p.total.div_ceil(u64::from(p.per_page)).max(1);
+            shown.page = p.page;
+            shown.pages = pages;
+            shown.total = p.total;
+            if p.page > 1 {
+                let back = (u64::from(p.page - 1)).min(pages) as u32;
+                shown.prev = Some(directory_link(&shown.q, &shown.status, back));
+            }
+            if u64::from(p.page) < pages {
+                shown.next = Some(directory_link(&shown.q, &shown.status, p.page + 1));
+            }
+            shown.rows = p.items.into_iter().map(Row::from).collect();
+            StatusCode::OK
+        }
+        Err(AppError::Validation(errors)) => {
+            let label = |f: &str| match f {
+                "q" => "Search",
+                "status" => "Status",
+                "page" => "Page",
+                _ => "The search",
+            };
+            shown.error = Some(
+                errors
+                    .iter()
+                    .map(|e| sentence(label(&e.field), &e.message))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Err(other) => return Err(other.into()),
+    };
+    Ok((code, web::render(&shown)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Profile and status change
+
+pub struct Fact {
+    label: &'static str,
+    value: String,
+}
+
+#[derive(Template)]
+#[template(path = "members/profile.html")]
+struct ProfilePage {
+    chrome: Chrome,
+    id: Uuid,
+    name: String,
+    status: String,
+    status_label: String,
+    status_reason: Option<String>,
+    facts: Vec<Fact>,
+    contact: Option<Vec<Fact>>,
+    roles: Vec<String>,
+    can_edit: bool,
+    can_manage: bool,
+    next_statuses: Vec<StatusOption>,
+    form_reason: String,
+    status_error: Option<String>,
+    reason_error: Option<String>,
+    form_error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn load_profile(
+    state: &AppState,
+    ctx: &Ctx,
+    id: Uuid,
+    form: Option<&StatusForm>,
+) -> Result<ProfilePage, AppError> {
+    let mut conn = state.db.acquire().await?;
+    let m = service::get(ctx, &mut conn, id).await?;
+    let held = roles::member_roles(ctx, &mut conn, id).await?;
+    let can_manage = ctx.has(MEMBERS_MANAGE);
+    let facts = vec![
+        Fact {
+            label: "Username",
+            value: m.username.clone(),
+        },
+        Fact {
+            label: "Membership number",
+            value: opt(&m.membership_number),
+        },
+        Fact {
+            label: "Rank",
+            value: opt(&m.rank),
+        },
+        Fact {
+            label: "Station",
+            value: opt(&m.station),
+        },
+        Fact {
+            label: "Hire date",
+            value: m.hire_date.map(|d| d.to_string()).unwrap_or_default(),
+        },
+    ];
+    let contact = m.contact.as_ref().map(|c| {
+        vec![
+            Fact {
+                label: "E-mail",
+                value: c.email.clone(),
+            },
+            Fact {
+                label: "Phone",
+                value: opt(&c.phone),
+            },
+            Fact {
+                label: "Emergency contact",
+                value: opt(&c.emergency_contact_name),
+            },
+            Fact {
+                label: "Emergency contact phone",
+                value: opt(&c.emergency_contact_phone),
+            },
+            Fact {
+                label: "Relationship",
+                value: opt(&c.emergency_contact_relationship),
+            },
+        ]
+    });
+    let chosen = form.map(|f| f.status.as_str()).unwrap_or("");
+    Ok(ProfilePage {
+        chrome: Chrome::for_viewer(ctx, "/members"),
+        id: m.id,
+        name: format!("{} {}", m.first_name, m.last_name),
+        status_label: status_label(&m.status),
+        next_statuses: status_options(rules::allowed_next(&m.status), chosen),
+        status: m.status,
+        status_reason: m.status_change_reason,
+        facts,
+        contact,
+        roles: held.into_iter().map(|r| r.name).collect(),
+        can_edit: can_manage || id == ctx.user_id,
+        can_manage,
+        form_reason: form.map(|f| f.reason.clone()).unwrap_or_default(),
+        status_error: None,
+        reason_error: None,
+        form_error: None,
+    })
+}
+
+async fn profile(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let page = load_profile(&state, &ctx, id, None).await?;
+    Ok(web::render(&page))
+}
+
+async fn change_status(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<StatusForm>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let input = StatusChange {
+        status: form.status.clone(),
+        reason: form.reason.clone(),
+    };
+    let mut tx = state.db.begin().await?;
+    let err = match service::change_status(&ctx, &mut tx, id, input).await {
+        Ok(_) => {
+            tx.commit().await?;
+            return Ok(Redirect::to(&format!("/members/{id}")).into_response());
+        }
+        Err(e) => e,
+    };
+    tx.rollback().await?;
+    let code = err.status();
+    let mut page = load_profile(&state, &ctx, id, Some(&form)).await?;
+    match err {
+        AppError::Validation(errors) => {
+            for e in errors {
+                match e.field.as_str() {
+                    "status" => page.status_error = Some(sentence("New status", &e.message)),
+                    "reason" => page.reason_error = Some(sentence("Reason", &e.message)),
+                    _ => page.form_error = Some(sentence("", &e.message)),
+                }
+            }
+        }
+        AppError::Conflict(_) | AppError::Forbidden(_) if ctx.has(MEMBERS_MANAGE) => {
+            page.form_error = Some(sentence("", &err.to_problem().detail));
+        }
+        other => return Err(other.into()),
+    }
+    Ok((code, web::render(&page)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Create and edit
+
+pub struct Field {
+    name: &'static str,
+    label: &'static str,
+    kind: &'static str,
+    value: String,
+    required: bool,
+    autocomplete: &'static str,
+    hint: &'static str,
+    error: Option<String>,
+}
+
+/// name, label, input type, required, autocomplete, hint
+type Spec = (
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    &'static str,
+    &'static str,
+);
+
+const PROFILE_FIELDS: &[Spec] = &[
+    ("first_name", "First name", "text", true, "given-name", ""),
+    ("last_name", "Last name", "text", true, "family-name", ""),
+    (
+        "username",
+        "Username",
+        "text",
+        true,
+        "off",
+        "Used to sign in.",
+    ),
+    (
+        "membership_number",
+        "Membership number",
+        "text",
+        false,
+        "off",
+        "",
+    ),
+    ("rank", "Rank", "text", false, "off", ""),
+    ("station", "Station", "text", false, "off", ""),
+    ("hire_date", "Hire date", "date", false, "off", "YYYY-MM-DD"),
+];
+
+const CONTACT_FIELDS: &[Spec] = &[
+    ("email", "E-mail", "email", true, "email", ""),
+    ("phone", "Phone", "tel", false, "tel", ""),
+    (
+        "emergency_contact_name",
+        "Emergency contact",
+        "text",
+        false,
+        "off",
+        "",
+    ),
+    (
+        "emergency_contact_phone",
+        "Emergency contact phone",
+        "tel",
+        false,
+        "off",
+        "",
+    ),
+    (
+        "emergency_contact_relationship",
+        "Relationship",
+        "text",
+        false,
+        "off",
+        "",
+    ),
+];
+
+const PASSWORD_FIELD: Spec = (
+    "temporary_password",
+    "Temporary password (optional)",
+    "password",
+    false,
+    "new-password",
+    "At least 12 characters. The member must change it when they first sign in. Leave empty to set one later.",
+);
+
+fn build_fields(
+    specs: &[Spec],
+    values: &HashMap<&'static str, String>,
+    errors: &HashMap<String, String>,
+) -> Vec<Field> {
+    specs
+        .iter()
+        .map(|&(name, label, kind, required, autocomplete, hint)| Field {
+            name,
+            label,
+            kind,
+            value: if kind == "password" {
+                String::new()
+            } else {
+                values.get(name).cloned().unwrap_or_default()
+            },
+            required,
+            autocomplete,
+            hint,
+            error: errors.get(name).cloned(),
+        })
+        .collect()
+}
+
+/// Field errors as sentences keyed by field; errors about fields not on the form come back apart.
+fn split_errors(
+    errors: Vec<FieldError>,
+    specs: &[&[Spec]],
+) -> (HashMap<String, String>, Vec<String>) {
+    let mut by_field = HashMap::new();
+    let mut other = Vec::new();
+    for e in errors {
+        let label = specs
+            .iter()
+            .flat_map(|s| s.iter())
+            .find(|s| s.0 == e.field)
+            .map(|s| s.1);
+        match label {
+            Some(label) => {
+                let text = sentence(label.trim_end_matches(" (optional)"), &e.message);
+                by_field
+                    .entry(e.field)
+                    .and_modify(|t: &mut String| {
+                        t.push(' ');
+                        t.push_str(&text)
+                    })
+                    .or_insert(text);
+            }
+            None => other.push(sentence(&e.field, &e.message)),
+        }
+    }
+    (by_field, other)
+}
+
+#[derive(Template)]
+#[template(path = "members/form.html")]
+struct FormPage {
+    chrome: Chrome,
+    title: String,
+    action: String,
+    cancel: String,
+    profile: Vec<Field>,
+    contact: Vec<Field>,
+    account: Vec<Field>,
+    status: Option<Vec<StatusOption>>,
+    status_error: Option<String>,
+    errors: Vec<String>,
+    submit: &'static str,
+}
+
+#[derive(Deserialize, Default)]
+struct MemberForm {
+    username: Option<String>,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    membership_number: Option<String>,
+    rank: Option<String>,
+    station: Option<String>,
+    hire_date: Option<String>,
+    phone: Option<String>,
+    emergency_contact_name: Option<String>,
+    emergency_contact_phone: Option<String>,
+    emergency_contact_relationship: Option<String>,
+    status: Option<String>,
+    temporary_password: Option<String>,
+}
+
+impl MemberForm {
+    fn values(&self) -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("username", opt(&self.username)),
+            ("email", opt(&self.email)),
+            ("first_name", opt(&self.first_name)),
+            ("last_name", opt(&self.last_name)),
+            ("membership_number", opt(&self.membership_number)),
+            ("rank", opt(&self.rank)),
+            ("station", opt(&self.station)),
+            ("hire_date", opt(&self.hire_date)),
+            ("phone", opt(&self.phone)),
+            ("emergency_contact_name", opt(&self.emergency_contact_name)),
+            (
+                "emergency_contact_phone",
+                opt(&self.emergency_contact_phone),
+            ),
+            (
+                "emergency_contact_relationship",
+                opt(&self.emergency_contact_relationship),
+            ),
+        ])
+    }
+
+    fn from_member(m: &Member) -> MemberForm {
+        let c = m.contact.as_ref();
+        MemberForm {
+            username: Some(m.username.clone()),
+            email: c.map(|c| c.email.clone()),
+            first_name: Some(m.first_name.clone()),
+            last_name: Some(m.last_name.clone()),
+            membership_number: m.membership_number.clone(),
+            rank: m.rank.clone(),
+            station: m.station.clone(),
+            hire_date: m.hire_date.map(|d| d.to_string()),
+            phone: c.and_then(|c| c.phone.clone()),
+            emergency_contact_name: c.and_then(|c| c.emergency_contact_name.clone()),
+            emergency_contact_phone: c.and_then(|c| c.emergency_contact_phone.clone()),
+            emergency_contact_relationship: c
+                .and_then(|c| c.emergency_contact_relationship.clone()),
+            status: None,
+            temporary_password: None,
+        }
+    }
+}
+
+fn new_page(ctx: &Ctx, form: &MemberForm, errors: Vec<FieldError>) -> FormPage {
+    let (by_field, other) =
+        split_errors(errors, &[PROFILE_FIELDS, CONTACT_FIELDS, &[PASSWORD_FIELD]]);
+    let values = form.values();
+    let status = form.status.clone().unwrap_or_else(|| "active".into());
+    FormPage {
+        chrome: Chrome::for_viewer(ctx, "/members"),
+        title: "New member".into(),
+        action: "/members/new".into(),
+        cancel: "/members".into(),
+        profile: build_fields(PROFILE_FIELDS, &values, &by_field),
+        contact: build_fields(CONTACT_FIELDS, &values, &by_field),
+        account: build_fields(&[PASSWORD_FIELD], &values, &by_field),
+        status: Some(status_options(&["active", "probationary"], &status)),
+        status_error: by_field
+            .get("status")
+            .cloned()
+            .or_else(|| other.iter().find(|m| m.starts_with("status")).cloned()),
+        errors: other
+            .into_iter()
+            .filter(|m| !m.starts_with("status"))
+            .collect(),
+        submit: "Create member",
+    }
+}
+
+async fn new_form(Viewer(ctx): Viewer) -> PageResult {
+    ctx.require(MEMBERS_MANAGE)?;
+    Ok(web::render(&new_page(&ctx, &MemberForm::default(), vec![])))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Form(form): Form<MemberForm>,
+) -> PageResult {
+    ctx.require(MEMBERS_MANAGE)?;
+    let input = NewMember {
+        username: opt(&form.username),
+        email: opt(&form.email),
+        first_name: opt(&form.first_name),
+        last_name: opt(&form.last_name),
+        membership_number: given(form.membership_number.clone()),
+        rank: given(form.rank.clone()),
+        station: given(form.station.clone()),
+        phone: given(form.phone.clone()),
+        hire_date: given(form.hire_date.clone()),
+        status: given(form.status.clone()),
+        emergency_contact_name: given(form.emergency_contact_name.clone()),
+        emergency_contact_phone: given(form.emergency_contact_phone.clone()),
+        emergency_contact_relationship: given(form.emergency_contact_relationship.clone()),
+        temporary_password: form.temporary_password.clone().filter(|p| !p.is_empty()),
+    };
+    let mut tx = state.db.begin().await?;
+    match service::create(&ctx, &mut tx, &state.hasher, input).await {
+        Ok(member) => {
+            tx.commit().await?;
+            Ok(Redirect::to(&format!("/members/{}", member.id)).into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            tx.rollback().await?;
+            let page = new_page(&ctx, &form, errors);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The sections of the edit form the viewer may use: managers get the profile, and contact
+/// details when they can see them; a member editing themself gets only their contact details.
+fn edit_sections(ctx: &Ctx, m: &Member) -> Result<(bool, bool), AppError> {
+    let manager = ctx.has(MEMBERS_MANAGE);
+    if !manager && m.id != ctx.user_id {
+        return Err(AppError::forbidden_permission(MEMBERS_MANAGE));
+    }
+    Ok((manager, m.contact.is_some()))
+}
+
+fn edit_page(
+    ctx: &Ctx,
+    m: &Member,
+    form: &MemberForm,
+    errors: Vec<FieldError>,
+) -> Result<FormPage, AppError> {
+    let (profile, contact) = edit_sections(ctx, m)?;
+    let (by_field, errors) = split_errors(errors, &[PROFILE_FIELDS, CONTACT_FIELDS]);
+    let values = form.values();
+    Ok(FormPage {
+        chrome: Chrome::for_viewer(ctx, "/members"),
+        title: if profile {
+            format!("Edit {} {}", m.first_name, m.last_name)
+        } else {
+            "Edit your contact details".into()
+        },
+        action: format!("/members/{}/edit", m.id),
+        cancel: format!("/members/{}", m.id),
+        profile: if profile {
+            build_fields(PROFILE_FIELDS, &values, &by_field)
+        } else {
+            vec![]
+        },
+        contact: if contact {
+            build_fields(CONTACT_FIELDS, &values, &by_field)
+        } else {
+            vec![]
+        },
+        account: vec![],
+        status: None,
+        status_error: None,
+        errors,
+        submit: "Save",
+    })
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let mut conn = state.db.acquire().await?;
+    let m = service::get(&ctx, &mut conn, id).await?;
+    let page = edit_page(&ctx, &m, &MemberForm::from_member(&m), vec![])?;
+    Ok(web::render(&page))
+}
+
+/// Only what the form shows and the member changed goes into the patch, so that a save without
+/// changes touches nothing and an unchanged e-mail needs no extra rights.
+fn changed(before: Option<String>, after: Option<String>) -> Option<Option<String>> {
+    let after = after?;
+    let before = before.unwrap_or_default();
+    if after.trim() == before.trim() {
+        return None;
+    }
+    Some(if after.trim().is_empty() {
+        None
+    } else {
+        Some(after)
+    })
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<MemberForm>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let mut conn = state.db.acquire().await?;
+    let m = service::get(&ctx, &mut conn, id).await?;
+    drop(conn);
+    let (profile, contact) = edit_sections(&ctx, &m)?;
+    let was = MemberForm::from_member(&m);
+    let mut patch = MemberPatch::default();
+    if profile {
+        patch.username = changed(was.username.clone(), form.username.clone());
+        patch.first_name = changed(was.first_name.clone(), form.first_name.clone());
+        patch.last_name = changed(was.last_name.clone(), form.last_name.clone());
+        patch.membership_number = changed(
+            was.membership_number.clone(),
+            form.membership_number.clone(),
+        );
+        patch.rank = changed(was.rank.clone(), form.rank.clone());
+        patch.station = changed(was.station.clone(), form.station.clone());
+        patch.hire_date = changed(was.hire_date.clone(), form.hire_date.clone());
+    }
+    if contact {
+        patch.email = changed(was.email.clone(), form.email.clone());
+        patch.phone = changed(was.phone.clone(), form.phone.clone());
+        patch.emergency_contact_name = changed(
+            was.emergency_contact_name.clone(),
+            form.emergency_contact_name.clone(),
+        );
+        patch.emergency_contact_phone = changed(
+            was.emergency_contact_phone.clone(),
+            form.emergency_contact_phone.clone(),
+        );
+        patch.emergency_contact_relationship = changed(
+            was.emergency_contact_relationship.clone(),
+            form.emergency_contact_relationship.clone(),
+        );
+    }
+    let mut tx = state.db.begin().await?;
+    match service::update(&ctx, &mut tx, id, patch).await {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(Redirect::to(&format!("/members/{id}")).into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            tx.rollback().await?;
+            let page = edit_page(&ctx, &m, &form, errors)?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV import
+
+#[derive(Template)]
+#[template(path = "members/import.html")]
+struct ImportPage {
+    chrome: Chrome,
+    csv: String,
+    columns: String,
+    csv_error: Option<String>,
+    report: Option<Summary>,
+    errors: Vec<RowError>,
+    preview: Vec<ImportPreviewRow>,
+    committed: bool,
+}
+
+pub struct Summary {
+    rows: u64,
+    valid_rows: u64,
+    created: u64,
+}
+
+impl ImportPage {
+    fn new(ctx: &Ctx, csv: String) -> ImportPage {
+        ImportPage {
+            chrome: Chrome::for_viewer(ctx, "/members"),
+            csv,
+            columns: service::CSV_COLUMNS.join(", "),
+            csv_error: None,
+            report: None,
+            errors: Vec::new(),
+            preview: Vec::new(),
+            committed: false,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ImportForm {
+    #[serde(default)]
+    csv: String,
+    commit: Option<String>,
+}
+
+async fn import_form(Viewer(ctx): Viewer) -> PageResult {
+    ctx.require(MEMBERS_MANAGE)?;
+    Ok(web::render(&ImportPage::new(&ctx, String::new())))
+}
+
+async fn import(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Form(form): Form<ImportForm>,
+) -> PageResult {
+    ctx.require(MEMBERS_MANAGE)?;
+    let dry_run = form.commit.is_none();
+    let mut page = ImportPage::new(&ctx, form.csv);
+    let mut tx = state.db.begin().await?;
+    let code = match service::import_csv(&ctx, &mut tx, &page.csv, dry_run).await {
+        Ok(report) => {
+            let failed = !report.errors.is_empty();
+            if dry_run || failed {
+                tx.rollback().await?;
+            } else {
+                tx.commit().await?;
+                page.committed = true;
+            }
+            page.report = Some(Summary {
+                rows: report.rows,
+                valid_rows: report.valid_rows,
+                created: report.created,
+            });
+            page.errors = report.errors;
+            page.preview = report.preview;
+            if failed {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            }
+        }
+        Err(AppError::Validation(errors)) => {
+            tx.rollback().await?;
+            page.csv_error = Some(
+                errors
+                    .iter()
+                    .map(|e| sentence("The CSV", &e.message))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if page.committed {
+        // Nothing left to preview: the CSV box starts empty again.
+        page.csv.clear();
+    }
+    Ok((code, web::render(&page)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences() {
+        assert_eq!(
+            sentence("First name", "is required"),
+            "First name is required."
+        );
+        assert_eq!(
+            sentence("X", "a new member is active"),
+            "A new member is active."
+        );
+        assert_eq!(web::url_encode("a b&c"), "a%20b%26c");
+        assert_eq!(changed(Some("a".into()), Some("a ".into())), None);
+        assert_eq!(changed(Some("a".into()), Some("".into())), Some(None));
+        assert_eq!(changed(None, None), None);
+    }
 }
