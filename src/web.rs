@@ -88,17 +88,18 @@ impl Chrome {
     /// `current` is the href of the section the page belongs to.
     pub fn for_viewer(ctx: &Ctx, current: &str) -> Self {
         use crate::auth::permissions::{AUDIT_VIEW, MEMBERS_VIEW, ROLES_MANAGE};
-        let entries: [(&'static str, &'static str, Option<&str>); 6] = [
-            ("Dashboard", "/", None),
-            ("Members", "/members", Some(MEMBERS_VIEW)),
-            ("Roles", "/roles", Some(ROLES_MANAGE)),
-            ("Audit log", "/audit", Some(AUDIT_VIEW)),
-            ("Security alerts", "/security-alerts", Some(AUDIT_VIEW)),
-            ("Account", "/account", None),
+        // Each entry with every permission its page needs (none: every member).
+        let entries: [(&'static str, &'static str, &[&str]); 6] = [
+            ("Dashboard", "/", &[]),
+            ("Members", "/members", &[MEMBERS_VIEW]),
+            ("Roles", "/roles", &[ROLES_MANAGE, MEMBERS_VIEW]),
+            ("Audit log", "/audit", &[AUDIT_VIEW]),
+            ("Security alerts", "/security-alerts", &[AUDIT_VIEW]),
+            ("Account", "/account", &[]),
         ];
         let nav = entries
             .into_iter()
-            .filter(|(_, _, perm)| perm.is_none_or(|p| ctx.has(p)))
+            .filter(|(_, _, needs)| needs.iter().all(|p| ctx.has(p)))
             .map(|(label, href, _)| NavItem {
                 label,
                 href,

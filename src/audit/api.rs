@@ -5,7 +5,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, MySqlPool};
 use uuid::Uuid;
 
 use super::alerts::{self, Alert, AlertQuery, ResolveInput};
@@ -81,6 +81,12 @@ pub async fn list_logs(
     ctx: Ctx,
     ApiQuery(q): ApiQuery<LogQuery>,
 ) -> AppResult<Json<Page<LogEntry>>> {
+    Ok(Json(query_logs(&ctx, &state.db, &q).await?))
+}
+
+/// One page of the organization's audit log, newest first, filtered by `q` (the API and the
+/// audit page both list through here). Needs `audit.view`.
+pub async fn query_logs(ctx: &Ctx, db: &MySqlPool, q: &LogQuery) -> AppResult<Page<LogEntry>> {
     ctx.require(AUDIT_VIEW)?;
     let (page, per_page) = PageQuery::resolve(q.page, q.per_page)?;
     if let (Some(from), Some(to)) = (q.from, q.to)
@@ -109,7 +115,7 @@ pub async fn list_logs(
     .bind(from)
     .bind(to)
     .bind(to)
-    .fetch_one(&state.db)
+    .fetch_one(db)
     .await?;
     let items: Vec<LogEntry> = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT id, sequence, occurred_at, actor_user_id, actor_label, ip_address, action,
@@ -127,14 +133,14 @@ pub async fn list_logs(
     .bind(to)
     .bind(per_page)
     .bind(u64::from(page - 1) * u64::from(per_page))
-    .fetch_all(&state.db)
+    .fetch_all(db)
     .await?;
-    Ok(Json(Page {
+    Ok(Page {
         items,
         page,
         per_page,
         total: total as u64,
-    }))
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/audit-logs/verify", tag = "audit",
