@@ -3,8 +3,8 @@
 
 pub mod alerts;
 pub mod api;
-pub mod pages;
 pub mod chain;
+pub mod pages;
 
 pub use chain::{Actor, Entry, Severity, record};
 
