@@ -1,6 +1,7 @@
 //! Who is calling and what they may do: password hashing and policy, access and refresh tokens,
 //! sessions, the request context (`Ctx`), and the permission catalogue.
 
+pub mod account;
 pub mod api;
 pub mod cookies;
 pub mod ctx;

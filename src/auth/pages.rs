@@ -3,18 +3,19 @@
 use askama::Template;
 use axum::Form;
 use axum::Router;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
+use super::account;
 use super::cookies;
 use super::service::{self, ChangePassword, LoginInput};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::web::{self, Chrome, PageResult, PendingViewer};
+use crate::web::{self, Chrome, PageResult, PendingViewer, Viewer};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,6 +25,9 @@ pub fn router() -> Router<AppState> {
             "/account/password",
             get(password_form).post(change_password),
         )
+        .route("/account", get(account_page))
+        .route("/account/sessions/revoke-all", post(revoke_all_sessions))
+        .route("/account/sessions/{family_id}/revoke", post(revoke_session))
 }
 
 #[derive(Template)]
@@ -207,4 +211,128 @@ async fn change_password(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// One row of the "Active sessions" list, formatted for display.
+struct SessionView {
+    family_id: String,
+    started: String,
+    started_iso: String,
+    last_refresh: String,
+    last_refresh_iso: String,
+    ip: String,
+    device: String,
+    user_agent: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "auth/account.html")]
+struct AccountPage {
+    chrome: Chrome,
+    name: String,
+    username: String,
+    email: String,
+    roles: Vec<String>,
+    sessions: Vec<SessionView>,
+}
+
+/// A short, readable guess at the browser and system from a user agent ("Firefox on Linux");
+/// the page shows the full string below it.
+fn describe_device(ua: &str) -> String {
+    let browser = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chromium/", "Chromium"),
+        ("HeadlessChrome/", "Chrome (headless)"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .into_iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .into_iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_string(),
+        (None, Some(s)) => s.to_string(),
+        (None, None) => "Unknown device".to_string(),
+    }
+}
+
+async fn account_page(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
+    let mut conn = state.db.acquire().await?;
+    let me = service::me(&ctx, &mut conn).await?;
+    let sessions = account::sessions(&ctx, &mut conn).await?;
+    let tz: chrono_tz::Tz = ctx.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let local = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+    };
+    let sessions = sessions
+        .into_iter()
+        .map(|s| SessionView {
+            family_id: s.family_id.to_string(),
+            started: local(s.started_at),
+            started_iso: s.started_at.to_rfc3339(),
+            last_refresh: local(s.last_refresh_at),
+            last_refresh_iso: s.last_refresh_at.to_rfc3339(),
+            ip: s.ip_address.unwrap_or_else(|| "unknown".into()),
+            device: s
+                .user_agent
+                .as_deref()
+                .map(describe_device)
+                .unwrap_or_else(|| "Unknown device".into()),
+            user_agent: s.user_agent.unwrap_or_default(),
+            current: s.family_id == ctx.session_id,
+        })
+        .collect();
+    Ok(web::render(&AccountPage {
+        chrome: Chrome::for_viewer(&ctx, "/account"),
+        name: format!("{} {}", me.first_name, me.last_name),
+        username: me.username,
+        email: me.email,
+        roles: me.roles.into_iter().map(|r| r.name).collect(),
+        sessions,
+    }))
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(family_id): Path<String>,
+    jar: CookieJar,
+) -> PageResult {
+    // A malformed id is the same "no such session" as someone else's.
+    let family_id: uuid::Uuid = family_id.parse().map_err(|_| AppError::NotFound)?;
+    let mut tx = state.db.begin().await?;
+    account::revoke_session(&ctx, &mut tx, family_id).await?;
+    tx.commit().await?;
+    if family_id == ctx.session_id {
+        return Ok((cookies::without_session(jar), Redirect::to("/login")).into_response());
+    }
+    Ok(Redirect::to("/account").into_response())
+}
+
+async fn revoke_all_sessions(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    jar: CookieJar,
+) -> PageResult {
+    let mut tx = state.db.begin().await?;
+    account::revoke_all_sessions(&ctx, &mut tx).await?;
+    tx.commit().await?;
+    Ok((cookies::without_session(jar), Redirect::to("/login")).into_response())
 }

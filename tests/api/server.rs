@@ -42,7 +42,7 @@ async fn security_headers_and_problem_answers_for_unrouted_requests() {
             .unwrap();
         let h = res.headers();
         assert_eq!(h["x-content-type-options"], "nosniff", "{method} {path}");
-        assert_eq!(h["referrer-policy"], "no-referrer", "{method} {path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{method} {path}");
         let csp = h["content-security-policy"].to_str().unwrap();
         assert!(
             csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
