@@ -392,3 +392,311 @@ test('every page passes axe (pages not built yet are skipped)', () =>
       }
     }
   }, { allow: PAGES.map((p) => [404, p.path]) }));
+
+// --- members, roles and the audit log ----------------------------------------------------------
+//
+// These run in order and share the member the first one creates (node --test runs the tests of
+// one file one after another).
+
+const RECRUIT = {
+  first: 'Robin',
+  last: 'Recruitsen',
+  username: 'rrecruit',
+  email: 'robin.recruitsen@example.org',
+  rank: 'Firefighter',
+  station: 'Station 2',
+};
+const RECRUIT_LISTED = `${RECRUIT.last}, ${RECRUIT.first}`; // the directory's form of the name
+let recruitPath; // /members/{id}, set by the first test below
+
+/// The profile path of the member the create test made; the later tests need it.
+function needRecruit() {
+  assert.ok(recruitPath, 'the "create a member" test must have run first');
+  return recruitPath;
+}
+
+test('members: create a member through the form and land on the profile', () =>
+  withPage('member-create', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/members');
+    await page.getByRole('link', { name: 'New member' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New member' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/members/new');
+    await checkA11y(page, 'new member');
+
+    // An empty form is refused by the server (the form is novalidate) beside each field.
+    await page.getByRole('button', { name: 'Create member' }).click();
+    await page.locator('#first_name-error').waitFor();
+    assert.equal(await page.getByLabel(/^First name/).getAttribute('aria-invalid'), 'true');
+    await page.locator('#email-error').waitFor();
+    await checkA11y(page, 'new member (errors)');
+
+    await page.getByLabel(/^First name/).fill(RECRUIT.first);
+    await page.getByLabel(/^Last name/).fill(RECRUIT.last);
+    await page.getByLabel(/^Username/).fill(RECRUIT.username);
+    await page.getByLabel(/^Rank/).fill(RECRUIT.rank);
+    await page.getByLabel(/^Station/).fill(RECRUIT.station);
+    await page.getByLabel(/^E-mail/).fill(RECRUIT.email);
+    await page.getByLabel('Status', { exact: true }).selectOption('probationary');
+    await page.getByRole('button', { name: 'Create member' }).click();
+    const name = `${RECRUIT.first} ${RECRUIT.last}`;
+    await page.getByRole('heading', { level: 1, name }).waitFor();
+    assert.match(new URL(page.url()).pathname, /^\/members\/[0-9a-f-]{36}$/);
+    recruitPath = new URL(page.url()).pathname;
+    const profile = await page.locator('main').innerText();
+    assert.match(profile, new RegExp(RECRUIT.username));
+    assert.match(profile, /probationary/);
+    await checkA11y(page, 'member profile (admin)');
+
+    // The directory lists the new member.
+    await page.goto('/members');
+    await page.getByRole('link', { name: RECRUIT_LISTED }).waitFor();
+  }, { expect: [[422, '/members/new']] }));
+
+test("members: change a member's status with a reason; an empty reason is refused", () =>
+  withPage('member-status', async (page) => {
+    const path = needRecruit();
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto(path);
+    await page.getByRole('heading', { level: 2, name: 'Change status' }).waitFor();
+    await checkA11y(page, 'member profile (change status)');
+
+    // The browser refuses an empty reason itself (the textarea is required): no request is made.
+    const reason = page.getByLabel('Reason');
+    assert.equal(await reason.getAttribute('required'), '');
+    await page.getByLabel('New status').selectOption('active');
+    let posted = false;
+    const onRequest = (req) => {
+      if (req.method() === 'POST' && new URL(req.url()).pathname === `${path}/status`) posted = true;
+    };
+    page.on('request', onRequest);
+    await page.getByRole('button', { name: 'Change status' }).click();
+    await page.waitForTimeout(300);
+    page.off('request', onRequest);
+    assert.equal(posted, false, 'an empty reason must not be sent');
+    assert.equal(await reason.evaluate((el) => el.validity.valueMissing), true);
+    assert.equal(new URL(page.url()).pathname, path);
+
+    // And the server refuses it too when the browser's check is taken away.
+    await reason.evaluate((el) => el.removeAttribute('required'));
+    await reason.fill('   ');
+    await page.getByRole('button', { name: 'Change status' }).click();
+    await page.locator('#reason-error').waitFor();
+    assert.match(await page.locator('#reason-error').innerText(), /reason/i);
+    assert.equal(await page.getByLabel('Reason').getAttribute('aria-invalid'), 'true');
+    assert.match(await page.locator('dd').first().innerText(), /^probationary/, 'unchanged');
+    await checkA11y(page, 'member profile (status error)');
+
+    const why = 'Completed the probationary year and passed Firefighter I.';
+    await page.getByLabel('New status').selectOption('active');
+    await page.getByLabel('Reason').fill(why);
+    await page.getByRole('button', { name: 'Change status' }).click();
+    await page.waitForURL((u) => u.pathname === path);
+    await page.locator('.members-reason').waitFor();
+    const status = await page.locator('dd').first().innerText();
+    assert.match(status, /^active/);
+    assert.match(status, new RegExp(why.replace(/[.]/g, '\\.')));
+    await checkA11y(page, 'member profile (status changed)');
+  }, { expect: [[422, `${recruitPath ?? '/members/-'}/status`]] }));
+
+test('roles: give the Training Officer role to the member', () =>
+  withPage('role-assign', async (page) => {
+    const path = needRecruit();
+    const name = `${RECRUIT.first} ${RECRUIT.last}`;
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/roles');
+    await checkA11y(page, 'roles');
+    await page.getByRole('link', { name: 'Training Officer', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: /Training Officer/ }).waitFor();
+    const rolePath = new URL(page.url()).pathname;
+    assert.match(rolePath, /^\/roles\/[^/]+$/);
+    await checkA11y(page, 'role (Training Officer)');
+
+    const members = page.locator('#members');
+    assert.equal(await members.locator('.role-members li', { hasText: RECRUIT.username }).count(), 0,
+      'not yet a holder');
+    await page.getByLabel('Give this role to').selectOption({ label: `${name} (${RECRUIT.username})` });
+    await page.getByRole('button', { name: 'Assign' }).click();
+    await page.waitForURL((u) => u.pathname === rolePath && u.hash === '#members');
+    await members.locator('.role-members li', { hasText: RECRUIT.username }).waitFor();
+    await members.getByRole('button', { name: `Remove ${name} from Training Officer` }).waitFor();
+    // No longer offered as a candidate.
+    assert.equal(
+      await page.getByLabel('Give this role to').locator('option', { hasText: `(${RECRUIT.username})` }).count(),
+      0,
+    );
+    await checkA11y(page, 'role (member assigned)');
+
+    // The profile lists the role.
+    await page.goto(path);
+    const roles = page.locator('dt', { hasText: /^Roles$/ }).locator('xpath=following-sibling::dd[1]');
+    assert.match(await roles.innerText(), /Training Officer/);
+  }));
+
+test('members: a CSV with one bad row shows the error and imports nothing', () =>
+  withPage('member-import', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/members');
+    await page.getByRole('link', { name: 'Import CSV' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Import members from CSV' }).waitFor();
+    await checkA11y(page, 'import');
+
+    const csv = [
+      'username,email,first_name,last_name,status',
+      'gooduser,good.user@example.org,Goodwin,Userton,active',
+      'baduser,not-an-email,Bad,Row,active',
+    ].join('\n');
+    await page.getByLabel('CSV').fill(csv);
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await page.getByRole('heading', { level: 2, name: 'Nothing was imported' }).waitFor();
+    const errors = page.getByRole('table', { name: 'Errors' });
+    const rows = errors.locator('tbody tr');
+    assert.equal(await rows.count(), 1, 'one error row');
+    const cells = await rows.first().locator('td').allInnerTexts();
+    assert.equal(cells[0], '3', `the error is on line 3: ${cells}`);
+    assert.equal(cells[1], 'email', `the error is in the email field: ${cells}`);
+    assert.match(await page.locator('#report-heading + p').innerText(), /2 rows, 1 without errors, 1 error/);
+    // The pasted CSV is kept for fixing.
+    assert.equal(await page.getByLabel('CSV').inputValue(), csv);
+    await checkA11y(page, 'import (preview with an error)');
+
+    // Import refuses the whole file too.
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.getByRole('heading', { level: 2, name: 'Nothing was imported' }).waitFor();
+    assert.equal(await page.getByRole('status').filter({ hasText: /^Imported/ }).count(), 0);
+
+    // Nothing was imported: the good row's member is not in the directory.
+    await page.goto('/members?q=gooduser');
+    await page.getByText('No members match.').waitFor();
+    await page.goto('/members?q=Userton');
+    await page.getByText('No members match.').waitFor();
+  }, { expect: [[422, '/members/import']] }));
+
+test('audit log: the actions just taken are listed and the chain is verified', () =>
+  withPage('audit-log', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/audit');
+    await page.getByRole('heading', { level: 1, name: 'Audit log' }).waitFor();
+    const chain = page.locator('.audit-chain');
+    assert.match(await chain.innerText(), /Chain verified: verified \d+ entries/);
+    const actions = await page.locator('tbody td code:not(.audit-changes)').allInnerTexts();
+    for (const a of ['member.created', 'member.status_changed', 'member.role_assigned']) {
+      assert.ok(actions.includes(a), `${a} is in the log: ${actions.join(', ')}`);
+    }
+    await checkA11y(page, 'audit log');
+
+    // Filtering by action narrows the list.
+    await page.getByLabel('Action').fill('member.status_changed');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL((u) => u.searchParams.get('action') === 'member.status_changed');
+    const filtered = await page.locator('tbody td code:not(.audit-changes)').allInnerTexts();
+    assert.ok(filtered.length >= 1);
+    assert.ok(filtered.every((a) => a === 'member.status_changed'), filtered.join(', '));
+    assert.match(await page.locator('tbody').innerText(), /Completed the probationary year/);
+    await checkA11y(page, 'audit log (filtered)');
+
+    await page.goto('/security-alerts');
+    assert.equal(new URL(page.url()).pathname, '/security-alerts');
+    await checkA11y(page, 'security alerts');
+  }));
+
+test('a member without members.manage sees the directory and profiles but no edit controls', async () => {
+  const path = needRecruit();
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  const temporary = 'temporary directory words';
+  const created = await api('POST', '/api/v1/members', token, {
+    username: 'reader',
+    email: 'reader@example.org',
+    first_name: 'Rea',
+    last_name: 'Der',
+    temporary_password: temporary,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const readerPath = `/members/${created.body.id}`;
+
+  await withPage('member-read-only', async (page) => {
+    await signIn(page, 'reader', temporary);
+    assert.equal(new URL(page.url()).pathname, '/account/password', 'must change the password first');
+    await page.getByLabel('Current password').fill(temporary);
+    await page.getByLabel('New password').fill('a quiet evening at the firehouse');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('heading', { level: 1, name: ORG_NAME }).waitFor();
+
+    await page.goto('/members');
+    await page.getByRole('heading', { level: 1, name: 'Members' }).waitFor();
+    await page.getByRole('link', { name: RECRUIT_LISTED }).waitFor();
+    for (const control of ['New member', 'Import CSV', 'Export CSV']) {
+      assert.equal(await page.getByRole('link', { name: control }).count(), 0, `no "${control}"`);
+    }
+    await checkA11y(page, 'members (read-only)');
+
+    await page.getByRole('link', { name: RECRUIT_LISTED }).click();
+    await page.getByRole('heading', { level: 1, name: `${RECRUIT.first} ${RECRUIT.last}` }).waitFor();
+    assert.equal(new URL(page.url()).pathname, path);
+    assert.equal(await page.getByRole('link', { name: /Edit/ }).count(), 0, 'no Edit link');
+    assert.equal(await page.getByRole('heading', { name: 'Change status' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Change status' }).count(), 0);
+    assert.equal(await page.locator(`form[action="${path}/status"]`).count(), 0);
+    await checkA11y(page, 'member profile (read-only)');
+
+    // Their own profile offers only their contact details.
+    await page.goto(readerPath);
+    assert.equal(await page.getByRole('link', { name: 'Edit', exact: true }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Change status' }).count(), 0);
+
+    // The management pages are refused outright.
+    for (const p of ['/members/new', '/members/import', `${path}/edit`]) {
+      const res = await page.goto(p);
+      assert.equal(res.status(), 403, `${p} answered ${res.status()}`);
+    }
+  }, { expect: [[403, '/members/new'], [403, '/members/import'], [403, `${path}/edit`]] });
+});
+
+test('members: the live search updates the results in place; without JavaScript the form works', async () => {
+  const name = RECRUIT_LISTED;
+  await withPage('member-search-htmx', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/members');
+    await page.getByRole('link', { name }).waitFor();
+    await page.getByRole('link', { name: 'Der, Rea' }).waitFor();
+    // A marker that a full page load would wipe out.
+    await page.evaluate(() => { window.__stillHere = true; });
+    let documents = 0;
+    page.on('request', (req) => { if (req.resourceType() === 'document') documents += 1; });
+
+    const htmx = page.waitForRequest((req) =>
+      new URL(req.url()).pathname === '/members' && req.headers()['hx-request'] === 'true' &&
+      new URL(req.url()).searchParams.get('q') === 'Recruitsen');
+    await page.getByLabel('Search').pressSequentially('Recruitsen', { delay: 20 });
+    await htmx;
+    await page.locator('#members-results caption', { hasText: '1 member found' }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Der, Rea' }).count(), 0);
+    await page.getByRole('link', { name }).waitFor();
+    assert.equal(await page.evaluate(() => window.__stillHere), true, 'no full page load');
+    assert.equal(documents, 0, 'no document was requested, only the htmx fragment');
+    // The address reflects the search (hx-push-url), so it can be bookmarked.
+    assert.equal(new URL(page.url()).searchParams.get('q'), 'Recruitsen');
+    assert.equal(await page.getByLabel('Search').inputValue(), 'Recruitsen');
+    await checkA11y(page, 'members (live search)');
+  });
+
+  await withPage('member-search-no-js', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/members');
+    await page.getByLabel('Search').fill('Recruitsen');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForURL((u) => u.searchParams.get('q') === 'Recruitsen');
+    await page.locator('#members-results caption', { hasText: '1 member found' }).waitFor();
+    await page.getByRole('link', { name }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Der, Rea' }).count(), 0);
+    // No axe here: page.evaluate never returns with JavaScript off. The same address, loaded in
+    // full, is checked below.
+  }, { context: { javaScriptEnabled: false } });
+
+  await withPage('member-search-full-load', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/members?q=Recruitsen');
+    await page.locator('#members-results caption', { hasText: '1 member found' }).waitFor();
+    await checkA11y(page, 'members (search results, full page)');
+  });
+});
