@@ -183,6 +183,21 @@ fn login_redirect(parts: &Parts) -> Response {
     Redirect::to(&format!("/login?next={encoded}")).into_response()
 }
 
+/// A service message as a sentence for a page: "is required" → "Is required.".
+pub fn sentence(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => {
+            let mut out = f.to_uppercase().collect::<String>() + c.as_str();
+            if !out.ends_with('.') {
+                out.push('.');
+            }
+            out
+        }
+        None => String::new(),
+    }
+}
+
 /// Percent-encodes a path or query value (keeps `/`, which both allow).
 pub fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -30,37 +30,11 @@ pub fn router() -> Router<AppState> {
 
 const PER_PAGE: u32 = 50;
 
-fn sentence(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => {
-            let mut out = f.to_uppercase().collect::<String>() + c.as_str();
-            if !out.ends_with('.') {
-                out.push('.');
-            }
-            out
-        }
-        None => String::new(),
-    }
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn query_string(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
         .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .map(|(k, v)| format!("{k}={}", web::url_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -378,10 +352,10 @@ async fn after_change(state: &AppState, ctx: &Ctx, result: AppResult<()>) -> Pag
             let message = match &err {
                 AppError::Validation(errors) => errors
                     .iter()
-                    .map(|e| sentence(&format!("{}: {}", e.field, e.message)))
+                    .map(|e| web::sentence(&format!("{}: {}", e.field, e.message)))
                     .collect::<Vec<_>>()
                     .join(" "),
-                other => sentence(&other.to_problem().detail),
+                other => web::sentence(&other.to_problem().detail),
             };
             let page = alerts_page(state, ctx, &AlertFilter::default(), Some(message)).await?;
             Ok((err.status(), web::render(&page)).into_response())

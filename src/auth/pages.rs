@@ -113,19 +113,11 @@ async fn login(
                 chrome: Chrome::anonymous(),
                 next,
                 username: form.username,
-                error: Some(capitalise(&message)),
+                error: Some(web::sentence(&message)),
             };
             Ok((status, web::render(&page)).into_response())
         }
         Err(other) => Err(other.into()),
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str() + ".",
-        None => String::new(),
     }
 }
 
@@ -199,7 +191,7 @@ async fn change_password(
                 errors
                     .iter()
                     .find(|e| e.field == field)
-                    .map(|e| capitalise(&e.message))
+                    .map(|e| web::sentence(&e.message))
             };
             let page = PasswordPage {
                 chrome: Chrome::for_viewer(&ctx, "/account"),

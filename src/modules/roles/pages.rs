@@ -29,21 +29,6 @@ pub fn router() -> Router<AppState> {
         .route("/roles/{id}/members/{user_id}/remove", post(unassign))
 }
 
-/// "you cannot ..." → "You cannot ...."
-fn sentence(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => {
-            let mut out = f.to_uppercase().collect::<String>() + c.as_str();
-            if !out.ends_with('.') {
-                out.push('.');
-            }
-            out
-        }
-        None => String::new(),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // List
 
@@ -173,7 +158,7 @@ impl FormPage {
                     let msgs: Vec<String> = errors
                         .iter()
                         .filter(|e| e.field == field)
-                        .map(|e| sentence(&e.message))
+                        .map(|e| web::sentence(&e.message))
                         .collect();
                     (!msgs.is_empty()).then(|| msgs.join(" "))
                 };
@@ -187,7 +172,7 @@ impl FormPage {
                     self.message = Some("Some fields are not valid.".into());
                 }
             }
-            other => self.message = Some(sentence(&other.to_problem().detail)),
+            other => self.message = Some(web::sentence(&other.to_problem().detail)),
         }
         self
     }
@@ -432,7 +417,7 @@ async fn delete(
             let page = DeletePage {
                 chrome: Chrome::for_viewer(&ctx, "/roles"),
                 role,
-                message: Some(sentence(&err.to_problem().detail)),
+                message: Some(web::sentence(&err.to_problem().detail)),
             };
             Ok((err.status(), web::render(&page)).into_response())
         }
@@ -462,10 +447,10 @@ async fn after_member_change(
             let message = match &err {
                 AppError::Validation(errors) => errors
                     .iter()
-                    .map(|e| sentence(&e.message))
+                    .map(|e| web::sentence(&e.message))
                     .collect::<Vec<_>>()
                     .join(" "),
-                other => sentence(&other.to_problem().detail),
+                other => web::sentence(&other.to_problem().detail),
             };
             let page = edit_page(state, ctx, id, Some(message)).await?;
             Ok((err.status(), web::render(&page)).into_response())
