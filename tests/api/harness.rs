@@ -478,3 +478,23 @@ pub fn error_fields(body: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// A browser for page tests: no redirects followed and no cookie jar, so every step is visible.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The cookies a response sets, as (name, value); a cleared cookie has an empty value.
+pub fn cookies_from(res: &reqwest::Response) -> Vec<(String, String)> {
+    res.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

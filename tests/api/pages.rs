@@ -1,28 +1,9 @@
 //! The HTML face: sign-in, sign-out, forced password change, dashboard, static assets.
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN};
 
 use crate::harness::*;
-
-/// A browser without a cookie jar: cookies are passed by hand so every step is visible.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn cookies_from(res: &reqwest::Response) -> Vec<(String, String)> {
-    res.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 fn cookie_header(cookies: &[(String, String)]) -> String {
     cookies

@@ -2,28 +2,10 @@
 //! all of them.
 
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE, USER_AGENT};
+use reqwest::header::{COOKIE, LOCATION, ORIGIN, USER_AGENT};
 use uuid::Uuid;
 
 use crate::harness::*;
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn cookies_from(res: &reqwest::Response) -> Vec<(String, String)> {
-    res.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 /// Signs in through the form with a given user agent; returns the Cookie header to send.
 async fn sign_in(app: &TestApp, username: &str, user_agent: &str) -> String {

@@ -8,13 +8,6 @@ use uuid::Uuid;
 
 use crate::harness::*;
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 /// Signs in through the sign-in form; returns the Cookie header for later requests.
 async fn session(app: &TestApp, username: &str) -> String {
     let res = browser()

@@ -8,13 +8,6 @@ use uuid::Uuid;
 
 use crate::harness::*;
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 fn jar(user: &User) -> String {
     format!("logbook_access={}", user.token)
 }
