@@ -36,7 +36,7 @@ pub struct TokenPair {
     pub must_change_password: bool,
 }
 
-fn user_agent(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn user_agent(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -143,12 +143,13 @@ pub async fn refresh(
     match outcome {
         Refresh::Refused => Err(sessions::refused()),
         Refresh::Rotated(r) => {
-            let must_change: bool =
-                sqlx::query_scalar("SELECT must_change_password FROM users WHERE id = ?")
-                    .bind(r.user_id)
-                    .fetch_one(&state.db)
-                    .await?;
-            let tokens = pair(&state, r.org_id, r.user_id, &r.issued, must_change)?;
+            let tokens = pair(
+                &state,
+                r.org_id,
+                r.user_id,
+                &r.issued,
+                r.must_change_password,
+            )?;
             let jar =
                 with_session_cookies(&state, jar, &tokens.access_token, &tokens.refresh_token);
             Ok((jar, Json(tokens)))

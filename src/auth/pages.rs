@@ -4,7 +4,7 @@ use askama::Template;
 use axum::Form;
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
@@ -68,16 +68,14 @@ async fn login(
     Form(form): Form<LoginForm>,
 ) -> PageResult {
     let next = web::safe_next(form.next.as_deref());
-    let ua = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
+    let ua = super::api::user_agent(&headers);
     let input = LoginInput {
         username: form.username.clone(),
         password: form.password,
         organization: None,
     };
     let ip = addr.ip().to_string();
-    match service::login(&state.db, &state.hasher, input, Some(&ip), ua).await {
+    match service::login(&state.db, &state.hasher, input, Some(&ip), ua.as_deref()).await {
         Ok(signed) => {
             let tokens = super::api::pair(
                 &state,
@@ -165,10 +163,7 @@ async fn change_password(
     jar: CookieJar,
     Form(form): Form<PasswordForm>,
 ) -> PageResult {
-    let ua = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let ua = super::api::user_agent(&headers);
     let input = ChangePassword {
         current_password: form.current_password,
         new_password: form.new_password,

@@ -98,12 +98,14 @@ struct TokenRow {
     revoked_at: Option<DateTime<Utc>>,
     username: String,
     status: String,
+    must_change_password: bool,
     org_active: bool,
 }
 
 pub struct Rotated {
     pub org_id: Uuid,
     pub user_id: Uuid,
+    pub must_change_password: bool,
     pub issued: Issued,
 }
 
@@ -123,7 +125,8 @@ pub async fn rotate(
 ) -> AppResult<Refresh> {
     let row: Option<TokenRow> = sqlx::query_as(
         "SELECT r.id, r.organization_id, r.user_id, r.family_id, r.expires_at, r.used_at,
-                r.revoked_at, u.username, u.status, o.active AS org_active
+                r.revoked_at, u.username, u.status, u.must_change_password,
+                o.active AS org_active
            FROM refresh_tokens r
            JOIN users u ON u.id = r.user_id
            JOIN organizations o ON o.id = r.organization_id
@@ -201,6 +204,7 @@ pub async fn rotate(
     Ok(Refresh::Rotated(Rotated {
         org_id: row.organization_id,
         user_id: row.user_id,
+        must_change_password: row.must_change_password,
         issued: Issued {
             family_id: row.family_id,
             refresh_token,

@@ -959,37 +959,33 @@ pub async fn import_csv(
             }
         }
     }
-    // Clashes with members already on file.
+    // Clashes with members already on file: one query for the organization's keys, not one per
+    // row. Compared case-insensitively, like the unique keys' collation.
+    let on_file: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT username, email, membership_number FROM users WHERE organization_id = ?",
+    )
+    .bind(ctx.org_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut taken: std::collections::HashSet<(&str, String)> = Default::default();
+    for (username, email, number) in &on_file {
+        taken.insert(("username", username.to_lowercase()));
+        taken.insert(("email", email.to_lowercase()));
+        if let Some(n) = number {
+            taken.insert(("membership_number", n.to_lowercase()));
+        }
+    }
     for (line, m) in &valid {
-        let taken: Vec<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT username, email, membership_number FROM users
-              WHERE organization_id = ? AND (username = ? OR email = ? OR membership_number = ?)",
-        )
-        .bind(ctx.org_id)
-        .bind(&m.username)
-        .bind(&m.email)
-        .bind(&m.membership_number)
-        .fetch_all(&mut **tx)
-        .await?;
-        for (username, email, number) in taken {
-            if username.eq_ignore_ascii_case(&m.username) {
+        let keys = [
+            ("username", Some(&m.username)),
+            ("email", Some(&m.email)),
+            ("membership_number", m.membership_number.as_ref()),
+        ];
+        for (field, value) in keys {
+            if value.is_some_and(|v| taken.contains(&(field, v.to_lowercase()))) {
                 errors.push(RowError {
                     line: *line,
-                    field: "username".into(),
-                    message: "is already used by another member".into(),
-                });
-            }
-            if email.eq_ignore_ascii_case(&m.email) {
-                errors.push(RowError {
-                    line: *line,
-                    field: "email".into(),
-                    message: "is already used by another member".into(),
-                });
-            }
-            if number.is_some() && number == m.membership_number {
-                errors.push(RowError {
-                    line: *line,
-                    field: "membership_number".into(),
+                    field: field.into(),
                     message: "is already used by another member".into(),
                 });
             }
