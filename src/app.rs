@@ -26,6 +26,12 @@ pub struct AppState {
     pub keys: TokenKeys,
     pub hasher: Hasher,
     pub config: Arc<Config>,
+    /// Encrypts secrets stored in the database (the SMTP password).
+    pub cipher: crate::crypto::FieldCipher,
+    /// Wakes the email sender after something was queued.
+    pub mailer: crate::notify::Mailer,
+    /// The scheduled jobs this server knows.
+    pub jobs: Arc<crate::jobs::Registry>,
 }
 
 pub const JSON_BODY_LIMIT: usize = 256 * 1024;
@@ -38,6 +44,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::modules::roles::router())
         .merge(crate::modules::organization::router())
         .merge(crate::audit::router())
+        .merge(crate::notify::router())
+        .merge(crate::jobs::router())
         .merge(crate::auth::pages::router())
         .merge(crate::modules::dashboard::router())
         .merge(crate::modules::members::pages::router())

@@ -27,6 +27,8 @@ struct FileConfig {
     encryption_key: Option<String>,
     db_wait_secs: Option<u64>,
     secure_cookies: Option<bool>,
+    public_url: Option<String>,
+    scheduler: Option<bool>,
 }
 
 #[derive(Clone)]
@@ -41,6 +43,11 @@ pub struct Config {
     pub db_wait: Duration,
     /// Mark session cookies `Secure` (on when serving HTTPS).
     pub secure_cookies: bool,
+    /// The address members reach the server at, for links in emails (`http://station.local:8080`).
+    /// Default: this host's name under `.local` with the listening port.
+    pub public_url: String,
+    /// Run the scheduled jobs in this process (on by default).
+    pub scheduler: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -52,6 +59,8 @@ impl std::fmt::Debug for Config {
             .field("log", &self.log)
             .field("db_wait", &self.db_wait)
             .field("secure_cookies", &self.secure_cookies)
+            .field("public_url", &self.public_url)
+            .field("scheduler", &self.scheduler)
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +118,17 @@ impl Config {
             Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
             None => file.secure_cookies.unwrap_or(false),
         };
+        let scheduler = match env("LOGBOOK_SCHEDULER") {
+            Some(v) => !matches!(v.as_str(), "0" | "false" | "no" | "off"),
+            None => file.scheduler.unwrap_or(true),
+        };
+        let public_url = env("LOGBOOK_PUBLIC_URL")
+            .or(file.public_url)
+            .unwrap_or_else(|| default_public_url(&listen));
+        let public_url = public_url.trim_end_matches('/').to_string();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            bail!("public_url `{public_url}` must start with http:// or https://");
+        }
         let jwt_secret = env("LOGBOOK_JWT_SECRET").or(file.jwt_secret);
         let encryption_key = env("LOGBOOK_ENCRYPTION_KEY").or(file.encryption_key);
         for (name, value) in [
@@ -134,7 +154,27 @@ impl Config {
             encryption_key,
             db_wait: Duration::from_secs(db_wait_secs),
             secure_cookies,
+            public_url,
+            scheduler,
         })
+    }
+}
+
+/// `http://<hostname>.local[:port]`: what avahi answers on a Raspberry Pi.
+fn default_public_url(listen: &SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let host = if host == "localhost" || host.contains('.') {
+        host
+    } else {
+        format!("{host}.local")
+    };
+    match listen.port() {
+        80 => format!("http://{host}"),
+        port => format!("http://{host}:{port}"),
     }
 }
 

@@ -107,3 +107,43 @@ pub fn now() -> DateTime<Utc> {
 pub fn new_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()
 }
+
+/// A MariaDB named lock (`GET_LOCK`), held on a connection of its own that leaves the pool: if
+/// the process dies the connection closes and the database frees the lock at once, so a lock
+/// never outlives its holder. Used so that two servers on one database never run the same job or
+/// send the same organization's email at once.
+pub struct NamedLock {
+    conn: Option<sqlx::MySqlConnection>,
+    name: String,
+}
+
+impl NamedLock {
+    /// Takes the lock without waiting; `None` when someone holds it.
+    pub async fn try_acquire(pool: &MySqlPool, name: &str) -> Result<Option<NamedLock>, sqlx::Error> {
+        debug_assert!(name.len() <= 64, "MariaDB lock names are at most 64 characters");
+        let mut conn = pool.acquire().await?.detach();
+        let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 0)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
+        if got == Some(1) {
+            Ok(Some(NamedLock {
+                conn: Some(conn),
+                name: name.to_string(),
+            }))
+        } else {
+            let _ = sqlx::Connection::close(conn).await;
+            Ok(None)
+        }
+    }
+
+    pub async fn release(mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
+                .bind(&self.name)
+                .execute(&mut conn)
+                .await;
+            let _ = sqlx::Connection::close(conn).await;
+        }
+    }
+}

@@ -5,10 +5,13 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod modules;
+pub mod notify;
 pub mod openapi;
 pub mod system;
 pub mod web;
@@ -32,6 +35,9 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         db,
         keys: auth::tokens::TokenKeys::new(&secrets.jwt_key),
         hasher: auth::Hasher::new(2)?,
+        cipher: crypto::FieldCipher::new(&secrets.encryption_key),
+        mailer: notify::Mailer::default(),
+        jobs: Arc::new(jobs::Registry::builtin()),
         config: Arc::new(config),
     })
 }
@@ -52,15 +58,34 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "serving");
+    // Background work stops when the server does.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sender = tokio::spawn(notify::mail::run_sender(state.clone(), stop_rx.clone()));
+    // Email queued before a restart goes out now rather than at the next outbox run.
+    state.mailer.kick();
+    let scheduler = if state.config.scheduler {
+        let s = jobs::Scheduler::start(state.clone())
+            .await
+            .context("could not start the job scheduler")?;
+        Some(tokio::spawn(s.run(stop_rx)))
+    } else {
+        None
+    };
+    tracing::info!(%addr, scheduler = state.config.scheduler, "serving");
     let app = app::router(state);
-    axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await
-    .context("server failed")?;
+    .context("server failed");
+    let _ = stop_tx.send(true);
+    let _ = sender.await;
+    if let Some(s) = scheduler {
+        let _ = s.await;
+    }
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

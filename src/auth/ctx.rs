@@ -31,6 +31,8 @@ pub struct Ctx {
     pub must_change_password: bool,
     pub timezone: String,
     pub ip: Option<String>,
+    /// Unread in-app notifications, for the page header (loaded with everything else).
+    pub unread: u64,
 }
 
 impl Ctx {
@@ -89,6 +91,7 @@ struct CtxRow {
     org_active: bool,
     perms: Option<String>,
     live: bool,
+    unread: i64,
 }
 
 async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
@@ -105,7 +108,9 @@ async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
                   WHERE ur.user_id = u.id) AS perms,
                 EXISTS (SELECT 1 FROM refresh_tokens r
                          WHERE r.family_id = ? AND r.user_id = u.id
-                           AND r.revoked_at IS NULL AND r.expires_at > UTC_TIMESTAMP(6)) AS live
+                           AND r.revoked_at IS NULL AND r.expires_at > UTC_TIMESTAMP(6)) AS live,
+                (SELECT COUNT(*) FROM notification_logs n
+                  WHERE n.recipient_id = u.id AND n.read_at IS NULL) AS unread
            FROM users u JOIN organizations o ON o.id = u.organization_id
           WHERE u.id = ? AND u.organization_id = ?",
     )
@@ -136,6 +141,7 @@ async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
         must_change_password: row.must_change_password,
         timezone: row.timezone,
         ip: client_ip(parts),
+        unread: row.unread.max(0) as u64,
     })
 }
 

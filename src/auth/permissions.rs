@@ -8,6 +8,7 @@ pub const USERS_VIEW_CONTACT: &str = "users.view_contact";
 pub const ROLES_MANAGE: &str = "roles.manage";
 pub const AUDIT_VIEW: &str = "audit.view";
 pub const SETTINGS_MANAGE: &str = "settings.manage";
+pub const ANNOUNCEMENTS_MANAGE: &str = "announcements.manage";
 
 /// The modules that each have a `view` and a `manage` permission.
 pub const MODULES: &[&str] = &[
@@ -31,6 +32,7 @@ pub fn catalogue() -> Vec<String> {
         ROLES_MANAGE,
         AUDIT_VIEW,
         SETTINGS_MANAGE,
+        ANNOUNCEMENTS_MANAGE,
     ]
     .iter()
     .map(|s| s.to_string())
@@ -95,6 +97,7 @@ pub const SYSTEM_ROLES: &[SystemRole] = &[
             MEMBERS_MANAGE,
             USERS_VIEW_CONTACT,
             AUDIT_VIEW,
+            ANNOUNCEMENTS_MANAGE,
             "training.manage",
             "events.manage",
             "scheduling.manage",
@@ -111,6 +114,7 @@ pub const SYSTEM_ROLES: &[SystemRole] = &[
             MEMBERS_MANAGE,
             USERS_VIEW_CONTACT,
             AUDIT_VIEW,
+            ANNOUNCEMENTS_MANAGE,
             "elections.manage",
             "minutes.manage",
             "documents.manage",
@@ -125,6 +129,7 @@ pub const SYSTEM_ROLES: &[SystemRole] = &[
         grant: Grant::ViewAllPlus(&[
             MEMBERS_MANAGE,
             USERS_VIEW_CONTACT,
+            ANNOUNCEMENTS_MANAGE,
             "elections.manage",
             "minutes.manage",
             "documents.manage",

@@ -116,6 +116,9 @@ pub fn test_config(database_url: &str, data_dir: PathBuf) -> Config {
         encryption_key: None,
         db_wait: Duration::from_secs(20),
         secure_cookies: false,
+        public_url: "http://logbook.test".into(),
+        // Tests that exercise the scheduler turn it on; the rest run jobs by hand.
+        scheduler: false,
     }
 }
 

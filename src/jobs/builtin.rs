@@ -1,0 +1,175 @@
+//! The platform's own jobs. Modules add theirs to `register` the same way.
+
+use anyhow::Context;
+use uuid::Uuid;
+
+use super::{JobCtx, JobDef, Registry};
+use crate::audit::alerts::{self, NewAlert};
+use crate::audit::{Severity, chain};
+use crate::auth::permissions::SETTINGS_MANAGE;
+use crate::db;
+use crate::notify::{self, Notice, categories};
+
+pub const PURGE_SESSIONS: &str = "purge_sessions";
+pub const AUDIT_VERIFY: &str = "audit_verify";
+pub const EMAIL_OUTBOX: &str = "email_outbox";
+
+pub fn register(registry: Registry) -> Registry {
+    registry
+        .with(JobDef::new(
+            PURGE_SESSIONS,
+            "Clean up expired sessions",
+            "Deletes expired sign-in sessions and password-reset links, and old sign-in \
+             failure records.",
+            "0 10 3 * * *",
+            purge_sessions,
+        ))
+        .with(JobDef::new(
+            AUDIT_VERIFY,
+            "Verify the audit log",
+            "Checks every entry of the audit log's hash chain. A break raises a security alert \
+             and emails the administrators.",
+            "0 30 2 * * *",
+            audit_verify,
+        ))
+        .with(JobDef::new(
+            EMAIL_OUTBOX,
+            "Send queued email",
+            "Retries email that could not be sent (SMTP server or internet down) and gives up \
+             on what is past its retry period. Run now to retry at once.",
+            "0 * * * * *",
+            email_outbox,
+        ))
+}
+
+async fn purge_sessions(ctx: JobCtx) -> anyhow::Result<u64> {
+    let db = &ctx.state.db;
+    let now = db::now();
+    let day_ago = now - chrono::Duration::days(1);
+    let mut removed = 0;
+    // Revoked tokens are kept until they expire: a replay of one must still be recognised.
+    removed += sqlx::query("DELETE FROM refresh_tokens WHERE organization_id = ? AND expires_at < ?")
+        .bind(ctx.org_id)
+        .bind(day_ago)
+        .execute(db)
+        .await?
+        .rows_affected();
+    removed += sqlx::query(
+        "DELETE FROM password_reset_tokens WHERE organization_id = ? AND expires_at < ?",
+    )
+    .bind(ctx.org_id)
+    .bind(day_ago)
+    .execute(db)
+    .await?
+    .rows_affected();
+    // Host-level throttling records, not tied to an organization.
+    for sql in [
+        "DELETE FROM login_failures WHERE attempted_at < ?",
+        "DELETE FROM password_reset_requests WHERE requested_at < ?",
+    ] {
+        removed += sqlx::query(sql)
+            .bind(day_ago)
+            .execute(db)
+            .await?
+            .rows_affected();
+    }
+    removed += sqlx::query("DELETE FROM ip_blocks WHERE blocked_until < ?")
+        .bind(now)
+        .execute(db)
+        .await?
+        .rows_affected();
+    Ok(removed)
+}
+
+const CHAIN_BROKEN: &str = "audit_chain_broken";
+
+async fn audit_verify(ctx: JobCtx) -> anyhow::Result<u64> {
+    let report = chain::verify(&ctx.state.db, ctx.org_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(broken) = report.first_broken else {
+        return Ok(report.entries_checked);
+    };
+    let message = format!(
+        "The audit log's hash chain is broken at entry {}: {}",
+        broken.sequence, broken.reason
+    );
+    raise_break(&ctx, &message, broken.sequence, broken.id)
+        .await
+        .context("could not raise the alert for a broken audit chain")?;
+    anyhow::bail!("{message}")
+}
+
+/// One open alert and one email per break, however many nights it is found again.
+async fn raise_break(ctx: &JobCtx, message: &str, sequence: u64, id: Option<Uuid>) -> anyhow::Result<()> {
+    let state = &ctx.state;
+    let mut tx = state.db.begin().await?;
+    let open: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM security_alerts
+          WHERE organization_id = ? AND alert_type = ? AND message = ? AND status <> 'resolved'
+          LIMIT 1",
+    )
+    .bind(ctx.org_id)
+    .bind(CHAIN_BROKEN)
+    .bind(message)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if open.is_none() {
+        alerts::raise(
+            &mut tx,
+            ctx.org_id,
+            NewAlert {
+                alert_type: CHAIN_BROKEN,
+                severity: Severity::Critical,
+                message: message.to_string(),
+                user_id: None,
+                ip: None,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let admins = notify::holders_of(&mut tx, ctx.org_id, SETTINGS_MANAGE)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let entry = id.map(|i| format!(" (id {i})")).unwrap_or_default();
+    notify::notify(
+        state,
+        &mut tx,
+        ctx.org_id,
+        &admins,
+        &Notice {
+            category: categories::SECURITY,
+            subject: "The audit log has been altered".into(),
+            body: format!(
+                "{message}{entry}.\n\nSomeone may have changed the database directly. Compare \
+                 with your latest backup and check the security alerts."
+            ),
+            link: Some("/security-alerts".into()),
+            dedupe_key: Some(format!("audit-break:{sequence}:{}", broken_digest(message))),
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    tx.commit().await?;
+    state.mailer.kick();
+    Ok(())
+}
+
+fn broken_digest(message: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(message.as_bytes())[..8])
+}
+
+async fn email_outbox(ctx: JobCtx) -> anyhow::Result<u64> {
+    let d = notify::mail::deliver_due(&ctx.state, ctx.org_id, ctx.manual).await?;
+    if let Some(error) = d.last_error
+        && d.sent == 0
+    {
+        anyhow::bail!(
+            "{} email(s) could not be sent and will be retried: {error}",
+            d.deferred + d.failed
+        );
+    }
+    Ok(d.sent)
+}
