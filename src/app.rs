@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::audit::router())
         .merge(crate::notify::router())
         .merge(crate::jobs::router())
+        .merge(crate::modules::announcements::router())
         .merge(crate::auth::pages::router())
         .merge(crate::modules::dashboard::router())
         .merge(crate::modules::members::pages::router())

@@ -104,6 +104,11 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// A time cut to the precision the database stores.
+pub fn trunc(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
 pub fn new_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()
 }
@@ -119,8 +124,14 @@ pub struct NamedLock {
 
 impl NamedLock {
     /// Takes the lock without waiting; `None` when someone holds it.
-    pub async fn try_acquire(pool: &MySqlPool, name: &str) -> Result<Option<NamedLock>, sqlx::Error> {
-        debug_assert!(name.len() <= 64, "MariaDB lock names are at most 64 characters");
+    pub async fn try_acquire(
+        pool: &MySqlPool,
+        name: &str,
+    ) -> Result<Option<NamedLock>, sqlx::Error> {
+        debug_assert!(
+            name.len() <= 64,
+            "MariaDB lock names are at most 64 characters"
+        );
         let mut conn = pool.acquire().await?.detach();
         let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 0)")
             .bind(name)

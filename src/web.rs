@@ -67,6 +67,8 @@ pub struct Chrome {
     pub htmx: String,
     pub viewer_name: Option<String>,
     pub nav: Vec<NavItem>,
+    /// Unread in-app notifications: the badge on the "Notifications" entry (0 when signed out).
+    pub unread: u64,
 }
 
 pub struct NavItem {
@@ -82,19 +84,23 @@ impl Chrome {
             htmx: asset_url("vendor/htmx.min.js"),
             viewer_name: None,
             nav: Vec::new(),
+            unread: 0,
         }
     }
 
     /// `current` is the href of the section the page belongs to.
     pub fn for_viewer(ctx: &Ctx, current: &str) -> Self {
-        use crate::auth::permissions::{AUDIT_VIEW, MEMBERS_VIEW, ROLES_MANAGE};
-        // Each entry with every permission its page needs (none: every member).
-        let entries: [(&'static str, &'static str, &[&str]); 6] = [
+        use crate::auth::permissions::{AUDIT_VIEW, MEMBERS_VIEW, ROLES_MANAGE, SETTINGS_MANAGE};
+        // Each entry with every permission its page needs (none: every member). The layout puts
+        // the unread count on the "/notifications" entry.
+        let entries: [(&'static str, &'static str, &[&str]); 8] = [
             ("Dashboard", "/", &[]),
             ("Members", "/members", &[MEMBERS_VIEW]),
             ("Roles", "/roles", &[ROLES_MANAGE, MEMBERS_VIEW]),
             ("Audit log", "/audit", &[AUDIT_VIEW]),
             ("Security alerts", "/security-alerts", &[AUDIT_VIEW]),
+            ("Settings", "/settings/email", &[SETTINGS_MANAGE]),
+            ("Notifications", "/notifications", &[]),
             ("Account", "/account", &[]),
         ];
         let nav = entries
@@ -109,6 +115,7 @@ impl Chrome {
         Chrome {
             viewer_name: Some(ctx.username.clone()),
             nav,
+            unread: ctx.unread,
             ..Chrome::anonymous()
         }
     }

@@ -24,6 +24,51 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/me", get(me))
         .route("/api/v1/auth/change-password", post(change_password))
+        .route("/api/v1/auth/password-reset", post(password_reset))
+        .route(
+            "/api/v1/auth/password-reset/confirm",
+            post(password_reset_confirm),
+        )
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    pub detail: &'static str,
+}
+
+/// Always 202 with the same answer, whether or not the address belongs to an account.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth",
+    request_body = super::reset::ResetRequest,
+    responses((status = 202, body = Accepted), (status = 422, body = crate::error::Problem),
+        (status = 429, body = crate::error::Problem)))]
+pub async fn password_reset(
+    State(state): State<AppState>,
+    connect: axum::extract::ConnectInfo<std::net::SocketAddr>,
+    ApiJson(input): ApiJson<super::reset::ResetRequest>,
+) -> AppResult<(StatusCode, Json<Accepted>)> {
+    super::reset::request(&state, ip_of(&connect).as_deref(), input).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            detail: RESET_ANSWER,
+        }),
+    ))
+}
+
+pub const RESET_ANSWER: &str = "If that address belongs to an account, a link to choose a new \
+     password is on its way. It works once, for 30 minutes.";
+
+/// Sets the new password with the emailed token; every session of the account ends.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth",
+    request_body = super::reset::ResetConfirm,
+    responses((status = 204), (status = 422, body = crate::error::Problem)))]
+pub async fn password_reset_confirm(
+    State(state): State<AppState>,
+    connect: axum::extract::ConnectInfo<std::net::SocketAddr>,
+    ApiJson(input): ApiJson<super::reset::ResetConfirm>,
+) -> AppResult<StatusCode> {
+    super::reset::confirm(&state, ip_of(&connect).as_deref(), input).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -8,6 +8,7 @@ pub mod ctx;
 pub mod pages;
 pub mod password;
 pub mod permissions;
+pub mod reset;
 pub mod service;
 pub mod sessions;
 pub mod tokens;

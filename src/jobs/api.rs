@@ -36,7 +36,9 @@ pub async fn runs(
     ApiQuery(q): ApiQuery<RunsQuery>,
 ) -> AppResult<Json<Page<JobRun>>> {
     let mut conn = state.db.acquire().await?;
-    Ok(Json(service::runs(&state, &ctx, &mut conn, &name, q).await?))
+    Ok(Json(
+        service::runs(&state, &ctx, &mut conn, &name, q).await?,
+    ))
 }
 
 /// 200 with the finished run; 202 with the run while it is still going.

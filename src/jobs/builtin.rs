@@ -48,12 +48,13 @@ async fn purge_sessions(ctx: JobCtx) -> anyhow::Result<u64> {
     let day_ago = now - chrono::Duration::days(1);
     let mut removed = 0;
     // Revoked tokens are kept until they expire: a replay of one must still be recognised.
-    removed += sqlx::query("DELETE FROM refresh_tokens WHERE organization_id = ? AND expires_at < ?")
-        .bind(ctx.org_id)
-        .bind(day_ago)
-        .execute(db)
-        .await?
-        .rows_affected();
+    removed +=
+        sqlx::query("DELETE FROM refresh_tokens WHERE organization_id = ? AND expires_at < ?")
+            .bind(ctx.org_id)
+            .bind(day_ago)
+            .execute(db)
+            .await?
+            .rows_affected();
     removed += sqlx::query(
         "DELETE FROM password_reset_tokens WHERE organization_id = ? AND expires_at < ?",
     )
@@ -101,7 +102,12 @@ async fn audit_verify(ctx: JobCtx) -> anyhow::Result<u64> {
 }
 
 /// One open alert and one email per break, however many nights it is found again.
-async fn raise_break(ctx: &JobCtx, message: &str, sequence: u64, id: Option<Uuid>) -> anyhow::Result<()> {
+async fn raise_break(
+    ctx: &JobCtx,
+    message: &str,
+    sequence: u64,
+    id: Option<Uuid>,
+) -> anyhow::Result<()> {
     let state = &ctx.state;
     let mut tx = state.db.begin().await?;
     let open: Option<Uuid> = sqlx::query_scalar(

@@ -6,8 +6,8 @@ pub mod api;
 pub mod builtin;
 pub mod pages;
 pub mod runner;
-pub mod service;
 pub mod scheduler;
+pub mod service;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -59,7 +59,10 @@ impl JobDef {
         F: Fn(JobCtx) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = anyhow::Result<u64>> + Send + 'static,
     {
-        assert!(name.len() <= 22, "job name {name} is longer than 22 characters");
+        assert!(
+            name.len() <= 22,
+            "job name {name} is longer than 22 characters"
+        );
         assert!(
             scheduler::parse(schedule).is_ok(),
             "job {name} has an invalid schedule {schedule}"

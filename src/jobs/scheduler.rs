@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Offset, TimeZone, Utc};
+use chrono::{DateTime, Offset, SubsecRound, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
@@ -34,6 +34,7 @@ pub fn timezone(name: &str) -> Tz {
 /// The next time the schedule fires in the time zone, after `after`.
 pub fn next_run(schedule: &str, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let cron = parse(schedule).ok()?;
+    let after = after.trunc_subsecs(0);
     cron.find_next_occurrence(&after.with_timezone(&tz), false)
         .ok()
         .map(|t| t.with_timezone(&Utc))
@@ -43,6 +44,8 @@ pub fn next_run(schedule: &str, tz: Tz, after: DateTime<Utc>) -> Option<DateTime
 /// firing for the same tick compute the same slot, whatever their small clock differences.
 pub fn slot_at(schedule: &str, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let cron = parse(schedule).ok()?;
+    // croner keeps the fraction of a second it is given; slots are whole seconds.
+    let now = now.trunc_subsecs(0);
     cron.find_previous_occurrence(&now.with_timezone(&tz), true)
         .ok()
         .map(|t| t.with_timezone(&Utc))
@@ -199,7 +202,8 @@ mod tests {
             Utc.with_ymd_and_hms(2026, 12, 1, 8, 30, 0).unwrap()
         );
         // A firing a little late still names the tick it is for.
-        let late = Utc.with_ymd_and_hms(2026, 12, 1, 8, 30, 0).unwrap() + chrono::Duration::milliseconds(900);
+        let late = Utc.with_ymd_and_hms(2026, 12, 1, 8, 30, 0).unwrap()
+            + chrono::Duration::milliseconds(900);
         assert_eq!(
             slot_at(s, tz, late).unwrap(),
             Utc.with_ymd_and_hms(2026, 12, 1, 8, 30, 0).unwrap()

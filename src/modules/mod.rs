@@ -1,5 +1,6 @@
 //! The modules, each a vertical slice: routes (`api.rs`), rules and SQL (`service.rs`).
 
+pub mod announcements;
 pub mod dashboard;
 pub mod members;
 pub mod organization;

@@ -29,7 +29,10 @@ pub fn router() -> Router<AppState> {
             "/api/v1/settings/notification-defaults",
             get(defaults).put(set_defaults),
         )
-        .route("/api/v1/settings/email", get(email_settings).put(save_email_settings))
+        .route(
+            "/api/v1/settings/email",
+            get(email_settings).put(save_email_settings),
+        )
         .route("/api/v1/settings/email/test", post(send_test))
         .route("/api/v1/settings/email/outbox", get(outbox))
         .route("/api/v1/settings/email/outbox/{id}/retry", post(retry))
@@ -53,10 +56,7 @@ pub struct UnreadCount {
 
 #[utoipa::path(get, path = "/api/v1/notifications/unread-count", tag = "notifications",
     responses((status = 200, body = UnreadCount)))]
-pub async fn unread_count(
-    State(state): State<AppState>,
-    ctx: Ctx,
-) -> AppResult<Json<UnreadCount>> {
+pub async fn unread_count(State(state): State<AppState>, ctx: Ctx) -> AppResult<Json<UnreadCount>> {
     let mut conn = state.db.acquire().await?;
     let unread = service::unread_count(&ctx, &mut conn).await?;
     Ok(Json(UnreadCount { unread }))

@@ -85,7 +85,10 @@ pub fn render_notification(m: &NotificationMail<'_>) -> AppResult<(String, Strin
         greeting: format!("Hello {},", m.recipient_name),
         title: m.subject.to_string(),
         paragraphs: paragraphs(m.body),
-        link: m.link.clone().map(|url| ("Open in Logbook".to_string(), url)),
+        link: m
+            .link
+            .clone()
+            .map(|url| ("Open in Logbook".to_string(), url)),
         footer: format!(
             "You get this email because of your notification settings: {}",
             m.preferences_url
@@ -246,10 +249,15 @@ fn validate(input: EmailSettingsInput) -> AppResult<ValidSettings> {
     let mut errors = Vec::new();
     let host = input.host.trim().to_string();
     if host.is_empty() {
-        errors.push(FieldError::new("host", "enter the mail server's name or address"));
+        errors.push(FieldError::new(
+            "host",
+            "enter the mail server's name or address",
+        ));
     } else if host.len() > 253
         || host.contains("://")
-        || host.chars().any(|c| c.is_whitespace() || c == '/' || c == '@')
+        || host
+            .chars()
+            .any(|c| c.is_whitespace() || c == '/' || c == '@')
     {
         errors.push(FieldError::new(
             "host",
@@ -261,22 +269,23 @@ fn validate(input: EmailSettingsInput) -> AppResult<ValidSettings> {
     }
     let security = input.security.trim().to_ascii_lowercase();
     if !SECURITY_MODES.contains(&security.as_str()) {
-        errors.push(FieldError::new(
-            "security",
-            "must be starttls, tls or none",
-        ));
+        errors.push(FieldError::new("security", "must be starttls, tls or none"));
     }
     let username = blank_to_none(input.username);
     if username.as_ref().is_some_and(|u| u.len() > 254) {
-        errors.push(FieldError::new("username", "must be at most 254 characters"));
+        errors.push(FieldError::new(
+            "username",
+            "must be at most 254 characters",
+        ));
     }
-    let password = input
-        .password
-        .map(|p| p.filter(|s| !s.is_empty()));
+    let password = input.password.map(|p| p.filter(|s| !s.is_empty()));
     if let Some(Some(p)) = &password
         && p.len() > 200
     {
-        errors.push(FieldError::new("password", "must be at most 200 characters"));
+        errors.push(FieldError::new(
+            "password",
+            "must be at most 200 characters",
+        ));
     }
     let from_address = input.from_address.trim().to_string();
     if from_address.parse::<Address>().is_err() || from_address.len() > 254 {
@@ -287,7 +296,10 @@ fn validate(input: EmailSettingsInput) -> AppResult<ValidSettings> {
     }
     let from_name = blank_to_none(input.from_name);
     if from_name.as_ref().is_some_and(|n| n.chars().count() > 200) {
-        errors.push(FieldError::new("from_name", "must be at most 200 characters"));
+        errors.push(FieldError::new(
+            "from_name",
+            "must be at most 200 characters",
+        ));
     }
     let give_up_hours = input.give_up_hours.unwrap_or(72);
     if !(1..=720).contains(&give_up_hours) {
@@ -327,7 +339,11 @@ pub async fn save_settings(
         Some(None) => (None, stored_password.as_ref().map(|_| "removed")),
         Some(Some(p)) => (
             Some(state.cipher.encrypt(p).map_err(AppError::Internal)?),
-            Some(if stored_password.is_some() { "replaced" } else { "set" }),
+            Some(if stored_password.is_some() {
+                "replaced"
+            } else {
+                "set"
+            }),
         ),
     };
     if v.username.is_some() && password.is_none() {
@@ -563,13 +579,12 @@ pub async fn enqueue(tx: &mut Tx<'_>, org_id: Uuid, mails: &[Outgoing]) -> AppRe
     if mails.is_empty() {
         return Ok(0);
     }
-    let hours: u32 = sqlx::query_scalar(
-        "SELECT give_up_hours FROM email_settings WHERE organization_id = ?",
-    )
-    .bind(org_id)
-    .fetch_optional(&mut **tx)
-    .await?
-    .unwrap_or(72);
+    let hours: u32 =
+        sqlx::query_scalar("SELECT give_up_hours FROM email_settings WHERE organization_id = ?")
+            .bind(org_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .unwrap_or(72);
     let now = db::now();
     let give_up = now + chrono::Duration::hours(i64::from(hours));
     for chunk in mails.chunks(200) {
@@ -672,7 +687,11 @@ async fn deliver_locked(
     if !settings.enabled {
         return Ok(());
     }
-    let due = if force { "" } else { " AND next_attempt_at <= ?" };
+    let due = if force {
+        ""
+    } else {
+        " AND next_attempt_at <= ?"
+    };
     let mut q = sqlx::query_as::<_, OutRow>(AssertSqlSafe(format!(
         "SELECT id, to_address, to_name, subject, body_text, body_html, attempts, give_up_at
            FROM email_outbox
@@ -978,13 +997,12 @@ pub async fn retry(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<OutboxItem
             )));
         }
     }
-    let hours: u32 = sqlx::query_scalar(
-        "SELECT give_up_hours FROM email_settings WHERE organization_id = ?",
-    )
-    .bind(ctx.org_id)
-    .fetch_optional(&mut **tx)
-    .await?
-    .unwrap_or(72);
+    let hours: u32 =
+        sqlx::query_scalar("SELECT give_up_hours FROM email_settings WHERE organization_id = ?")
+            .bind(ctx.org_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .unwrap_or(72);
     let now = db::now();
     sqlx::query(
         "UPDATE email_outbox SET status = 'pending', next_attempt_at = ?, give_up_at = ?
@@ -1062,7 +1080,8 @@ mod tests {
         })
         .unwrap();
         assert!(text.contains("Drill & dinner") && text.contains("First <b>line</b>."));
-        assert!(html.contains("Drill &amp; dinner") && html.contains("&lt;b&gt;"));
+        assert!(!html.contains("<b>") && !html.contains("Drill & dinner"));
+        assert!(html.contains("Drill &#38; dinner"), "{html}");
         assert!(html.contains("href=\"http://x/events/1\""));
         assert!(text.contains("Second."));
     }

@@ -147,8 +147,7 @@ pub async fn notify(
         );
         q.push_values(&rows, |mut b, r| {
             let id = db::new_id();
-            let wants = category.email_required
-                || r.wants_email.unwrap_or(category.email_default);
+            let wants = category.email_required || r.wants_email.unwrap_or(category.email_default);
             let emailed = email_on && wants && !r.email.is_empty();
             if emailed {
                 emails.push((id, r));
