@@ -18,9 +18,10 @@ pub fn register(registry: Registry) -> Registry {
     registry
         .with(JobDef::new(
             PURGE_SESSIONS,
-            "Clean up expired sessions",
-            "Deletes expired sign-in sessions and password-reset links, and old sign-in \
-             failure records.",
+            "Clean up expired sessions and old records",
+            "Deletes expired sign-in sessions and password-reset links, old sign-in failure \
+             records, job runs older than 30 days, delivered email older than 30 days, failed \
+             email older than 90 days and read notifications older than 180 days.",
             "0 10 3 * * *",
             purge_sessions,
         ))
@@ -63,6 +64,36 @@ async fn purge_sessions(ctx: JobCtx) -> anyhow::Result<u64> {
     .execute(db)
     .await?
     .rows_affected();
+    // Records that would otherwise grow for ever (the outbox job alone runs every minute).
+    for (sql, days) in [
+        (
+            "DELETE FROM job_runs WHERE organization_id = ? AND started_at < ? \
+          AND outcome <> 'running'",
+            30,
+        ),
+        (
+            "DELETE FROM email_outbox WHERE organization_id = ? AND status = 'sent' \
+          AND created_at < ?",
+            30,
+        ),
+        (
+            "DELETE FROM email_outbox WHERE organization_id = ? AND status = 'failed' \
+          AND created_at < ?",
+            90,
+        ),
+        (
+            "DELETE FROM notification_logs WHERE organization_id = ? AND read_at IS NOT NULL \
+          AND created_at < ?",
+            180,
+        ),
+    ] {
+        removed += sqlx::query(sql)
+            .bind(ctx.org_id)
+            .bind(now - chrono::Duration::days(days))
+            .execute(db)
+            .await?
+            .rows_affected();
+    }
     // Host-level throttling records, not tied to an organization.
     for sql in [
         "DELETE FROM login_failures WHERE attempted_at < ?",

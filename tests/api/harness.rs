@@ -166,7 +166,24 @@ pub async fn start_server(
     oneshot::Sender<()>,
     tokio::task::JoinHandle<anyhow::Result<()>>,
 ) {
-    let state = logbook::prepare(config).await.expect("prepare server");
+    start_server_with(config, None).await
+}
+
+/// Like `start_server`, with these jobs instead of the built-in ones (tests add their own to
+/// `logbook::jobs::Registry::builtin()`).
+pub async fn start_server_with(
+    config: Config,
+    jobs: Option<logbook::jobs::Registry>,
+) -> (
+    logbook::AppState,
+    SocketAddr,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let mut state = logbook::prepare(config).await.expect("prepare server");
+    if let Some(jobs) = jobs {
+        state.jobs = std::sync::Arc::new(jobs);
+    }
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -179,10 +196,20 @@ pub async fn start_server(
 impl TestApp {
     /// A fresh database, the server, and two organizations ("A" and "B") with administrators.
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}, None).await
+    }
+
+    /// `spawn` with a changed configuration (e.g. `c.scheduler = true`) and, optionally, other
+    /// jobs than the built-in ones.
+    pub async fn spawn_with(
+        tweak: impl FnOnce(&mut Config),
+        jobs: Option<logbook::jobs::Registry>,
+    ) -> TestApp {
         let db = TestDb::create().await;
         let data_dir = temp_dir();
-        let (state, addr, shutdown, server) =
-            start_server(test_config(&db.url, data_dir.clone())).await;
+        let mut config = test_config(&db.url, data_dir.clone());
+        tweak(&mut config);
+        let (state, addr, shutdown, server) = start_server_with(config, jobs).await;
         let base = format!("http://{addr}");
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
