@@ -1,17 +1,21 @@
-//! Sign-in, sign-out and change-password pages (plain forms; they work without JavaScript).
+//! Sign-in, sign-out, change-password and password-reset pages, and the account page (plain
+//! forms; they work without JavaScript).
 
 use askama::Template;
 use axum::Form;
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use super::account;
+use super::api::RESET_ANSWER;
 use super::cookies;
+use super::reset::{self, ResetConfirm, ResetRequest};
 use super::service::{self, ChangePassword, LoginInput};
 use crate::app::AppState;
 use crate::error::AppError;
@@ -20,6 +24,11 @@ use crate::web::{self, Chrome, PageResult, PendingViewer, Viewer};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_form).post(login))
+        .route("/password-reset", get(reset_form).post(reset_request))
+        .route(
+            "/password-reset/confirm",
+            get(reset_confirm_form).post(reset_confirm),
+        )
         .route("/logout", post(logout))
         .route(
             "/account/password",
@@ -37,11 +46,14 @@ struct LoginPage {
     next: String,
     username: String,
     error: Option<String>,
+    /// Just back from a password reset: say so above the form.
+    reset_done: bool,
 }
 
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    reset: Option<String>,
 }
 
 async fn login_form(Query(q): Query<NextQuery>) -> Response {
@@ -50,6 +62,7 @@ async fn login_form(Query(q): Query<NextQuery>) -> Response {
         next: web::safe_next(q.next.as_deref()),
         username: String::new(),
         error: None,
+        reset_done: q.reset.is_some(),
     })
 }
 
@@ -112,6 +125,7 @@ async fn login(
                 next,
                 username: form.username,
                 error: Some(web::sentence(&message)),
+                reset_done: false,
             };
             Ok((status, web::render(&page)).into_response())
         }
@@ -130,6 +144,228 @@ async fn logout(
         tx.commit().await?;
     }
     Ok((cookies::without_session(jar), Redirect::to("/login")).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Password reset by email. These pages are for someone who cannot sign in: they never look at
+// a session. The confirm page carries the emailed token in its address and in a hidden field, so
+// it is not cached (`no-store`); the app's Referrer-Policy (same-origin) keeps the address from
+// other sites, and the page loads nothing from elsewhere.
+
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+#[derive(Template)]
+#[template(path = "auth/reset_request.html")]
+struct ResetRequestPage {
+    chrome: Chrome,
+    email: String,
+    organization: String,
+    /// The server hosts several organizations: offer the short-name field (optional).
+    ask_organization: bool,
+    /// The request was taken: show the answer, which is the same for any address.
+    answer: Option<&'static str>,
+    email_error: Option<String>,
+    organization_error: Option<String>,
+    error: Option<String>,
+}
+
+impl ResetRequestPage {
+    async fn new(state: &AppState) -> Result<ResetRequestPage, AppError> {
+        let orgs = crate::modules::organization::service::count(&state.db).await?;
+        Ok(ResetRequestPage {
+            chrome: Chrome::anonymous(),
+            email: String::new(),
+            organization: String::new(),
+            ask_organization: orgs > 1,
+            answer: None,
+            email_error: None,
+            organization_error: None,
+            error: None,
+        })
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct ResetRequestQuery {
+    sent: Option<String>,
+}
+
+async fn reset_form(
+    State(state): State<AppState>,
+    query: Result<Query<ResetRequestQuery>, QueryRejection>,
+) -> PageResult {
+    let mut page = ResetRequestPage::new(&state).await?;
+    if query.is_ok_and(|Query(q)| q.sent.is_some()) {
+        page.answer = Some(RESET_ANSWER);
+    }
+    Ok(no_store(web::render(&page)))
+}
+
+#[derive(Deserialize)]
+pub struct ResetRequestForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    organization: String,
+}
+
+async fn reset_request(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    Form(form): Form<ResetRequestForm>,
+) -> PageResult {
+    let ip = addr.ip().to_string();
+    let input = ResetRequest {
+        email: form.email.clone(),
+        organization: Some(form.organization.trim().to_string()).filter(|s| !s.is_empty()),
+    };
+    let err = match reset::request(&state, Some(&ip), input).await {
+        // The same answer whether or not the address is known (post-redirect-get).
+        Ok(()) => return Ok(Redirect::to("/password-reset?sent=1").into_response()),
+        Err(err @ (AppError::Validation(_) | AppError::TooManyRequests(_))) => err,
+        Err(other) => return Err(other.into()),
+    };
+    let status = err.status();
+    let mut page = ResetRequestPage::new(&state).await?;
+    page.email = form.email;
+    page.organization = form.organization;
+    match err {
+        AppError::Validation(errors) => {
+            for e in errors {
+                let message = web::sentence(&e.message);
+                match e.field.as_str() {
+                    "email" => page.email_error = Some(message),
+                    "organization" if page.ask_organization => {
+                        page.organization_error = Some(message)
+                    }
+                    _ => page.error = Some(message),
+                }
+            }
+        }
+        other => page.error = Some(web::sentence(&other.to_problem().detail)),
+    }
+    Ok(no_store((status, web::render(&page)).into_response()))
+}
+
+#[derive(Template)]
+#[template(path = "auth/reset_confirm.html")]
+struct ResetConfirmPage {
+    chrome: Chrome,
+    /// The link's token, for the hidden field; None when the link is not valid (the page then
+    /// says so and offers to ask for a new one).
+    token: Option<String>,
+    invalid: Option<String>,
+    new_error: Option<String>,
+    repeat_error: Option<String>,
+}
+
+impl ResetConfirmPage {
+    fn form(token: String) -> Self {
+        ResetConfirmPage {
+            chrome: Chrome::anonymous(),
+            token: Some(token),
+            invalid: None,
+            new_error: None,
+            repeat_error: None,
+        }
+    }
+}
+
+/// The page for a link that is not valid, expired or already used.
+fn invalid_link(err: &AppError) -> Response {
+    let message = match err {
+        AppError::Validation(errors) => errors
+            .iter()
+            .map(|e| web::sentence(&e.message))
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => web::sentence(&other.to_problem().detail),
+    };
+    let page = ResetConfirmPage {
+        chrome: Chrome::anonymous(),
+        token: None,
+        invalid: Some(message),
+        new_error: None,
+        repeat_error: None,
+    };
+    no_store((err.status(), web::render(&page)).into_response())
+}
+
+#[derive(Deserialize, Default)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+async fn reset_confirm_form(
+    State(state): State<AppState>,
+    query: Result<Query<TokenQuery>, QueryRejection>,
+) -> PageResult {
+    let token = query.ok().and_then(|Query(q)| q.token).unwrap_or_default();
+    match reset::check(&state, &token).await {
+        Ok(()) => Ok(no_store(web::render(&ResetConfirmPage::form(token)))),
+        Err(err @ AppError::Validation(_)) => Ok(invalid_link(&err)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ResetConfirmForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    repeat_password: String,
+}
+
+async fn reset_confirm(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    Form(form): Form<ResetConfirmForm>,
+) -> PageResult {
+    if form.new_password != form.repeat_password {
+        // Nothing to save; but a link that is no longer good is the first thing to say.
+        return match reset::check(&state, &form.token).await {
+            Ok(()) => {
+                let mut page = ResetConfirmPage::form(form.token);
+                page.repeat_error = Some("The two passwords do not match.".into());
+                Ok(no_store(
+                    (StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response(),
+                ))
+            }
+            Err(err @ AppError::Validation(_)) => Ok(invalid_link(&err)),
+            Err(other) => Err(other.into()),
+        };
+    }
+    let ip = addr.ip().to_string();
+    let input = ResetConfirm {
+        token: form.token.clone(),
+        new_password: form.new_password,
+    };
+    match reset::confirm(&state, Some(&ip), input).await {
+        Ok(()) => Ok(Redirect::to("/login?reset=1").into_response()),
+        Err(AppError::Validation(errors)) if errors.iter().any(|e| e.field == "token") => {
+            Ok(invalid_link(&AppError::Validation(errors)))
+        }
+        Err(AppError::Validation(errors)) => {
+            let mut page = ResetConfirmPage::form(form.token);
+            page.new_error = Some(
+                errors
+                    .iter()
+                    .map(|e| web::sentence(&e.message))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            Ok(no_store(
+                (StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response(),
+            ))
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 #[derive(Template)]

@@ -6,9 +6,11 @@ use axum::extract::State;
 use axum::routing::get;
 
 use crate::app::AppState;
+use crate::auth::permissions::ANNOUNCEMENTS_MANAGE;
 use crate::auth::service as auth;
 use crate::db::Conn;
 use crate::error::AppResult;
+use crate::modules::announcements::pages::{self as announcements, AnnouncementView};
 use crate::web::{self, Chrome, PageResult, Viewer};
 
 pub fn router() -> Router<AppState> {
@@ -40,12 +42,16 @@ struct DashboardPage {
     member_name: String,
     status: String,
     roles: Vec<String>,
+    /// Current announcements for the member, not dismissed: at the top.
+    announcements: Vec<AnnouncementView>,
+    can_announce: bool,
     panels: Vec<Panel>,
 }
 
 async fn dashboard(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
     let mut conn = state.db.acquire().await?;
     let me = auth::me(&ctx, &mut conn).await?;
+    let announcements = announcements::for_dashboard(&ctx, &mut conn).await?;
     let panels = panels(&ctx, &mut conn).await?;
     Ok(web::render(&DashboardPage {
         chrome: Chrome::for_viewer(&ctx, "/"),
@@ -53,6 +59,8 @@ async fn dashboard(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageRe
         member_name: format!("{} {}", me.first_name, me.last_name),
         status: me.status,
         roles: me.roles.into_iter().map(|r| r.name).collect(),
+        announcements,
+        can_announce: ctx.has(ANNOUNCEMENTS_MANAGE),
         panels,
     }))
 }
