@@ -128,13 +128,23 @@ impl NamedLock {
         pool: &MySqlPool,
         name: &str,
     ) -> Result<Option<NamedLock>, sqlx::Error> {
+        Self::acquire(pool, name, 0).await
+    }
+
+    /// Takes the lock, waiting up to `wait_secs` for its holder; `None` if it is still held.
+    pub async fn acquire(
+        pool: &MySqlPool,
+        name: &str,
+        wait_secs: u32,
+    ) -> Result<Option<NamedLock>, sqlx::Error> {
         debug_assert!(
             name.len() <= 64,
             "MariaDB lock names are at most 64 characters"
         );
         let mut conn = pool.acquire().await?.detach();
-        let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 0)")
+        let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
             .bind(name)
+            .bind(wait_secs)
             .fetch_one(&mut conn)
             .await?;
         if got == Some(1) {

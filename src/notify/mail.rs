@@ -27,6 +27,9 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::http::{Page, PageQuery};
 
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+/// Connecting, greeting, authenticating and handing over one message (under the 30 s request
+/// timeout, so that "send a test message" can report a server that hangs).
+const SEND_TIMEOUT: Duration = Duration::from_secs(25);
 /// Backoff after the n-th failed attempt: 30 s, 1, 2, 4 … minutes, at most an hour.
 fn backoff(attempts: u32) -> chrono::Duration {
     let secs = 30i64.saturating_mul(1i64 << attempts.saturating_sub(1).min(7));
@@ -334,7 +337,25 @@ pub async fn save_settings(
     let v = validate(input)?;
     let before = load_settings(tx, ctx.org_id).await?;
     let stored_password = before.as_ref().and_then(|b| b.password_encrypted.clone());
+    // A stored password goes only to the server it was entered for: whoever changes where it
+    // would be sent (or drops TLS) must type it again, or could collect it with their own server.
+    if v.password.is_none()
+        && v.username.is_some()
+        && let Some(b) = &before
+        && b.password_encrypted.is_some()
+        && (b.host != v.host
+            || b.port != v.port
+            || b.security != v.security
+            || b.username != v.username)
+    {
+        return Err(AppError::field(
+            "password",
+            "enter the password again when you change the server, port, security or user name",
+        ));
+    }
     let (password, password_change) = match &v.password {
+        // No user name: no credentials to keep.
+        _ if v.username.is_none() => (None, stored_password.as_ref().map(|_| "removed")),
         None => (stored_password.clone(), None),
         Some(None) => (None, stored_password.as_ref().map(|_| "removed")),
         Some(Some(p)) => (
@@ -449,6 +470,40 @@ fn build_message(
         .multipart(MultiPart::alternative_plain_html(text, html))?)
 }
 
+/// lettre's timeout covers connecting only: a server that stops answering mid-message would
+/// hold the sender for ever. This bounds the whole hand-over.
+async fn send(
+    smtp: &Smtp,
+    message: Message,
+) -> Result<lettre::transport::smtp::response::Response, SendFailure> {
+    match tokio::time::timeout(SEND_TIMEOUT, smtp.transport.send(message)).await {
+        Ok(result) => result.map_err(SendFailure::Smtp),
+        Err(_) => Err(SendFailure::TimedOut),
+    }
+}
+
+enum SendFailure {
+    Smtp(lettre::transport::smtp::Error),
+    TimedOut,
+}
+
+impl SendFailure {
+    /// The server refused for good (5xx): retrying will not help.
+    fn is_permanent(&self) -> bool {
+        matches!(self, SendFailure::Smtp(e) if e.is_permanent())
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            SendFailure::Smtp(e) => describe_error(e),
+            SendFailure::TimedOut => format!(
+                "the mail server did not finish answering within {} seconds",
+                SEND_TIMEOUT.as_secs()
+            ),
+        }
+    }
+}
+
 /// The SMTP server's answer in one line: `250 2.0.0 Ok: queued`.
 fn describe_error(err: &lettre::transport::smtp::Error) -> String {
     let mut msg = err.to_string();
@@ -532,7 +587,7 @@ pub async fn send_test(state: &AppState, ctx: &Ctx, input: TestInput) -> AppResu
         html,
     )
     .map_err(|e| AppError::field("to", e.to_string()))?;
-    let result = match smtp.transport.send(message).await {
+    let result = match send(&smtp, message).await {
         Ok(resp) => TestResult {
             delivered: true,
             to,
@@ -545,7 +600,7 @@ pub async fn send_test(state: &AppState, ctx: &Ctx, input: TestInput) -> AppResu
         Err(e) => TestResult {
             delivered: false,
             to,
-            answer: describe_error(&e),
+            answer: e.describe(),
         },
     };
     let mut tx = state.db.begin().await?;
@@ -574,6 +629,21 @@ pub struct Outgoing {
     pub html: String,
 }
 
+/// `email_outbox.subject` and `to_name` hold at most this many characters.
+const OUTBOX_TEXT_MAX: usize = 200;
+
+/// `s` cut to `max` characters (the last one an ellipsis) so that it fits its column: a
+/// 200-character subject with "[Organization] " in front must not fail the caller's change.
+pub fn fit(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
 /// Queues emails in the caller's transaction; they are sent after it commits.
 pub async fn enqueue(tx: &mut Tx<'_>, org_id: Uuid, mails: &[Outgoing]) -> AppResult<u64> {
     if mails.is_empty() {
@@ -598,8 +668,8 @@ pub async fn enqueue(tx: &mut Tx<'_>, org_id: Uuid, mails: &[Outgoing]) -> AppRe
                 .push_bind(org_id)
                 .push_bind(m.notification_id)
                 .push_bind(&m.to_address)
-                .push_bind(&m.to_name)
-                .push_bind(&m.subject)
+                .push_bind(m.to_name.as_deref().map(|n| fit(n, OUTBOX_TEXT_MAX)))
+                .push_bind(fit(&m.subject, OUTBOX_TEXT_MAX))
                 .push_bind(&m.text)
                 .push_bind(&m.html)
                 .push_bind("pending")
@@ -644,7 +714,10 @@ fn lock_name(org_id: Uuid) -> String {
 /// (an administrator's "run now" after fixing the connection).
 pub async fn deliver_due(state: &AppState, org_id: Uuid, force: bool) -> anyhow::Result<Delivery> {
     let mut out = Delivery::default();
-    let Some(lock) = NamedLock::try_acquire(&state.db, &lock_name(org_id)).await? else {
+    // An administrator's run waits a little for a sender that is busy, rather than reporting
+    // that nothing was sent.
+    let wait = if force { 10 } else { 0 };
+    let Some(lock) = NamedLock::acquire(&state.db, &lock_name(org_id), wait).await? else {
         out.busy = true;
         return Ok(out);
     };
@@ -741,19 +814,19 @@ async fn deliver_locked(
                 continue;
             }
         };
-        match smtp.transport.send(message).await {
+        match send(&smtp, message).await {
             Ok(_) => {
                 finish(state, row.id, "sent", None, None).await?;
                 out.sent += 1;
             }
             Err(e) if e.is_permanent() => {
-                let error = describe_error(&e);
+                let error = e.describe();
                 finish(state, row.id, "failed", None, Some(&error)).await?;
                 out.failed += 1;
                 out.last_error = Some(error);
             }
             Err(e) => {
-                let error = describe_error(&e);
+                let error = e.describe();
                 let attempts = row.attempts + 1;
                 let next = db::now() + backoff(attempts);
                 if next >= row.give_up_at {

@@ -42,16 +42,6 @@ pub struct Sent {
 
 const SUBJECT_MAX: usize = 200;
 
-fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(max - 1).collect();
-        out.push('…');
-        out
-    }
-}
-
 #[derive(sqlx::FromRow)]
 struct Recipient {
     id: Uuid,
@@ -87,7 +77,7 @@ pub async fn notify(
         .fetch_one(&mut **tx)
         .await?;
     let email_on = mail::is_configured(tx, org_id).await?;
-    let subject = clip(notice.subject.trim(), SUBJECT_MAX);
+    let subject = mail::fit(notice.subject.trim(), SUBJECT_MAX);
     let now = db::now();
     for chunk in unique.chunks(500) {
         let mut q = QueryBuilder::new(

@@ -528,3 +528,131 @@ pub fn cookies_from(res: &reqwest::Response) -> Vec<(String, String)> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Email, notifications and password reset (email.rs, notify.rs, reset.rs).
+
+/// Saves `org`'s email settings for an SMTP sink on 127.0.0.1:`port`: no TLS, no credentials.
+pub async fn email_to_sink(app: &TestApp, org: &Org, port: u16) -> Value {
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &org.admin.token,
+            "/api/v1/settings/email",
+            Some(json!({
+                "host": "127.0.0.1",
+                "port": port,
+                "security": "none",
+                "from_address": "logbook@example.org",
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "save email settings: {body}");
+    body
+}
+
+/// Calls `check` every 50 ms until it answers `Some`; panics naming `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Notifies `users` of `org_id` through the call the modules use, commits, and kicks the sender.
+pub async fn notify_now(
+    state: &logbook::AppState,
+    org_id: Uuid,
+    users: &[Uuid],
+    category: &'static str,
+    subject: &str,
+    link: Option<&str>,
+    dedupe_key: Option<&str>,
+) -> logbook::notify::Sent {
+    let mut tx = state.db.begin().await.unwrap();
+    let sent = logbook::notify::notify(
+        state,
+        &mut tx,
+        org_id,
+        users,
+        &logbook::notify::Notice {
+            category,
+            subject: subject.into(),
+            body: format!("About {subject}.\n\nSecond paragraph."),
+            link: link.map(str::to_string),
+            dedupe_key: dedupe_key.map(str::to_string),
+        },
+    )
+    .await
+    .expect("notify");
+    tx.commit().await.unwrap();
+    state.mailer.kick();
+    sent
+}
+
+/// An `email_outbox` row, read directly.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: Uuid,
+    pub notification_id: Option<Uuid>,
+    pub to_address: String,
+    pub subject: String,
+    pub status: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: chrono::DateTime<chrono::Utc>,
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub give_up_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `org`'s outbox, oldest first.
+pub async fn outbox_rows(pool: &MySqlPool, org_id: Uuid) -> Vec<OutboxRow> {
+    sqlx::query_as(
+        "SELECT id, notification_id, to_address, subject, status, attempts, last_error,
+                next_attempt_at, sent_at, give_up_at
+           FROM email_outbox WHERE organization_id = ? ORDER BY created_at, id",
+    )
+    .bind(org_id)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// Waits until no sender holds `org_id`'s mail lock (no send is in progress anywhere).
+pub async fn mail_lock_free(pool: &MySqlPool, org_id: Uuid) {
+    let name = format!("logbook:mail:{}", org_id.simple());
+    eventually("the mail lock to be free", Duration::from_secs(30), || {
+        let name = name.clone();
+        async move {
+            let free: Option<i64> = sqlx::query_scalar("SELECT IS_FREE_LOCK(?)")
+                .bind(name)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            (free == Some(1)).then_some(())
+        }
+    })
+    .await
+}
+
+/// Runs the `email_outbox` job now as `org`'s administrator (once no send is in progress);
+/// returns the finished run.
+pub async fn run_email_job(app: &TestApp, org: &Org) -> Value {
+    mail_lock_free(&app.db.pool, org.id).await;
+    let (status, run) = app
+        .post(&org.admin.token, "/api/v1/jobs/email_outbox/run", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "run email_outbox: {run}");
+    run
+}
