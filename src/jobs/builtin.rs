@@ -122,14 +122,18 @@ async fn audit_verify(ctx: JobCtx) -> anyhow::Result<u64> {
     let Some(broken) = report.first_broken else {
         return Ok(report.entries_checked);
     };
-    let message = format!(
-        "The audit log's hash chain is broken at entry {}: {}",
-        broken.sequence, broken.reason
-    );
+    let message = format!("{} {}", break_at(broken.sequence), broken.reason);
     raise_break(&ctx, &message, broken.sequence, broken.id)
         .await
         .context("could not raise the alert for a broken audit chain")?;
     anyhow::bail!("{message}")
+}
+
+/// How an alert names the entry where the chain breaks. A break is known by that entry alone:
+/// the reason given for the same break can change as entries are appended after it (a removed
+/// last entry is first "the head records entry N", then "entry N is missing").
+fn break_at(sequence: u64) -> String {
+    format!("The audit log's hash chain is broken at entry {sequence}:")
 }
 
 /// One open alert and one email per break, however many nights it is found again.
@@ -141,18 +145,22 @@ async fn raise_break(
 ) -> anyhow::Result<()> {
     let state = &ctx.state;
     let mut tx = state.db.begin().await?;
+    let prefix = break_at(sequence);
     let open: Option<Uuid> = sqlx::query_scalar(
         "SELECT id FROM security_alerts
-          WHERE organization_id = ? AND alert_type = ? AND message = ? AND status <> 'resolved'
-          LIMIT 1",
+          WHERE organization_id = ? AND alert_type = ? AND status <> 'resolved'
+            AND LEFT(message, CHAR_LENGTH(?)) = ?
+          ORDER BY id LIMIT 1",
     )
     .bind(ctx.org_id)
     .bind(CHAIN_BROKEN)
-    .bind(message)
+    .bind(&prefix)
+    .bind(&prefix)
     .fetch_optional(&mut *tx)
     .await?;
-    if open.is_none() {
-        alerts::raise(
+    let alert_id = match open {
+        Some(id) => id,
+        None => alerts::raise(
             &mut tx,
             ctx.org_id,
             NewAlert {
@@ -164,8 +172,8 @@ async fn raise_break(
             },
         )
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
+        .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
     let admins = notify::holders_of(&mut tx, ctx.org_id, SETTINGS_MANAGE)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -183,7 +191,9 @@ async fn raise_break(
                  with your latest backup and check the security alerts."
             ),
             link: Some("/security-alerts".into()),
-            dedupe_key: Some(format!("audit-break:{sequence}:{}", broken_digest(message))),
+            // Per alert: a break found again while its alert is open tells no one twice; a
+            // break still there after its alert was resolved raises a new alert, and says so.
+            dedupe_key: Some(format!("audit-break:{alert_id}")),
         },
     )
     .await
@@ -191,11 +201,6 @@ async fn raise_break(
     tx.commit().await?;
     state.mailer.kick();
     Ok(())
-}
-
-fn broken_digest(message: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(&Sha256::digest(message.as_bytes())[..8])
 }
 
 async fn email_outbox(ctx: JobCtx) -> anyhow::Result<u64> {
