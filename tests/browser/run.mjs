@@ -39,6 +39,13 @@ const PAGES = [
   { name: 'roles', path: '/roles' },
   { name: 'audit', path: '/audit' },
   { name: 'security-alerts', path: '/security-alerts' },
+  { name: 'notifications', path: '/notifications' },
+  { name: 'notification-settings', path: '/account/notifications' },
+  { name: 'settings-email', path: '/settings/email' },
+  { name: 'settings-outbox', path: '/settings/email/outbox' },
+  { name: 'settings-notification-defaults', path: '/settings/notifications' },
+  { name: 'settings-jobs', path: '/settings/jobs' },
+  { name: 'settings-job-history', path: '/settings/jobs/purge_sessions' },
 ];
 
 // --- database and server -------------------------------------------------------------------
@@ -700,3 +707,196 @@ test('members: the live search updates the results in place; without JavaScript 
     await checkA11y(page, 'members (search results, full page)');
   });
 });
+
+// --- notifications, email settings and jobs ---------------------------------------------------
+//
+// There is no endpoint that creates a notification on request (modules call notify() when
+// something happens), so the inbox test seeds the admin's inbox with rows in notification_logs
+// through the mariadb client, as the server's notify() would write them.
+
+const INBOX = [
+  { subject: 'Drill Thursday at 19:00', message: 'Hose testing behind Station 1.', link: '/members', age: 3 },
+  { subject: 'Pump test results are in', message: 'Engine 2 passed its annual pump test.', link: null, age: 2 },
+  { subject: 'Station clean-up on Saturday', message: 'Bring gloves.', link: null, age: 1 },
+];
+
+function seedInbox(username) {
+  const quote = (v) => (v === null ? 'NULL' : `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`);
+  for (const n of INBOX) {
+    sql(`INSERT INTO \`${dbName}\`.notification_logs
+           (id, organization_id, recipient_id, category, subject, message, action_url, emailed, created_at)
+         SELECT UNHEX(REPLACE(UUID(), '-', '')), u.organization_id, u.id, 'announcements',
+                ${quote(n.subject)}, ${quote(n.message)}, ${quote(n.link)}, FALSE,
+                UTC_TIMESTAMP(6) - INTERVAL ${n.age} MINUTE
+           FROM \`${dbName}\`.users u WHERE u.username = ${quote(username)}`);
+  }
+}
+
+/// The header link's accessible name with `n` unread: "Notifications, 3 unread" (Chromium puts a
+/// space before the visually hidden comma).
+const unreadLink = (n) => new RegExp(`^Notifications ?, ${n} unread$`);
+
+test('notifications: the header counts unread, opening one follows its link, mark all read clears it', async () => {
+  seedInbox(ADMIN.username);
+  await withPage('notifications-inbox', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    // The badge is visible, and the link says what it means to a screen reader.
+    const badge = page.locator('#unread-count');
+    assert.equal(await badge.innerText(), '3');
+    assert.ok(await badge.isVisible());
+    await page.getByRole('link', { name: unreadLink(3) }).click();
+    await page.getByRole('heading', { level: 1, name: 'Notifications' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/notifications');
+    const headings = await page.locator('.inbox-item h2').allInnerTexts();
+    assert.deepEqual(headings, INBOX.map((n) => n.subject).reverse(), 'newest first');
+    assert.equal(await page.locator('.inbox-unread').count(), 3);
+    assert.match(await page.locator('main').innerText(), /Times are in [A-Za-z_/]+\./, 'the zone is named');
+    await checkA11y(page, 'notifications (3 unread)');
+    await page.screenshot({ path: join(artifacts, 'notifications-unread.png'), fullPage: true });
+
+    // Opening one marks it read and follows its link.
+    const drill = page.locator('.inbox-item', { hasText: INBOX[0].subject });
+    await drill.getByRole('button', { name: 'Open' }).click();
+    await page.waitForURL((u) => u.pathname === '/members');
+    await page.getByRole('link', { name: unreadLink(2) }).click();
+    await page.getByRole('heading', { level: 1, name: 'Notifications' }).waitFor();
+    assert.equal(await page.locator('.inbox-item', { hasText: INBOX[0].subject })
+      .locator('.badge-unread').count(), 0, 'the opened one is read');
+
+    // Mark one read, then all.
+    await page.locator('.inbox-item', { hasText: INBOX[1].subject })
+      .getByRole('button', { name: 'Mark read' }).click();
+    await page.getByRole('link', { name: unreadLink(1) }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/notifications');
+    await page.getByRole('button', { name: 'Mark all read' }).click();
+    await page.getByRole('link', { name: 'Unread (0)' }).waitFor();
+    assert.equal(await page.locator('#unread-count').count(), 0, 'the badge is gone');
+    await page.getByRole('link', { name: 'Notifications', exact: true }).waitFor();
+    assert.equal(await page.locator('.inbox-unread').count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Mark all read' }).count(), 0);
+    await checkA11y(page, 'notifications (all read)');
+
+    await page.getByRole('link', { name: 'Unread (0)' }).click();
+    await page.getByText('No unread notifications.').waitFor();
+    await checkA11y(page, 'notifications (no unread)');
+  });
+});
+
+test('notification settings: turning an email category off is saved, and back to the default', () =>
+  withPage('notification-settings', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/notifications');
+    await page.getByRole('link', { name: 'Notification settings' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Notification settings' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/account/notifications');
+    // Security email cannot be turned off.
+    const security = page.getByRole('group', { name: 'Security', exact: true }).getByLabel('Email me');
+    assert.equal(await security.isChecked(), true);
+    assert.equal(await security.isDisabled(), true);
+    await checkA11y(page, 'notification settings');
+
+    const group = () => page.getByRole('group', { name: 'Announcements', exact: true });
+    assert.equal(await group().getByLabel('Email me').isChecked(), true);
+    assert.match(await group().innerText(), /Following the department default \(email on\)/);
+    await group().getByLabel('Email me').uncheck();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Your notification settings are saved.' }).waitFor();
+    assert.equal(new URL(page.url()).search, '?saved=1');
+    assert.equal(await group().getByLabel('Email me').isChecked(), false, 'saved off');
+    assert.match(await group().innerText(), /Your own choice/);
+    await checkA11y(page, 'notification settings (saved)');
+
+    // A fresh load shows the same.
+    await page.goto('/account/notifications');
+    assert.equal(await group().getByLabel('Email me').isChecked(), false);
+    await group().getByRole('button', { name: 'Use the department default for Announcements' }).click();
+    await page.getByRole('status').filter({ hasText: 'saved' }).waitFor();
+    assert.equal(await group().getByLabel('Email me').isChecked(), true);
+    assert.match(await group().innerText(), /Following the department default/);
+  }));
+
+test('email settings: a bad port is shown beside the field; corrected, the settings are saved', async () => {
+  // A port nothing listens on: the test message's connection is refused at once.
+  const closedPort = String(await freePort());
+  const smtpPassword = 'pump panel secret words';
+  await withPage('email-settings', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.getByRole('link', { name: 'Settings', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Email settings' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/settings/email');
+    await checkA11y(page, 'email settings');
+
+    await page.getByLabel(/^Mail server/).fill('127.0.0.1');
+    await page.getByLabel(/^Port/).fill('99999');
+    await page.getByLabel(/^Security/).selectOption('none');
+    await page.getByLabel('User name').fill('station5');
+    await page.getByLabel('Password', { exact: true }).fill(smtpPassword);
+    await page.getByLabel(/^From address/).fill('logbook@example.org');
+    await page.getByRole('button', { name: 'Save email settings' }).click();
+    const portError = page.locator('#port-error');
+    await portError.waitFor();
+    assert.match(await portError.innerText(), /Port must be between 1 and 65535/);
+    assert.equal(await page.getByLabel(/^Port/).getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.getByLabel(/^Mail server/).inputValue(), '127.0.0.1', 'kept');
+    assert.equal(await page.getByLabel('Password', { exact: true }).inputValue(), '', 'never sent back');
+    assert.equal(await page.getByLabel(/^Security/).inputValue(), 'none');
+    await checkA11y(page, 'email settings (error)');
+
+    await page.getByLabel(/^Port/).fill(closedPort);
+    await page.getByLabel('Password', { exact: true }).fill(smtpPassword);
+    await page.getByRole('button', { name: 'Save email settings' }).click();
+    await page.getByRole('status').filter({ hasText: 'Email settings saved.' }).waitFor();
+    assert.equal(await page.getByLabel(/^Port/).inputValue(), closedPort);
+    const password = page.getByLabel('Password', { exact: true });
+    assert.equal(await password.inputValue(), '');
+    assert.equal(await password.getAttribute('placeholder'), 'stored — leave blank to keep');
+    assert.ok(!(await page.content()).includes(smtpPassword), 'the password is not in the page');
+    await checkA11y(page, 'email settings (saved)');
+
+    // The test message reports the server's answer: here, that nobody answered.
+    await page.getByRole('button', { name: 'Send a test message' }).click();
+    const result = page.locator('.test-result');
+    await result.waitFor();
+    assert.match(await result.innerText(), /Not delivered to admin@example\.org/);
+    assert.match(await result.innerText(), /The server answered: \S/);
+    await checkA11y(page, 'email settings (test message)');
+
+    // Turn email off again so that later tests queue nothing for a server that is not there.
+    await page.getByLabel('Send email').uncheck();
+    await page.getByRole('button', { name: 'Save email settings' }).click();
+    await page.getByRole('status').filter({ hasText: 'Email settings saved.' }).waitFor();
+    assert.match(await page.locator('main').innerText(), /Email is turned off/);
+  }, { expect: [[422, '/settings/email']] });
+});
+
+test('jobs: "Run now" runs the job and says how it went; the history lists the run', () =>
+  withPage('jobs-run-now', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/settings/email');
+    await page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Jobs' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Jobs' }).waitFor();
+    await checkA11y(page, 'jobs');
+
+    const job = page.locator('#job-purge_sessions');
+    await job.getByRole('button', { name: 'Run now' }).click();
+    await page.waitForURL((u) => u.searchParams.get('ran') === 'purge_sessions');
+    const said = page.getByRole('status');
+    const title = await job.getByRole('heading', { level: 2 }).innerText();
+    assert.match(title, /^Clean up expired sessions/);
+    assert.equal(await said.innerText().then((t) => t.startsWith(`“${title}” ran: succeeded, `)), true,
+      await said.innerText());
+    assert.match(await job.innerText(), /Last run\s+succeeded/);
+    await checkA11y(page, 'jobs (ran)');
+
+    await job.getByRole('link', { name: `Run history of ${title}` }).click();
+    await page.getByRole('heading', { level: 1, name: title }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/settings/jobs/purge_sessions');
+    const rows = page.locator('tbody tr');
+    assert.ok((await rows.count()) >= 1);
+    assert.match(await rows.first().innerText(), /Run now\s+succeeded/);
+    await checkA11y(page, 'job history');
+
+    await page.getByLabel('Outcome').selectOption('failed');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByText('No runs with this outcome.').waitFor();
+  }));
