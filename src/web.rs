@@ -93,8 +93,9 @@ impl Chrome {
         use crate::auth::permissions::{AUDIT_VIEW, MEMBERS_VIEW, ROLES_MANAGE, SETTINGS_MANAGE};
         // Each entry with every permission its page needs (none: every member). The layout puts
         // the unread count on the "/notifications" entry.
-        let entries: [(&'static str, &'static str, &[&str]); 8] = [
+        let entries: [(&'static str, &'static str, &[&str]); 9] = [
             ("Dashboard", "/", &[]),
+            ("Announcements", "/announcements", &[]),
             ("Members", "/members", &[MEMBERS_VIEW]),
             ("Roles", "/roles", &[ROLES_MANAGE, MEMBERS_VIEW]),
             ("Audit log", "/audit", &[AUDIT_VIEW]),

@@ -46,6 +46,8 @@ const PAGES = [
   { name: 'settings-notification-defaults', path: '/settings/notifications' },
   { name: 'settings-jobs', path: '/settings/jobs' },
   { name: 'settings-job-history', path: '/settings/jobs/purge_sessions' },
+  { name: 'announcements', path: '/announcements' },
+  { name: 'announcements-new', path: '/announcements/new' },
 ];
 
 // --- database and server -------------------------------------------------------------------
@@ -900,3 +902,55 @@ test('jobs: "Run now" runs the job and says how it went; the history lists the r
     await page.getByRole('button', { name: 'Show' }).click();
     await page.getByText('No runs with this outcome.').waitFor();
   }));
+
+test('announcements: a missing title is shown beside the field; posted, it is on the dashboard until dismissed', () =>
+  withPage('announcements', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.getByRole('link', { name: 'Announcements' }).first().click();
+    await page.getByRole('heading', { level: 1, name: 'Announcements' }).waitFor();
+    await page.goto('/announcements/new');
+    await page.getByLabel('Message').fill('Hose testing Saturday at 09:00.\n\nBring turnout gear.');
+    await page.getByRole('button', { name: 'Post the announcement' }).click();
+    await page.locator('#title-error').waitFor();
+    assert.equal(await page.getByLabel('Message').inputValue(),
+      'Hose testing Saturday at 09:00.\n\nBring turnout gear.', 'what was typed is kept');
+    await checkA11y(page, 'announcement form (error)');
+
+    await page.getByLabel('Title').fill('Hose testing');
+    await page.getByRole('button', { name: 'Post the announcement' }).click();
+    await page.getByText(/Announcement posted/).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/announcements');
+    await checkA11y(page, 'announcements (posted)');
+
+    await page.goto('/');
+    const card = page.locator('section, article').filter({ has: page.getByRole('heading', { name: 'Hose testing' }) });
+    await card.first().waitFor();
+    assert.match(await card.first().innerText(), /Bring turnout gear/);
+    await checkA11y(page, 'dashboard with an announcement');
+    await card.first().getByRole('button', { name: 'Dismiss' }).click();
+    await page.getByRole('heading', { name: 'Hose testing' }).waitFor({ state: 'detached' });
+    await page.reload();
+    assert.equal(await page.getByRole('heading', { name: 'Hose testing' }).count(), 0, 'stays dismissed');
+  }, { expect: [[422, '/announcements/new']] }));
+
+test('password reset: the request answers the same for any address; a bad link says so', () =>
+  withPage('password-reset', async (page) => {
+    await page.goto('/login');
+    await page.getByRole('link', { name: 'Forgot your password?' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Reset your password' }).waitFor();
+    await checkA11y(page, 'password reset request');
+    await page.getByLabel('E-mail').fill('nobody-here@example.org');
+    await page.getByRole('button', { name: 'Send the link' }).click();
+    const answer = await page.getByRole('status').innerText();
+    assert.match(answer, /If that address belongs to an account/);
+    await checkA11y(page, 'password reset (sent)');
+
+    await page.goto('/password-reset');
+    await page.getByLabel('E-mail').fill(`${ADMIN.username}@example.org`);
+    await page.getByRole('button', { name: 'Send the link' }).click();
+    assert.equal(await page.getByRole('status').innerText(), answer, 'the same answer');
+
+    await page.goto('/password-reset/confirm?token=not-a-real-token');
+    await page.getByRole('alert').filter({ hasText: /not valid or has expired/ }).waitFor();
+    await checkA11y(page, 'password reset (bad link)');
+  }, { allow: [[422, '/password-reset/confirm']] }));
