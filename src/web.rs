@@ -1,15 +1,19 @@
 //! The HTML face: embedded static assets, rendering, the signed-in viewer extractor (which sends
-//! a visitor to the sign-in page and back), and error pages.
+//! a visitor to the sign-in page and back), error pages, and what every page module shares:
+//! navigation, times in the organization's zone, links and paging, messages, form fields.
+
+use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
 
 use crate::app::AppState;
 use crate::auth::{Ctx, SessionCtx};
-use crate::error::AppError;
+use crate::error::{AppError, FieldError};
 
 #[derive(rust_embed::RustEmbed)]
 #[folder = "web/static/"]
@@ -104,15 +108,13 @@ impl Chrome {
             ("Notifications", "/notifications", &[]),
             ("Account", "/account", &[]),
         ];
-        let nav = entries
-            .into_iter()
-            .filter(|(_, _, needs)| needs.iter().all(|p| ctx.has(p)))
-            .map(|(label, href, _)| NavItem {
-                label,
-                href,
-                current: href == current,
-            })
-            .collect();
+        let nav = nav_items(
+            entries
+                .into_iter()
+                .filter(|(_, _, needs)| needs.iter().all(|p| ctx.has(p)))
+                .map(|(label, href, _)| (label, href)),
+            current,
+        );
         Chrome {
             viewer_name: Some(ctx.username.clone()),
             nav,
@@ -120,6 +122,39 @@ impl Chrome {
             ..Chrome::anonymous()
         }
     }
+}
+
+/// Navigation entries (label, href); `current` is the href of the page's section.
+fn nav_items(
+    entries: impl IntoIterator<Item = (&'static str, &'static str)>,
+    current: &str,
+) -> Vec<NavItem> {
+    entries
+        .into_iter()
+        .map(|(label, href)| NavItem {
+            label,
+            href,
+            current: href == current,
+        })
+        .collect()
+}
+
+/// The href of the header entry the settings pages belong to.
+pub const SETTINGS: &str = "/settings/email";
+
+/// The settings area's sub-navigation (`settings_nav.html`); `current` is the href of the page's
+/// section.
+pub fn settings_nav(current: &str) -> Vec<NavItem> {
+    nav_items(
+        [
+            ("Email", "/settings/email"),
+            ("Outbox", "/settings/email/outbox"),
+            ("Jobs", "/settings/jobs"),
+            ("Notification defaults", "/settings/notifications"),
+            ("Your notifications", "/account/notifications"),
+        ],
+        current,
+    )
 }
 
 /// Renders a template, or an error page if rendering fails.
@@ -219,6 +254,215 @@ pub fn url_encode(s: &str) -> String {
     out
 }
 
+// ---------------------------------------------------------------------------------------------
+// Times in the organization's zone
+
+/// The organization's time zone (`ctx.timezone`); UTC when it names none.
+pub fn time_zone(name: &str) -> chrono_tz::Tz {
+    name.parse().unwrap_or(chrono_tz::UTC)
+}
+
+/// A time for a page: shown in the organization's zone, machine-readable in UTC (for
+/// `<time datetime="…">`).
+pub struct LocalTime {
+    pub text: String,
+    pub iso: String,
+}
+
+/// `t` in `tz` to the minute, with the zone: "2026-11-25 14:05 CST".
+pub fn local_time(tz: chrono_tz::Tz, t: &DateTime<Utc>) -> LocalTime {
+    local_time_as(tz, t, "%Y-%m-%d %H:%M %Z")
+}
+
+/// `t` in `tz`, written as `format` (chrono's `strftime` syntax) has it.
+pub fn local_time_as(tz: chrono_tz::Tz, t: &DateTime<Utc>, format: &str) -> LocalTime {
+    LocalTime {
+        text: t.with_timezone(&tz).format(format).to_string(),
+        iso: t.to_rfc3339(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Links and paging
+
+/// `path?key=value&…` with the pairs whose value is not empty, values percent-encoded; just
+/// `path` when every value is empty.
+pub fn link(path: &str, pairs: &[(&str, &str)]) -> String {
+    let query = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", url_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+/// A page number from a query string: anything but a whole number from 1 is page 1.
+pub fn page_number(raw: Option<&str>) -> u32 {
+    raw.and_then(|p| p.trim().parse().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1)
+}
+
+/// Where a paged list stands: the page, how many there are, and the pages before and after.
+pub struct Pager {
+    pub page: u32,
+    pub pages: u64,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    /// Page `page` of `total` items, `per_page` to a page; `link` is a page's address. From past
+    /// the end, "previous" is the last page.
+    pub fn new(page: u32, total: u64, per_page: u32, link: impl Fn(u32) -> String) -> Pager {
+        let pages = total.div_ceil(u64::from(per_page)).max(1);
+        Pager {
+            page,
+            pages,
+            prev: (page > 1).then(|| link(u64::from(page - 1).min(pages) as u32)),
+            next: (u64::from(page) < pages).then(|| link(page + 1)),
+        }
+    }
+
+    /// The first of one page, with nothing before or after.
+    pub fn first() -> Pager {
+        Pager {
+            page: 1,
+            pages: 1,
+            prev: None,
+            next: None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+/// A message beside a field: "is required" beside First name reads "First name is required.";
+/// a message that does not start with a verb is only capitalised.
+pub fn field_sentence(label: &str, message: &str) -> String {
+    let m = message.trim_end_matches('.');
+    let starts_with_verb = ["is ", "must ", "has ", "cannot ", "may ", "should "]
+        .iter()
+        .any(|p| m.starts_with(p));
+    if starts_with_verb {
+        format!("{label} {m}.")
+    } else {
+        sentence(m)
+    }
+}
+
+/// The message of a refusal that is not about one field: every message of a validation error,
+/// otherwise the problem's detail.
+pub fn refusal(err: &AppError) -> String {
+    match err {
+        AppError::Validation(errors) => errors
+            .iter()
+            .map(|e| sentence(&e.message))
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => sentence(&other.to_problem().detail),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Form fields
+
+/// One input of a form, with its label, hint and error (`field.html`).
+pub struct Field {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub kind: &'static str,
+    pub value: String,
+    pub required: bool,
+    pub autocomplete: &'static str,
+    /// Empty: none.
+    pub placeholder: String,
+    pub hint: &'static str,
+    pub error: Option<String>,
+}
+
+/// name, label, input type, required, autocomplete, hint
+pub type FieldSpec = (
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    &'static str,
+    &'static str,
+);
+
+/// The fields for `specs`: each with its value from `value` (a password input never gets one)
+/// and its error from `errors` (keyed by name, as `field_errors` makes them).
+pub fn fields(
+    specs: &[FieldSpec],
+    value: impl Fn(&str) -> String,
+    errors: &HashMap<String, String>,
+) -> Vec<Field> {
+    specs
+        .iter()
+        .map(|&(name, label, kind, required, autocomplete, hint)| Field {
+            name,
+            label,
+            kind,
+            value: if kind == "password" {
+                String::new()
+            } else {
+                value(name)
+            },
+            required,
+            autocomplete,
+            placeholder: String::new(),
+            hint,
+            error: errors.get(name).cloned(),
+        })
+        .collect()
+}
+
+/// The label of the field `name` in any of `specs`.
+pub fn spec_label(specs: &[&[FieldSpec]], name: &str) -> Option<&'static str> {
+    specs
+        .iter()
+        .flat_map(|s| s.iter())
+        .find(|s| s.0 == name)
+        .map(|s| s.1)
+}
+
+/// Field errors as sentences keyed by field, several for one field joined ("First name is
+/// required."). `label` names the form's fields; errors about any other field come back apart,
+/// as they are.
+pub fn field_errors(
+    errors: Vec<FieldError>,
+    label: impl Fn(&str) -> Option<&'static str>,
+) -> (HashMap<String, String>, Vec<FieldError>) {
+    let mut by_field: HashMap<String, String> = HashMap::new();
+    let mut other = Vec::new();
+    for e in errors {
+        match label(&e.field) {
+            Some(label) => {
+                let text = field_sentence(label.trim_end_matches(" (optional)"), &e.message);
+                by_field
+                    .entry(e.field)
+                    .and_modify(|t| {
+                        t.push(' ');
+                        t.push_str(&text)
+                    })
+                    .or_insert(text);
+            }
+            None => other.push(e),
+        }
+    }
+    (by_field, other)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The viewer
+
 /// A signed-in member on a page. Not signed in: to the sign-in page (and back afterwards).
 /// Still holding a temporary password: to the change-password page.
 pub struct Viewer(pub Ctx);
@@ -261,5 +505,52 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn links_and_pages() {
+        assert_eq!(link("/a", &[("q", ""), ("page", "")]), "/a");
+        assert_eq!(
+            link("/a", &[("q", "x y"), ("page", "2")]),
+            "/a?q=x%20y&page=2"
+        );
+        assert_eq!(page_number(Some(" 3 ")), 3);
+        assert_eq!(page_number(Some("0")), 1);
+        assert_eq!(page_number(Some("abc")), 1);
+        assert_eq!(page_number(None), 1);
+        let p = Pager::new(5, 30, 10, |n| n.to_string());
+        assert_eq!((p.pages, p.prev, p.next), (3, Some("3".into()), None));
+        let p = Pager::new(1, 0, 10, |n| n.to_string());
+        assert_eq!((p.pages, p.prev, p.next), (1, None, None));
+    }
+
+    #[test]
+    fn sentences() {
+        assert_eq!(
+            field_sentence("First name", "is required"),
+            "First name is required."
+        );
+        assert_eq!(
+            field_sentence("X", "a new member is active."),
+            "A new member is active."
+        );
+        assert_eq!(url_encode("a b&c"), "a%20b%26c");
+    }
+
+    #[test]
+    fn times_in_the_organizations_zone() {
+        let t = "2026-01-15T18:30:45Z".parse::<DateTime<Utc>>().unwrap();
+        let chicago = time_zone("America/Chicago");
+        let shown = local_time(chicago, &t);
+        assert_eq!(shown.text, "2026-01-15 12:30 CST");
+        assert_eq!(shown.iso, "2026-01-15T18:30:45+00:00");
+        assert_eq!(
+            local_time_as(chicago, &t, "%Y-%m-%d %H:%M:%S %Z").text,
+            "2026-01-15 12:30:45 CST"
+        );
+        assert_eq!(
+            local_time(time_zone("Nowhere"), &t).text,
+            "2026-01-15 18:30 UTC"
+        );
     }
 }

@@ -18,7 +18,7 @@ use crate::auth::Ctx;
 use crate::auth::permissions::AUDIT_VIEW;
 use crate::error::{AppError, AppResult};
 use crate::http::{Page, parse_id};
-use crate::web::{self, Chrome, PageResult, Viewer};
+use crate::web::{self, Chrome, LocalTime, PageResult, Viewer};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -30,23 +30,9 @@ pub fn router() -> Router<AppState> {
 
 const PER_PAGE: u32 = 50;
 
-fn query_string(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", web::url_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn tz_of(ctx: &Ctx) -> chrono_tz::Tz {
-    ctx.timezone.parse().unwrap_or(chrono_tz::UTC)
-}
-
-fn local_time(t: &DateTime<Utc>, tz: chrono_tz::Tz) -> String {
-    t.with_timezone(&tz)
-        .format("%Y-%m-%d %H:%M:%S %Z")
-        .to_string()
+/// The audit pages show times to the second.
+fn local_time(t: &DateTime<Utc>, tz: chrono_tz::Tz) -> LocalTime {
+    web::local_time_as(tz, t, "%Y-%m-%d %H:%M:%S %Z")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -68,8 +54,7 @@ pub struct AuditFilter {
 
 pub struct Row {
     pub sequence: u64,
-    pub time: String,
-    pub iso: String,
+    pub time: LocalTime,
     pub actor: String,
     pub action: String,
     pub severity: String,
@@ -109,7 +94,6 @@ fn row(e: LogEntry, tz: chrono_tz::Tz) -> Row {
     Row {
         sequence: e.sequence,
         time: local_time(&e.occurred_at, tz),
-        iso: e.occurred_at.to_rfc3339(),
         actor: e.actor_label,
         action: e.action,
         severity: e.severity,
@@ -151,7 +135,7 @@ async fn audit_log(
     Query(filter): Query<AuditFilter>,
 ) -> PageResult {
     ctx.require(AUDIT_VIEW)?;
-    let tz = tz_of(&ctx);
+    let tz = web::time_zone(&ctx.timezone);
     let mut member_error = None;
     let mut from_error = None;
     let mut to_error = None;
@@ -179,12 +163,7 @@ async fn audit_log(
         to_error = Some("The last day must not be before the first.".into());
         to = None;
     }
-    let page: u32 = filter
-        .page
-        .as_deref()
-        .and_then(|p| p.trim().parse().ok())
-        .filter(|p| *p >= 1)
-        .unwrap_or(1);
+    let page = web::page_number(filter.page.as_deref());
     let action = filter.action.trim().to_string();
     let q = LogQuery {
         member_id,
@@ -199,15 +178,15 @@ async fn audit_log(
     let members = member_options(&state, &ctx, &filter.member).await?;
     let link = |p: u32| {
         let p = p.to_string();
-        format!(
-            "/audit?{}",
-            query_string(&[
+        web::link(
+            "/audit",
+            &[
                 ("member", filter.member.trim()),
                 ("action", &action),
                 ("from", filter.from.trim()),
                 ("to", filter.to.trim()),
                 ("page", &p),
-            ])
+            ],
         )
     };
     let prev = (page > 1).then(|| link(page - 1));
@@ -274,14 +253,14 @@ struct AlertsPage {
 fn alert_row(a: Alert, tz: chrono_tz::Tz) -> AlertRow {
     AlertRow {
         id: a.id,
-        created: local_time(&a.created_at, tz),
+        created: local_time(&a.created_at, tz).text,
         alert_type: a.alert_type,
         severity: a.severity,
         message: a.message,
         ip: a.ip_address.unwrap_or_default(),
         status: a.status,
-        acknowledged: a.acknowledged_at.map(|t| local_time(&t, tz)),
-        resolved: a.resolved_at.map(|t| local_time(&t, tz)),
+        acknowledged: a.acknowledged_at.map(|t| local_time(&t, tz).text),
+        resolved: a.resolved_at.map(|t| local_time(&t, tz).text),
         note: a.resolution_note,
     }
 }
@@ -297,12 +276,7 @@ async fn alerts_page(
         s @ ("open" | "acknowledged" | "resolved") => s.to_string(),
         _ => String::new(),
     };
-    let page: u32 = filter
-        .page
-        .as_deref()
-        .and_then(|p| p.trim().parse().ok())
-        .filter(|p| *p >= 1)
-        .unwrap_or(1);
+    let page = web::page_number(filter.page.as_deref());
     let mut tx = state.db.begin().await?;
     let list = alerts::list(
         ctx,
@@ -317,12 +291,9 @@ async fn alerts_page(
     tx.commit().await?;
     let link = |p: u32| {
         let p = p.to_string();
-        format!(
-            "/security-alerts?{}",
-            query_string(&[("status", &status), ("page", &p)])
-        )
+        web::link("/security-alerts", &[("status", &status), ("page", &p)])
     };
-    let tz = tz_of(ctx);
+    let tz = web::time_zone(&ctx.timezone);
     Ok(AlertsPage {
         chrome: Chrome::for_viewer(ctx, "/security-alerts"),
         prev: (page > 1).then(|| link(page - 1)),

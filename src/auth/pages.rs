@@ -19,7 +19,7 @@ use super::reset::{self, ResetConfirm, ResetRequest};
 use super::service::{self, ChangePassword, LoginInput};
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::web::{self, Chrome, PageResult, PendingViewer, Viewer};
+use crate::web::{self, Chrome, LocalTime, PageResult, PendingViewer, Viewer};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -277,18 +277,10 @@ impl ResetConfirmPage {
 
 /// The page for a link that is not valid, expired or already used.
 fn invalid_link(err: &AppError) -> Response {
-    let message = match err {
-        AppError::Validation(errors) => errors
-            .iter()
-            .map(|e| web::sentence(&e.message))
-            .collect::<Vec<_>>()
-            .join(" "),
-        other => web::sentence(&other.to_problem().detail),
-    };
     let page = ResetConfirmPage {
         chrome: Chrome::anonymous(),
         token: None,
-        invalid: Some(message),
+        invalid: Some(web::refusal(err)),
         new_error: None,
         repeat_error: None,
     };
@@ -439,10 +431,8 @@ async fn change_password(
 /// One row of the "Active sessions" list, formatted for display.
 struct SessionView {
     family_id: String,
-    started: String,
-    started_iso: String,
-    last_refresh: String,
-    last_refresh_iso: String,
+    started: LocalTime,
+    last_refresh: LocalTime,
     ip: String,
     device: String,
     user_agent: String,
@@ -500,18 +490,15 @@ async fn account_page(State(state): State<AppState>, Viewer(ctx): Viewer) -> Pag
     let mut conn = state.db.acquire().await?;
     let me = service::me(&ctx, &mut conn).await?;
     let sessions = account::sessions(&ctx, &mut conn).await?;
-    let tz: chrono_tz::Tz = ctx.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let local = |t: chrono::DateTime<chrono::Utc>| {
-        t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
-    };
+    let tz = web::time_zone(&ctx.timezone);
+    // To the minute, without the zone.
+    let local = |t: chrono::DateTime<chrono::Utc>| web::local_time_as(tz, &t, "%Y-%m-%d %H:%M");
     let sessions = sessions
         .into_iter()
         .map(|s| SessionView {
             family_id: s.family_id.to_string(),
             started: local(s.started_at),
-            started_iso: s.started_at.to_rfc3339(),
             last_refresh: local(s.last_refresh_at),
-            last_refresh_iso: s.last_refresh_at.to_rfc3339(),
             ip: s.ip_address.unwrap_or_else(|| "unknown".into()),
             device: s
                 .user_agent

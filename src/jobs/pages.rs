@@ -15,10 +15,7 @@ use super::service::{self, JobInfo, RunsQuery};
 use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::{AppError, AppResult};
-use crate::notify::pages::{
-    SETTINGS, SubNavItem, When, page_number, query_string, settings_nav, tz_of, when,
-};
-use crate::web::{self, Chrome, PageResult, Viewer};
+use crate::web::{self, Chrome, LocalTime, NavItem, PageResult, Pager, SETTINGS, Viewer};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,7 +32,7 @@ pub struct RunView {
     id: Uuid,
     outcome: String,
     trigger: &'static str,
-    started: When,
+    started: LocalTime,
     duration: String,
     items: u32,
     error: String,
@@ -63,7 +60,7 @@ fn run_view(run: JobRun, tz: chrono_tz::Tz) -> RunView {
         } else {
             "Schedule"
         },
-        started: when(&run.started_at, tz),
+        started: web::local_time(tz, &run.started_at),
         items: run.items,
         error: run.error.unwrap_or_default(),
         server: run.server,
@@ -78,7 +75,7 @@ pub struct JobView {
     schedule: String,
     schedule_text: String,
     timezone: String,
-    next_run: Option<When>,
+    next_run: Option<LocalTime>,
     last_run: Option<RunView>,
     last_failure: Option<RunView>,
 }
@@ -92,7 +89,7 @@ fn job_view(j: JobInfo, tz: chrono_tz::Tz) -> JobView {
         // "At 03:10." reads better as "At 03:10 (America/Chicago)".
         schedule_text: j.schedule_text.trim_end_matches('.').to_string(),
         timezone: j.timezone,
-        next_run: j.next_run.map(|t| when(&t, tz)),
+        next_run: j.next_run.map(|t| web::local_time(tz, &t)),
         // The last failure is shown apart only when it is not the last run itself.
         last_failure: j
             .last_failure
@@ -162,7 +159,7 @@ pub struct RanQuery {
 #[template(path = "jobs/list.html")]
 struct ListPage {
     chrome: Chrome,
-    settings_nav: Vec<SubNavItem>,
+    settings_nav: Vec<NavItem>,
     jobs: Vec<JobView>,
     flash: Option<Flash>,
     scheduler_on: bool,
@@ -171,7 +168,7 @@ struct ListPage {
 
 async fn jobs_of(state: &AppState, ctx: &Ctx) -> AppResult<Vec<JobView>> {
     let mut conn = state.db.acquire().await?;
-    let tz = tz_of(ctx);
+    let tz = web::time_zone(&ctx.timezone);
     Ok(service::list(state, ctx, &mut conn)
         .await?
         .into_iter()
@@ -192,11 +189,11 @@ async fn list(
         .map(|j| flash(j, &q.run));
     Ok(web::render(&ListPage {
         chrome: Chrome::for_viewer(&ctx, SETTINGS),
-        settings_nav: settings_nav("/settings/jobs"),
+        settings_nav: web::settings_nav("/settings/jobs"),
         jobs,
         flash,
         scheduler_on: state.config.scheduler,
-        timezone: tz_of(&ctx).name().to_string(),
+        timezone: web::time_zone(&ctx.timezone).name().to_string(),
     }))
 }
 
@@ -216,15 +213,12 @@ pub struct HistoryFilter {
 #[template(path = "jobs/history.html")]
 struct HistoryPage {
     chrome: Chrome,
-    settings_nav: Vec<SubNavItem>,
+    settings_nav: Vec<NavItem>,
     job: JobView,
     outcome: String,
     runs: Vec<RunView>,
     total: u64,
-    page: u32,
-    pages: u64,
-    prev: Option<String>,
-    next: Option<String>,
+    pager: Pager,
     flash: Option<Flash>,
 }
 
@@ -244,7 +238,7 @@ async fn history(
         o if OUTCOMES.contains(&o) => o.to_string(),
         _ => String::new(),
     };
-    let page = page_number(filter.page.as_deref());
+    let page = web::page_number(filter.page.as_deref());
     let mut conn = state.db.acquire().await?;
     let runs = service::runs(
         &state,
@@ -258,26 +252,21 @@ async fn history(
         },
     )
     .await?;
-    let tz = tz_of(&ctx);
-    let pages = runs.total.div_ceil(u64::from(runs.per_page)).max(1);
-    let link = |p: u32| {
+    let tz = web::time_zone(&ctx.timezone);
+    let pager = Pager::new(runs.page, runs.total, runs.per_page, |p| {
         let p = p.to_string();
-        format!(
-            "/settings/jobs/{}?{}",
-            job.name,
-            query_string(&[("outcome", &outcome), ("page", &p)])
+        web::link(
+            &format!("/settings/jobs/{}", job.name),
+            &[("outcome", &outcome), ("page", &p)],
         )
-    };
+    });
     let flash = (!filter.run.is_empty()).then(|| flash(&job, &filter.run));
     Ok(web::render(&HistoryPage {
         chrome: Chrome::for_viewer(&ctx, SETTINGS),
-        settings_nav: settings_nav("/settings/jobs"),
-        prev: (runs.page > 1).then(|| link(runs.page - 1)),
-        next: (u64::from(runs.page) < pages).then(|| link(runs.page + 1)),
+        settings_nav: web::settings_nav("/settings/jobs"),
+        pager,
         runs: runs.items.into_iter().map(|r| run_view(r, tz)).collect(),
         total: runs.total,
-        page: runs.page,
-        pages,
         outcome,
         job,
         flash,
@@ -306,11 +295,11 @@ async fn run_now(
     let to = if form.from == "history" {
         format!("/settings/jobs/{}?run={}", run.job, run.id)
     } else {
-        format!(
-            "/settings/jobs?{}#job-{}",
-            query_string(&[("ran", &run.job), ("run", &run.id.to_string())]),
-            run.job
-        )
+        let back = web::link(
+            "/settings/jobs",
+            &[("ran", &run.job), ("run", &run.id.to_string())],
+        );
+        format!("{back}#job-{}", run.job)
     };
     Ok(Redirect::to(&to).into_response())
 }

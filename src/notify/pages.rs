@@ -12,7 +12,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -23,7 +22,9 @@ use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::parse_id;
-use crate::web::{self, Chrome, PageResult, Viewer};
+use crate::web::{
+    self, Chrome, Field, FieldSpec, LocalTime, NavItem, PageResult, Pager, SETTINGS, Viewer,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -46,97 +47,6 @@ pub fn router() -> Router<AppState> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Shared by the settings pages (the jobs pages too)
-
-/// A time for a page: shown in the organization's zone, machine-readable in UTC.
-pub(crate) struct When {
-    pub text: String,
-    pub iso: String,
-}
-
-pub(crate) fn tz_of(ctx: &Ctx) -> chrono_tz::Tz {
-    ctx.timezone.parse().unwrap_or(chrono_tz::UTC)
-}
-
-pub(crate) fn when(t: &DateTime<Utc>, tz: chrono_tz::Tz) -> When {
-    When {
-        text: t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
-        iso: t.to_rfc3339(),
-    }
-}
-
-/// One entry of the settings area's sub-navigation.
-pub(crate) struct SubNavItem {
-    pub label: &'static str,
-    pub href: &'static str,
-    pub current: bool,
-}
-
-/// The settings area's sections; `current` is the href of the page's section.
-pub(crate) fn settings_nav(current: &str) -> Vec<SubNavItem> {
-    [
-        ("Email", "/settings/email"),
-        ("Outbox", "/settings/email/outbox"),
-        ("Jobs", "/settings/jobs"),
-        ("Notification defaults", "/settings/notifications"),
-        ("Your notifications", "/account/notifications"),
-    ]
-    .into_iter()
-    .map(|(label, href)| SubNavItem {
-        label,
-        href,
-        current: href == current,
-    })
-    .collect()
-}
-
-/// The href of the header entry the settings pages belong to.
-pub(crate) const SETTINGS: &str = "/settings/email";
-
-/// Page numbers from a query string: anything but a whole number from 1 is page 1.
-pub(crate) fn page_number(raw: Option<&str>) -> u32 {
-    raw.and_then(|p| p.trim().parse().ok())
-        .filter(|p| *p >= 1)
-        .unwrap_or(1)
-}
-
-/// `key=value&…` of the non-empty pairs, values percent-encoded.
-pub(crate) fn query_string(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", web::url_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// "must be between …" beside the Port field reads "Port must be between …"; other messages
-/// are capitalised.
-fn field_sentence(label: &str, message: &str) -> String {
-    let m = message.trim_end_matches('.');
-    let starts_with_verb = ["is ", "must ", "has ", "cannot ", "may ", "should "]
-        .iter()
-        .any(|p| m.starts_with(p));
-    if starts_with_verb {
-        format!("{label} {m}.")
-    } else {
-        web::sentence(m)
-    }
-}
-
-/// The message of a refusal that is not about one field.
-fn refusal(err: &AppError) -> String {
-    match err {
-        AppError::Validation(errors) => errors
-            .iter()
-            .map(|e| web::sentence(&e.message))
-            .collect::<Vec<_>>()
-            .join(" "),
-        other => web::sentence(&other.to_problem().detail),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // The inbox
 
 const INBOX_PER_PAGE: u32 = 25;
@@ -153,7 +63,7 @@ pub struct InboxItem {
     subject: String,
     paragraphs: Vec<String>,
     category: &'static str,
-    when: When,
+    when: LocalTime,
     unread: bool,
     /// The notification links to a page of this site.
     opens: bool,
@@ -168,10 +78,7 @@ struct InboxPage {
     items: Vec<InboxItem>,
     unread: u64,
     total: u64,
-    page: u32,
-    pages: u64,
-    prev: Option<String>,
-    next: Option<String>,
+    pager: Pager,
     /// This page's address, to come back to after marking something read.
     back: String,
     timezone: String,
@@ -180,15 +87,13 @@ struct InboxPage {
 fn inbox_link(unread_only: bool, page: u32) -> String {
     let page = page.to_string();
     let show = if unread_only { "unread" } else { "" };
-    let q = query_string(&[
-        ("show", show),
-        ("page", if page == "1" { "" } else { &page }),
-    ]);
-    if q.is_empty() {
-        "/notifications".to_string()
-    } else {
-        format!("/notifications?{q}")
-    }
+    web::link(
+        "/notifications",
+        &[
+            ("show", show),
+            ("page", if page == "1" { "" } else { &page }),
+        ],
+    )
 }
 
 /// A notification's link, if it is a path on this site (anything else is not followed).
@@ -204,7 +109,7 @@ async fn inbox(
 ) -> PageResult {
     let filter = query.map(|Query(f)| f).unwrap_or_default();
     let unread_only = filter.show == "unread";
-    let page = page_number(filter.page.as_deref());
+    let page = web::page_number(filter.page.as_deref());
     let mut conn = state.db.acquire().await?;
     let inbox = service::inbox(
         &ctx,
@@ -216,9 +121,9 @@ async fn inbox(
         },
     )
     .await?;
-    let tz = tz_of(&ctx);
+    let tz = web::time_zone(&ctx.timezone);
     let p = inbox.page;
-    let pages = p.total.div_ceil(u64::from(p.per_page)).max(1);
+    let pager = Pager::new(p.page, p.total, p.per_page, |n| inbox_link(unread_only, n));
     let items = p
         .items
         .into_iter()
@@ -227,7 +132,7 @@ async fn inbox(
             paragraphs: mail::paragraphs(&n.message),
             subject: n.subject,
             category: categories::find(&n.category).map_or("Other", |c| c.label),
-            when: when(&n.created_at, tz),
+            when: web::local_time(tz, &n.created_at),
             unread: n.read_at.is_none(),
             opens: local_link(n.action_url.as_deref()).is_some(),
             emailed: n.emailed,
@@ -239,10 +144,7 @@ async fn inbox(
         items,
         unread: inbox.unread,
         total: p.total,
-        page: p.page,
-        pages,
-        prev: (p.page > 1).then(|| inbox_link(unread_only, p.page - 1)),
-        next: (u64::from(p.page) < pages).then(|| inbox_link(unread_only, p.page + 1)),
+        pager,
         back: inbox_link(unread_only, p.page),
         timezone: tz.name().to_string(),
     }))
@@ -320,7 +222,7 @@ struct PreferencesPage {
     saved: bool,
     message: Option<String>,
     /// Administrators reach this page from the settings area too.
-    settings_nav: Vec<SubNavItem>,
+    settings_nav: Vec<NavItem>,
 }
 
 fn preferences_page(ctx: &Ctx, prefs: Vec<Preference>) -> PreferencesPage {
@@ -331,7 +233,7 @@ fn preferences_page(ctx: &Ctx, prefs: Vec<Preference>) -> PreferencesPage {
         saved: false,
         message: None,
         settings_nav: if ctx.has(crate::auth::permissions::SETTINGS_MANAGE) {
-            settings_nav("/account/notifications")
+            web::settings_nav("/account/notifications")
         } else {
             Vec::new()
         },
@@ -412,7 +314,7 @@ async fn save_preferences(
         Err(err @ AppError::Validation(_)) => {
             tx.rollback().await?;
             let mut page = preferences_page(&ctx, current);
-            page.message = Some(refusal(&err));
+            page.message = Some(web::refusal(&err));
             Ok((err.status(), web::render(&page)).into_response())
         }
         Err(other) => Err(other.into()),
@@ -422,29 +324,7 @@ async fn save_preferences(
 // ---------------------------------------------------------------------------------------------
 // Email settings and the test message
 
-pub struct Field {
-    name: &'static str,
-    label: &'static str,
-    kind: &'static str,
-    value: String,
-    required: bool,
-    autocomplete: &'static str,
-    placeholder: String,
-    hint: &'static str,
-    error: Option<String>,
-}
-
-/// name, label, input type, required, autocomplete, hint
-type Spec = (
-    &'static str,
-    &'static str,
-    &'static str,
-    bool,
-    &'static str,
-    &'static str,
-);
-
-const SERVER_FIELDS: &[Spec] = &[
+const SERVER_FIELDS: &[FieldSpec] = &[
     (
         "host",
         "Mail server",
@@ -463,7 +343,7 @@ const SERVER_FIELDS: &[Spec] = &[
     ),
 ];
 
-const SIGN_IN_FIELDS: &[Spec] = &[
+const SIGN_IN_FIELDS: &[FieldSpec] = &[
     (
         "username",
         "User name",
@@ -482,7 +362,7 @@ const SIGN_IN_FIELDS: &[Spec] = &[
     ),
 ];
 
-const SENDER_FIELDS: &[Spec] = &[
+const SENDER_FIELDS: &[FieldSpec] = &[
     (
         "from_address",
         "From address",
@@ -501,7 +381,7 @@ const SENDER_FIELDS: &[Spec] = &[
     ),
 ];
 
-const DELIVERY_FIELDS: &[Spec] = &[(
+const DELIVERY_FIELDS: &[FieldSpec] = &[(
     "give_up_hours",
     "Give up after (hours)",
     "number",
@@ -510,7 +390,7 @@ const DELIVERY_FIELDS: &[Spec] = &[(
     "Email that could not be delivered within this many hours is given up (1 to 720).",
 )];
 
-const ALL_FIELDS: &[&[Spec]] = &[
+const ALL_FIELDS: &[&[FieldSpec]] = &[
     SERVER_FIELDS,
     SIGN_IN_FIELDS,
     SENDER_FIELDS,
@@ -549,7 +429,7 @@ pub struct TestView {
 #[template(path = "notify/email.html")]
 struct EmailPage {
     chrome: Chrome,
-    settings_nav: Vec<SubNavItem>,
+    settings_nav: Vec<NavItem>,
     configured: bool,
     enabled: bool,
     password_set: bool,
@@ -650,28 +530,23 @@ impl EmailForm {
     }
 }
 
+/// The fields of one section of the form. The email settings form marks its required fields
+/// with `aria-required` only; a stored password is never shown, the field says it is there.
 fn build_fields(
-    specs: &[Spec],
+    specs: &[FieldSpec],
     form: &EmailForm,
     password_set: bool,
     errors: &HashMap<String, String>,
 ) -> Vec<Field> {
-    specs
-        .iter()
-        .map(|&(name, label, kind, required, autocomplete, hint)| Field {
-            name,
-            label,
-            kind,
-            value: form.value(name),
-            required,
-            autocomplete,
-            placeholder: if name == "password" && password_set {
+    web::fields(specs, |name| form.value(name), errors)
+        .into_iter()
+        .map(|f| Field {
+            placeholder: if f.name == "password" && password_set {
                 "stored — leave blank to keep".into()
             } else {
                 String::new()
             },
-            hint,
-            error: errors.get(name).cloned(),
+            ..f
         })
         .collect()
 }
@@ -682,36 +557,17 @@ fn email_page(
     form: &EmailForm,
     errors: Vec<FieldError>,
 ) -> EmailPage {
-    let mut by_field: HashMap<String, String> = HashMap::new();
-    let mut other = Vec::new();
-    for e in errors {
-        let label = if e.field == "security" {
+    let (by_field, other) = web::field_errors(errors, |field| {
+        if field == "security" {
             Some("Security")
         } else {
-            ALL_FIELDS
-                .iter()
-                .flat_map(|s| s.iter())
-                .find(|s| s.0 == e.field)
-                .map(|s| s.1)
-        };
-        match label {
-            Some(label) => {
-                let text = field_sentence(label, &e.message);
-                by_field
-                    .entry(e.field)
-                    .and_modify(|t| {
-                        t.push(' ');
-                        t.push_str(&text)
-                    })
-                    .or_insert(text);
-            }
-            None => other.push(web::sentence(&e.message)),
+            web::spec_label(ALL_FIELDS, field)
         }
-    }
+    });
     let set = settings.password_set;
     EmailPage {
         chrome: Chrome::for_viewer(ctx, SETTINGS),
-        settings_nav: settings_nav("/settings/email"),
+        settings_nav: web::settings_nav("/settings/email"),
         configured: settings.configured,
         enabled: form.enabled.is_some(),
         password_set: set,
@@ -722,7 +578,7 @@ fn email_page(
         delivery: build_fields(DELIVERY_FIELDS, form, set, &by_field),
         security: security_options(form.security.trim()),
         security_error: by_field.get("security").cloned(),
-        errors: other,
+        errors: other.iter().map(|e| web::sentence(&e.message)).collect(),
         saved: false,
         test_to: String::new(),
         test_to_error: None,
@@ -816,14 +672,14 @@ async fn send_test(
             page.test_to_error = Some(
                 errors
                     .iter()
-                    .map(|e| field_sentence("To", &e.message))
+                    .map(|e| web::field_sentence("To", &e.message))
                     .collect::<Vec<_>>()
                     .join(" "),
             );
             StatusCode::UNPROCESSABLE_ENTITY
         }
         Err(err @ AppError::Conflict(_)) => {
-            page.test_message = Some(refusal(&err));
+            page.test_message = Some(web::refusal(&err));
             err.status()
         }
         Err(other) => return Err(other.into()),
@@ -852,7 +708,7 @@ pub struct OutboxRow {
     status: String,
     attempts: u32,
     last_error: String,
-    created: When,
+    created: LocalTime,
     /// "Sent …", "Next try …" or "Gave up …".
     progress: String,
     progress_iso: String,
@@ -862,15 +718,12 @@ pub struct OutboxRow {
 #[template(path = "notify/outbox.html")]
 struct OutboxPage {
     chrome: Chrome,
-    settings_nav: Vec<SubNavItem>,
+    settings_nav: Vec<NavItem>,
     status: String,
     counts: OutboxCounts,
     rows: Vec<OutboxRow>,
     total: u64,
-    page: u32,
-    pages: u64,
-    prev: Option<String>,
-    next: Option<String>,
+    pager: Pager,
     message: Option<String>,
     notice: Option<String>,
     timezone: String,
@@ -878,8 +731,10 @@ struct OutboxPage {
 
 fn outbox_link(status: &str, page: u32) -> String {
     let page = page.to_string();
-    let q = query_string(&[("status", status), ("page", &page)]);
-    format!("/settings/email/outbox?{q}")
+    web::link(
+        "/settings/email/outbox",
+        &[("status", status), ("page", &page)],
+    )
 }
 
 async fn outbox_page(
@@ -892,7 +747,7 @@ async fn outbox_page(
         s if OUTBOX_STATUSES.contains(&s) => s.to_string(),
         _ => String::new(),
     };
-    let page = page_number(filter.page.as_deref());
+    let page = web::page_number(filter.page.as_deref());
     let mut conn = state.db.acquire().await?;
     let outbox = mail::outbox(
         ctx,
@@ -904,9 +759,9 @@ async fn outbox_page(
         },
     )
     .await?;
-    let tz = tz_of(ctx);
+    let tz = web::time_zone(&ctx.timezone);
     let p = outbox.page;
-    let pages = p.total.div_ceil(u64::from(p.per_page)).max(1);
+    let pager = Pager::new(p.page, p.total, p.per_page, |n| outbox_link(&status, n));
     let rows = p
         .items
         .into_iter()
@@ -916,14 +771,14 @@ async fn outbox_page(
                 ("failed", _) => ("Gave up", m.next_attempt_at),
                 _ => ("Next try", m.next_attempt_at),
             };
-            let at_local = when(&at, tz);
+            let at_local = web::local_time(tz, &at);
             OutboxRow {
                 id: m.id,
                 to: m.to_address,
                 subject: m.subject,
                 attempts: m.attempts,
                 last_error: m.last_error.unwrap_or_default(),
-                created: when(&m.created_at, tz),
+                created: web::local_time(tz, &m.created_at),
                 progress: if m.status == "failed" {
                     String::new()
                 } else {
@@ -936,15 +791,12 @@ async fn outbox_page(
         .collect();
     Ok(OutboxPage {
         chrome: Chrome::for_viewer(ctx, SETTINGS),
-        settings_nav: settings_nav("/settings/email/outbox"),
-        prev: (p.page > 1).then(|| outbox_link(&status, p.page - 1)),
-        next: (u64::from(p.page) < pages).then(|| outbox_link(&status, p.page + 1)),
+        settings_nav: web::settings_nav("/settings/email/outbox"),
+        pager,
         status,
         counts: outbox.counts,
         rows,
         total: p.total,
-        page: p.page,
-        pages,
         message,
         notice: filter
             .retried
@@ -990,9 +842,12 @@ async fn retry(
             } else {
                 ""
             };
-            let page = page_number(Some(&form.page)).to_string();
-            let q = query_string(&[("status", status), ("page", &page), ("retried", "1")]);
-            Ok(Redirect::to(&format!("/settings/email/outbox?{q}")).into_response())
+            let page = web::page_number(Some(&form.page)).to_string();
+            let to = web::link(
+                "/settings/email/outbox",
+                &[("status", status), ("page", &page), ("retried", "1")],
+            );
+            Ok(Redirect::to(&to).into_response())
         }
         Err(err @ AppError::Conflict(_)) => {
             tx.rollback().await?;
@@ -1001,7 +856,7 @@ async fn retry(
                 page: Some(form.page),
                 retried: None,
             };
-            let page = outbox_page(&state, &ctx, &filter, Some(refusal(&err))).await?;
+            let page = outbox_page(&state, &ctx, &filter, Some(web::refusal(&err))).await?;
             Ok((err.status(), web::render(&page)).into_response())
         }
         Err(other) => Err(other.into()),
@@ -1015,7 +870,7 @@ async fn retry(
 #[template(path = "notify/defaults.html")]
 struct DefaultsPage {
     chrome: Chrome,
-    settings_nav: Vec<SubNavItem>,
+    settings_nav: Vec<NavItem>,
     defaults: Vec<DefaultPreference>,
     saved: bool,
     message: Option<String>,
@@ -1024,7 +879,7 @@ struct DefaultsPage {
 fn defaults_page(ctx: &Ctx, defaults: Vec<DefaultPreference>) -> DefaultsPage {
     DefaultsPage {
         chrome: Chrome::for_viewer(ctx, SETTINGS),
-        settings_nav: settings_nav("/settings/notifications"),
+        settings_nav: web::settings_nav("/settings/notifications"),
         defaults,
         saved: false,
         message: None,
@@ -1067,7 +922,7 @@ async fn save_defaults(
         Err(err @ AppError::Validation(_)) => {
             tx.rollback().await?;
             let mut page = defaults_page(&ctx, current);
-            page.message = Some(refusal(&err));
+            page.message = Some(web::refusal(&err));
             Ok((err.status(), web::render(&page)).into_response())
         }
         Err(other) => Err(other.into()),

@@ -20,7 +20,7 @@ use crate::db::Conn;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::parse_id;
 use crate::modules::roles::service as roles;
-use crate::web::{self, Chrome, PageResult, Viewer};
+use crate::web::{self, Chrome, LocalTime, PageResult, Pager, Viewer};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,23 +39,6 @@ const SECTION: &str = "/announcements";
 // ---------------------------------------------------------------------------------------------
 // Shown the same way on this module's pages and on the dashboard
 
-/// A time for a page: in the organization's zone, machine-readable in UTC.
-pub struct When {
-    pub text: String,
-    pub iso: String,
-}
-
-fn tz_of(ctx: &Ctx) -> chrono_tz::Tz {
-    ctx.timezone.parse().unwrap_or(chrono_tz::UTC)
-}
-
-fn when(t: &DateTime<Utc>, tz: chrono_tz::Tz) -> When {
-    When {
-        text: t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
-        iso: t.to_rfc3339(),
-    }
-}
-
 /// One announcement, formatted for a page.
 pub struct AnnouncementView {
     pub id: Uuid,
@@ -63,11 +46,11 @@ pub struct AnnouncementView {
     /// Paragraphs (split at blank lines), each as its lines.
     pub paragraphs: Vec<Vec<String>>,
     pub author: String,
-    pub posted: When,
+    pub posted: LocalTime,
     /// "Everyone", or the role names.
     pub audience: String,
-    pub expires: Option<When>,
-    pub withdrawn: Option<When>,
+    pub expires: Option<LocalTime>,
+    pub withdrawn: Option<LocalTime>,
     /// `current`, `expired` or `withdrawn`.
     pub state: &'static str,
     pub state_label: &'static str,
@@ -100,10 +83,10 @@ impl AnnouncementView {
                 .collect(),
             title: a.title,
             author: a.author_name,
-            posted: when(&a.created_at, tz),
+            posted: web::local_time(tz, &a.created_at),
             audience,
-            expires: a.expires_at.map(|t| when(&t, tz)),
-            withdrawn: a.withdrawn_at.map(|t| when(&t, tz)),
+            expires: a.expires_at.map(|t| web::local_time(tz, &t)),
+            withdrawn: a.withdrawn_at.map(|t| web::local_time(tz, &t)),
             state,
             state_label,
             dismissed: a.dismissed,
@@ -113,7 +96,7 @@ impl AnnouncementView {
 
 /// What the dashboard shows the member: current announcements addressed to them, not dismissed.
 pub async fn for_dashboard(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<AnnouncementView>> {
-    let tz = tz_of(ctx);
+    let tz = web::time_zone(&ctx.timezone);
     let now = Utc::now();
     Ok(service::for_me(ctx, conn)
         .await?
@@ -141,10 +124,7 @@ struct ListPage {
     items: Vec<AnnouncementView>,
     flash: Option<String>,
     total: u64,
-    page: u32,
-    pages: u64,
-    prev: Option<String>,
-    next: Option<String>,
+    pager: Pager,
     timezone: String,
 }
 
@@ -158,11 +138,12 @@ struct ListParams {
 }
 
 fn list_link(page: u32) -> String {
-    if page <= 1 {
-        "/announcements".to_string()
+    let page = if page <= 1 {
+        String::new()
     } else {
-        format!("/announcements?page={page}")
-    }
+        page.to_string()
+    };
+    web::link("/announcements", &[("page", &page)])
 }
 
 /// The message after a post or a withdrawal, from the redirect's query.
@@ -197,12 +178,7 @@ async fn list(
     query: Result<Query<ListParams>, QueryRejection>,
 ) -> PageResult {
     let q = query.map(|Query(q)| q).unwrap_or_default();
-    let page = q
-        .page
-        .as_deref()
-        .and_then(|p| p.trim().parse::<u32>().ok())
-        .filter(|p| *p >= 1)
-        .unwrap_or(1);
+    let page = web::page_number(q.page.as_deref());
     let mut conn = state.db.acquire().await?;
     let found = service::list(
         &ctx,
@@ -213,18 +189,14 @@ async fn list(
         },
     )
     .await?;
-    let tz = tz_of(&ctx);
+    let tz = web::time_zone(&ctx.timezone);
     let now = Utc::now();
-    let pages = found.total.div_ceil(u64::from(found.per_page)).max(1);
     Ok(web::render(&ListPage {
         chrome: Chrome::for_viewer(&ctx, SECTION),
         can_manage: ctx.has(ANNOUNCEMENTS_MANAGE),
         flash: flash(&q),
         total: found.total,
-        page: found.page,
-        pages,
-        prev: (found.page > 1).then(|| list_link((u64::from(found.page - 1)).min(pages) as u32)),
-        next: (u64::from(found.page) < pages).then(|| list_link(found.page + 1)),
+        pager: Pager::new(found.page, found.total, found.per_page, list_link),
         items: found
             .items
             .into_iter()
@@ -377,7 +349,7 @@ impl FormPage {
         } else {
             Vec::new()
         };
-        let tz = tz_of(ctx);
+        let tz = web::time_zone(&ctx.timezone);
         Ok(FormPage {
             chrome: Chrome::for_viewer(ctx, SECTION),
             title: form.title.clone(),
@@ -390,7 +362,7 @@ impl FormPage {
             roles,
             roles_listed,
             expires_on: form.expires_on.clone(),
-            today: Utc::now().with_timezone(&tz).format("%Y-%m-%d").to_string(),
+            today: web::local_time_as(tz, &Utc::now(), "%Y-%m-%d").text,
             notify: form.notify,
             timezone: ctx.timezone.clone(),
             message: None,
@@ -448,7 +420,7 @@ async fn create(
 ) -> PageResult {
     ctx.require(ANNOUNCEMENTS_MANAGE)?;
     let form = PostForm::from_pairs(pairs);
-    let (input, mut errors) = form.input(tz_of(&ctx));
+    let (input, mut errors) = form.input(web::time_zone(&ctx.timezone));
     let mut tx = state.db.begin().await?;
     let result = service::post(&state, &ctx, &mut tx, input).await;
     match result {
@@ -525,7 +497,11 @@ async fn load(state: &AppState, ctx: &Ctx, id: &str) -> AppResult<AnnouncementVi
     let id = parse_id(id)?;
     let mut conn = state.db.acquire().await?;
     let a = service::get(ctx, &mut conn, id).await?;
-    Ok(AnnouncementView::new(a, tz_of(ctx), Utc::now()))
+    Ok(AnnouncementView::new(
+        a,
+        web::time_zone(&ctx.timezone),
+        Utc::now(),
+    ))
 }
 
 async fn withdraw_confirm(
@@ -562,7 +538,7 @@ async fn withdraw(
             let page = WithdrawPage {
                 chrome: Chrome::for_viewer(&ctx, SECTION),
                 a,
-                message: Some(web::sentence(&err.to_problem().detail)),
+                message: Some(web::refusal(&err)),
             };
             Ok((err.status(), web::render(&page)).into_response())
         }

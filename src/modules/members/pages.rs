@@ -24,7 +24,7 @@ use crate::auth::permissions::{MEMBERS_MANAGE, USERS_VIEW_CONTACT};
 use crate::error::{AppError, FieldError};
 use crate::http::parse_id;
 use crate::modules::roles::service as roles;
-use crate::web::{self, Chrome, PageResult, Viewer};
+use crate::web::{self, Chrome, Field, FieldSpec, PageResult, Pager, Viewer};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -38,24 +38,6 @@ pub fn router() -> Router<AppState> {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/// "is required" beside the First name field reads "First name is required."; other messages
-/// are capitalised.
-fn sentence(label: &str, message: &str) -> String {
-    let m = message.trim_end_matches('.');
-    let starts_with_verb = ["is ", "must ", "has ", "cannot ", "may ", "should "]
-        .iter()
-        .any(|p| m.starts_with(p));
-    if starts_with_verb {
-        format!("{label} {m}.")
-    } else {
-        let mut c = m.chars();
-        match c.next() {
-            Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str()),
-            None => String::new(),
-        }
-    }
-}
 
 /// Query-string encoding of one value.
 fn opt(v: &Option<String>) -> String {
@@ -140,11 +122,8 @@ struct DirectoryPage {
     error: Option<String>,
     show_contact: bool,
     can_manage: bool,
-    page: u32,
-    pages: u64,
+    pager: Pager,
     total: u64,
-    prev: Option<String>,
-    next: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -155,15 +134,8 @@ struct DirectoryQuery {
 }
 
 fn directory_link(q: &str, status: &str, page: u32) -> String {
-    let mut parts = Vec::new();
-    if !q.is_empty() {
-        parts.push(format!("q={}", web::url_encode(q)));
-    }
-    if !status.is_empty() {
-        parts.push(format!("status={}", web::url_encode(status)));
-    }
-    parts.push(format!("page={page}"));
-    format!("/members?{}", parts.join("&"))
+    let page = page.to_string();
+    web::link("/members", &[("q", q), ("status", status), ("page", &page)])
 }
 
 async fn directory(
@@ -212,25 +184,15 @@ async fn directory(
         error,
         show_contact: ctx.has(USERS_VIEW_CONTACT),
         can_manage: ctx.has(MEMBERS_MANAGE),
-        page: 1,
-        pages: 1,
+        pager: Pager::first(),
         total: 0,
-        prev: None,
-        next: None,
     };
     let code = match result {
         Ok(p) => {
-            let pages = p.total.div_ceil(u64::from(p.per_page)).max(1);
-            shown.page = p.page;
-            shown.pages = pages;
+            shown.pager = Pager::new(p.page, p.total, p.per_page, |n| {
+                directory_link(&shown.q, &shown.status, n)
+            });
             shown.total = p.total;
-            if p.page > 1 {
-                let back = (u64::from(p.page - 1)).min(pages) as u32;
-                shown.prev = Some(directory_link(&shown.q, &shown.status, back));
-            }
-            if u64::from(p.page) < pages {
-                shown.next = Some(directory_link(&shown.q, &shown.status, p.page + 1));
-            }
             shown.rows = p.items.into_iter().map(Row::from).collect();
             StatusCode::OK
         }
@@ -244,7 +206,7 @@ async fn directory(
             shown.error = Some(
                 errors
                     .iter()
-                    .map(|e| sentence(label(&e.field), &e.message))
+                    .map(|e| web::field_sentence(label(&e.field), &e.message))
                     .collect::<Vec<_>>()
                     .join(" "),
             );
@@ -405,14 +367,16 @@ async fn change_status(
         AppError::Validation(errors) => {
             for e in errors {
                 match e.field.as_str() {
-                    "status" => page.status_error = Some(sentence("New status", &e.message)),
-                    "reason" => page.reason_error = Some(sentence("Reason", &e.message)),
-                    _ => page.form_error = Some(sentence("", &e.message)),
+                    "status" => {
+                        page.status_error = Some(web::field_sentence("New status", &e.message))
+                    }
+                    "reason" => page.reason_error = Some(web::field_sentence("Reason", &e.message)),
+                    _ => page.form_error = Some(web::field_sentence("", &e.message)),
                 }
             }
         }
         AppError::Conflict(_) | AppError::Forbidden(_) if ctx.has(MEMBERS_MANAGE) => {
-            page.form_error = Some(sentence("", &err.to_problem().detail));
+            page.form_error = Some(web::field_sentence("", &err.to_problem().detail));
         }
         other => return Err(other.into()),
     }
@@ -422,28 +386,7 @@ async fn change_status(
 // ---------------------------------------------------------------------------------------------
 // Create and edit
 
-pub struct Field {
-    name: &'static str,
-    label: &'static str,
-    kind: &'static str,
-    value: String,
-    required: bool,
-    autocomplete: &'static str,
-    hint: &'static str,
-    error: Option<String>,
-}
-
-/// name, label, input type, required, autocomplete, hint
-type Spec = (
-    &'static str,
-    &'static str,
-    &'static str,
-    bool,
-    &'static str,
-    &'static str,
-);
-
-const PROFILE_FIELDS: &[Spec] = &[
+const PROFILE_FIELDS: &[FieldSpec] = &[
     ("first_name", "First name", "text", true, "given-name", ""),
     ("last_name", "Last name", "text", true, "family-name", ""),
     (
@@ -467,7 +410,7 @@ const PROFILE_FIELDS: &[Spec] = &[
     ("hire_date", "Hire date", "date", false, "off", "YYYY-MM-DD"),
 ];
 
-const CONTACT_FIELDS: &[Spec] = &[
+const CONTACT_FIELDS: &[FieldSpec] = &[
     ("email", "E-mail", "email", true, "email", ""),
     ("phone", "Phone", "tel", false, "tel", ""),
     (
@@ -496,7 +439,7 @@ const CONTACT_FIELDS: &[Spec] = &[
     ),
 ];
 
-const PASSWORD_FIELD: Spec = (
+const PASSWORD_FIELD: FieldSpec = (
     "temporary_password",
     "Temporary password (optional)",
     "password",
@@ -506,56 +449,27 @@ const PASSWORD_FIELD: Spec = (
 );
 
 fn build_fields(
-    specs: &[Spec],
+    specs: &[FieldSpec],
     values: &HashMap<&'static str, String>,
     errors: &HashMap<String, String>,
 ) -> Vec<Field> {
-    specs
-        .iter()
-        .map(|&(name, label, kind, required, autocomplete, hint)| Field {
-            name,
-            label,
-            kind,
-            value: if kind == "password" {
-                String::new()
-            } else {
-                values.get(name).cloned().unwrap_or_default()
-            },
-            required,
-            autocomplete,
-            hint,
-            error: errors.get(name).cloned(),
-        })
-        .collect()
+    web::fields(
+        specs,
+        |name| values.get(name).cloned().unwrap_or_default(),
+        errors,
+    )
 }
 
 /// Field errors as sentences keyed by field; errors about fields not on the form come back apart.
 fn split_errors(
     errors: Vec<FieldError>,
-    specs: &[&[Spec]],
+    specs: &[&[FieldSpec]],
 ) -> (HashMap<String, String>, Vec<String>) {
-    let mut by_field = HashMap::new();
-    let mut other = Vec::new();
-    for e in errors {
-        let label = specs
-            .iter()
-            .flat_map(|s| s.iter())
-            .find(|s| s.0 == e.field)
-            .map(|s| s.1);
-        match label {
-            Some(label) => {
-                let text = sentence(label.trim_end_matches(" (optional)"), &e.message);
-                by_field
-                    .entry(e.field)
-                    .and_modify(|t: &mut String| {
-                        t.push(' ');
-                        t.push_str(&text)
-                    })
-                    .or_insert(text);
-            }
-            None => other.push(sentence(&e.field, &e.message)),
-        }
-    }
+    let (by_field, other) = web::field_errors(errors, |field| web::spec_label(specs, field));
+    let other = other
+        .iter()
+        .map(|e| web::field_sentence(&e.field, &e.message))
+        .collect();
     (by_field, other)
 }
 
@@ -921,7 +835,7 @@ async fn import(
             page.csv_error = Some(
                 errors
                     .iter()
-                    .map(|e| sentence("The CSV", &e.message))
+                    .map(|e| web::field_sentence("The CSV", &e.message))
                     .collect::<Vec<_>>()
                     .join(" "),
             );
@@ -941,16 +855,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sentences() {
-        assert_eq!(
-            sentence("First name", "is required"),
-            "First name is required."
-        );
-        assert_eq!(
-            sentence("X", "a new member is active"),
-            "A new member is active."
-        );
-        assert_eq!(web::url_encode("a b&c"), "a%20b%26c");
+    fn only_changes_are_patched() {
         assert_eq!(changed(Some("a".into()), Some("a ".into())), None);
         assert_eq!(changed(Some("a".into()), Some("".into())), Some(None));
         assert_eq!(changed(None, None), None);

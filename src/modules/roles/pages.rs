@@ -417,7 +417,7 @@ async fn delete(
             let page = DeletePage {
                 chrome: Chrome::for_viewer(&ctx, "/roles"),
                 role,
-                message: Some(web::sentence(&err.to_problem().detail)),
+                message: Some(web::refusal(&err)),
             };
             Ok((err.status(), web::render(&page)).into_response())
         }
@@ -444,15 +444,7 @@ async fn after_member_change(
     match result {
         Ok(()) => Ok(Redirect::to(&format!("/roles/{id}#members")).into_response()),
         Err(err) if refused(&err) => {
-            let message = match &err {
-                AppError::Validation(errors) => errors
-                    .iter()
-                    .map(|e| web::sentence(&e.message))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                other => web::sentence(&other.to_problem().detail),
-            };
-            let page = edit_page(state, ctx, id, Some(message)).await?;
+            let page = edit_page(state, ctx, id, Some(web::refusal(&err))).await?;
             Ok((err.status(), web::render(&page)).into_response())
         }
         Err(other) => Err(other.into()),
