@@ -70,15 +70,6 @@ async fn alert_count(app: &TestApp, org: &Org, alert_type: &str) -> i64 {
     .unwrap()
 }
 
-async fn audit_actions(app: &TestApp, org: &Org, action: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM audit_logs WHERE organization_id = ? AND action = ?")
-        .bind(org.id)
-        .bind(action)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap()
-}
-
 /// failed_login_attempts and whether locked_until lies in the future.
 async fn lock_state(app: &TestApp, user: Uuid) -> (i32, bool) {
     sqlx::query_as(
@@ -181,7 +172,7 @@ async fn login_with_username_or_email_returns_tokens_and_cookies() {
     .await
     .unwrap();
     assert!(stored >= 3, "three sign-ins, {stored} stored tokens");
-    assert!(audit_actions(&app, &app.a, "auth.login").await >= 3);
+    assert!(app.audit_actions(&app.a, "auth.login").await >= 3);
 }
 
 #[tokio::test]
@@ -255,7 +246,7 @@ async fn five_failures_lock_the_account_until_the_lock_expires() {
             .any(|a| a["alert_type"] == "account_locked"),
         "org B sees org A's alert: {alerts_b}"
     );
-    assert!(audit_actions(&app, &app.a, "auth.login_failed").await >= 5);
+    assert!(app.audit_actions(&app.a, "auth.login_failed").await >= 5);
 
     // The lock runs out: the right password works again and the count starts from zero.
     sqlx::query(
@@ -399,7 +390,7 @@ async fn refresh_rotates_and_a_replayed_token_ends_the_session() {
     assert_eq!(live, 0);
     assert_eq!(alert_count(&app, &app.a, "refresh_token_reuse").await, 1);
     assert_eq!(alert_count(&app, &app.b, "refresh_token_reuse").await, 0);
-    assert_eq!(audit_actions(&app, &app.a, "auth.refresh_reuse").await, 1);
+    assert_eq!(app.audit_actions(&app.a, "auth.refresh_reuse").await, 1);
     // Only that session: the administrator's other session goes on.
     let (status, _) = app.get(&app.a.admin.token, "/api/v1/auth/me").await;
     assert_eq!(status, StatusCode::OK);
@@ -612,7 +603,7 @@ async fn logout_ends_access_at_once() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(alert_count(&app, &app.a, "refresh_token_reuse").await, 0);
-    assert_eq!(audit_actions(&app, &app.a, "auth.logout").await, 1);
+    assert_eq!(app.audit_actions(&app.a, "auth.logout").await, 1);
     // Other sessions of the same member continue.
     let (status, _) = app.get(&app.a.admin.token, "/api/v1/auth/me").await;
     assert_eq!(status, StatusCode::OK);
@@ -700,10 +691,7 @@ async fn change_password_checks_both_and_ends_other_sessions() {
     app.login("changer", NEW_PASSWORD).await;
 
     // Audited, without the password.
-    assert_eq!(
-        audit_actions(&app, &app.a, "auth.password_changed").await,
-        1
-    );
+    assert_eq!(app.audit_actions(&app.a, "auth.password_changed").await, 1);
     let leaked: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_logs WHERE changes LIKE ? OR changes LIKE ?",
     )

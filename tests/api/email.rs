@@ -275,9 +275,7 @@ async fn invalid_settings_are_refused_field_by_field_and_change_nothing() {
 
 #[tokio::test]
 async fn plain_members_cannot_see_or_use_email_settings() {
-    let app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    email_to_sink(&app, &app.a, sink.port()).await;
+    let (app, sink) = TestApp::spawn_with_sink().await;
     notify_now(
         &app.state,
         app.a.id,
@@ -554,9 +552,7 @@ async fn test_message_failures_are_reported_not_raised() {
 
 #[tokio::test]
 async fn a_notification_is_emailed_with_text_html_and_an_absolute_link() {
-    let app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    email_to_sink(&app, &app.a, sink.port()).await;
+    let (app, sink) = TestApp::spawn_with_sink().await;
     let pat = app.member(&app.a, "pat", &[]).await;
     let link = format!("/members/{}", pat.id);
 
@@ -671,9 +667,7 @@ async fn disabled_email_queues_nothing_until_enabled() {
 
 #[tokio::test]
 async fn the_longest_subjects_and_names_are_still_emailed() {
-    let app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    email_to_sink(&app, &app.a, sink.port()).await;
+    let (app, sink) = TestApp::spawn_with_sink().await;
     let pat = app.member(&app.a, "pat", &[]).await;
     // Names as long as a member's record allows.
     sqlx::query("UPDATE users SET first_name = ?, last_name = ? WHERE id = ?")
@@ -782,9 +776,7 @@ async fn unreachable_smtp_is_retried_with_backoff_and_delivered_once() {
 
 #[tokio::test]
 async fn a_deferred_message_goes_out_on_the_next_run() {
-    let app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    email_to_sink(&app, &app.a, sink.port()).await;
+    let (app, sink) = TestApp::spawn_with_sink().await;
     sink.fail_next(1);
 
     notify_now(
@@ -933,14 +925,6 @@ fn serve_binary(app: &TestApp, dir: &Path, port: u16) -> tokio::process::Child {
         .stderr(Stdio::null())
         .kill_on_drop(true);
     cmd.spawn().expect("start logbook serve")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn wait_healthy(client: &reqwest::Client, base: &str, child: &mut tokio::process::Child) {

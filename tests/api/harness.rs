@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use reqwest::header::{COOKIE, LOCATION, ORIGIN, USER_AGENT};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::mysql::MySqlPoolOptions;
@@ -20,6 +21,8 @@ use uuid::Uuid;
 
 use logbook::Config;
 use logbook::modules::organization::service::{self as organizations, NewAdmin, OrgProfile};
+
+use crate::smtp_sink::SmtpSink;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -157,6 +160,15 @@ pub fn temp_dir() -> PathBuf {
     dir
 }
 
+/// A local port with nothing listening on it.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Starts the real server (`lib::serve`) on an ephemeral port.
 pub async fn start_server(
     config: Config,
@@ -197,6 +209,14 @@ impl TestApp {
     /// A fresh database, the server, and two organizations ("A" and "B") with administrators.
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}, None).await
+    }
+
+    /// `spawn`, with organization A's email going to a fresh SMTP sink.
+    pub async fn spawn_with_sink() -> (TestApp, SmtpSink) {
+        let app = Self::spawn().await;
+        let sink = SmtpSink::start().await;
+        email_to_sink(&app, &app.a, sink.port()).await;
+        (app, sink)
     }
 
     /// `spawn` with a changed configuration (e.g. `c.scheduler = true`) and, optionally, other
@@ -405,6 +425,30 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Number of audit entries of `org` with `action`.
+    pub async fn audit_actions(&self, org: &Org, action: &str) -> i64 {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_logs WHERE organization_id = ? AND action = ?",
+        )
+        .bind(org.id)
+        .bind(action)
+        .fetch_one(&self.db.pool)
+        .await
+        .unwrap()
+    }
+
+    /// The id of `user`'s notification with `subject`.
+    pub async fn notification_id(&self, user: Uuid, subject: &str) -> Uuid {
+        sqlx::query_scalar(
+            "SELECT id FROM notification_logs WHERE recipient_id = ? AND subject = ?",
+        )
+        .bind(user)
+        .bind(subject)
+        .fetch_one(&self.db.pool)
+        .await
+        .unwrap()
+    }
+
     /// A fingerprint of every tenant table's rows for `org`, to show that something changed
     /// nothing.
     pub async fn snapshot(&self, org: &Org) -> String {
@@ -527,6 +571,151 @@ pub fn cookies_from(res: &reqwest::Response) -> Vec<(String, String)> {
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// The Cookie header that sends these cookies back; cleared (empty) ones are left out.
+pub fn cookie_header(cookies: &[(String, String)]) -> String {
+    cookies
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The Cookie header of a page session carried by `user`'s API access token.
+pub fn access_cookie(user: &User) -> String {
+    format!("logbook_access={}", user.token)
+}
+
+/// Status, Location (empty if there is none) and body of a page response.
+async fn page_parts(res: reqwest::Response) -> (StatusCode, String, String) {
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, location, res.text().await.unwrap())
+}
+
+/// Page requests, as a `browser()` sends them: `cookies` is a Cookie header ("" for none).
+impl TestApp {
+    /// A GET of a page with these cookies; the whole response.
+    pub async fn page_get_response(&self, path: &str, cookies: &str) -> reqwest::Response {
+        browser()
+            .get(self.url(path))
+            .header(COOKIE, cookies)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Status, Location (empty if none) and body of a GET.
+    pub async fn page_get(&self, path: &str, cookies: &str) -> (StatusCode, String, String) {
+        page_parts(self.page_get_response(path, cookies).await).await
+    }
+
+    /// A plain form post, as a browser sends it (with our Origin); the whole response.
+    pub async fn page_post_response(
+        &self,
+        path: &str,
+        cookies: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.form_post(path, Some(cookies), None, form).await
+    }
+
+    /// Status, Location (empty if none) and body of a form post (with our Origin).
+    pub async fn page_post(
+        &self,
+        path: &str,
+        cookies: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, String, String) {
+        page_parts(self.page_post_response(path, cookies, form).await).await
+    }
+
+    /// A form post with our Origin and no Cookie header at all; the whole response.
+    pub async fn page_post_anonymous(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.form_post(path, None, None, form).await
+    }
+
+    /// Submits the sign-in form; the whole response.
+    pub async fn page_sign_in_form(
+        &self,
+        username: &str,
+        password: &str,
+        next: &str,
+    ) -> reqwest::Response {
+        self.sign_in_request(username, password, next, None).await
+    }
+
+    /// Signs in through the sign-in form; panics unless it succeeds. Returns the Cookie header
+    /// for later requests.
+    pub async fn page_sign_in(&self, username: &str, password: &str) -> String {
+        self.page_session(username, password, None).await
+    }
+
+    /// `page_sign_in` from a browser with this User-Agent.
+    pub async fn page_sign_in_with_agent(
+        &self,
+        username: &str,
+        password: &str,
+        user_agent: &str,
+    ) -> String {
+        self.page_session(username, password, Some(user_agent))
+            .await
+    }
+
+    async fn page_session(
+        &self,
+        username: &str,
+        password: &str,
+        user_agent: Option<&str>,
+    ) -> String {
+        let res = self
+            .sign_in_request(username, password, "/", user_agent)
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "sign-in of {username}");
+        cookie_header(&cookies_from(&res))
+    }
+
+    async fn sign_in_request(
+        &self,
+        username: &str,
+        password: &str,
+        next: &str,
+        user_agent: Option<&str>,
+    ) -> reqwest::Response {
+        let form = [
+            ("username", username),
+            ("password", password),
+            ("next", next),
+        ];
+        self.form_post("/login", None, user_agent, &form).await
+    }
+
+    async fn form_post(
+        &self,
+        path: &str,
+        cookies: Option<&str>,
+        user_agent: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = browser().post(self.url(path)).header(ORIGIN, &self.base);
+        if let Some(cookies) = cookies {
+            req = req.header(COOKIE, cookies);
+        }
+        if let Some(user_agent) = user_agent {
+            req = req.header(USER_AGENT, user_agent);
+        }
+        req.form(form).send().await.unwrap()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

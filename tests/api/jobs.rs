@@ -100,6 +100,16 @@ async fn runs_page(app: &TestApp, user: &User, job: &str, query: &str) -> Value 
     body
 }
 
+/// The ids of a page's items, in order.
+fn item_ids(page: &Value) -> Vec<&Value> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["id"])
+        .collect()
+}
+
 fn uuid_of(v: &Value) -> Uuid {
     v.as_str()
         .unwrap_or_else(|| panic!("not an id: {v}"))
@@ -1182,18 +1192,7 @@ async fn audit_verify_checks_the_chain_and_raises_one_alert_per_break() {
 
     // Email goes to the sink, so the alert's email can be counted.
     let sink = SmtpSink::start().await;
-    let (status, body) = app
-        .call(
-            Method::PUT,
-            &app.a.admin.token,
-            "/api/v1/settings/email",
-            Some(
-                json!({"host": "127.0.0.1", "port": sink.port(), "security": "none",
-                        "from_address": "logbook@example.org"}),
-            ),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    email_to_sink(&app, &app.a, sink.port()).await;
 
     let (victim, sequence): (Uuid, u64) = sqlx::query_as(
         "SELECT id, sequence FROM audit_logs WHERE organization_id = ? AND sequence = 3",
@@ -1400,12 +1399,7 @@ async fn each_organization_sees_only_its_own_runs() {
 
     let page = runs_page(&app, &app.b.admin, "purge_sessions", "").await;
     assert_eq!(page["total"], 1, "{page}");
-    let ids: Vec<&Value> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| &r["id"])
-        .collect();
+    let ids = item_ids(&page);
     assert_eq!(ids, [&b1["id"]]);
     let page = runs_page(&app, &app.b.admin, "always_fails", "").await;
     assert_eq!(page["total"], 0, "{page}");
@@ -1416,12 +1410,7 @@ async fn each_organization_sees_only_its_own_runs() {
 
     let page = runs_page(&app, &app.a.admin, "purge_sessions", "").await;
     assert_eq!(page["total"], 2, "{page}");
-    let ids: Vec<&Value> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| &r["id"])
-        .collect();
+    let ids = item_ids(&page);
     assert_eq!(ids, [&a2["id"], &a1["id"]], "newest first");
     let list = job_list(&app, &app.a.admin).await;
     assert_eq!(job(&list, "purge_sessions")["last_run"]["id"], a2["id"]);

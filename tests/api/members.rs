@@ -109,15 +109,6 @@ async fn audit_changes(app: &TestApp, org: &Org, action: &str, entity: Uuid) -> 
         .collect()
 }
 
-async fn audit_action_count(app: &TestApp, org: &Org, action: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM audit_logs WHERE organization_id = ? AND action = ?")
-        .bind(org.id)
-        .bind(action)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap()
-}
-
 fn ids_of_page(body: &Value) -> Vec<Uuid> {
     body["items"]
         .as_array()
@@ -1274,7 +1265,7 @@ async fn clean_import_creates_every_row_with_the_member_role() {
     assert_eq!(db_column(&app, bob, "membership_number").await, None);
     assert_eq!(db_column(&app, bob, "rank").await, None);
     // Audited: each member created and given the Member role, and the import itself.
-    assert_eq!(audit_action_count(&app, &app.a, "member.imported").await, 1);
+    assert_eq!(app.audit_actions(&app.a, "member.imported").await, 1);
     assert_eq!(app.audit_count(&app.a).await, audits_before + 3 * 2 + 1);
     // Nothing landed in the other organization.
     assert_eq!(user_id_by_username(&app, &app.b, "amy").await, None);
@@ -1459,7 +1450,7 @@ async fn export_has_header_rows_and_neutralises_formulas() {
         audits + 1,
         "exports are audited"
     );
-    assert_eq!(audit_action_count(&app, &app.a, "member.exported").await, 1);
+    assert_eq!(app.audit_actions(&app.a, "member.exported").await, 1);
 }
 
 #[tokio::test]

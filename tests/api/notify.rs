@@ -11,18 +11,8 @@ use uuid::Uuid;
 use logbook::notify::categories::CATEGORIES;
 
 use crate::harness::*;
-use crate::smtp_sink::SmtpSink;
 
 const WAIT: Duration = Duration::from_secs(15);
-
-async fn notification_id(app: &TestApp, user: Uuid, subject: &str) -> Uuid {
-    sqlx::query_scalar("SELECT id FROM notification_logs WHERE recipient_id = ? AND subject = ?")
-        .bind(user)
-        .bind(subject)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap()
-}
 
 async fn unread(app: &TestApp, user: &User) -> u64 {
     unread_for(app, &user.token).await
@@ -129,7 +119,7 @@ async fn the_inbox_lists_pages_filters_and_marks_read() {
     assert_eq!(subjects(&page4), Vec::<String>::new());
 
     // Read one: it leaves the unread list, and reading it again changes nothing.
-    let n3 = notification_id(&app, pat.id, "N3").await;
+    let n3 = app.notification_id(pat.id, "N3").await;
     let (status, read) = app
         .post(
             &pat.token,
@@ -221,7 +211,7 @@ async fn nobody_sees_or_marks_another_members_notifications() {
     )
     .await;
     assert_eq!(sent.notified, 0);
-    let pats = notification_id(&app, pat.id, "For pat only").await;
+    let pats = app.notification_id(pat.id, "For pat only").await;
 
     for (who, token) in [("sam", &sam.token), ("alpha admin", &app.a.admin.token)] {
         let (_, inbox) = app.get(token, "/api/v1/notifications").await;
@@ -265,9 +255,7 @@ async fn nobody_sees_or_marks_another_members_notifications() {
 
 #[tokio::test]
 async fn preferences_list_every_category_and_decide_who_gets_email() {
-    let app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    email_to_sink(&app, &app.a, sink.port()).await;
+    let (app, sink) = TestApp::spawn_with_sink().await;
     let pat = app.member(&app.a, "pat", &[]).await;
     let sam = app.member(&app.a, "sam", &[]).await;
     let path = "/api/v1/notifications/preferences";
@@ -377,21 +365,15 @@ async fn preferences_list_every_category_and_decide_who_gets_email() {
     // Sam's choices are sam's own: pat's change did not touch them.
     let (_, sams) = app.get(&sam.token, path).await;
     assert_eq!(pref(&sams, "announcements")["customised"], false);
-    let changes: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_logs WHERE organization_id = ? AND action = 'notification_preferences.updated'",
-    )
-    .bind(app.a.id)
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    let changes = app
+        .audit_actions(&app.a, "notification_preferences.updated")
+        .await;
     assert!(changes >= 2, "{changes}");
 }
 
 #[tokio::test]
 async fn organization_defaults_apply_unless_the_member_chose() {
-    let app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    email_to_sink(&app, &app.a, sink.port()).await;
+    let (app, sink) = TestApp::spawn_with_sink().await;
     let pat = app.member(&app.a, "pat", &[]).await;
     let sam = app.member(&app.a, "sam", &[]).await;
     let admin = &app.a.admin.token;
@@ -481,21 +463,15 @@ async fn organization_defaults_apply_unless_the_member_chose() {
     .await;
     assert_eq!(sent.emails_queued, 2);
     sink.wait_for(3, WAIT).await;
-    let audited: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_logs WHERE organization_id = ? AND action = 'notification_defaults.updated'",
-    )
-    .bind(app.a.id)
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    let audited = app
+        .audit_actions(&app.a, "notification_defaults.updated")
+        .await;
     assert_eq!(audited, 2);
 }
 
 #[tokio::test]
 async fn a_dedupe_key_notifies_once_even_after_a_restart() {
-    let mut app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    email_to_sink(&app, &app.a, sink.port()).await;
+    let (mut app, sink) = TestApp::spawn_with_sink().await;
     let pat = app.member(&app.a, "pat", &[]).await;
     let sam = app.member(&app.a, "sam", &[]).await;
     let key = Some("cert-expiry:42:30d");
@@ -622,9 +598,7 @@ async fn count_rows(app: &TestApp, table: &str, org: &Org) -> i64 {
 
 #[tokio::test]
 async fn an_announcement_notifies_everyone_and_shows_until_dismissed() {
-    let app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    email_to_sink(&app, &app.a, sink.port()).await;
+    let (app, sink) = TestApp::spawn_with_sink().await;
     let pat = app.member(&app.a, "pat", &[]).await;
     let sam = app.member(&app.a, "sam", &[]).await;
     let admin = app.a.admin.clone();
@@ -696,21 +670,13 @@ async fn an_announcement_notifies_everyone_and_shows_until_dismissed() {
     .await
     .unwrap();
     assert!(current_titles(&app, &sam).await.is_empty());
-    let posted: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_logs WHERE organization_id = ? AND action = 'announcement.posted'",
-    )
-    .bind(app.a.id)
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    let posted = app.audit_actions(&app.a, "announcement.posted").await;
     assert_eq!(posted, 1);
 }
 
 #[tokio::test]
 async fn an_announcement_with_the_longest_title_is_posted_and_emailed() {
-    let app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    email_to_sink(&app, &app.a, sink.port()).await;
+    let (app, sink) = TestApp::spawn_with_sink().await;
     let title = "T".repeat(200);
     let (status, posted) = post_announcement(
         &app,
@@ -877,13 +843,7 @@ async fn withdrawing_takes_an_announcement_down_once() {
 
     let (status, problem) = app.post(admin, &path, json!({})).await;
     assert_problem(status, &problem, StatusCode::CONFLICT);
-    let withdrawals: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_logs WHERE organization_id = ? AND action = 'announcement.withdrawn'",
-    )
-    .bind(app.a.id)
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    let withdrawals = app.audit_actions(&app.a, "announcement.withdrawn").await;
     assert_eq!(withdrawals, 1);
 }
 

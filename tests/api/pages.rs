@@ -5,58 +5,28 @@ use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN};
 
 use crate::harness::*;
 
-fn cookie_header(cookies: &[(String, String)]) -> String {
-    cookies
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-async fn sign_in(app: &TestApp, username: &str, password: &str, next: &str) -> reqwest::Response {
-    browser()
-        .post(app.url("/login"))
-        .header(ORIGIN, &app.base)
-        .form(&[
-            ("username", username),
-            ("password", password),
-            ("next", next),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn page(app: &TestApp, path: &str, cookies: &str) -> reqwest::Response {
-    browser()
-        .get(app.url(path))
-        .header(COOKIE, cookies)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_visitor_is_sent_to_sign_in_and_back() {
     let app = TestApp::spawn().await;
-    let res = page(&app, "/?tab=x", "").await;
+    let res = app.page_get_response("/?tab=x", "").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[LOCATION], "/login?next=/%3Ftab%3Dx");
 
-    let res = page(&app, "/login?next=/%3Ftab%3Dx", "").await;
+    let res = app.page_get_response("/login?next=/%3Ftab%3Dx", "").await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(html.contains(r#"<label for="username">"#), "{html}");
     assert!(html.contains(r#"<label for="password">"#));
     assert!(html.contains(r#"name="next" value="/?tab=x""#), "{html}");
 
-    let res = sign_in(&app, "alpha-admin", PASSWORD, "/?tab=x").await;
+    let res = app
+        .page_sign_in_form("alpha-admin", PASSWORD, "/?tab=x")
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[LOCATION], "/?tab=x");
     let jar = cookies_from(&res);
     assert!(jar.iter().any(|(k, _)| k == "logbook_access"));
-    let res = page(&app, "/", &cookie_header(&jar)).await;
+    let res = app.page_get_response("/", &cookie_header(&jar)).await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(html.contains("Alpha Fire Department"), "{html}");
@@ -72,7 +42,7 @@ async fn next_never_leaves_the_site() {
         "https://evil.example/",
         "/\\evil.example",
     ] {
-        let res = sign_in(&app, "alpha-admin", PASSWORD, evil).await;
+        let res = app.page_sign_in_form("alpha-admin", PASSWORD, evil).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(res.headers()[LOCATION], "/", "next={evil}");
     }
@@ -81,7 +51,9 @@ async fn next_never_leaves_the_site() {
 #[tokio::test]
 async fn a_wrong_password_is_shown_beside_the_form_and_keeps_the_username() {
     let app = TestApp::spawn().await;
-    let res = sign_in(&app, "alpha-admin", "not the password", "/").await;
+    let res = app
+        .page_sign_in_form("alpha-admin", "not the password", "/")
+        .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(cookies_from(&res).is_empty());
     let html = res.text().await.unwrap();
@@ -90,7 +62,9 @@ async fn a_wrong_password_is_shown_beside_the_form_and_keeps_the_username() {
     assert!(html.contains(r#"value="alpha-admin""#));
     assert!(html.contains(r#"aria-describedby="signin-error""#));
     // HTML in the username is escaped, never echoed raw.
-    let res = sign_in(&app, "<script>x</script>", "whatever", "/").await;
+    let res = app
+        .page_sign_in_form("<script>x</script>", "whatever", "/")
+        .await;
     let html = res.text().await.unwrap();
     assert!(!html.contains("<script>x</script>"));
     assert!(
@@ -111,51 +85,47 @@ async fn a_temporary_password_must_be_changed_first() {
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let res = sign_in(&app, "newbie", "temporary station words", "/").await;
+    let res = app
+        .page_sign_in_form("newbie", "temporary station words", "/")
+        .await;
     assert_eq!(res.headers()[LOCATION], "/account/password");
     let jar = cookie_header(&cookies_from(&res));
-    let res = page(&app, "/", &jar).await;
+    let res = app.page_get_response("/", &jar).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[LOCATION], "/account/password");
-    let html = page(&app, "/account/password", &jar)
+    let html = app
+        .page_get_response("/account/password", &jar)
         .await
         .text()
         .await
         .unwrap();
     assert!(html.contains("temporary password"), "{html}");
 
-    let post = |current: &'static str, new: &'static str| {
-        browser()
-            .post(app.url("/account/password"))
-            .header(COOKIE, &jar)
-            .header(ORIGIN, &app.base)
-            .form(&[("current_password", current), ("new_password", new)])
-            .send()
+    let post = async |current: &str, new: &str| {
+        let form = [("current_password", current), ("new_password", new)];
+        app.page_post_response("/account/password", &jar, &form)
+            .await
     };
-    let res = post("wrong words entirely", "my own long passphrase")
-        .await
-        .unwrap();
+    let res = post("wrong words entirely", "my own long passphrase").await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
     assert!(html.contains(r#"id="current_password-error""#), "{html}");
-    let res = post("temporary station words", "short").await.unwrap();
+    let res = post("temporary station words", "short").await;
     let html = res.text().await.unwrap();
     assert!(html.contains(r#"id="new_password-error""#), "{html}");
     assert!(html.contains("at least 12 characters"), "{html}");
 
-    let res = post("temporary station words", "my own long passphrase")
-        .await
-        .unwrap();
+    let res = post("temporary station words", "my own long passphrase").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let jar = cookie_header(&cookies_from(&res));
-    let res = page(&app, "/", &jar).await;
+    let res = app.page_get_response("/", &jar).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn signing_out_needs_the_same_origin_and_ends_the_session() {
     let app = TestApp::spawn().await;
-    let res = sign_in(&app, "alpha-admin", PASSWORD, "/").await;
+    let res = app.page_sign_in_form("alpha-admin", PASSWORD, "/").await;
     let jar = cookie_header(&cookies_from(&res));
     // A cookie-borne POST with neither Origin nor X-Requested-With is refused.
     let res = browser()
@@ -173,7 +143,10 @@ async fn signing_out_needs_the_same_origin_and_ends_the_session() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert_eq!(page(&app, "/", &jar).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.page_get_response("/", &jar).await.status(),
+        StatusCode::OK
+    );
 
     let res = browser()
         .post(app.url("/logout"))
@@ -187,14 +160,14 @@ async fn signing_out_needs_the_same_origin_and_ends_the_session() {
     let cleared = cookies_from(&res);
     assert!(cleared.iter().all(|(_, v)| v.is_empty()), "{cleared:?}");
     // The old cookies no longer open anything, and cannot be refreshed either.
-    let res = page(&app, "/", &jar).await;
+    let res = app.page_get_response("/", &jar).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
 async fn an_expired_access_cookie_is_refreshed_transparently() {
     let app = TestApp::spawn().await;
-    let res = sign_in(&app, "alpha-admin", PASSWORD, "/").await;
+    let res = app.page_sign_in_form("alpha-admin", PASSWORD, "/").await;
     let jar = cookies_from(&res);
     let refresh_only: Vec<(String, String)> = jar
         .iter()
@@ -205,7 +178,9 @@ async fn an_expired_access_cookie_is_refreshed_transparently() {
             "expired.or.garbage".to_string(),
         )])
         .collect();
-    let res = page(&app, "/", &cookie_header(&refresh_only)).await;
+    let res = app
+        .page_get_response("/", &cookie_header(&refresh_only))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let renewed = cookies_from(&res);
     assert!(
@@ -221,14 +196,14 @@ async fn an_expired_access_cookie_is_refreshed_transparently() {
     let old_refresh = &jar.iter().find(|(k, _)| k == "logbook_refresh").unwrap().1;
     assert_ne!(&new_refresh, old_refresh);
     // The renewed cookies work on their own.
-    let res = page(&app, "/", &cookie_header(&renewed)).await;
+    let res = app.page_get_response("/", &cookie_header(&renewed)).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn assets_and_unknown_pages() {
     let app = TestApp::spawn().await;
-    let res = page(&app, "/static/app.css", "").await;
+    let res = app.page_get_response("/static/app.css", "").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(
         res.headers()[CONTENT_TYPE]
@@ -242,9 +217,9 @@ async fn assets_and_unknown_pages() {
             .unwrap()
             .contains("immutable")
     );
-    let res = page(&app, "/static/nope.js", "").await;
+    let res = app.page_get_response("/static/nope.js", "").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let res = page(&app, "/no/such/page", "").await;
+    let res = app.page_get_response("/no/such/page", "").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(
         res.headers()[CONTENT_TYPE]
@@ -253,7 +228,7 @@ async fn assets_and_unknown_pages() {
             .starts_with("text/html")
     );
     // The API keeps answering problems.
-    let res = page(&app, "/api/v1/nope", "").await;
+    let res = app.page_get_response("/api/v1/nope", "").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(
         res.headers()[CONTENT_TYPE]

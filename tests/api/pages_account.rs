@@ -2,52 +2,22 @@
 //! all of them.
 
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, USER_AGENT};
+use reqwest::header::{COOKIE, LOCATION, ORIGIN};
 use uuid::Uuid;
 
 use crate::harness::*;
 
-/// Signs in through the form with a given user agent; returns the Cookie header to send.
-async fn sign_in(app: &TestApp, username: &str, user_agent: &str) -> String {
-    let res = browser()
-        .post(app.url("/login"))
-        .header(ORIGIN, &app.base)
-        .header(USER_AGENT, user_agent)
-        .form(&[
-            ("username", username),
-            ("password", PASSWORD),
-            ("next", "/"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "sign-in of {username}");
-    cookies_from(&res)
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
+/// What a sign-out button posts.
+const SIGN_OUT: &[(&str, &str)] = &[("x", "")];
 
-async fn get(app: &TestApp, path: &str, cookies: &str) -> reqwest::Response {
-    browser()
-        .get(app.url(path))
-        .header(COOKIE, cookies)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn post(app: &TestApp, path: &str, cookies: &str) -> reqwest::Response {
-    browser()
-        .post(app.url(path))
-        .header(COOKIE, cookies)
-        .header(ORIGIN, &app.base)
-        .form(&[("x", "")])
-        .send()
-        .await
-        .unwrap()
+/// Signs out the session (refresh-token family) `family` from the account page.
+async fn revoke(app: &TestApp, family: impl std::fmt::Display, cookies: &str) -> reqwest::Response {
+    app.page_post_response(
+        &format!("/account/sessions/{family}/revoke"),
+        cookies,
+        SIGN_OUT,
+    )
+    .await
 }
 
 /// The session (refresh-token family) ids of a member, oldest first.
@@ -77,10 +47,12 @@ async fn revocation_entries(app: &TestApp, org: &Org) -> Vec<String> {
 #[tokio::test]
 async fn a_signed_out_visitor_is_sent_to_sign_in() {
     let app = TestApp::spawn().await;
-    let res = get(&app, "/account", "").await;
+    let res = app.page_get_response("/account", "").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[LOCATION], "/login?next=/account");
-    let res = post(&app, "/account/sessions/revoke-all", "").await;
+    let res = app
+        .page_post_response("/account/sessions/revoke-all", "", SIGN_OUT)
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(
         res.headers()[LOCATION]
@@ -96,21 +68,29 @@ async fn a_signed_out_visitor_is_sent_to_sign_in() {
 async fn the_page_shows_the_member_and_their_sessions_and_marks_this_one() {
     let app = TestApp::spawn().await;
     let m = app.member(&app.a, "firefighter", &[]).await; // one API session, no user agent
-    let phone = sign_in(
-        &app,
-        "firefighter",
-        "Mozilla/5.0 (Linux; Android 14) Chrome/120.0 Mobile",
-    )
-    .await;
-    let pc = sign_in(
-        &app,
-        "firefighter",
-        "Mozilla/5.0 (Windows NT 10.0) Firefox/128.0",
-    )
-    .await;
-    let _other = sign_in(&app, "alpha-admin", "Mozilla/5.0 (X11; Linux) Firefox/1.0").await;
+    let phone = app
+        .page_sign_in_with_agent(
+            "firefighter",
+            PASSWORD,
+            "Mozilla/5.0 (Linux; Android 14) Chrome/120.0 Mobile",
+        )
+        .await;
+    let pc = app
+        .page_sign_in_with_agent(
+            "firefighter",
+            PASSWORD,
+            "Mozilla/5.0 (Windows NT 10.0) Firefox/128.0",
+        )
+        .await;
+    let _other = app
+        .page_sign_in_with_agent(
+            "alpha-admin",
+            PASSWORD,
+            "Mozilla/5.0 (X11; Linux) Firefox/1.0",
+        )
+        .await;
 
-    let res = get(&app, "/account", &pc).await;
+    let res = app.page_get_response("/account", &pc).await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(
@@ -139,7 +119,12 @@ async fn the_page_shows_the_member_and_their_sessions_and_marks_this_one() {
     assert_eq!(html.matches("This session").count(), 1, "{html}");
     assert_eq!(current_family(&html), fams[2].to_string());
     // ...and the phone's seen from the phone.
-    let html = get(&app, "/account", &phone).await.text().await.unwrap();
+    let html = app
+        .page_get_response("/account", &phone)
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(current_family(&html), fams[1].to_string());
 }
 
@@ -158,19 +143,23 @@ fn current_family(html: &str) -> String {
 async fn signing_out_one_session_ends_only_that_one() {
     let app = TestApp::spawn().await;
     let m = app.member(&app.a, "firefighter", &[]).await;
-    let phone = sign_in(&app, "firefighter", "phone").await;
-    let pc = sign_in(&app, "firefighter", "pc").await;
+    let phone = app
+        .page_sign_in_with_agent("firefighter", PASSWORD, "phone")
+        .await;
+    let pc = app
+        .page_sign_in_with_agent("firefighter", PASSWORD, "pc")
+        .await;
     let fams = families(&app, m.id).await;
     let (api, phone_fam) = (fams[0], fams[1]);
     let before = app.audit_count(&app.a).await;
 
-    let res = post(&app, &format!("/account/sessions/{phone_fam}/revoke"), &pc).await;
+    let res = revoke(&app, phone_fam, &pc).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[LOCATION], "/account");
     assert!(cookies_from(&res).is_empty(), "the PC keeps its cookies");
 
     // The phone's cookies no longer work; the PC's and the API session's still do.
-    let res = get(&app, "/account", &phone).await;
+    let res = app.page_get_response("/account", &phone).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(
         res.headers()[LOCATION]
@@ -178,7 +167,7 @@ async fn signing_out_one_session_ends_only_that_one() {
             .unwrap()
             .starts_with("/login")
     );
-    let res = get(&app, "/account", &pc).await;
+    let res = app.page_get_response("/account", &pc).await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(!html.contains(&phone_fam.to_string()));
@@ -198,7 +187,7 @@ async fn signing_out_one_session_ends_only_that_one() {
     assert!(entries[0].contains("one"));
 
     // A second click on an ended session changes and audits nothing.
-    let res = post(&app, &format!("/account/sessions/{phone_fam}/revoke"), &pc).await;
+    let res = revoke(&app, phone_fam, &pc).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.audit_count(&app.a).await, before + 1);
 }
@@ -207,9 +196,11 @@ async fn signing_out_one_session_ends_only_that_one() {
 async fn signing_out_this_session_clears_the_cookies() {
     let app = TestApp::spawn().await;
     let m = app.member(&app.a, "firefighter", &[]).await;
-    let pc = sign_in(&app, "firefighter", "pc").await;
+    let pc = app
+        .page_sign_in_with_agent("firefighter", PASSWORD, "pc")
+        .await;
     let pc_fam = *families(&app, m.id).await.last().unwrap();
-    let res = post(&app, &format!("/account/sessions/{pc_fam}/revoke"), &pc).await;
+    let res = revoke(&app, pc_fam, &pc).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[LOCATION], "/login");
     assert!(
@@ -217,7 +208,7 @@ async fn signing_out_this_session_clears_the_cookies() {
             .iter()
             .any(|(k, v)| k == "logbook_access" && v.is_empty())
     );
-    let res = get(&app, "/account", &pc).await;
+    let res = app.page_get_response("/account", &pc).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let (status, _) = app.get(&m.token, "/api/v1/auth/me").await;
     assert_eq!(status, StatusCode::OK, "the other session lives on");
@@ -227,12 +218,20 @@ async fn signing_out_this_session_clears_the_cookies() {
 async fn signing_out_everywhere_ends_every_session() {
     let app = TestApp::spawn().await;
     let m = app.member(&app.a, "firefighter", &[]).await;
-    let phone = sign_in(&app, "firefighter", "phone").await;
-    let pc = sign_in(&app, "firefighter", "pc").await;
-    let admin = sign_in(&app, "alpha-admin", "admin pc").await;
+    let phone = app
+        .page_sign_in_with_agent("firefighter", PASSWORD, "phone")
+        .await;
+    let pc = app
+        .page_sign_in_with_agent("firefighter", PASSWORD, "pc")
+        .await;
+    let admin = app
+        .page_sign_in_with_agent("alpha-admin", PASSWORD, "admin pc")
+        .await;
     let before = app.audit_count(&app.a).await;
 
-    let res = post(&app, "/account/sessions/revoke-all", &pc).await;
+    let res = app
+        .page_post_response("/account/sessions/revoke-all", &pc, SIGN_OUT)
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[LOCATION], "/login");
     assert!(
@@ -241,7 +240,7 @@ async fn signing_out_everywhere_ends_every_session() {
             .any(|(k, v)| k == "logbook_access" && v.is_empty())
     );
     for jar in [&phone, &pc] {
-        let res = get(&app, "/account", jar).await;
+        let res = app.page_get_response("/account", jar).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert!(
             res.headers()[LOCATION]
@@ -262,7 +261,10 @@ async fn signing_out_everywhere_ends_every_session() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // Other members are untouched.
-    assert_eq!(get(&app, "/account", &admin).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.page_get_response("/account", &admin).await.status(),
+        StatusCode::OK
+    );
 
     assert_eq!(app.audit_count(&app.a).await, before + 1);
     let entries = revocation_entries(&app, &app.a).await;
@@ -281,20 +283,27 @@ async fn signing_out_everywhere_ends_every_session() {
 async fn another_members_session_cannot_be_ended() {
     let app = TestApp::spawn().await;
     let m = app.member(&app.a, "firefighter", &[]).await;
-    let pc = sign_in(&app, "firefighter", "pc").await;
-    let admin = sign_in(&app, "alpha-admin", "admin pc").await;
+    let pc = app
+        .page_sign_in_with_agent("firefighter", PASSWORD, "pc")
+        .await;
+    let admin = app
+        .page_sign_in_with_agent("alpha-admin", PASSWORD, "admin pc")
+        .await;
     let admin_fam = *families(&app, app.a.admin.id).await.last().unwrap();
     let bravo_fam = families(&app, app.b.admin.id).await[0];
     let before_a = app.audit_count(&app.a).await;
 
     for fam in [admin_fam, bravo_fam, Uuid::now_v7()] {
-        let res = post(&app, &format!("/account/sessions/{fam}/revoke"), &pc).await;
+        let res = revoke(&app, fam, &pc).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{fam}");
     }
-    let res = post(&app, "/account/sessions/not-a-uuid/revoke", &pc).await;
+    let res = revoke(&app, "not-a-uuid", &pc).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
-    assert_eq!(get(&app, "/account", &admin).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.page_get_response("/account", &admin).await.status(),
+        StatusCode::OK
+    );
     let (status, _) = app.get(&app.b.admin.token, "/api/v1/auth/me").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(app.audit_count(&app.a).await, before_a);
@@ -305,15 +314,20 @@ async fn another_members_session_cannot_be_ended() {
 async fn a_post_without_our_origin_is_refused() {
     let app = TestApp::spawn().await;
     let _m = app.member(&app.a, "firefighter", &[]).await;
-    let pc = sign_in(&app, "firefighter", "pc").await;
+    let pc = app
+        .page_sign_in_with_agent("firefighter", PASSWORD, "pc")
+        .await;
     let res = browser()
         .post(app.url("/account/sessions/revoke-all"))
         .header(COOKIE, &pc)
         .header(ORIGIN, "http://evil.example")
-        .form(&[("x", "")])
+        .form(SIGN_OUT)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert_eq!(get(&app, "/account", &pc).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.page_get_response("/account", &pc).await.status(),
+        StatusCode::OK
+    );
 }

@@ -2,75 +2,10 @@
 //! through the same rules as the API (ceiling, last manager, validation, audit).
 
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use crate::harness::*;
-
-/// Signs in through the sign-in form; returns the Cookie header for later requests.
-async fn session(app: &TestApp, username: &str) -> String {
-    let res = browser()
-        .post(app.url("/login"))
-        .header(ORIGIN, &app.base)
-        .form(&[
-            ("username", username),
-            ("password", PASSWORD),
-            ("next", "/"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "sign-in of {username}");
-    res.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .filter(|kv| kv.split_once('=').is_some_and(|(_, v)| !v.is_empty()))
-        .map(str::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-async fn get(app: &TestApp, path: &str, cookies: &str) -> (StatusCode, String, String) {
-    let res = browser()
-        .get(app.url(path))
-        .header(COOKIE, cookies)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let location = res
-        .headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    (status, location, res.text().await.unwrap())
-}
-
-async fn post(
-    app: &TestApp,
-    path: &str,
-    cookies: &str,
-    form: &[(&str, &str)],
-) -> (StatusCode, String, String) {
-    let res = browser()
-        .post(app.url(path))
-        .header(COOKIE, cookies)
-        .header(ORIGIN, &app.base)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let location = res
-        .headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    (status, location, res.text().await.unwrap())
-}
 
 async fn permissions_of(app: &TestApp, role: Uuid) -> Vec<String> {
     let mut p: Vec<String> =
@@ -109,24 +44,24 @@ async fn holds(app: &TestApp, user: Uuid, role: Uuid) -> bool {
 #[tokio::test]
 async fn who_sees_the_admin_pages() {
     let app = TestApp::spawn().await;
-    let admin = session(&app, "alpha-admin").await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     app.member(&app.a, "plain", &[]).await;
-    let plain = session(&app, "plain").await;
+    let plain = app.page_sign_in("plain", PASSWORD).await;
     app.member_with(&app.a, "keeper", &["roles.manage", "members.view"])
         .await;
-    let keeper = session(&app, "keeper").await;
+    let keeper = app.page_sign_in("keeper", PASSWORD).await;
     app.member_with(&app.a, "auditor", &["audit.view"]).await;
-    let auditor = session(&app, "auditor").await;
+    let auditor = app.page_sign_in("auditor", PASSWORD).await;
     let role = app.role_id(&app.a, "member").await;
 
     for path in ["/roles", "/audit", "/security-alerts"] {
-        let (status, location, _) = get(&app, path, "").await;
+        let (status, location, _) = app.page_get(path, "").await;
         assert_eq!(status, StatusCode::SEE_OTHER, "{path}");
         assert_eq!(location, format!("/login?next={path}"));
-        let (status, _, html) = get(&app, path, &plain).await;
+        let (status, _, html) = app.page_get(path, &plain).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
         assert!(html.contains("<h1"), "an error page: {html}");
-        let (status, _, _) = get(&app, path, &admin).await;
+        let (status, _, _) = app.page_get(path, &admin).await;
         assert_eq!(status, StatusCode::OK, "{path}");
     }
     for path in [
@@ -134,46 +69,52 @@ async fn who_sees_the_admin_pages() {
         format!("/roles/{role}"),
         format!("/roles/{role}/delete"),
     ] {
-        let (status, _, _) = get(&app, &path, &plain).await;
+        let (status, _, _) = app.page_get(&path, &plain).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
-        let (status, _, _) = get(&app, &path, &keeper).await;
+        let (status, _, _) = app.page_get(&path, &keeper).await;
         assert_eq!(status, StatusCode::OK, "{path}");
     }
     // A plain POST is refused too, and changes nothing.
     let before = app.snapshot(&app.a).await;
-    let (status, _, _) = post(
-        &app,
-        &format!("/roles/{role}"),
-        &plain,
-        &[("name", "Member"), ("permissions", "audit.view")],
-    )
-    .await;
+    let (status, _, _) = app
+        .page_post(
+            &format!("/roles/{role}"),
+            &plain,
+            &[("name", "Member"), ("permissions", "audit.view")],
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(before, app.snapshot(&app.a).await);
 
     // The keeper sees roles but not the audit pages; the auditor the other way round.
-    assert_eq!(get(&app, "/roles", &keeper).await.0, StatusCode::OK);
-    assert_eq!(get(&app, "/audit", &keeper).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(get(&app, "/audit", &auditor).await.0, StatusCode::OK);
+    assert_eq!(app.page_get("/roles", &keeper).await.0, StatusCode::OK);
     assert_eq!(
-        get(&app, "/security-alerts", &auditor).await.0,
+        app.page_get("/audit", &keeper).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(app.page_get("/audit", &auditor).await.0, StatusCode::OK);
+    assert_eq!(
+        app.page_get("/security-alerts", &auditor).await.0,
         StatusCode::OK
     );
-    assert_eq!(get(&app, "/roles", &auditor).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.page_get("/roles", &auditor).await.0,
+        StatusCode::FORBIDDEN
+    );
 
     // The navigation shows only what the viewer may open.
-    let (_, _, html) = get(&app, "/", &plain).await;
+    let (_, _, html) = app.page_get("/", &plain).await;
     assert!(!html.contains(r#"href="/roles""#));
     assert!(!html.contains(r#"href="/audit""#));
-    let (_, _, html) = get(&app, "/", &keeper).await;
+    let (_, _, html) = app.page_get("/", &keeper).await;
     assert!(html.contains(r#"href="/roles""#));
     assert!(!html.contains(r#"href="/audit""#));
-    let (_, _, html) = get(&app, "/", &auditor).await;
+    let (_, _, html) = app.page_get("/", &auditor).await;
     assert!(html.contains(r#"href="/audit""#));
     assert!(html.contains(r#"href="/security-alerts""#));
 
     // The list: every role with its member count and the system badge.
-    let (_, _, html) = get(&app, "/roles", &admin).await;
+    let (_, _, html) = app.page_get("/roles", &admin).await;
     assert!(html.contains("IT Administrator"), "{html}");
     assert!(html.contains("Role for keeper"));
     assert!(html.contains(r#"<span class="badge">System</span>"#));
@@ -182,7 +123,7 @@ async fn who_sees_the_admin_pages() {
 #[tokio::test]
 async fn another_organizations_roles_and_alerts_are_not_found() {
     let app = TestApp::spawn().await;
-    let admin = session(&app, "alpha-admin").await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     let theirs = app.role_id(&app.b, "member").await;
     let their_member = app.member(&app.b, "bravo-one", &[]).await;
     let ours = app.role_id(&app.a, "member").await;
@@ -193,7 +134,7 @@ async fn another_organizations_roles_and_alerts_are_not_found() {
         format!("/roles/{theirs}/delete"),
         "/roles/not-a-uuid".to_string(),
     ] {
-        let (status, _, html) = get(&app, &path, &admin).await;
+        let (status, _, html) = app.page_get(&path, &admin).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert!(html.contains("<html"), "an HTML page");
     }
@@ -203,35 +144,35 @@ async fn another_organizations_roles_and_alerts_are_not_found() {
         format!("/roles/{theirs}/members"),
         format!("/roles/{theirs}/members/{}/remove", their_member.id),
     ] {
-        let (status, _, _) = post(
-            &app,
-            &path,
-            &admin,
-            &[("name", "X"), ("user_id", &their_member.id.to_string())],
-        )
-        .await;
+        let (status, _, _) = app
+            .page_post(
+                &path,
+                &admin,
+                &[("name", "X"), ("user_id", &their_member.id.to_string())],
+            )
+            .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
     // Their member cannot be given our role either.
-    let (status, _, html) = post(
-        &app,
-        &format!("/roles/{ours}/members"),
-        &admin,
-        &[("user_id", &their_member.id.to_string())],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            &format!("/roles/{ours}/members"),
+            &admin,
+            &[("user_id", &their_member.id.to_string())],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains("No such member"), "{html}");
     for path in [
         format!("/security-alerts/{alert}/acknowledge"),
         format!("/security-alerts/{alert}/resolve"),
     ] {
-        let (status, _, _) = post(&app, &path, &admin, &[("note", "x")]).await;
+        let (status, _, _) = app.page_post(&path, &admin, &[("note", "x")]).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
-    let (_, _, html) = get(&app, "/security-alerts", &admin).await;
+    let (_, _, html) = app.page_get("/security-alerts", &admin).await;
     assert!(!html.contains("bravo alert"));
-    let (_, _, html) = get(&app, "/audit", &admin).await;
+    let (_, _, html) = app.page_get("/audit", &admin).await;
     assert!(!html.contains("bravo-one"));
     assert_eq!(before, app.snapshot(&app.b).await);
 }
@@ -239,10 +180,10 @@ async fn another_organizations_roles_and_alerts_are_not_found() {
 #[tokio::test]
 async fn editing_permissions_through_the_form_is_saved_and_audited() {
     let app = TestApp::spawn().await;
-    let admin = session(&app, "alpha-admin").await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     let role = custom_role(&app, &app.a, "Drivers", &["events.view"]).await;
 
-    let (status, _, html) = get(&app, &format!("/roles/{role}"), &admin).await;
+    let (status, _, html) = app.page_get(&format!("/roles/{role}"), &admin).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"value="Drivers""#), "{html}");
     // Grouped by module, each with its description, the held ones ticked.
@@ -257,19 +198,19 @@ async fn editing_permissions_through_the_form_is_saved_and_audited() {
     assert!(html.contains(r#"<label for="perm-events-view">"#));
 
     let audits = app.audit_count(&app.a).await;
-    let (status, location, _) = post(
-        &app,
-        &format!("/roles/{role}"),
-        &admin,
-        &[
-            ("name", "Apparatus drivers"),
-            ("description", "Drive the trucks"),
-            ("permissions", "events.view"),
-            ("permissions", "training.view"),
-            ("permissions", "scheduling.view"),
-        ],
-    )
-    .await;
+    let (status, location, _) = app
+        .page_post(
+            &format!("/roles/{role}"),
+            &admin,
+            &[
+                ("name", "Apparatus drivers"),
+                ("description", "Drive the trucks"),
+                ("permissions", "events.view"),
+                ("permissions", "training.view"),
+                ("permissions", "scheduling.view"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, format!("/roles/{role}"));
     assert_eq!(
@@ -290,24 +231,24 @@ async fn editing_permissions_through_the_form_is_saved_and_audited() {
     assert!(changes.contains("Apparatus drivers"), "{changes}");
 
     // Unticking everything removes every permission.
-    let (status, _, _) = post(
-        &app,
-        &format!("/roles/{role}"),
-        &admin,
-        &[("name", "Apparatus drivers"), ("description", "")],
-    )
-    .await;
+    let (status, _, _) = app
+        .page_post(
+            &format!("/roles/{role}"),
+            &admin,
+            &[("name", "Apparatus drivers"), ("description", "")],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(permissions_of(&app, role).await.is_empty());
 
     // Creating through the form.
-    let (status, location, _) = post(
-        &app,
-        "/roles/new",
-        &admin,
-        &[("name", "Hazmat team"), ("permissions", "inventory.view")],
-    )
-    .await;
+    let (status, location, _) = app
+        .page_post(
+            "/roles/new",
+            &admin,
+            &[("name", "Hazmat team"), ("permissions", "inventory.view")],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let new_id: Uuid = location.trim_start_matches("/roles/").parse().unwrap();
     assert_eq!(permissions_of(&app, new_id).await, ["inventory.view"]);
@@ -319,19 +260,19 @@ async fn the_ceiling_refusal_is_shown_and_changes_nothing() {
     let role = custom_role(&app, &app.a, "Drivers", &["events.view"]).await;
     app.member_with(&app.a, "keeper", &["roles.manage", "members.view"])
         .await;
-    let keeper = session(&app, "keeper").await;
+    let keeper = app.page_sign_in("keeper", PASSWORD).await;
     let before = app.snapshot(&app.a).await;
-    let (status, _, html) = post(
-        &app,
-        &format!("/roles/{role}"),
-        &keeper,
-        &[
-            ("name", "Drivers, renamed"),
-            ("permissions", "events.view"),
-            ("permissions", "audit.view"),
-        ],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            &format!("/roles/{role}"),
+            &keeper,
+            &[
+                ("name", "Drivers, renamed"),
+                ("permissions", "events.view"),
+                ("permissions", "audit.view"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
     assert!(
         html.contains("You cannot grant permissions you do not hold: audit.view"),
@@ -347,13 +288,13 @@ async fn the_ceiling_refusal_is_shown_and_changes_nothing() {
     let big = app.role_id(&app.a, "chief").await;
     let m = app.member(&app.a, "someone", &[]).await;
     let before = app.snapshot(&app.a).await;
-    let (status, _, html) = post(
-        &app,
-        &format!("/roles/{big}/members"),
-        &keeper,
-        &[("user_id", &m.id.to_string())],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            &format!("/roles/{big}/members"),
+            &keeper,
+            &[("user_id", &m.id.to_string())],
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
     assert!(html.contains("You cannot grant permissions you do not hold"));
     assert_eq!(before, app.snapshot(&app.a).await);
@@ -362,14 +303,14 @@ async fn the_ceiling_refusal_is_shown_and_changes_nothing() {
 #[tokio::test]
 async fn the_last_manager_refusal_is_shown() {
     let app = TestApp::spawn().await;
-    let admin = session(&app, "alpha-admin").await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     let it = app.role_id(&app.a, "it_administrator").await;
     let mut perms = permissions_of(&app, it).await;
     perms.retain(|p| p != "members.manage");
     let mut form: Vec<(&str, &str)> = vec![("name", "IT Administrator")];
     form.extend(perms.iter().map(|p| ("permissions", p.as_str())));
     let before = app.snapshot(&app.a).await;
-    let (status, _, html) = post(&app, &format!("/roles/{it}"), &admin, &form).await;
+    let (status, _, html) = app.page_post(&format!("/roles/{it}"), &admin, &form).await;
     assert_eq!(status, StatusCode::CONFLICT, "{html}");
     assert!(
         html.contains("no active member who can manage members"),
@@ -379,26 +320,26 @@ async fn the_last_manager_refusal_is_shown() {
     assert_eq!(before, app.snapshot(&app.a).await);
 
     // Taking the role from the only administrator is refused too.
-    let (status, _, html) = post(
-        &app,
-        &format!("/roles/{it}/members/{}/remove", app.a.admin.id),
-        &admin,
-        &[],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            &format!("/roles/{it}/members/{}/remove", app.a.admin.id),
+            &admin,
+            &[],
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{html}");
     assert!(html.contains(r#"id="members-error""#), "{html}");
     assert!(html.contains("no active member who can manage members"));
     assert_eq!(before, app.snapshot(&app.a).await);
 
     // A system role keeps its name.
-    let (status, _, html) = post(
-        &app,
-        &format!("/roles/{it}"),
-        &admin,
-        &[("name", "Boss"), ("permissions", "members.manage")],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            &format!("/roles/{it}"),
+            &admin,
+            &[("name", "Boss"), ("permissions", "members.manage")],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains(r#"id="name-error""#), "{html}");
     assert!(html.contains("A system role keeps its name"));
@@ -407,22 +348,22 @@ async fn the_last_manager_refusal_is_shown() {
 #[tokio::test]
 async fn a_validation_error_is_shown_beside_the_name() {
     let app = TestApp::spawn().await;
-    let admin = session(&app, "alpha-admin").await;
-    let (status, _, html) = get(&app, "/roles/new", &admin).await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
+    let (status, _, html) = app.page_get("/roles/new", &admin).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"<label for="name">"#));
     let before = app.snapshot(&app.a).await;
-    let (status, _, html) = post(
-        &app,
-        "/roles/new",
-        &admin,
-        &[
-            ("name", "   "),
-            ("description", "Kept <b>as typed</b>"),
-            ("permissions", "minutes.view"),
-        ],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            "/roles/new",
+            &admin,
+            &[
+                ("name", "   "),
+                ("description", "Kept <b>as typed</b>"),
+                ("permissions", "minutes.view"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains(r#"id="name-error""#), "{html}");
     assert!(html.contains(r#"aria-invalid="true" aria-describedby="name-error""#));
@@ -431,7 +372,9 @@ async fn a_validation_error_is_shown_beside_the_name() {
     assert_eq!(before, app.snapshot(&app.a).await);
 
     // A name another role has is shown beside the name too.
-    let (status, _, html) = post(&app, "/roles/new", &admin, &[("name", "Chief")]).await;
+    let (status, _, html) = app
+        .page_post("/roles/new", &admin, &[("name", "Chief")])
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains(r#"id="name-error""#), "{html}");
 }
@@ -439,9 +382,9 @@ async fn a_validation_error_is_shown_beside_the_name() {
 #[tokio::test]
 async fn a_delete_asks_first() {
     let app = TestApp::spawn().await;
-    let admin = session(&app, "alpha-admin").await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     let role = custom_role(&app, &app.a, "Short-lived", &["events.view"]).await;
-    let (status, _, html) = get(&app, &format!("/roles/{role}/delete"), &admin).await;
+    let (status, _, html) = app.page_get(&format!("/roles/{role}/delete"), &admin).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Delete the role “Short-lived”?"), "{html}");
     assert!(html.contains(&format!(r#"action="/roles/{role}/delete""#)));
@@ -456,17 +399,23 @@ async fn a_delete_asks_first() {
         }
     };
     assert_eq!(exists(role).await, 1, "asking deletes nothing");
-    let (status, location, _) = post(&app, &format!("/roles/{role}/delete"), &admin, &[]).await;
+    let (status, location, _) = app
+        .page_post(&format!("/roles/{role}/delete"), &admin, &[])
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, "/roles");
     assert_eq!(exists(role).await, 0);
 
     // System roles cannot be deleted: the page says so, and the POST is refused.
     let chief = app.role_id(&app.a, "chief").await;
-    let (status, _, html) = get(&app, &format!("/roles/{chief}/delete"), &admin).await;
+    let (status, _, html) = app
+        .page_get(&format!("/roles/{chief}/delete"), &admin)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("System roles cannot be deleted"));
-    let (status, _, html) = post(&app, &format!("/roles/{chief}/delete"), &admin, &[]).await;
+    let (status, _, html) = app
+        .page_post(&format!("/roles/{chief}/delete"), &admin, &[])
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(html.contains("System roles cannot be deleted"));
     assert_eq!(exists(chief).await, 1);
@@ -475,10 +424,10 @@ async fn a_delete_asks_first() {
 #[tokio::test]
 async fn members_are_assigned_and_unassigned_through_forms() {
     let app = TestApp::spawn().await;
-    let admin = session(&app, "alpha-admin").await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     let role = custom_role(&app, &app.a, "Drivers", &["events.view"]).await;
     let m = app.member(&app.a, "driver-dan", &[]).await;
-    let (_, _, html) = get(&app, &format!("/roles/{role}"), &admin).await;
+    let (_, _, html) = app.page_get(&format!("/roles/{role}"), &admin).await;
     assert!(html.contains("Nobody holds this role yet"), "{html}");
     assert!(
         html.contains(&format!(r#"<option value="{}">"#, m.id)),
@@ -486,37 +435,37 @@ async fn members_are_assigned_and_unassigned_through_forms() {
     );
 
     let audits = app.audit_count(&app.a).await;
-    let (status, location, _) = post(
-        &app,
-        &format!("/roles/{role}/members"),
-        &admin,
-        &[("user_id", &m.id.to_string())],
-    )
-    .await;
+    let (status, location, _) = app
+        .page_post(
+            &format!("/roles/{role}/members"),
+            &admin,
+            &[("user_id", &m.id.to_string())],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, format!("/roles/{role}#members"));
     assert!(holds(&app, m.id, role).await);
     assert_eq!(app.audit_count(&app.a).await, audits + 1);
-    let (_, _, html) = get(&app, &format!("/roles/{role}"), &admin).await;
+    let (_, _, html) = app.page_get(&format!("/roles/{role}"), &admin).await;
     assert!(html.contains("(driver-dan)"), "{html}");
     let remove = format!("/roles/{role}/members/{}/remove", m.id);
     assert!(html.contains(&format!(r#"action="{remove}""#)));
-    let (_, _, list) = get(&app, "/roles", &admin).await;
+    let (_, _, list) = app.page_get("/roles", &admin).await;
     assert!(list.contains(r#"<td class="admin-num">1</td>"#));
 
-    let (status, _, _) = post(&app, &remove, &admin, &[]).await;
+    let (status, _, _) = app.page_post(&remove, &admin, &[]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(!holds(&app, m.id, role).await);
     assert_eq!(app.audit_count(&app.a).await, audits + 2);
 
     // Nobody chosen: a message, nothing assigned.
-    let (status, _, html) = post(
-        &app,
-        &format!("/roles/{role}/members"),
-        &admin,
-        &[("user_id", "")],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            &format!("/roles/{role}/members"),
+            &admin,
+            &[("user_id", "")],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("Choose a member"), "{html}");
 }
@@ -545,8 +494,8 @@ async fn the_audit_page_shows_local_times_and_the_chain_status() {
     let app = TestApp::spawn().await;
     app.member(&app.a, "logged-one", &[]).await;
     app.member_with(&app.a, "auditor", &["audit.view"]).await;
-    let auditor = session(&app, "auditor").await;
-    let (status, _, html) = get(&app, "/audit", &auditor).await;
+    let auditor = app.page_sign_in("auditor", PASSWORD).await;
+    let (status, _, html) = app.page_get("/audit", &auditor).await;
     assert_eq!(status, StatusCode::OK);
     let count = app.audit_count(&app.a).await;
     assert!(
@@ -573,24 +522,27 @@ async fn the_audit_page_shows_local_times_and_the_chain_status() {
     assert!(html.contains("member.role_assigned"));
 
     // Filtering by action and by member.
-    let (_, _, html) = get(
-        &app,
-        "/audit?action=member.created&member=&from=&to=",
-        &auditor,
-    )
-    .await;
+    let (_, _, html) = app
+        .page_get("/audit?action=member.created&member=&from=&to=", &auditor)
+        .await;
     assert!(html.contains("<code>member.created</code>"), "{html}");
     assert!(!html.contains("<code>member.role_assigned</code>"));
-    let (_, _, html) = get(&app, &format!("/audit?member={}", app.a.admin.id), &auditor).await;
+    let (_, _, html) = app
+        .page_get(&format!("/audit?member={}", app.a.admin.id), &auditor)
+        .await;
     assert!(html.contains("<code>member.created</code>"));
-    let (_, _, html) = get(&app, &format!("/audit?member={}", Uuid::now_v7()), &auditor).await;
+    let (_, _, html) = app
+        .page_get(&format!("/audit?member={}", Uuid::now_v7()), &auditor)
+        .await;
     assert!(html.contains(">0 entries."), "{html}");
     let today = chrono::Utc::now()
         .with_timezone(&chrono_tz::America::Chicago)
         .date_naive();
-    let (_, _, html) = get(&app, &format!("/audit?from={today}&to={today}"), &auditor).await;
+    let (_, _, html) = app
+        .page_get(&format!("/audit?from={today}&to={today}"), &auditor)
+        .await;
     assert!(html.contains(&format!(">{count} entries.")), "{html}");
-    let (status, _, html) = get(&app, "/audit?from=yesterday", &auditor).await;
+    let (status, _, html) = app.page_get("/audit?from=yesterday", &auditor).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains(r#"id="from-error""#), "{html}");
 
@@ -612,7 +564,7 @@ async fn the_audit_page_shows_local_times_and_the_chain_status() {
         .execute(pool)
         .await
         .unwrap();
-    let (status, _, html) = get(&app, "/audit", &auditor).await;
+    let (status, _, html) = app.page_get("/audit", &auditor).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Chain broken at entry 2:"), "{html}");
     assert!(html.contains("the entry was altered"), "{html}");
@@ -623,72 +575,76 @@ async fn the_audit_page_shows_local_times_and_the_chain_status() {
 async fn alerts_are_acknowledged_and_resolved_through_forms() {
     let app = TestApp::spawn().await;
     app.member_with(&app.a, "auditor", &["audit.view"]).await;
-    let auditor = session(&app, "auditor").await;
+    let auditor = app.page_sign_in("auditor", PASSWORD).await;
     let first = raise_alert(&app, &app.a, "Many failed sign-ins for chief").await;
     let second = raise_alert(&app, &app.a, "Odd hour sign-in").await;
 
-    let (status, _, html) = get(&app, "/security-alerts", &auditor).await;
+    let (status, _, html) = app.page_get("/security-alerts", &auditor).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Many failed sign-ins for chief"), "{html}");
     assert!(html.contains(&format!(r#"action="/security-alerts/{first}/acknowledge""#)));
 
     let audits = app.audit_count(&app.a).await;
-    let (status, location, _) = post(
-        &app,
-        &format!("/security-alerts/{first}/acknowledge"),
-        &auditor,
-        &[],
-    )
-    .await;
+    let (status, location, _) = app
+        .page_post(
+            &format!("/security-alerts/{first}/acknowledge"),
+            &auditor,
+            &[],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, "/security-alerts");
     assert_eq!(app.audit_count(&app.a).await, audits + 1);
-    let (_, _, html) = get(&app, "/security-alerts?status=acknowledged", &auditor).await;
+    let (_, _, html) = app
+        .page_get("/security-alerts?status=acknowledged", &auditor)
+        .await;
     assert!(html.contains("Many failed sign-ins for chief"));
     assert!(!html.contains("Odd hour sign-in"));
     assert!(html.contains(r#"<option value="acknowledged" selected>"#));
 
     // Twice is a conflict, shown as a message.
-    let (status, _, html) = post(
-        &app,
-        &format!("/security-alerts/{first}/acknowledge"),
-        &auditor,
-        &[],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            &format!("/security-alerts/{first}/acknowledge"),
+            &auditor,
+            &[],
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(html.contains("The alert is already acknowledged"), "{html}");
 
-    let (status, _, _) = post(
-        &app,
-        &format!("/security-alerts/{second}/resolve"),
-        &auditor,
-        &[("note", "It was the chief on night shift")],
-    )
-    .await;
+    let (status, _, _) = app
+        .page_post(
+            &format!("/security-alerts/{second}/resolve"),
+            &auditor,
+            &[("note", "It was the chief on night shift")],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let (_, _, html) = get(&app, "/security-alerts?status=resolved", &auditor).await;
+    let (_, _, html) = app
+        .page_get("/security-alerts?status=resolved", &auditor)
+        .await;
     assert!(html.contains("It was the chief on night shift"), "{html}");
     assert!(!html.contains("Many failed sign-ins"));
-    let (status, _, html) = post(
-        &app,
-        &format!("/security-alerts/{second}/resolve"),
-        &auditor,
-        &[("note", "")],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            &format!("/security-alerts/{second}/resolve"),
+            &auditor,
+            &[("note", "")],
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(html.contains("The alert is already resolved"));
 
     // A plain member can do neither.
     app.member(&app.a, "plain", &[]).await;
-    let plain = session(&app, "plain").await;
-    let (status, _, _) = post(
-        &app,
-        &format!("/security-alerts/{first}/resolve"),
-        &plain,
-        &[("note", "")],
-    )
-    .await;
+    let plain = app.page_sign_in("plain", PASSWORD).await;
+    let (status, _, _) = app
+        .page_post(
+            &format!("/security-alerts/{first}/resolve"),
+            &plain,
+            &[("note", "")],
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }

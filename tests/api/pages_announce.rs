@@ -2,53 +2,12 @@
 //! `announcements.manage`, role audiences, dismiss, withdraw asking first, other organizations'
 //! ids), and the password reset pages from the request to signing in with the new password.
 
+use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, COOKIE, LOCATION, ORIGIN};
-use reqwest::{Method, StatusCode};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::harness::*;
-
-fn jar(user: &User) -> String {
-    format!("logbook_access={}", user.token)
-}
-
-async fn get(app: &TestApp, who: &str, path: &str) -> (StatusCode, String, Option<String>) {
-    let res = browser()
-        .get(app.url(path))
-        .header(COOKIE, who)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let location = res
-        .headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_string());
-    (status, res.text().await.unwrap(), location)
-}
-
-async fn post(
-    app: &TestApp,
-    who: &str,
-    path: &str,
-    form: &[(&str, &str)],
-) -> (StatusCode, String, Option<String>) {
-    let res = browser()
-        .post(app.url(path))
-        .header(COOKIE, who)
-        .header(ORIGIN, &app.base)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let location = res
-        .headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_string());
-    (status, res.text().await.unwrap(), location)
-}
 
 async fn announcements_in(app: &TestApp, org: &Org) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM announcements WHERE organization_id = ?")
@@ -70,13 +29,10 @@ async fn announcement_id(app: &TestApp, org: &Org, title: &str) -> Uuid {
 
 /// Posts through the form as `who`; returns the id of the new announcement.
 async fn post_form(app: &TestApp, org: &Org, who: &str, form: &[(&str, &str)]) -> Uuid {
-    let (status, html, location) = post(app, who, "/announcements/new", form).await;
+    let (status, location, html) = app.page_post("/announcements/new", who, form).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
     assert!(
-        location
-            .as_deref()
-            .unwrap()
-            .starts_with("/announcements?posted=1"),
+        location.starts_with("/announcements?posted=1"),
         "{location:?}"
     );
     let title = form.iter().find(|(k, _)| *k == "title").unwrap().1;
@@ -86,11 +42,11 @@ async fn post_form(app: &TestApp, org: &Org, who: &str, form: &[(&str, &str)]) -
 #[tokio::test]
 async fn an_officer_posts_and_members_dismiss_it_from_their_own_dashboard() {
     let app = TestApp::spawn().await;
-    let officer = jar(&app.a.admin);
+    let officer = access_cookie(&app.a.admin);
     let ann = app.member(&app.a, "ann", &[]).await;
     let bob = app.member(&app.a, "bob", &[]).await;
 
-    let (status, html, _) = get(&app, &officer, "/announcements/new").await;
+    let (status, _, html) = app.page_get("/announcements/new", &officer).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"name="title""#), "{html}");
     assert!(html.contains(r#"name="body""#));
@@ -105,24 +61,23 @@ async fn an_officer_posts_and_members_dismiss_it_from_their_own_dashboard() {
         "roles to choose"
     );
 
-    let (status, _, location) = post(
-        &app,
-        &officer,
-        "/announcements/new",
-        &[
-            ("title", "Hose testing Saturday"),
-            (
-                "body",
-                "All hands at 0800.\r\n\r\nBring gloves.\r\nCoffee provided.",
-            ),
-            ("audience", "all"),
-            ("expires_on", ""),
-            ("notify", "1"),
-        ],
-    )
-    .await;
+    let (status, location, _) = app
+        .page_post(
+            "/announcements/new",
+            &officer,
+            &[
+                ("title", "Hose testing Saturday"),
+                (
+                    "body",
+                    "All hands at 0800.\r\n\r\nBring gloves.\r\nCoffee provided.",
+                ),
+                ("audience", "all"),
+                ("expires_on", ""),
+                ("notify", "1"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let location = location.unwrap();
     let notified: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM notification_logs WHERE organization_id = ? AND category = 'announcements'",
     )
@@ -135,7 +90,7 @@ async fn an_officer_posts_and_members_dismiss_it_from_their_own_dashboard() {
         location.starts_with("/announcements?posted=1&notified=3"),
         "{location}"
     );
-    let (status, html, _) = get(&app, &officer, &location).await;
+    let (status, _, html) = app.page_get(&location, &officer).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("3 members were notified"), "{html}");
     assert!(html.contains("Hose testing Saturday"));
@@ -152,7 +107,7 @@ async fn an_officer_posts_and_members_dismiss_it_from_their_own_dashboard() {
 
     // On both dashboards, with a Dismiss button that works with and without htmx.
     for who in [&ann, &bob] {
-        let (status, html, _) = get(&app, &jar(who), "/").await;
+        let (status, _, html) = app.page_get("/", &access_cookie(who)).await;
         assert_eq!(status, StatusCode::OK);
         assert!(html.contains("Hose testing Saturday"), "{html}");
         assert!(html.contains(&format!(r#"action="/announcements/{id}/dismiss""#)));
@@ -162,21 +117,21 @@ async fn an_officer_posts_and_members_dismiss_it_from_their_own_dashboard() {
             "the existing panel stays"
         );
     }
-    let (status, _, location) = post(
-        &app,
-        &jar(&ann),
-        &format!("/announcements/{id}/dismiss"),
-        &[],
-    )
-    .await;
+    let (status, location, _) = app
+        .page_post(
+            &format!("/announcements/{id}/dismiss"),
+            &access_cookie(&ann),
+            &[],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(location.as_deref(), Some("/"));
-    let (_, html, _) = get(&app, &jar(&ann), "/").await;
+    assert_eq!(location, "/");
+    let (_, _, html) = app.page_get("/", &access_cookie(&ann)).await;
     assert!(!html.contains("Hose testing Saturday"), "{html}");
-    let (_, html, _) = get(&app, &jar(&bob), "/").await;
+    let (_, _, html) = app.page_get("/", &access_cookie(&bob)).await;
     assert!(html.contains("Hose testing Saturday"), "still on bob's");
     // Ann still finds it in the list, marked as dismissed.
-    let (_, html, _) = get(&app, &jar(&ann), "/announcements").await;
+    let (_, _, html) = app.page_get("/announcements", &access_cookie(&ann)).await;
     assert!(html.contains("Hose testing Saturday"));
     assert!(html.contains("You dismissed this one"), "{html}");
     assert!(!html.contains("Post an announcement"));
@@ -184,7 +139,7 @@ async fn an_officer_posts_and_members_dismiss_it_from_their_own_dashboard() {
     // htmx: an empty answer that replaces the card in place.
     let res = browser()
         .post(app.url(&format!("/announcements/{id}/dismiss")))
-        .header(COOKIE, jar(&bob))
+        .header(COOKIE, access_cookie(&bob))
         .header(ORIGIN, &app.base)
         .header("HX-Request", "true")
         .send()
@@ -192,7 +147,7 @@ async fn an_officer_posts_and_members_dismiss_it_from_their_own_dashboard() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.text().await.unwrap(), "");
-    let (_, html, _) = get(&app, &jar(&bob), "/").await;
+    let (_, _, html) = app.page_get("/", &access_cookie(&bob)).await;
     assert!(!html.contains("Hose testing Saturday"));
 }
 
@@ -200,20 +155,20 @@ async fn an_officer_posts_and_members_dismiss_it_from_their_own_dashboard() {
 async fn posting_needs_announcements_manage() {
     let app = TestApp::spawn().await;
     let plain = app.member(&app.a, "plain", &[]).await;
-    let plain = jar(&plain);
-    let (status, html, _) = get(&app, &plain, "/announcements/new").await;
+    let plain = access_cookie(&plain);
+    let (status, _, html) = app.page_get("/announcements/new", &plain).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("<h1"), "an error page: {html}");
-    let (status, _, _) = post(
-        &app,
-        &plain,
-        "/announcements/new",
-        &[("title", "Hi"), ("body", "Hello"), ("audience", "all")],
-    )
-    .await;
+    let (status, _, _) = app
+        .page_post(
+            "/announcements/new",
+            &plain,
+            &[("title", "Hi"), ("body", "Hello"), ("audience", "all")],
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(announcements_in(&app, &app.a).await, 0);
-    let (status, html, _) = get(&app, &plain, "/announcements").await;
+    let (status, _, html) = app.page_get("/announcements", &plain).await;
     assert_eq!(status, StatusCode::OK);
     assert!(!html.contains("/announcements/new"), "{html}");
 
@@ -221,26 +176,28 @@ async fn posting_needs_announcements_manage() {
     let poster = app
         .member_with(&app.a, "poster", &["announcements.manage"])
         .await;
-    let (status, _, _) = get(&app, &jar(&poster), "/announcements/new").await;
+    let (status, _, _) = app
+        .page_get("/announcements/new", &access_cookie(&poster))
+        .await;
     assert_eq!(status, StatusCode::OK);
     post_form(
         &app,
         &app.a,
-        &jar(&poster),
+        &access_cookie(&poster),
         &[("title", "Hi"), ("body", "Hello"), ("audience", "all")],
     )
     .await;
     assert_eq!(announcements_in(&app, &app.a).await, 1);
     // Not signed in: to the sign-in page.
-    let (status, _, location) = get(&app, "", "/announcements").await;
+    let (status, location, _) = app.page_get("/announcements", "").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(location.as_deref(), Some("/login?next=/announcements"));
+    assert_eq!(location, "/login?next=/announcements");
 }
 
 #[tokio::test]
 async fn a_role_announcement_reaches_only_holders_of_the_role() {
     let app = TestApp::spawn().await;
-    let officer = jar(&app.a.admin);
+    let officer = access_cookie(&app.a.admin);
     let trainer = app.member(&app.a, "trainer", &["training_officer"]).await;
     let plain = app.member(&app.a, "plain", &[]).await;
     let role = app.role_id(&app.a, "training_officer").await.to_string();
@@ -257,21 +214,21 @@ async fn a_role_announcement_reaches_only_holders_of_the_role() {
         ],
     )
     .await;
-    let (_, html, _) = get(&app, &jar(&trainer), "/").await;
+    let (_, _, html) = app.page_get("/", &access_cookie(&trainer)).await;
     assert!(html.contains("Instructors meet Tuesday"), "{html}");
     assert!(html.contains("for Training Officer"), "{html}");
-    let (_, html, _) = get(&app, &jar(&plain), "/").await;
+    let (_, _, html) = app.page_get("/", &access_cookie(&plain)).await;
     assert!(!html.contains("Instructors meet Tuesday"), "{html}");
-    let (_, html, _) = get(&app, &jar(&plain), "/announcements").await;
+    let (_, _, html) = app.page_get("/announcements", &access_cookie(&plain)).await;
     assert!(!html.contains("Instructors meet Tuesday"), "{html}");
     // Nor can the member dismiss what is not addressed to them.
-    let (status, _, _) = post(
-        &app,
-        &jar(&plain),
-        &format!("/announcements/{id}/dismiss"),
-        &[],
-    )
-    .await;
+    let (status, _, _) = app
+        .page_post(
+            &format!("/announcements/{id}/dismiss"),
+            &access_cookie(&plain),
+            &[],
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -288,30 +245,32 @@ async fn another_organizations_announcement_answers_404() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let b_id = body["announcement"]["id"].as_str().unwrap().to_string();
     let member = app.member(&app.a, "alpha-member", &[]).await;
-    let admin = jar(&app.a.admin);
+    let admin = access_cookie(&app.a.admin);
 
-    let (status, html, _) = post(
-        &app,
-        &jar(&member),
-        &format!("/announcements/{b_id}/dismiss"),
-        &[],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            &format!("/announcements/{b_id}/dismiss"),
+            &access_cookie(&member),
+            &[],
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("<h1"), "an error page: {html}");
-    let (status, _, _) = post(&app, &admin, &format!("/announcements/{b_id}/dismiss"), &[]).await;
+    let (status, _, _) = app
+        .page_post(&format!("/announcements/{b_id}/dismiss"), &admin, &[])
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, _) = get(&app, &admin, &format!("/announcements/{b_id}/withdraw")).await;
+    let (status, _, _) = app
+        .page_get(&format!("/announcements/{b_id}/withdraw"), &admin)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, _) = post(
-        &app,
-        &admin,
-        &format!("/announcements/{b_id}/withdraw"),
-        &[],
-    )
-    .await;
+    let (status, _, _) = app
+        .page_post(&format!("/announcements/{b_id}/withdraw"), &admin, &[])
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, _) = post(&app, &admin, "/announcements/not-an-id/withdraw", &[]).await;
+    let (status, _, _) = app
+        .page_post("/announcements/not-an-id/withdraw", &admin, &[])
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let withdrawn: Option<chrono::NaiveDateTime> =
         sqlx::query_scalar("SELECT withdrawn_at FROM announcements WHERE title = 'Bravo only'")
@@ -324,26 +283,26 @@ async fn another_organizations_announcement_answers_404() {
         .await
         .unwrap();
     assert_eq!(dismissals, 0);
-    let (_, html, _) = get(&app, &admin, "/announcements").await;
+    let (_, _, html) = app.page_get("/announcements", &admin).await;
     assert!(!html.contains("Bravo only"));
 }
 
 #[tokio::test]
 async fn bad_input_is_shown_beside_the_fields_and_creates_nothing() {
     let app = TestApp::spawn().await;
-    let officer = jar(&app.a.admin);
-    let (status, html, _) = post(
-        &app,
-        &officer,
-        "/announcements/new",
-        &[
-            ("title", "   "),
-            ("body", "Kept as typed"),
-            ("audience", "roles"),
-            ("expires_on", "next week"),
-        ],
-    )
-    .await;
+    let officer = access_cookie(&app.a.admin);
+    let (status, _, html) = app
+        .page_post(
+            "/announcements/new",
+            &officer,
+            &[
+                ("title", "   "),
+                ("body", "Kept as typed"),
+                ("audience", "roles"),
+                ("expires_on", "next week"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         html.contains(r#"<p class="field-error" id="title-error">Enter a title.</p>"#),
@@ -372,18 +331,18 @@ async fn bad_input_is_shown_beside_the_fields_and_creates_nothing() {
     assert!(!html.contains(r#"name="notify" value="1" checked"#));
 
     // A date in the past, and an empty message.
-    let (status, html, _) = post(
-        &app,
-        &officer,
-        "/announcements/new",
-        &[
-            ("title", "Old news"),
-            ("body", ""),
-            ("audience", "all"),
-            ("expires_on", "2001-01-01"),
-        ],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            "/announcements/new",
+            &officer,
+            &[
+                ("title", "Old news"),
+                ("body", ""),
+                ("audience", "all"),
+                ("expires_on", "2001-01-01"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         html.contains(r#"id="expires_on-error">Must be in the future.</p>"#),
@@ -403,18 +362,18 @@ async fn bad_input_is_shown_beside_the_fields_and_creates_nothing() {
 
     // A role of another organization is refused like an unknown one.
     let b_role = app.role_id(&app.b, "member").await.to_string();
-    let (status, html, _) = post(
-        &app,
-        &officer,
-        "/announcements/new",
-        &[
-            ("title", "Cross"),
-            ("body", "x"),
-            ("audience", "roles"),
-            ("role_ids", &b_role),
-        ],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            "/announcements/new",
+            &officer,
+            &[
+                ("title", "Cross"),
+                ("body", "x"),
+                ("audience", "roles"),
+                ("role_ids", &b_role),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         html.contains(r#"id="role_ids-error">One of the roles does not exist.</p>"#),
@@ -427,20 +386,20 @@ async fn bad_input_is_shown_beside_the_fields_and_creates_nothing() {
     let today = chrono::Utc::now()
         .with_timezone(&chrono_tz::America::Chicago)
         .date_naive();
-    let (status, _, location) = post(
-        &app,
-        &officer,
-        "/announcements/new",
-        &[
-            ("title", "Today only"),
-            ("body", "x"),
-            ("audience", "all"),
-            ("expires_on", &today.to_string()),
-        ],
-    )
-    .await;
+    let (status, location, _) = app
+        .page_post(
+            "/announcements/new",
+            &officer,
+            &[
+                ("title", "Today only"),
+                ("body", "x"),
+                ("audience", "all"),
+                ("expires_on", &today.to_string()),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(location.as_deref(), Some("/announcements?posted=1"));
+    assert_eq!(location, "/announcements?posted=1");
     let expires: chrono::NaiveDateTime =
         sqlx::query_scalar("SELECT expires_at FROM announcements WHERE title = 'Today only'")
             .fetch_one(&app.db.pool)
@@ -456,14 +415,14 @@ async fn bad_input_is_shown_beside_the_fields_and_creates_nothing() {
         .await
         .unwrap();
     assert_eq!(notes, 0);
-    let (_, html, _) = get(&app, &officer, "/announcements?posted=1").await;
+    let (_, _, html) = app.page_get("/announcements?posted=1", &officer).await;
     assert!(html.contains("Nobody was notified"), "{html}");
 }
 
 #[tokio::test]
 async fn withdraw_asks_first_then_takes_it_off_the_dashboards() {
     let app = TestApp::spawn().await;
-    let officer = jar(&app.a.admin);
+    let officer = access_cookie(&app.a.admin);
     let member = app.member(&app.a, "member", &[]).await;
     let id = post_form(
         &app,
@@ -476,7 +435,7 @@ async fn withdraw_asks_first_then_takes_it_off_the_dashboards() {
         ],
     )
     .await;
-    let (_, html, _) = get(&app, &officer, "/announcements").await;
+    let (_, _, html) = app.page_get("/announcements", &officer).await;
     assert!(
         html.contains(&format!(r#"href="/announcements/{id}/withdraw""#)),
         "{html}"
@@ -484,24 +443,26 @@ async fn withdraw_asks_first_then_takes_it_off_the_dashboards() {
     assert!(html.contains(">Current</span>"), "{html}");
 
     // A member may not, and gets no confirm page either.
-    let (status, _, _) = get(
-        &app,
-        &jar(&member),
-        &format!("/announcements/{id}/withdraw"),
-    )
-    .await;
+    let (status, _, _) = app
+        .page_get(
+            &format!("/announcements/{id}/withdraw"),
+            &access_cookie(&member),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _, _) = post(
-        &app,
-        &jar(&member),
-        &format!("/announcements/{id}/withdraw"),
-        &[],
-    )
-    .await;
+    let (status, _, _) = app
+        .page_post(
+            &format!("/announcements/{id}/withdraw"),
+            &access_cookie(&member),
+            &[],
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // The question first; asking changes nothing.
-    let (status, html, _) = get(&app, &officer, &format!("/announcements/{id}/withdraw")).await;
+    let (status, _, html) = app
+        .page_get(&format!("/announcements/{id}/withdraw"), &officer)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains("Withdraw the announcement “Pancake breakfast”?"),
@@ -510,45 +471,33 @@ async fn withdraw_asks_first_then_takes_it_off_the_dashboards() {
     assert!(html.contains(&format!(
         r#"<form method="post" action="/announcements/{id}/withdraw""#
     )));
-    let (_, html, _) = get(&app, &jar(&member), "/").await;
+    let (_, _, html) = app.page_get("/", &access_cookie(&member)).await;
     assert!(html.contains("Pancake breakfast"));
 
-    let (status, _, location) = post(
-        &app,
-        &officer,
-        &format!("/announcements/{id}/withdraw"),
-        &[],
-    )
-    .await;
+    let (status, location, _) = app
+        .page_post(&format!("/announcements/{id}/withdraw"), &officer, &[])
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(location.as_deref(), Some("/announcements?withdrawn=1"));
-    let (_, html, _) = get(&app, &jar(&member), "/").await;
+    assert_eq!(location, "/announcements?withdrawn=1");
+    let (_, _, html) = app.page_get("/", &access_cookie(&member)).await;
     assert!(!html.contains("Pancake breakfast"), "{html}");
-    let (_, html, _) = get(&app, &jar(&member), "/announcements").await;
+    let (_, _, html) = app
+        .page_get("/announcements", &access_cookie(&member))
+        .await;
     assert!(!html.contains("Pancake breakfast"));
-    let (_, html, _) = get(&app, &officer, "/announcements?withdrawn=1").await;
+    let (_, _, html) = app.page_get("/announcements?withdrawn=1", &officer).await;
     assert!(html.contains("Announcement withdrawn"), "{html}");
     assert!(html.contains("Pancake breakfast"), "officers still see it");
     assert!(html.contains(">Withdrawn</span>"), "{html}");
     assert!(!html.contains(&format!(r#"href="/announcements/{id}/withdraw""#)));
 
     // Twice: refused with the reason, on the confirm page.
-    let (status, html, _) = post(
-        &app,
-        &officer,
-        &format!("/announcements/{id}/withdraw"),
-        &[],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(&format!("/announcements/{id}/withdraw"), &officer, &[])
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(html.contains("already withdrawn"), "{html}");
-    let audits: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_logs WHERE organization_id = ? AND action = 'announcement.withdrawn'",
-    )
-    .bind(app.a.id)
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    let audits = app.audit_actions(&app.a, "announcement.withdrawn").await;
     assert_eq!(audits, 1);
 }
 
@@ -560,46 +509,20 @@ const ANSWER: &str = "If that address belongs to an account, a link to choose a 
 
 /// Email settings for `org` (an SMTP server that is not there: the mail waits in the outbox).
 async fn configure_email(app: &TestApp, org: &Org) {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let (status, body) = app
-        .call(
-            Method::PUT,
-            &org.admin.token,
-            "/api/v1/settings/email",
-            Some(
-                json!({"host": "127.0.0.1", "port": port, "security": "none",
-                        "from_address": "x@example.org"}),
-            ),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    email_to_sink(app, org, free_port()).await;
 }
 
-async fn anonymous_post(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    browser()
-        .post(app.url(path))
-        .header(ORIGIN, &app.base)
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn sign_in(app: &TestApp, username: &str, password: &str) -> StatusCode {
-    anonymous_post(
-        app,
-        "/login",
+/// Submits the choose-a-new-password form.
+async fn confirm_reset(app: &TestApp, token: &str, new: &str, repeat: &str) -> reqwest::Response {
+    app.page_post_anonymous(
+        "/password-reset/confirm",
         &[
-            ("username", username),
-            ("password", password),
-            ("next", "/"),
+            ("token", token),
+            ("new_password", new),
+            ("repeat_password", repeat),
         ],
     )
     .await
-    .status()
 }
 
 /// The token in the newest reset email to `address`.
@@ -625,14 +548,14 @@ async fn emailed_token(app: &TestApp, address: &str) -> String {
 async fn the_reset_request_answers_the_same_for_any_address() {
     let app = TestApp::spawn().await;
     configure_email(&app, &app.a).await;
-    let (status, html, _) = get(&app, "", "/login").await;
+    let (status, _, html) = app.page_get("/login", "").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains(r#"<a href="/password-reset">Forgot your password?</a>"#),
         "{html}"
     );
 
-    let (status, html, _) = get(&app, "", "/password-reset").await;
+    let (status, _, html) = app.page_get("/password-reset", "").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"name="email""#), "{html}");
     assert!(
@@ -642,12 +565,14 @@ async fn the_reset_request_answers_the_same_for_any_address() {
 
     let mut answers = Vec::new();
     for email in ["alpha-admin@example.org", "nobody@example.org"] {
-        let res = anonymous_post(&app, "/password-reset", &[("email", email)]).await;
+        let res = app
+            .page_post_anonymous("/password-reset", &[("email", email)])
+            .await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{email}");
         answers.push(res.headers()[LOCATION].to_str().unwrap().to_string());
     }
     assert_eq!(answers[0], answers[1]);
-    let (status, html, _) = get(&app, "", &answers[0]).await;
+    let (status, _, html) = app.page_get(&answers[0], "").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(ANSWER), "{html}");
     let mails: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM email_outbox")
@@ -656,7 +581,9 @@ async fn the_reset_request_answers_the_same_for_any_address() {
         .unwrap();
     assert_eq!(mails, 1, "only the known address got one");
 
-    let res = anonymous_post(&app, "/password-reset", &[("email", "not-an-address")]).await;
+    let res = app
+        .page_post_anonymous("/password-reset", &[("email", "not-an-address")])
+        .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
     assert!(
@@ -669,12 +596,15 @@ async fn the_reset_request_answers_the_same_for_any_address() {
     // Throttled per client address: a clear message, 429.
     let mut last = StatusCode::OK;
     for _ in 0..12 {
-        last = anonymous_post(&app, "/password-reset", &[("email", "nobody@example.org")])
+        last = app
+            .page_post_anonymous("/password-reset", &[("email", "nobody@example.org")])
             .await
             .status();
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
-    let res = anonymous_post(&app, "/password-reset", &[("email", "nobody@example.org")]).await;
+    let res = app
+        .page_post_anonymous("/password-reset", &[("email", "nobody@example.org")])
+        .await;
     let html = res.text().await.unwrap();
     assert!(html.contains("Too many reset requests"), "{html}");
 }
@@ -686,7 +616,7 @@ async fn a_bad_reset_link_says_so() {
         "/password-reset/confirm?token=nonsense",
         "/password-reset/confirm",
     ] {
-        let (status, html, _) = get(&app, "", path).await;
+        let (status, _, html) = app.page_get(path, "").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
         assert!(
             html.contains("This reset link is not valid or has expired; ask for a new one."),
@@ -695,14 +625,11 @@ async fn a_bad_reset_link_says_so() {
         assert!(html.contains(r#"href="/password-reset""#));
         assert!(!html.contains(r#"name="new_password""#));
     }
-    let res = anonymous_post(
+    let res = confirm_reset(
         &app,
-        "/password-reset/confirm",
-        &[
-            ("token", "nonsense"),
-            ("new_password", "a brand new long passphrase"),
-            ("repeat_password", "a brand new long passphrase"),
-        ],
+        "nonsense",
+        "a brand new long passphrase",
+        "a brand new long passphrase",
     )
     .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -719,12 +646,12 @@ async fn a_password_reset_end_to_end() {
     let app = TestApp::spawn().await;
     configure_email(&app, &app.a).await;
     app.member(&app.a, "forgetful", &[]).await;
-    let res = anonymous_post(
-        &app,
-        "/password-reset",
-        &[("email", "forgetful@example.org"), ("organization", "")],
-    )
-    .await;
+    let res = app
+        .page_post_anonymous(
+            "/password-reset",
+            &[("email", "forgetful@example.org"), ("organization", "")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let token = emailed_token(&app, "forgetful@example.org").await;
     assert!(token.len() >= 40, "{token}");
@@ -748,16 +675,7 @@ async fn a_password_reset_end_to_end() {
 
     // The two do not match: said beside the second field.
     let new = "a brand new long passphrase";
-    let res = anonymous_post(
-        &app,
-        "/password-reset/confirm",
-        &[
-            ("token", &token),
-            ("new_password", new),
-            ("repeat_password", "something else entirely"),
-        ],
-    )
-    .await;
+    let res = confirm_reset(&app, &token, new, "something else entirely").await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
     assert!(
@@ -765,16 +683,7 @@ async fn a_password_reset_end_to_end() {
         "{html}"
     );
     // Too short: the policy's message beside the new password.
-    let res = anonymous_post(
-        &app,
-        "/password-reset/confirm",
-        &[
-            ("token", &token),
-            ("new_password", "short"),
-            ("repeat_password", "short"),
-        ],
-    )
-    .await;
+    let res = confirm_reset(&app, &token, "short", "short").await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.unwrap();
     assert!(html.contains(r#"id="new_password-error">"#), "{html}");
@@ -783,44 +692,39 @@ async fn a_password_reset_end_to_end() {
         "the link still works"
     );
 
-    let res = anonymous_post(
-        &app,
-        "/password-reset/confirm",
-        &[
-            ("token", &token),
-            ("new_password", new),
-            ("repeat_password", new),
-        ],
-    )
-    .await;
+    let res = confirm_reset(&app, &token, new, new).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[LOCATION], "/login?reset=1");
-    let (_, html, _) = get(&app, "", "/login?reset=1").await;
+    let (_, _, html) = app.page_get("/login?reset=1", "").await;
     assert!(
         html.contains("Your password was changed; sign in with it."),
         "{html}"
     );
-    let (_, html, _) = get(&app, "", "/login").await;
+    let (_, _, html) = app.page_get("/login", "").await;
     assert!(!html.contains("Your password was changed"));
 
     assert_eq!(
-        sign_in(&app, "forgetful", PASSWORD).await,
+        app.page_sign_in_form("forgetful", PASSWORD, "/")
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(sign_in(&app, "forgetful", new).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.page_sign_in_form("forgetful", new, "/").await.status(),
+        StatusCode::SEE_OTHER
+    );
 
     // The link works once.
-    let (status, html, _) = get(&app, "", &format!("/password-reset/confirm?token={token}")).await;
+    let (status, _, html) = app
+        .page_get(&format!("/password-reset/confirm?token={token}"), "")
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("not valid or has expired"), "{html}");
-    let res = anonymous_post(
+    let res = confirm_reset(
         &app,
-        "/password-reset/confirm",
-        &[
-            ("token", &token),
-            ("new_password", "yet another long passphrase"),
-            ("repeat_password", "yet another long passphrase"),
-        ],
+        &token,
+        "yet another long passphrase",
+        "yet another long passphrase",
     )
     .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -830,13 +734,16 @@ async fn a_password_reset_end_to_end() {
             .unwrap()
             .contains("not valid or has expired")
     );
-    assert_eq!(sign_in(&app, "forgetful", new).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.page_sign_in_form("forgetful", new, "/").await.status(),
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
 async fn the_account_page_links_to_notifications() {
     let app = TestApp::spawn().await;
-    let (status, html, _) = get(&app, &jar(&app.a.admin), "/account").await;
+    let (status, _, html) = app.page_get("/account", &access_cookie(&app.a.admin)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"href="/account/notifications""#), "{html}");
     assert!(

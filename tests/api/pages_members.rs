@@ -2,52 +2,10 @@
 //! import preview.
 
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, ORIGIN};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::harness::*;
-
-fn jar(user: &User) -> String {
-    format!("logbook_access={}", user.token)
-}
-
-async fn get(app: &TestApp, who: &str, path: &str) -> (StatusCode, String, Option<String>) {
-    let res = browser()
-        .get(app.url(path))
-        .header(COOKIE, who)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let location = res
-        .headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_string());
-    (status, res.text().await.unwrap(), location)
-}
-
-async fn post(
-    app: &TestApp,
-    who: &str,
-    path: &str,
-    form: &[(&str, &str)],
-) -> (StatusCode, String, Option<String>) {
-    let res = browser()
-        .post(app.url(path))
-        .header(COOKIE, who)
-        .header(ORIGIN, &app.base)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let location = res
-        .headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_string());
-    (status, res.text().await.unwrap(), location)
-}
 
 /// A member created through the API without signing in (faster than `app.member`).
 async fn quick_member(app: &TestApp, org: &Org, username: &str, last: &str) -> Uuid {
@@ -91,25 +49,22 @@ async fn signed_out_visitors_are_sent_to_sign_in() {
         format!("/members/{id}"),
         format!("/members/{id}/edit"),
     ] {
-        let (status, _, location) = get(&app, "", &path).await;
+        let (status, location, _) = app.page_get(&path, "").await;
         assert_eq!(status, StatusCode::SEE_OTHER, "{path}");
-        assert!(
-            location.unwrap().starts_with("/login?next=/members"),
-            "{path}"
-        );
+        assert!(location.starts_with("/login?next=/members"), "{path}");
     }
 }
 
 #[tokio::test]
 async fn the_directory_shows_controls_and_contact_by_permission() {
     let app = TestApp::spawn().await;
-    let admin = jar(&app.a.admin);
+    let admin = access_cookie(&app.a.admin);
     let plain = app.member(&app.a, "plain", &[]).await;
     let viewer = app
         .member_with(&app.a, "contacter", &["members.view", "users.view_contact"])
         .await;
 
-    let (status, html, _) = get(&app, &admin, "/members").await;
+    let (status, _, html) = app.page_get("/members", &admin).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("<caption"), "{html}");
     assert!(html.contains(r#"href="/members/new""#), "{html}");
@@ -120,7 +75,7 @@ async fn the_directory_shows_controls_and_contact_by_permission() {
     assert!(html.contains(&format!(r#"href="/members/{}""#, plain.id)));
     assert!(!html.contains("bravo-admin"), "another org's member");
 
-    let (status, html, _) = get(&app, &jar(&plain), "/members").await;
+    let (status, _, html) = app.page_get("/members", &access_cookie(&plain)).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains(&format!(r#"href="/members/{}""#, viewer.id)));
     assert!(!html.contains(r#"href="/members/new""#), "{html}");
@@ -129,7 +84,7 @@ async fn the_directory_shows_controls_and_contact_by_permission() {
     assert!(!html.contains("E-mail</th>"));
     assert!(!html.contains("contacter@example.org"));
 
-    let (status, html, _) = get(&app, &jar(&viewer), "/members").await;
+    let (status, _, html) = app.page_get("/members", &access_cookie(&viewer)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("E-mail</th>"));
     assert!(html.contains("plain@example.org"));
@@ -139,7 +94,7 @@ async fn the_directory_shows_controls_and_contact_by_permission() {
 #[tokio::test]
 async fn the_directory_searches_filters_and_pages() {
     let app = TestApp::spawn().await;
-    let admin = jar(&app.a.admin);
+    let admin = access_cookie(&app.a.admin);
     let mut ids = Vec::new();
     for i in 0..27 {
         ids.push(
@@ -161,7 +116,7 @@ async fn the_directory_searches_filters_and_pages() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    let (status, html, _) = get(&app, &admin, "/members?q=pager").await;
+    let (status, _, html) = app.page_get("/members?q=pager", &admin).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("27 members found"), "{html}");
     assert!(html.contains("Page 1 of 2"), "{html}");
@@ -177,7 +132,7 @@ async fn the_directory_searches_filters_and_pages() {
         "the search filters"
     );
 
-    let (status, html, _) = get(&app, &admin, "/members?q=pager&page=2").await;
+    let (status, _, html) = app.page_get("/members?q=pager&page=2", &admin).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Page 2 of 2"));
     assert!(html.contains("Pager25, Quick") && html.contains("Pager26, Quick"));
@@ -188,7 +143,7 @@ async fn the_directory_searches_filters_and_pages() {
     );
     assert!(!html.contains(r#"rel="next""#));
 
-    let (status, html, _) = get(&app, &admin, "/members?status=leave").await;
+    let (status, _, html) = app.page_get("/members?status=leave", &admin).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("1 member found"), "{html}");
     assert!(html.contains("Pager03, Quick"));
@@ -198,7 +153,9 @@ async fn the_directory_searches_filters_and_pages() {
         "{html}"
     );
 
-    let (status, html, _) = get(&app, &admin, "/members?q=pager&status=leave,active&page=2").await;
+    let (status, _, html) = app
+        .page_get("/members?q=pager&status=leave,active&page=2", &admin)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains(r#"href="/members?q=pager&#38;status=leave%2Cactive&#38;page=1""#),
@@ -211,11 +168,11 @@ async fn the_directory_searches_filters_and_pages() {
         "/members?page=0",
         "/members?page=abc",
     ] {
-        let (status, html, _) = get(&app, &admin, bad).await;
+        let (status, _, html) = app.page_get(bad, &admin).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         assert!(html.contains(r#"id="members-error""#), "{bad}: {html}");
     }
-    let (_, html, _) = get(&app, &admin, "/members?page=0").await;
+    let (_, _, html) = app.page_get("/members?page=0", &admin).await;
     assert!(html.contains("Page must be 1 or more."), "{html}");
 }
 
@@ -226,7 +183,9 @@ async fn a_plain_member_sees_a_profile_without_edit_controls() {
     let other = quick_member(&app, &app.a, "other", "Other").await;
     let b_member = quick_member(&app, &app.b, "bravo-one", "Bravo").await;
 
-    let (status, html, _) = get(&app, &jar(&plain), &format!("/members/{other}")).await;
+    let (status, _, html) = app
+        .page_get(&format!("/members/{other}"), &access_cookie(&plain))
+        .await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("Quick Other"));
     assert!(html.contains("Member"), "roles are listed: {html}");
@@ -235,14 +194,18 @@ async fn a_plain_member_sees_a_profile_without_edit_controls() {
     assert!(!html.contains("other@example.org"), "contact hidden");
 
     // Their own profile: contact details and a way to edit them, still no status form.
-    let (status, html, _) = get(&app, &jar(&plain), &format!("/members/{}", plain.id)).await;
+    let (status, _, html) = app
+        .page_get(&format!("/members/{}", plain.id), &access_cookie(&plain))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("plain@example.org"));
     assert!(html.contains("Edit my contact details"));
     assert!(!html.contains("Change status"));
 
     // The admin sees everything.
-    let (status, html, _) = get(&app, &jar(&app.a.admin), &format!("/members/{other}")).await;
+    let (status, _, html) = app
+        .page_get(&format!("/members/{other}"), &access_cookie(&app.a.admin))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(&format!(r#"href="/members/{other}/edit""#)));
     assert!(html.contains(&format!(r#"action="/members/{other}/status""#)));
@@ -255,42 +218,46 @@ async fn a_plain_member_sees_a_profile_without_edit_controls() {
         "/members/not-an-id".to_string(),
         format!("/members/{}", Uuid::now_v7()),
     ] {
-        let (status, html, _) = get(&app, &jar(&app.a.admin), &path).await;
+        let (status, _, html) = app.page_get(&path, &access_cookie(&app.a.admin)).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert!(!html.contains("Bravo"), "{path}");
     }
-    let (status, _, _) = post(
-        &app,
-        &jar(&app.a.admin),
-        &format!("/members/{b_member}/status"),
-        &[("status", "inactive"), ("reason", "Cross-org")],
-    )
-    .await;
+    let (status, _, _) = app
+        .page_post(
+            &format!("/members/{b_member}/status"),
+            &access_cookie(&app.a.admin),
+            &[("status", "inactive"), ("reason", "Cross-org")],
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(status_of(&app, b_member).await, "active");
 
     // A plain member cannot post a status change or an edit either.
-    let (status, _, _) = post(
-        &app,
-        &jar(&plain),
-        &format!("/members/{other}/status"),
-        &[("status", "inactive"), ("reason", "Because")],
-    )
-    .await;
+    let (status, _, _) = app
+        .page_post(
+            &format!("/members/{other}/status"),
+            &access_cookie(&plain),
+            &[("status", "inactive"), ("reason", "Because")],
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _, _) = get(&app, &jar(&plain), &format!("/members/{other}/edit")).await;
+    let (status, _, _) = app
+        .page_get(&format!("/members/{other}/edit"), &access_cookie(&plain))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn a_status_change_needs_a_reason_and_is_audited() {
     let app = TestApp::spawn().await;
-    let admin = jar(&app.a.admin);
+    let admin = access_cookie(&app.a.admin);
     let id = quick_member(&app, &app.a, "changer", "Changer").await;
     let path = format!("/members/{id}/status");
 
     let before = app.audit_count(&app.a).await;
-    let (status, html, _) = post(&app, &admin, &path, &[("status", "leave"), ("reason", "")]).await;
+    let (status, _, html) = app
+        .page_post(&path, &admin, &[("status", "leave"), ("reason", "")])
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains(r#"id="reason-error""#), "{html}");
     assert!(html.contains("Reason is required."), "{html}");
@@ -303,26 +270,22 @@ async fn a_status_change_needs_a_reason_and_is_audited() {
     assert_eq!(app.audit_count(&app.a).await, before);
 
     // A status the lifecycle does not allow is reported beside the select.
-    let (status, html, _) = post(
-        &app,
-        &admin,
-        &path,
-        &[("status", "archived"), ("reason", "Tidy")],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(&path, &admin, &[("status", "archived"), ("reason", "Tidy")])
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains(r#"id="status-error""#), "{html}");
     assert!(html.contains(">Tidy</textarea>"), "{html}");
 
-    let (status, _, location) = post(
-        &app,
-        &admin,
-        &path,
-        &[("status", "leave"), ("reason", "Parental leave")],
-    )
-    .await;
+    let (status, location, _) = app
+        .page_post(
+            &path,
+            &admin,
+            &[("status", "leave"), ("reason", "Parental leave")],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(location.unwrap(), format!("/members/{id}"));
+    assert_eq!(location, format!("/members/{id}"));
     assert_eq!(status_of(&app, id).await, "leave");
     let changes: Vec<String> = sqlx::query_scalar(
         "SELECT changes FROM audit_logs
@@ -336,21 +299,23 @@ async fn a_status_change_needs_a_reason_and_is_audited() {
     assert_eq!(changes.len(), 1);
     assert!(changes[0].contains("Parental leave"), "{}", changes[0]);
 
-    let (_, html, _) = get(&app, &admin, &format!("/members/{id}")).await;
+    let (_, _, html) = app.page_get(&format!("/members/{id}"), &admin).await;
     assert!(html.contains("Parental leave"), "reason shown: {html}");
 }
 
 #[tokio::test]
 async fn creating_a_member_shows_errors_beside_fields() {
     let app = TestApp::spawn().await;
-    let admin = jar(&app.a.admin);
+    let admin = access_cookie(&app.a.admin);
     let plain = app.member(&app.a, "plain", &[]).await;
-    let (status, _, _) = get(&app, &jar(&plain), "/members/new").await;
+    let (status, _, _) = app.page_get("/members/new", &access_cookie(&plain)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _, _) = post(&app, &jar(&plain), "/members/new", &[("username", "x")]).await;
+    let (status, _, _) = app
+        .page_post("/members/new", &access_cookie(&plain), &[("username", "x")])
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    let (status, html, _) = get(&app, &admin, "/members/new").await;
+    let (status, _, html) = app.page_get("/members/new", &admin).await;
     assert_eq!(status, StatusCode::OK);
     for field in [
         "first_name",
@@ -366,21 +331,21 @@ async fn creating_a_member_shows_errors_beside_fields() {
     }
 
     let count = users_in(&app, &app.a).await;
-    let (status, html, _) = post(
-        &app,
-        &admin,
-        "/members/new",
-        &[
-            ("username", "newbie"),
-            ("email", "not-an-address"),
-            ("first_name", ""),
-            ("last_name", "Newbie"),
-            ("rank", "Firefighter"),
-            ("status", "active"),
-            ("temporary_password", ""),
-        ],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            "/members/new",
+            &admin,
+            &[
+                ("username", "newbie"),
+                ("email", "not-an-address"),
+                ("first_name", ""),
+                ("last_name", "Newbie"),
+                ("rank", "Firefighter"),
+                ("status", "active"),
+                ("temporary_password", ""),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains(r#"id="first_name-error""#), "{html}");
     assert!(html.contains("First name is required."), "{html}");
@@ -391,42 +356,41 @@ async fn creating_a_member_shows_errors_beside_fields() {
     assert_eq!(users_in(&app, &app.a).await, count);
 
     // A taken username is reported beside the field too.
-    let (status, html, _) = post(
-        &app,
-        &admin,
-        "/members/new",
-        &[
-            ("username", "plain"),
-            ("email", "new@example.org"),
-            ("first_name", "New"),
-            ("last_name", "Newbie"),
-        ],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            "/members/new",
+            &admin,
+            &[
+                ("username", "plain"),
+                ("email", "new@example.org"),
+                ("first_name", "New"),
+                ("last_name", "Newbie"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains(r#"id="username-error""#), "{html}");
 
-    let (status, html, location) = post(
-        &app,
-        &admin,
-        "/members/new",
-        &[
-            ("username", "newbie"),
-            ("email", "newbie@example.org"),
-            ("first_name", "New"),
-            ("last_name", "Newbie"),
-            ("membership_number", ""),
-            ("hire_date", "2020-05-01"),
-            ("status", "probationary"),
-            ("temporary_password", ""),
-        ],
-    )
-    .await;
+    let (status, location, html) = app
+        .page_post(
+            "/members/new",
+            &admin,
+            &[
+                ("username", "newbie"),
+                ("email", "newbie@example.org"),
+                ("first_name", "New"),
+                ("last_name", "Newbie"),
+                ("membership_number", ""),
+                ("hire_date", "2020-05-01"),
+                ("status", "probationary"),
+                ("temporary_password", ""),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
-    let location = location.unwrap();
     let id: Uuid = location.trim_start_matches("/members/").parse().unwrap();
     assert_eq!(status_of(&app, id).await, "probationary");
-    let (status, html, _) = get(&app, &admin, &location).await;
+    let (status, _, html) = app.page_get(&location, &admin).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains("New Newbie") && html.contains("2020-05-01"),
@@ -437,51 +401,51 @@ async fn creating_a_member_shows_errors_beside_fields() {
 #[tokio::test]
 async fn editing_a_member_and_ones_own_contact_details() {
     let app = TestApp::spawn().await;
-    let admin = jar(&app.a.admin);
+    let admin = access_cookie(&app.a.admin);
     let plain = app.member(&app.a, "plain", &[]).await;
     let id = quick_member(&app, &app.a, "edited", "Edited").await;
     let path = format!("/members/{id}/edit");
 
-    let (status, html, _) = get(&app, &admin, &path).await;
+    let (status, _, html) = app.page_get(&path, &admin).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"value="Edited""#), "{html}");
     assert!(html.contains(r#"value="edited@example.org""#));
 
-    let (status, html, _) = post(
-        &app,
-        &admin,
-        &path,
-        &[
-            ("username", "edited"),
-            ("first_name", "Quick"),
-            ("last_name", ""),
-            ("hire_date", "2999-01-01"),
-            ("email", "edited@example.org"),
-            ("phone", ""),
-        ],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            &path,
+            &admin,
+            &[
+                ("username", "edited"),
+                ("first_name", "Quick"),
+                ("last_name", ""),
+                ("hire_date", "2999-01-01"),
+                ("email", "edited@example.org"),
+                ("phone", ""),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains(r#"id="last_name-error""#), "{html}");
     assert!(html.contains(r#"id="hire_date-error""#), "{html}");
     assert!(html.contains(r#"value="2999-01-01""#), "input kept");
 
-    let (status, _, location) = post(
-        &app,
-        &admin,
-        &path,
-        &[
-            ("username", "edited"),
-            ("first_name", "Quick"),
-            ("last_name", "Renamed"),
-            ("rank", "Captain"),
-            ("email", "edited@example.org"),
-        ],
-    )
-    .await;
+    let (status, location, _) = app
+        .page_post(
+            &path,
+            &admin,
+            &[
+                ("username", "edited"),
+                ("first_name", "Quick"),
+                ("last_name", "Renamed"),
+                ("rank", "Captain"),
+                ("email", "edited@example.org"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(location.unwrap(), format!("/members/{id}"));
-    let (_, html, _) = get(&app, &admin, &format!("/members/{id}")).await;
+    assert_eq!(location, format!("/members/{id}"));
+    let (_, _, html) = app.page_get(&format!("/members/{id}"), &admin).await;
     assert!(
         html.contains("Quick Renamed") && html.contains("Captain"),
         "{html}"
@@ -489,31 +453,31 @@ async fn editing_a_member_and_ones_own_contact_details() {
 
     // A plain member edits only their own contact details.
     let own = format!("/members/{}/edit", plain.id);
-    let (status, html, _) = get(&app, &jar(&plain), &own).await;
+    let (status, _, html) = app.page_get(&own, &access_cookie(&plain)).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains(r#"<label for="email">"#));
     assert!(!html.contains(r#"<label for="first_name">"#), "{html}");
-    let (status, html, _) = post(
-        &app,
-        &jar(&plain),
-        &own,
-        &[("email", "plain@example.org"), ("phone", "not a phone!")],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            &own,
+            &access_cookie(&plain),
+            &[("email", "plain@example.org"), ("phone", "not a phone!")],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains(r#"id="phone-error""#), "{html}");
-    let (status, html, _) = post(
-        &app,
-        &jar(&plain),
-        &own,
-        &[
-            ("email", "plain@example.org"),
-            ("phone", "+1 555 0100"),
-            // Fields the form does not show are ignored.
-            ("first_name", "Sneaky"),
-        ],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            &own,
+            &access_cookie(&plain),
+            &[
+                ("email", "plain@example.org"),
+                ("phone", "+1 555 0100"),
+                // Fields the form does not show are ignored.
+                ("first_name", "Sneaky"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
     let (phone, first): (Option<String>, String) =
         sqlx::query_as("SELECT phone, first_name FROM users WHERE id = ?")
@@ -528,14 +492,18 @@ async fn editing_a_member_and_ones_own_contact_details() {
 #[tokio::test]
 async fn the_csv_import_previews_errors_and_imports_all_or_nothing() {
     let app = TestApp::spawn().await;
-    let admin = jar(&app.a.admin);
+    let admin = access_cookie(&app.a.admin);
     let plain = app.member(&app.a, "plain", &[]).await;
-    let (status, _, _) = get(&app, &jar(&plain), "/members/import").await;
+    let (status, _, _) = app
+        .page_get("/members/import", &access_cookie(&plain))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _, _) = post(&app, &jar(&plain), "/members/import", &[("csv", "x")]).await;
+    let (status, _, _) = app
+        .page_post("/members/import", &access_cookie(&plain), &[("csv", "x")])
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    let (status, html, _) = get(&app, &admin, "/members/import").await;
+    let (status, _, html) = app.page_get("/members/import", &admin).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"<label for="csv">"#));
 
@@ -543,31 +511,29 @@ async fn the_csv_import_previews_errors_and_imports_all_or_nothing() {
                csv-one,one@example.org,One,Imported\n\
                csv-two,not-an-email,Two,Imported\n";
     let count = users_in(&app, &app.a).await;
-    let (status, html, _) = post(&app, &admin, "/members/import", &[("csv", bad)]).await;
+    let (status, _, html) = app
+        .page_post("/members/import", &admin, &[("csv", bad)])
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains("Nothing was imported"), "{html}");
     assert!(html.contains("<td>3</td><td>email</td>"), "{html}");
     assert!(html.contains("csv-two,not-an-email"), "the CSV is kept");
     assert_eq!(users_in(&app, &app.a).await, count);
-    let (status, html, _) = post(
-        &app,
-        &admin,
-        "/members/import",
-        &[("csv", bad), ("commit", "1")],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post("/members/import", &admin, &[("csv", bad), ("commit", "1")])
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains("<td>3</td><td>email</td>"), "{html}");
     assert_eq!(users_in(&app, &app.a).await, count);
 
     // A header the import cannot read is shown beside the box.
-    let (status, html, _) = post(
-        &app,
-        &admin,
-        "/members/import",
-        &[("csv", "nonsense,columns\n1,2\n")],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            "/members/import",
+            &admin,
+            &[("csv", "nonsense,columns\n1,2\n")],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         html.contains(r#"id="csv-error""#) || html.contains("<td>"),
@@ -578,24 +544,22 @@ async fn the_csv_import_previews_errors_and_imports_all_or_nothing() {
     let good = "username,email,first_name,last_name,status\n\
                 csv-one,one@example.org,One,Imported,active\n\
                 csv-two,two@example.org,Two,Imported,probationary\n";
-    let (status, html, _) = post(&app, &admin, "/members/import", &[("csv", good)]).await;
+    let (status, _, html) = app
+        .page_post("/members/import", &admin, &[("csv", good)])
+        .await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(
         html.contains("Ready to import") && html.contains("csv-two"),
         "{html}"
     );
     assert_eq!(users_in(&app, &app.a).await, count);
-    let (status, html, _) = post(
-        &app,
-        &admin,
-        "/members/import",
-        &[("csv", good), ("commit", "1")],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post("/members/import", &admin, &[("csv", good), ("commit", "1")])
+        .await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("Imported 2 members."), "{html}");
     assert_eq!(users_in(&app, &app.a).await, count + 2);
-    let (_, html, _) = get(&app, &admin, "/members?q=Imported").await;
+    let (_, _, html) = app.page_get("/members?q=Imported", &admin).await;
     assert!(html.contains("2 members found"), "{html}");
 }
 
@@ -613,11 +577,16 @@ async fn without_members_view_the_directory_is_forbidden() {
     assert!(status.is_success(), "{status} {body}");
     let other = quick_member(&app, &app.a, "other", "Other").await;
     for path in ["/members".to_string(), format!("/members/{other}")] {
-        let (status, html, _) = get(&app, &jar(&outsider), &path).await;
+        let (status, _, html) = app.page_get(&path, &access_cookie(&outsider)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
         assert!(html.contains("members.view"), "{path}: {html}");
     }
     // Their own profile stays theirs to see.
-    let (status, _, _) = get(&app, &jar(&outsider), &format!("/members/{}", outsider.id)).await;
+    let (status, _, _) = app
+        .page_get(
+            &format!("/members/{}", outsider.id),
+            &access_cookie(&outsider),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }

@@ -5,107 +5,26 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, ORIGIN};
 use uuid::Uuid;
 
 use logbook::notify::mail::{self, Outgoing};
-use logbook::notify::{Notice, notify};
 
 use crate::harness::*;
 use crate::smtp_sink::SmtpSink;
 
-/// Signs in through the sign-in form; returns the Cookie header for later requests.
-async fn session(app: &TestApp, username: &str) -> String {
-    let res = browser()
-        .post(app.url("/login"))
-        .header(ORIGIN, &app.base)
-        .form(&[
-            ("username", username),
-            ("password", PASSWORD),
-            ("next", "/"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "sign-in of {username}");
-    cookies_from(&res)
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// Status, Location and body of a GET.
-async fn get(app: &TestApp, path: &str, cookies: &str) -> (StatusCode, String, String) {
-    let res = browser()
-        .get(app.url(path))
-        .header(COOKIE, cookies)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let location = res
-        .headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    (status, location, res.text().await.unwrap())
-}
-
-/// A plain form post, as a browser sends it (with its Origin).
-async fn post(
-    app: &TestApp,
-    path: &str,
-    cookies: &str,
-    form: &[(&str, &str)],
-) -> (StatusCode, String, String) {
-    let res = browser()
-        .post(app.url(path))
-        .header(COOKIE, cookies)
-        .header(ORIGIN, &app.base)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    let location = res
-        .headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    (status, location, res.text().await.unwrap())
-}
-
 /// Notifies `users` of `org` through the same call the modules use.
 async fn tell(app: &TestApp, org: &Org, users: &[Uuid], subject: &str, link: Option<&str>) {
-    let mut tx = app.state.db.begin().await.unwrap();
-    let sent = notify(
+    let sent = notify_now(
         &app.state,
-        &mut tx,
         org.id,
         users,
-        &Notice {
-            category: "announcements",
-            subject: subject.into(),
-            body: format!("About {subject}.\n\nSecond paragraph."),
-            link: link.map(str::to_string),
-            dedupe_key: None,
-        },
+        "announcements",
+        subject,
+        link,
+        None,
     )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
     assert_eq!(sent.notified, users.len() as u64);
-}
-
-async fn notification_id(app: &TestApp, user: Uuid, subject: &str) -> Uuid {
-    sqlx::query_scalar("SELECT id FROM notification_logs WHERE recipient_id = ? AND subject = ?")
-        .bind(user)
-        .bind(subject)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap()
 }
 
 async fn is_read(app: &TestApp, id: Uuid) -> bool {
@@ -175,32 +94,32 @@ const SETTINGS_PAGES: &[&str] = &[
 #[tokio::test]
 async fn admins_see_the_settings_pages_and_members_their_inbox_only() {
     let app = TestApp::spawn().await;
-    let admin = session(&app, "alpha-admin").await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     app.member(&app.a, "plain", &[]).await;
-    let plain = session(&app, "plain").await;
+    let plain = app.page_sign_in("plain", PASSWORD).await;
 
     for path in ["/notifications", "/account/notifications"] {
-        let (status, location, _) = get(&app, path, "").await;
+        let (status, location, _) = app.page_get(path, "").await;
         assert_eq!(status, StatusCode::SEE_OTHER, "{path}");
         assert_eq!(location, format!("/login?next={path}"));
         for who in [&admin, &plain] {
-            let (status, _, html) = get(&app, path, who).await;
+            let (status, _, html) = app.page_get(path, who).await;
             assert_eq!(status, StatusCode::OK, "{path}");
             assert!(html.contains("<h1"), "{html}");
         }
     }
     for path in SETTINGS_PAGES {
-        let (status, _, html) = get(&app, path, &admin).await;
+        let (status, _, html) = app.page_get(path, &admin).await;
         assert_eq!(status, StatusCode::OK, "{path}: {html}");
         assert!(
             html.contains(r#"aria-label="Settings""#),
             "sub-navigation on {path}"
         );
-        let (status, _, html) = get(&app, path, &plain).await;
+        let (status, _, html) = app.page_get(path, &plain).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
         assert!(html.contains("<h1"), "an error page: {html}");
     }
-    let (status, _, _) = get(&app, "/settings/jobs/no_such_job", &admin).await;
+    let (status, _, _) = app.page_get("/settings/jobs/no_such_job", &admin).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // The settings forms refuse a plain member and change nothing.
@@ -220,7 +139,7 @@ async fn admins_see_the_settings_pages_and_members_their_inbox_only() {
         ("/settings/notifications", vec![("email", "account")]),
         ("/settings/jobs/purge_sessions/run", vec![]),
     ] {
-        let (status, _, _) = post(&app, path, &plain, &form).await;
+        let (status, _, _) = app.page_post(path, &plain, &form).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
     }
     assert_eq!(app.audit_count(&app.a).await, before);
@@ -230,10 +149,10 @@ async fn admins_see_the_settings_pages_and_members_their_inbox_only() {
     assert_eq!(count(&app, sql, &app.a).await, 0);
 
     // The header: "Settings" only for settings.manage; "Notifications" for everyone.
-    let (_, _, html) = get(&app, "/", &admin).await;
+    let (_, _, html) = app.page_get("/", &admin).await;
     assert!(html.contains(r#"href="/settings/email""#));
     assert!(html.contains(r#"href="/notifications""#));
-    let (_, _, html) = get(&app, "/", &plain).await;
+    let (_, _, html) = app.page_get("/", &plain).await;
     assert!(!html.contains(r#"href="/settings/email""#));
     assert!(html.contains(r#"href="/notifications""#));
 }
@@ -242,9 +161,9 @@ async fn admins_see_the_settings_pages_and_members_their_inbox_only() {
 async fn the_inbox_lists_opens_and_marks_notifications_read() {
     let app = TestApp::spawn().await;
     let member = app.member(&app.a, "reader", &[]).await;
-    let cookies = session(&app, "reader").await;
+    let cookies = app.page_sign_in("reader", PASSWORD).await;
 
-    let (_, _, html) = get(&app, "/notifications", &cookies).await;
+    let (_, _, html) = app.page_get("/notifications", &cookies).await;
     assert!(
         html.contains("No notifications yet."),
         "empty state: {html}"
@@ -268,19 +187,19 @@ async fn the_inbox_lists_opens_and_marks_notifications_read() {
     )
     .await;
     tell(&app, &app.a, &[member.id], "Hall rental", None).await;
-    let drill = notification_id(&app, member.id, "Drill tonight").await;
-    let phishing = notification_id(&app, member.id, "Phishing link").await;
-    let hall = notification_id(&app, member.id, "Hall rental").await;
+    let drill = app.notification_id(member.id, "Drill tonight").await;
+    let phishing = app.notification_id(member.id, "Phishing link").await;
+    let hall = app.notification_id(member.id, "Hall rental").await;
 
     // The header counts them, with words for screen readers.
-    let (_, _, html) = get(&app, "/", &cookies).await;
+    let (_, _, html) = app.page_get("/", &cookies).await;
     assert!(
         html.contains(r#"<span class="visually-hidden">, </span><span class="count-badge" id="unread-count">3</span><span class="visually-hidden"> unread</span>"#),
         "{html}"
     );
 
     // Newest first, the message in paragraphs, the time in the organization's zone.
-    let (status, _, html) = get(&app, "/notifications", &cookies).await;
+    let (status, _, html) = app.page_get("/notifications", &cookies).await;
     assert_eq!(status, StatusCode::OK);
     let (h, p, d) = (
         html.find("Hall rental").unwrap(),
@@ -303,53 +222,50 @@ async fn the_inbox_lists_opens_and_marks_notifications_read() {
     assert!(!html.contains("evil.example"));
 
     // Opening follows a local link and marks the notification read.
-    let (status, location, _) =
-        post(&app, &format!("/notifications/{drill}/open"), &cookies, &[]).await;
+    let (status, location, _) = app
+        .page_post(&format!("/notifications/{drill}/open"), &cookies, &[])
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, "/members");
     assert!(is_read(&app, drill).await);
     // A link off the site is never followed, even when posted by hand.
-    let (status, location, _) = post(
-        &app,
-        &format!("/notifications/{phishing}/open"),
-        &cookies,
-        &[],
-    )
-    .await;
+    let (status, location, _) = app
+        .page_post(&format!("/notifications/{phishing}/open"), &cookies, &[])
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, "/notifications");
     assert!(is_read(&app, phishing).await);
 
     // Mark read goes back to the inbox page it came from (and never anywhere else).
-    let (status, location, _) = post(
-        &app,
-        &format!("/notifications/{hall}/read"),
-        &cookies,
-        &[("back", "/notifications?show=unread")],
-    )
-    .await;
+    let (status, location, _) = app
+        .page_post(
+            &format!("/notifications/{hall}/read"),
+            &cookies,
+            &[("back", "/notifications?show=unread")],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, "/notifications?show=unread");
     assert!(is_read(&app, hall).await);
-    let (_, _, html) = get(&app, "/notifications?show=unread", &cookies).await;
+    let (_, _, html) = app.page_get("/notifications?show=unread", &cookies).await;
     assert!(html.contains("No unread notifications."), "{html}");
     assert!(!html.contains("count-badge"));
 
     // Mark all read.
     tell(&app, &app.a, &[member.id], "One", None).await;
     tell(&app, &app.a, &[member.id], "Two", None).await;
-    let (_, _, html) = get(&app, "/", &cookies).await;
+    let (_, _, html) = app.page_get("/", &cookies).await;
     assert!(html.contains(r#"id="unread-count">2<"#));
-    let (status, location, _) = post(
-        &app,
-        "/notifications/read-all",
-        &cookies,
-        &[("back", "https://evil.example/")],
-    )
-    .await;
+    let (status, location, _) = app
+        .page_post(
+            "/notifications/read-all",
+            &cookies,
+            &[("back", "https://evil.example/")],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, "/notifications");
-    let (_, _, html) = get(&app, "/notifications", &cookies).await;
+    let (_, _, html) = app.page_get("/notifications", &cookies).await;
     assert!(!html.contains("count-badge"));
     assert!(html.contains("Unread (0)"));
     assert!(!html.contains("Mark all read"));
@@ -359,8 +275,8 @@ async fn the_inbox_lists_opens_and_marks_notifications_read() {
 async fn another_organizations_notifications_and_emails_are_not_found() {
     let app = TestApp::spawn().await;
     let ours = app.member(&app.a, "alpha-one", &[]).await;
-    let cookies = session(&app, "alpha-one").await;
-    let admin = session(&app, "alpha-admin").await;
+    let cookies = app.page_sign_in("alpha-one", PASSWORD).await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     tell(
         &app,
         &app.b,
@@ -369,25 +285,18 @@ async fn another_organizations_notifications_and_emails_are_not_found() {
         Some("/members"),
     )
     .await;
-    let theirs = notification_id(&app, app.b.admin.id, "Bravo only").await;
+    let theirs = app.notification_id(app.b.admin.id, "Bravo only").await;
     // Org A's member id given to org B's notify() is ignored: nobody outside B is told.
-    let mut tx = app.state.db.begin().await.unwrap();
-    let sent = notify(
+    let sent = notify_now(
         &app.state,
-        &mut tx,
         app.b.id,
         &[ours.id],
-        &Notice {
-            category: "announcements",
-            subject: "Leak".into(),
-            body: "x".into(),
-            link: None,
-            dedupe_key: None,
-        },
+        "announcements",
+        "Leak",
+        None,
+        None,
     )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
     assert_eq!(sent.notified, 0);
     let their_mail = outbox_row(&app, &app.b, "bravo@example.org", "failed").await;
 
@@ -397,24 +306,24 @@ async fn another_organizations_notifications_and_emails_are_not_found() {
         "/notifications/not-a-uuid/open".to_string(),
         format!("/notifications/{}/read", Uuid::now_v7()),
     ] {
-        let (status, location, html) = post(&app, &path, &cookies, &[("back", "")]).await;
+        let (status, location, html) = app.page_post(&path, &cookies, &[("back", "")]).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert!(location.is_empty());
         assert!(html.contains("<html"), "an HTML page");
     }
     assert!(!is_read(&app, theirs).await);
-    let (_, _, html) = get(&app, "/notifications", &cookies).await;
+    let (_, _, html) = app.page_get("/notifications", &cookies).await;
     assert!(!html.contains("Bravo only"));
 
-    let (status, _, _) = post(
-        &app,
-        &format!("/settings/email/outbox/{their_mail}/retry"),
-        &admin,
-        &[],
-    )
-    .await;
+    let (status, _, _) = app
+        .page_post(
+            &format!("/settings/email/outbox/{their_mail}/retry"),
+            &admin,
+            &[],
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, _, html) = get(&app, "/settings/email/outbox", &admin).await;
+    let (_, _, html) = app.page_get("/settings/email/outbox", &admin).await;
     assert!(!html.contains("bravo@example.org"));
     let status: String = sqlx::query_scalar("SELECT status FROM email_outbox WHERE id = ?")
         .bind(their_mail)
@@ -428,10 +337,10 @@ async fn another_organizations_notifications_and_emails_are_not_found() {
 async fn preferences_and_organization_defaults_are_saved_from_their_forms() {
     let app = TestApp::spawn().await;
     let member = app.member(&app.a, "chooser", &[]).await;
-    let cookies = session(&app, "chooser").await;
-    let admin = session(&app, "alpha-admin").await;
+    let cookies = app.page_sign_in("chooser", PASSWORD).await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
 
-    let (_, _, html) = get(&app, "/account/notifications", &cookies).await;
+    let (_, _, html) = app.page_get("/account/notifications", &cookies).await;
     // Security email is always on: checked, disabled, and says why.
     assert!(
         html.contains(r#"id="email-security" name="email" value="security" checked disabled"#),
@@ -452,7 +361,9 @@ async fn preferences_and_organization_defaults_are_saved_from_their_forms() {
         "system",
     ];
     let form: Vec<(&str, &str)> = on.iter().map(|c| ("email", *c)).collect();
-    let (status, location, _) = post(&app, "/account/notifications", &cookies, &form).await;
+    let (status, location, _) = app
+        .page_post("/account/notifications", &cookies, &form)
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, "/account/notifications?saved=1");
     let rows: Vec<(String, bool)> = sqlx::query_as(
@@ -463,20 +374,22 @@ async fn preferences_and_organization_defaults_are_saved_from_their_forms() {
     .await
     .unwrap();
     assert_eq!(rows, vec![("announcements".to_string(), false)]);
-    let (_, _, html) = get(&app, "/account/notifications?saved=1", &cookies).await;
+    let (_, _, html) = app
+        .page_get("/account/notifications?saved=1", &cookies)
+        .await;
     assert!(html.contains("Your notification settings are saved."));
     assert!(html.contains("Your own choice. The department default is email on."));
     assert!(html.contains(r#"id="email-announcements" name="email" value="announcements""#));
     assert!(!html.contains(r#"value="announcements" checked"#));
 
     // "Use the department default" removes the member's own choice.
-    let (status, _, _) = post(
-        &app,
-        "/account/notifications",
-        &cookies,
-        &[("reset", "announcements")],
-    )
-    .await;
+    let (status, _, _) = app
+        .page_post(
+            "/account/notifications",
+            &cookies,
+            &[("reset", "announcements")],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let rows: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM notification_preferences WHERE user_id = ?")
@@ -497,7 +410,9 @@ async fn preferences_and_organization_defaults_are_saved_from_their_forms() {
         "system",
     ];
     let form: Vec<(&str, &str)> = on.iter().map(|c| ("email", *c)).collect();
-    let (status, location, _) = post(&app, "/settings/notifications", &admin, &form).await;
+    let (status, location, _) = app
+        .page_post("/settings/notifications", &admin, &form)
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, "/settings/notifications?saved=1");
     let rows: Vec<(String, bool)> = sqlx::query_as(
@@ -508,9 +423,11 @@ async fn preferences_and_organization_defaults_are_saved_from_their_forms() {
     .await
     .unwrap();
     assert_eq!(rows, vec![("training".to_string(), false)]);
-    let (_, _, html) = get(&app, "/settings/notifications?saved=1", &admin).await;
+    let (_, _, html) = app
+        .page_get("/settings/notifications?saved=1", &admin)
+        .await;
     assert!(html.contains("Notification defaults saved."));
-    let (_, _, html) = get(&app, "/account/notifications", &cookies).await;
+    let (_, _, html) = app.page_get("/account/notifications", &cookies).await;
     assert!(html.contains("Following the department default (email off)."));
     assert!(!html.contains(r#"value="training" checked"#));
     // Org B is untouched.
@@ -521,25 +438,25 @@ async fn preferences_and_organization_defaults_are_saved_from_their_forms() {
 #[tokio::test]
 async fn a_bad_email_settings_form_shows_errors_beside_the_fields_and_saves_nothing() {
     let app = TestApp::spawn().await;
-    let admin = session(&app, "alpha-admin").await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     let before = app.audit_count(&app.a).await;
-    let (status, _, html) = post(
-        &app,
-        "/settings/email",
-        &admin,
-        &[
-            ("host", "smtp.example.org"),
-            ("port", "99999"),
-            ("security", "starttls"),
-            ("username", ""),
-            ("password", "typed-but-refused-secret"),
-            ("from_address", "not an address"),
-            ("from_name", "Station 5"),
-            ("give_up_hours", "72"),
-            ("enabled", "on"),
-        ],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            "/settings/email",
+            &admin,
+            &[
+                ("host", "smtp.example.org"),
+                ("port", "99999"),
+                ("security", "starttls"),
+                ("username", ""),
+                ("password", "typed-but-refused-secret"),
+                ("from_address", "not an address"),
+                ("from_name", "Station 5"),
+                ("give_up_hours", "72"),
+                ("enabled", "on"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         html.contains(
@@ -561,19 +478,19 @@ async fn a_bad_email_settings_form_shows_errors_beside_the_fields_and_saves_noth
     assert_eq!(app.audit_count(&app.a).await, before);
 
     // A port that is not a number is refused the same way.
-    let (status, _, html) = post(
-        &app,
-        "/settings/email",
-        &admin,
-        &[
-            ("host", "http://smtp.example.org/"),
-            ("port", "five"),
-            ("security", "starttls"),
-            ("from_address", "logbook@example.org"),
-            ("give_up_hours", "0"),
-        ],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            "/settings/email",
+            &admin,
+            &[
+                ("host", "http://smtp.example.org/"),
+                ("port", "five"),
+                ("security", "starttls"),
+                ("from_address", "logbook@example.org"),
+                ("give_up_hours", "0"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     for field in ["host", "port", "give_up_hours"] {
         assert!(html.contains(&format!(r#"id="{field}-error""#)), "{field}");
@@ -585,7 +502,7 @@ async fn a_bad_email_settings_form_shows_errors_beside_the_fields_and_saves_noth
 #[tokio::test]
 async fn the_stored_smtp_password_never_appears_in_the_page() {
     let app = TestApp::spawn().await;
-    let admin = session(&app, "alpha-admin").await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     let secret = "smtp-secret-4f1d9c";
     let form = |password: &'static str, remove: bool| {
         let mut f = vec![
@@ -604,7 +521,9 @@ async fn the_stored_smtp_password_never_appears_in_the_page() {
         }
         f
     };
-    let (status, location, _) = post(&app, "/settings/email", &admin, &form(secret, false)).await;
+    let (status, location, _) = app
+        .page_post("/settings/email", &admin, &form(secret, false))
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, "/settings/email?saved=1");
     let stored: Option<Vec<u8>> = sqlx::query_scalar(
@@ -616,7 +535,7 @@ async fn the_stored_smtp_password_never_appears_in_the_page() {
     .unwrap();
     let stored = stored.expect("a stored password");
 
-    let (status, _, html) = get(&app, "/settings/email?saved=1", &admin).await;
+    let (status, _, html) = app.page_get("/settings/email?saved=1", &admin).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Email settings saved."));
     assert!(!html.contains(secret), "the password is in the page");
@@ -625,12 +544,14 @@ async fn the_stored_smtp_password_never_appears_in_the_page() {
     assert!(html.contains("Remove the stored password"));
     assert!(html.contains(r#"value="48""#));
     // Nor in the audit log page.
-    let (_, _, html) = get(&app, "/audit", &admin).await;
+    let (_, _, html) = app.page_get("/audit", &admin).await;
     assert!(html.contains("email_settings.updated"));
     assert!(!html.contains(secret));
 
     // Saving with the password left blank keeps it.
-    let (status, _, _) = post(&app, "/settings/email", &admin, &form("", false)).await;
+    let (status, _, _) = app
+        .page_post("/settings/email", &admin, &form("", false))
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let kept: Option<Vec<u8>> = sqlx::query_scalar(
         "SELECT password_encrypted FROM email_settings WHERE organization_id = ?",
@@ -642,13 +563,15 @@ async fn the_stored_smtp_password_never_appears_in_the_page() {
     assert_eq!(kept, Some(stored));
 
     // Removing it while a user name is set is refused beside the password field.
-    let (status, _, html) = post(&app, "/settings/email", &admin, &form("", true)).await;
+    let (status, _, html) = app
+        .page_post("/settings/email", &admin, &form("", true))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains(r#"id="password-error""#), "{html}");
     // Without the user name it goes.
     let mut f = form("", true);
     f.retain(|(k, _)| *k != "username");
-    let (status, _, _) = post(&app, "/settings/email", &admin, &f).await;
+    let (status, _, _) = app.page_post("/settings/email", &admin, &f).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let gone: Option<Vec<u8>> = sqlx::query_scalar(
         "SELECT password_encrypted FROM email_settings WHERE organization_id = ?",
@@ -658,18 +581,20 @@ async fn the_stored_smtp_password_never_appears_in_the_page() {
     .await
     .unwrap();
     assert_eq!(gone, None);
-    let (_, _, html) = get(&app, "/settings/email", &admin).await;
+    let (_, _, html) = app.page_get("/settings/email", &admin).await;
     assert!(!html.contains("stored — leave blank to keep"));
 }
 
 #[tokio::test]
 async fn the_test_message_shows_the_mail_servers_answer() {
     let app = TestApp::spawn().await;
-    let admin = session(&app, "alpha-admin").await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     let sink = SmtpSink::start().await;
 
     // Nothing saved yet: the page says so.
-    let (status, _, html) = post(&app, "/settings/email/test", &admin, &[("to", "")]).await;
+    let (status, _, html) = app
+        .page_post("/settings/email/test", &admin, &[("to", "")])
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(
         html.contains("Save the email settings before sending a test message."),
@@ -677,36 +602,38 @@ async fn the_test_message_shows_the_mail_servers_answer() {
     );
 
     let port = sink.port().to_string();
-    let (status, _, _) = post(
-        &app,
-        "/settings/email",
-        &admin,
-        &[
-            ("host", "127.0.0.1"),
-            ("port", &port),
-            ("security", "none"),
-            ("from_address", "logbook@example.org"),
-            ("give_up_hours", "72"),
-            ("enabled", "on"),
-        ],
-    )
-    .await;
+    let (status, _, _) = app
+        .page_post(
+            "/settings/email",
+            &admin,
+            &[
+                ("host", "127.0.0.1"),
+                ("port", &port),
+                ("security", "none"),
+                ("from_address", "logbook@example.org"),
+                ("give_up_hours", "72"),
+                ("enabled", "on"),
+            ],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
 
-    let (status, _, html) = post(&app, "/settings/email/test", &admin, &[("to", "nope")]).await;
+    let (status, _, html) = app
+        .page_post("/settings/email/test", &admin, &[("to", "nope")])
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         html.contains(r#"id="to-error">Enter a valid email address.<"#),
         "{html}"
     );
 
-    let (status, _, html) = post(
-        &app,
-        "/settings/email/test",
-        &admin,
-        &[("to", "chief@example.org")],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            "/settings/email/test",
+            &admin,
+            &[("to", "chief@example.org")],
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Delivered to the mail server"), "{html}");
     assert!(html.contains("chief@example.org"));
@@ -716,7 +643,9 @@ async fn the_test_message_shows_the_mail_servers_answer() {
 
     // The server down: the page says it was not delivered, and why.
     sink.stop().await;
-    let (status, _, html) = post(&app, "/settings/email/test", &admin, &[("to", "")]).await;
+    let (status, _, html) = app
+        .page_post("/settings/email/test", &admin, &[("to", "")])
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Not delivered"), "{html}");
     assert!(
@@ -728,11 +657,11 @@ async fn the_test_message_shows_the_mail_servers_answer() {
 #[tokio::test]
 async fn the_outbox_lists_counts_and_retries_a_failed_email() {
     let app = TestApp::spawn().await;
-    let admin = session(&app, "alpha-admin").await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     let failed = outbox_row(&app, &app.a, "gone@example.org", "failed").await;
     let pending = outbox_row(&app, &app.a, "later@example.org", "pending").await;
 
-    let (status, _, html) = get(&app, "/settings/email/outbox", &admin).await;
+    let (status, _, html) = app.page_get("/settings/email/outbox", &admin).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Pending: 1"));
     assert!(html.contains("Failed: 1"));
@@ -741,33 +670,35 @@ async fn the_outbox_lists_counts_and_retries_a_failed_email() {
     assert!(html.contains(&format!("/settings/email/outbox/{failed}/retry")));
     assert!(!html.contains(&format!("/settings/email/outbox/{pending}/retry")));
 
-    let (_, _, html) = get(&app, "/settings/email/outbox?status=failed", &admin).await;
+    let (_, _, html) = app
+        .page_get("/settings/email/outbox?status=failed", &admin)
+        .await;
     assert!(html.contains("gone@example.org"));
     assert!(!html.contains("later@example.org"));
 
-    let (status, location, _) = post(
-        &app,
-        &format!("/settings/email/outbox/{failed}/retry"),
-        &admin,
-        &[("status", "failed"), ("page", "1")],
-    )
-    .await;
+    let (status, location, _) = app
+        .page_post(
+            &format!("/settings/email/outbox/{failed}/retry"),
+            &admin,
+            &[("status", "failed"), ("page", "1")],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(
         location,
         "/settings/email/outbox?status=failed&page=1&retried=1"
     );
-    let (_, _, html) = get(&app, &location, &admin).await;
+    let (_, _, html) = app.page_get(&location, &admin).await;
     assert!(html.contains("back in the queue"));
 
     // Only a failed email can be retried: the refusal is shown on the page.
-    let (status, _, html) = post(
-        &app,
-        &format!("/settings/email/outbox/{pending}/retry"),
-        &admin,
-        &[],
-    )
-    .await;
+    let (status, _, html) = app
+        .page_post(
+            &format!("/settings/email/outbox/{pending}/retry"),
+            &admin,
+            &[],
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(
         html.contains("Only a failed email can be retried"),
@@ -778,9 +709,9 @@ async fn the_outbox_lists_counts_and_retries_a_failed_email() {
 #[tokio::test]
 async fn run_now_from_the_jobs_page_records_a_run() {
     let app = TestApp::spawn().await;
-    let admin = session(&app, "alpha-admin").await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
 
-    let (_, _, html) = get(&app, "/settings/jobs", &admin).await;
+    let (_, _, html) = app.page_get("/settings/jobs", &admin).await;
     for job in app.state.jobs.iter() {
         assert!(html.contains(job.title), "{}", job.title);
         assert!(html.contains(&format!(r#"action="/settings/jobs/{}/run""#, job.name)));
@@ -788,7 +719,9 @@ async fn run_now_from_the_jobs_page_records_a_run() {
     assert!(html.contains("(America/Chicago)"));
     assert!(html.contains("Never"), "no run yet");
 
-    let (status, location, _) = post(&app, "/settings/jobs/purge_sessions/run", &admin, &[]).await;
+    let (status, location, _) = app
+        .page_post("/settings/jobs/purge_sessions/run", &admin, &[])
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(
         location.starts_with("/settings/jobs?ran=purge_sessions&run="),
@@ -810,7 +743,7 @@ async fn run_now_from_the_jobs_page_records_a_run() {
             Some(app.a.admin.id)
         )]
     );
-    let (status, _, html) = get(&app, &location, &admin).await;
+    let (status, _, html) = app.page_get(&location, &admin).await;
     assert_eq!(status, StatusCode::OK);
     let title = app.state.jobs.get("purge_sessions").unwrap().title;
     assert!(
@@ -820,27 +753,31 @@ async fn run_now_from_the_jobs_page_records_a_run() {
     assert!(html.contains(r#"class="status outcome-succeeded">succeeded<"#));
 
     // From the history page, back to it; the history lists both runs and filters them.
-    let (status, location, _) = post(
-        &app,
-        "/settings/jobs/purge_sessions/run",
-        &admin,
-        &[("from", "history")],
-    )
-    .await;
+    let (status, location, _) = app
+        .page_post(
+            "/settings/jobs/purge_sessions/run",
+            &admin,
+            &[("from", "history")],
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(location.starts_with("/settings/jobs/purge_sessions?run="));
-    let (_, _, html) = get(&app, &location, &admin).await;
+    let (_, _, html) = app.page_get(&location, &admin).await;
     assert!(html.contains("2 runs"), "{html}");
     assert!(html.contains("ran: succeeded"));
-    let (_, _, html) = get(&app, "/settings/jobs/purge_sessions?outcome=failed", &admin).await;
+    let (_, _, html) = app
+        .page_get("/settings/jobs/purge_sessions?outcome=failed", &admin)
+        .await;
     assert!(html.contains("0 runs") && html.contains("No runs with this outcome."));
 
     // An unknown job answers 404 and records nothing; org B sees none of A's runs.
-    let (status, _, _) = post(&app, "/settings/jobs/no_such_job/run", &admin, &[]).await;
+    let (status, _, _) = app
+        .page_post("/settings/jobs/no_such_job/run", &admin, &[])
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let sql = "SELECT COUNT(*) FROM job_runs WHERE organization_id = ?";
     assert_eq!(count(&app, sql, &app.a).await, 2);
-    let bravo = session(&app, "bravo-admin").await;
-    let (_, _, html) = get(&app, "/settings/jobs/purge_sessions", &bravo).await;
+    let bravo = app.page_sign_in("bravo-admin", PASSWORD).await;
+    let (_, _, html) = app.page_get("/settings/jobs/purge_sessions", &bravo).await;
     assert!(html.contains("0 runs"), "{html}");
 }

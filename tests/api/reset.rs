@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::*;
-use crate::smtp_sink::{Received, SmtpSink};
+use crate::smtp_sink::Received;
 
 const WAIT: Duration = Duration::from_secs(15);
 const NEW_PASSWORD: &str = "a brand new ladder truck";
@@ -94,9 +94,7 @@ async fn audit_of(
 
 #[tokio::test]
 async fn a_reset_request_answers_the_same_for_known_and_unknown_addresses() {
-    let app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    email_to_sink(&app, &app.a, sink.port()).await;
+    let (app, sink) = TestApp::spawn_with_sink().await;
     let pat = app.member(&app.a, "pat", &[]).await;
 
     let (known_status, known) = request(&app, "pat@example.org").await;
@@ -152,9 +150,7 @@ async fn a_reset_request_answers_the_same_for_known_and_unknown_addresses() {
 
 #[tokio::test]
 async fn the_emailed_link_sets_a_new_password_and_ends_every_session() {
-    let app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    email_to_sink(&app, &app.a, sink.port()).await;
+    let (app, sink) = TestApp::spawn_with_sink().await;
     let pat = app.member(&app.a, "pat", &[]).await;
     let pat_again = app.login("pat", PASSWORD).await;
 
@@ -246,9 +242,7 @@ async fn the_emailed_link_sets_a_new_password_and_ends_every_session() {
 
 #[tokio::test]
 async fn expired_and_unknown_reset_links_are_refused() {
-    let app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    email_to_sink(&app, &app.a, sink.port()).await;
+    let (app, sink) = TestApp::spawn_with_sink().await;
     let pat = app.member(&app.a, "pat", &[]).await;
     let (status, _) = request(&app, "pat@example.org").await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -282,9 +276,7 @@ async fn expired_and_unknown_reset_links_are_refused() {
 
 #[tokio::test]
 async fn reset_requests_are_throttled_per_address_and_per_account() {
-    let app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    email_to_sink(&app, &app.a, sink.port()).await;
+    let (app, sink) = TestApp::spawn_with_sink().await;
     let pat = app.member(&app.a, "pat", &[]).await;
 
     // Four requests for one account: three emails.
@@ -327,9 +319,7 @@ async fn reset_requests_are_throttled_per_address_and_per_account() {
 
 #[tokio::test]
 async fn no_reset_email_for_an_organization_without_email_settings() {
-    let app = TestApp::spawn().await;
-    let sink = SmtpSink::start().await;
-    email_to_sink(&app, &app.a, sink.port()).await;
+    let (app, sink) = TestApp::spawn_with_sink().await;
     let bob = app.member(&app.b, "bob", &[]).await;
 
     let (status, body) = request(&app, "bob@example.org").await;

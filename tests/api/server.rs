@@ -405,15 +405,6 @@ fn host_port(url: &str) -> String {
     }
 }
 
-/// A local port with nothing listening on it.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn get_json(client: &reqwest::Client, url: &str, token: Option<&str>) -> (StatusCode, Value) {
     let mut req = client.get(url);
     if let Some(t) = token {
