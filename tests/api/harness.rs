@@ -453,17 +453,19 @@ impl TestApp {
     /// nothing.
     pub async fn snapshot(&self, org: &Org) -> String {
         let mut out = String::new();
-        for table in [
-            "organizations",
-            "users",
-            "roles",
-            "role_permissions",
-            "user_roles",
-            "refresh_tokens",
-            "audit_logs",
-            "audit_chain_heads",
-            "security_alerts",
-        ] {
+        // Every table that holds an organization's rows, so a new module's tables are covered
+        // without a change here.
+        let mut tables: Vec<String> = sqlx::query_scalar(
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.columns
+              WHERE table_schema = DATABASE() AND column_name = 'organization_id'
+              ORDER BY table_name",
+        )
+        .fetch_all(&self.db.pool)
+        .await
+        .unwrap();
+        tables.insert(0, "organizations".into());
+        for table in &tables {
+            let table = table.as_str();
             let column = if table == "organizations" {
                 "id"
             } else {

@@ -17,10 +17,14 @@ struct Ids {
     member: Uuid,
     role: Uuid,
     alert: Uuid,
+    announcement: Uuid,
+    notification: Uuid,
+    email: Uuid,
 }
 
-/// One route that names records by id. In `path` and `body`, `{member}`, `{role}` and `{alert}`
-/// stand for ids. `ok` is what the route answers its own organization's caller, so the same
+/// One route that names records by id. In `path` and `body`, `{member}`, `{role}`, `{alert}`,
+/// `{announcement}`, `{notification}` (one of the admin's own) and `{email}` (a failed one in the
+/// outbox) stand for ids. `ok` is what the route answers its own organization's caller, so the same
 /// table shows that the 404 comes from the organization and not from a broken request.
 struct IdRoute {
     method: Method,
@@ -106,6 +110,36 @@ fn id_routes() -> Vec<IdRoute> {
             Some(r#"{"note": "Looked into it"}"#),
             S::OK,
         ),
+        route(
+            Method::GET,
+            "/api/v1/announcements/{announcement}",
+            None,
+            S::OK,
+        ),
+        route(
+            Method::POST,
+            "/api/v1/announcements/{announcement}/dismiss",
+            None,
+            S::NO_CONTENT,
+        ),
+        route(
+            Method::POST,
+            "/api/v1/announcements/{announcement}/withdraw",
+            None,
+            S::OK,
+        ),
+        route(
+            Method::POST,
+            "/api/v1/notifications/{notification}/read",
+            None,
+            S::OK,
+        ),
+        route(
+            Method::POST,
+            "/api/v1/settings/email/outbox/{email}/retry",
+            None,
+            S::OK,
+        ),
     ]
 }
 
@@ -127,6 +161,9 @@ fn fill(template: &str, ids: &Ids) -> String {
         .replace("{member}", &ids.member.to_string())
         .replace("{role}", &ids.role.to_string())
         .replace("{alert}", &ids.alert.to_string())
+        .replace("{announcement}", &ids.announcement.to_string())
+        .replace("{notification}", &ids.notification.to_string())
+        .replace("{email}", &ids.email.to_string())
 }
 
 async fn send(app: &TestApp, token: &str, r: &IdRoute, ids: &Ids) -> (StatusCode, Value, String) {
@@ -211,10 +248,49 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> Ids {
     .fetch_one(&app.db.pool)
     .await
     .expect("a lockout alert");
+    // An announcement to everyone (the admin gets its notification), emailed to a port where
+    // nothing listens; one of those emails is then given up on.
+    email_to_sink(app, org, free_port()).await;
+    let (status, posted) = app
+        .post(
+            &org.admin.token,
+            "/api/v1/announcements",
+            json!({"title": format!("{prefix} drill night"), "body": "Thursday at seven"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{posted}");
+    let announcement: Uuid = posted["announcement"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let notification: Uuid = sqlx::query_scalar(
+        "SELECT id FROM notification_logs WHERE organization_id = ? AND recipient_id = ?",
+    )
+    .bind(org.id)
+    .bind(org.admin.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("the admin's notification");
+    let email: Uuid = sqlx::query_scalar(
+        "SELECT id FROM email_outbox WHERE organization_id = ? ORDER BY id LIMIT 1",
+    )
+    .bind(org.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("a queued email");
+    sqlx::query("UPDATE email_outbox SET status = 'failed', last_error = 'test' WHERE id = ?")
+        .bind(email)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
     Ids {
         member: member.id,
         role,
         alert,
+        announcement,
+        notification,
+        email,
     }
 }
 
@@ -236,7 +312,7 @@ async fn org_b_ids_answer_404_to_org_a_on_every_route() {
     let mixed = Ids {
         member: a.member,
         role: b.role,
-        alert: b.alert,
+        ..b
     };
     let a_before = app.snapshot(&app.a).await;
     let b_before = app.snapshot(&app.b).await;
@@ -293,6 +369,9 @@ async fn a_member_without_special_permissions_also_gets_404_for_org_b_ids() {
         member: Uuid::now_v7(),
         role: Uuid::now_v7(),
         alert: Uuid::now_v7(),
+        announcement: Uuid::now_v7(),
+        notification: Uuid::now_v7(),
+        email: Uuid::now_v7(),
     };
     assert_foreign_ids_answer_404(
         &app,
