@@ -783,73 +783,120 @@ async fn deliver_locked(
         Ok(s) => s,
         Err(e) => {
             // Settings that cannot work (an undecryptable password): every row waits.
-            defer_rows(state, &rows, &e.to_string()).await?;
+            let all: Vec<&OutRow> = rows.iter().collect();
+            defer_rows(state, &all, &e.to_string()).await?;
             out.deferred += rows.len() as u64;
             out.last_error = Some(e.to_string());
             return Ok(());
         }
     };
-    for (i, row) in rows.iter().enumerate() {
-        sqlx::query(
-            "UPDATE email_outbox SET status = 'sending', attempts = attempts + 1
-              WHERE id = ? AND status = 'pending'",
-        )
-        .bind(row.id)
-        .execute(&state.db)
-        .await?;
-        let message = build_message(
-            &smtp.from,
-            row.id,
-            &row.to_address,
-            row.to_name.as_deref(),
-            &row.subject,
-            row.body_text.clone(),
-            row.body_html.clone(),
-        );
-        let message = match message {
-            Ok(m) => m,
-            Err(e) => {
-                finish(state, row.id, "failed", None, Some(&e.to_string())).await?;
-                out.failed += 1;
-                continue;
-            }
-        };
-        match send(&smtp, message).await {
-            Ok(_) => {
-                finish(state, row.id, "sent", None, None).await?;
-                out.sent += 1;
-            }
-            Err(e) if e.is_permanent() => {
-                let error = e.describe();
-                finish(state, row.id, "failed", None, Some(&error)).await?;
-                out.failed += 1;
-                out.last_error = Some(error);
-            }
-            Err(e) => {
-                let error = e.describe();
-                let attempts = row.attempts + 1;
-                let next = db::now() + backoff(attempts);
-                if next >= row.give_up_at {
-                    let msg = format!("gave up after {attempts} attempts: {error}");
-                    finish(state, row.id, "failed", None, Some(&msg)).await?;
+    let smtp = Arc::new(smtp);
+    let rows: Vec<Arc<OutRow>> = rows.into_iter().map(Arc::new).collect();
+    let mut next = 0;
+    while next < rows.len() {
+        let batch = &rows[next..(next + PARALLEL_SENDS).min(rows.len())];
+        next += batch.len();
+        let mut sends = tokio::task::JoinSet::new();
+        for row in batch {
+            let (state, smtp, row) = (state.clone(), smtp.clone(), row.clone());
+            sends.spawn(async move { send_row(&state, &smtp, &row).await });
+        }
+        let mut stopped: Option<String> = None;
+        while let Some(done) = sends.join_next().await {
+            match done.map_err(|e| anyhow::anyhow!("a send task failed: {e}"))?? {
+                Sent::Delivered => out.sent += 1,
+                Sent::Refused(error) => {
                     out.failed += 1;
-                } else {
-                    finish(state, row.id, "pending", Some(next), Some(&error)).await?;
-                    out.deferred += 1;
+                    out.last_error = Some(error);
                 }
-                // The server or the network is down: the rest wait for the next run rather
-                // than each timing out now.
-                out.last_error = Some(error.clone());
-                let rest = &rows[i + 1..];
-                if !rest.is_empty() {
-                    defer_rows(state, rest, &error).await?;
-                    out.deferred += rest.len() as u64;
+                Sent::Deferred { error, gave_up } => {
+                    if gave_up {
+                        out.failed += 1;
+                    } else {
+                        out.deferred += 1;
+                    }
+                    out.last_error = Some(error.clone());
+                    stopped = Some(error);
                 }
-                break;
             }
+        }
+        // The server or the network is down: the rest wait for the next run rather than each
+        // timing out now.
+        if let Some(error) = stopped {
+            let rest = &rows[next..];
+            if !rest.is_empty() {
+                let rest: Vec<&OutRow> = rest.iter().map(|r| r.as_ref()).collect();
+                defer_rows(state, &rest, &error).await?;
+                out.deferred += rest.len() as u64;
+            }
+            break;
         }
     }
     Ok(())
+}
+
+/// Messages handed over at once, each on its own pooled connection. lettre writes the end of
+/// DATA separately from the message, so every message waits out the server's delayed ACK (about
+/// 40 ms on Linux); sending several at a time keeps 500 notifications from taking 20 seconds.
+const PARALLEL_SENDS: usize = 8;
+
+enum Sent {
+    Delivered,
+    /// A permanent refusal (5xx) or a message that cannot be built: not retried.
+    Refused(String),
+    /// A transient failure: retried later, unless past its give-up time.
+    Deferred { error: String, gave_up: bool },
+}
+
+async fn send_row(state: &AppState, smtp: &Smtp, row: &OutRow) -> anyhow::Result<Sent> {
+    sqlx::query(
+        "UPDATE email_outbox SET status = 'sending', attempts = attempts + 1
+          WHERE id = ? AND status = 'pending'",
+    )
+    .bind(row.id)
+    .execute(&state.db)
+    .await?;
+    let message = build_message(
+        &smtp.from,
+        row.id,
+        &row.to_address,
+        row.to_name.as_deref(),
+        &row.subject,
+        row.body_text.clone(),
+        row.body_html.clone(),
+    );
+    let message = match message {
+        Ok(m) => m,
+        Err(e) => {
+            let error = e.to_string();
+            finish(state, row.id, "failed", None, Some(&error)).await?;
+            return Ok(Sent::Refused(error));
+        }
+    };
+    match send(smtp, message).await {
+        Ok(_) => {
+            finish(state, row.id, "sent", None, None).await?;
+            Ok(Sent::Delivered)
+        }
+        Err(e) if e.is_permanent() => {
+            let error = e.describe();
+            finish(state, row.id, "failed", None, Some(&error)).await?;
+            Ok(Sent::Refused(error))
+        }
+        Err(e) => {
+            let error = e.describe();
+            let attempts = row.attempts + 1;
+            let next = db::now() + backoff(attempts);
+            let gave_up = next >= row.give_up_at;
+            if gave_up {
+                let msg = format!("gave up after {attempts} attempts: {error}");
+                finish(state, row.id, "failed", None, Some(&msg)).await?;
+            } else {
+                finish(state, row.id, "pending", Some(next), Some(&error)).await?;
+            }
+            Ok(Sent::Deferred { error, gave_up })
+        }
+    }
 }
 
 async fn finish(
@@ -878,7 +925,7 @@ async fn finish(
 }
 
 /// Rows not tried in this run: keep them pending with the error that stopped the run.
-async fn defer_rows(state: &AppState, rows: &[OutRow], error: &str) -> anyhow::Result<()> {
+async fn defer_rows(state: &AppState, rows: &[&OutRow], error: &str) -> anyhow::Result<()> {
     let next = db::now() + backoff(1);
     for chunk in rows.chunks(500) {
         let mut q = QueryBuilder::new("UPDATE email_outbox SET last_error = ");
