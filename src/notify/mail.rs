@@ -845,7 +845,10 @@ enum Sent {
     /// A permanent refusal (5xx) or a message that cannot be built: not retried.
     Refused(String),
     /// A transient failure: retried later, unless past its give-up time.
-    Deferred { error: String, gave_up: bool },
+    Deferred {
+        error: String,
+        gave_up: bool,
+    },
 }
 
 async fn send_row(state: &AppState, smtp: &Smtp, row: &OutRow) -> anyhow::Result<Sent> {
