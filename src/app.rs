@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::modules::members::pages::router())
         .merge(crate::modules::roles::pages::router())
         .merge(crate::audit::pages::router())
+        .merge(crate::system::router())
         .route("/static/{*path}", get(crate::web::static_file))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/health", get(crate::system::health));

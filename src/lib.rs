@@ -48,6 +48,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    service_manager::status("Starting: waiting for the database and applying migrations");
     let state = prepare(config).await?;
     serve(state, listener, shutdown).await
 }
@@ -67,12 +68,21 @@ pub async fn serve(
         let s = jobs::Scheduler::start(state.clone())
             .await
             .context("could not start the job scheduler")?;
-        Some(tokio::spawn(s.run(stop_rx)))
+        Some(tokio::spawn(s.run(stop_rx.clone())))
     } else {
         None
     };
     tracing::info!(%addr, scheduler = state.config.scheduler, "serving");
+    // Listening, migrated, jobs started: tell systemd (Type=notify) we are up, then feed its
+    // watchdog for as long as the database answers.
+    let serving = format!("Serving on {addr}");
+    service_manager::ready(&serving);
+    let watchdog = service_manager::spawn_watchdog(state.db.clone(), stop_rx, serving);
     let app = app::router(state);
+    let shutdown = async move {
+        shutdown.await;
+        service_manager::stopping();
+    };
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -84,6 +94,9 @@ pub async fn serve(
     let _ = sender.await;
     if let Some(s) = scheduler {
         let _ = s.await;
+    }
+    if let Some(w) = watchdog {
+        let _ = w.await;
     }
     served?;
     tracing::info!("stopped");
@@ -108,4 +121,91 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// systemd's side of a `Type=notify` service with a watchdog (`systemd/logbook.service`):
+/// readiness, status lines, stopping, and watchdog pings. Without `NOTIFY_SOCKET` (tests, a shell)
+/// every call does nothing; a failure to notify is logged and never stops the server.
+mod service_manager {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use sd_notify::NotifyState;
+    use sqlx::MySqlPool;
+    use tokio::sync::watch;
+    use tokio::task::JoinHandle;
+
+    /// The longest a watchdog `SELECT 1` may take before this period's ping is skipped.
+    const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// Logs the first failure as a warning, later ones (every watchdog period) at debug level.
+    fn notify(states: &[NotifyState<'_>]) {
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        if let Err(e) = sd_notify::notify(states) {
+            if WARNED.swap(true, Ordering::Relaxed) {
+                tracing::debug!(error = %e, "could not notify systemd");
+            } else {
+                tracing::warn!(error = %e, "could not notify systemd");
+            }
+        }
+    }
+
+    pub fn status(text: &str) {
+        notify(&[NotifyState::Status(text)]);
+    }
+
+    pub fn ready(status: &str) {
+        notify(&[NotifyState::Ready, NotifyState::Status(status)]);
+    }
+
+    pub fn stopping() {
+        notify(&[
+            NotifyState::Stopping,
+            NotifyState::Status("Stopping: finishing in-flight requests"),
+        ]);
+    }
+
+    /// When systemd set a watchdog (`WatchdogSec=`), pings it at half the interval while the
+    /// database answers `SELECT 1`. A server that has lost its database or is wedged stops
+    /// pinging, and systemd restarts it (`Restart=on-failure`).
+    pub fn spawn_watchdog(
+        db: MySqlPool,
+        mut stop: watch::Receiver<bool>,
+        serving: String,
+    ) -> Option<JoinHandle<()>> {
+        std::env::var_os("NOTIFY_SOCKET")?;
+        let period = sd_notify::watchdog_enabled()? / 2;
+        if period.is_zero() {
+            return None;
+        }
+        let timeout = period.min(PING_TIMEOUT);
+        tracing::info!(?period, "feeding the systemd watchdog");
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut answering = true;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&db);
+                let ok = matches!(tokio::time::timeout(timeout, ping).await, Ok(Ok(_)));
+                if ok {
+                    if !answering {
+                        tracing::info!("the database answers again; feeding the systemd watchdog");
+                        status(&serving);
+                    }
+                    notify(&[NotifyState::Watchdog]);
+                } else if answering {
+                    tracing::warn!(
+                        "the database does not answer; not feeding the systemd watchdog, which \
+                         restarts the server if this lasts"
+                    );
+                    status("Database not answering; systemd restarts the server if this lasts");
+                }
+                answering = ok;
+            }
+        }))
+    }
 }

@@ -9,6 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     info(title = "Logbook API", description = "Members, roles, sessions, the audit log, notifications, email and scheduled jobs of a volunteer fire department."),
     paths(
         crate::system::health,
+        crate::system::api::read,
         crate::auth::api::login,
         crate::auth::api::refresh,
         crate::auth::api::logout,

@@ -150,6 +150,7 @@ pub fn settings_nav(current: &str) -> Vec<NavItem> {
             ("Email", "/settings/email"),
             ("Outbox", "/settings/email/outbox"),
             ("Jobs", "/settings/jobs"),
+            ("Status", "/settings/status"),
             ("Notification defaults", "/settings/notifications"),
             ("Your notifications", "/account/notifications"),
         ],

@@ -1,4 +1,9 @@
-//! Health and (later) the status page.
+//! Health, and the status page for administrators (`status`: what it shows; `api`, `pages`: its
+//! two faces).
+
+pub mod api;
+pub mod pages;
+pub mod status;
 
 use std::time::Duration;
 
@@ -61,4 +66,8 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             checks,
         }),
     )
+}
+
+pub fn router() -> axum::Router<AppState> {
+    api::router().merge(pages::router())
 }

@@ -89,6 +89,7 @@ const SETTINGS_PAGES: &[&str] = &[
     "/settings/notifications",
     "/settings/jobs",
     "/settings/jobs/purge_sessions",
+    "/settings/status",
 ];
 
 #[tokio::test]

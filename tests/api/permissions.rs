@@ -265,6 +265,13 @@ fn matrix() -> Vec<Guarded> {
             Json(r#"{"email": {"events": false}}"#),
             S::OK,
         ),
+        guarded(
+            "settings.manage",
+            M::GET,
+            "/api/v1/system/status",
+            None,
+            S::OK,
+        ),
         // Every member's own inbox and preferences.
         guarded("", M::GET, "/api/v1/notifications", None, S::OK),
         guarded("", M::GET, "/api/v1/notifications/preferences", None, S::OK),

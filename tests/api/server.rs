@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 use logbook::modules::organization::service::{self as organizations, NewAdmin, OrgProfile};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 
 use crate::harness::*;
+use crate::proxy::{Link, Proxy, host_port};
 
 #[tokio::test]
 async fn health_passes_with_database() {
@@ -122,6 +121,7 @@ fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("/api/v1/jobs", &["get"]),
         ("/api/v1/jobs/{name}/runs", &["get"]),
         ("/api/v1/jobs/{name}/run", &["post"]),
+        ("/api/v1/system/status", &["get"]),
         ("/api/v1/announcements", &["get", "post"]),
         ("/api/v1/announcements/current", &["get"]),
         ("/api/v1/announcements/{id}", &["get"]),
@@ -285,125 +285,6 @@ async fn openapi_documents_every_route_and_refuses_unknown_fields() {
 
 // ---------------------------------------------------------------------------------------------
 // The database going away and coming back
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Link {
-    Up,
-    /// Every live connection is closed; new ones are dropped as soon as they are accepted.
-    Down,
-    /// Nothing moves: connections stay open but carry no bytes until the link is up again (a
-    /// hung database host or a pulled cable).
-    Stalled,
-}
-
-/// A TCP proxy in front of MariaDB with a switch (`Link`).
-struct Proxy {
-    port: u16,
-    link: watch::Sender<Link>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-/// Copies one direction while the link is up; pauses while it is stalled; stops when it is down.
-async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    mut link: watch::Receiver<Link>,
-) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let state = link
-            .wait_for(|l| *l != Link::Stalled)
-            .await
-            .map(|l| *l)
-            .ok();
-        if state != Some(Link::Up) {
-            return;
-        }
-        tokio::select! {
-            read = from.read(&mut buf) => match read {
-                Ok(0) | Err(_) => {
-                    let _ = to.shutdown().await;
-                    return;
-                }
-                Ok(n) => {
-                    if to.write_all(&buf[..n]).await.is_err() {
-                        return;
-                    }
-                }
-            },
-            _ = link.changed() => {}
-        }
-    }
-}
-
-impl Proxy {
-    async fn start(upstream: String, link: Link) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (tx, rx) = watch::channel(link);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((client, _)) = listener.accept().await else {
-                    continue;
-                };
-                if *rx.borrow() == Link::Down {
-                    drop(client);
-                    continue;
-                }
-                let rx = rx.clone();
-                let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    let (client_r, client_w) = client.into_split();
-                    let (server_r, server_w) = server.into_split();
-                    tokio::join!(
-                        pump(client_r, server_w, rx.clone()),
-                        pump(server_r, client_w, rx)
-                    );
-                });
-            }
-        });
-        Proxy {
-            port,
-            link: tx,
-            task,
-        }
-    }
-
-    fn set(&self, link: Link) {
-        self.link.send_replace(link);
-    }
-
-    /// `url` (a database URL) with its host and port replaced by the proxy's.
-    fn url_for(&self, url: &str) -> String {
-        let (scheme, rest) = url.split_once("://").unwrap();
-        let (creds, hostpath) = rest.rsplit_once('@').unwrap();
-        let path = hostpath.split_once('/').map(|(_, p)| p).unwrap_or("");
-        format!("{scheme}://{creds}@127.0.0.1:{}/{path}", self.port)
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.link.send_replace(Link::Down);
-        self.task.abort();
-    }
-}
-
-/// host:port of a database URL.
-fn host_port(url: &str) -> String {
-    let rest = url.split_once("://").unwrap().1;
-    let hostpath = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
-    let host = hostpath.split('/').next().unwrap();
-    if host.contains(':') {
-        host.to_string()
-    } else {
-        format!("{host}:3306")
-    }
-}
 
 async fn get_json(client: &reqwest::Client, url: &str, token: Option<&str>) -> (StatusCode, Value) {
     let mut req = client.get(url);
@@ -633,7 +514,7 @@ async fn startup_waits_for_the_database() {
     let data_dir = temp_dir();
     let mut config = test_config(&proxy.url_for(&db.url), data_dir.clone());
     config.db_wait = Duration::from_secs(20);
-    let switch = proxy.link.clone();
+    let switch = proxy.switch();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         switch.send_replace(Link::Up);

@@ -46,6 +46,7 @@ const PAGES = [
   { name: 'settings-notification-defaults', path: '/settings/notifications' },
   { name: 'settings-jobs', path: '/settings/jobs' },
   { name: 'settings-job-history', path: '/settings/jobs/purge_sessions' },
+  { name: 'settings-status', path: '/settings/status' },
   { name: 'announcements', path: '/announcements' },
   { name: 'announcements-new', path: '/announcements/new' },
 ];
