@@ -32,6 +32,8 @@ pub struct AppState {
     pub mailer: crate::notify::Mailer,
     /// The scheduled jobs this server knows.
     pub jobs: Arc<crate::jobs::Registry>,
+    /// The certificate served over HTTPS (None with `tls = "off"`).
+    pub tls: Option<Arc<crate::tls::TlsMaterial>>,
 }
 
 pub const JSON_BODY_LIMIT: usize = 256 * 1024;
@@ -53,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::modules::roles::pages::router())
         .merge(crate::audit::pages::router())
         .merge(crate::system::router())
+        .merge(crate::tls::router())
         .route("/static/{*path}", get(crate::web::static_file))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/health", get(crate::system::health));
@@ -159,6 +162,57 @@ async fn session_refresh(
         }
     }
     res
+}
+
+/// The plain-HTTP listener while HTTPS is on: `/health` and the certificate pages (`/tls`,
+/// `/tls/ca.crt`, which a phone needs before it trusts the CA) are served; everything else is
+/// redirected (308, so a POST stays a POST) to the same path over HTTPS on `https_port`.
+pub fn redirect_router(state: AppState, https_port: u16) -> Router {
+    let router = Router::new()
+        .route("/health", get(crate::system::health))
+        .merge(crate::tls::router())
+        .fallback(move |req: Request| async move { to_https(&req, https_port) })
+        .with_state(state);
+    with_security_headers(router)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+}
+
+/// The HTTPS URL of `req`: the host it asked for (without its port), the HTTPS port, the path and
+/// query.
+fn to_https(req: &Request, https_port: u16) -> Response {
+    let authority = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or("localhost");
+    let host = match authority.strip_prefix('[') {
+        // [v6]:port
+        Some(rest) => rest
+            .split_once(']')
+            .map(|(h, _)| format!("[{h}]"))
+            .unwrap_or_else(|| "localhost".into()),
+        None => authority
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(authority)
+            .to_string(),
+    };
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    axum::response::Redirect::permanent(&format!("https://{host}{port}{path}")).into_response()
 }
 
 /// A known path with a method it does not take: a problem document (the router adds `Allow`).

@@ -29,6 +29,35 @@ struct FileConfig {
     secure_cookies: Option<bool>,
     public_url: Option<String>,
     scheduler: Option<bool>,
+    tls: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    https_listen: Option<String>,
+}
+
+/// How the server speaks HTTPS (`tls`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain HTTP only (behind a proxy, or tests).
+    Off,
+    /// A CA and a server certificate the server makes (and renews) itself in `<data_dir>/tls/`.
+    SelfSigned,
+    /// The administrator's PEM certificate (chain) and key.
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+impl TlsMode {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TlsMode::Off => "off",
+            TlsMode::SelfSigned => "self-signed",
+            TlsMode::Files { .. } => "files",
+        }
+    }
+
+    pub fn is_on(&self) -> bool {
+        *self != TlsMode::Off
+    }
 }
 
 #[derive(Clone)]
@@ -48,6 +77,11 @@ pub struct Config {
     pub public_url: String,
     /// Run the scheduled jobs in this process (on by default).
     pub scheduler: bool,
+    /// HTTPS: off (default), self-signed or files.
+    pub tls: TlsMode,
+    /// Where HTTPS is served when `tls` is on (`listen` then only redirects to it, except
+    /// `/health` and the certificate pages).
+    pub https_listen: SocketAddr,
 }
 
 impl std::fmt::Debug for Config {
@@ -61,6 +95,8 @@ impl std::fmt::Debug for Config {
             .field("secure_cookies", &self.secure_cookies)
             .field("public_url", &self.public_url)
             .field("scheduler", &self.scheduler)
+            .field("tls", &self.tls)
+            .field("https_listen", &self.https_listen)
             .finish_non_exhaustive()
     }
 }
@@ -114,17 +150,44 @@ impl Config {
                 .with_context(|| format!("LOGBOOK_DB_WAIT_SECS `{v}` is not a number"))?,
             None => file.db_wait_secs.unwrap_or(120),
         };
-        let secure_cookies = match env("LOGBOOK_SECURE_COOKIES") {
-            Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
-            None => file.secure_cookies.unwrap_or(false),
+        let tls_cert = env("LOGBOOK_TLS_CERT").map(PathBuf::from).or(file.tls_cert);
+        let tls_key = env("LOGBOOK_TLS_KEY").map(PathBuf::from).or(file.tls_key);
+        let tls = match env("LOGBOOK_TLS").or(file.tls).as_deref() {
+            None | Some("off") => TlsMode::Off,
+            Some("self-signed") => TlsMode::SelfSigned,
+            Some("files") => match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => TlsMode::Files { cert, key },
+                _ => bail!("tls = \"files\" needs both tls_cert and tls_key (PEM files)"),
+            },
+            Some(other) => {
+                bail!("tls `{other}` is not one of self-signed, files or off")
+            }
         };
+        let https_listen = env("LOGBOOK_HTTPS_LISTEN")
+            .or(file.https_listen)
+            .unwrap_or_else(|| "0.0.0.0:443".into());
+        let https_listen: SocketAddr = https_listen
+            .parse()
+            .with_context(|| format!("https_listen address `{https_listen}` is not host:port"))?;
+        // With HTTPS on, session cookies are always Secure.
+        let secure_cookies = tls.is_on()
+            || match env("LOGBOOK_SECURE_COOKIES") {
+                Some(v) => matches!(v.as_str(), "1" | "true" | "yes"),
+                None => file.secure_cookies.unwrap_or(false),
+            };
         let scheduler = match env("LOGBOOK_SCHEDULER") {
             Some(v) => !matches!(v.as_str(), "0" | "false" | "no" | "off"),
             None => file.scheduler.unwrap_or(true),
         };
         let public_url = env("LOGBOOK_PUBLIC_URL")
             .or(file.public_url)
-            .unwrap_or_else(|| default_public_url(&listen));
+            .unwrap_or_else(|| {
+                if tls.is_on() {
+                    default_public_url("https", &https_listen)
+                } else {
+                    default_public_url("http", &listen)
+                }
+            });
         let public_url = public_url.trim_end_matches('/').to_string();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             bail!("public_url `{public_url}` must start with http:// or https://");
@@ -156,25 +219,32 @@ impl Config {
             secure_cookies,
             public_url,
             scheduler,
+            tls,
+            https_listen,
         })
     }
 }
 
-/// `http://<hostname>.local[:port]`: what avahi answers on a Raspberry Pi.
-fn default_public_url(listen: &SocketAddr) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+/// This machine's host name (`localhost` if it has none).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// `http://<hostname>.local[:port]` (or `https://`): what avahi answers on a Raspberry Pi.
+fn default_public_url(scheme: &str, listen: &SocketAddr) -> String {
+    let host = host_name();
     let host = if host == "localhost" || host.contains('.') {
         host
     } else {
         format!("{host}.local")
     };
-    match listen.port() {
-        80 => format!("http://{host}"),
-        port => format!("http://{host}:{port}"),
+    match (scheme, listen.port()) {
+        ("http", 80) | ("https", 443) => format!("{scheme}://{host}"),
+        (_, port) => format!("{scheme}://{host}:{port}"),
     }
 }
 
@@ -282,6 +352,73 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(err.contains("jwt_secret"), "{err}");
+    }
+
+    #[test]
+    fn tls_is_off_by_default() {
+        let cfg = Config::from_layers(FileConfig::default(), |_| None).unwrap();
+        assert_eq!(cfg.tls, TlsMode::Off);
+        assert!(!cfg.secure_cookies);
+        assert!(cfg.public_url.starts_with("http://"), "{}", cfg.public_url);
+    }
+
+    #[test]
+    fn tls_self_signed_turns_on_secure_cookies_and_https_url() {
+        let file = toml::from_str::<FileConfig>(
+            "tls = \"self-signed\"\nhttps_listen = \"0.0.0.0:8443\"\n",
+        )
+        .unwrap();
+        let cfg = Config::from_layers(file, |_| None).unwrap();
+        assert_eq!(cfg.tls, TlsMode::SelfSigned);
+        assert_eq!(cfg.https_listen.port(), 8443);
+        assert!(cfg.secure_cookies);
+        assert!(
+            cfg.public_url.starts_with("https://") && cfg.public_url.ends_with(":8443"),
+            "{}",
+            cfg.public_url
+        );
+        // The default HTTPS port.
+        let cfg = Config::from_layers(FileConfig::default(), |k| {
+            (k == "LOGBOOK_TLS").then(|| "self-signed".to_string())
+        })
+        .unwrap();
+        assert_eq!(cfg.https_listen.port(), 443);
+    }
+
+    #[test]
+    fn tls_files_needs_both_paths() {
+        let env = |k: &str| match k {
+            "LOGBOOK_TLS" => Some("files".to_string()),
+            "LOGBOOK_TLS_CERT" => Some("/etc/logbook/cert.pem".to_string()),
+            _ => None,
+        };
+        let err = Config::from_layers(FileConfig::default(), env)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("tls_key"), "{err}");
+        let cfg = Config::from_layers(FileConfig::default(), |k| match k {
+            "LOGBOOK_TLS_KEY" => Some("/k.pem".to_string()),
+            other => env(other),
+        })
+        .unwrap();
+        assert_eq!(
+            cfg.tls,
+            TlsMode::Files {
+                cert: "/etc/logbook/cert.pem".into(),
+                key: "/k.pem".into()
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_tls_mode_is_named() {
+        let file = toml::from_str::<FileConfig>("tls = \"on\"\n").unwrap();
+        let err = Config::from_layers(file, |_| None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("tls") && err.contains("`on`"), "{err}");
     }
 
     #[test]

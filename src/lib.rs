@@ -14,6 +14,7 @@ pub mod modules;
 pub mod notify;
 pub mod openapi;
 pub mod system;
+pub mod tls;
 pub mod web;
 
 use std::future::Future;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use app::AppState;
 pub use config::{Config, Secrets};
@@ -38,27 +40,63 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         cipher: crypto::FieldCipher::new(&secrets.encryption_key),
         mailer: notify::Mailer::default(),
         jobs: Arc::new(jobs::Registry::builtin()),
+        tls: None,
         config: Arc::new(config),
     })
 }
 
-/// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests. With TLS on
+/// (`config.tls`), serves HTTPS on `config.https_listen` and only redirects on `listener`.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // The certificate first: a bad one fails the start at once, before waiting for the database.
+    let tls = tls::load(&config)?;
     service_manager::status("Starting: waiting for the database and applying migrations");
-    let state = prepare(config).await?;
-    serve(state, listener, shutdown).await
+    let mut state = prepare(config).await?;
+    match tls {
+        Some(material) => {
+            state.tls = Some(Arc::new(material));
+            let https = TcpListener::bind(state.config.https_listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", state.config.https_listen))?;
+            serve_tls(state, listener, https, shutdown).await
+        }
+        None => serve(state, listener, shutdown).await,
+    }
 }
 
+/// Serves plain HTTP on `listener`.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_inner(state, listener, None, shutdown).await
+}
+
+/// Serves HTTPS on `https` with `state.tls`, and on `http` only `/health`, the certificate pages
+/// and redirects to HTTPS.
+pub async fn serve_tls(
+    state: AppState,
+    http: TcpListener,
+    https: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(state.tls.is_some(), "serve_tls without a certificate");
+    serve_inner(state, http, Some(https), shutdown).await
+}
+
+async fn serve_inner(
+    state: AppState,
+    listener: TcpListener,
+    https: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
+    let https_addr = https.as_ref().map(|l| l.local_addr()).transpose()?;
     // Background work stops when the server does.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sender = tokio::spawn(notify::mail::run_sender(state.clone(), stop_rx.clone()));
@@ -72,24 +110,59 @@ pub async fn serve(
     } else {
         None
     };
-    tracing::info!(%addr, scheduler = state.config.scheduler, "serving");
+    tracing::info!(%addr, https = ?https_addr, scheduler = state.config.scheduler, "serving");
     // Listening, migrated, jobs started: tell systemd (Type=notify) we are up, then feed its
     // watchdog for as long as the database answers.
-    let serving = format!("Serving on {addr}");
+    let serving = match https_addr {
+        Some(h) => format!("Serving HTTPS on {h}, redirecting from {addr}"),
+        None => format!("Serving on {addr}"),
+    };
     service_manager::ready(&serving);
     let watchdog = service_manager::spawn_watchdog(state.db.clone(), stop_rx, serving);
-    let app = app::router(state);
-    let shutdown = async move {
-        shutdown.await;
-        service_manager::stopping();
+    let served = match (https, state.tls.clone()) {
+        (Some(https), Some(tls)) => {
+            // One shutdown signal, two servers.
+            let (down_tx, down_rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown.await;
+                service_manager::stopping();
+                let _ = down_tx.send(true);
+            });
+            let https_port = https_addr.map_or(443, |a| a.port());
+            let redirect = app::redirect_router(state.clone(), https_port);
+            let mut http_down = down_rx.clone();
+            let http = axum::serve(
+                listener,
+                redirect.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = http_down.wait_for(|d| *d).await.map(|_| ());
+            });
+            let app = app::router(state).layer(SetResponseHeaderLayer::overriding(
+                axum::http::header::STRICT_TRANSPORT_SECURITY,
+                axum::http::HeaderValue::from_static("max-age=31536000"),
+            ));
+            let (http, https) = tokio::join!(
+                async { http.await.context("HTTP server failed") },
+                https_server::serve(https, app, tls.server_config.clone(), down_rx)
+            );
+            http.and(https)
+        }
+        _ => {
+            let app = app::router(state);
+            let shutdown = async move {
+                shutdown.await;
+                service_manager::stopping();
+            };
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("server failed")
+        }
     };
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("server failed");
     let _ = stop_tx.send(true);
     let _ = sender.await;
     if let Some(s) = scheduler {
@@ -101,6 +174,90 @@ pub async fn serve(
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// HTTPS: rustls over each accepted connection, then hyper's HTTP/1.1 with the router (axum::serve
+/// does not do TLS). Handlers see `ConnectInfo<SocketAddr>` as over plain HTTP.
+mod https_server {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::extract::ConnectInfo;
+    use hyper::body::Incoming;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use tokio::net::TcpListener;
+    use tokio::sync::watch;
+    use tower::ServiceExt;
+
+    /// A client that has not finished its TLS handshake by then is dropped.
+    const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+    /// In-flight requests get this long to finish at shutdown.
+    const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+    pub async fn serve(
+        listener: TcpListener,
+        app: Router,
+        tls: Arc<rustls::ServerConfig>,
+        mut down: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let graceful = GracefulShutdown::new();
+        loop {
+            let (tcp, remote) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait rather than spin.
+                        tracing::warn!(error = %e, "accepting an HTTPS connection failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                _ = async { down.wait_for(|d| *d).await.map(|_| ()) } => break,
+            };
+            let acceptor = acceptor.clone();
+            let app = app.clone();
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let stream =
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%remote, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%remote, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                let service =
+                    hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                        req.extensions_mut()
+                            .insert(ConnectInfo::<SocketAddr>(remote));
+                        app.clone().oneshot(req)
+                    });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(30))
+                    .serve_connection(TokioIo::new(stream), service);
+                if let Err(e) = watcher.watch(conn).await {
+                    tracing::debug!(%remote, error = %e, "HTTPS connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("HTTPS connections still open after the drain timeout; closing them");
+        }
+        Ok(())
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -167,6 +167,11 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
             }
         }
         Command::Check => {
+            // The administrator's certificate and key must belong together (the generated ones
+            // are made at the first `serve`).
+            if let logbook::config::TlsMode::Files { cert, key } = &config.tls {
+                logbook::tls::from_files(cert, key)?;
+            }
             let state = logbook::prepare(config).await?;
             let orgs = organizations::count(&state.db).await?;
             println!("configuration: ok");

@@ -147,7 +147,7 @@ pub struct DatabaseStatus {
     pub migrations_known: u64,
 }
 
-/// The HTTPS certificate. Not configured until HTTPS exists; it fills the rest.
+/// The HTTPS certificate (not configured with `tls = "off"`).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CertificateStatus {
     pub configured: bool,
@@ -159,6 +159,20 @@ pub struct CertificateStatus {
 }
 
 impl CertificateStatus {
+    /// The certificate being served. (The expiry is known for the generated one; an installed
+    /// one's is not read.)
+    pub fn of(tls: &crate::tls::TlsMaterial) -> Self {
+        CertificateStatus {
+            configured: true,
+            mode: Some(tls.mode.to_string()),
+            subject: (!tls.names.is_empty()).then(|| tls.names.join(", ")),
+            not_after: tls
+                .server_not_after
+                .and_then(|t| DateTime::from_timestamp(t.unix_timestamp(), 0)),
+            fingerprint_sha256: Some(tls.server_fingerprint.clone()),
+        }
+    }
+
     pub fn not_configured() -> Self {
         CertificateStatus {
             configured: false,
@@ -208,7 +222,10 @@ pub async fn collect(state: &AppState, ctx: &Ctx) -> AppResult<SystemStatus> {
         data_dir,
         backup_target: BackupTarget::not_configured(),
         database,
-        certificate: CertificateStatus::not_configured(),
+        certificate: match state.tls.as_deref() {
+            Some(tls) => CertificateStatus::of(tls),
+            None => CertificateStatus::not_configured(),
+        },
         recent_job_runs,
         warnings: Vec::new(),
     };
@@ -311,33 +328,7 @@ fn sample_host(data_dir: &Path) -> HostSample {
         .unwrap_or_default();
     let temperature = cpu_temperature(&sensors);
 
-    let addresses = Networks::new_with_refreshed_list()
-        .map(|networks| {
-            let mut list: Vec<Address> = networks
-                .iter()
-                .flat_map(|(name, data)| {
-                    let interface = name.to_string_lossy().into_owned();
-                    data.ip_networks()
-                        .iter()
-                        .map(move |ip| (interface.clone(), ip.addr, ip.prefix))
-                })
-                .filter(|(_, addr, _)| reachable(addr))
-                .map(|(interface, address, prefix)| Address {
-                    interface,
-                    address,
-                    prefix,
-                })
-                .collect();
-            list.sort_by(|a, b| {
-                (&a.interface, a.address.is_ipv6(), a.address).cmp(&(
-                    &b.interface,
-                    b.address.is_ipv6(),
-                    b.address,
-                ))
-            });
-            list
-        })
-        .unwrap_or_default();
+    let addresses = lan_addresses();
 
     HostSample {
         host: HostStatus {
@@ -399,6 +390,38 @@ fn containing_mount(
             total_bytes: total,
             free_bytes: free.min(total),
         })
+}
+
+/// This host's addresses a phone on the LAN can reach (no loopback, unspecified or link-local),
+/// by interface. The status page shows them; the self-signed certificate names them.
+pub fn lan_addresses() -> Vec<Address> {
+    Networks::new_with_refreshed_list()
+        .map(|networks| {
+            let mut list: Vec<Address> = networks
+                .iter()
+                .flat_map(|(name, data)| {
+                    let interface = name.to_string_lossy().into_owned();
+                    data.ip_networks()
+                        .iter()
+                        .map(move |ip| (interface.clone(), ip.addr, ip.prefix))
+                })
+                .filter(|(_, addr, _)| reachable(addr))
+                .map(|(interface, address, prefix)| Address {
+                    interface,
+                    address,
+                    prefix,
+                })
+                .collect();
+            list.sort_by(|a, b| {
+                (&a.interface, a.address.is_ipv6(), a.address).cmp(&(
+                    &b.interface,
+                    b.address.is_ipv6(),
+                    b.address,
+                ))
+            });
+            list
+        })
+        .unwrap_or_default()
 }
 
 fn reachable(addr: &IpAddr) -> bool {

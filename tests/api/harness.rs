@@ -122,6 +122,8 @@ pub fn test_config(database_url: &str, data_dir: PathBuf) -> Config {
         public_url: "http://logbook.test".into(),
         // Tests that exercise the scheduler turn it on; the rest run jobs by hand.
         scheduler: false,
+        tls: logbook::config::TlsMode::Off,
+        https_listen: "127.0.0.1:0".parse().unwrap(),
     }
 }
 

@@ -25,3 +25,4 @@ mod server;
 mod service;
 mod smtp_sink;
 mod status;
+mod tls;
