@@ -422,39 +422,12 @@ pub async fn set_preferences(
 ) -> AppResult<Vec<Preference>> {
     check_choices(&input)?;
     let before = preferences(ctx, tx).await?;
-    let now = db::now();
-    for (key, value) in &input.email {
-        match value {
-            Some(on) => {
-                sqlx::query(
-                    "INSERT INTO notification_preferences
-                        (organization_id, user_id, category, email, updated_at)
-                     VALUES (?, ?, ?, ?, ?)
-                     ON DUPLICATE KEY UPDATE email = VALUES(email), updated_at = VALUES(updated_at)",
-                )
-                .bind(ctx.org_id)
-                .bind(ctx.user_id)
-                .bind(key)
-                .bind(on)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-            }
-            None => {
-                sqlx::query(
-                    "DELETE FROM notification_preferences
-                      WHERE user_id = ? AND organization_id = ? AND category = ?",
-                )
-                .bind(ctx.user_id)
-                .bind(ctx.org_id)
-                .bind(key)
-                .execute(&mut **tx)
-                .await?;
-            }
-        }
-    }
+    store_choices(tx, ctx.org_id, Some(ctx.user_id), &input).await?;
     let after = preferences(ctx, tx).await?;
-    let changes = pref_changes(&before, &after);
+    let changes = email_changes(
+        before.iter().map(|p| (p.category, p.email, p.customised)),
+        after.iter().map(|p| (p.category, p.email, p.customised)),
+    );
     if changes.as_object().is_some_and(|m| !m.is_empty()) {
         audit::record(
             tx,
@@ -466,14 +439,69 @@ pub async fn set_preferences(
     Ok(after)
 }
 
-fn pref_changes(before: &[Preference], after: &[Preference]) -> serde_json::Value {
+/// One member's choices (`user` given) or the organization's defaults (`user` None): `Some`
+/// sets, `None` goes back to what applies without a choice.
+async fn store_choices(
+    tx: &mut Tx<'_>,
+    org_id: Uuid,
+    user: Option<Uuid>,
+    input: &PreferencesInput,
+) -> AppResult<()> {
+    let now = db::now();
+    for (key, value) in &input.email {
+        let q = match (user, value) {
+            (Some(user), Some(on)) => sqlx::query(
+                "INSERT INTO notification_preferences
+                    (organization_id, user_id, category, email, updated_at)
+                 VALUES (?, ?, ?, ?, ?)
+                 ON DUPLICATE KEY UPDATE email = VALUES(email), updated_at = VALUES(updated_at)",
+            )
+            .bind(org_id)
+            .bind(user)
+            .bind(key)
+            .bind(on)
+            .bind(now),
+            (Some(user), None) => sqlx::query(
+                "DELETE FROM notification_preferences
+                  WHERE organization_id = ? AND user_id = ? AND category = ?",
+            )
+            .bind(org_id)
+            .bind(user)
+            .bind(key),
+            (None, Some(on)) => sqlx::query(
+                "INSERT INTO notification_defaults (organization_id, category, email, updated_at)
+                 VALUES (?, ?, ?, ?)
+                 ON DUPLICATE KEY UPDATE email = VALUES(email), updated_at = VALUES(updated_at)",
+            )
+            .bind(org_id)
+            .bind(key)
+            .bind(on)
+            .bind(now),
+            (None, None) => sqlx::query(
+                "DELETE FROM notification_defaults WHERE organization_id = ? AND category = ?",
+            )
+            .bind(org_id)
+            .bind(key),
+        };
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// The audit entry's changes: `email.<category>` from → to, for what changed; for a member's
+/// choices also whether they follow the department default.
+fn email_changes<'a>(
+    before: impl Iterator<Item = (&'a str, bool, bool)>,
+    after: impl Iterator<Item = (&'a str, bool, bool)>,
+) -> serde_json::Value {
     let mut map = serde_json::Map::new();
-    for (b, a) in before.iter().zip(after) {
-        if b.email != a.email || b.customised != a.customised {
-            map.insert(
-                format!("email.{}", a.category),
-                serde_json::json!({"from": b.email, "to": a.email}),
-            );
+    for ((category, from, own_before), (_, to, own_after)) in before.zip(after) {
+        if from != to || own_before != own_after {
+            let mut change = serde_json::json!({"from": from, "to": to});
+            if own_before != own_after {
+                change["following_default"] = serde_json::json!(!own_after);
+            }
+            map.insert(format!("email.{category}"), change);
         }
     }
     serde_json::Value::Object(map)
@@ -512,49 +540,18 @@ pub async fn set_defaults(
     ctx.require(SETTINGS_MANAGE)?;
     check_choices(&input)?;
     let before = defaults(ctx, tx).await?;
-    let now = db::now();
-    for (key, value) in &input.email {
-        match value {
-            Some(on) => {
-                sqlx::query(
-                    "INSERT INTO notification_defaults (organization_id, category, email, updated_at)
-                     VALUES (?, ?, ?, ?)
-                     ON DUPLICATE KEY UPDATE email = VALUES(email), updated_at = VALUES(updated_at)",
-                )
-                .bind(ctx.org_id)
-                .bind(key)
-                .bind(on)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-            }
-            None => {
-                sqlx::query(
-                    "DELETE FROM notification_defaults WHERE organization_id = ? AND category = ?",
-                )
-                .bind(ctx.org_id)
-                .bind(key)
-                .execute(&mut **tx)
-                .await?;
-            }
-        }
-    }
+    store_choices(tx, ctx.org_id, None, &input).await?;
     let after = defaults(ctx, tx).await?;
-    let mut map = serde_json::Map::new();
-    for (b, a) in before.iter().zip(&after) {
-        if b.email != a.email {
-            map.insert(
-                format!("email.{}", a.category),
-                serde_json::json!({"from": b.email, "to": a.email}),
-            );
-        }
-    }
-    if !map.is_empty() {
+    let changes = email_changes(
+        before.iter().map(|d| (d.category, d.email, false)),
+        after.iter().map(|d| (d.category, d.email, false)),
+    );
+    if changes.as_object().is_some_and(|m| !m.is_empty()) {
         audit::record(
             tx,
             &ctx.actor(),
             Entry::new("notification_defaults.updated", "organization", ctx.org_id)
-                .changes(serde_json::Value::Object(map)),
+                .changes(changes),
         )
         .await?;
     }
