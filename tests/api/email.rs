@@ -3,7 +3,6 @@
 //! by hand, exactly-once delivery across a server killed mid-send, and isolation by organization.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -902,45 +901,15 @@ async fn undeliverable_email_is_given_up_listed_and_retried_by_hand() {
 /// `logbook serve` on `port` against `app`'s database and data directory (so the same
 /// encryption and signing keys), with nothing from the test's environment.
 fn serve_binary(app: &TestApp, dir: &Path, port: u16) -> tokio::process::Child {
-    let config = dir.join("empty.toml");
-    std::fs::write(&config, "").unwrap();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_logbook"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("LOGBOOK_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.arg("--config")
-        .arg(&config)
-        .arg("serve")
+    let mut cmd = logbook_command(dir);
+    cmd.arg("serve")
         .env("LOGBOOK_DATABASE_URL", &app.db.url)
         .env("LOGBOOK_DATA_DIR", &app.data_dir)
         .env("LOGBOOK_LISTEN", format!("127.0.0.1:{port}"))
         .env("LOGBOOK_PUBLIC_URL", "http://logbook.test")
         .env("LOGBOOK_SCHEDULER", "false")
-        .env("LOGBOOK_DB_WAIT_SECS", "20")
-        .env("LOGBOOK_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
+        .env("LOGBOOK_DB_WAIT_SECS", "20");
     cmd.spawn().expect("start logbook serve")
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str, child: &mut tokio::process::Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(res) = client.get(format!("{base}/health")).send().await
-            && res.status() == StatusCode::OK
-        {
-            return;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("logbook serve exited early: {status}");
-        }
-        assert!(Instant::now() < deadline, "not healthy within 60 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]
@@ -964,7 +933,7 @@ async fn a_server_killed_mid_send_delivers_exactly_once_after_restart() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut first = serve_binary(&app, &dir, port);
-    wait_healthy(&client, &base, &mut first).await;
+    wait_until_healthy(&mut first, &base, Duration::from_secs(60)).await;
 
     // The SMTP server takes the whole message and then never answers.
     sink.hold_data(true);
@@ -1008,7 +977,7 @@ async fn a_server_killed_mid_send_delivers_exactly_once_after_restart() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut second = serve_binary(&app, &dir, port);
-    wait_healthy(&client, &base, &mut second).await;
+    wait_until_healthy(&mut second, &base, Duration::from_secs(60)).await;
     let messages = sink.wait_for(1, Duration::from_secs(30)).await;
     let row = eventually("the row to be sent", WAIT, || async {
         let rows = outbox_rows(&app.db.pool, app.a.id).await;

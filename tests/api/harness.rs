@@ -7,8 +7,9 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, USER_AGENT};
 use reqwest::{Method, StatusCode};
@@ -169,6 +170,76 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The `logbook` binary (server.rs, service.rs, email.rs, tls.rs).
+
+/// The `logbook` binary with a clean environment and an empty config file `dir/empty.toml` (so
+/// that a host's /etc/logbook/logbook.toml cannot leak in); see `logbook_command_with_config`.
+pub fn logbook_command(dir: &Path) -> tokio::process::Command {
+    let config = dir.join("empty.toml");
+    if !config.exists() {
+        std::fs::write(&config, "").unwrap();
+    }
+    logbook_command_with_config(&config)
+}
+
+/// The `logbook` binary with `--config config` and nothing from the test's environment: no
+/// LOGBOOK_* variable and no systemd NOTIFY_SOCKET/WATCHDOG_USEC/WATCHDOG_PID (the caller sets
+/// what it means to). LOGBOOK_LOG=warn unless the caller sets it; stdin and stdout null, stderr
+/// piped (for `wait_until_healthy`'s message); killed when dropped.
+pub fn logbook_command_with_config(config: &Path) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_logbook"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("LOGBOOK_") {
+            cmd.env_remove(key);
+        }
+    }
+    for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+        cmd.env_remove(key);
+    }
+    cmd.arg("--config")
+        .arg(config)
+        .env("LOGBOOK_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Polls GET `base`/health until it answers 200 with status "pass". Panics with `child`'s stderr
+/// if it exits first, or after `within`.
+pub async fn wait_until_healthy(child: &mut tokio::process::Child, base: &str, within: Duration) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let health = format!("{base}/health");
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(res) = client.get(&health).send().await
+            && res.status() == StatusCode::OK
+        {
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["status"], "pass", "{health}: {body}");
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use tokio::io::AsyncReadExt;
+                let _ = e.read_to_string(&mut stderr).await;
+            }
+            panic!("logbook exited ({status}) before it was healthy: {stderr}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{health} not healthy within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Starts the real server (`lib::serve`) on an ephemeral port.

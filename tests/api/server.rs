@@ -568,35 +568,9 @@ async fn startup_gives_up_when_the_database_never_comes() {
 // ---------------------------------------------------------------------------------------------
 // The binary
 
-/// `logbook` with no LOGBOOK_* from the test's environment and an empty config file (so that a
-/// host's /etc/logbook/logbook.toml cannot leak in).
-fn logbook(dir: &Path) -> tokio::process::Command {
-    let config = dir.join("empty.toml");
-    if !config.exists() {
-        std::fs::write(&config, "").unwrap();
-    }
-    logbook_with_config(&config)
-}
-
-fn logbook_with_config(config: &Path) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_logbook"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("LOGBOOK_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.arg("--config")
-        .arg(config)
-        .env("LOGBOOK_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    cmd
-}
-
 /// Runs to completion (at most 60 s): exit status, stdout, stderr.
 async fn run(mut cmd: tokio::process::Command) -> (std::process::ExitStatus, String, String) {
+    cmd.stdout(Stdio::piped());
     let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
         .await
         .expect("logbook did not finish within 60 s")
@@ -613,13 +587,13 @@ async fn binary_refuses_an_unknown_config_key() {
     let dir = temp_dir();
     let file = dir.join("logbook.toml");
     std::fs::write(&file, "listen = \"127.0.0.1:0\"\nlisten_port = 8080\n").unwrap();
-    let mut cmd = logbook_with_config(&file);
+    let mut cmd = logbook_command_with_config(&file);
     cmd.arg("check");
     let (status, _, stderr) = run(cmd).await;
     assert!(!status.success(), "exited {status}");
     assert!(stderr.contains("listen_port"), "stderr: {stderr}");
     // A named file that does not exist is an error too.
-    let mut cmd = logbook_with_config(&dir.join("missing.toml"));
+    let mut cmd = logbook_command_with_config(&dir.join("missing.toml"));
     cmd.arg("check");
     let (status, _, stderr) = run(cmd).await;
     assert!(!status.success());
@@ -635,7 +609,7 @@ async fn binary_refuses_a_short_secret() {
         ("LOGBOOK_JWT_SECRET", "jwt_secret"),
         ("LOGBOOK_ENCRYPTION_KEY", "encryption_key"),
     ] {
-        let mut cmd = logbook(&dir);
+        let mut cmd = logbook_command(&dir);
         cmd.env(var, "only-31-bytes-long-xxxxxxxxxxxx")
             .env("LOGBOOK_DATABASE_URL", &dead_db)
             .env("LOGBOOK_DB_WAIT_SECS", "1")
@@ -673,13 +647,12 @@ async fn binary_serves_generates_secrets_and_stops_on_sigterm() {
     let dir = temp_dir();
     let data = dir.join("data");
     let port = free_port();
-    let mut cmd = logbook(&dir);
+    let mut cmd = logbook_command(&dir);
     cmd.env("LOGBOOK_DATABASE_URL", proxy.url_for(&db.url))
         .env("LOGBOOK_LISTEN", format!("127.0.0.1:{port}"))
         .env("LOGBOOK_DATA_DIR", &data)
         .env("LOGBOOK_DB_WAIT_SECS", "20")
-        .arg("serve")
-        .stdout(Stdio::null());
+        .arg("serve");
     let mut child = cmd.spawn().unwrap();
     let pid = child.id().unwrap();
 
@@ -688,25 +661,12 @@ async fn binary_serves_generates_secrets_and_stops_on_sigterm() {
         .build()
         .unwrap();
     let health = format!("http://127.0.0.1:{port}/health");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(res) = client.get(&health).send().await
-            && res.status() == StatusCode::OK
-        {
-            let body: Value = res.json().await.unwrap();
-            assert_eq!(body["status"], "pass");
-            break;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            let out = child.wait_with_output().await.unwrap();
-            panic!(
-                "logbook serve exited early ({status}): {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        assert!(Instant::now() < deadline, "not healthy within 60 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_healthy(
+        &mut child,
+        &format!("http://127.0.0.1:{port}"),
+        Duration::from_secs(60),
+    )
+    .await;
 
     let secrets = data.join("secrets");
     for name in ["jwt.key", "encryption.key"] {
@@ -763,7 +723,7 @@ async fn binary_serves_generates_secrets_and_stops_on_sigterm() {
         .iter()
         .map(|n| std::fs::read(secrets.join(n)).unwrap())
         .collect();
-    let mut cmd = logbook(&dir);
+    let mut cmd = logbook_command(&dir);
     cmd.env("LOGBOOK_DATABASE_URL", &db.url)
         .env("LOGBOOK_DATA_DIR", &data)
         .env("LOGBOOK_DB_WAIT_SECS", "10")
@@ -793,7 +753,7 @@ async fn binary_init_refuses_a_second_time() {
     let password_file = dir.join("password");
     std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
     let init = |org: &str, admin: &str, sub: &[&str]| {
-        let mut cmd = logbook(&dir);
+        let mut cmd = logbook_command(&dir);
         cmd.env("LOGBOOK_DATABASE_URL", &db.url)
             .env("LOGBOOK_DATA_DIR", dir.join("data"))
             .env("LOGBOOK_DB_WAIT_SECS", "10")
@@ -878,7 +838,7 @@ async fn binary_resets_a_password_from_the_shell() {
     let file = dir.join("pw");
     std::fs::write(&file, format!("{temporary}\n")).unwrap();
     let reset = |org: &str, user: &str, file: &Path| {
-        let mut cmd = logbook(&dir);
+        let mut cmd = logbook_command(&dir);
         cmd.env("LOGBOOK_DATABASE_URL", &app.db.url)
             .env("LOGBOOK_DATA_DIR", dir.join("data"))
             .args(["user", "reset-password", "--org", org, "--username", user])

@@ -4,7 +4,6 @@
 //! STOPPING=1 on SIGTERM.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -100,29 +99,12 @@ impl NotifySocket {
 
 /// `logbook serve` with a clean environment: no LOGBOOK_* or systemd variables of our own.
 fn serve_command(dir: &Path, database_url: &str, port: u16) -> tokio::process::Command {
-    let config = dir.join("empty.toml");
-    std::fs::write(&config, "").unwrap();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_logbook"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("LOGBOOK_") {
-            cmd.env_remove(key);
-        }
-    }
-    for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
-        cmd.env_remove(key);
-    }
-    cmd.arg("--config")
-        .arg(&config)
-        .arg("serve")
+    let mut cmd = logbook_command(dir);
+    cmd.arg("serve")
         .env("LOGBOOK_DATABASE_URL", database_url)
         .env("LOGBOOK_LISTEN", format!("127.0.0.1:{port}"))
         .env("LOGBOOK_DATA_DIR", dir.join("data"))
-        .env("LOGBOOK_DB_WAIT_SECS", "20")
-        .env("LOGBOOK_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .env("LOGBOOK_DB_WAIT_SECS", "20");
     cmd
 }
 
@@ -304,22 +286,12 @@ async fn an_unreachable_notify_socket_does_not_stop_the_server() {
         .env("WATCHDOG_USEC", WATCHDOG_USEC);
     let mut child = cmd.spawn().unwrap();
     let client = client();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok((StatusCode::OK, body)) = health(&client, port).await {
-            assert_eq!(body["status"], "pass");
-            break;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            let out = child.wait_with_output().await.unwrap();
-            panic!(
-                "logbook serve exited ({status}): {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        assert!(Instant::now() < deadline, "not healthy within 60 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_healthy(
+        &mut child,
+        &format!("http://127.0.0.1:{port}"),
+        Duration::from_secs(60),
+    )
+    .await;
     // Several failed watchdog pings later it still serves.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (status, _) = health(&client, port).await.unwrap();

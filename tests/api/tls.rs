@@ -3,35 +3,12 @@
 //! at start, and the CA kept across restarts.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::harness::*;
-
-/// `logbook` with no LOGBOOK_* from the test's environment and an empty config file.
-fn logbook(dir: &Path) -> tokio::process::Command {
-    let config = dir.join("empty.toml");
-    if !config.exists() {
-        std::fs::write(&config, "").unwrap();
-    }
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_logbook"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("LOGBOOK_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.arg("--config")
-        .arg(&config)
-        .env("LOGBOOK_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    cmd
-}
 
 /// A server started with `LOGBOOK_TLS=self-signed` on free ports.
 struct TlsServer {
@@ -43,7 +20,7 @@ struct TlsServer {
 impl TlsServer {
     async fn start(db: &TestDb, data: &Path, dir: &Path) -> TlsServer {
         let (http, https) = (free_port(), free_port());
-        let mut cmd = logbook(dir);
+        let mut cmd = logbook_command(dir);
         cmd.env("LOGBOOK_DATABASE_URL", &db.url)
             .env("LOGBOOK_DATA_DIR", data)
             .env("LOGBOOK_DB_WAIT_SECS", "10")
@@ -52,26 +29,12 @@ impl TlsServer {
             .env("LOGBOOK_HTTPS_LISTEN", format!("127.0.0.1:{https}"))
             .arg("serve");
         let mut child = cmd.spawn().unwrap();
-        let health = format!("http://127.0.0.1:{http}/health");
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(res) = client.get(&health).send().await
-                && res.status() == StatusCode::OK
-            {
-                break;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    use tokio::io::AsyncReadExt;
-                    let _ = e.read_to_string(&mut stderr).await;
-                }
-                panic!("logbook exited {status} before it was healthy: {stderr}");
-            }
-            assert!(Instant::now() < deadline, "not healthy within 30 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until_healthy(
+            &mut child,
+            &format!("http://127.0.0.1:{http}"),
+            Duration::from_secs(30),
+        )
+        .await;
         TlsServer { child, http, https }
     }
 
@@ -150,7 +113,7 @@ async fn a_client_trusting_the_downloaded_ca_connects_and_signs_in() {
     // An organization and its administrator, made with `logbook init`.
     let password_file = dir.join("password");
     std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
-    let mut init = logbook(&dir);
+    let mut init = logbook_command(&dir);
     init.env("LOGBOOK_DATABASE_URL", &db.url)
         .env("LOGBOOK_DATA_DIR", &data)
         .env("LOGBOOK_DB_WAIT_SECS", "10")
@@ -384,7 +347,7 @@ async fn a_mismatched_certificate_and_key_are_refused_at_start() {
     let key = dir.join("other.key");
     std::fs::write(&key, rcgen::KeyPair::generate().unwrap().serialize_pem()).unwrap();
 
-    let mut cmd = logbook(&dir);
+    let mut cmd = logbook_command(&dir);
     cmd.env("LOGBOOK_DATABASE_URL", "mysql://nobody@127.0.0.1:1/none")
         .env("LOGBOOK_DB_WAIT_SECS", "1")
         .env("LOGBOOK_DATA_DIR", dir.join("data"))
