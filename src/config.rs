@@ -143,7 +143,8 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from("/var/lib/logbook"));
         let log = env("LOGBOOK_LOG")
             .or(file.log)
-            .unwrap_or_else(|| "info".into());
+            // The scheduler crate logs every job it creates at info: keep it to warnings.
+            .unwrap_or_else(|| "info,tokio_cron_scheduler=warn".into());
         let db_wait_secs = match env("LOGBOOK_DB_WAIT_SECS") {
             Some(v) => v
                 .parse()
