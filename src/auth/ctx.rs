@@ -21,6 +21,12 @@ pub const REFRESH_COOKIE: &str = "logbook_refresh";
 /// Member statuses that may sign in.
 pub const SIGN_IN_STATUSES: &[&str] = &["active", "probationary", "leave", "retired"];
 
+/// `SIGN_IN_STATUSES` as one value for SQL: `FIND_IN_SET(u.status, ?)` bound to this keeps the
+/// list in one place.
+pub fn sign_in_status_set() -> String {
+    SIGN_IN_STATUSES.join(",")
+}
+
 #[derive(Debug, Clone)]
 pub struct Ctx {
     pub user_id: Uuid,

@@ -87,11 +87,12 @@ pub async fn request(state: &AppState, ip: Option<&str>, input: ResetRequest) ->
                 o.name AS org_name
            FROM users u JOIN organizations o ON o.id = u.organization_id
           WHERE u.email = ? AND o.active AND (? IS NULL OR o.slug = ?)
-            AND u.status IN ('active', 'probationary', 'leave', 'retired')",
+            AND FIND_IN_SET(u.status, ?)",
     )
     .bind(&email)
     .bind(&slug)
     .bind(&slug)
+    .bind(crate::auth::ctx::sign_in_status_set())
     .fetch_all(&mut *tx)
     .await?;
     for account in accounts {

@@ -191,10 +191,11 @@ pub async fn holders_of(conn: &mut Conn, org_id: Uuid, permission: &str) -> AppR
            JOIN user_roles ur ON ur.user_id = u.id
            JOIN role_permissions rp ON rp.role_id = ur.role_id
           WHERE u.organization_id = ? AND rp.permission = ?
-            AND u.status IN ('active', 'probationary', 'leave', 'retired')",
+            AND FIND_IN_SET(u.status, ?)",
     )
     .bind(org_id)
     .bind(permission)
+    .bind(crate::auth::ctx::sign_in_status_set())
     .fetch_all(conn)
     .await?;
     Ok(ids)

@@ -296,13 +296,14 @@ pub async fn post(
         let recipients: Vec<Uuid> = sqlx::query_scalar(
             "SELECT u.id FROM users u
               WHERE u.organization_id = ?
-                AND u.status IN ('active', 'probationary', 'leave', 'retired')
+                AND FIND_IN_SET(u.status, ?)
                 AND (? = 'all' OR EXISTS (
                       SELECT 1 FROM announcement_roles ar JOIN user_roles ur
                         ON ur.role_id = ar.role_id
                        WHERE ar.announcement_id = ? AND ur.user_id = u.id))",
         )
         .bind(ctx.org_id)
+        .bind(crate::auth::ctx::sign_in_status_set())
         .bind(&audience)
         .bind(id)
         .fetch_all(&mut **tx)
