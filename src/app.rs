@@ -34,6 +34,8 @@ pub struct AppState {
     pub jobs: Arc<crate::jobs::Registry>,
     /// The certificate served over HTTPS (None with `tls = "off"`).
     pub tls: Option<Arc<crate::tls::TlsMaterial>>,
+    /// First-boot setup: whether it is done, its token, the throttle for wrong tokens.
+    pub setup: Arc<crate::setup::Gate>,
 }
 
 pub const JSON_BODY_LIMIT: usize = 256 * 1024;
@@ -56,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::audit::pages::router())
         .merge(crate::system::router())
         .merge(crate::tls::router())
+        .merge(crate::setup::router())
         .route("/static/{*path}", get(crate::web::static_file))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/health", get(crate::system::health));
@@ -65,6 +68,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             session_refresh,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::setup::gate,
         ))
         .layer(middleware::from_fn(csrf_guard))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

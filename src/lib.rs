@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod modules;
 pub mod notify;
 pub mod openapi;
+pub mod setup;
 pub mod system;
 pub mod tls;
 pub mod web;
@@ -41,6 +42,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         mailer: notify::Mailer::default(),
         jobs: Arc::new(jobs::Registry::builtin()),
         tls: None,
+        setup: Arc::new(setup::Gate::default()),
         config: Arc::new(config),
     })
 }
@@ -97,6 +99,12 @@ async fn serve_inner(
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let https_addr = https.as_ref().map(|l| l.local_addr()).transpose()?;
+    // In setup mode: a new setup token, in the log and in the data directory.
+    state
+        .setup
+        .begin(&state.db, &state.config.data_dir, &state.config.public_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start setup mode: {}", e.to_problem().detail))?;
     // Background work stops when the server does.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sender = tokio::spawn(notify::mail::run_sender(state.clone(), stop_rx.clone()));

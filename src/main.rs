@@ -39,6 +39,8 @@ enum Command {
     User(UserCommand),
     /// Check the configuration and the database connection, then exit.
     Check,
+    /// Print the first-boot setup token of the running server (it changes at each start).
+    SetupToken,
 }
 
 #[derive(Subcommand)]
@@ -166,6 +168,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
                 Err(e) => fail(e),
             }
         }
+        Command::SetupToken => setup_token(&config),
         Command::Check => {
             // The administrator's certificate and key must belong together (the generated ones
             // are made at the first `serve`).
@@ -197,6 +200,7 @@ async fn provision(config: Config, p: Provision, first: bool) -> anyhow::Result<
         username: p.admin_username,
         email: p.admin_email,
         password,
+        ..Default::default()
     };
     match organizations::provision(&state.db, &state.hasher, profile, admin, "cli").await {
         Ok(done) => {
@@ -207,6 +211,34 @@ async fn provision(config: Config, p: Provision, first: bool) -> anyhow::Result<
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => fail(e),
+    }
+}
+
+/// The token the running server wrote at its start. Reading the file needs the rights of the
+/// service's user (or root), which is what keeps it from other users of the machine.
+fn setup_token(config: &Config) -> anyhow::Result<ExitCode> {
+    let path = logbook::setup::token_path(&config.data_dir);
+    match std::fs::read_to_string(&path) {
+        Ok(token) => {
+            println!("{}", token.trim());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "logbook: there is no setup token ({} does not exist): either setup is done \
+                 (sign in instead), or the server is not running yet (`sudo systemctl start \
+                 logbook`)",
+                path.display()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            bail!(
+                "cannot read {}: run it as root (`sudo logbook setup-token`)",
+                path.display()
+            )
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
 }
 

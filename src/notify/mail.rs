@@ -129,22 +129,25 @@ pub struct EmailSettings {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-#[derive(sqlx::FromRow)]
-struct SettingsRow {
-    enabled: bool,
-    host: String,
-    port: u32,
-    security: String,
-    username: Option<String>,
-    password_encrypted: Option<Vec<u8>>,
-    from_address: String,
-    from_name: Option<String>,
-    give_up_hours: u32,
-    updated_at: DateTime<Utc>,
+/// An organization's SMTP settings as stored (the password encrypted with the server's key).
+/// The setup wizard builds one from its draft to send a test message before the organization
+/// exists.
+#[derive(sqlx::FromRow, Clone)]
+pub struct SettingsRow {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u32,
+    pub security: String,
+    pub username: Option<String>,
+    pub password_encrypted: Option<Vec<u8>>,
+    pub from_address: String,
+    pub from_name: Option<String>,
+    pub give_up_hours: u32,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl SettingsRow {
-    fn public(&self) -> EmailSettings {
+    pub fn public(&self) -> EmailSettings {
         EmailSettings {
             configured: true,
             enabled: self.enabled,
@@ -232,23 +235,24 @@ pub struct EmailSettingsInput {
 
 pub const SECURITY_MODES: &[&str] = &["starttls", "tls", "none"];
 
-struct ValidSettings {
-    enabled: bool,
-    host: String,
-    port: u32,
-    security: String,
-    username: Option<String>,
-    password: Option<Option<String>>,
-    from_address: String,
-    from_name: Option<String>,
-    give_up_hours: u32,
+pub struct ValidSettings {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u32,
+    pub security: String,
+    pub username: Option<String>,
+    pub password: Option<Option<String>>,
+    pub from_address: String,
+    pub from_name: Option<String>,
+    pub give_up_hours: u32,
 }
 
 fn blank_to_none(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-fn validate(input: EmailSettingsInput) -> AppResult<ValidSettings> {
+/// The settings form's rules (a password is checked against the stored one by `save_settings`).
+pub fn validate(input: EmailSettingsInput) -> AppResult<ValidSettings> {
     let mut errors = Vec::new();
     let host = input.host.trim().to_string();
     if host.is_empty() {
@@ -551,23 +555,47 @@ pub async fn send_test(state: &AppState, ctx: &Ctx, input: TestInput) -> AppResu
     .await?;
     drop(conn);
     let to = blank_to_none(input.to).unwrap_or(own);
+    let result = send_test_with(state, &s, &org_name, &ctx.username, &to).await?;
+    let mut tx = state.db.begin().await?;
+    audit::record(
+        &mut tx,
+        &ctx.actor(),
+        Entry::new("email_settings.tested", "organization", ctx.org_id).changes(
+            serde_json::json!({"to": result.to, "delivered": result.delivered,
+                                "answer": result.answer}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// Sends the test message with settings `s` to `to` on behalf of `requested_by`; the answer of
+/// the SMTP server (or why it could not be reached) comes back in the result, not as an error.
+pub async fn send_test_with(
+    state: &AppState,
+    s: &SettingsRow,
+    org_name: &str,
+    requested_by: &str,
+    to: &str,
+) -> AppResult<TestResult> {
+    let to = to.trim().to_string();
     if to.parse::<Address>().is_err() {
         return Err(AppError::field("to", "enter a valid email address"));
     }
     let letter = Letter {
-        org_name: org_name.clone(),
+        org_name: org_name.to_string(),
         greeting: "Hello,".into(),
         title: "Test message from Logbook".into(),
         paragraphs: vec![format!(
-            "{} asked Logbook to send this message to check the email settings. If you can \
-             read it, email works.",
-            ctx.username
+            "{requested_by} asked Logbook to send this message to check the email settings. If \
+             you can read it, email works."
         )],
         link: None,
         footer: format!("Sent by Logbook for {org_name}."),
     };
     let (text, html) = letter.render()?;
-    let smtp = match transport(state, &s) {
+    let smtp = match transport(state, s) {
         Ok(t) => t,
         Err(e) => {
             return Ok(TestResult {
@@ -587,7 +615,7 @@ pub async fn send_test(state: &AppState, ctx: &Ctx, input: TestInput) -> AppResu
         html,
     )
     .map_err(|e| AppError::field("to", e.to_string()))?;
-    let result = match send(&smtp, message).await {
+    Ok(match send(&smtp, message).await {
         Ok(resp) => TestResult {
             delivered: true,
             to,
@@ -602,19 +630,48 @@ pub async fn send_test(state: &AppState, ctx: &Ctx, input: TestInput) -> AppResu
             to,
             answer: e.describe(),
         },
-    };
-    let mut tx = state.db.begin().await?;
+    })
+}
+
+/// Stores a new organization's first email settings (the setup wizard) and audits them, in the
+/// caller's transaction.
+pub async fn insert_initial(
+    tx: &mut Tx<'_>,
+    actor: &crate::audit::Actor,
+    s: &SettingsRow,
+) -> AppResult<()> {
+    sqlx::query(
+        "INSERT INTO email_settings (organization_id, enabled, host, port, security, username,
+            password_encrypted, from_address, from_name, give_up_hours, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(actor.org_id)
+    .bind(s.enabled)
+    .bind(&s.host)
+    .bind(s.port)
+    .bind(&s.security)
+    .bind(&s.username)
+    .bind(&s.password_encrypted)
+    .bind(&s.from_address)
+    .bind(&s.from_name)
+    .bind(s.give_up_hours)
+    .bind(db::now())
+    .execute(&mut **tx)
+    .await?;
     audit::record(
-        &mut tx,
-        &ctx.actor(),
-        Entry::new("email_settings.tested", "organization", ctx.org_id).changes(
-            serde_json::json!({"to": result.to, "delivered": result.delivered,
-                                "answer": result.answer}),
+        tx,
+        actor,
+        Entry::new("email_settings.updated", "organization", actor.org_id).changes(
+            serde_json::json!({
+                "enabled": s.enabled, "host": s.host, "port": s.port, "security": s.security,
+                "username": s.username, "from_address": s.from_address,
+                "from_name": s.from_name, "give_up_hours": s.give_up_hours,
+                "password": if s.password_encrypted.is_some() { "set" } else { "none" },
+            }),
         ),
     )
     .await?;
-    tx.commit().await?;
-    Ok(result)
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

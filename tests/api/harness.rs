@@ -339,6 +339,7 @@ impl TestApp {
                 username: admin_username.into(),
                 email: format!("{admin_username}@example.org"),
                 password: PASSWORD.into(),
+                ..Default::default()
             },
             "test",
         )

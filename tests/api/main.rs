@@ -23,6 +23,7 @@ mod reset;
 mod roles;
 mod server;
 mod service;
+mod setup;
 mod smtp_sink;
 mod status;
 mod tls;

@@ -83,6 +83,17 @@ async fn security_headers_and_problem_answers_for_unrouted_requests() {
 fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
     let routes: &[(&str, &[&str])] = &[
         ("/health", &["get"]),
+        ("/api/v1/setup/status", &["get"]),
+        ("/api/v1/setup", &["get"]),
+        ("/api/v1/setup/check", &["get", "post"]),
+        ("/api/v1/setup/organization", &["put"]),
+        ("/api/v1/setup/administrator", &["put"]),
+        ("/api/v1/setup/stations", &["put"]),
+        ("/api/v1/setup/email", &["put"]),
+        ("/api/v1/setup/email/test", &["post"]),
+        ("/api/v1/setup/https", &["get", "put"]),
+        ("/api/v1/setup/modules", &["put"]),
+        ("/api/v1/setup/finish", &["post"]),
         ("/api/v1/auth/login", &["post"]),
         ("/api/v1/auth/refresh", &["post"]),
         ("/api/v1/auth/logout", &["post"]),
@@ -333,6 +344,7 @@ impl Proxied {
                 username: "outage-admin".into(),
                 email: "outage-admin@example.org".into(),
                 password: PASSWORD.into(),
+                ..Default::default()
             },
             "test",
         )

@@ -14,7 +14,7 @@ use crate::auth::{Ctx, Hasher, NewPassword};
 use crate::db::{self, Tx};
 use crate::error::{AppError, AppResult, unique_violation};
 use crate::modules::members::rules::{self, Checks};
-use crate::modules::members::service::{self as members, NewMember};
+use crate::modules::members::service::{self as members, NewMember, ValidMember};
 use crate::modules::roles::service as roles;
 
 pub const TYPES: &[&str] = &["fire_department", "ems_only", "fire_ems_combined"];
@@ -104,7 +104,7 @@ impl From<OrgRow> for Organization {
 }
 
 /// The profile fields, as given when creating or editing an organization.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgProfile {
     pub name: Option<String>,
@@ -135,8 +135,9 @@ fn choice(c: &mut Checks, field: &str, value: Option<String>, allowed: &[&str]) 
     }
 }
 
-#[derive(Clone, PartialEq)]
-struct ValidProfile {
+/// An organization's profile after every rule has passed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidProfile {
     name: String,
     organization_type: String,
     timezone: String,
@@ -163,12 +164,18 @@ impl ValidProfile {
             p.name.map(|n| rules::required_text("name", &n, 200)),
         );
         if p.organization_type.is_some() {
+            let blank = p
+                .organization_type
+                .as_deref()
+                .is_some_and(|t| t.trim().is_empty());
             match choice(&mut c, "organization_type", p.organization_type, TYPES) {
                 Some(t) => v.organization_type = t,
-                None => c.push(
+                // `choice` has said why, unless it was left empty.
+                None if blank => c.push(
                     "organization_type",
                     format!("must be one of: {}", TYPES.join(", ")),
                 ),
+                None => {}
             }
         }
         if let Some(tz) = p.timezone {
@@ -249,10 +256,14 @@ fn slugify(name: &str) -> String {
     }
 }
 
-/// The first administrator of a new organization.
+/// The first administrator of a new organization. Names default to "Administrator" and the
+/// organization's name.
+#[derive(Debug, Clone, Default)]
 pub struct NewAdmin {
     pub username: String,
     pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
     pub password: String,
 }
 
@@ -262,15 +273,32 @@ pub struct Provisioned {
     pub admin_id: Uuid,
 }
 
-/// Creates an organization, its system roles, its audit chain and its administrator, all in one
-/// transaction. Used by `logbook init`, `logbook org add` (and later the setup wizard).
-pub async fn provision(
-    db: &MySqlPool,
-    hasher: &Hasher,
-    profile: OrgProfile,
-    admin: NewAdmin,
-    actor_label: &str,
-) -> AppResult<Provisioned> {
+impl ValidProfile {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn timezone(&self) -> &str {
+        &self.timezone
+    }
+
+    /// The modules switched on or off (defaults until changed).
+    pub fn set_modules(&mut self, modules: &BTreeMap<String, bool>) -> AppResult<()> {
+        let mut c = Checks::default();
+        for (m, on) in modules {
+            if MODULES.contains(&m.as_str()) {
+                self.settings.modules.insert(m.clone(), *on);
+            } else {
+                c.push("modules", format!("`{m}` is not a module"));
+            }
+        }
+        c.finish()
+    }
+}
+
+/// A new organization's profile checked by the same rules as an edit (the name is required; type
+/// `fire_department` and time zone UTC unless given).
+pub fn validate_new(profile: OrgProfile) -> AppResult<ValidProfile> {
     let base = ValidProfile {
         name: String::new(),
         organization_type: "fire_department".into(),
@@ -287,23 +315,98 @@ pub async fn provision(
         email: None,
         settings: Settings::default(),
     };
-    if profile.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
-        return Err(AppError::field("name", "is required"));
+    let missing_name = profile.name.as_deref().is_none_or(|n| n.trim().is_empty());
+    match ValidProfile::merge(base, profile) {
+        Ok(_) if missing_name => Err(AppError::field("name", "is required")),
+        Err(AppError::Validation(mut errors)) if missing_name => {
+            if !errors.iter().any(|e| e.field == "name") {
+                errors.insert(0, crate::error::FieldError::new("name", "is required"));
+            }
+            Err(AppError::Validation(errors))
+        }
+        other => other,
     }
-    let v = ValidProfile::merge(base, profile)?;
-    let today = members::org_today(&v.timezone);
-    let admin_input = NewMember {
-        username: admin.username.clone(),
-        email: admin.email,
-        first_name: "Administrator".into(),
-        last_name: v.name.chars().take(100).collect(),
-        ..Default::default()
-    };
-    let valid_admin = admin_input.validate(today).map_err(AppError::Validation)?;
-    let password = NewPassword::parse("admin_password", &admin.password, &valid_admin.username)?;
-    let hash = hasher.hash(password.into_inner()).await?;
+}
 
+/// The first administrator's member fields checked by the member rules.
+pub fn validate_admin_member(
+    admin: &NewAdmin,
+    org_name: &str,
+    timezone: &str,
+) -> AppResult<ValidMember> {
+    let name_or = |v: &Option<String>, default: String| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .unwrap_or(default)
+    };
+    NewMember {
+        username: admin.username.clone(),
+        email: admin.email.clone(),
+        first_name: name_or(&admin.first_name, "Administrator".into()),
+        last_name: name_or(&admin.last_name, org_name.chars().take(100).collect()),
+        ..Default::default()
+    }
+    .validate(members::org_today(timezone))
+    .map_err(AppError::Validation)
+}
+
+/// The first administrator checked by the member rules and the password rules, every problem at
+/// once (`password_field` names the password input).
+pub fn validate_admin(
+    admin: &NewAdmin,
+    org_name: &str,
+    timezone: &str,
+    password_field: &str,
+) -> AppResult<(ValidMember, NewPassword)> {
+    let member = validate_admin_member(admin, org_name, timezone);
+    let password = NewPassword::parse(password_field, &admin.password, admin.username.trim());
+    match (member, password) {
+        (Ok(m), Ok(p)) => Ok((m, p)),
+        (m, p) => {
+            let mut errors = match m {
+                Err(AppError::Validation(e)) => e,
+                Err(other) => return Err(other),
+                Ok(_) => Vec::new(),
+            };
+            match p {
+                Err(AppError::Validation(more)) => errors.extend(more),
+                Err(other) => return Err(other),
+                Ok(_) => {}
+            }
+            Err(AppError::Validation(errors))
+        }
+    }
+}
+
+/// Creates an organization, its system roles, its audit chain and its administrator, all in one
+/// transaction. Used by `logbook init` and `logbook org add`.
+pub async fn provision(
+    db: &MySqlPool,
+    hasher: &Hasher,
+    profile: OrgProfile,
+    admin: NewAdmin,
+    actor_label: &str,
+) -> AppResult<Provisioned> {
+    let v = validate_new(profile)?;
+    let (valid_admin, password) = validate_admin(&admin, &v.name, &v.timezone, "admin_password")?;
+    let hash = hasher.hash(password.into_inner()).await?;
     let mut tx = db.begin().await?;
+    let done = create(&mut tx, &v, &valid_admin, hash, actor_label).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// The inserts of `provision` in the caller's transaction (the setup wizard adds its stations,
+/// apparatus and email settings to the same one). `password_hash` is the administrator's.
+pub async fn create(
+    tx: &mut Tx<'_>,
+    v: &ValidProfile,
+    admin: &ValidMember,
+    password_hash: String,
+    actor_label: &str,
+) -> AppResult<Provisioned> {
     let id = db::new_id();
     let now = db::now();
     let base_slug = slugify(&v.name);
@@ -311,7 +414,7 @@ pub async fn provision(
     for n in 2.. {
         let taken: Option<Uuid> = sqlx::query_scalar("SELECT id FROM organizations WHERE slug = ?")
             .bind(&slug)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         if taken.is_none() {
             break;
@@ -342,25 +445,24 @@ pub async fn provision(
     .bind(serde_json::to_string(&v.settings).map_err(anyhow::Error::new)?)
     .bind(now)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await
     .map_err(|e| unique_violation(e, &[("uq_organizations_slug", "name", "is already used")]))?;
-    audit::chain::start_chain(&mut tx, id).await?;
+    audit::chain::start_chain(tx, id).await?;
     let actor = Actor::system(id, actor_label);
     audit::record(
-        &mut tx,
+        tx,
         &actor,
         Entry::new("organization.created", "organization", id).changes(serde_json::json!({
             "name": v.name, "slug": slug, "organization_type": v.organization_type,
-            "timezone": v.timezone,
+            "timezone": v.timezone, "modules": v.settings.modules,
         })),
     )
     .await?;
-    roles::seed_system_roles(&mut tx, &actor).await?;
-    let admin_id = members::insert(&mut tx, &actor, &valid_admin, Some(hash)).await?;
-    roles::assign_by_slug(&mut tx, &actor, admin_id, IT_ADMINISTRATOR).await?;
-    roles::assign_member_role(&mut tx, &actor, admin_id).await?;
-    tx.commit().await?;
+    roles::seed_system_roles(tx, &actor).await?;
+    let admin_id = members::insert(tx, &actor, admin, Some(password_hash)).await?;
+    roles::assign_by_slug(tx, &actor, admin_id, IT_ADMINISTRATOR).await?;
+    roles::assign_member_role(tx, &actor, admin_id).await?;
     Ok(Provisioned {
         org_id: id,
         slug,
