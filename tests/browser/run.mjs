@@ -955,3 +955,175 @@ test('password reset: the request answers the same for any address; a bad link s
     await page.getByRole('alert').filter({ hasText: /not valid or has expired/ }).waitFor();
     await checkA11y(page, 'password reset (bad link)');
   }, { allow: [[422, '/password-reset/confirm']] }));
+
+// --- the first-boot setup wizard, on its own server and database ------------------------------
+
+/// A second server on an empty database: setup mode.
+async function startFreshServer() {
+  const name = `logbook_t_browser_setup_${randomBytes(4).toString('hex')}`;
+  sql(`CREATE DATABASE \`${name}\``);
+  const dir = mkdtempSync(join(tmpdir(), 'logbook-browser-setup-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let log = '';
+  const child = spawn(bin, ['serve'], {
+    env: {
+      ...process.env,
+      LOGBOOK_DATABASE_URL: `mysql://${dbUrl.username}:${dbUrl.password}@${db.host}:${db.port}/${name}`,
+      LOGBOOK_LISTEN: `127.0.0.1:${port}`,
+      LOGBOOK_DATA_DIR: dir,
+      LOGBOOK_LOG: process.env.LOGBOOK_LOG || 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (d) => { log += d; });
+  child.stderr.on('data', (d) => { log += d; });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`setup server exited (${child.exitCode}):\n${log}`);
+    try {
+      if ((await fetch(`${url}/health`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`setup server not healthy:\n${log}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    token: () => readFileSync(join(dir, 'setup-token'), 'utf8').trim(),
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+      sql(`DROP DATABASE IF EXISTS \`${name}\``);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('first-boot setup on a phone: the token, every step with a mistake or two, then signed in', async () => {
+  const fresh = await startFreshServer();
+  const phone = { baseURL: fresh.url, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
+  let shot = 0;
+  const snap = (page, what) =>
+    page.screenshot({ path: join(artifacts, `setup-${String(++shot).padStart(2, '0')}-${what}.png`), fullPage: true });
+  const step = (page, title) => page.getByRole('heading', { level: 1, name: title }).waitFor();
+  try {
+    await withPage('setup-wizard', async (page) => {
+      // Any page leads to the wizard, which first asks for the token.
+      await page.goto('/');
+      await step(page, 'Set up Logbook');
+      assert.equal(new URL(page.url()).pathname, '/setup');
+      await checkA11y(page, 'setup: token');
+      await snap(page, 'token');
+      await page.getByLabel('Setup token').fill('not-the-token');
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.locator('#token-error').waitFor();
+      await checkA11y(page, 'setup: wrong token');
+      await page.getByLabel('Setup token').fill(fresh.token());
+      await page.getByRole('button', { name: 'Continue' }).click();
+
+      await step(page, 'Database check');
+      assert.match(await page.locator('.checks').innerText(), /migrations applied/);
+      await checkA11y(page, 'setup: database check');
+      await snap(page, 'check');
+      await page.getByRole('button', { name: 'Continue' }).click();
+
+      await step(page, 'Department');
+      await checkA11y(page, 'setup: department');
+      await page.getByLabel('Time zone').fill('Somewhere/Else');
+      await page.getByLabel('City (optional)').fill('Maple Grove');
+      await page.getByRole('button', { name: 'Save and continue' }).click();
+      await page.locator('#name-error').waitFor();
+      await page.locator('#timezone-error').waitFor();
+      assert.equal(await page.getByLabel('City (optional)').inputValue(), 'Maple Grove', 'answers kept');
+      await checkA11y(page, 'setup: department (errors)');
+      await snap(page, 'department-errors');
+      await page.getByLabel('Department name').fill('Maple Grove Fire Department');
+      await page.getByLabel('Time zone').fill('America/Chicago');
+      await page.getByLabel('FDID or state id (optional)').fill('27-118');
+      await page.getByRole('button', { name: 'Save and continue' }).click();
+
+      await step(page, 'Administrator');
+      await checkA11y(page, 'setup: administrator');
+      await page.getByLabel('First name').fill('Pat');
+      await page.getByLabel('Last name').fill('Olsen');
+      await page.getByLabel('Username').fill('chief');
+      await page.getByLabel('Email').fill('chief@example.org');
+      await page.locator('#password').fill('short');
+      await page.locator('#password_confirm').fill('short');
+      await page.getByRole('button', { name: 'Save and continue' }).click();
+      await page.locator('#password-error').waitFor();
+      await snap(page, 'administrator-error');
+      await page.locator('#password').fill(ADMIN.password);
+      await page.locator('#password_confirm').fill(ADMIN.password);
+      await page.getByRole('button', { name: 'Save and continue' }).click();
+
+      await step(page, 'Stations and apparatus');
+      await checkA11y(page, 'setup: stations');
+      await page.getByLabel('Station name').fill('Station 1');
+      await page.getByLabel('Street address (optional)').fill('100 Main St');
+      await page.getByRole('button', { name: 'Add station' }).click();
+      await page.locator('#station-list').getByText('Station 1').waitFor();
+      await page.getByText('Add a vehicle').click();
+      await page.getByLabel('Unit number').fill('E1');
+      await page.locator('#apparatus_type').selectOption('engine');
+      await page.locator('#station').selectOption('Station 1');
+      await page.getByRole('button', { name: 'Add vehicle' }).click();
+      await page.locator('#apparatus-list').getByText('E1').waitFor();
+      await checkA11y(page, 'setup: stations (added)');
+      await snap(page, 'stations');
+      await page.getByRole('button', { name: 'Continue' }).click();
+
+      await step(page, 'Email');
+      await checkA11y(page, 'setup: email');
+      await snap(page, 'email');
+      await page.getByRole('button', { name: 'Skip: set up email later' }).click();
+
+      await step(page, 'HTTPS');
+      await checkA11y(page, 'setup: https');
+      await snap(page, 'https');
+      // Back goes to the previous step with its answer; forward again.
+      await page.getByRole('link', { name: 'Back' }).click();
+      await step(page, 'Email');
+      await page.goto('/setup/https');
+      await page.getByRole('button', { name: 'Continue' }).click();
+
+      await step(page, 'Modules');
+      await checkA11y(page, 'setup: modules');
+      await page.getByLabel('Elections').uncheck();
+      await snap(page, 'modules');
+      await page.getByRole('button', { name: 'Save and continue' }).click();
+
+      await step(page, 'Review and finish');
+      const summary = await page.locator('#summary').innerText();
+      assert.match(summary, /Maple Grove Fire Department/);
+      assert.match(summary, /1 station\(s\), 1 vehicle\(s\)/);
+      assert.doesNotMatch(summary, /Elections/);
+      await checkA11y(page, 'setup: finish');
+      await snap(page, 'finish');
+      await page.getByRole('button', { name: 'Finish setup' }).click();
+
+      // Signed in as the administrator, on the department's dashboard.
+      await page.getByRole('heading', { level: 1, name: 'Maple Grove Fire Department' }).waitFor();
+      assert.equal(new URL(page.url()).pathname, '/');
+      await checkA11y(page, 'dashboard after setup');
+      await snap(page, 'done');
+      // Setup is locked: the wizard is gone.
+      await page.goto('/setup');
+      assert.equal(new URL(page.url()).pathname, '/');
+    }, {
+      context: phone,
+      expect: [[401, '/setup'], [422, '/setup/organization'], [422, '/setup/administrator']],
+    });
+    // Nothing leaks onto a phone's screen sideways.
+    const res = await fetch(`${fresh.url}/api/v1/setup/status`);
+    assert.deepEqual(await res.json(), { pending: false });
+  } finally {
+    await fresh.stop();
+  }
+});
