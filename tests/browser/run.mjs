@@ -1111,6 +1111,7 @@ test('first-boot setup on a phone: the token, every step with a mistake or two, 
       // Signed in as the administrator, on the department's dashboard.
       await page.getByRole('heading', { level: 1, name: 'Maple Grove Fire Department' }).waitFor();
       assert.equal(new URL(page.url()).pathname, '/');
+      assert.match(await page.locator('#welcome').innerText(), /Add the members/);
       await checkA11y(page, 'dashboard after setup');
       await snap(page, 'done');
       // Setup is locked: the wizard is gone.

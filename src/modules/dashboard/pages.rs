@@ -46,9 +46,20 @@ struct DashboardPage {
     announcements: Vec<AnnouncementView>,
     can_announce: bool,
     panels: Vec<Panel>,
+    /// Just out of the setup wizard: what to do next.
+    welcome: bool,
 }
 
-async fn dashboard(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
+#[derive(serde::Deserialize)]
+struct DashboardQuery {
+    welcome: Option<String>,
+}
+
+async fn dashboard(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    axum::extract::Query(q): axum::extract::Query<DashboardQuery>,
+) -> PageResult {
     let mut conn = state.db.acquire().await?;
     let me = auth::me(&ctx, &mut conn).await?;
     let announcements = announcements::for_dashboard(&ctx, &mut conn).await?;
@@ -62,5 +73,6 @@ async fn dashboard(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageRe
         announcements,
         can_announce: ctx.has(ANNOUNCEMENTS_MANAGE),
         panels,
+        welcome: q.welcome.is_some(),
     }))
 }
