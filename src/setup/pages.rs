@@ -444,9 +444,9 @@ fn next_after(draft: &Draft, step: Step) -> String {
 
 fn specs_of(step: Step) -> Vec<&'static [FieldSpec]> {
     match step {
-        Step::Organization => vec![ORG_FIELDS, ORG_ADDRESS],
+        Step::Organization => vec![ORG_FIELDS, ORG_STREET, CITY_STATE_ZIP, ORG_CONTACT],
         Step::Administrator => vec![ADMIN_FIELDS],
-        Step::Stations => vec![LOCATION_FIELDS, APPARATUS_FIELDS],
+        Step::Stations => vec![LOCATION_FIELDS, CITY_STATE_ZIP, APPARATUS_FIELDS],
         Step::Email => vec![EMAIL_SERVER, EMAIL_SIGN_IN, EMAIL_SENDER],
         _ => Vec::new(),
     }
@@ -505,23 +505,8 @@ const ORG_FIELDS: &[FieldSpec] = &[
         "The number your state fire marshal or NFIRS gave the department.",
     ),
 ];
-const ORG_ADDRESS: &[FieldSpec] = &[
-    (
-        "address_line1",
-        "Street address (optional)",
-        "text",
-        false,
-        "address-line1",
-        "",
-    ),
-    (
-        "address_line2",
-        "Address line 2 (optional)",
-        "text",
-        false,
-        "address-line2",
-        "",
-    ),
+/// City, state and ZIP: the department's address and a station's.
+const CITY_STATE_ZIP: &[FieldSpec] = &[
     (
         "city",
         "City (optional)",
@@ -546,6 +531,26 @@ const ORG_ADDRESS: &[FieldSpec] = &[
         "postal-code",
         "",
     ),
+];
+const ORG_STREET: &[FieldSpec] = &[
+    (
+        "address_line1",
+        "Street address (optional)",
+        "text",
+        false,
+        "address-line1",
+        "",
+    ),
+    (
+        "address_line2",
+        "Address line 2 (optional)",
+        "text",
+        false,
+        "address-line2",
+        "",
+    ),
+];
+const ORG_CONTACT: &[FieldSpec] = &[
     ("county", "County (optional)", "text", false, "off", ""),
     ("phone", "Phone (optional)", "tel", false, "tel", ""),
     (
@@ -673,7 +678,11 @@ fn organization_page(
         p,
         problems,
         main: web::fields(ORG_FIELDS, value, &errors),
-        address: web::fields(ORG_ADDRESS, value, &errors),
+        address: web::fields(
+            &[ORG_STREET, CITY_STATE_ZIP, ORG_CONTACT].concat(),
+            value,
+            &errors,
+        ),
         types: options(&type_labels, &value("organization_type"), None),
         type_error: errors.get("organization_type").cloned(),
         identifier_types: options(&id_labels, &value("identifier_type"), Some("None")),
@@ -825,30 +834,6 @@ const LOCATION_FIELDS: &[FieldSpec] = &[
         "address-line1",
         "",
     ),
-    (
-        "city",
-        "City (optional)",
-        "text",
-        false,
-        "address-level2",
-        "",
-    ),
-    (
-        "state",
-        "State (optional)",
-        "text",
-        false,
-        "address-level1",
-        "",
-    ),
-    (
-        "postal_code",
-        "ZIP code (optional)",
-        "text",
-        false,
-        "postal-code",
-        "",
-    ),
 ];
 const APPARATUS_FIELDS: &[FieldSpec] = &[
     (
@@ -964,7 +949,11 @@ fn stations_page(
             })
             .collect(),
         locations: current.locations.clone(),
-        location_fields: web::fields(LOCATION_FIELDS, |n| val(loc_values, n), &loc_errors),
+        location_fields: web::fields(
+            &[LOCATION_FIELDS, CITY_STATE_ZIP].concat(),
+            |n| val(loc_values, n),
+            &loc_errors,
+        ),
         apparatus_fields: web::fields(APPARATUS_FIELDS, |n| val(app_values, n), &app_errors),
         types: options(&type_refs, &chosen_type, None),
         type_error: app_errors.get("apparatus_type").cloned(),
