@@ -10,6 +10,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     paths(
         crate::system::health,
         crate::system::api::read,
+        crate::system::api::tls_settings,
+        crate::system::api::upload_certificate,
+        crate::system::api::remove_uploaded_certificate,
         crate::auth::api::login,
         crate::auth::api::refresh,
         crate::auth::api::logout,
