@@ -151,6 +151,7 @@ pub fn settings_nav(current: &str) -> Vec<NavItem> {
             ("Outbox", "/settings/email/outbox"),
             ("Jobs", "/settings/jobs"),
             ("Status", "/settings/status"),
+            ("HTTPS", "/settings/https"),
             ("Notification defaults", "/settings/notifications"),
             ("Your notifications", "/account/notifications"),
         ],

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::service::{
-    self, AdminInput, DatabaseCheck, DraftView, EmailInput, HttpsView, StationsDraft,
+    self, AdminInput, DatabaseCheck, DraftView, EmailInput, HttpsInput, HttpsView, StationsDraft,
 };
 use crate::app::AppState;
 use crate::auth::api::TokenPair;
@@ -213,27 +213,18 @@ pub async fn read_https(
     Ok(Json(service::https_view(&state)))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HttpsInput {
-    /// `current`: keep the certificate shown by GET.
-    #[serde(rename = "use")]
-    pub use_: String,
-}
-
-/// Confirms the certificate in use.
+/// Keeps the certificate in use, uploads one (checked before use; a mismatched key or an expired
+/// certificate is refused beside its field), or goes back to the generated one.
 #[utoipa::path(put, path = "/api/v1/setup/https", tag = "setup", request_body = HttpsInput,
     params(("X-Setup-Token" = String, Header, description = "the setup token")),
-    responses((status = 200, body = DraftView), (status = 422, body = crate::error::Problem)))]
+    responses((status = 200, body = DraftView), (status = 422, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem)))]
 pub async fn https(
     State(state): State<AppState>,
     t: SetupToken,
     ApiJson(input): ApiJson<HttpsInput>,
 ) -> AppResult<Json<DraftView>> {
-    if input.use_ != "current" {
-        return Err(AppError::field("use", "must be `current`"));
-    }
-    let draft = service::confirm_https(&state).await?;
+    let draft = service::save_https(&state, input).await?;
     tracing::info!(ip = %t.ip, "setup: certificate confirmed");
     Ok(Json(draft.view()))
 }

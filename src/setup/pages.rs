@@ -342,6 +342,11 @@ async fn render_step(
             p,
             problems,
             https: service::https_view(state),
+            saved: notice.is_some(),
+            certificate: posted.map(|f| val(f, "certificate")).unwrap_or_default(),
+            certificate_error: errors.get("certificate").cloned(),
+            private_key_error: errors.get("private_key").cloned(),
+            upload_open: posted.is_some_and(|f| val(f, "action") == "upload"),
         }),
         Step::Modules => modules_page(draft, p, problems),
         Step::Finish => finish_page(draft, p, problems),
@@ -381,7 +386,21 @@ async fn submit(
             Err(e) => Err(e),
         },
         Step::Email => service::save_email(&state, email_input(&form, &action)).await,
-        Step::Https => service::confirm_https(&state).await,
+        Step::Https => {
+            service::save_https(
+                &state,
+                service::HttpsInput {
+                    use_: if action.is_empty() {
+                        "current".into()
+                    } else {
+                        action.clone()
+                    },
+                    certificate_pem: opt(&form, "certificate"),
+                    private_key_pem: opt(&form, "private_key"),
+                },
+            )
+            .await
+        }
         Step::Modules => {
             let chosen = MODULES
                 .iter()
@@ -395,7 +414,8 @@ async fn submit(
         Ok(saved) => {
             // The station lists and the email test stay on their page; the rest go on.
             let stay = (step == Step::Stations && action != "continue" && action != "skip")
-                || (step == Step::Email && action == "save");
+                || (step == Step::Email && action == "save")
+                || (step == Step::Https && (action == "upload" || action == "generated"));
             let to = if stay {
                 format!("{}?saved=1", step_href(step))
             } else {
@@ -467,6 +487,10 @@ fn extra_labels(step: Step) -> Vec<(&'static str, &'static str)> {
             ("positions", "Riding positions"),
         ],
         Step::Email => vec![("security", "Security")],
+        Step::Https => vec![
+            ("certificate", "Certificate"),
+            ("private_key", "Private key"),
+        ],
         _ => Vec::new(),
     }
 }
@@ -1282,6 +1306,13 @@ struct HttpsPage {
     p: Progress,
     problems: Vec<String>,
     https: service::HttpsView,
+    /// Just uploaded or switched back.
+    saved: bool,
+    /// The certificate as pasted (a refused one is shown again; the key never is).
+    certificate: String,
+    certificate_error: Option<String>,
+    private_key_error: Option<String>,
+    upload_open: bool,
 }
 
 pub struct ModuleChoice {

@@ -978,14 +978,17 @@ pub async fn send_test(state: &AppState, to: Option<String>) -> AppResult<TestRe
 pub struct HttpsView {
     /// `self-signed`, `files` or `off` (the server's configuration, LOGBOOK_TLS).
     pub mode: String,
-    /// `generated`, `files`, or `off`.
+    /// `generated`, `uploaded`, `files`, or `off` (plain HTTP).
     pub certificate: String,
     pub fingerprint: Option<String>,
     pub ca_fingerprint: Option<String>,
-    /// Where phones and PCs download the CA to trust it (generated certificates only).
+    /// Where phones and PCs download the CA to trust it (self-signed mode only).
     pub ca_download: Option<String>,
     pub names: Vec<String>,
+    /// YYYY-MM-DD.
     pub valid_until: Option<String>,
+    /// With HTTPS off: a certificate uploaded for when it is turned on.
+    pub stored_upload: Option<String>,
 }
 
 pub fn https_view(state: &AppState) -> HttpsView {
@@ -999,31 +1002,68 @@ pub fn https_view(state: &AppState) -> HttpsView {
             ca_download: None,
             names: Vec::new(),
             valid_until: None,
+            stored_upload: crate::tls::read_uploaded(&state.config.data_dir)
+                .and_then(|u| u.certificate.map(|i| i.fingerprint)),
         },
-        Some(t) => HttpsView {
-            certificate: if t.ca_pem.is_some() {
-                "generated".into()
-            } else {
-                "files".into()
-            },
-            fingerprint: Some(t.server_fingerprint.clone()),
-            ca_fingerprint: t.ca_fingerprint.clone(),
-            ca_download: t.ca_pem.as_ref().map(|_| "/tls/ca.crt".to_string()),
-            names: t.names.clone(),
-            valid_until: t.server_not_after.map(|d| d.date().to_string()),
-            mode,
-        },
+        Some(t) => {
+            let info = t.info();
+            HttpsView {
+                certificate: info.source.to_string(),
+                fingerprint: Some(info.fingerprint),
+                ca_fingerprint: info.ca_fingerprint,
+                ca_download: t.ca_pem.as_ref().map(|_| "/tls/ca.crt".to_string()),
+                names: info.names,
+                valid_until: info.not_after.map(|d| d.date_naive().to_string()),
+                stored_upload: None,
+                mode,
+            }
+        }
     }
 }
 
-/// Confirms the certificate in use (the one shown by `https_view`).
-pub async fn confirm_https(state: &AppState) -> AppResult<Draft> {
+/// The HTTPS step: keep the certificate in use (`current`), upload one (`upload`, checked before
+/// it is used, then served at once), or go back to the generated one (`generated`).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpsInput {
+    #[serde(rename = "use")]
+    pub use_: String,
+    #[serde(default)]
+    pub certificate_pem: Option<String>,
+    #[serde(default)]
+    pub private_key_pem: Option<String>,
+}
+
+pub async fn save_https(state: &AppState, input: HttpsInput) -> AppResult<Draft> {
+    require_reachable(&load(&state.db).await?, Step::Https)?;
+    let data_dir = &state.config.data_dir;
+    match input.use_.as_str() {
+        "current" => {}
+        "upload" => {
+            let cert = input.certificate_pem.unwrap_or_default();
+            let key = input.private_key_pem.unwrap_or_default();
+            let info = match state.tls.as_deref() {
+                Some(t) => crate::tls::install_uploaded(t, data_dir, &cert, &key)?,
+                None => crate::tls::store_uploaded(data_dir, &cert, &key)?,
+            };
+            tracing::info!(fingerprint = %info.fingerprint, "setup: certificate uploaded");
+        }
+        "generated" => {
+            crate::tls::remove_uploaded(state.tls.as_deref(), data_dir)?;
+        }
+        _ => {
+            return Err(AppError::field(
+                "use",
+                "must be `current`, `upload` or `generated`",
+            ));
+        }
+    }
     let view = https_view(state);
     update(&state.db, |d| {
         require_reachable(d, Step::Https)?;
         d.https = Some(HttpsDraft {
             certificate: view.certificate,
-            fingerprint: view.fingerprint,
+            fingerprint: view.fingerprint.or(view.stored_upload),
         });
         Ok(())
     })

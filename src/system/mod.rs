@@ -1,7 +1,9 @@
-//! Health, and the status page for administrators (`status`: what it shows; `api`, `pages`: its
-//! two faces).
+//! Health, the status page for administrators (`status`: what it shows) and the HTTPS
+//! certificate settings (`certificate`: what is served, uploads); `api` and `pages` are their two
+//! faces.
 
 pub mod api;
+pub mod certificate;
 pub mod pages;
 pub mod status;
 

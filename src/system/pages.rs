@@ -1,20 +1,32 @@
 //! `/settings/status` (`settings.manage`, checked in `status`): the box at a glance, in words
-//! and units a chief reads on a phone, with what needs attention marked.
+//! and units a chief reads on a phone, with what needs attention marked. `/settings/https`
+//! (`settings.manage`, checked in `certificate`): the certificate served, uploading one's own,
+//! and going back to the generated one (asking first). Plain forms, post-redirect-get.
 
 use askama::Template;
-use axum::Router;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
+use axum::{Form, Router};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 
+use super::certificate::{self, CertificateUpload, HttpsSettings};
 use super::status::{self, DiskSpace, Storage, SystemStatus};
 use crate::app::AppState;
+use crate::auth::Ctx;
+use crate::error::AppError;
 use crate::jobs::Registry;
 use crate::jobs::runner::JobRun;
+use crate::tls::CertificateInfo;
 use crate::web::{self, Chrome, LocalTime, NavItem, PageResult, SETTINGS, Viewer};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/settings/status", get(show))
+    Router::new()
+        .route("/settings/status", get(show))
+        .route("/settings/https", get(https).post(upload))
+        .route("/settings/https/remove", get(remove_confirm).post(remove))
 }
 
 /// A fact for the page; `warning` marks it (the word says what is wrong, not only the colour).
@@ -241,7 +253,13 @@ fn view(s: SystemStatus, tz: chrono_tz::Tz, jobs: &Registry) -> StatusView {
             (s.database.migrations_applied != s.database.migrations_known).then_some("Mismatch"),
         ),
         cert_configured: s.certificate.configured,
-        cert_mode: s.certificate.mode.clone().unwrap_or_default(),
+        cert_mode: match (
+            s.certificate.mode.as_deref(),
+            s.certificate.source.as_deref(),
+        ) {
+            (Some(mode), Some("uploaded")) => format!("{mode}, serving an uploaded certificate"),
+            (mode, _) => mode.unwrap_or_default().to_string(),
+        },
         cert_subject: s.certificate.subject.clone().unwrap_or_default(),
         cert_expiry,
         runs: s
@@ -261,6 +279,211 @@ fn run_row(r: JobRun, tz: chrono_tz::Tz, jobs: &Registry) -> RunRow {
         finished: r.finished_at.map(|t| web::local_time(tz, &t)),
         error: r.error.unwrap_or_default(),
         outcome: r.outcome,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTPS
+
+/// A certificate as the HTTPS page shows it.
+pub struct CertificateView {
+    source: &'static str,
+    fingerprint: String,
+    names: String,
+    valid_from: Option<LocalTime>,
+    valid_until: Option<LocalTime>,
+}
+
+fn certificate_view(c: &CertificateInfo, tz: chrono_tz::Tz) -> CertificateView {
+    CertificateView {
+        source: match c.source {
+            "generated" => "Made by this server",
+            "uploaded" => "Uploaded by an administrator",
+            _ => "Files named in the server's configuration",
+        },
+        fingerprint: c.fingerprint.clone(),
+        names: if c.names.is_empty() {
+            "None listed".into()
+        } else {
+            c.names.join(", ")
+        },
+        valid_from: c.not_before.map(|t| web::local_time(tz, &t)),
+        valid_until: c.not_after.map(|t| web::local_time(tz, &t)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "system/https.html")]
+struct HttpsPage {
+    chrome: Chrome,
+    settings_nav: Vec<NavItem>,
+    /// `self-signed`, `files` or `off`.
+    mode: &'static str,
+    active: Option<CertificateView>,
+    uploaded: Option<CertificateView>,
+    /// Why the stored upload is not used.
+    uploaded_problem: Option<String>,
+    /// Whether the certificate served is the uploaded one.
+    serving_uploaded: bool,
+    has_uploaded: bool,
+    can_upload: bool,
+    /// What was just done.
+    notice: Option<&'static str>,
+    /// Refusals not about one field.
+    errors: Vec<String>,
+    /// The certificate as pasted, back in its field after a refusal (never the key).
+    certificate: String,
+    certificate_error: Option<String>,
+    private_key_error: Option<String>,
+}
+
+fn https_page(ctx: &Ctx, s: &HttpsSettings) -> HttpsPage {
+    let tz = web::time_zone(&ctx.timezone);
+    let uploaded = s.uploaded.as_ref();
+    HttpsPage {
+        chrome: Chrome::for_viewer(ctx, SETTINGS),
+        settings_nav: web::settings_nav("/settings/https"),
+        mode: s.mode,
+        active: s.active.as_ref().map(|c| certificate_view(c, tz)),
+        uploaded: uploaded
+            .and_then(|u| u.certificate.as_ref())
+            .map(|c| certificate_view(c, tz)),
+        uploaded_problem: uploaded
+            .and_then(|u| u.problem.as_deref())
+            .map(web::sentence),
+        serving_uploaded: s.active.as_ref().is_some_and(|c| c.source == "uploaded"),
+        has_uploaded: uploaded.is_some(),
+        can_upload: s.can_upload,
+        notice: None,
+        errors: Vec::new(),
+        certificate: String::new(),
+        certificate_error: None,
+        private_key_error: None,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+async fn https(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    query: Result<Query<DoneQuery>, QueryRejection>,
+) -> PageResult {
+    let settings = certificate::read(&state, &ctx).await?;
+    let mut page = https_page(&ctx, &settings);
+    let done = query.ok().and_then(|Query(q)| q.done);
+    page.notice = match (done.as_deref(), settings.active.is_some()) {
+        (Some("uploaded"), true) => Some(
+            "Certificate uploaded. New connections get it now; this page may still have come \
+             over the old one until the browser reconnects.",
+        ),
+        (Some("uploaded"), false) => Some(
+            "Certificate stored. HTTPS is off in this server's configuration; the certificate \
+             is used once HTTPS is turned on.",
+        ),
+        (Some("removed"), true) => Some(
+            "The uploaded certificate was removed. The server's own certificate is in use again.",
+        ),
+        (Some("removed"), false) => Some("The uploaded certificate was removed."),
+        _ => None,
+    };
+    Ok(web::render(&page))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct UploadForm {
+    #[serde(default)]
+    certificate: String,
+    #[serde(default)]
+    private_key: String,
+}
+
+/// "is required" beside Certificate reads "Certificate is required."; every message of a
+/// certificate check starts with its verb.
+fn beside(label: &str, messages: &[String]) -> Option<String> {
+    (!messages.is_empty()).then(|| {
+        messages
+            .iter()
+            .map(|m| format!("{label} {}.", m.trim_end_matches('.')))
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Form(form): Form<UploadForm>,
+) -> PageResult {
+    let input = CertificateUpload {
+        certificate_pem: form.certificate.clone(),
+        private_key_pem: form.private_key,
+    };
+    let refusal = match certificate::upload(&state, &ctx, input).await {
+        Ok(_) => return Ok(Redirect::to("/settings/https?done=uploaded").into_response()),
+        Err(err @ (AppError::Validation(_) | AppError::Conflict(_))) => err,
+        Err(other) => return Err(other.into()),
+    };
+    // Nothing was changed: the page as it is, with the reasons beside the fields.
+    let settings = certificate::read(&state, &ctx).await?;
+    let mut page = https_page(&ctx, &settings);
+    page.certificate = form.certificate;
+    let status = refusal.status();
+    match refusal {
+        AppError::Validation(errors) => {
+            let of = |field: &str| {
+                errors
+                    .iter()
+                    .filter(|e| e.field == field)
+                    .map(|e| e.message.clone())
+                    .collect::<Vec<_>>()
+            };
+            page.certificate_error = beside("Certificate", &of("certificate"));
+            page.private_key_error = beside("Private key", &of("private_key"));
+        }
+        other => page.errors.push(web::refusal(&other)),
+    }
+    Ok((status, web::render(&page)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "system/https_remove.html")]
+struct RemovePage {
+    chrome: Chrome,
+    https_on: bool,
+    uploaded: Option<CertificateView>,
+}
+
+/// Asks before going back to the generated certificate; with nothing to remove, back to the
+/// HTTPS page.
+async fn remove_confirm(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
+    let settings = certificate::read(&state, &ctx).await?;
+    let Some(stored) = &settings.uploaded else {
+        return Ok(Redirect::to("/settings/https").into_response());
+    };
+    if !settings.can_upload {
+        return Err(AppError::Conflict(
+            "the certificate is set in the configuration file; change it there".into(),
+        )
+        .into());
+    }
+    let tz = web::time_zone(&ctx.timezone);
+    Ok(web::render(&RemovePage {
+        chrome: Chrome::for_viewer(&ctx, SETTINGS),
+        https_on: settings.active.is_some(),
+        uploaded: stored.certificate.as_ref().map(|c| certificate_view(c, tz)),
+    }))
+}
+
+async fn remove(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
+    match certificate::remove(&state, &ctx).await {
+        Ok(_) => Ok(Redirect::to("/settings/https?done=removed").into_response()),
+        // Already gone (a second click): the page shows how things stand.
+        Err(AppError::NotFound) => Ok(Redirect::to("/settings/https").into_response()),
+        Err(other) => Err(other.into()),
     }
 }
 

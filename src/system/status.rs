@@ -153,23 +153,24 @@ pub struct CertificateStatus {
     pub configured: bool,
     /// `self-signed`, `files` or `off`.
     pub mode: Option<String>,
+    /// Where the served certificate comes from: `generated`, `uploaded` or `files`.
+    pub source: Option<String>,
     pub subject: Option<String>,
     pub not_after: Option<DateTime<Utc>>,
     pub fingerprint_sha256: Option<String>,
 }
 
 impl CertificateStatus {
-    /// The certificate being served. (The expiry is known for the generated one; an installed
-    /// one's is not read.)
+    /// The certificate being served to new connections.
     pub fn of(tls: &crate::tls::TlsMaterial) -> Self {
+        let info = tls.info();
         CertificateStatus {
             configured: true,
             mode: Some(tls.mode.to_string()),
-            subject: (!tls.names.is_empty()).then(|| tls.names.join(", ")),
-            not_after: tls
-                .server_not_after
-                .and_then(|t| DateTime::from_timestamp(t.unix_timestamp(), 0)),
-            fingerprint_sha256: Some(tls.server_fingerprint.clone()),
+            source: Some(info.source.to_string()),
+            subject: (!info.names.is_empty()).then(|| info.names.join(", ")),
+            not_after: info.not_after,
+            fingerprint_sha256: Some(info.fingerprint),
         }
     }
 
@@ -177,6 +178,7 @@ impl CertificateStatus {
         CertificateStatus {
             configured: false,
             mode: None,
+            source: None,
             subject: None,
             not_after: None,
             fingerprint_sha256: None,
@@ -629,6 +631,7 @@ pub(crate) fn troubled_example() -> SystemStatus {
         certificate: CertificateStatus {
             configured: true,
             mode: Some("self-signed".into()),
+            source: Some("generated".into()),
             subject: Some("station-pi.local".into()),
             not_after: Some(now + chrono::Duration::days(3)),
             fingerprint_sha256: None,

@@ -325,6 +325,61 @@ impl TestApp {
         app
     }
 
+    /// `spawn`, with HTTPS on (`tls = "self-signed"` unless `tweak` says otherwise) as
+    /// `logbook serve` runs it: `base` is the HTTPS address (as `localhost`), the plain-HTTP port
+    /// only redirects. `client` and the page helpers do not check the certificate (the tests
+    /// that are about it make clients of their own).
+    pub async fn spawn_tls(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let db = TestDb::create().await;
+        let data_dir = temp_dir();
+        let mut config = test_config(&db.url, data_dir.clone());
+        config.tls = logbook::config::TlsMode::SelfSigned;
+        config.secure_cookies = true;
+        tweak(&mut config);
+        let tls = logbook::tls::load(&config)
+            .expect("load the certificate")
+            .expect("tls is on");
+        let mut state = logbook::prepare(config).await.expect("prepare server");
+        state.tls = Some(std::sync::Arc::new(tls));
+        let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let https = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = https.local_addr().unwrap();
+        let (shutdown, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(logbook::serve_tls(state.clone(), http, https, async move {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .danger_accept_invalid_certs(true)
+            .build()
+            .unwrap();
+        let mut app = TestApp {
+            base: format!("https://localhost:{}", addr.port()),
+            addr,
+            client,
+            db,
+            state,
+            data_dir,
+            a: placeholder_org(),
+            b: placeholder_org(),
+            shutdown: Some(shutdown),
+            server: Some(server),
+        };
+        app.a = app.provision("Alpha Fire Department", "alpha-admin").await;
+        app.b = app.provision("Bravo Fire Department", "bravo-admin").await;
+        app
+    }
+
+    /// A browser for this server's pages (`browser()`; over HTTPS, without checking the
+    /// certificate).
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .danger_accept_invalid_certs(self.base.starts_with("https:"))
+            .build()
+            .unwrap()
+    }
+
     /// Creates an organization through the same code as `logbook init` / `org add`.
     pub async fn provision(&self, name: &str, admin_username: &str) -> Org {
         let done = organizations::provision(
@@ -679,7 +734,7 @@ async fn page_parts(res: reqwest::Response) -> (StatusCode, String, String) {
 impl TestApp {
     /// A GET of a page with these cookies; the whole response.
     pub async fn page_get_response(&self, path: &str, cookies: &str) -> reqwest::Response {
-        browser()
+        self.browser()
             .get(self.url(path))
             .header(COOKIE, cookies)
             .send()
@@ -783,7 +838,10 @@ impl TestApp {
         user_agent: Option<&str>,
         form: &[(&str, &str)],
     ) -> reqwest::Response {
-        let mut req = browser().post(self.url(path)).header(ORIGIN, &self.base);
+        let mut req = self
+            .browser()
+            .post(self.url(path))
+            .header(ORIGIN, &self.base);
         if let Some(cookies) = cookies {
             req = req.header(COOKIE, cookies);
         }

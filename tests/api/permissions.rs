@@ -272,6 +272,24 @@ fn matrix() -> Vec<Guarded> {
             None,
             S::OK,
         ),
+        guarded("settings.manage", M::GET, "/api/v1/system/tls", None, S::OK),
+        // A refused pair: the permission is checked before the certificate (an upload that
+        // works is in tls.rs).
+        guarded(
+            "settings.manage",
+            M::PUT,
+            "/api/v1/system/tls",
+            Json(r#"{"certificate_pem": "", "private_key_pem": ""}"#),
+            S::UNPROCESSABLE_ENTITY,
+        ),
+        // Nothing uploaded to remove.
+        guarded(
+            "settings.manage",
+            M::DELETE,
+            "/api/v1/system/tls/uploaded",
+            None,
+            S::NOT_FOUND,
+        ),
         // Every member's own inbox and preferences.
         guarded("", M::GET, "/api/v1/notifications", None, S::OK),
         guarded("", M::GET, "/api/v1/notifications/preferences", None, S::OK),

@@ -133,6 +133,8 @@ fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("/api/v1/jobs/{name}/runs", &["get"]),
         ("/api/v1/jobs/{name}/run", &["post"]),
         ("/api/v1/system/status", &["get"]),
+        ("/api/v1/system/tls", &["get", "put"]),
+        ("/api/v1/system/tls/uploaded", &["delete"]),
         ("/api/v1/announcements", &["get", "post"]),
         ("/api/v1/announcements/current", &["get"]),
         ("/api/v1/announcements/{id}", &["get"]),

@@ -93,20 +93,7 @@ impl Fresh {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = self.client.request(method, self.url(path));
-        if let Some(t) = token {
-            req = req.header("X-Setup-Token", t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let text = res.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        call(&self.client, &self.base, method, path, token, body).await
     }
 
     async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
@@ -120,43 +107,81 @@ impl Fresh {
             .unwrap()
     }
 
-    /// Walks the steps before `stations` with valid answers.
     async fn answer_first_steps(&self, token: &str) {
-        let (s, b) = self
-            .call(Method::POST, "/api/v1/setup/check", Some(token), None)
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
-        let (s, b) = self
-            .put(
-                "/api/v1/setup/organization",
-                token,
-                json!({"name": "Maple Grove Fire Department", "timezone": "America/Chicago",
-                       "organization_type": "fire_department", "identifier_type": "fdid",
-                       "identifier": "12345", "city": "Maple Grove", "state": "MN"}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
-        let (s, b) = self
-            .put(
-                "/api/v1/setup/administrator",
-                token,
-                json!({"username": "chief", "email": "chief@maplegrove.example",
-                       "first_name": "Pat", "last_name": "Olsen", "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
+        answer_first_steps(&self.client, &self.base, token).await
     }
 
     async fn answer_remaining_steps(&self, token: &str) {
-        for (path, body) in [
-            ("/api/v1/setup/stations", json!({"skipped": true})),
-            ("/api/v1/setup/email", json!({"skipped": true})),
-            ("/api/v1/setup/https", json!({"use": "current"})),
-            ("/api/v1/setup/modules", json!({"modules": {}})),
-        ] {
-            let (s, b) = self.put(path, token, body).await;
-            assert_eq!(s, StatusCode::OK, "{path}: {b}");
-        }
+        answer_remaining_steps(&self.client, &self.base, token).await
+    }
+}
+
+/// A wizard request to `base` with the setup token; status and JSON body.
+async fn call(
+    client: &reqwest::Client,
+    base: &str,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = client.request(method, format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.header("X-Setup-Token", t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Walks the steps before `stations` with valid answers.
+async fn answer_first_steps(client: &reqwest::Client, base: &str, token: &str) {
+    let (s, b) = call(
+        client,
+        base,
+        Method::POST,
+        "/api/v1/setup/check",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    for (path, body) in [
+        (
+            "/api/v1/setup/organization",
+            json!({"name": "Maple Grove Fire Department", "timezone": "America/Chicago",
+                   "organization_type": "fire_department", "identifier_type": "fdid",
+                   "identifier": "12345", "city": "Maple Grove", "state": "MN"}),
+        ),
+        (
+            "/api/v1/setup/administrator",
+            json!({"username": "chief", "email": "chief@maplegrove.example",
+                   "first_name": "Pat", "last_name": "Olsen", "password": PASSWORD}),
+        ),
+    ] {
+        let (s, b) = call(client, base, Method::PUT, path, Some(token), Some(body)).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {b}");
+    }
+}
+
+/// Answers the steps after `administrator`: stations and email skipped, the certificate in use,
+/// the default modules.
+async fn answer_remaining_steps(client: &reqwest::Client, base: &str, token: &str) {
+    for (path, body) in [
+        ("/api/v1/setup/stations", json!({"skipped": true})),
+        ("/api/v1/setup/email", json!({"skipped": true})),
+        ("/api/v1/setup/https", json!({"use": "current"})),
+        ("/api/v1/setup/modules", json!({"modules": {}})),
+    ] {
+        let (s, b) = call(client, base, Method::PUT, path, Some(token), Some(body)).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {b}");
     }
 }
 
@@ -1035,4 +1060,146 @@ async fn the_wizard_pages_take_the_token_show_errors_beside_fields_and_sign_the_
     let settings: Value = serde_json::from_str(&settings).unwrap();
     assert_eq!(settings["modules"]["training"], true);
     assert_eq!(settings["modules"]["events"], false);
+}
+
+#[tokio::test]
+async fn the_https_step_shows_the_generated_certificate_and_takes_an_uploaded_one_checked_first() {
+    use crate::tls::{TlsServer, fingerprint_of, local_pki, pki, presented, trusting};
+    let db = TestDb::create().await;
+    let (data, dir) = (temp_dir(), temp_dir());
+    let server = TlsServer::start(&db, &data, &dir).await;
+    let token = std::fs::read_to_string(data.join("setup-token")).unwrap();
+    let token = token.trim();
+    // Over HTTPS, trusting the CA a phone downloads.
+    let ca = server.ca_pem().await;
+    let client = trusting(&ca);
+    let base = server.https_url("localhost", "");
+    answer_first_steps(&client, &base, token).await;
+    for (path, body) in [
+        ("/api/v1/setup/stations", json!({"skipped": true})),
+        ("/api/v1/setup/email", json!({"skipped": true})),
+    ] {
+        let (s, b) = call(&client, &base, Method::PUT, path, Some(token), Some(body)).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {b}");
+    }
+    let (status, view) = call(
+        &client,
+        &base,
+        Method::GET,
+        "/api/v1/setup/https",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["mode"], "self-signed");
+    assert_eq!(view["certificate"], "generated");
+    assert_eq!(view["ca_download"], "/tls/ca.crt");
+    let generated = view["fingerprint"].as_str().unwrap().to_string();
+    assert_eq!(
+        presented(&ca, &server.https_url("localhost", "/health"))
+            .await
+            .unwrap(),
+        generated,
+        "the fingerprint shown is the one served"
+    );
+
+    // A key that is not the certificate's: refused beside the key, nothing changed.
+    let mine = local_pki();
+    let other = local_pki();
+    let (status, body) = call(
+        &client,
+        &base,
+        Method::PUT,
+        "/api/v1/setup/https",
+        Some(token),
+        Some(json!({"use": "upload", "certificate_pem": mine.cert_pem,
+                    "private_key_pem": other.key_pem})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_fields(&body), ["private_key"]);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not belong")
+    );
+    let expired = pki(&["localhost"], -400, -10);
+    let (status, body) = call(
+        &client,
+        &base,
+        Method::PUT,
+        "/api/v1/setup/https",
+        Some(token),
+        Some(json!({"use": "upload", "certificate_pem": expired.cert_pem,
+                    "private_key_pem": expired.key_pem})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_fields(&body), ["certificate"]);
+    let (_, draft) = call(
+        &client,
+        &base,
+        Method::GET,
+        "/api/v1/setup",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        draft["next_step"], "https",
+        "a refused upload answers nothing"
+    );
+
+    // A good pair: served to the next connection at once, its fingerprint kept for the audit.
+    let (status, body) = call(
+        &client,
+        &base,
+        Method::PUT,
+        "/api/v1/setup/https",
+        Some(token),
+        Some(json!({"use": "upload", "certificate_pem": mine.cert_pem,
+                    "private_key_pem": mine.key_pem})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let uploaded = fingerprint_of(&mine.cert_pem);
+    assert_eq!(body["https"]["certificate"], "uploaded");
+    assert_eq!(body["https"]["fingerprint"], uploaded.as_str());
+    assert_eq!(
+        presented(&mine.ca_pem, &server.https_url("localhost", "/health"))
+            .await
+            .unwrap(),
+        uploaded
+    );
+    let client = trusting(&mine.ca_pem);
+    let (status, body) = call(
+        &client,
+        &base,
+        Method::PUT,
+        "/api/v1/setup/modules",
+        Some(token),
+        Some(json!({"modules": {}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(
+        &client,
+        &base,
+        Method::POST,
+        "/api/v1/setup/finish",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let audited: String =
+        sqlx::query_scalar("SELECT changes FROM audit_logs WHERE action = 'setup.completed'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert!(audited.contains(&uploaded), "{audited}");
+    assert!(audited.contains("uploaded"), "{audited}");
+    server.stop().await;
 }
