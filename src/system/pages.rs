@@ -453,7 +453,8 @@ async fn upload(
 #[template(path = "system/https_remove.html")]
 struct RemovePage {
     chrome: Chrome,
-    https_on: bool,
+    /// Whether removing it changes the certificate served (back to the generated one).
+    serving_uploaded: bool,
     uploaded: Option<CertificateView>,
 }
 
@@ -473,7 +474,10 @@ async fn remove_confirm(State(state): State<AppState>, Viewer(ctx): Viewer) -> P
     let tz = web::time_zone(&ctx.timezone);
     Ok(web::render(&RemovePage {
         chrome: Chrome::for_viewer(&ctx, SETTINGS),
-        https_on: settings.active.is_some(),
+        serving_uploaded: settings
+            .active
+            .as_ref()
+            .is_some_and(|c| c.source == "uploaded"),
         uploaded: stored.certificate.as_ref().map(|c| certificate_view(c, tz)),
     }))
 }

@@ -897,6 +897,37 @@ async fn with_https_off_an_upload_is_stored_for_when_it_is_on() {
         app.audit_actions(&app.a, "tls.certificate_removed").await,
         1
     );
+
+    // A stored pair that has expired since (put there by hand here) is reported, with the way
+    // out, and can be removed.
+    let expired = pki(&["localhost"], -400, -10);
+    let [cert, key] = uploaded_files(&app);
+    std::fs::create_dir_all(cert.parent().unwrap()).unwrap();
+    std::fs::write(&cert, &expired.cert_pem).unwrap();
+    std::fs::write(&key, &expired.key_pem).unwrap();
+    let (_, settings) = app.get(admin, "/api/v1/system/tls").await;
+    let problem = settings["uploaded"]["problem"].as_str().unwrap_or_default();
+    assert!(
+        problem.starts_with("the certificate expired on "),
+        "{settings}"
+    );
+    let cookies = app.page_sign_in("alpha-admin", PASSWORD).await;
+    let (_, _, html) = app.page_get("/settings/https", &cookies).await;
+    assert!(html.contains("Not usable"), "{html}");
+    assert!(html.contains("The certificate expired on "), "{html}");
+    assert!(html.contains("Remove the uploaded certificate"), "{html}");
+    let (_, _, html) = app.page_get("/settings/https/remove", &cookies).await;
+    assert!(html.contains("Remove the uploaded certificate?"), "{html}");
+    let (status, location, _) = app.page_post("/settings/https/remove", &cookies, &[]).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/settings/https?done=removed")
+    );
+    assert!(!cert.exists() && !key.exists());
+    assert_eq!(
+        app.audit_actions(&app.a, "tls.certificate_removed").await,
+        2
+    );
 }
 
 #[tokio::test]

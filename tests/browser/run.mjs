@@ -47,6 +47,7 @@ const PAGES = [
   { name: 'settings-jobs', path: '/settings/jobs' },
   { name: 'settings-job-history', path: '/settings/jobs/purge_sessions' },
   { name: 'settings-status', path: '/settings/status' },
+  { name: 'settings-https', path: '/settings/https' },
   { name: 'announcements', path: '/announcements' },
   { name: 'announcements-new', path: '/announcements/new' },
 ];
@@ -903,6 +904,83 @@ test('jobs: "Run now" runs the job and says how it went; the history lists the r
     await page.getByRole('button', { name: 'Show' }).click();
     await page.getByText('No runs with this outcome.').waitFor();
   }));
+
+/// A self-signed server certificate for localhost and its key, made with openssl (PEM text).
+function serverCertificate(name) {
+  const dir = mkdtempSync(join(tmpdir(), `logbook-cert-${name}-`));
+  try {
+    writeFileSync(join(dir, 'openssl.cnf'), [
+      '[req]', 'distinguished_name = dn', 'x509_extensions = server', 'prompt = no',
+      '[dn]', `CN = ${name}.localhost`,
+      '[server]', 'basicConstraints = critical,CA:FALSE', 'keyUsage = digitalSignature',
+      'extendedKeyUsage = serverAuth', 'subjectAltName = DNS:localhost,IP:127.0.0.1', '',
+    ].join('\n'));
+    execFileSync('openssl', ['req', '-x509', '-config', join(dir, 'openssl.cnf'), '-newkey', 'ec',
+      '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    return {
+      cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+      key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/// Whether the page's content (not the header) is wider than its column: on a phone it would
+/// scroll sideways.
+async function scrollsSideways(page) {
+  return page.evaluate(() => {
+    const main = document.querySelector('main');
+    return main.scrollWidth > main.clientWidth || main.getBoundingClientRect().right > window.innerWidth;
+  });
+}
+
+test('HTTPS settings on a phone: a key that is not the certificate\'s is refused beside it; the right pair is stored; removing it asks first', () => {
+  const own = serverCertificate('own');
+  const other = serverCertificate('other');
+  return withPage('settings-https-phone', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/settings/email');
+    await page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'HTTPS' }).click();
+    await page.getByRole('heading', { level: 1, name: 'HTTPS' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/settings/https');
+    // This server runs without HTTPS (tls = "off"): the page says so and still takes an upload.
+    assert.match(await page.locator('main').innerText(), /HTTPS is off/);
+    assert.equal(await page.getByRole('link', { name: /How to trust this server/ }).getAttribute('href'), '/tls');
+    assert.equal(await scrollsSideways(page), false, 'fits a phone screen');
+    await checkA11y(page, 'HTTPS settings (phone)');
+
+    await page.getByLabel(/^Certificate/).fill(own.cert);
+    await page.getByLabel(/^Private key/).fill(other.key);
+    await page.getByRole('button', { name: 'Check and store this certificate' }).click();
+    const keyError = page.locator('#private_key-error');
+    await keyError.waitFor();
+    assert.match(await keyError.innerText(), /^Private key does not belong to this certificate/);
+    assert.equal(await page.getByLabel(/^Private key/).getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.getByLabel(/^Private key/).inputValue(), '', 'the key is never sent back');
+    assert.equal((await page.getByLabel(/^Certificate/).inputValue()).trim(), own.cert.trim(), 'kept');
+    assert.equal(await scrollsSideways(page), false, 'fits a phone screen with the error');
+    await checkA11y(page, 'HTTPS settings (phone, refused key)');
+
+    await page.getByLabel(/^Private key/).fill(own.key);
+    await page.getByRole('button', { name: 'Check and store this certificate' }).click();
+    await page.getByRole('status').filter({ hasText: 'Certificate stored.' }).waitFor();
+    const stored = await page.locator('main').innerText();
+    assert.match(stored, /Uploaded certificate \(not in use\)/);
+    assert.match(stored, /localhost, 127\.0\.0\.1/);
+    assert.equal(await scrollsSideways(page), false, 'the fingerprint wraps on a phone');
+    await checkA11y(page, 'HTTPS settings (phone, stored)');
+
+    // Removing it asks first.
+    await page.getByRole('link', { name: 'Remove the uploaded certificate' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Remove the uploaded certificate?' }).waitFor();
+    await checkA11y(page, 'HTTPS settings (phone, confirm removal)');
+    await page.getByRole('button', { name: 'Remove the uploaded certificate' }).click();
+    await page.getByRole('status').filter({ hasText: 'The uploaded certificate was removed.' }).waitFor();
+    assert.doesNotMatch(await page.locator('main').innerText(), /Uploaded certificate \(not in use\)/);
+  }, { expect: [[422, '/settings/https']], context: { viewport: { width: 390, height: 844 } } });
+});
 
 test('announcements: a missing title is shown beside the field; posted, it is on the dashboard until dismissed', () =>
   withPage('announcements', async (page) => {
