@@ -4,6 +4,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod crypto;
 pub mod db;

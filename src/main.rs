@@ -34,6 +34,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Backups of the database and the data directory's files.
+    #[command(subcommand)]
+    Backup(BackupCommand),
     /// Break-glass account recovery from the host's shell.
     #[command(subcommand)]
     User(UserCommand),
@@ -57,6 +60,23 @@ enum AuditCommand {
         #[arg(long)]
         org: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Make a backup now (one consistent snapshot; the server may keep running).
+    Create {
+        /// Where to write it (default <data dir>/backups).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// The backups in the backup directory, newest first.
+    List {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Read a backup through and check every table and file against its manifest.
+    Verify { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -140,6 +160,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
         Command::Init(p) => provision(config, p, true).await,
         Command::Org(OrgCommand::Add(p)) => provision(config, p, false).await,
         Command::Audit(AuditCommand::Verify { org }) => audit_verify(config, org).await,
+        Command::Backup(b) => backup(config, b).await,
         Command::User(UserCommand::ResetPassword {
             org,
             username,
@@ -211,6 +232,60 @@ async fn provision(config: Config, p: Provision, first: bool) -> anyhow::Result<
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => fail(e),
+    }
+}
+
+async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<ExitCode> {
+    use logbook::backup::service;
+    let default_dir = service::default_dir(&config.data_dir);
+    match command {
+        BackupCommand::Create { dir } => {
+            let data_dir = config.data_dir.clone();
+            let state = logbook::prepare(config).await?;
+            let info = service::create(&state.db, &data_dir, &dir.unwrap_or(default_dir)).await?;
+            println!(
+                "{}: {} bytes, {} tables, {} rows, {} files, schema {}, checked; {:.1} s",
+                info.path,
+                info.bytes,
+                info.tables,
+                info.rows,
+                info.files,
+                info.schema_version,
+                info.seconds
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        BackupCommand::List { dir } => {
+            let dir = dir.unwrap_or(default_dir);
+            let listed = service::list(&dir)?;
+            if listed.is_empty() {
+                println!("no backups in {}", dir.display());
+            }
+            for b in listed {
+                println!("{}\t{}\t{}", b.file, b.bytes, b.modified.to_rfc3339());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BackupCommand::Verify { file } => match service::verify(&file).await {
+            Ok(checked) => {
+                let m = checked.manifest;
+                println!(
+                    "{}: ok: {} tables, {} rows, {} files, schema {}, made {} by Logbook {}",
+                    file.display(),
+                    m.tables.len(),
+                    m.tables.iter().map(|t| t.rows).sum::<u64>(),
+                    m.files.len(),
+                    m.schema_version,
+                    m.created_at.to_rfc3339(),
+                    m.app_version
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("{}: refused: {e}", file.display());
+                Ok(ExitCode::FAILURE)
+            }
+        },
     }
 }
 

@@ -5,6 +5,7 @@ mod harness;
 
 mod audit;
 mod auth;
+mod backup;
 mod bad_input;
 mod email;
 mod isolation;
