@@ -35,6 +35,8 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let secrets = Secrets::load_or_generate(&config)?;
     let db = db::connect_with_retry(&config.database_url, config.db_wait).await?;
     db::migrate(&db).await?;
+    // A restore cut off right after it swapped the tables in: finish it.
+    backup::restore::finish_swap(&db, &config.data_dir).await?;
     Ok(AppState {
         db,
         keys: auth::tokens::TokenKeys::new(&secrets.jwt_key),

@@ -77,6 +77,14 @@ enum BackupCommand {
     },
     /// Read a backup through and check every table and file against its manifest.
     Verify { file: PathBuf },
+    /// Put a backup in place of the current data (checked first; a safety backup of the current
+    /// data is made in the backup directory). Restart the service afterwards.
+    Restore {
+        file: PathBuf,
+        /// Where the safety backup goes (default <data dir>/backups).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -265,6 +273,39 @@ async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<ExitCo
                 println!("{}\t{}\t{}", b.file, b.bytes, b.modified.to_rfc3339());
             }
             Ok(ExitCode::SUCCESS)
+        }
+        BackupCommand::Restore { file, dir } => {
+            let data_dir = config.data_dir.clone();
+            let url = config.database_url.clone();
+            let state = logbook::prepare(config).await?;
+            match logbook::backup::restore::restore(
+                &state.db,
+                &url,
+                &data_dir,
+                &file,
+                &dir.unwrap_or(default_dir),
+            )
+            .await
+            {
+                Ok(r) => {
+                    println!(
+                        "restored {}: {} tables, {} rows (schema {} → {}); the data from before is \
+                         in {}; {:.1} s. Restart the service: sudo systemctl restart logbook",
+                        r.file,
+                        r.tables,
+                        r.rows,
+                        r.from_schema,
+                        r.to_schema,
+                        r.safety_backup.as_deref().unwrap_or("-"),
+                        r.seconds
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("logbook: restore refused or failed: {e:#}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         BackupCommand::Verify { file } => match service::verify(&file).await {
             Ok(checked) => {

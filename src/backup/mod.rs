@@ -3,4 +3,5 @@
 //! the format and `service` for making and checking them.
 
 pub mod archive;
+pub mod restore;
 pub mod service;

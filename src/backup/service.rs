@@ -19,8 +19,22 @@ use super::archive::{
 };
 use crate::db::NamedLock;
 
-/// The name of the lock only one backup or restore holds.
-pub const LOCK: &str = "logbook.backup";
+/// The name of the lock only one backup or restore of this database holds (MariaDB's lock names
+/// are server-wide, so it names the database).
+pub async fn lock_name(db: &MySqlPool) -> anyhow::Result<String> {
+    let name: String = sqlx::query_scalar("SELECT DATABASE()")
+        .fetch_one(db)
+        .await?;
+    Ok(format!("logbook.backup.{name}").chars().take(64).collect())
+}
+
+/// Takes the backup lock of this database; an error says another backup or restore runs.
+pub async fn lock(db: &MySqlPool) -> anyhow::Result<NamedLock> {
+    match NamedLock::try_acquire(db, &lock_name(db).await?).await? {
+        Some(l) => Ok(l),
+        None => bail!("a backup or restore is already running; try again when it has finished"),
+    }
+}
 /// Archives end in this; a temporary one (being written) ends in `.tmp` and is never listed.
 pub const EXTENSION: &str = "lbk";
 /// Room left free on the target beside the backup's estimated size.
@@ -52,22 +66,24 @@ pub fn default_dir(data_dir: &Path) -> PathBuf {
 
 /// Makes a backup of the whole database and the data directory's files into `dir`.
 pub async fn create(db: &MySqlPool, data_dir: &Path, dir: &Path) -> anyhow::Result<BackupInfo> {
-    let Some(lock) = NamedLock::try_acquire(db, LOCK).await? else {
-        bail!("a backup or restore is already running; try again when it has finished");
-    };
+    let lock = lock(db).await?;
     let result = create_locked(db, data_dir, dir).await;
     lock.release().await;
     result
 }
 
-async fn create_locked(db: &MySqlPool, data_dir: &Path, dir: &Path) -> anyhow::Result<BackupInfo> {
+pub(super) async fn create_locked(
+    db: &MySqlPool,
+    data_dir: &Path,
+    dir: &Path,
+) -> anyhow::Result<BackupInfo> {
     let started = Instant::now();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     check_space(db, data_dir, dir).await?;
     let created_at = crate::db::now();
     let file = format!(
         "logbook-{}-{}.{EXTENSION}",
-        created_at.format("%Y%m%d-%H%M%S"),
+        created_at.format("%Y%m%d-%H%M%S-%3f"),
         &Uuid::now_v7().simple().to_string()[24..]
     );
     let path = dir.join(&file);

@@ -294,10 +294,7 @@ async fn a_damaged_cut_short_or_foreign_file_is_refused() {
 async fn one_backup_at_a_time_and_the_command_makes_and_lists_them() {
     let app = TestApp::spawn().await;
     let dir = temp_dir();
-    let held = logbook::db::NamedLock::try_acquire(&app.db.pool, service::LOCK)
-        .await
-        .unwrap()
-        .expect("lock");
+    let held = service::lock(&app.state.db).await.expect("lock");
     let err = service::create(&app.state.db, &app.data_dir, &dir)
         .await
         .unwrap_err()
@@ -338,4 +335,284 @@ async fn one_backup_at_a_time_and_the_command_makes_and_lists_them() {
     let listed = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(listed.lines().count(), 1, "{listed}");
     assert!(listed.starts_with("logbook-"), "{listed}");
+}
+
+/// Each table's (rows, checksum) in a manifest.
+fn tables_of(m: &archive::Manifest) -> BTreeMap<String, (u64, String)> {
+    m.tables
+        .iter()
+        .map(|t| (t.name.clone(), (t.rows, t.sha256.clone())))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_restore_puts_back_every_row_exactly_and_the_audit_chain_verifies() {
+    let app = TestApp::spawn().await;
+    let member = app.member(&app.a, "kept", &[]).await;
+    let (status, _) = app
+        .patch(
+            &app.a.admin.token,
+            &format!("/api/v1/members/{}", member.id),
+            json!({"first_name": "Zoë 🚒", "rank": null}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let dir = temp_dir();
+    let before = service::create(&app.state.db, &app.data_dir, &dir)
+        .await
+        .unwrap();
+    let wanted = service::verify(Path::new(&before.path))
+        .await
+        .unwrap()
+        .manifest;
+
+    // Afterwards: more members, a renamed department, a changed secret file.
+    for n in 0..5 {
+        app.member(&app.a, &format!("later{n}"), &[]).await;
+    }
+    let (status, _) = app
+        .patch(
+            &app.a.admin.token,
+            "/api/v1/organization",
+            json!({"name": "Renamed FD"}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let jwt = app.data_dir.join("secrets/jwt.key");
+    let jwt_before = std::fs::read(&jwt).unwrap();
+    std::fs::write(&jwt, b"changed after the backup, at least thirty-two bytes").unwrap();
+
+    let restored = logbook::backup::restore::restore(
+        &app.state.db,
+        &app.db.url,
+        &app.data_dir,
+        Path::new(&before.path),
+        &dir,
+    )
+    .await
+    .expect("restore");
+    assert_eq!(
+        restored.rows,
+        wanted.tables.iter().map(|t| t.rows).sum::<u64>()
+    );
+    // Every table is what the backup held, to the byte.
+    let again = service::create(&app.state.db, &app.data_dir, &temp_dir())
+        .await
+        .unwrap();
+    let now = service::verify(Path::new(&again.path))
+        .await
+        .unwrap()
+        .manifest;
+    assert_eq!(tables_of(&now), tables_of(&wanted));
+    assert_eq!(now.audit_checkpoints, wanted.audit_checkpoints);
+    assert_eq!(
+        std::fs::read(&jwt).unwrap(),
+        jwt_before,
+        "files come back too"
+    );
+    let name: String = sqlx::query_scalar("SELECT name FROM organizations WHERE id = ?")
+        .bind(app.a.id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_ne!(name, "Renamed FD");
+    // The audit chains verify, through the API of the running server.
+    let (status, verify) = app
+        .get(&app.a.admin.token, "/api/v1/audit-logs/verify")
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{verify}");
+    assert!(verify["first_broken"].is_null(), "{verify}");
+    // The schema is whole: the append-only triggers, foreign keys inside this database, nothing
+    // left from the swap.
+    let triggers: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.triggers
+          WHERE trigger_schema = DATABASE() AND event_object_table = 'audit_logs'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(triggers, 2);
+    let refused = sqlx::query("DELETE FROM audit_logs LIMIT 1")
+        .execute(&app.db.pool)
+        .await;
+    assert!(refused.is_err(), "audit_logs is append-only again");
+    let foreign: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.referential_constraints
+          WHERE constraint_schema = DATABASE() AND unique_constraint_schema <> DATABASE()",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(foreign, 0, "no foreign key points into another database");
+    let orphan = sqlx::query(
+        "INSERT INTO user_roles (user_id, role_id, organization_id, assigned_at)
+         VALUES (UNHEX(REPLACE(UUID(), '-', '')), UNHEX(REPLACE(UUID(), '-', '')), ?, NOW())",
+    )
+    .bind(app.a.id)
+    .execute(&app.db.pool)
+    .await;
+    assert!(orphan.is_err(), "foreign keys are enforced");
+    let leftovers: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.schemata
+          WHERE schema_name = CONCAT(DATABASE(), '_old')",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(leftovers, 0);
+    let scratch: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = CONCAT(DATABASE(), '_restore')",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(scratch, 0);
+    // The data from before the restore was kept.
+    let safety = restored.safety_backup.expect("a safety backup");
+    let kept = service::verify(Path::new(&safety)).await.unwrap().manifest;
+    assert_eq!(
+        kept.tables.iter().find(|t| t.name == "users").unwrap().rows,
+        wanted
+            .tables
+            .iter()
+            .find(|t| t.name == "users")
+            .unwrap()
+            .rows
+            + 5
+    );
+}
+
+/// `good` with its manifest changed by `change` (a well-formed archive that says something else).
+fn rewritten(good: &Path, to: &Path, change: impl Fn(&mut archive::Manifest)) {
+    let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
+    let file = std::fs::File::open(good).unwrap();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        if name == archive::MANIFEST {
+            let mut m: archive::Manifest = serde_json::from_slice(&data).unwrap();
+            change(&mut m);
+            data = serde_json::to_vec(&m).unwrap();
+        }
+        parts.push((name, data));
+    }
+    let out = std::fs::File::create(to).unwrap();
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        out,
+        flate2::Compression::fast(),
+    ));
+    for (name, data) in parts {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o600);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, &name, data.as_slice())
+            .unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_restore_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let dir = temp_dir();
+    let info = service::create(&app.state.db, &app.data_dir, &dir)
+        .await
+        .unwrap();
+    let good = Path::new(&info.path);
+    app.member(&app.a, "after", &[]).await;
+    let before = counts(&app).await;
+    let bad = temp_dir();
+
+    let cut = bad.join("cut.lbk");
+    let bytes = std::fs::read(good).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let newer = bad.join("newer.lbk");
+    rewritten(good, &newer, |m| {
+        m.schema_version += 1;
+        m.migrations.push(m.schema_version);
+    });
+    let lying = bad.join("lying.lbk");
+    rewritten(good, &lying, |m| {
+        let users = m.tables.iter_mut().find(|t| t.name == "users").unwrap();
+        users.rows += 1;
+    });
+    for (path, says) in [
+        (&cut, "incomplete"),
+        (&newer, "newer Logbook"),
+        (&lying, "does not match"),
+    ] {
+        let err = logbook::backup::restore::restore(
+            &app.state.db,
+            &app.db.url,
+            &app.data_dir,
+            path,
+            &dir,
+        )
+        .await
+        .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains(says), "{path:?}: {text}");
+        assert!(text.contains("nothing was changed"), "{text}");
+        assert_eq!(counts(&app).await, before, "{path:?} changed nothing");
+    }
+    assert_eq!(
+        service::list(&dir).unwrap().len(),
+        1,
+        "no safety backup for a refused one"
+    );
+}
+
+#[tokio::test]
+async fn a_restore_cut_off_after_the_swap_is_finished_at_the_next_start() {
+    let app = TestApp::spawn().await;
+    // The moment after the swap: the triggers are gone and the journal holds them.
+    let defs: Vec<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT CAST(trigger_name AS CHAR), CAST(action_timing AS CHAR),
+                CAST(event_manipulation AS CHAR), CAST(event_object_table AS CHAR),
+                CAST(action_statement AS CHAR)
+           FROM information_schema.triggers WHERE trigger_schema = DATABASE()",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(defs.len(), 2);
+    let journal: Vec<serde_json::Value> = defs
+        .iter()
+        .map(|(name, timing, event, table, statement)| {
+            json!({"name": name, "timing": timing, "event": event, "table": table,
+                   "statement": statement})
+        })
+        .collect();
+    std::fs::write(
+        app.data_dir.join("restore-journal.json"),
+        serde_json::to_vec(&journal).unwrap(),
+    )
+    .unwrap();
+    for (name, ..) in &defs {
+        sqlx::query(AssertSqlSafe(format!("DROP TRIGGER `{name}`")))
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+    }
+    let config = crate::harness::test_config(&app.db.url, app.data_dir.clone());
+    logbook::prepare(config).await.expect("a start finishes it");
+    let back: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE()",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(back, 2);
+    assert!(!app.data_dir.join("restore-journal.json").exists());
+    assert!(
+        sqlx::query("UPDATE audit_logs SET action = 'x' LIMIT 1")
+            .execute(&app.db.pool)
+            .await
+            .is_err()
+    );
 }
