@@ -250,7 +250,13 @@ async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<ExitCo
         BackupCommand::Create { dir } => {
             let data_dir = config.data_dir.clone();
             let state = logbook::prepare(config).await?;
-            let info = service::create(&state.db, &data_dir, &dir.unwrap_or(default_dir)).await?;
+            let info = service::create(
+                &state.db,
+                &data_dir,
+                &dir.unwrap_or(default_dir),
+                &service::CreateOptions::default(),
+            )
+            .await?;
             println!(
                 "{}: {} bytes, {} tables, {} rows, {} files, schema {}, checked; {:.1} s",
                 info.path,

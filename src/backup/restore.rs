@@ -92,9 +92,10 @@ async fn restore_locked(
         );
     }
     let safety_backup = if safety {
-        let made = service::create_locked(db, data_dir, backup_dir)
-            .await
-            .context("the safety backup of the current data failed; nothing was changed")?;
+        let made =
+            service::create_locked(db, data_dir, backup_dir, &service::CreateOptions::default())
+                .await
+                .context("the safety backup of the current data failed; nothing was changed")?;
         Some(made.path)
     } else {
         None

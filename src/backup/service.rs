@@ -40,6 +40,49 @@ pub const EXTENSION: &str = "lbk";
 /// Room left free on the target beside the backup's estimated size.
 const SPARE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// How far a running backup is, for a page that shows it live. Shared with the task making it.
+#[derive(Debug, Default)]
+pub struct Progress {
+    stage: std::sync::Mutex<String>,
+    tables_done: std::sync::atomic::AtomicU32,
+    tables_total: std::sync::atomic::AtomicU32,
+    rows: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct ProgressView {
+    /// What it is doing, in words: "tables", "files", "checking", "done".
+    pub stage: String,
+    pub tables_done: u32,
+    pub tables_total: u32,
+    pub rows: u64,
+}
+
+impl Progress {
+    fn set_stage(&self, stage: &str) {
+        if let Ok(mut s) = self.stage.lock() {
+            *s = stage.to_string();
+        }
+    }
+
+    pub fn view(&self) -> ProgressView {
+        use std::sync::atomic::Ordering::Relaxed;
+        ProgressView {
+            stage: self.stage.lock().map(|s| s.clone()).unwrap_or_default(),
+            tables_done: self.tables_done.load(Relaxed),
+            tables_total: self.tables_total.load(Relaxed),
+            rows: self.rows.load(Relaxed),
+        }
+    }
+}
+
+/// How to make a backup.
+#[derive(Debug, Default, Clone)]
+pub struct CreateOptions {
+    /// Filled in as the backup goes.
+    pub progress: Option<std::sync::Arc<Progress>>,
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BackupInfo {
     pub file: String,
@@ -65,9 +108,14 @@ pub fn default_dir(data_dir: &Path) -> PathBuf {
 }
 
 /// Makes a backup of the whole database and the data directory's files into `dir`.
-pub async fn create(db: &MySqlPool, data_dir: &Path, dir: &Path) -> anyhow::Result<BackupInfo> {
+pub async fn create(
+    db: &MySqlPool,
+    data_dir: &Path,
+    dir: &Path,
+    options: &CreateOptions,
+) -> anyhow::Result<BackupInfo> {
     let lock = lock(db).await?;
-    let result = create_locked(db, data_dir, dir).await;
+    let result = create_locked(db, data_dir, dir, options).await;
     lock.release().await;
     result
 }
@@ -76,7 +124,10 @@ pub(super) async fn create_locked(
     db: &MySqlPool,
     data_dir: &Path,
     dir: &Path,
+    options: &CreateOptions,
 ) -> anyhow::Result<BackupInfo> {
+    let progress = options.progress.clone().unwrap_or_default();
+    progress.set_stage("starting");
     let started = Instant::now();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     check_space(db, data_dir, dir).await?;
@@ -93,7 +144,7 @@ pub(super) async fn create_locked(
         let tmp = tmp.clone();
         tokio::task::spawn_blocking(move || archive::write_parts(&tmp, rx))
     };
-    let produced = produce(db, data_dir, dir, created_at, &tx).await;
+    let produced = produce(db, data_dir, dir, created_at, &tx, &progress).await;
     drop(tx);
     let written = writer.await.context("the archive writer stopped")?;
     let (manifest, bytes) = match (produced, written) {
@@ -108,6 +159,7 @@ pub(super) async fn create_locked(
         let _ = d.sync_all();
     }
     // Read back before it counts: an archive that does not match its manifest is removed.
+    progress.set_stage("checking");
     let check_path = path.clone();
     let checked =
         tokio::task::spawn_blocking(move || archive::read_checked(&check_path, |_| Ok(())))
@@ -129,6 +181,7 @@ pub(super) async fn create_locked(
         created_at,
         seconds: started.elapsed().as_secs_f64(),
     };
+    progress.set_stage("done");
     tracing::info!(file = %info.file, bytes, rows = info.rows, seconds = info.seconds, "backup made");
     Ok(info)
 }
@@ -168,7 +221,9 @@ async fn produce(
     dir: &Path,
     created_at: chrono::DateTime<chrono::Utc>,
     tx: &mpsc::Sender<Part>,
+    progress: &Progress,
 ) -> anyhow::Result<Manifest> {
+    use std::sync::atomic::Ordering::Relaxed;
     let send = |part: Part| async {
         tx.send(part)
             .await
@@ -193,6 +248,8 @@ async fn produce(
     )
     .fetch_all(&mut *conn)
     .await?;
+    progress.set_stage("tables");
+    progress.tables_total.store(tables.len() as u32, Relaxed);
     let mut entries = Vec::new();
     for table in tables {
         let entry = dump_table(&mut conn, &table, |chunk, bytes| {
@@ -204,6 +261,8 @@ async fn produce(
         })
         .await
         .with_context(|| format!("backing up table {table}"))?;
+        progress.tables_done.fetch_add(1, Relaxed);
+        progress.rows.fetch_add(entry.rows, Relaxed);
         entries.push(entry);
     }
     let checkpoints: Vec<(Uuid, u64, String)> = sqlx::query_as(
@@ -215,6 +274,7 @@ async fn produce(
     sqlx::query("COMMIT").execute(&mut *conn).await?;
     drop(conn);
 
+    progress.set_stage("files");
     let mut files = Vec::new();
     for rel in archive::data_files(data_dir, dir)? {
         let bytes = std::fs::read(data_dir.join(&rel))

@@ -74,10 +74,19 @@ async fn a_backup_holds_every_table_exactly_and_reads_back() {
     assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
 
     let dir = temp_dir();
-    let info = service::create(&app.state.db, &app.data_dir, &dir)
+    let progress = std::sync::Arc::new(service::Progress::default());
+    let options = service::CreateOptions {
+        progress: Some(progress.clone()),
+    };
+    let info = service::create(&app.state.db, &app.data_dir, &dir, &options)
         .await
         .expect("backup");
     assert!(info.bytes > 0);
+    let seen = progress.view();
+    assert_eq!(seen.stage, "done");
+    assert_eq!(seen.tables_done as usize, info.tables);
+    assert_eq!(seen.tables_total as usize, info.tables);
+    assert_eq!(seen.rows, info.rows);
     let path = Path::new(&info.path);
     let checked = service::verify(path).await.expect("reads back");
     let m = checked.manifest;
@@ -133,7 +142,7 @@ async fn a_backup_holds_every_table_exactly_and_reads_back() {
     assert_eq!(m.audit_checkpoints.len(), 2);
     // Listed, newest first; a temporary file of a backup cut short is not.
     std::fs::write(dir.join(".logbook-cut-short.lbk.tmp"), b"half").unwrap();
-    let second = service::create(&app.state.db, &app.data_dir, &dir)
+    let second = service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
         .await
         .unwrap();
     let listed = service::list(&dir).unwrap();
@@ -176,7 +185,7 @@ async fn writes_during_a_backup_never_give_an_archive_that_fails_its_manifest() 
     let mut archives = Vec::new();
     for _ in 0..4 {
         archives.push(
-            service::create(&app.state.db, &app.data_dir, &dir)
+            service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
                 .await
                 .expect("backup while writing"),
         );
@@ -227,7 +236,7 @@ async fn writes_during_a_backup_never_give_an_archive_that_fails_its_manifest() 
 async fn a_damaged_cut_short_or_foreign_file_is_refused() {
     let app = TestApp::spawn().await;
     let dir = temp_dir();
-    let info = service::create(&app.state.db, &app.data_dir, &dir)
+    let info = service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
         .await
         .unwrap();
     let good = std::fs::read(&info.path).unwrap();
@@ -295,7 +304,7 @@ async fn one_backup_at_a_time_and_the_command_makes_and_lists_them() {
     let app = TestApp::spawn().await;
     let dir = temp_dir();
     let held = service::lock(&app.state.db).await.expect("lock");
-    let err = service::create(&app.state.db, &app.data_dir, &dir)
+    let err = service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
         .await
         .unwrap_err()
         .to_string();
@@ -358,7 +367,7 @@ async fn a_restore_puts_back_every_row_exactly_and_the_audit_chain_verifies() {
         .await;
     assert_eq!(status, reqwest::StatusCode::OK);
     let dir = temp_dir();
-    let before = service::create(&app.state.db, &app.data_dir, &dir)
+    let before = service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
         .await
         .unwrap();
     let wanted = service::verify(Path::new(&before.path))
@@ -396,9 +405,14 @@ async fn a_restore_puts_back_every_row_exactly_and_the_audit_chain_verifies() {
         wanted.tables.iter().map(|t| t.rows).sum::<u64>()
     );
     // Every table is what the backup held, to the byte.
-    let again = service::create(&app.state.db, &app.data_dir, &temp_dir())
-        .await
-        .unwrap();
+    let again = service::create(
+        &app.state.db,
+        &app.data_dir,
+        &temp_dir(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     let now = service::verify(Path::new(&again.path))
         .await
         .unwrap()
@@ -520,7 +534,7 @@ fn rewritten(good: &Path, to: &Path, change: impl Fn(&mut archive::Manifest)) {
 async fn a_refused_restore_changes_nothing() {
     let app = TestApp::spawn().await;
     let dir = temp_dir();
-    let info = service::create(&app.state.db, &app.data_dir, &dir)
+    let info = service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
         .await
         .unwrap();
     let good = Path::new(&info.path);
