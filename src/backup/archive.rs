@@ -101,9 +101,12 @@ pub fn write_parts(
     tmp: &Path,
     mut parts: tokio::sync::mpsc::Receiver<Part>,
 ) -> anyhow::Result<u64> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // It holds every member's data and the server's secrets: the service's user only.
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
+        .mode(0o600)
         .open(tmp)
         .with_context(|| format!("cannot create {}", tmp.display()))?;
     let gz = flate2::write::GzEncoder::new(

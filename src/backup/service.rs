@@ -129,7 +129,14 @@ pub(super) async fn create_locked(
     let progress = options.progress.clone().unwrap_or_default();
     progress.set_stage("starting");
     let started = Instant::now();
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if !dir.exists() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     check_space(db, data_dir, dir).await?;
     let created_at = crate::db::now();
     let file = format!(

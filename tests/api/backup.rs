@@ -82,6 +82,11 @@ async fn a_backup_holds_every_table_exactly_and_reads_back() {
         .await
         .expect("backup");
     assert!(info.bytes > 0);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&info.path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a backup holds secrets: owner only");
+    }
     let seen = progress.view();
     assert_eq!(seen.stage, "done");
     assert_eq!(seen.tables_done as usize, info.tables);
