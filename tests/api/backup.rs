@@ -635,3 +635,162 @@ async fn a_restore_cut_off_after_the_swap_is_finished_at_the_next_start() {
             .is_err()
     );
 }
+
+/// Fills `notification_logs` with `n` generated rows for organization A's admin, so that a
+/// backup or restore takes long enough to be interrupted.
+async fn bulk(app: &TestApp, n: u32) {
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO notification_logs (id, organization_id, recipient_id, category, subject,
+            message, created_at)
+         SELECT UNHEX(REPLACE(UUID(), '-', '')), ?, ?, 'system', CONCAT('Generated ', seq),
+                REPEAT('Pump test results, engine 1, hydrant flow. ', 8), NOW(6)
+           FROM seq_1_to_{n}"
+    )))
+    .bind(app.a.id)
+    .bind(app.a.admin.id)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+}
+
+fn cli_config(app: &TestApp, dir: &Path) -> std::path::PathBuf {
+    let config = dir.join("cli.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = {:?}\ndata_dir = {:?}\n",
+            app.db.url,
+            app.data_dir.display().to_string()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+#[tokio::test]
+async fn a_backup_killed_half_way_leaves_nothing_listed_as_good() {
+    let app = TestApp::spawn().await;
+    bulk(&app, 60_000).await;
+    let dir = temp_dir();
+    let work = temp_dir();
+    let mut child = crate::harness::logbook_command_with_config(&cli_config(&app, &work))
+        .args(["backup", "create", "--dir"])
+        .arg(&dir)
+        .spawn()
+        .unwrap();
+    // Killed (SIGKILL, as a power cut) as soon as the archive is being written.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let writing = std::fs::read_dir(&dir)
+            .map(|r| {
+                r.filter_map(Result::ok)
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            })
+            .unwrap_or(false);
+        if writing {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before it could be killed"
+        );
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    child.kill().await.unwrap();
+    assert!(
+        service::list(&dir).unwrap().is_empty(),
+        "the half archive is not listed"
+    );
+    // The next backup is not blocked by the dead one and is good.
+    let info = service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(service::list(&dir).unwrap().len(), 1);
+    service::verify(Path::new(&info.path)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_restore_killed_half_way_leaves_the_data_as_it_was() {
+    let app = TestApp::spawn().await;
+    bulk(&app, 60_000).await;
+    let dir = temp_dir();
+    let info = service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
+        .await
+        .unwrap();
+    app.member(&app.a, "after", &[]).await;
+    let before = service::create(
+        &app.state.db,
+        &app.data_dir,
+        &temp_dir(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let wanted = service::verify(Path::new(&before.path))
+        .await
+        .unwrap()
+        .manifest;
+
+    let work = temp_dir();
+    let mut child = crate::harness::logbook_command_with_config(&cli_config(&app, &work))
+        .args(["backup", "restore", &info.path, "--dir"])
+        .arg(&dir)
+        .spawn()
+        .unwrap();
+    // Killed while it loads the scratch database.
+    let scratch = format!("{}_restore", app.db.name);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let rows: Option<u64> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT CAST(table_rows AS UNSIGNED) FROM information_schema.tables
+              WHERE table_schema = '{scratch}' AND table_name = 'notification_logs'"
+        )))
+        .fetch_optional(&app.db.pool)
+        .await
+        .unwrap()
+        .flatten();
+        if rows.is_some_and(|r| r > 0) {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before it could be killed"
+        );
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().await.unwrap();
+    child.wait().await.unwrap();
+    // The live data is exactly as before, and the next start is clean.
+    let config = crate::harness::test_config(&app.db.url, app.data_dir.clone());
+    logbook::prepare(config).await.unwrap();
+    let now = service::create(
+        &app.state.db,
+        &app.data_dir,
+        &temp_dir(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let now = service::verify(Path::new(&now.path))
+        .await
+        .unwrap()
+        .manifest;
+    assert_eq!(tables_of(&now), tables_of(&wanted));
+    let (status, verify) = app
+        .get(&app.a.admin.token, "/api/v1/audit-logs/verify")
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert!(verify["first_broken"].is_null(), "{verify}");
+    // And a restore after it works.
+    logbook::backup::restore::restore(
+        &app.state.db,
+        &app.db.url,
+        &app.data_dir,
+        Path::new(&info.path),
+        &dir,
+    )
+    .await
+    .expect("restore after the interrupted one");
+}
