@@ -317,16 +317,7 @@ async fn one_backup_at_a_time_and_the_command_makes_and_lists_them() {
     assert!(service::list(&dir).unwrap().is_empty());
     held.release().await;
 
-    let config = dir.join("cli.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "database_url = {:?}\ndata_dir = {:?}\n",
-            app.db.url,
-            app.data_dir.display().to_string()
-        ),
-    )
-    .unwrap();
+    let config = cli_config(&app, &dir);
     let out = crate::harness::logbook_command_with_config(&config)
         .args(["backup", "create", "--dir"])
         .arg(&dir)
@@ -349,6 +340,22 @@ async fn one_backup_at_a_time_and_the_command_makes_and_lists_them() {
     let listed = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(listed.lines().count(), 1, "{listed}");
     assert!(listed.starts_with("logbook-"), "{listed}");
+}
+
+/// The manifest of a new backup of the database as it is now (in a directory of its own).
+async fn current(app: &TestApp) -> archive::Manifest {
+    let made = service::create(
+        &app.state.db,
+        &app.data_dir,
+        &temp_dir(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    service::verify(Path::new(&made.path))
+        .await
+        .unwrap()
+        .manifest
 }
 
 /// Each table's (rows, checksum) in a manifest.
@@ -410,18 +417,7 @@ async fn a_restore_puts_back_every_row_exactly_and_the_audit_chain_verifies() {
         wanted.tables.iter().map(|t| t.rows).sum::<u64>()
     );
     // Every table is what the backup held, to the byte.
-    let again = service::create(
-        &app.state.db,
-        &app.data_dir,
-        &temp_dir(),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    let now = service::verify(Path::new(&again.path))
-        .await
-        .unwrap()
-        .manifest;
+    let now = current(&app).await;
     assert_eq!(tables_of(&now), tables_of(&wanted));
     assert_eq!(now.audit_checkpoints, wanted.audit_checkpoints);
     assert_eq!(
@@ -719,18 +715,7 @@ async fn a_restore_killed_half_way_leaves_the_data_as_it_was() {
         .await
         .unwrap();
     app.member(&app.a, "after", &[]).await;
-    let before = service::create(
-        &app.state.db,
-        &app.data_dir,
-        &temp_dir(),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    let wanted = service::verify(Path::new(&before.path))
-        .await
-        .unwrap()
-        .manifest;
+    let wanted = current(&app).await;
 
     let work = temp_dir();
     let mut child = crate::harness::logbook_command_with_config(&cli_config(&app, &work))
@@ -765,18 +750,7 @@ async fn a_restore_killed_half_way_leaves_the_data_as_it_was() {
     // The live data is exactly as before, and the next start is clean.
     let config = crate::harness::test_config(&app.db.url, app.data_dir.clone());
     logbook::prepare(config).await.unwrap();
-    let now = service::create(
-        &app.state.db,
-        &app.data_dir,
-        &temp_dir(),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    let now = service::verify(Path::new(&now.path))
-        .await
-        .unwrap()
-        .manifest;
+    let now = current(&app).await;
     assert_eq!(tables_of(&now), tables_of(&wanted));
     let (status, verify) = app
         .get(&app.a.admin.token, "/api/v1/audit-logs/verify")
