@@ -569,6 +569,25 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_backup_settings_parse_when_uncommented() {
+        let template = include_str!("../packaging/logbook.toml");
+        let lines: Vec<&str> = template
+            .lines()
+            .filter_map(|l| l.strip_prefix("# backup_"))
+            .filter(|l| l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' ')))
+            .collect();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        let text: String = lines.iter().map(|l| format!("backup_{l}\n")).collect();
+        let file = toml::from_str::<FileConfig>(&text).unwrap();
+        let cfg = Config::from_layers(file, |_| None).unwrap();
+        assert_eq!(cfg.backup_dir, PathBuf::from("/var/lib/logbook/backups"));
+        assert_eq!(
+            cfg.backup_copy_dir,
+            Some(PathBuf::from("/media/usb/logbook"))
+        );
+    }
+
+    #[test]
     fn url_password_redacted() {
         assert_eq!(
             redact_url("mysql://u:secret@host:3306/db"),

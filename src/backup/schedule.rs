@@ -218,6 +218,14 @@ fn write_copy(
     let fail = |what: &str, e: std::io::Error| {
         if e.raw_os_error() == Some(28) {
             format!("the drive holding {} is full ({what}).", dir.display())
+        } else if matches!(e.raw_os_error(), Some(13 | 30)) {
+            format!(
+                "the server may not write to {} ({e}). If the drive is mounted read-only, \
+                 remount it; for the packaged service, allow the folder with `sudo systemctl \
+                 edit logbook` (ReadWritePaths=-{}).",
+                dir.display(),
+                dir.display()
+            )
         } else {
             format!("{what} failed: {e}.")
         }
