@@ -547,9 +547,15 @@ mod tests {
             .unwrap_or_default()
         };
         let err = err_of(&[("LOGBOOK_BACKUP_KEEP_DAILY", "366")]);
-        assert!(err.contains("backup_keep_daily") && err.contains("365"), "{err}");
+        assert!(
+            err.contains("backup_keep_daily") && err.contains("365"),
+            "{err}"
+        );
         let err = err_of(&[("LOGBOOK_BACKUP_KEEP_WEEKLY", "105")]);
-        assert!(err.contains("backup_keep_weekly") && err.contains("104"), "{err}");
+        assert!(
+            err.contains("backup_keep_weekly") && err.contains("104"),
+            "{err}"
+        );
         let err = err_of(&[("LOGBOOK_BACKUP_KEEP_DAILY", "seven")]);
         assert!(err.contains("LOGBOOK_BACKUP_KEEP_DAILY"), "{err}");
         let err = err_of(&[
@@ -561,10 +567,8 @@ mod tests {
         assert!(err.contains("full path"), "{err}");
         // An empty copy directory in the environment turns the copy off.
         let file = toml::from_str::<FileConfig>("backup_copy_dir = \"/media/usb\"\n").unwrap();
-        let cfg = Config::from_layers(file, |k| {
-            (k == "LOGBOOK_BACKUP_COPY_DIR").then(String::new)
-        })
-        .unwrap();
+        let cfg = Config::from_layers(file, |k| (k == "LOGBOOK_BACKUP_COPY_DIR").then(String::new))
+            .unwrap();
         assert_eq!(cfg.backup_copy_dir, None);
     }
 

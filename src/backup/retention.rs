@@ -122,8 +122,7 @@ pub fn apply(
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("could not delete {}", sidecar.display()));
+                return Err(e).with_context(|| format!("could not delete {}", sidecar.display()));
             }
         }
     }
@@ -365,7 +364,10 @@ mod tests {
                 + chrono::Duration::milliseconds(123)
         );
         assert_eq!(made_at("logbook-20261325-024500-123-0f1e2d3c.lbk"), None);
-        assert_eq!(made_at(".logbook-20261125-024500-123-0f1e2d3c.lbk.tmp"), None);
+        assert_eq!(
+            made_at(".logbook-20261125-024500-123-0f1e2d3c.lbk.tmp"),
+            None
+        );
     }
 
     #[test]

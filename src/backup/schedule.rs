@@ -188,7 +188,8 @@ pub fn copy_archive(source: &Path, dir: &Path) -> Result<PathBuf, String> {
     let tmp = dir.join(format!(".{}.tmp", file.to_string_lossy()));
     let written = write_copy(source, &tmp, &target, dir);
     let outcome = written.and_then(|original| {
-        let copy = hash_file(&target).map_err(|e| format!("the copy cannot be read back ({e})."))?;
+        let copy =
+            hash_file(&target).map_err(|e| format!("the copy cannot be read back ({e})."))?;
         if copy != original {
             return Err(format!(
                 "the copy does not match the backup when read back ({} bytes against {}). The \

@@ -147,7 +147,10 @@ async fn retention_keeps_exactly_what_the_policy_says_in_a_folder() {
         assert!(kept.contains(&old_name(days)), "{days} days ago: {kept:?}");
     }
     for days in [30, 60] {
-        assert!(deleted.contains(&old_name(days)), "{days} days ago: {deleted:?}");
+        assert!(
+            deleted.contains(&old_name(days)),
+            "{days} days ago: {deleted:?}"
+        );
     }
     let mut want: Vec<String> = kept.clone();
     want.extend(
@@ -159,9 +162,11 @@ async fn retention_keeps_exactly_what_the_policy_says_in_a_folder() {
     // The sidecar went with its archive; files not ours stayed.
     assert_eq!(names_in(&dir), want);
     // Run again: nothing more to delete.
-    assert!(retention::apply(&dir, Utc::now(), tz, 3, 2)
-        .unwrap()
-        .is_empty());
+    assert!(
+        retention::apply(&dir, Utc::now(), tz, 3, 2)
+            .unwrap()
+            .is_empty()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -292,5 +297,8 @@ async fn with_two_organizations_only_the_oldest_makes_the_backup() {
         .unwrap()
         .clone();
     assert_eq!(job["last_run"]["outcome"], "skipped", "{job}");
-    assert!(job["last_failure"].is_null(), "a skip is not a failure: {job}");
+    assert!(
+        job["last_failure"].is_null(),
+        "a skip is not a failure: {job}"
+    );
 }
