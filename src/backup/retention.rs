@@ -126,13 +126,53 @@ pub fn apply(
             }
         }
     }
-    if !doomed.is_empty() {
+    let stale = remove_stale_temporaries(dir, now)?;
+    if !doomed.is_empty() || stale > 0 {
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
         tracing::info!(dir = %dir.display(), deleted = doomed.len(), "old backups deleted");
     }
     Ok(doomed)
+}
+
+/// How old a temporary file (`.<archive>.tmp`) must be before it counts as left behind by a
+/// backup or copy that was cut short (a power cut): one being written is touched all the time.
+const STALE_AFTER: chrono::Duration = chrono::Duration::hours(24);
+
+/// Deletes the temporary files of backups or copies cut short (older than a day), so that power
+/// cuts in the middle of a backup cannot fill the disk over time. Returns how many.
+pub fn remove_stale_temporaries(dir: &Path, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let read = match std::fs::read_dir(dir) {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    let mut removed = 0;
+    for entry in read {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .is_some_and(|n| made_at(n).is_some());
+        if !ours {
+            continue;
+        }
+        let meta = entry.metadata()?;
+        let modified = meta.modified().map(DateTime::<Utc>::from).unwrap_or(now);
+        if meta.is_file() && now - modified > STALE_AFTER {
+            std::fs::remove_file(entry.path()).with_context(|| {
+                format!(
+                    "could not delete the unfinished backup {}",
+                    entry.path().display()
+                )
+            })?;
+            tracing::info!(file = %name, "unfinished backup file deleted");
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -398,6 +438,20 @@ mod tests {
         ];
         want.sort();
         assert_eq!(left, want);
+        // A temporary file left by a backup cut short a day ago goes; a fresh one (a backup
+        // being written) and one whose name is not ours stay.
+        let stale = format!(".{}.tmp", name("2026-11-23 02:45"));
+        let fresh = format!(".{}.tmp", name("2026-11-25 02:59"));
+        for f in [&stale, &fresh, &".holiday.lbk.tmp".to_string()] {
+            let file = std::fs::File::create(dir.join(f)).unwrap();
+            let age = if *f == fresh { 60 } else { 2 * 24 * 3600 };
+            file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(age))
+                .unwrap();
+        }
+        let removed = remove_stale_temporaries(&dir, Utc::now()).unwrap();
+        assert_eq!(removed, 1);
+        assert!(!dir.join(&stale).exists());
+        assert!(dir.join(&fresh).exists() && dir.join(".holiday.lbk.tmp").exists());
         // A directory that does not exist has nothing to delete.
         assert!(
             apply(&dir.join("absent"), utc("2026-11-25 03:00"), tz, 1, 0)

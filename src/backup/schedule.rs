@@ -100,6 +100,12 @@ pub async fn make(
     keep_daily: u32,
     keep_weekly: u32,
 ) -> Result<Done, String> {
+    // Retention first too: on a nearly full disk, what the policy would delete after this
+    // backup anyway makes room for it (it deletes nothing the policy keeps afterwards). Best
+    // effort: if the folder cannot be read, making the backup says why in its own words.
+    if let Err(e) = retention::apply(backup_dir, Utc::now(), tz, keep_daily, keep_weekly) {
+        tracing::warn!(error = %format!("{e:#}"), "could not clean up old backups before a backup");
+    }
     let info = service::create(db, data_dir, backup_dir, &service::CreateOptions::default())
         .await
         .map_err(|e| format!("The scheduled backup could not be made: {e:#}."))?;
