@@ -5,6 +5,7 @@
 //! the reason in words and tells the organization's administrators, once a day.
 
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -239,7 +240,14 @@ fn write_copy(
     };
     let mut input =
         std::fs::File::open(source).map_err(|e| fail("opening the backup to copy it", e))?;
-    let mut output = std::fs::File::create(tmp).map_err(|e| fail("writing to the drive", e))?;
+    // Like the original: it holds every member's data and the server's secrets.
+    let mut output = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(tmp)
+        .map_err(|e| fail("writing to the drive", e))?;
     let mut hasher = Sha256::new();
     let mut total = 0u64;
     let mut buf = vec![0u8; 1024 * 1024];
@@ -360,6 +368,13 @@ mod tests {
         std::fs::create_dir_all(&to).unwrap();
         let copy = copy_archive(&source, &to).unwrap();
         assert_eq!(std::fs::read(&copy).unwrap(), data);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the copy is readable by others: {mode:o}"
+        );
         let names: Vec<String> = std::fs::read_dir(&to)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
