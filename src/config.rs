@@ -33,6 +33,10 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     https_listen: Option<String>,
+    backup_dir: Option<PathBuf>,
+    backup_copy_dir: Option<PathBuf>,
+    backup_keep_daily: Option<u32>,
+    backup_keep_weekly: Option<u32>,
 }
 
 /// How the server speaks HTTPS (`tls`).
@@ -82,7 +86,20 @@ pub struct Config {
     /// Where HTTPS is served when `tls` is on (`listen` then only redirects to it, except
     /// `/health` and the certificate pages).
     pub https_listen: SocketAddr,
+    /// Where backups are written (default `<data_dir>/backups`).
+    pub backup_dir: PathBuf,
+    /// A second directory (a USB drive's mount point) that receives a copy of each scheduled
+    /// backup. None: no copy.
+    pub backup_copy_dir: Option<PathBuf>,
+    /// Scheduled backups keep the newest backup of each of this many days...
+    pub backup_keep_daily: u32,
+    /// ...and of each of this many ISO weeks before those.
+    pub backup_keep_weekly: u32,
 }
+
+/// The most days and weeks retention may be set to keep.
+pub const MAX_KEEP_DAILY: u32 = 365;
+pub const MAX_KEEP_WEEKLY: u32 = 104;
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,6 +114,10 @@ impl std::fmt::Debug for Config {
             .field("scheduler", &self.scheduler)
             .field("tls", &self.tls)
             .field("https_listen", &self.https_listen)
+            .field("backup_dir", &self.backup_dir)
+            .field("backup_copy_dir", &self.backup_copy_dir)
+            .field("backup_keep_daily", &self.backup_keep_daily)
+            .field("backup_keep_weekly", &self.backup_keep_weekly)
             .finish_non_exhaustive()
     }
 }
@@ -209,6 +230,48 @@ impl Config {
                 );
             }
         }
+        let backup_dir = env("LOGBOOK_BACKUP_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or(file.backup_dir)
+            .unwrap_or_else(|| data_dir.join("backups"));
+        let backup_copy_dir = match env("LOGBOOK_BACKUP_COPY_DIR") {
+            // Set but empty: no copy, whatever the file says.
+            Some(v) if v.is_empty() => None,
+            Some(v) => Some(PathBuf::from(v)),
+            None => file.backup_copy_dir,
+        };
+        if let Some(copy) = &backup_copy_dir
+            && !copy.is_absolute()
+        {
+            bail!(
+                "backup_copy_dir `{}` must be a full path (e.g. /media/usb/logbook)",
+                copy.display()
+            );
+        }
+        if backup_copy_dir.as_ref() == Some(&backup_dir) {
+            bail!("backup_copy_dir must be another directory than backup_dir (a USB drive)");
+        }
+        let backup_keep_daily = keep_number(
+            env("LOGBOOK_BACKUP_KEEP_DAILY"),
+            "backup_keep_daily",
+            file.backup_keep_daily,
+            7,
+            MAX_KEEP_DAILY,
+        )?;
+        let backup_keep_weekly = keep_number(
+            env("LOGBOOK_BACKUP_KEEP_WEEKLY"),
+            "backup_keep_weekly",
+            file.backup_keep_weekly,
+            4,
+            MAX_KEEP_WEEKLY,
+        )?;
+        if backup_keep_daily == 0 && backup_keep_weekly == 0 {
+            bail!(
+                "backup_keep_daily and backup_keep_weekly are both 0: scheduled backups would \
+                 keep only the newest one; keep at least one day or one week"
+            );
+        }
         Ok(Config {
             database_url,
             listen,
@@ -222,8 +285,35 @@ impl Config {
             scheduler,
             tls,
             https_listen,
+            backup_dir,
+            backup_copy_dir,
+            backup_keep_daily,
+            backup_keep_weekly,
         })
     }
+}
+
+/// A retention number from the environment (which wins) or the file, within `0..=max`.
+fn keep_number(
+    env: Option<String>,
+    key: &str,
+    file: Option<u32>,
+    default: u32,
+    max: u32,
+) -> anyhow::Result<u32> {
+    let n = match env {
+        Some(v) => v.trim().parse::<u32>().map_err(|_| {
+            anyhow::anyhow!(
+                "LOGBOOK_{} `{v}` is not a whole number from 0 to {max}",
+                key.to_ascii_uppercase()
+            )
+        })?,
+        None => file.unwrap_or(default),
+    };
+    if n > max {
+        bail!("{key} is {n}; it must be from 0 to {max}");
+    }
+    Ok(n)
 }
 
 /// This machine's host name (`localhost` if it has none).
@@ -420,6 +510,85 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("tls") && err.contains("`on`"), "{err}");
+    }
+
+    #[test]
+    fn backup_settings_default_and_validate() {
+        let cfg = Config::from_layers(FileConfig::default(), |k| {
+            (k == "LOGBOOK_DATA_DIR").then(|| "/srv/lb".to_string())
+        })
+        .unwrap();
+        assert_eq!(cfg.backup_dir, PathBuf::from("/srv/lb/backups"));
+        assert_eq!(cfg.backup_copy_dir, None);
+        assert_eq!((cfg.backup_keep_daily, cfg.backup_keep_weekly), (7, 4));
+
+        let file = toml::from_str::<FileConfig>(
+            "backup_dir = \"/b\"\nbackup_copy_dir = \"/media/usb/logbook\"\n\
+             backup_keep_daily = 0\nbackup_keep_weekly = 104\n",
+        )
+        .unwrap();
+        let cfg = Config::from_layers(file, |_| None).unwrap();
+        assert_eq!(cfg.backup_dir, PathBuf::from("/b"));
+        assert_eq!(
+            cfg.backup_copy_dir,
+            Some(PathBuf::from("/media/usb/logbook"))
+        );
+        assert_eq!((cfg.backup_keep_daily, cfg.backup_keep_weekly), (0, 104));
+
+        let err_of = |pairs: &'static [(&'static str, &'static str)]| {
+            Config::from_layers(FileConfig::default(), |k| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == k)
+                    .map(|(_, v)| v.to_string())
+            })
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+        };
+        let err = err_of(&[("LOGBOOK_BACKUP_KEEP_DAILY", "366")]);
+        assert!(
+            err.contains("backup_keep_daily") && err.contains("365"),
+            "{err}"
+        );
+        let err = err_of(&[("LOGBOOK_BACKUP_KEEP_WEEKLY", "105")]);
+        assert!(
+            err.contains("backup_keep_weekly") && err.contains("104"),
+            "{err}"
+        );
+        let err = err_of(&[("LOGBOOK_BACKUP_KEEP_DAILY", "seven")]);
+        assert!(err.contains("LOGBOOK_BACKUP_KEEP_DAILY"), "{err}");
+        let err = err_of(&[
+            ("LOGBOOK_BACKUP_KEEP_DAILY", "0"),
+            ("LOGBOOK_BACKUP_KEEP_WEEKLY", "0"),
+        ]);
+        assert!(err.contains("both 0"), "{err}");
+        let err = err_of(&[("LOGBOOK_BACKUP_COPY_DIR", "usb")]);
+        assert!(err.contains("full path"), "{err}");
+        // An empty copy directory in the environment turns the copy off.
+        let file = toml::from_str::<FileConfig>("backup_copy_dir = \"/media/usb\"\n").unwrap();
+        let cfg = Config::from_layers(file, |k| (k == "LOGBOOK_BACKUP_COPY_DIR").then(String::new))
+            .unwrap();
+        assert_eq!(cfg.backup_copy_dir, None);
+    }
+
+    #[test]
+    fn the_packaged_backup_settings_parse_when_uncommented() {
+        let template = include_str!("../packaging/logbook.toml");
+        let lines: Vec<&str> = template
+            .lines()
+            .filter_map(|l| l.strip_prefix("# backup_"))
+            .filter(|l| l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' ')))
+            .collect();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        let text: String = lines.iter().map(|l| format!("backup_{l}\n")).collect();
+        let file = toml::from_str::<FileConfig>(&text).unwrap();
+        let cfg = Config::from_layers(file, |_| None).unwrap();
+        assert_eq!(cfg.backup_dir, PathBuf::from("/var/lib/logbook/backups"));
+        assert_eq!(
+            cfg.backup_copy_dir,
+            Some(PathBuf::from("/media/usb/logbook"))
+        );
     }
 
     #[test]

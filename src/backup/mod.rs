@@ -4,4 +4,6 @@
 
 pub mod archive;
 pub mod restore;
+pub mod retention;
+pub mod schedule;
 pub mod service;

@@ -13,6 +13,7 @@ use crate::notify::{self, Notice, categories};
 pub const PURGE_SESSIONS: &str = "purge_sessions";
 pub const AUDIT_VERIFY: &str = "audit_verify";
 pub const EMAIL_OUTBOX: &str = "email_outbox";
+pub const BACKUP: &str = crate::backup::schedule::BACKUP_JOB;
 
 pub fn register(registry: Registry) -> Registry {
     registry
@@ -40,6 +41,18 @@ pub fn register(registry: Registry) -> Registry {
              on what is past its retry period. Run now to retry at once.",
             "0 * * * * *",
             email_outbox,
+        ))
+        .with(JobDef::new(
+            BACKUP,
+            "Back up everything",
+            "Makes a backup of the whole server (every organization's data and files) into the \
+             backup folder, deletes old backups the retention setting does not keep, and copies \
+             the new one to the second backup folder (a USB drive) when one is set. With several \
+             organizations on one server, only the first one's run makes it. A failure notifies \
+             the administrators, once a day.",
+            // A quiet hour, after the audit check and before the clean-up.
+            "0 45 2 * * *",
+            crate::backup::schedule::run,
         ))
 }
 

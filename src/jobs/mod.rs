@@ -25,6 +25,19 @@ pub type JobFuture = Pin<Box<dyn Future<Output = anyhow::Result<u64>> + Send>>;
 /// A job's body: returns how many items it processed.
 pub type JobFn = Arc<dyn Fn(JobCtx) -> JobFuture + Send + Sync>;
 
+/// A job body returns this as its error to end as `skipped` (not failed), with the reason in
+/// words: e.g. the whole-server backup, which only one organization's run makes.
+#[derive(Debug)]
+pub struct Skip(pub String);
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Skip {}
+
 /// What a job run gets: the server state, the organization it runs for, and why it runs.
 #[derive(Clone)]
 pub struct JobCtx {

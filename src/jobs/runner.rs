@@ -133,6 +133,7 @@ pub async fn execute(
     };
     let (outcome, items, error) = match result {
         Ok(n) => ("succeeded", n.min(u64::from(u32::MAX)) as u32, None),
+        Err(e) if e.downcast_ref::<super::Skip>().is_some() => ("skipped", 0, Some(e.to_string())),
         Err(e) => {
             tracing::warn!(job = def.name, org = %org_id, error = %format!("{e:#}"), "job failed");
             ("failed", 0, Some(format!("{e:#}")))

@@ -112,6 +112,10 @@ impl Drop for TestDb {
 
 pub fn test_config(database_url: &str, data_dir: PathBuf) -> Config {
     Config {
+        backup_dir: data_dir.join("backups"),
+        backup_copy_dir: None,
+        backup_keep_daily: 7,
+        backup_keep_weekly: 4,
         database_url: database_url.to_string(),
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir,
