@@ -66,7 +66,7 @@ enum AuditCommand {
 enum BackupCommand {
     /// Make a backup now (one consistent snapshot; the server may keep running).
     Create {
-        /// Where to write it (default <data dir>/backups).
+        /// Where to write it (default: the configured backup_dir, <data dir>/backups).
         #[arg(long)]
         dir: Option<PathBuf>,
     },
@@ -245,7 +245,7 @@ async fn provision(config: Config, p: Provision, first: bool) -> anyhow::Result<
 
 async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<ExitCode> {
     use logbook::backup::service;
-    let default_dir = service::default_dir(&config.data_dir);
+    let default_dir = config.backup_dir.clone();
     match command {
         BackupCommand::Create { dir } => {
             let data_dir = config.data_dir.clone();

@@ -117,8 +117,7 @@ pub struct DiskSpace {
     pub free_bytes: u64,
 }
 
-/// Where backups are written. Not configured until backups exist; they fill `storage` and
-/// `last_backup_at` from their configuration.
+/// Where backups are written (`backup_dir`), the space there and the newest backup in it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BackupTarget {
     pub configured: bool,
@@ -127,11 +126,14 @@ pub struct BackupTarget {
 }
 
 impl BackupTarget {
-    pub fn not_configured() -> Self {
+    pub fn of(dir: &Path) -> Self {
         BackupTarget {
-            configured: false,
-            storage: None,
-            last_backup_at: None,
+            configured: true,
+            // The directory may not exist before the first backup: its parent's disk then.
+            storage: Some(storage(dir)),
+            last_backup_at: crate::backup::service::list(dir)
+                .ok()
+                .and_then(|l| l.first().map(|b| b.modified)),
         }
     }
 }
@@ -222,7 +224,7 @@ pub async fn collect(state: &AppState, ctx: &Ctx) -> AppResult<SystemStatus> {
         host,
         server,
         data_dir,
-        backup_target: BackupTarget::not_configured(),
+        backup_target: BackupTarget::of(&state.config.backup_dir),
         database,
         certificate: match state.tls.as_deref() {
             Some(tls) => CertificateStatus::of(tls),
