@@ -640,7 +640,8 @@ async fn every_api_route(app: &TestApp) -> Vec<(Method, String)> {
             let filled = path
                 .replace("{id}", &id)
                 .replace("{role_id}", &id)
-                .replace("{name}", "purge_sessions");
+                .replace("{name}", "purge_sessions")
+                .replace("{file}", "missing.lbk");
             assert!(!filled.contains('{'), "unfilled parameter in {filled}");
             routes.push((method, filled));
         }
