@@ -81,10 +81,12 @@ pub async fn download(
     Path(file): Path<String>,
 ) -> AppResult<Response> {
     let (path, bytes) = manage::download(&state, &ctx, &file).await?;
-    let opened = tokio::fs::File::open(&path).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => AppError::NotFound,
-        _ => AppError::Internal(anyhow::anyhow!("cannot open {}: {e}", path.display())),
-    })?;
+    let opened = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => AppError::NotFound,
+            _ => AppError::Internal(anyhow::anyhow!("cannot open {}: {e}", path.display())),
+        })?;
     let stream = futures_util::stream::unfold(opened, |mut f| async move {
         use tokio::io::AsyncReadExt;
         let mut buf = vec![0u8; 64 * 1024];

@@ -4,12 +4,12 @@
 //! Plain forms, post-redirect-get.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 
 use super::manage::{self, BackupEntry, BackupRun};
@@ -76,12 +76,15 @@ pub struct RunView {
 
 fn run_view(run: &BackupRun) -> Option<RunView> {
     run.started_at?;
-    let p = run.progress.clone().unwrap_or(super::service::ProgressView {
-        stage: String::new(),
-        tables_done: 0,
-        tables_total: 0,
-        rows: 0,
-    });
+    let p = run
+        .progress
+        .clone()
+        .unwrap_or(super::service::ProgressView {
+            stage: String::new(),
+            tables_done: 0,
+            tables_total: 0,
+            rows: 0,
+        });
     let stage = match p.stage.as_str() {
         "tables" => "Copying the tables",
         "files" => "Copying the files",

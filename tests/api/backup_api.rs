@@ -115,18 +115,14 @@ async fn back_up_now_then_list_download_check_and_delete() {
     assert!(sidecar.exists());
 
     // Delete: the file and its sidecar go, and the log says who.
-    let (status, body) = app
-        .delete(&admin, &format!("/api/v1/backups/{file}"))
-        .await;
+    let (status, body) = app.delete(&admin, &format!("/api/v1/backups/{file}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert!(!path.exists());
     assert!(!sidecar.exists());
     assert_eq!(app.audit_actions(&app.a, "backup.deleted").await, 1);
     let (_, list) = app.get(&admin, "/api/v1/backups").await;
     assert_eq!(list["backups"], json!([]));
-    let (status, body) = app
-        .delete(&admin, &format!("/api/v1/backups/{file}"))
-        .await;
+    let (status, body) = app.delete(&admin, &format!("/api/v1/backups/{file}")).await;
     assert_problem(status, &body, StatusCode::NOT_FOUND);
 }
 
@@ -294,17 +290,15 @@ async fn a_host_with_several_departments_backs_up_from_the_command_line() {
     let app = TestApp::spawn().await;
     // A backup made on the command line (as the host's operator does) is not offered either.
     let dir = backup_dir(&app);
-    let info = logbook::backup::service::create(
-        &app.state.db,
-        &app.data_dir,
-        &dir,
-        &Default::default(),
-    )
-    .await
-    .unwrap();
+    let info =
+        logbook::backup::service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
+            .await
+            .unwrap();
     for org in [&app.a, &app.b] {
         for (method, path) in routes(&info.file) {
-            let (status, body) = app.call(method.clone(), &org.admin.token, &path, None).await;
+            let (status, body) = app
+                .call(method.clone(), &org.admin.token, &path, None)
+                .await;
             assert_problem(status, &body, StatusCode::CONFLICT);
             assert!(
                 body["detail"]

@@ -292,8 +292,20 @@ fn matrix() -> Vec<Guarded> {
         ),
         // Backups: the test host serves two organizations, so a holder is sent to the command
         // line (409); the page and API with one organization are in backup_api.rs.
-        guarded("settings.manage", M::GET, "/api/v1/backups", None, S::CONFLICT),
-        guarded("settings.manage", M::POST, "/api/v1/backups", None, S::CONFLICT),
+        guarded(
+            "settings.manage",
+            M::GET,
+            "/api/v1/backups",
+            None,
+            S::CONFLICT,
+        ),
+        guarded(
+            "settings.manage",
+            M::POST,
+            "/api/v1/backups",
+            None,
+            S::CONFLICT,
+        ),
         guarded(
             "settings.manage",
             M::GET,
