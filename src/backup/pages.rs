@@ -155,6 +155,12 @@ async fn show(
 ) -> PageResult {
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let mut page = list_page(&state, &ctx).await?;
+    // "The last backup is done" only while that backup is still here.
+    if page.run.as_ref().is_some_and(|r| {
+        !r.running && r.error.is_empty() && !page.rows.iter().any(|row| row.file == r.made)
+    }) {
+        page.run = None;
+    }
     // Only names from the list go into a message.
     let known = page.rows.iter().any(|r| r.file == q.file);
     page.notice = match q.done.as_str() {
