@@ -99,8 +99,19 @@ pub async fn download(
             Err(e) => Some((Err(e), f)),
         }
     });
-    // The name is one from the list (letters, digits, '-', '.'), safe inside quotes.
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{file}\""))
+    // The name is one from the list; anything odd in it (a name copied in by hand) is replaced
+    // for the header.
+    let name: String = file
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
         .map_err(|_| AppError::BadRequest("a backup is named by its file name alone".into()))?;
     Ok((
         [

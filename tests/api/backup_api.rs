@@ -395,6 +395,17 @@ async fn the_page_backs_up_lists_and_deletes_after_asking() {
     let (_, _, html) = app.page_get("/settings/backups", &cookies).await;
     assert!(html.contains(&file), "{html}");
     assert!(html.contains("Checks out"), "{html}");
+    // The page's download link works with the page's session.
+    let res = app
+        .page_get_response(&format!("/api/v1/backups/{file}/download"), &cookies)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.bytes().await.unwrap().as_ref(),
+        std::fs::read(backup_dir(&app).join(&file))
+            .unwrap()
+            .as_slice()
+    );
     assert!(html.contains(&format!("/api/v1/backups/{file}/download")));
     assert!(html.contains("The last backup is done"), "{html}");
 
@@ -427,4 +438,27 @@ async fn the_page_backs_up_lists_and_deletes_after_asking() {
     assert!(html.contains("The backup was deleted"), "{html}");
     assert!(html.contains("No backups yet"), "{html}");
     assert_eq!(app.audit_actions(&app.a, "backup.deleted").await, 1);
+}
+
+#[tokio::test]
+async fn a_backup_that_fails_says_why_and_is_audited() {
+    let app = TestApp::spawn_one_organization().await;
+    let admin = app.a.admin.token.clone();
+    // The backup directory cannot be made: a file has its name.
+    let dir = backup_dir(&app);
+    std::fs::write(&dir, b"in the way").unwrap();
+    let run = back_up_now(&app, &admin).await;
+    assert!(run["result"].is_null(), "{run}");
+    assert!(!run["error"].as_str().unwrap().is_empty(), "{run}");
+    assert_eq!(app.audit_actions(&app.a, "backup.failed").await, 1);
+    assert_eq!(app.audit_actions(&app.a, "backup.created").await, 0);
+    let cookies = access_cookie(&app.a.admin);
+    std::fs::remove_file(&dir).unwrap();
+    let (status, _, html) = app.page_get("/settings/backups", &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("The last backup failed"), "{html}");
+    // The next one works.
+    let run = back_up_now(&app, &admin).await;
+    assert!(run["error"].is_null(), "{run}");
+    assert_eq!(app.audit_actions(&app.a, "backup.created").await, 1);
 }
