@@ -194,6 +194,16 @@ pub fn record_made(dir: &Path, info: &BackupInfo) {
     );
 }
 
+/// Removes the sidecar of a backup that is gone (for any code that deletes backups: retention
+/// too); a missing one is fine.
+pub fn forget(dir: &Path, file: &str) {
+    match std::fs::remove_file(sidecar_path(dir, file)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(file, error = %e, "cannot remove the backup's summary"),
+    }
+}
+
 fn entry(dir: &Path, listed: service::Listed, newest: i64) -> BackupEntry {
     let sidecar = read_sidecar(dir, &listed.file).filter(|s| s.bytes == listed.bytes);
     let summary = sidecar.as_ref().and_then(|s| s.summary.clone());
@@ -337,7 +347,7 @@ pub async fn delete(state: &AppState, ctx: &Ctx, file: &str) -> AppResult<()> {
         blocking(move || {
             std::fs::remove_file(&path)
                 .map_err(|e| anyhow::anyhow!("cannot delete {}: {e}", path.display()))?;
-            let _ = std::fs::remove_file(sidecar_path(&dir, &file));
+            forget(&dir, &file);
             Ok(())
         })
         .await?;
