@@ -264,3 +264,61 @@ async fn delete(
         Err(other) => Err(other.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running() -> BackupRun {
+        BackupRun {
+            running: true,
+            started_at: Some(chrono::Utc::now()),
+            finished_at: None,
+            started_by: Some("chief".into()),
+            progress: Some(super::super::service::ProgressView {
+                stage: "tables".into(),
+                tables_done: 3,
+                tables_total: 40,
+                rows: 1200,
+            }),
+            result: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_running_backup_polls_and_a_finished_one_does_not() {
+        let html = ProgressFragment {
+            run: run_view(&running()),
+        }
+        .render()
+        .unwrap();
+        assert!(
+            html.contains(r#"hx-get="/settings/backups/progress""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"hx-trigger="every 1s""#), "{html}");
+        assert!(
+            html.contains("Copying the tables: 3 of 40 tables, 1200 rows so far."),
+            "{html}"
+        );
+        // Without JavaScript: a link to reload.
+        assert!(html.contains(r#"<a href="/settings/backups">Reload the page</a>"#));
+
+        let mut failed = running();
+        failed.running = false;
+        failed.error = Some("not enough free space in /x".into());
+        let html = ProgressFragment {
+            run: run_view(&failed),
+        }
+        .render()
+        .unwrap();
+        assert!(!html.contains("hx-get"), "{html}");
+        assert!(
+            html.contains("The last backup failed: Not enough free space in /x."),
+            "{html}"
+        );
+        let html = ProgressFragment { run: None }.render().unwrap();
+        assert!(!html.contains("hx-get"), "{html}");
+    }
+}
