@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::modules::roles::pages::router())
         .merge(crate::audit::pages::router())
         .merge(crate::system::router())
+        .merge(crate::backup::router())
         .merge(crate::tls::router())
         .merge(crate::setup::router())
         .route("/static/{*path}", get(crate::web::static_file))

@@ -234,7 +234,7 @@ impl Config {
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .or(file.backup_dir)
-            .unwrap_or_else(|| data_dir.join("backups"));
+            .unwrap_or_else(|| crate::backup::service::default_dir(&data_dir));
         let backup_copy_dir = match env("LOGBOOK_BACKUP_COPY_DIR") {
             // Set but empty: no copy, whatever the file says.
             Some(v) if v.is_empty() => None,

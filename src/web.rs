@@ -152,6 +152,7 @@ pub fn settings_nav(current: &str) -> Vec<NavItem> {
             ("Jobs", "/settings/jobs"),
             ("Status", "/settings/status"),
             ("HTTPS", "/settings/https"),
+            ("Backups", "/settings/backups"),
             ("Notification defaults", "/settings/notifications"),
             ("Your notifications", "/account/notifications"),
         ],

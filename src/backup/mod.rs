@@ -1,9 +1,17 @@
 //! Backups: one archive file with every table (one consistent snapshot) and the data directory's
 //! files, checked against its manifest when written and whenever it is read. See `archive` for
-//! the format and `service` for making and checking them.
+//! the format, `service` for making and checking them, and `manage` for the web UI's and API's
+//! side (`api`, `pages`).
 
+pub mod api;
 pub mod archive;
+pub mod manage;
+pub mod pages;
 pub mod restore;
 pub mod retention;
 pub mod schedule;
 pub mod service;
+
+pub fn router() -> axum::Router<crate::app::AppState> {
+    api::router().merge(pages::router())
+}

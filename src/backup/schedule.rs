@@ -110,6 +110,8 @@ pub async fn make(
     let info = service::create(db, data_dir, backup_dir, &service::CreateOptions::default())
         .await
         .map_err(|e| format!("The scheduled backup could not be made: {e:#}."))?;
+    // It was read back and checked: the backups page shows it as checked.
+    super::manage::record_made(backup_dir, &info);
     let now: DateTime<Utc> = Utc::now();
     let deleted = retention::apply(backup_dir, now, tz, keep_daily, keep_weekly)
         .map_err(|e| {

@@ -107,8 +107,12 @@ async fn a_backup_run_makes_a_verified_archive_and_a_byte_identical_copy() {
     assert!(retention::made_at(file).is_some(), "{file}");
     let checked = service::verify(&backup_dir.join(file)).await.unwrap();
     assert!(!checked.manifest.tables.is_empty());
-    // Nothing else in either folder: no temporary file left behind.
-    assert_eq!(names_in(&backup_dir), vec![file.clone()]);
+    // Nothing else in either folder: no temporary file left behind; beside the archive only its
+    // summary for the backups page, which shows it as checked.
+    assert_eq!(
+        names_in(&backup_dir),
+        vec![file.clone(), format!("{file}.json")]
+    );
     assert_eq!(names_in(&usb), vec![file.clone()]);
     assert_eq!(
         std::fs::read(usb.join(file)).unwrap(),
@@ -195,10 +199,13 @@ async fn the_backup_run_applies_retention_in_both_folders() {
     assert_eq!(run["outcome"], "succeeded", "{run}");
     let new = service::list(&backup_dir).unwrap()[0].file.clone();
     // Today's (the new one) and, before today, the newest of one week (3 days ago).
-    let mut want = vec![new, old_name(3), "keep-me.txt".to_string()];
+    let mut want = vec![new.clone(), old_name(3), "keep-me.txt".to_string()];
+    want.sort();
+    assert_eq!(names_in(&usb), want);
+    // The backup folder also holds the new archive's summary for the backups page.
+    want.push(format!("{new}.json"));
     want.sort();
     assert_eq!(names_in(&backup_dir), want);
-    assert_eq!(names_in(&usb), want);
 }
 
 #[tokio::test]

@@ -329,6 +329,33 @@ impl TestApp {
         app
     }
 
+    /// `spawn` with organization A alone on the host (`b` is a placeholder): what a single
+    /// department's box looks like (backups from the web UI need it).
+    pub async fn spawn_one_organization() -> TestApp {
+        let db = TestDb::create().await;
+        let data_dir = temp_dir();
+        let config = test_config(&db.url, data_dir.clone());
+        let (state, addr, shutdown, server) = start_server_with(config, None).await;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let mut app = TestApp {
+            base: format!("http://{addr}"),
+            addr,
+            client,
+            db,
+            state,
+            data_dir,
+            a: placeholder_org(),
+            b: placeholder_org(),
+            shutdown: Some(shutdown),
+            server: Some(server),
+        };
+        app.a = app.provision("Alpha Fire Department", "alpha-admin").await;
+        app
+    }
+
     /// `spawn`, with HTTPS on (`tls = "self-signed"` unless `tweak` says otherwise) as
     /// `logbook serve` runs it: `base` is the HTTPS address (as `localhost`), the plain-HTTP port
     /// only redirects. `client` and the page helpers do not check the certificate (the tests

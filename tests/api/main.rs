@@ -6,6 +6,7 @@ mod harness;
 mod audit;
 mod auth;
 mod backup;
+mod backup_api;
 mod backup_schedule;
 mod bad_input;
 mod email;

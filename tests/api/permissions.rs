@@ -290,6 +290,50 @@ fn matrix() -> Vec<Guarded> {
             None,
             S::NOT_FOUND,
         ),
+        // Backups: the test host serves two organizations, so a holder is sent to the command
+        // line (409); the page and API with one organization are in backup_api.rs.
+        guarded(
+            "settings.manage",
+            M::GET,
+            "/api/v1/backups",
+            None,
+            S::CONFLICT,
+        ),
+        guarded(
+            "settings.manage",
+            M::POST,
+            "/api/v1/backups",
+            None,
+            S::CONFLICT,
+        ),
+        guarded(
+            "settings.manage",
+            M::GET,
+            "/api/v1/backups/progress",
+            None,
+            S::CONFLICT,
+        ),
+        guarded(
+            "settings.manage",
+            M::POST,
+            "/api/v1/backups/missing.lbk/verify",
+            None,
+            S::CONFLICT,
+        ),
+        guarded(
+            "settings.manage",
+            M::GET,
+            "/api/v1/backups/missing.lbk/download",
+            None,
+            S::CONFLICT,
+        ),
+        guarded(
+            "settings.manage",
+            M::DELETE,
+            "/api/v1/backups/missing.lbk",
+            None,
+            S::CONFLICT,
+        ),
         // Every member's own inbox and preferences.
         guarded("", M::GET, "/api/v1/notifications", None, S::OK),
         guarded("", M::GET, "/api/v1/notifications/preferences", None, S::OK),
@@ -608,7 +652,8 @@ async fn every_api_route(app: &TestApp) -> Vec<(Method, String)> {
             let filled = path
                 .replace("{id}", &id)
                 .replace("{role_id}", &id)
-                .replace("{name}", "purge_sessions");
+                .replace("{name}", "purge_sessions")
+                .replace("{file}", "missing.lbk");
             assert!(!filled.contains('{'), "unfilled parameter in {filled}");
             routes.push((method, filled));
         }

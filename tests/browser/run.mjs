@@ -48,6 +48,7 @@ const PAGES = [
   { name: 'settings-job-history', path: '/settings/jobs/purge_sessions' },
   { name: 'settings-status', path: '/settings/status' },
   { name: 'settings-https', path: '/settings/https' },
+  { name: 'settings-backups', path: '/settings/backups' },
   { name: 'announcements', path: '/announcements' },
   { name: 'announcements-new', path: '/announcements/new' },
 ];
@@ -981,6 +982,38 @@ test('HTTPS settings on a phone: a key that is not the certificate\'s is refused
     assert.doesNotMatch(await page.locator('main').innerText(), /Uploaded certificate \(not in use\)/);
   }, { expect: [[422, '/settings/https']], context: { viewport: { width: 390, height: 844 } } });
 });
+
+test('backups on a phone: "Back up now" shows it listed and checked; deleting it asks first', () =>
+  withPage('settings-backups-phone', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/settings/email');
+    await page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Backups' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Backups' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/settings/backups');
+    await checkA11y(page, 'backups');
+
+    await page.getByRole('button', { name: 'Back up now' }).click();
+    await page.waitForURL((u) => u.searchParams.get('done') === 'started');
+    // Live progress (htmx polls), then the page again with the backup listed.
+    await page.getByText('The last backup is done').waitFor({ timeout: 60_000 });
+    const rows = page.locator('tbody tr');
+    assert.equal(await rows.count(), 1);
+    const row = await rows.first().innerText();
+    assert.match(row, /logbook-\d{8}-\d{6}-\d{3}-[0-9a-f]+\.lbk/);
+    assert.match(row, /Checks out, can be restored/);
+    const file = row.match(/logbook-[^\s]+\.lbk/)[0];
+    assert.equal(await page.getByRole('link', { name: `Download ${file}` }).getAttribute('href'),
+      `/api/v1/backups/${file}/download`);
+    assert.equal(await scrollsSideways(page), false, 'the page scrolls sideways on a phone');
+    await checkA11y(page, 'backups (made)');
+
+    await page.getByRole('link', { name: `Delete ${file}` }).click();
+    await page.getByRole('heading', { level: 1, name: 'Delete this backup?' }).waitFor();
+    await checkA11y(page, 'backups (delete)');
+    await page.getByRole('button', { name: 'Delete the backup' }).click();
+    await page.getByText('The backup was deleted.').waitFor();
+    await page.getByText('No backups yet').waitFor();
+  }, { context: { viewport: { width: 390, height: 844 } } }));
 
 test('announcements: a missing title is shown beside the field; posted, it is on the dashboard until dismissed', () =>
   withPage('announcements', async (page) => {

@@ -1,0 +1,324 @@
+//! `/settings/backups` (`settings.manage`, one organization on the host; checked in `manage`):
+//! the backups made, "back up now" with live progress (htmx polls a fragment; without
+//! JavaScript, reloading the page shows it), checking, downloading, and deleting after asking.
+//! Plain forms, post-redirect-get.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::manage::{self, BackupEntry, BackupRun};
+use crate::app::AppState;
+use crate::auth::Ctx;
+use crate::error::AppError;
+use crate::system::status::bytes as human_bytes;
+use crate::web::{self, Chrome, LocalTime, NavItem, PageResult, SETTINGS, Viewer};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/settings/backups", get(show).post(start))
+        .route("/settings/backups/progress", get(progress))
+        .route("/settings/backups/{file}/verify", post(verify))
+        .route(
+            "/settings/backups/{file}/delete",
+            get(delete_confirm).post(delete),
+        )
+}
+
+/// One backup, formatted for the page.
+pub struct Row {
+    file: String,
+    /// The file name for a URL path.
+    href: String,
+    made: LocalTime,
+    size: String,
+    app_version: String,
+    schema: String,
+    checked: bool,
+    verified: bool,
+    restorable: bool,
+    problem: String,
+    rows: String,
+}
+
+fn row(b: BackupEntry, tz: chrono_tz::Tz) -> Row {
+    Row {
+        href: web::url_encode(&b.file),
+        made: web::local_time(tz, &b.created_at.unwrap_or(b.modified)),
+        size: human_bytes(b.bytes),
+        app_version: b.app_version.unwrap_or_default(),
+        schema: b.schema_version.map(|s| s.to_string()).unwrap_or_default(),
+        checked: b.checked,
+        verified: b.verified,
+        restorable: b.restorable,
+        problem: b.problem.map(|p| web::sentence(&p)).unwrap_or_default(),
+        rows: b.rows.map(|r| r.to_string()).unwrap_or_default(),
+        file: b.file,
+    }
+}
+
+/// The running backup, or how the last one ended, for the progress fragment.
+pub struct RunView {
+    running: bool,
+    stage: String,
+    tables_done: u32,
+    tables_total: u32,
+    rows: u64,
+    /// The file made, once it succeeded.
+    made: String,
+    error: String,
+}
+
+fn run_view(run: &BackupRun) -> Option<RunView> {
+    run.started_at?;
+    let p = run
+        .progress
+        .clone()
+        .unwrap_or(super::service::ProgressView {
+            stage: String::new(),
+            tables_done: 0,
+            tables_total: 0,
+            rows: 0,
+        });
+    let stage = match p.stage.as_str() {
+        "tables" => "Copying the tables",
+        "files" => "Copying the files",
+        "checking" => "Reading it back to check it",
+        "done" => "Done",
+        _ => "Starting",
+    };
+    Some(RunView {
+        running: run.running,
+        stage: stage.into(),
+        tables_done: p.tables_done,
+        tables_total: p.tables_total,
+        rows: p.rows,
+        made: run
+            .result
+            .as_ref()
+            .map(|r| r.file.clone())
+            .unwrap_or_default(),
+        error: run.error.as_deref().map(web::sentence).unwrap_or_default(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "backups/list.html")]
+struct ListPage {
+    chrome: Chrome,
+    settings_nav: Vec<NavItem>,
+    rows: Vec<Row>,
+    run: Option<RunView>,
+    notice: Option<String>,
+    error: Option<String>,
+    dir: String,
+}
+
+#[derive(Template)]
+#[template(path = "backups/progress.html")]
+struct ProgressFragment {
+    run: Option<RunView>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DoneQuery {
+    #[serde(default)]
+    done: String,
+    #[serde(default)]
+    file: String,
+}
+
+async fn list_page(state: &AppState, ctx: &Ctx) -> Result<ListPage, AppError> {
+    let list = manage::list(state, ctx).await?;
+    let run = manage::progress(state, ctx).await?;
+    let tz = web::time_zone(&ctx.timezone);
+    Ok(ListPage {
+        chrome: Chrome::for_viewer(ctx, SETTINGS),
+        settings_nav: web::settings_nav("/settings/backups"),
+        rows: list.backups.into_iter().map(|b| row(b, tz)).collect(),
+        run: run_view(&run),
+        notice: None,
+        error: None,
+        dir: manage::backup_dir(state).display().to_string(),
+    })
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    query: Result<Query<DoneQuery>, QueryRejection>,
+) -> PageResult {
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let mut page = list_page(&state, &ctx).await?;
+    // "The last backup is done" only while that backup is still here.
+    if page.run.as_ref().is_some_and(|r| {
+        !r.running && r.error.is_empty() && !page.rows.iter().any(|row| row.file == r.made)
+    }) {
+        page.run = None;
+    }
+    // Only names from the list go into a message.
+    let known = page.rows.iter().any(|r| r.file == q.file);
+    page.notice = match q.done.as_str() {
+        "started" => Some("The backup has started.".into()),
+        "checked" if known => Some(format!("{} was read through and checks out.", q.file)),
+        "deleted" => Some("The backup was deleted.".into()),
+        _ => None,
+    };
+    Ok(web::render(&page))
+}
+
+async fn progress(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    headers: HeaderMap,
+) -> PageResult {
+    let run = manage::progress(&state, &ctx).await?;
+    let view = run_view(&run);
+    let mut res = web::render(&ProgressFragment { run: view });
+    // Polled by htmx: once the backup has ended, the whole page again (the list has it now).
+    if headers.contains_key("hx-request") && !run.running {
+        res.headers_mut()
+            .insert("hx-refresh", HeaderValue::from_static("true"));
+    }
+    Ok(res)
+}
+
+/// The page again with a refusal at the top.
+async fn refused(state: &AppState, ctx: &Ctx, err: AppError) -> PageResult {
+    let status = err.status();
+    let mut page = list_page(state, ctx).await?;
+    page.error = Some(web::refusal(&err));
+    Ok((status, web::render(&page)).into_response())
+}
+
+async fn start(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
+    match manage::start(&state, &ctx).await {
+        Ok(_) => Ok(Redirect::to("/settings/backups?done=started").into_response()),
+        Err(err @ AppError::Conflict(_)) if manage::allowed(&state, &ctx).await.is_ok() => {
+            refused(&state, &ctx, err).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(file): Path<String>,
+) -> PageResult {
+    match manage::check(&state, &ctx, &file).await {
+        Ok(b) => Ok(Redirect::to(&web::link(
+            "/settings/backups",
+            &[("done", "checked"), ("file", &b.file)],
+        ))
+        .into_response()),
+        Err(err @ AppError::Rejected(StatusCode::UNPROCESSABLE_ENTITY, _)) => {
+            refused(&state, &ctx, err).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "backups/delete.html")]
+struct DeletePage {
+    chrome: Chrome,
+    row: Row,
+}
+
+async fn delete_confirm(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(file): Path<String>,
+) -> PageResult {
+    let list = manage::list(&state, &ctx).await?;
+    // Only a name in the list (anything else: not found, nothing read).
+    let found = list
+        .backups
+        .into_iter()
+        .find(|b| b.file == file)
+        .ok_or(AppError::NotFound)?;
+    Ok(web::render(&DeletePage {
+        chrome: Chrome::for_viewer(&ctx, SETTINGS),
+        row: row(found, web::time_zone(&ctx.timezone)),
+    }))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(file): Path<String>,
+) -> PageResult {
+    match manage::delete(&state, &ctx, &file).await {
+        Ok(()) => Ok(Redirect::to("/settings/backups?done=deleted").into_response()),
+        // Already gone (a second click): the page shows how things stand.
+        Err(AppError::NotFound) => Ok(Redirect::to("/settings/backups").into_response()),
+        Err(err @ AppError::Conflict(_)) if manage::allowed(&state, &ctx).await.is_ok() => {
+            refused(&state, &ctx, err).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running() -> BackupRun {
+        BackupRun {
+            running: true,
+            started_at: Some(chrono::Utc::now()),
+            finished_at: None,
+            started_by: Some("chief".into()),
+            progress: Some(super::super::service::ProgressView {
+                stage: "tables".into(),
+                tables_done: 3,
+                tables_total: 40,
+                rows: 1200,
+            }),
+            result: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_running_backup_polls_and_a_finished_one_does_not() {
+        let html = ProgressFragment {
+            run: run_view(&running()),
+        }
+        .render()
+        .unwrap();
+        assert!(
+            html.contains(r#"hx-get="/settings/backups/progress""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"hx-trigger="every 1s""#), "{html}");
+        assert!(
+            html.contains("Copying the tables: 3 of 40 tables, 1200 rows so far."),
+            "{html}"
+        );
+        // Without JavaScript: a link to reload.
+        assert!(html.contains(r#"<a href="/settings/backups">Reload the page</a>"#));
+
+        let mut failed = running();
+        failed.running = false;
+        failed.error = Some("not enough free space in /x".into());
+        let html = ProgressFragment {
+            run: run_view(&failed),
+        }
+        .render()
+        .unwrap();
+        assert!(!html.contains("hx-get"), "{html}");
+        assert!(
+            html.contains("The last backup failed: Not enough free space in /x."),
+            "{html}"
+        );
+        let html = ProgressFragment { run: None }.render().unwrap();
+        assert!(!html.contains("hx-get"), "{html}");
+    }
+}
