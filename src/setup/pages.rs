@@ -173,6 +173,24 @@ async fn enter(state: &AppState, addr: SocketAddr, jar: &CookieJar) -> Result<Dr
     })
 }
 
+/// The step named `slug` and the draft, when the step may be opened now; otherwise the response
+/// to send instead (404, the token form, or the first step still to answer).
+async fn open_step(
+    state: &AppState,
+    addr: SocketAddr,
+    jar: &CookieJar,
+    slug: &str,
+) -> Result<(Step, Draft), Response> {
+    let Some(step) = Step::from_slug(slug) else {
+        return Err(web::page_error(AppError::NotFound));
+    };
+    let draft = enter(state, addr, jar).await?;
+    if !draft.reachable(step) {
+        return Err(Redirect::to(&step_href(draft.next_step())).into_response());
+    }
+    Ok((step, draft))
+}
+
 fn step_href(step: Step) -> String {
     format!("/setup/{}", step.slug())
 }
@@ -281,16 +299,10 @@ async fn show(
     Path(slug): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(step) = Step::from_slug(&slug) else {
-        return web::page_error(AppError::NotFound);
-    };
-    let draft = match enter(&state, addr, &jar).await {
-        Ok(d) => d,
+    let (step, draft) = match open_step(&state, addr, &jar, &slug).await {
+        Ok(open) => open,
         Err(r) => return r,
     };
-    if !draft.reachable(step) {
-        return Redirect::to(&step_href(draft.next_step())).into_response();
-    }
     let notice = q.get("saved").map(|_| "Saved.".to_string());
     render_step(
         &state,
@@ -365,16 +377,10 @@ async fn submit(
     Path(slug): Path<String>,
     Form(form): Form<Values>,
 ) -> Response {
-    let Some(step) = Step::from_slug(&slug) else {
-        return web::page_error(AppError::NotFound);
-    };
-    let draft = match enter(&state, addr, &jar).await {
-        Ok(d) => d,
+    let (step, draft) = match open_step(&state, addr, &jar, &slug).await {
+        Ok(open) => open,
         Err(r) => return r,
     };
-    if !draft.reachable(step) {
-        return Redirect::to(&step_href(draft.next_step())).into_response();
-    }
     let action = val(&form, "action");
     let outcome = match step {
         Step::Check => service::confirm_check(&state).await.map(|(d, _)| d),

@@ -302,45 +302,30 @@ impl TestApp {
         tweak: impl FnOnce(&mut Config),
         jobs: Option<logbook::jobs::Registry>,
     ) -> TestApp {
-        let db = TestDb::create().await;
-        let data_dir = temp_dir();
-        let mut config = test_config(&db.url, data_dir.clone());
-        tweak(&mut config);
-        let (state, addr, shutdown, server) = start_server_with(config, jobs).await;
-        let base = format!("http://{addr}");
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        let mut app = TestApp {
-            base,
-            addr,
-            client,
-            db,
-            state,
-            data_dir,
-            a: placeholder_org(),
-            b: placeholder_org(),
-            shutdown: Some(shutdown),
-            server: Some(server),
-        };
-        app.a = app.provision("Alpha Fire Department", "alpha-admin").await;
-        app.b = app.provision("Bravo Fire Department", "bravo-admin").await;
-        app
+        Self::spawn_plain(tweak, jobs, 2).await
     }
 
     /// `spawn` with organization A alone on the host (`b` is a placeholder): what a single
     /// department's box looks like (backups from the web UI need it).
     pub async fn spawn_one_organization() -> TestApp {
+        Self::spawn_plain(|_| {}, None, 1).await
+    }
+
+    async fn spawn_plain(
+        tweak: impl FnOnce(&mut Config),
+        jobs: Option<logbook::jobs::Registry>,
+        organizations: usize,
+    ) -> TestApp {
         let db = TestDb::create().await;
         let data_dir = temp_dir();
-        let config = test_config(&db.url, data_dir.clone());
-        let (state, addr, shutdown, server) = start_server_with(config, None).await;
+        let mut config = test_config(&db.url, data_dir.clone());
+        tweak(&mut config);
+        let (state, addr, shutdown, server) = start_server_with(config, jobs).await;
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        let mut app = TestApp {
+        let app = TestApp {
             base: format!("http://{addr}"),
             addr,
             client,
@@ -352,8 +337,16 @@ impl TestApp {
             shutdown: Some(shutdown),
             server: Some(server),
         };
-        app.a = app.provision("Alpha Fire Department", "alpha-admin").await;
-        app
+        app.with_organizations(organizations).await
+    }
+
+    /// Provisions organization A and, for 2, B, with their administrators signed in.
+    async fn with_organizations(mut self, organizations: usize) -> TestApp {
+        self.a = self.provision("Alpha Fire Department", "alpha-admin").await;
+        if organizations > 1 {
+            self.b = self.provision("Bravo Fire Department", "bravo-admin").await;
+        }
+        self
     }
 
     /// `spawn`, with HTTPS on (`tls = "self-signed"` unless `tweak` says otherwise) as
@@ -384,7 +377,7 @@ impl TestApp {
             .danger_accept_invalid_certs(true)
             .build()
             .unwrap();
-        let mut app = TestApp {
+        let app = TestApp {
             base: format!("https://localhost:{}", addr.port()),
             addr,
             client,
@@ -396,9 +389,7 @@ impl TestApp {
             shutdown: Some(shutdown),
             server: Some(server),
         };
-        app.a = app.provision("Alpha Fire Department", "alpha-admin").await;
-        app.b = app.provision("Bravo Fire Department", "bravo-admin").await;
-        app
+        app.with_organizations(2).await
     }
 
     /// A browser for this server's pages (`browser()`; over HTTPS, without checking the
