@@ -8,10 +8,8 @@
 //! `store_uploaded` and `remove_uploaded` are what the settings page, the API and the setup
 //! wizard call; they check a pair before anything is stored.
 
-use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use anyhow::{Context, bail};
@@ -316,8 +314,8 @@ fn self_signed(dir: &Path, names: &[String], now: OffsetDateTime) -> anyhow::Res
         _ => {
             let key = KeyPair::generate()?;
             let cert = ca_params(now)?.self_signed(&key)?;
-            write_private(&ca_key, &key.serialize_pem())?;
-            write_private(&ca_crt, &cert.pem())?;
+            crate::files::write_private(&ca_key, key.serialize_pem().as_bytes())?;
+            crate::files::write_private(&ca_crt, cert.pem().as_bytes())?;
             // A new CA invalidates the old server certificate.
             let _ = std::fs::remove_file(dir.join("server.meta"));
             tracing::info!(path = %ca_crt.display(), "generated a new local certificate authority");
@@ -359,13 +357,13 @@ fn self_signed(dir: &Path, names: &[String], now: OffsetDateTime) -> anyhow::Res
         let key = KeyPair::generate()?;
         let issuer = Issuer::new(ca_params(now)?, &ca_key_pair);
         let cert = params.signed_by(&key, &issuer)?;
-        write_private(&server_key, &key.serialize_pem())?;
-        write_private(&server_crt, &cert.pem())?;
+        crate::files::write_private(&server_key, key.serialize_pem().as_bytes())?;
+        crate::files::write_private(&server_crt, cert.pem().as_bytes())?;
         let meta = Meta {
             not_after: params.not_after,
             names: names.to_vec(),
         };
-        write_private(&meta_path, &meta.render())?;
+        crate::files::write_private(&meta_path, meta.render().as_bytes())?;
         tracing::info!(names = ?names, "issued a new server certificate");
     }
     let mut generated = served_from_files(&server_crt, &server_key, "generated")?;
@@ -681,7 +679,9 @@ fn write_uploaded(data_dir: &Path, cert: Option<&str>, key: Option<&str>) -> App
     for (name, text) in [(UPLOADED_CERT, cert), (UPLOADED_KEY, key)] {
         let path = dir.join(name);
         match text {
-            Some(text) => write_private(&path, &format!("{}\n", text.trim()))?,
+            Some(text) => {
+                crate::files::write_private(&path, format!("{}\n", text.trim()).as_bytes())?
+            }
             None => match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -871,25 +871,6 @@ fn check_pair(cert_pem: &str, key_pem: &str, now: DateTime<Utc>) -> AppResult<Se
     })
 }
 
-/// Writes `text` to `path` readable by this user only: a temporary file, fsynced, renamed over
-/// the old one.
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".tmp");
-    let tmp: PathBuf = path.with_file_name(tmp_name);
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
 /// `/tls` and `/tls/ca.crt`: public, over HTTP too (a phone fetches the CA before trusting it).
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -1033,7 +1014,7 @@ async fn page(State(state): State<AppState>) -> Html<String> {
 mod tests {
     use super::*;
 
-    fn temp_dir(name: &str) -> PathBuf {
+    fn temp_dir(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!(
             "logbook-tls-{name}-{}-{}",
             std::process::id(),

@@ -165,7 +165,7 @@ fn read_sidecar(dir: &Path, file: &str) -> Option<Sidecar> {
 fn write_sidecar(dir: &Path, file: &str, sidecar: &Sidecar) {
     let written = serde_json::to_vec_pretty(sidecar)
         .map_err(anyhow::Error::from)
-        .and_then(|b| super::archive::write_atomic(&sidecar_path(dir, file), &b, 0o600));
+        .and_then(|b| crate::files::write_private(&sidecar_path(dir, file), &b));
     if let Err(e) = written {
         // The archive is fine; the list says "not checked yet" and a check writes it again.
         tracing::warn!(file, error = %e, "cannot write the backup's summary");

@@ -143,7 +143,7 @@ async fn restore_locked(
         {
             continue;
         }
-        archive::write_atomic(&data_dir.join(rel), bytes, 0o600)?;
+        crate::files::write_private(&data_dir.join(rel), bytes)?;
     }
 
     // The audit chains must verify, or the safety backup goes back.
@@ -416,10 +416,9 @@ async fn swap(
     let live_triggers: Vec<String> = triggers(live).await?.into_iter().map(|t| t.0).collect();
     // MariaDB moves no table with triggers to another database. The journal first: if the
     // process stops before the triggers are back, the next start creates them.
-    archive::write_atomic(
+    crate::files::write_private(
         &data_dir.join(JOURNAL),
         &serde_json::to_vec_pretty(&wanted)?,
-        0o600,
     )?;
     for t in &wanted {
         sqlx::query(AssertSqlSafe(format!(

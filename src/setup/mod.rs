@@ -11,9 +11,7 @@ pub mod pages;
 pub mod service;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -139,7 +137,8 @@ impl Gate {
             return Ok(());
         }
         let token = new_token();
-        write_token_file(&token_path(data_dir), &token).map_err(AppError::Internal)?;
+        crate::files::write_private(&token_path(data_dir), format!("{token}\n").as_bytes())
+            .map_err(AppError::Internal)?;
         if let Ok(mut t) = self.token.write() {
             *t = Some(digest(&token));
         }
@@ -202,25 +201,6 @@ impl Gate {
                 .into(),
         ))
     }
-}
-
-fn write_token_file(path: &Path, token: &str) -> anyhow::Result<()> {
-    use anyhow::Context;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    file.write_all(format!("{token}\n").as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }
 
 /// Paths served while setup is pending: the wizard, health, assets and the certificate pages.

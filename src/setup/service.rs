@@ -1194,7 +1194,7 @@ pub async fn finish(
             "email": if email.is_some() { "configured" } else { "skipped" },
             "https": https.as_ref().map(|h| h.certificate.clone()),
             "certificate_fingerprint": https.and_then(|h| h.fingerprint),
-            "modules": profile_modules(&draft),
+            "modules": draft.modules_or_default(),
         })),
     )
     .await?;
@@ -1208,10 +1208,6 @@ pub async fn finish(
         admin_id: done.admin_id,
         issued,
     })
-}
-
-fn profile_modules(draft: &Draft) -> BTreeMap<String, bool> {
-    draft.modules_or_default()
 }
 
 async fn insert_locations(

@@ -1232,7 +1232,7 @@ test('first-boot setup on a phone: the token, every step with a mistake or two, 
       context: phone,
       expect: [[401, '/setup'], [422, '/setup/organization'], [422, '/setup/administrator']],
     });
-    // Nothing leaks onto a phone's screen sideways.
+    // The server knows it too: setup is no longer pending.
     const res = await fetch(`${fresh.url}/api/v1/setup/status`);
     assert.deepEqual(await res.json(), { pending: false });
   } finally {
