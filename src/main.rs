@@ -76,7 +76,13 @@ enum BackupCommand {
         dir: Option<PathBuf>,
     },
     /// Read a backup through and check every table and file against its manifest.
-    Verify { file: PathBuf },
+    Verify {
+        file: PathBuf,
+        /// A file holding the passphrase of an encrypted backup (default: the passphrase this
+        /// server's backups are made with).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
     /// Put a backup in place of the current data (checked first; a safety backup of the current
     /// data is made in the backup directory). Restart the service afterwards.
     Restore {
@@ -84,6 +90,10 @@ enum BackupCommand {
         /// Where the safety backup goes (default <data dir>/backups).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// A file holding the passphrase of an encrypted backup (default: the passphrase this
+        /// server's backups are made with).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
     },
 }
 
@@ -280,9 +290,15 @@ async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<ExitCo
             }
             Ok(ExitCode::SUCCESS)
         }
-        BackupCommand::Restore { file, dir } => {
+        BackupCommand::Restore {
+            file,
+            dir,
+            passphrase_file,
+        } => {
             let data_dir = config.data_dir.clone();
             let url = config.database_url.clone();
+            let options =
+                service::RestoreOptions::new(passphrase_from(passphrase_file.as_deref())?, None);
             let state = logbook::prepare(config).await?;
             match logbook::backup::restore::restore(
                 &state.db,
@@ -290,6 +306,7 @@ async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<ExitCo
                 &data_dir,
                 &file,
                 &dir.unwrap_or(default_dir),
+                &options,
             )
             .await
             {
@@ -313,7 +330,19 @@ async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<ExitCo
                 }
             }
         }
-        BackupCommand::Verify { file } => match service::verify(&file).await {
+        BackupCommand::Verify {
+            file,
+            passphrase_file,
+        } => match service::verify(
+            &file,
+            match passphrase_from(passphrase_file.as_deref())? {
+                Some(p) => Some(p),
+                None => logbook::backup::key::stored(&config.data_dir)?,
+            }
+            .as_deref(),
+        )
+        .await
+        {
             Ok(checked) => {
                 let m = checked.manifest;
                 println!(
@@ -334,6 +363,18 @@ async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<ExitCo
             }
         },
     }
+}
+
+/// The passphrase in the first line of `file`, if one is given.
+fn passphrase_from(file: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+    let Some(file) = file else { return Ok(None) };
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the passphrase file {}", file.display()))?;
+    let line = text.lines().next().unwrap_or_default().to_string();
+    if line.is_empty() {
+        bail!("the passphrase file {} is empty", file.display());
+    }
+    Ok(Some(line))
 }
 
 /// The token the running server wrote at its start. Reading the file needs the rights of the

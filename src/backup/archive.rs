@@ -9,6 +9,10 @@
 //!   `CHUNK_BYTES`, so memory stays bounded whatever the table's size.
 //! - `files/<path>`: files of the data directory (secrets, TLS material, documents).
 //! - `manifest.json`: last, so that it can describe everything before it.
+//!
+//! An encrypted archive is the same gzip-compressed tar inside the age format with a passphrase
+//! (scrypt): `age -d logbook-….lbk | tar -xz` opens it without Logbook. The file's first bytes
+//! say which it is.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -95,11 +99,29 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Writes parts to `tmp` as they arrive (tar in gzip), then fsyncs it. Runs on a blocking
-/// thread; returns the number of bytes written.
+/// How every age file begins.
+const AGE_MAGIC: &[u8] = b"age-encryption.org/v1";
+
+/// Whether the file at `path` is an encrypted archive (it begins as an age file does).
+pub fn is_encrypted(path: &Path) -> std::io::Result<bool> {
+    let mut start = [0u8; AGE_MAGIC.len()];
+    let mut file = std::fs::File::open(path)?;
+    let mut read = 0;
+    while read < start.len() {
+        match file.read(&mut start[read..])? {
+            0 => break,
+            n => read += n,
+        }
+    }
+    Ok(read == start.len() && start == AGE_MAGIC)
+}
+
+/// Writes parts to `tmp` as they arrive (tar in gzip, inside age with `passphrase` when one is
+/// given), then fsyncs it. Runs on a blocking thread; returns the number of bytes written.
 pub fn write_parts(
     tmp: &Path,
-    mut parts: tokio::sync::mpsc::Receiver<Part>,
+    parts: tokio::sync::mpsc::Receiver<Part>,
+    passphrase: Option<&str>,
 ) -> anyhow::Result<u64> {
     use std::os::unix::fs::OpenOptionsExt;
     // It holds every member's data and the server's secrets: the service's user only.
@@ -109,10 +131,34 @@ pub fn write_parts(
         .mode(0o600)
         .open(tmp)
         .with_context(|| format!("cannot create {}", tmp.display()))?;
-    let gz = flate2::write::GzEncoder::new(
-        std::io::BufWriter::new(file),
-        flate2::Compression::default(),
-    );
+    let out = std::io::BufWriter::new(file);
+    let out = match passphrase {
+        None => write_tar(out, parts)?,
+        Some(p) => {
+            let encryptor = age::Encryptor::with_user_passphrase(age::secrecy::SecretString::from(
+                p.to_owned(),
+            ));
+            let sealed = encryptor
+                .wrap_output(out)
+                .context("starting the encryption")?;
+            write_tar(sealed, parts)?
+                .finish()
+                .context("finishing the encryption")?
+        }
+    };
+    let file = out
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("flushing the archive: {}", e.error()))?;
+    file.sync_all().context("writing the archive to disk")?;
+    Ok(file.metadata()?.len())
+}
+
+/// The tar in gzip, written to `out` part by part; returns `out` when the manifest is in.
+fn write_tar<W: std::io::Write>(
+    out: W,
+    mut parts: tokio::sync::mpsc::Receiver<Part>,
+) -> anyhow::Result<W> {
+    let gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
     let mut saw_manifest = false;
     while let Some(part) = parts.blocking_recv() {
@@ -140,12 +186,7 @@ pub fn write_parts(
         bail!("the backup stopped before it was complete");
     }
     let gz = tar.into_inner().context("finishing the archive")?;
-    let buffered = gz.finish().context("finishing the compression")?;
-    let file = buffered
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("flushing the archive: {}", e.error()))?;
-    file.sync_all().context("writing the archive to disk")?;
-    Ok(file.metadata()?.len())
+    gz.finish().context("finishing the compression")
 }
 
 /// What reading an archive found.
@@ -166,21 +207,64 @@ pub enum Refusal {
     Mismatch(String),
     #[error("the backup was made by a newer format ({0}); update Logbook to read it")]
     NewerFormat(u32),
+    #[error("the backup is encrypted: enter its passphrase (it is in the emergency kit)")]
+    NeedsPassphrase,
+    #[error("the passphrase does not open this backup")]
+    WrongPassphrase,
 }
 
-/// Reads the whole archive at `path` and checks every table and file against the manifest.
-/// `visit` sees each table chunk and file as it is read (restore uses it to load the data).
+/// Reads the whole archive at `path` (decrypting it with `passphrase` when it is encrypted) and
+/// checks every table and file against the manifest. `visit` sees each table chunk and file as
+/// it is read (restore uses it to load the data).
 pub fn read_checked(
     path: &Path,
-    mut visit: impl FnMut(&Entry<'_>) -> anyhow::Result<()>,
+    passphrase: Option<&str>,
+    visit: impl FnMut(&Entry<'_>) -> anyhow::Result<()>,
 ) -> Result<Checked, ReadError> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| ReadError::Io(anyhow::anyhow!("cannot open {}: {e}", path.display())))?;
+    let open_error =
+        |e: std::io::Error| ReadError::Io(anyhow::anyhow!("cannot open {}: {e}", path.display()));
+    let encrypted = is_encrypted(path).map_err(open_error)?;
+    let file = std::fs::File::open(path).map_err(open_error)?;
     let bytes = file
         .metadata()
         .map_err(|e| ReadError::Io(anyhow::Error::new(e)))?
         .len();
-    let gz = flate2::read::GzDecoder::new(std::io::BufReader::new(file));
+    let input = std::io::BufReader::new(file);
+    let manifest = if encrypted {
+        let Some(passphrase) = passphrase else {
+            return Err(Refusal::NeedsPassphrase.into());
+        };
+        let decryptor = age::Decryptor::new_buffered(input).map_err(decrypt_refusal)?;
+        let identity =
+            age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase.to_owned()));
+        let plain = decryptor
+            .decrypt(std::iter::once(&identity as &dyn age::Identity))
+            .map_err(decrypt_refusal)?;
+        read_tar(plain, visit)?
+    } else {
+        read_tar(input, visit)?
+    };
+    Ok(Checked { manifest, bytes })
+}
+
+/// Why age would not open the file, as a refusal.
+fn decrypt_refusal(e: age::DecryptError) -> ReadError {
+    match e {
+        age::DecryptError::NoMatchingKeys | age::DecryptError::DecryptionFailed => {
+            Refusal::WrongPassphrase.into()
+        }
+        age::DecryptError::Io(e) => damaged(e),
+        // A damaged header, or a work factor no honest backup uses.
+        other => Refusal::Damaged(other.to_string()).into(),
+    }
+}
+
+/// Reads the tar in gzip from `input` and checks it against its manifest.
+fn read_tar(
+    input: impl Read,
+    mut visit: impl FnMut(&Entry<'_>) -> anyhow::Result<()>,
+) -> Result<Manifest, ReadError> {
+    let gz = flate2::read::GzDecoder::new(input);
     let mut tar = tar::Archive::new(gz);
     let mut tables: BTreeMap<String, (u64, Sha256, u32)> = BTreeMap::new();
     let mut files: BTreeMap<String, (u64, String)> = BTreeMap::new();
@@ -272,7 +356,7 @@ pub fn read_checked(
     if let Some(extra) = files.keys().next() {
         return Err(Refusal::Mismatch(format!("file {extra} is not in the manifest")).into());
     }
-    Ok(Checked { manifest, bytes })
+    Ok(manifest)
 }
 
 /// A part of the archive as it is read.

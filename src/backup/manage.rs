@@ -283,10 +283,11 @@ pub async fn check(state: &AppState, ctx: &Ctx, file: &str) -> AppResult<BackupE
     let (path, listed) = listed_path(state, file).await?;
     let dir = backup_dir(state);
     // In a task of its own: the result is recorded even if the caller stops waiting.
+    let passphrase = super::key::stored(&state.config.data_dir)?;
     let checking = {
         let (dir, file) = (dir.clone(), listed.file.clone());
         tokio::spawn(async move {
-            let checked = service::verify(&path).await;
+            let checked = service::verify(&path, passphrase.as_deref()).await;
             let sidecar = match &checked {
                 Ok(c) => Sidecar {
                     bytes: c.bytes,

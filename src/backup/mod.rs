@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod archive;
+pub mod key;
 pub mod manage;
 pub mod pages;
 pub mod restore;

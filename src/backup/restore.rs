@@ -22,7 +22,7 @@ use sqlx::{AssertSqlSafe, MySqlPool};
 use tokio::sync::mpsc;
 
 use super::archive::{self, Entry, Manifest};
-use super::service;
+use super::service::{self, Progress, RestoreOptions};
 use crate::db::{self, MIGRATOR};
 
 const JOURNAL: &str = "restore-journal.json";
@@ -40,6 +40,8 @@ pub struct Restored {
     pub from_schema: i64,
     pub to_schema: i64,
     pub seconds: f64,
+    /// The archive was encrypted.
+    pub encrypted: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -62,26 +64,62 @@ pub async fn restore(
     data_dir: &Path,
     archive_path: &Path,
     backup_dir: &Path,
+    options: &RestoreOptions,
 ) -> anyhow::Result<Restored> {
     let lock = service::lock(db).await?;
-    let result = restore_locked(db, url, data_dir, archive_path, backup_dir, true).await;
+    let result = restore_locked(db, url, data_dir, archive_path, backup_dir, options).await;
     lock.release().await;
     result
 }
 
-async fn restore_locked(
+/// `restore` for a caller that holds the backup lock already.
+pub(super) async fn restore_locked(
     db: &MySqlPool,
     url: &str,
     data_dir: &Path,
     archive_path: &Path,
     backup_dir: &Path,
-    safety: bool,
+    options: &RestoreOptions,
+) -> anyhow::Result<Restored> {
+    let progress = options.progress.clone().unwrap_or_default();
+    let restored = restore_with(
+        db,
+        url,
+        data_dir,
+        archive_path,
+        backup_dir,
+        options,
+        &progress,
+    )
+    .await;
+    progress.set_stage(if restored.is_ok() { "done" } else { "failed" });
+    restored
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn restore_with(
+    db: &MySqlPool,
+    url: &str,
+    data_dir: &Path,
+    archive_path: &Path,
+    backup_dir: &Path,
+    options: &RestoreOptions,
+    progress: &Progress,
 ) -> anyhow::Result<Restored> {
     let started = Instant::now();
-    let checked = service::verify(archive_path)
+    progress.set_stage("checking");
+    let encrypted = archive::is_encrypted(archive_path)
+        .with_context(|| format!("cannot read {}", archive_path.display()))?;
+    let passphrase = match (&options.passphrase, encrypted) {
+        (Some(p), _) => Some(p.clone()),
+        (None, true) => super::key::stored(data_dir)?,
+        (None, false) => None,
+    };
+    let checked = service::verify(archive_path, passphrase.as_deref())
         .await
         .context("the backup was refused; nothing was changed")?;
     let manifest = checked.manifest;
+    progress.set_tables(manifest.tables.len());
     let ours: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
     let newest = ours.iter().copied().max().unwrap_or(0);
     if manifest.schema_version > newest || manifest.migrations.iter().any(|v| !ours.contains(v)) {
@@ -91,7 +129,9 @@ async fn restore_locked(
             manifest.schema_version
         );
     }
-    let safety_backup = if safety {
+    // A rollback restores the safety backup, and makes none of its own.
+    let safety_backup = if !options.rollback {
+        progress.set_stage("safety backup");
         let made =
             service::create_locked(db, data_dir, backup_dir, &service::CreateOptions::default())
                 .await
@@ -120,7 +160,16 @@ async fn restore_locked(
     .context(
         "cannot create the scratch database for the restore (the database user needs CREATE on it)",
     )?;
-    let loaded = load_into_scratch(url, &scratch, archive_path, &manifest).await;
+    progress.set_stage("loading");
+    let loaded = load_into_scratch(
+        url,
+        &scratch,
+        archive_path,
+        passphrase.as_deref(),
+        &manifest,
+        progress,
+    )
+    .await;
     let (scratch_pool, files) = match loaded {
         Ok(ok) => ok,
         Err(e) => {
@@ -128,6 +177,7 @@ async fn restore_locked(
             return Err(e.context("the backup could not be loaded; nothing was changed"));
         }
     };
+    progress.set_stage("swapping");
     let swapped = swap(db, &scratch_pool, &live, &scratch, data_dir).await;
     scratch_pool.close().await;
     drop_database(db, &scratch).await;
@@ -146,7 +196,16 @@ async fn restore_locked(
         crate::files::write_private(&data_dir.join(rel), bytes)?;
     }
 
+    // A server without a backup passphrase of its own goes on with the one that opened the
+    // archive: its backups were encrypted, and the person restoring knows it.
+    if let Some(p) = passphrase.as_deref().filter(|_| encrypted) {
+        if super::key::stored(data_dir)?.is_none() {
+            super::key::store(data_dir, p)?;
+        }
+    }
+
     // The audit chains must verify, or the safety backup goes back.
+    progress.set_stage("verifying the audit log");
     let orgs: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM organizations")
         .fetch_all(db)
         .await?;
@@ -156,13 +215,17 @@ async fn restore_locked(
             .map_err(|e| anyhow::anyhow!("{}", e.to_problem().detail))?;
         if let Some(b) = report.first_broken {
             if let Some(safety) = &safety_backup {
+                let rollback = RestoreOptions {
+                    rollback: true,
+                    ..RestoreOptions::default()
+                };
                 Box::pin(restore_locked(
                     db,
                     url,
                     data_dir,
                     Path::new(safety),
                     backup_dir,
-                    false,
+                    &rollback,
                 ))
                 .await
                 .context("rolling back to the safety backup failed")?;
@@ -189,6 +252,7 @@ async fn restore_locked(
         from_schema: manifest.schema_version,
         to_schema: newest,
         seconds: started.elapsed().as_secs_f64(),
+        encrypted,
     };
     tracing::info!(file = %info.file, rows, seconds = info.seconds, "backup restored");
     Ok(info)
@@ -214,7 +278,9 @@ async fn load_into_scratch(
     url: &str,
     scratch: &str,
     archive_path: &Path,
+    passphrase: Option<&str>,
     manifest: &Manifest,
+    progress: &Progress,
 ) -> anyhow::Result<(MySqlPool, Files)> {
     let options = db::connect_options(url)?.database(scratch);
     let pool = MySqlPoolOptions::new()
@@ -244,9 +310,10 @@ async fn load_into_scratch(
     let (tx, mut rx) = mpsc::channel::<(String, Vec<u8>)>(2);
     let reader = {
         let path: PathBuf = archive_path.to_path_buf();
+        let passphrase = passphrase.map(str::to_owned);
         tokio::task::spawn_blocking(move || {
             let mut files = Vec::new();
-            archive::read_checked(&path, |e| {
+            archive::read_checked(&path, passphrase.as_deref(), |e| {
                 match e {
                     Entry::Rows { table, bytes } => tx
                         .blocking_send((table.to_string(), bytes.to_vec()))
@@ -271,13 +338,24 @@ async fn load_into_scratch(
             .with_context(|| format!("emptying table {} of the scratch database", t.name))?;
     }
     let mut load_error = None;
+    let mut current: Option<String> = None;
     while let Some((table, bytes)) = rx.recv().await {
         if load_error.is_some() {
             continue;
         }
-        if let Err(e) = insert_chunk(&mut conn, manifest, &table, &bytes).await {
-            load_error = Some(e.context(format!("loading table {table}")));
+        if current.as_deref() != Some(table.as_str()) {
+            if current.is_some() {
+                progress.table_done();
+            }
+            current = Some(table.clone());
         }
+        match insert_chunk(&mut conn, manifest, &table, &bytes).await {
+            Ok(()) => progress.add_rows(bytes.iter().filter(|b| **b == b'\n').count() as u64),
+            Err(e) => load_error = Some(e.context(format!("loading table {table}"))),
+        }
+    }
+    if current.is_some() && load_error.is_none() {
+        progress.table_done();
     }
     let files = reader.await.context("the archive reader stopped")??;
     if let Some(e) = load_error {
@@ -287,6 +365,7 @@ async fn load_into_scratch(
         .execute(&mut *conn)
         .await?;
 
+    progress.set_stage("comparing");
     // Each table, dumped again from the scratch database, must be the archive's.
     for t in &manifest.tables {
         let again = service::dump_table(&mut conn, &t.name, |_, _| async { Ok(()) }).await?;

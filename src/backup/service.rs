@@ -59,10 +59,28 @@ pub struct ProgressView {
 }
 
 impl Progress {
-    fn set_stage(&self, stage: &str) {
+    pub(super) fn set_stage(&self, stage: &str) {
         if let Ok(mut s) = self.stage.lock() {
             *s = stage.to_string();
         }
+    }
+
+    pub(super) fn set_tables(&self, total: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.tables_total
+            .store(u32::try_from(total).unwrap_or(u32::MAX), Relaxed);
+        self.tables_done.store(0, Relaxed);
+        self.rows.store(0, Relaxed);
+    }
+
+    pub(super) fn table_done(&self) {
+        self.tables_done
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(super) fn add_rows(&self, rows: u64) {
+        self.rows
+            .fetch_add(rows, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn view(&self) -> ProgressView {
@@ -83,6 +101,28 @@ pub struct CreateOptions {
     pub progress: Option<std::sync::Arc<Progress>>,
 }
 
+/// How to restore a backup.
+#[derive(Debug, Default, Clone)]
+pub struct RestoreOptions {
+    /// The passphrase of an encrypted archive; without one, the passphrase backups are made
+    /// with on this server is tried.
+    pub passphrase: Option<String>,
+    /// Filled in as the restore goes.
+    pub progress: Option<std::sync::Arc<Progress>>,
+    /// Putting the safety backup back after a failed restore: no safety backup of its own.
+    pub(super) rollback: bool,
+}
+
+impl RestoreOptions {
+    pub fn new(passphrase: Option<String>, progress: Option<std::sync::Arc<Progress>>) -> Self {
+        RestoreOptions {
+            passphrase,
+            progress,
+            rollback: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BackupInfo {
     pub file: String,
@@ -95,6 +135,8 @@ pub struct BackupInfo {
     pub app_version: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub seconds: f64,
+    /// Made with the server's backup passphrase (see `key`).
+    pub encrypted: bool,
 }
 
 /// `` `name` `` for SQL.
@@ -138,6 +180,7 @@ pub(super) async fn create_locked(
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     check_space(db, data_dir, dir).await?;
+    let passphrase = super::key::stored(data_dir)?;
     let created_at = crate::db::now();
     let file = format!(
         "logbook-{}-{}.{EXTENSION}",
@@ -148,8 +191,8 @@ pub(super) async fn create_locked(
     let tmp = dir.join(format!(".{file}.tmp"));
     let (tx, rx) = mpsc::channel::<Part>(2);
     let writer = {
-        let tmp = tmp.clone();
-        tokio::task::spawn_blocking(move || archive::write_parts(&tmp, rx))
+        let (tmp, passphrase) = (tmp.clone(), passphrase.clone());
+        tokio::task::spawn_blocking(move || archive::write_parts(&tmp, rx, passphrase.as_deref()))
     };
     let produced = produce(db, data_dir, dir, created_at, &tx, &progress).await;
     drop(tx);
@@ -168,10 +211,12 @@ pub(super) async fn create_locked(
     // Read back before it counts: an archive that does not match its manifest is removed.
     progress.set_stage("checking");
     let check_path = path.clone();
-    let checked =
-        tokio::task::spawn_blocking(move || archive::read_checked(&check_path, |_| Ok(())))
-            .await
-            .context("the archive check stopped")?;
+    let check_passphrase = passphrase.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        archive::read_checked(&check_path, check_passphrase.as_deref(), |_| Ok(()))
+    })
+    .await
+    .context("the archive check stopped")?;
     if let Err(e) = checked {
         let _ = std::fs::remove_file(&path);
         bail!("the backup was written but does not read back correctly ({e}); it was removed");
@@ -187,6 +232,7 @@ pub(super) async fn create_locked(
         app_version: manifest.app_version.clone(),
         created_at,
         seconds: started.elapsed().as_secs_f64(),
+        encrypted: passphrase.is_some(),
     };
     progress.set_stage("done");
     tracing::info!(file = %info.file, bytes, rows = info.rows, seconds = info.seconds, "backup made");
@@ -230,7 +276,6 @@ async fn produce(
     tx: &mpsc::Sender<Part>,
     progress: &Progress,
 ) -> anyhow::Result<Manifest> {
-    use std::sync::atomic::Ordering::Relaxed;
     let send = |part: Part| async {
         tx.send(part)
             .await
@@ -256,7 +301,7 @@ async fn produce(
     .fetch_all(&mut *conn)
     .await?;
     progress.set_stage("tables");
-    progress.tables_total.store(tables.len() as u32, Relaxed);
+    progress.set_tables(tables.len());
     let mut entries = Vec::new();
     for table in tables {
         let entry = dump_table(&mut conn, &table, |chunk, bytes| {
@@ -268,8 +313,8 @@ async fn produce(
         })
         .await
         .with_context(|| format!("backing up table {table}"))?;
-        progress.tables_done.fetch_add(1, Relaxed);
-        progress.rows.fetch_add(entry.rows, Relaxed);
+        progress.table_done();
+        progress.add_rows(entry.rows);
         entries.push(entry);
     }
     let checkpoints: Vec<(Uuid, u64, String)> = sqlx::query_as(
@@ -409,13 +454,20 @@ where
     })
 }
 
-/// Checks the archive at `path` against its manifest.
-pub async fn verify(path: &Path) -> anyhow::Result<archive::Checked> {
+/// Checks the archive at `path` against its manifest, decrypting it with `passphrase` when it is
+/// encrypted. A refusal comes back as an `archive::Refusal` (downcast it to tell which).
+pub async fn verify(path: &Path, passphrase: Option<&str>) -> anyhow::Result<archive::Checked> {
     let p = path.to_path_buf();
-    tokio::task::spawn_blocking(move || archive::read_checked(&p, |_| Ok(())))
-        .await
-        .context("the archive check stopped")?
-        .map_err(|e| anyhow::anyhow!("{e}"))
+    let passphrase = passphrase.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        archive::read_checked(&p, passphrase.as_deref(), |_| Ok(()))
+    })
+    .await
+    .context("the archive check stopped")?
+    .map_err(|e| match e {
+        archive::ReadError::Refused(r) => anyhow::Error::new(r),
+        other => anyhow::anyhow!("{other}"),
+    })
 }
 
 /// A backup in the directory (not checked: `verify` reads it all).

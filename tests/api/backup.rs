@@ -36,7 +36,7 @@ async fn counts(app: &TestApp) -> BTreeMap<String, u64> {
 /// The lines of `table` in the archive, parsed.
 fn rows_of(path: &Path, table: &str) -> Vec<Vec<Option<String>>> {
     let mut rows = Vec::new();
-    archive::read_checked(path, |e| {
+    archive::read_checked(path, None, |e| {
         if let Entry::Rows { table: t, bytes } = e
             && *t == table
         {
@@ -93,7 +93,7 @@ async fn a_backup_holds_every_table_exactly_and_reads_back() {
     assert_eq!(seen.tables_total as usize, info.tables);
     assert_eq!(seen.rows, info.rows);
     let path = Path::new(&info.path);
-    let checked = service::verify(path).await.expect("reads back");
+    let checked = service::verify(path, None).await.expect("reads back");
     let m = checked.manifest;
     assert_eq!(m.app_version, env!("CARGO_PKG_VERSION"));
     assert_eq!(m.schema_version, *m.migrations.last().unwrap());
@@ -200,7 +200,10 @@ async fn writes_during_a_backup_never_give_an_archive_that_fails_its_manifest() 
     assert!(written > 0);
     for info in archives {
         let path = Path::new(&info.path);
-        let m = service::verify(path).await.expect("consistent").manifest;
+        let m = service::verify(path, None)
+            .await
+            .expect("consistent")
+            .manifest;
         // One snapshot: each organization's audit rows end exactly at its chain head.
         let audit = rows_of(path, "audit_logs");
         let columns: Vec<String> = m
@@ -261,7 +264,10 @@ async fn a_damaged_cut_short_or_foreign_file_is_refused() {
     f.seek(SeekFrom::Start(middle)).unwrap();
     f.write_all(&[byte[0] ^ 0x5a]).unwrap();
     drop(f);
-    let err = service::verify(&flipped).await.unwrap_err().to_string();
+    let err = service::verify(&flipped, None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("damaged") || err.contains("does not match") || err.contains("incomplete"),
         "{err}"
@@ -270,7 +276,7 @@ async fn a_damaged_cut_short_or_foreign_file_is_refused() {
     // Cut short.
     let cut = dir.join("cut.lbk");
     std::fs::write(&cut, &good[..good.len() * 2 / 3]).unwrap();
-    let err = service::verify(&cut).await.unwrap_err().to_string();
+    let err = service::verify(&cut, None).await.unwrap_err().to_string();
     assert!(
         err.contains("incomplete") || err.contains("damaged"),
         "{err}"
@@ -279,7 +285,10 @@ async fn a_damaged_cut_short_or_foreign_file_is_refused() {
     // Not a backup at all.
     let foreign = dir.join("holiday-photo.lbk");
     std::fs::write(&foreign, b"\x89PNG\r\n\x1a\nnot a backup").unwrap();
-    let err = service::verify(&foreign).await.unwrap_err().to_string();
+    let err = service::verify(&foreign, None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not a Logbook backup"), "{err}");
 
     // The command says so and fails.
@@ -352,7 +361,7 @@ async fn current(app: &TestApp) -> archive::Manifest {
     )
     .await
     .unwrap();
-    service::verify(Path::new(&made.path))
+    service::verify(Path::new(&made.path), None)
         .await
         .unwrap()
         .manifest
@@ -382,7 +391,7 @@ async fn a_restore_puts_back_every_row_exactly_and_the_audit_chain_verifies() {
     let before = service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
         .await
         .unwrap();
-    let wanted = service::verify(Path::new(&before.path))
+    let wanted = service::verify(Path::new(&before.path), None)
         .await
         .unwrap()
         .manifest;
@@ -409,6 +418,7 @@ async fn a_restore_puts_back_every_row_exactly_and_the_audit_chain_verifies() {
         &app.data_dir,
         Path::new(&before.path),
         &dir,
+        &logbook::backup::service::RestoreOptions::default(),
     )
     .await
     .expect("restore");
@@ -484,7 +494,10 @@ async fn a_restore_puts_back_every_row_exactly_and_the_audit_chain_verifies() {
     assert_eq!(scratch, 0);
     // The data from before the restore was kept.
     let safety = restored.safety_backup.expect("a safety backup");
-    let kept = service::verify(Path::new(&safety)).await.unwrap().manifest;
+    let kept = service::verify(Path::new(&safety), None)
+        .await
+        .unwrap()
+        .manifest;
     assert_eq!(
         kept.tables.iter().find(|t| t.name == "users").unwrap().rows,
         wanted
@@ -567,6 +580,7 @@ async fn a_refused_restore_changes_nothing() {
             &app.data_dir,
             path,
             &dir,
+            &logbook::backup::service::RestoreOptions::default(),
         )
         .await
         .unwrap_err();
@@ -703,7 +717,7 @@ async fn a_backup_killed_half_way_leaves_nothing_listed_as_good() {
         .await
         .unwrap();
     assert_eq!(service::list(&dir).unwrap().len(), 1);
-    service::verify(Path::new(&info.path)).await.unwrap();
+    service::verify(Path::new(&info.path), None).await.unwrap();
 }
 
 #[tokio::test]
@@ -764,6 +778,7 @@ async fn a_restore_killed_half_way_leaves_the_data_as_it_was() {
         &app.data_dir,
         Path::new(&info.path),
         &dir,
+        &logbook::backup::service::RestoreOptions::default(),
     )
     .await
     .expect("restore after the interrupted one");

@@ -105,7 +105,7 @@ async fn a_backup_run_makes_a_verified_archive_and_a_byte_identical_copy() {
     assert_eq!(made.len(), 1, "{made:?}");
     let file = &made[0].file;
     assert!(retention::made_at(file).is_some(), "{file}");
-    let checked = service::verify(&backup_dir.join(file)).await.unwrap();
+    let checked = service::verify(&backup_dir.join(file), None).await.unwrap();
     assert!(!checked.manifest.tables.is_empty());
     // Nothing else in either folder: no temporary file left behind; beside the archive only its
     // summary for the backups page, which shows it as checked.
@@ -119,7 +119,7 @@ async fn a_backup_run_makes_a_verified_archive_and_a_byte_identical_copy() {
         std::fs::read(backup_dir.join(file)).unwrap(),
         "the copy is not byte-identical"
     );
-    service::verify(&usb.join(file)).await.unwrap();
+    service::verify(&usb.join(file), None).await.unwrap();
     // No one was told anything.
     assert!(system_notices(&app, app.a.admin.id).await.is_empty());
 }
