@@ -68,6 +68,8 @@ pub struct BackupEntry {
     pub created_at: Option<DateTime<Utc>>,
     pub tables: Option<usize>,
     pub rows: Option<u64>,
+    /// Encrypted with a passphrase (restoring it needs that passphrase).
+    pub encrypted: bool,
 }
 
 /// The backups and what this server can restore.
@@ -76,6 +78,8 @@ pub struct BackupList {
     pub backups: Vec<BackupEntry>,
     /// The newest schema this version restores.
     pub schema_version: i64,
+    /// New backups are encrypted (a backup passphrase is set).
+    pub encrypting: bool,
 }
 
 /// A "back up now": running, or how the last one ended.
@@ -221,6 +225,7 @@ fn entry(dir: &Path, listed: service::Listed, newest: i64) -> BackupEntry {
         created_at: summary.as_ref().map(|s| s.created_at),
         tables: summary.as_ref().map(|s| s.tables),
         rows: summary.as_ref().map(|s| s.rows),
+        encrypted: super::archive::is_encrypted(&dir.join(&listed.file)).unwrap_or(false),
         file: listed.file,
         bytes: listed.bytes,
         modified: listed.modified,
@@ -241,6 +246,7 @@ pub async fn list(state: &AppState, ctx: &Ctx) -> AppResult<BackupList> {
     Ok(BackupList {
         backups,
         schema_version: newest,
+        encrypting: super::key::stored(&state.config.data_dir)?.is_some(),
     })
 }
 

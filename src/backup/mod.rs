@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod archive;
+pub mod encryption;
 pub mod key;
 pub mod manage;
 pub mod pages;
@@ -14,5 +15,7 @@ pub mod schedule;
 pub mod service;
 
 pub fn router() -> axum::Router<crate::app::AppState> {
-    api::router().merge(pages::router())
+    api::router()
+        .merge(pages::router())
+        .merge(encryption::router())
 }

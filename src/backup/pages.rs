@@ -44,6 +44,7 @@ pub struct Row {
     restorable: bool,
     problem: String,
     rows: String,
+    encrypted: bool,
 }
 
 fn row(b: BackupEntry, tz: chrono_tz::Tz) -> Row {
@@ -58,6 +59,7 @@ fn row(b: BackupEntry, tz: chrono_tz::Tz) -> Row {
         restorable: b.restorable,
         problem: b.problem.map(|p| web::sentence(&p)).unwrap_or_default(),
         rows: b.rows.map(|r| r.to_string()).unwrap_or_default(),
+        encrypted: b.encrypted,
         file: b.file,
     }
 }
@@ -117,6 +119,7 @@ struct ListPage {
     notice: Option<String>,
     error: Option<String>,
     dir: String,
+    encrypting: bool,
 }
 
 #[derive(Template)]
@@ -145,6 +148,7 @@ async fn list_page(state: &AppState, ctx: &Ctx) -> Result<ListPage, AppError> {
         notice: None,
         error: None,
         dir: manage::backup_dir(state).display().to_string(),
+        encrypting: list.encrypting,
     })
 }
 

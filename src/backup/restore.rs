@@ -198,10 +198,10 @@ async fn restore_with(
 
     // A server without a backup passphrase of its own goes on with the one that opened the
     // archive: its backups were encrypted, and the person restoring knows it.
-    if let Some(p) = passphrase.as_deref().filter(|_| encrypted) {
-        if super::key::stored(data_dir)?.is_none() {
-            super::key::store(data_dir, p)?;
-        }
+    if let Some(p) = passphrase.as_deref().filter(|_| encrypted)
+        && super::key::stored(data_dir)?.is_none()
+    {
+        super::key::store(data_dir, p)?;
     }
 
     // The audit chains must verify, or the safety backup goes back.

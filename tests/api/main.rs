@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod backup;
 mod backup_api;
+mod backup_encryption;
 mod backup_schedule;
 mod bad_input;
 mod email;

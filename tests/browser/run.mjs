@@ -49,6 +49,7 @@ const PAGES = [
   { name: 'settings-status', path: '/settings/status' },
   { name: 'settings-https', path: '/settings/https' },
   { name: 'settings-backups', path: '/settings/backups' },
+  { name: 'settings-backups-encryption', path: '/settings/backups/encryption' },
   { name: 'announcements', path: '/announcements' },
   { name: 'announcements-new', path: '/announcements/new' },
 ];
@@ -1014,6 +1015,57 @@ test('backups on a phone: "Back up now" shows it listed and checked; deleting it
     await page.getByText('The backup was deleted.').waitFor();
     await page.getByText('No backups yet').waitFor();
   }, { context: { viewport: { width: 390, height: 844 } } }));
+
+test('backup encryption: the emergency kit first, then every backup is encrypted', () =>
+  withPage('settings-backups-encryption', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/settings/backups');
+    await page.getByText('New backups are not encrypted').waitFor();
+    await page.getByRole('link', { name: 'Backup encryption' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Backup encryption' }).waitFor();
+    await checkA11y(page, 'backup encryption');
+    const passphrase = await page.locator('#passphrase').inputValue();
+    assert.match(passphrase, /^([2-9a-z]{4}-){7}[2-9a-z]{4}$/);
+
+    // The kit downloads with the passphrase in it.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download the emergency kit' }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), 'logbook-emergency-kit.txt');
+    const kit = readFileSync(await download.path(), 'utf8');
+    assert.ok(kit.includes(`    ${passphrase}\n`), kit);
+    assert.ok(kit.includes(ORG_NAME), kit);
+
+    // Not ticked: the reason beside the box, nothing set.
+    await page.locator('#confirm').fill(passphrase.slice(-4));
+    await page.getByRole('button', { name: 'Encrypt backups from now on' }).click();
+    await page.locator('#kept-error').waitFor();
+    await checkA11y(page, 'backup encryption (refused)');
+    assert.equal(await page.locator('#passphrase').inputValue(), passphrase);
+
+    await page.locator('#confirm').fill(passphrase.slice(-4));
+    await page.getByRole('checkbox', { name: /I have saved the emergency kit/ }).check();
+    await page.getByRole('button', { name: 'Encrypt backups from now on' }).click();
+    await page.getByRole('status').filter({ hasText: 'Backups are encrypted from now on' }).waitFor();
+    await page.getByRole('heading', { level: 2, name: 'Backups are encrypted' }).waitFor();
+
+    // A backup made now is encrypted, and checks out with the server's passphrase.
+    await page.getByRole('link', { name: 'Back to the backups' }).click();
+    await page.getByRole('button', { name: 'Back up now' }).click();
+    await page.getByText('The last backup is done').waitFor({ timeout: 60_000 });
+    const row = await page.locator('tbody tr').first().innerText();
+    assert.match(row, /Encrypted/);
+    assert.match(row, /Checks out, can be restored/);
+    await checkA11y(page, 'backups (encrypted)');
+
+    // Off again, after asking.
+    await page.getByRole('link', { name: 'Backup encryption' }).click();
+    await page.getByRole('link', { name: 'Turn encryption off' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Turn backup encryption off?' }).waitFor();
+    await page.getByRole('button', { name: 'Turn encryption off' }).click();
+    await page.getByRole('status').filter({ hasText: 'Backups are no longer encrypted' }).waitFor();
+  }, { expect: [[422, '/settings/backups/encryption']], context: { acceptDownloads: true } }));
 
 test('announcements: a missing title is shown beside the field; posted, it is on the dashboard until dismissed', () =>
   withPage('announcements', async (page) => {
