@@ -37,6 +37,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         crate::backup::encryption::api_disable,
         crate::backup::encryption::api_kit_stored,
         crate::backup::encryption::api_kit_new,
+        crate::backup::export::api_export,
         crate::auth::api::login,
         crate::auth::api::refresh,
         crate::auth::api::logout,

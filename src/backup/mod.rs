@@ -6,6 +6,7 @@
 pub mod api;
 pub mod archive;
 pub mod encryption;
+pub mod export;
 pub mod key;
 pub mod manage;
 pub mod pages;
@@ -18,4 +19,5 @@ pub fn router() -> axum::Router<crate::app::AppState> {
     api::router()
         .merge(pages::router())
         .merge(encryption::router())
+        .merge(export::router())
 }

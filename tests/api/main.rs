@@ -11,6 +11,7 @@ mod backup_encryption;
 mod backup_schedule;
 mod bad_input;
 mod email;
+mod export;
 mod isolation;
 mod jobs;
 mod members;

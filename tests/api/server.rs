@@ -139,6 +139,7 @@ fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("/api/v1/backups/progress", &["get"]),
         ("/api/v1/backups/encryption", &["get", "put", "delete"]),
         ("/api/v1/backups/encryption/kit", &["get", "post"]),
+        ("/api/v1/export", &["get"]),
         ("/api/v1/backups/{file}", &["delete"]),
         ("/api/v1/backups/{file}/download", &["get"]),
         ("/api/v1/backups/{file}/verify", &["post"]),

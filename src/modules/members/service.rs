@@ -1038,7 +1038,7 @@ pub async fn import_csv(
 }
 
 /// Cells starting with these are formulas to a spreadsheet; prefix them so they stay text.
-fn spreadsheet_safe(value: &str) -> String {
+pub(crate) fn spreadsheet_safe(value: &str) -> String {
     if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
