@@ -5,3 +5,4 @@ pub mod dashboard;
 pub mod members;
 pub mod organization;
 pub mod roles;
+pub mod training;

@@ -1,0 +1,784 @@
+//! The compliance engine: for one member, one date and the department's requirements, what each
+//! requirement asks in its period, what is done, which records counted, what waivers and leaves
+//! took off, and the result; and the member's overall colour with the reason in words. Pure: the
+//! service loads the inputs, this decides (`reference/features.md` §1.3, "Compliance
+//! computation", and the numbered rules that win over it).
+//!
+//! Decisions where the reference leaves room:
+//! - The period is judged at `as_of` (the organization's today unless another date is asked):
+//!   records after it do not count, and "expires within 90 days" looks 90 days past it.
+//! - A certification requirement is not bound to the period: the valid certification decides.
+//! - A one-time requirement is not pro-rated; it is waived when a waiver covers `as_of`.
+//! - Shifts and calls count the member's records of training type `shift` / `call`.
+
+use std::collections::BTreeSet;
+
+use chrono::{Datelike, Months, NaiveDate};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// Hours (and counts) are exact decimals: sums and pro-rating never drift.
+pub type Hours = rust_decimal::Decimal;
+
+fn whole(n: i64) -> Hours {
+    Hours::from(n)
+}
+
+/// `base × num / den`, rounded half away from zero to two decimals (rule 10).
+fn prorate(base: Hours, num: u32, den: u32) -> Hours {
+    if den == 0 {
+        return base;
+    }
+    (base * Hours::from(num) / Hours::from(den))
+        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// "24", "12.5": no trailing zeros.
+fn show(h: Hours) -> String {
+    h.normalize().to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Hours,
+    Courses,
+    Certification,
+    Shifts,
+    Calls,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        Some(match s {
+            "hours" => Kind::Hours,
+            "courses" => Kind::Courses,
+            "certification" => Kind::Certification,
+            "shifts" => Kind::Shifts,
+            "calls" => Kind::Calls,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Annual,
+    Quarterly,
+    Monthly,
+    Rolling(u32),
+    OneTime,
+}
+
+impl Period {
+    pub fn parse(period: &str, rolling_months: Option<u32>) -> Option<Period> {
+        Some(match (period, rolling_months) {
+            ("annual", _) => Period::Annual,
+            ("quarterly", _) => Period::Quarterly,
+            ("monthly", _) => Period::Monthly,
+            ("rolling", Some(n)) if (1..=120).contains(&n) => Period::Rolling(n),
+            ("one_time", _) => Period::OneTime,
+            _ => return None,
+        })
+    }
+
+    fn words(self) -> String {
+        match self {
+            Period::Annual => "this year".into(),
+            Period::Quarterly => "this quarter".into(),
+            Period::Monthly => "this month".into(),
+            Period::Rolling(1) => "in the last month".into(),
+            Period::Rolling(n) => format!("in the last {n} months"),
+            Period::OneTime => "ever".into(),
+        }
+    }
+}
+
+/// A requirement as the engine needs it.
+#[derive(Debug, Clone)]
+pub struct Requirement {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: Kind,
+    pub category_id: Option<Uuid>,
+    /// Its category's name, for the words ("company training").
+    pub category_name: Option<String>,
+    pub training_type: Option<String>,
+    pub required_hours: Hours,
+    pub required_count: u32,
+    pub course_ids: Vec<Uuid>,
+    pub period: Period,
+    pub include_current_month: bool,
+}
+
+/// A completed record of the member (cancelled ones are not given to the engine).
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub id: Uuid,
+    pub course_id: Option<Uuid>,
+    pub category_id: Option<Uuid>,
+    pub course_name: String,
+    pub training_type: String,
+    pub completion_date: NaiveDate,
+    pub expiration_date: Option<NaiveDate>,
+    pub hours: Hours,
+}
+
+/// A waiver (or a leave's waiver) of the member.
+#[derive(Debug, Clone)]
+pub struct Waiver {
+    pub id: Uuid,
+    pub start: NaiveDate,
+    /// None: until further notice.
+    pub end: Option<NaiveDate>,
+    /// None: every requirement.
+    pub requirement_ids: Option<Vec<Uuid>>,
+    /// "leave", "medical", … for the words.
+    pub kind: String,
+}
+
+impl Waiver {
+    fn covers(&self, requirement: Uuid) -> bool {
+        self.requirement_ids
+            .as_ref()
+            .is_none_or(|ids| ids.contains(&requirement))
+    }
+
+    fn end(&self) -> NaiveDate {
+        self.end.unwrap_or(NaiveDate::MAX)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Done (or nothing was required).
+    Met,
+    /// Every month of the period is waived.
+    Waived,
+    /// Met, but the certification expires within 90 days.
+    Expiring,
+    /// Some done, not enough yet.
+    InProgress,
+    NotStarted,
+    /// The certification (or a required course's certification) has expired.
+    Expired,
+}
+
+impl Outcome {
+    pub fn is_met(self) -> bool {
+        matches!(self, Outcome::Met | Outcome::Waived | Outcome::Expiring)
+    }
+
+    /// The matrix cell: completed, in_progress, not_started, expired.
+    pub fn cell(self) -> &'static str {
+        match self {
+            Outcome::Met | Outcome::Waived | Outcome::Expiring => "completed",
+            Outcome::InProgress => "in_progress",
+            Outcome::NotStarted => "not_started",
+            Outcome::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RequirementResult {
+    pub requirement_id: Uuid,
+    pub name: String,
+    pub kind: Kind,
+    /// The period judged, first and last day (None for one-time and certification).
+    pub period_start: Option<NaiveDate>,
+    pub period_end: Option<NaiveDate>,
+    /// What the requirement asks in a full period (hours, courses or records).
+    #[schema(value_type = f64)]
+    pub required: Hours,
+    /// After pro-rating for waived months (two decimals).
+    #[schema(value_type = f64)]
+    pub adjusted_required: Hours,
+    #[schema(value_type = f64)]
+    pub done: Hours,
+    pub unit: &'static str,
+    pub months_in_period: u32,
+    pub months_waived: u32,
+    /// The waivers and leaves that took months off.
+    pub waived_by: Vec<Uuid>,
+    /// The records that counted.
+    pub counted_records: Vec<Uuid>,
+    /// The certification's expiry, for certification requirements.
+    pub expires_on: Option<NaiveDate>,
+    /// Courses still missing, for course requirements.
+    pub missing_courses: Vec<Uuid>,
+    pub outcome: Outcome,
+    /// The percentage done, one decimal (100 when nothing is required).
+    pub percent: f64,
+    pub explanation: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Colour {
+    Green,
+    Yellow,
+    Red,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MemberCompliance {
+    pub as_of: NaiveDate,
+    pub status: Colour,
+    pub reason: String,
+    pub exempt: bool,
+    pub requirements_met: usize,
+    pub requirements_total: usize,
+    pub requirements: Vec<RequirementResult>,
+}
+
+/// Who a requirement applies to: everyone, members holding one of its roles, or members in one
+/// of its tiers.
+pub fn applies(
+    applies_to: &str,
+    requirement_roles: &[Uuid],
+    requirement_tiers: &[Uuid],
+    member_roles: &[Uuid],
+    member_tier: Option<Uuid>,
+) -> bool {
+    match applies_to {
+        "all" => true,
+        "roles" => requirement_roles.iter().any(|r| member_roles.contains(r)),
+        "tiers" => member_tier.is_some_and(|t| requirement_tiers.contains(&t)),
+        _ => false,
+    }
+}
+
+/// The organization's date at `now` (rule 1: "today" is the date where the department is).
+pub fn today_in(timezone: &str, now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
+    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
+    now.with_timezone(&tz).date_naive()
+}
+
+/// The expiry of a completion on `completed` of a course valid `months` months: the same day
+/// that many months later, clamped to the month's end (rule 6).
+pub fn expiry_from_course(completed: NaiveDate, months: Option<u32>) -> Option<NaiveDate> {
+    months.and_then(|m| completed.checked_add_months(Months::new(m)))
+}
+
+/// The date the period is judged at: `as_of`, or the last day of the month before when the
+/// current month is not counted (rule 8).
+fn judged_at(as_of: NaiveDate, include_current_month: bool) -> NaiveDate {
+    if include_current_month {
+        as_of
+    } else {
+        first_of_month(as_of).pred_opt().unwrap_or(as_of)
+    }
+}
+
+fn first_of_month(d: NaiveDate) -> NaiveDate {
+    d.with_day(1).unwrap_or(d)
+}
+
+fn last_of_month(d: NaiveDate) -> NaiveDate {
+    first_of_month(d)
+        .checked_add_months(Months::new(1))
+        .and_then(|n| n.pred_opt())
+        .unwrap_or(d)
+}
+
+/// The period's first and last day (the whole period, also its part after `at`).
+pub fn period_bounds(period: Period, at: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let year = at.year();
+    match period {
+        Period::Annual => (
+            NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(at),
+            NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(at),
+        ),
+        Period::Quarterly => {
+            let first_month = (at.month0() / 3) * 3 + 1;
+            let start = NaiveDate::from_ymd_opt(year, first_month, 1).unwrap_or(at);
+            let end = start
+                .checked_add_months(Months::new(3))
+                .and_then(|d| d.pred_opt())
+                .unwrap_or(at);
+            (start, end)
+        }
+        Period::Monthly => (first_of_month(at), last_of_month(at)),
+        Period::Rolling(n) => (
+            at.checked_sub_months(Months::new(n))
+                .and_then(|d| d.succ_opt())
+                .unwrap_or(NaiveDate::MIN),
+            at,
+        ),
+        Period::OneTime => (NaiveDate::MIN, at),
+    }
+}
+
+/// The calendar months of the period, each as (first day, last day), for pro-rating. A rolling
+/// period counts the `n` months ending with `at`'s month.
+fn months_of(period: Period, at: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
+    let (count, first) = match period {
+        Period::Annual => (12, NaiveDate::from_ymd_opt(at.year(), 1, 1)),
+        Period::Quarterly => (3, Some(period_bounds(period, at).0)),
+        Period::Monthly => (1, Some(first_of_month(at))),
+        Period::Rolling(n) => (
+            n,
+            first_of_month(at).checked_sub_months(Months::new(n.saturating_sub(1))),
+        ),
+        Period::OneTime => return Vec::new(),
+    };
+    let Some(first) = first else {
+        return Vec::new();
+    };
+    (0..count)
+        .filter_map(|i| first.checked_add_months(Months::new(i)))
+        .map(|m| (m, last_of_month(m)))
+        .collect()
+}
+
+/// The months (of `months`) that the waivers cover for at least 15 days, counting each day once
+/// however many waivers cover it, and the waivers that did.
+fn waived_months(months: &[(NaiveDate, NaiveDate)], waivers: &[&Waiver]) -> (u32, BTreeSet<Uuid>) {
+    let mut waived = 0;
+    let mut by = BTreeSet::new();
+    for &(first, last) in months {
+        let mut days = 0;
+        let mut day = first;
+        let mut used = BTreeSet::new();
+        while day <= last {
+            let covering: Vec<&&Waiver> = waivers
+                .iter()
+                .filter(|w| w.start <= day && day <= w.end())
+                .collect();
+            if !covering.is_empty() {
+                days += 1;
+                used.extend(covering.iter().map(|w| w.id));
+            }
+            match day.succ_opt() {
+                Some(d) => day = d,
+                None => break,
+            }
+        }
+        if days >= 15 {
+            waived += 1;
+            by.extend(used);
+        }
+    }
+    (waived, by)
+}
+
+fn matches_filters(req: &Requirement, r: &Record) -> bool {
+    req.category_id.is_none_or(|c| r.category_id == Some(c))
+        && req
+            .training_type
+            .as_deref()
+            .is_none_or(|t| r.training_type == t)
+}
+
+fn percent(done: Hours, required: Hours) -> f64 {
+    use rust_decimal::prelude::ToPrimitive;
+    if required <= Hours::ZERO {
+        return 100.0;
+    }
+    let p = (done * Hours::from(100) / required)
+        .min(Hours::from(100))
+        .round_dp_with_strategy(1, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    p.to_f64().unwrap_or(0.0)
+}
+
+/// What "of company training" says after a number.
+fn subject(req: &Requirement) -> String {
+    match &req.category_name {
+        Some(c) => format!(" of {}", c.to_lowercase()),
+        None => match req.kind {
+            Kind::Hours => " of training".into(),
+            _ => String::new(),
+        },
+    }
+}
+
+fn waived_words(months: u32, total: u32, waivers: &[&Waiver], by: &BTreeSet<Uuid>) -> String {
+    if months == 0 {
+        return String::new();
+    }
+    let kinds: BTreeSet<&str> = waivers
+        .iter()
+        .filter(|w| by.contains(&w.id))
+        .map(|w| w.kind.as_str())
+        .collect();
+    let why = kinds.into_iter().collect::<Vec<_>>().join(" and ");
+    let plural = if months == 1 { "" } else { "s" };
+    format!("; {months} of {total} month{plural} waived for {why}")
+}
+
+/// One requirement for one member at `as_of`.
+pub fn evaluate(
+    req: &Requirement,
+    records: &[Record],
+    waivers: &[Waiver],
+    as_of: NaiveDate,
+) -> RequirementResult {
+    let at = judged_at(as_of, req.include_current_month);
+    let applicable: Vec<&Waiver> = waivers.iter().filter(|w| w.covers(req.id)).collect();
+    let mut result = RequirementResult {
+        requirement_id: req.id,
+        name: req.name.clone(),
+        kind: req.kind,
+        period_start: None,
+        period_end: None,
+        required: Hours::default(),
+        adjusted_required: Hours::default(),
+        done: Hours::default(),
+        unit: "hours",
+        months_in_period: 0,
+        months_waived: 0,
+        waived_by: Vec::new(),
+        counted_records: Vec::new(),
+        expires_on: None,
+        missing_courses: Vec::new(),
+        outcome: Outcome::NotStarted,
+        percent: 0.0,
+        explanation: String::new(),
+    };
+    // Records after the date judged never count (rule 9).
+    let usable: Vec<&Record> = records.iter().filter(|r| r.completion_date <= at).collect();
+
+    if req.kind == Kind::Certification {
+        return certification(req, &usable, &applicable, as_of, at, result);
+    }
+
+    let (start, end) = period_bounds(req.period, at);
+    if req.period != Period::OneTime {
+        result.period_start = Some(start);
+        result.period_end = Some(end);
+    }
+    let months = months_of(req.period, at);
+    let total = months.len() as u32;
+    let (waived, by) = waived_months(&months, &applicable);
+    result.months_in_period = total;
+    result.months_waived = waived;
+    result.waived_by = by.iter().copied().collect();
+    let fully_waived = if req.period == Period::OneTime {
+        let covering: Vec<&&Waiver> = applicable
+            .iter()
+            .filter(|w| w.start <= at && at <= w.end())
+            .collect();
+        result.waived_by = covering.iter().map(|w| w.id).collect();
+        !covering.is_empty()
+    } else {
+        total > 0 && waived == total
+    };
+
+    let in_window: Vec<&Record> = usable
+        .iter()
+        .copied()
+        .filter(|r| r.completion_date >= start && r.completion_date <= end)
+        .collect();
+
+    match req.kind {
+        Kind::Certification => {}
+        Kind::Hours | Kind::Shifts | Kind::Calls => {
+            let (base, unit, wanted_type) = match req.kind {
+                Kind::Hours => (req.required_hours, "hours", None),
+                Kind::Shifts => (whole(req.required_count as i64), "shifts", Some("shift")),
+                _ => (whole(req.required_count as i64), "calls", Some("call")),
+            };
+            result.unit = unit;
+            let counted: Vec<&Record> = in_window
+                .iter()
+                .copied()
+                .filter(|r| matches_filters(req, r))
+                .filter(|r| wanted_type.is_none_or(|t| r.training_type == t))
+                .collect();
+            let done = match req.kind {
+                Kind::Hours => counted.iter().map(|r| r.hours).sum(),
+                _ => whole(counted.len() as i64),
+            };
+            let adjusted = if req.period == Period::OneTime || total == 0 {
+                base
+            } else {
+                prorate(base, total - waived.min(total), total)
+            };
+            result.required = base;
+            result.adjusted_required = if fully_waived {
+                Hours::default()
+            } else {
+                adjusted
+            };
+            result.done = done;
+            result.counted_records = counted.iter().map(|r| r.id).collect();
+            result.outcome = if fully_waived {
+                Outcome::Waived
+            } else if done >= adjusted {
+                Outcome::Met
+            } else if done > Hours::ZERO {
+                Outcome::InProgress
+            } else {
+                Outcome::NotStarted
+            };
+            result.percent = if fully_waived {
+                100.0
+            } else {
+                percent(done, adjusted)
+            };
+            let what = match req.kind {
+                Kind::Hours => format!("{}{}", unit, subject(req)),
+                _ => format!("{unit}{}", subject(req)),
+            };
+            result.explanation = if fully_waived {
+                format!("Waived: {}", waiver_phrase(&applicable, &result.waived_by))
+            } else if adjusted != base {
+                format!(
+                    "{} of {} {what} {} (pro-rated from {}){}",
+                    show(done),
+                    show(adjusted),
+                    req.period.words(),
+                    show(base),
+                    waived_words(waived, total, &applicable, &by)
+                )
+            } else {
+                format!(
+                    "{} of {} {what} {}",
+                    show(done),
+                    show(base),
+                    req.period.words()
+                )
+            };
+        }
+        Kind::Courses => {
+            result.unit = "courses";
+            let mut missing = Vec::new();
+            let mut expired = false;
+            for course in &req.course_ids {
+                let taken: Vec<&Record> = in_window
+                    .iter()
+                    .copied()
+                    .filter(|r| r.course_id == Some(*course))
+                    .collect();
+                match taken
+                    .iter()
+                    .max_by_key(|r| r.expiration_date.unwrap_or(NaiveDate::MAX))
+                {
+                    None => missing.push(*course),
+                    Some(best) => {
+                        result.counted_records.push(best.id);
+                        if best.expiration_date.is_some_and(|e| e < as_of) {
+                            expired = true;
+                            missing.push(*course);
+                        }
+                    }
+                }
+            }
+            let total_courses = req.course_ids.len() as i64;
+            let done = total_courses - missing.len() as i64;
+            result.required = whole(total_courses);
+            result.adjusted_required = if fully_waived {
+                Hours::default()
+            } else {
+                result.required
+            };
+            result.done = whole(done);
+            result.missing_courses = missing;
+            result.outcome = if fully_waived {
+                Outcome::Waived
+            } else if result.missing_courses.is_empty() {
+                Outcome::Met
+            } else if expired {
+                Outcome::Expired
+            } else if done > 0 {
+                Outcome::InProgress
+            } else {
+                Outcome::NotStarted
+            };
+            result.percent = if fully_waived {
+                100.0
+            } else {
+                percent(result.done, result.required)
+            };
+            result.explanation = if fully_waived {
+                format!("Waived: {}", waiver_phrase(&applicable, &result.waived_by))
+            } else if total_courses == 0 {
+                "No course is required".into()
+            } else {
+                format!(
+                    "{done} of {total_courses} required courses completed {}{}",
+                    req.period.words(),
+                    if expired {
+                        "; a completion has expired"
+                    } else {
+                        ""
+                    }
+                )
+            };
+        }
+    }
+    result
+}
+
+fn waiver_phrase(waivers: &[&Waiver], by: &[Uuid]) -> String {
+    let kinds: BTreeSet<&str> = waivers
+        .iter()
+        .filter(|w| by.contains(&w.id))
+        .map(|w| w.kind.as_str())
+        .collect();
+    if kinds.is_empty() {
+        "the whole period is waived".into()
+    } else {
+        format!(
+            "the whole period is covered by {}",
+            kinds.into_iter().collect::<Vec<_>>().join(" and ")
+        )
+    }
+}
+
+fn certification(
+    req: &Requirement,
+    usable: &[&Record],
+    waivers: &[&Waiver],
+    as_of: NaiveDate,
+    at: NaiveDate,
+    mut result: RequirementResult,
+) -> RequirementResult {
+    result.unit = "certifications";
+    result.required = whole(1);
+    result.adjusted_required = whole(1);
+    let matching: Vec<&Record> = usable
+        .iter()
+        .copied()
+        .filter(|r| {
+            if req.course_ids.is_empty() {
+                r.training_type == "certification" && matches_filters(req, r)
+            } else {
+                r.course_id.is_some_and(|c| req.course_ids.contains(&c))
+            }
+        })
+        .collect();
+    let covering: Vec<&&Waiver> = waivers
+        .iter()
+        .filter(|w| w.start <= at && at <= w.end())
+        .collect();
+    // The latest expiry decides (rule 4); one that never expires beats any date.
+    let best = matching.iter().max_by_key(|r| {
+        (
+            r.expiration_date.unwrap_or(NaiveDate::MAX),
+            r.completion_date,
+        )
+    });
+    let Some(best) = best else {
+        if !covering.is_empty() {
+            result.waived_by = covering.iter().map(|w| w.id).collect();
+            result.adjusted_required = Hours::default();
+            result.outcome = Outcome::Waived;
+            result.percent = 100.0;
+            result.explanation = format!("Waived: {}", waiver_phrase(waivers, &result.waived_by));
+            return result;
+        }
+        result.outcome = Outcome::NotStarted;
+        result.explanation = format!("No {} on record", req.name);
+        return result;
+    };
+    result.counted_records = vec![best.id];
+    result.expires_on = best.expiration_date;
+    result.done = whole(1);
+    result.percent = 100.0;
+    // Valid through its expiry date (rule 3).
+    match best.expiration_date {
+        Some(e) if e < as_of => {
+            result.outcome = Outcome::Expired;
+            result.done = Hours::default();
+            result.percent = 0.0;
+            result.explanation = format!("{} expired on {e}", best.course_name);
+        }
+        Some(e) if (e - as_of).num_days() <= 90 => {
+            result.outcome = Outcome::Expiring;
+            result.explanation = format!(
+                "{} expires on {e}, in {} days",
+                best.course_name,
+                (e - as_of).num_days()
+            );
+        }
+        Some(e) => {
+            result.outcome = Outcome::Met;
+            result.explanation = format!("{} valid until {e}", best.course_name);
+        }
+        None => {
+            result.outcome = Outcome::Met;
+            result.explanation = format!("{} (does not expire)", best.course_name);
+        }
+    }
+    result
+}
+
+/// Every applicable requirement for one member, and the overall colour (rule 2): red if a
+/// required certification has expired or fewer than half are met; yellow if a certification
+/// expires within 90 days or some requirement is not met yet; green otherwise.
+pub fn member(
+    requirements: &[Requirement],
+    records: &[Record],
+    waivers: &[Waiver],
+    as_of: NaiveDate,
+    exempt: Option<&str>,
+) -> MemberCompliance {
+    if let Some(why) = exempt {
+        return MemberCompliance {
+            as_of,
+            status: Colour::Green,
+            reason: format!("Exempt from training requirements ({why})"),
+            exempt: true,
+            requirements_met: 0,
+            requirements_total: 0,
+            requirements: Vec::new(),
+        };
+    }
+    let results: Vec<RequirementResult> = requirements
+        .iter()
+        .map(|r| evaluate(r, records, waivers, as_of))
+        .collect();
+    let total = results.len();
+    let met = results.iter().filter(|r| r.outcome.is_met()).count();
+    let expired: Vec<&RequirementResult> = results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Expired)
+        .collect();
+    let expiring: Vec<&RequirementResult> = results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Expiring)
+        .collect();
+    let unmet: Vec<&RequirementResult> = results.iter().filter(|r| !r.outcome.is_met()).collect();
+    let status = if !expired.is_empty() || met * 2 < total {
+        Colour::Red
+    } else if !expiring.is_empty() || met < total {
+        Colour::Yellow
+    } else {
+        Colour::Green
+    };
+    let reason = if total == 0 {
+        "No training requirement applies".to_string()
+    } else if unmet.is_empty() && expiring.is_empty() {
+        format!(
+            "All {total} requirement{} met",
+            if total == 1 { "" } else { "s" }
+        )
+    } else {
+        let mut parts: Vec<String> = Vec::new();
+        for r in expired
+            .iter()
+            .chain(unmet.iter().filter(|r| r.outcome != Outcome::Expired))
+        {
+            parts.push(r.explanation.clone());
+        }
+        for r in &expiring {
+            parts.push(r.explanation.clone());
+        }
+        format!("{met} of {total} requirements met: {}", parts.join("; "))
+    };
+    MemberCompliance {
+        as_of,
+        status,
+        reason,
+        exempt: false,
+        requirements_met: met,
+        requirements_total: total,
+        requirements: results,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,5 @@
+//! Training: categories (the ISO ones seeded), courses, records (one member or a whole crew),
+//! requirements and the compliance engine that explains each member's standing, waivers and
+//! leaves of absence (`reference/features.md` §1.3, §1.4).
+
+pub mod compliance;
