@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(crate::auth::router())
         .merge(crate::modules::members::router())
+        .merge(crate::modules::training::router())
         .merge(crate::modules::roles::router())
         .merge(crate::modules::organization::router())
         .merge(crate::audit::router())

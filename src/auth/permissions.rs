@@ -9,6 +9,10 @@ pub const ROLES_MANAGE: &str = "roles.manage";
 pub const AUDIT_VIEW: &str = "audit.view";
 pub const SETTINGS_MANAGE: &str = "settings.manage";
 pub const ANNOUNCEMENTS_MANAGE: &str = "announcements.manage";
+/// A member's own training records and standing.
+pub const TRAINING_VIEW: &str = "training.view";
+/// Everyone's training: record, void, requirements, the matrix, reviews.
+pub const TRAINING_MANAGE: &str = "training.manage";
 
 /// The modules that each have a `view` and a `manage` permission.
 pub const MODULES: &[&str] = &[

@@ -32,3 +32,4 @@ mod setup;
 mod smtp_sink;
 mod status;
 mod tls;
+mod training;

@@ -205,6 +205,57 @@ fn matrix() -> Vec<Guarded> {
             Json(r#"{"note": "Checked"}"#),
             S::OK,
         ),
+        // training.manage
+        guarded(
+            "training.manage",
+            M::GET,
+            "/api/v1/training/matrix",
+            None,
+            S::OK,
+        ),
+        guarded(
+            "training.manage",
+            M::GET,
+            "/api/v1/training/compliance/{target}",
+            None,
+            S::OK,
+        ),
+        guarded(
+            "training.manage",
+            M::GET,
+            "/api/v1/training/records?user_id={target}",
+            None,
+            S::OK,
+        ),
+        guarded(
+            "training.manage",
+            M::POST,
+            "/api/v1/training/courses",
+            Json(
+                r#"{"name": "Pump operations", "training_type": "skills_practice", "duration_hours": 3}"#,
+            ),
+            S::CREATED,
+        ),
+        guarded(
+            "training.manage",
+            M::POST,
+            "/api/v1/training/requirements",
+            Json(
+                r#"{"name": "Annual hours", "requirement_type": "hours", "required_hours": 24,
+                    "period": "annual"}"#,
+            ),
+            S::CREATED,
+        ),
+        guarded(
+            "training.manage",
+            M::POST,
+            "/api/v1/training/records",
+            Json(
+                r#"{"user_ids": ["{target}"], "course_name": "Hose drill", "hours": 2,
+                    "completion_date": "2026-01-05"}"#,
+            ),
+            S::CREATED,
+        ),
         // settings.manage
         guarded(
             "settings.manage",
@@ -652,6 +703,7 @@ async fn every_api_route(app: &TestApp) -> Vec<(Method, String)> {
             let filled = path
                 .replace("{id}", &id)
                 .replace("{role_id}", &id)
+                .replace("{member_id}", &id)
                 .replace("{name}", "purge_sessions")
                 .replace("{file}", "missing.lbk");
             assert!(!filled.contains('{'), "unfilled parameter in {filled}");

@@ -460,6 +460,7 @@ pub async fn create(
     )
     .await?;
     roles::seed_system_roles(tx, &actor).await?;
+    crate::modules::training::service::seed(tx, id).await?;
     let admin_id = members::insert(tx, &actor, admin, Some(password_hash)).await?;
     roles::assign_by_slug(tx, &actor, admin_id, IT_ADMINISTRATOR).await?;
     roles::assign_member_role(tx, &actor, admin_id).await?;

@@ -2,4 +2,9 @@
 //! requirements and the compliance engine that explains each member's standing, waivers and
 //! leaves of absence (`reference/features.md` §1.3, §1.4).
 
+pub mod api;
 pub mod compliance;
+pub mod rules;
+pub mod service;
+
+pub use api::router;

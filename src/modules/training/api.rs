@@ -1,0 +1,230 @@
+//! `/api/v1/training`: thin JSON handlers over `service`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::rules::{CourseInput, RecordInput, RequirementInput};
+use super::service::{
+    self, Category, ComplianceReport, Course, Matrix, MatrixQuery, RecordQuery, Requirement,
+    TrainingRecord, VoidRecord,
+};
+use crate::app::AppState;
+use crate::auth::Ctx;
+use crate::error::AppResult;
+use crate::http::{ApiJson, ApiQuery, Page, parse_id};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/training/categories", get(categories))
+        .route("/api/v1/training/courses", get(courses).post(create_course))
+        .route("/api/v1/training/courses/{id}", put(update_course))
+        .route(
+            "/api/v1/training/records",
+            get(records).post(create_records),
+        )
+        .route("/api/v1/training/records/{id}", get(record))
+        .route("/api/v1/training/records/{id}/void", post(void_record))
+        .route(
+            "/api/v1/training/requirements",
+            get(requirements).post(create_requirement),
+        )
+        .route(
+            "/api/v1/training/requirements/{id}",
+            put(update_requirement),
+        )
+        .route("/api/v1/training/compliance/{member_id}", get(compliance))
+        .route("/api/v1/training/matrix", get(matrix))
+}
+
+/// Training categories (the ISO ones are seeded).
+#[utoipa::path(get, path = "/api/v1/training/categories", tag = "training",
+    responses((status = 200, body = Vec<Category>), (status = 403, body = crate::error::Problem)))]
+pub async fn categories(State(state): State<AppState>, ctx: Ctx) -> AppResult<Json<Vec<Category>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::categories(&ctx, &mut conn).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/training/courses", tag = "training",
+    responses((status = 200, body = Vec<Course>), (status = 403, body = crate::error::Problem)))]
+pub async fn courses(State(state): State<AppState>, ctx: Ctx) -> AppResult<Json<Vec<Course>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::courses(&ctx, &mut conn).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/training/courses", tag = "training", request_body = CourseInput,
+    responses((status = 201, body = Course), (status = 403, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn create_course(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(input): ApiJson<CourseInput>,
+) -> AppResult<(StatusCode, Json<Course>)> {
+    let mut tx = state.db.begin().await?;
+    let course = service::create_course(&ctx, &mut tx, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(course)))
+}
+
+#[utoipa::path(put, path = "/api/v1/training/courses/{id}", tag = "training",
+    params(("id" = Uuid, Path)), request_body = CourseInput,
+    responses((status = 200, body = Course), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn update_course(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<CourseInput>,
+) -> AppResult<Json<Course>> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let course = service::update_course(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(course))
+}
+
+/// Training records, newest first. Without `training.manage`, only the caller's own.
+#[utoipa::path(get, path = "/api/v1/training/records", tag = "training", params(RecordQuery),
+    responses((status = 200, body = Page<TrainingRecord>), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn records(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<RecordQuery>,
+) -> AppResult<Json<Page<TrainingRecord>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::list_records(&ctx, &mut conn, q).await?))
+}
+
+/// Records a completion for one member or a whole crew (`user_ids`): one record each.
+#[utoipa::path(post, path = "/api/v1/training/records", tag = "training", request_body = RecordInput,
+    responses((status = 201, body = Vec<TrainingRecord>), (status = 403, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn create_records(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(input): ApiJson<RecordInput>,
+) -> AppResult<(StatusCode, Json<Vec<TrainingRecord>>)> {
+    let mut tx = state.db.begin().await?;
+    let created = service::create_records(&ctx, &mut tx, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[utoipa::path(get, path = "/api/v1/training/records/{id}", tag = "training",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = TrainingRecord), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+pub async fn record(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> AppResult<Json<TrainingRecord>> {
+    let id = parse_id(&id)?;
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::get_record(&ctx, &mut conn, id).await?))
+}
+
+/// Voids a record: it stays, marked cancelled, and counts for nothing.
+#[utoipa::path(post, path = "/api/v1/training/records/{id}/void", tag = "training",
+    params(("id" = Uuid, Path)), request_body = VoidRecord,
+    responses((status = 200, body = TrainingRecord), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn void_record(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<VoidRecord>,
+) -> AppResult<Json<TrainingRecord>> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let r = service::void_record(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(r))
+}
+
+#[utoipa::path(get, path = "/api/v1/training/requirements", tag = "training",
+    responses((status = 200, body = Vec<Requirement>), (status = 403, body = crate::error::Problem)))]
+pub async fn requirements(
+    State(state): State<AppState>,
+    ctx: Ctx,
+) -> AppResult<Json<Vec<Requirement>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::requirements(&ctx, &mut conn).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/training/requirements", tag = "training",
+    request_body = RequirementInput,
+    responses((status = 201, body = Requirement), (status = 403, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn create_requirement(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(input): ApiJson<RequirementInput>,
+) -> AppResult<(StatusCode, Json<Requirement>)> {
+    let mut tx = state.db.begin().await?;
+    let r = service::create_requirement(&ctx, &mut tx, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+#[utoipa::path(put, path = "/api/v1/training/requirements/{id}", tag = "training",
+    params(("id" = Uuid, Path)), request_body = RequirementInput,
+    responses((status = 200, body = Requirement), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn update_requirement(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<RequirementInput>,
+) -> AppResult<Json<Requirement>> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let r = service::update_requirement(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(r))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AsOf {
+    /// The date to judge at (default: the department's today).
+    pub as_of: Option<NaiveDate>,
+}
+
+/// A member's standing: each applicable requirement with what it asks, what is done, the
+/// records that counted, what waivers and leaves took off, and the overall colour with its
+/// reason. The member's own, or anyone's with `training.manage`.
+#[utoipa::path(get, path = "/api/v1/training/compliance/{member_id}", tag = "training",
+    params(("member_id" = Uuid, Path), AsOf),
+    responses((status = 200, body = ComplianceReport), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn compliance(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(member_id): Path<String>,
+    ApiQuery(q): ApiQuery<AsOf>,
+) -> AppResult<Json<ComplianceReport>> {
+    let member_id = parse_id(&member_id)?;
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(
+        service::member_compliance(&ctx, &mut conn, member_id, q.as_of).await?,
+    ))
+}
+
+/// The department matrix: members (active, probationary, on leave) × active requirements.
+#[utoipa::path(get, path = "/api/v1/training/matrix", tag = "training", params(MatrixQuery),
+    responses((status = 200, body = Matrix), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn matrix(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<MatrixQuery>,
+) -> AppResult<Json<Matrix>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::matrix(&ctx, &mut conn, q).await?))
+}

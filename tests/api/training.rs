@@ -1,0 +1,726 @@
+//! Training through the API: courses, a crew's records, voiding, requirements, one member's
+//! compliance explained and the department matrix; who may see and change what; one
+//! department never sees or touches another's; bad input changes nothing.
+
+use std::collections::BTreeSet;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::harness::*;
+
+async fn course(app: &TestApp, token: &str, body: Value) -> Value {
+    let (status, c) = app.post(token, "/api/v1/training/courses", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{c}");
+    c
+}
+
+async fn category(app: &TestApp, token: &str, code: &str) -> String {
+    let (status, cats) = app.get(token, "/api/v1/training/categories").await;
+    assert_eq!(status, StatusCode::OK, "{cats}");
+    cats.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == code)
+        .unwrap_or_else(|| panic!("no category {code}: {cats}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn record_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM training_records")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_crew_is_recorded_at_once_with_rank_station_and_expiry_filled_in() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let crew: Vec<User> = vec![
+        app.member(&app.a, "crew-one", &[]).await,
+        app.member(&app.a, "crew-two", &[]).await,
+        app.member(&app.a, "crew-three", &[]).await,
+    ];
+    let (status, body) = app
+        .patch(
+            &admin,
+            &format!("/api/v1/members/{}", crew[0].id),
+            json!({"rank": "Lieutenant", "station": "Station 2"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Every department starts with the ISO categories.
+    let (_, cats) = app.get(&admin, "/api/v1/training/categories").await;
+    let iso: BTreeSet<&str> = cats
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["iso_category"].as_str())
+        .collect();
+    assert_eq!(
+        iso,
+        BTreeSet::from([
+            "company",
+            "driver",
+            "facility",
+            "hazmat",
+            "new_driver",
+            "officer",
+            "recruit"
+        ])
+    );
+    let company = category(&app, &admin, "company").await;
+    let cpr = course(
+        &app,
+        &admin,
+        json!({"name": "CPR for the professional rescuer", "code": "CPR-PRO",
+               "category_id": company, "training_type": "certification",
+               "duration_hours": 4.5, "expiration_months": 24, "issuing_agency": "Red Cross"}),
+    )
+    .await;
+    assert_eq!(cpr["duration_hours"], 4.5);
+
+    let audit_before = app.audit_actions(&app.a, "training.record_created").await;
+    let ids: Vec<Uuid> = crew.iter().map(|u| u.id).collect();
+    let (status, made) = app
+        .post(
+            &admin,
+            "/api/v1/training/records",
+            json!({"user_ids": ids, "course_id": cpr["id"], "completion_date": "2026-01-31",
+                   "instructor": "Capt. Ørsted", "certification_number": "RC-123"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let made = made.as_array().unwrap();
+    assert_eq!(made.len(), 3);
+    let session = &made[0]["session_id"];
+    assert!(session.is_string());
+    for r in made {
+        assert_eq!(&r["session_id"], session);
+        assert_eq!(r["course_name"], "CPR for the professional rescuer");
+        assert_eq!(r["training_type"], "certification");
+        assert_eq!(r["category_id"], company.as_str());
+        assert_eq!(r["hours_completed"], 4.5);
+        // 24 months after 31 January 2026: the end of January 2028.
+        assert_eq!(r["expiration_date"], "2028-01-31");
+        assert_eq!(r["issuing_agency"], "Red Cross");
+        assert_eq!(r["status"], "completed");
+    }
+    let first = made
+        .iter()
+        .find(|r| r["user_id"] == crew[0].id.to_string())
+        .unwrap();
+    assert_eq!(first["rank_at_completion"], "Lieutenant");
+    assert_eq!(first["station_at_completion"], "Station 2");
+    assert_eq!(
+        app.audit_actions(&app.a, "training.record_created").await,
+        audit_before + 3
+    );
+    // The rank copied stays the rank at completion when the member is promoted later.
+    app.patch(
+        &admin,
+        &format!("/api/v1/members/{}", crew[0].id),
+        json!({"rank": "Captain"}),
+    )
+    .await;
+    let (_, again) = app
+        .get(
+            &admin,
+            &format!("/api/v1/training/records/{}", first["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(again["rank_at_completion"], "Lieutenant");
+
+    // One member, without a course: name and hours given.
+    let (status, one) = app
+        .post(
+            &admin,
+            "/api/v1/training/records",
+            json!({"user_ids": [crew[1].id], "course_name": "Ladder drill", "hours": 2,
+                   "training_type": "drill", "completion_date": "2026-02-03"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{one}");
+    assert!(one[0]["session_id"].is_null());
+    assert!(one[0]["expiration_date"].is_null());
+
+    // The list: newest first, with search and a date range, paginated.
+    let (status, page) = app
+        .get(
+            &admin,
+            "/api/v1/training/records?q=ladder&from=2026-02-01&per_page=1",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["items"][0]["course_name"], "Ladder drill");
+    let (_, page) = app.get(&admin, "/api/v1/training/records?per_page=2").await;
+    assert_eq!(page["total"], 4);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page["items"][0]["completion_date"], "2026-02-03");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_beside_the_field_and_records_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let member = app.member(&app.a, "trainee", &[]).await;
+    let bravo = app.member(&app.b, "bravo-trainee", &[]).await;
+    let bravo_course = course(
+        &app,
+        &app.b.admin.token,
+        json!({"name": "Bravo course", "training_type": "drill", "duration_hours": 1}),
+    )
+    .await;
+    let before = record_count(&app).await;
+    let audit_before = app.audit_count(&app.a).await;
+    for (body, fields) in [
+        (
+            json!({"user_ids": [member.id], "course_name": "Drill", "hours": -2,
+                   "completion_date": "2026-01-01"}),
+            vec!["hours"],
+        ),
+        (
+            json!({"user_ids": [member.id], "course_name": "Drill", "hours": 2,
+                   "completion_date": "2099-01-01"}),
+            vec!["completion_date"],
+        ),
+        (
+            json!({"user_ids": [member.id], "course_id": Uuid::now_v7(),
+                   "completion_date": "2026-01-01"}),
+            vec!["course_id"],
+        ),
+        // Another department's course and member are unknown here.
+        (
+            json!({"user_ids": [member.id], "course_id": bravo_course["id"],
+                   "completion_date": "2026-01-01"}),
+            vec!["course_id"],
+        ),
+        (
+            json!({"user_ids": [member.id, bravo.id], "course_name": "Drill", "hours": 1,
+                   "completion_date": "2026-01-01"}),
+            vec!["user_ids"],
+        ),
+        (
+            json!({"user_ids": [], "hours": 1001, "completion_date": "2026-01-01",
+                   "training_type": "napping"}),
+            vec!["user_ids", "course_name", "training_type", "hours"],
+        ),
+        (
+            json!({"user_ids": [member.id], "course_name": "Drill", "hours": 1,
+                   "completion_date": "2026-03-01", "expiration_date": "2026-02-01"}),
+            vec!["expiration_date"],
+        ),
+    ] {
+        let (status, problem) = app
+            .post(&admin, "/api/v1/training/records", body.clone())
+            .await;
+        assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_fields(&problem), fields, "{body}: {problem}");
+    }
+    // Malformed: a date that is no date, a string for hours, unknown fields.
+    for body in [
+        json!({"user_ids": [member.id], "course_name": "Drill", "hours": 1,
+               "completion_date": "31/01/2026"}),
+        json!({"user_ids": [member.id], "course_name": "Drill", "hours": "two",
+               "completion_date": "2026-01-01"}),
+        json!({"user_ids": [member.id], "course_name": "Drill", "hours": 1,
+               "completion_date": "2026-01-01", "approved": true}),
+    ] {
+        let (status, problem) = app.post(&admin, "/api/v1/training/records", body).await;
+        assert!(status.is_client_error(), "{status} {problem}");
+        assert!(problem["detail"].is_string(), "{problem}");
+    }
+    assert_eq!(record_count(&app).await, before);
+    assert_eq!(app.audit_count(&app.a).await, audit_before);
+
+    for (body, fields) in [
+        (
+            json!({"name": "", "training_type": "drill", "duration_hours": -1,
+                   "expiration_months": 0}),
+            vec!["name", "duration_hours", "expiration_months"],
+        ),
+        (
+            json!({"name": "X", "training_type": "drill", "duration_hours": 1,
+                   "category_id": Uuid::now_v7()}),
+            vec!["category_id"],
+        ),
+    ] {
+        let (status, problem) = app
+            .post(&admin, "/api/v1/training/courses", body.clone())
+            .await;
+        assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_fields(&problem), fields, "{body}: {problem}");
+    }
+    course(
+        &app,
+        &admin,
+        json!({"name": "Twice", "training_type": "drill", "duration_hours": 1}),
+    )
+    .await;
+    let (status, problem) = app
+        .post(
+            &admin,
+            "/api/v1/training/courses",
+            json!({"name": "Twice", "training_type": "drill", "duration_hours": 1}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&problem), ["name"]);
+
+    let (status, problem) = app
+        .post(
+            &admin,
+            "/api/v1/training/requirements",
+            json!({"name": "Bravo's course", "requirement_type": "courses",
+                   "course_ids": [bravo_course["id"]], "period": "annual"}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&problem), ["course_ids"]);
+    let (status, problem) = app
+        .get(&admin, "/api/v1/training/compliance/not-a-uuid")
+        .await;
+    assert_problem(status, &problem, StatusCode::NOT_FOUND);
+    let (status, problem) = app
+        .get(
+            &admin,
+            &format!("/api/v1/training/compliance/{}?as_of=yesterday", member.id),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status} {problem}");
+    let (status, problem) = app
+        .get(&admin, "/api/v1/training/matrix?status=purple")
+        .await;
+    assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn members_see_their_own_training_and_officers_everyones() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let alice = app.member(&app.a, "alice", &[]).await;
+    let bob = app.member(&app.a, "bob", &[]).await;
+    let officer = app.member(&app.a, "officer", &["training_officer"]).await;
+    let (status, made) = app
+        .post(
+            &officer.token,
+            "/api/v1/training/records",
+            json!({"user_ids": [alice.id, bob.id], "course_name": "Pump drill", "hours": 3,
+                   "completion_date": "2026-03-03"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let bobs = made
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["user_id"] == bob.id.to_string())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Alice: her own only.
+    let (status, page) = app.get(&alice.token, "/api/v1/training/records").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["items"][0]["user_id"], alice.id.to_string());
+    let (status, problem) = app
+        .get(
+            &alice.token,
+            &format!("/api/v1/training/records?user_id={}", bob.id),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::FORBIDDEN);
+    let (status, problem) = app
+        .get(&alice.token, &format!("/api/v1/training/records/{bobs}"))
+        .await;
+    assert_problem(status, &problem, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .get(
+            &alice.token,
+            &format!("/api/v1/training/compliance/{}", alice.id),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, problem) = app
+        .get(
+            &alice.token,
+            &format!("/api/v1/training/compliance/{}", bob.id),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::FORBIDDEN);
+    for (path, body) in [
+        (
+            "/api/v1/training/records",
+            json!({"user_ids": [alice.id], "course_name": "Self-made", "hours": 50,
+                   "completion_date": "2026-03-03"}),
+        ),
+        (
+            "/api/v1/training/courses",
+            json!({"name": "Mine", "training_type": "drill", "duration_hours": 1}),
+        ),
+        (
+            &*format!("/api/v1/training/records/{bobs}/void"),
+            json!({"reason": "dislike"}),
+        ),
+    ] {
+        let (status, problem) = app.post(&alice.token, path, body).await;
+        assert_problem(status, &problem, StatusCode::FORBIDDEN);
+    }
+    let (status, problem) = app.get(&alice.token, "/api/v1/training/matrix").await;
+    assert_problem(status, &problem, StatusCode::FORBIDDEN);
+    // The officer sees everyone's.
+    let (_, page) = app.get(&officer.token, "/api/v1/training/records").await;
+    assert_eq!(page["total"], 2);
+    let (status, _) = app
+        .get(&officer.token, &format!("/api/v1/training/records/{bobs}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Another department's administrator sees none of it and changes nothing.
+    let bravo = app.b.admin.token.clone();
+    let (_, page) = app.get(&bravo, "/api/v1/training/records").await;
+    assert_eq!(page["total"], 0);
+    let (status, problem) = app
+        .get(&bravo, &format!("/api/v1/training/records/{bobs}"))
+        .await;
+    assert_problem(status, &problem, StatusCode::NOT_FOUND);
+    let (status, problem) = app
+        .post(
+            &bravo,
+            &format!("/api/v1/training/records/{bobs}/void"),
+            json!({"reason": "not ours"}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::NOT_FOUND);
+    let (status, problem) = app
+        .get(&bravo, &format!("/api/v1/training/compliance/{}", alice.id))
+        .await;
+    assert_problem(status, &problem, StatusCode::NOT_FOUND);
+    let (_, matrix) = app.get(&bravo, "/api/v1/training/matrix").await;
+    assert!(
+        !matrix.to_string().contains(&alice.id.to_string()),
+        "{matrix}"
+    );
+    let (_, page) = app
+        .get(
+            &admin,
+            &format!("/api/v1/training/records?user_id={}", bob.id),
+        )
+        .await;
+    assert_eq!(page["items"][0]["status"], "completed");
+}
+
+#[tokio::test]
+async fn compliance_is_explained_per_requirement_and_the_matrix_follows_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let company = category(&app, &admin, "company").await;
+    let ff = app.member(&app.a, "firefighter-1", &[]).await;
+    let lt = app
+        .member(&app.a, "lieutenant-1", &["training_officer"])
+        .await;
+    let officer_role = app.role_id(&app.a, "training_officer").await;
+    let cpr = course(
+        &app,
+        &admin,
+        json!({"name": "CPR", "training_type": "certification", "duration_hours": 4,
+               "expiration_months": 24}),
+    )
+    .await;
+    let (status, hours) = app
+        .post(
+            &admin,
+            "/api/v1/training/requirements",
+            json!({"name": "Company training", "requirement_type": "hours",
+                   "category_id": company, "required_hours": 24, "period": "annual"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hours}");
+    let (status, cert) = app
+        .post(
+            &admin,
+            "/api/v1/training/requirements",
+            json!({"name": "CPR certification", "requirement_type": "certification",
+                   "course_ids": [cpr["id"]], "period": "one_time"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{cert}");
+    let (status, officers_only) = app
+        .post(
+            &admin,
+            "/api/v1/training/requirements",
+            json!({"name": "Officer development", "requirement_type": "hours",
+                   "required_hours": 12, "period": "annual", "applies_to": "roles",
+                   "role_ids": [officer_role]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{officers_only}");
+    assert_eq!(officers_only["role_ids"], json!([officer_role]));
+
+    for (who, date, h) in [
+        (ff.id, "2026-02-10", 5),
+        (ff.id, "2026-04-10", 3),
+        (lt.id, "2026-03-01", 24),
+    ] {
+        let (status, body) = app
+            .post(
+                &admin,
+                "/api/v1/training/records",
+                json!({"user_ids": [who], "course_name": "Company drill", "hours": h,
+                       "category_id": company, "completion_date": date}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, cpr_done) = app
+        .post(
+            &admin,
+            "/api/v1/training/records",
+            json!({"user_ids": [ff.id, lt.id], "course_id": cpr["id"],
+                   "completion_date": "2024-07-01"}),
+        )
+        .await;
+
+    // The firefighter on 30 June 2026: 8 of 24 hours, CPR expiring within 90 days (1 July).
+    let (status, c) = app
+        .get(
+            &admin,
+            &format!("/api/v1/training/compliance/{}?as_of=2026-06-30", ff.id),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    assert_eq!(c["as_of"], "2026-06-30");
+    let reqs = c["requirements"].as_array().unwrap();
+    assert_eq!(
+        reqs.len(),
+        2,
+        "the officers' requirement does not apply: {c}"
+    );
+    let h = reqs
+        .iter()
+        .find(|r| r["name"] == "Company training")
+        .unwrap();
+    assert_eq!(h["done"], 8.0);
+    assert_eq!(h["required"], 24.0);
+    assert_eq!(h["outcome"], "in_progress");
+    assert_eq!(h["period_start"], "2026-01-01");
+    assert_eq!(h["period_end"], "2026-12-31");
+    assert_eq!(h["counted_records"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        h["explanation"],
+        "8 of 24 hours of company training this year"
+    );
+    let ce = reqs
+        .iter()
+        .find(|r| r["name"] == "CPR certification")
+        .unwrap();
+    assert_eq!(ce["outcome"], "expiring");
+    assert_eq!(ce["expires_on"], "2026-07-01");
+    // One of two met: yellow (not fewer than half).
+    assert_eq!(c["status"], "yellow", "{c}");
+    assert!(
+        c["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 of 2 requirements met: 8 of 24 hours of company training this year"),
+        "{c}"
+    );
+    // A day later the certification has expired: red.
+    let (_, c) = app
+        .get(
+            &admin,
+            &format!("/api/v1/training/compliance/{}?as_of=2026-07-02", ff.id),
+        )
+        .await;
+    assert_eq!(c["status"], "red", "{c}");
+    // The member asks for their own, without a date: today in the department.
+    let (status, own) = app
+        .get(&ff.token, &format!("/api/v1/training/compliance/{}", ff.id))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    assert!(own["as_of"].is_string());
+
+    // The lieutenant: three requirements, the officers' one unmet.
+    let (_, c) = app
+        .get(
+            &admin,
+            &format!("/api/v1/training/compliance/{}?as_of=2026-06-30", lt.id),
+        )
+        .await;
+    assert_eq!(c["requirements"].as_array().unwrap().len(), 3, "{c}");
+
+    // The matrix shows both, each cell as the compliance says; filters narrow it.
+    let (status, m) = app
+        .get(&admin, "/api/v1/training/matrix?as_of=2026-06-30")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(m["requirements"].as_array().unwrap().len(), 3);
+    let row = |m: &Value, id: Uuid| {
+        m["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["member_id"] == id.to_string())
+            .cloned()
+    };
+    let ff_row = row(&m, ff.id).unwrap();
+    assert_eq!(ff_row["status"], "yellow");
+    let cells: Vec<&str> = ff_row["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cell"].as_str().unwrap())
+        .collect();
+    // Columns by name: Company training, CPR certification, Officer development.
+    assert_eq!(cells, ["in_progress", "completed", "none"]);
+    let (_, yellow) = app
+        .get(
+            &admin,
+            "/api/v1/training/matrix?as_of=2026-06-30&status=yellow&q=firefighter",
+        )
+        .await;
+    assert_eq!(yellow["members"].as_array().unwrap().len(), 1, "{yellow}");
+    // 16 more hours: the firefighter's hours cell turns completed, the row green.
+    app.post(
+        &admin,
+        "/api/v1/training/records",
+        json!({"user_ids": [ff.id], "course_name": "Live fire", "hours": 16,
+               "category_id": company, "completion_date": "2026-05-05"}),
+    )
+    .await;
+    let (_, m) = app
+        .get(&admin, "/api/v1/training/matrix?as_of=2026-06-30")
+        .await;
+    let ff_row = row(&m, ff.id).unwrap();
+    assert_eq!(ff_row["cells"][0]["cell"], "completed");
+    assert_eq!(
+        ff_row["status"], "yellow",
+        "CPR still expires soon: {ff_row}"
+    );
+
+    // Voiding a record takes it out of the count; it stays listed as cancelled.
+    let live: Value = app
+        .get(&admin, "/api/v1/training/records?q=Live+fire")
+        .await
+        .1;
+    let live_id = live["items"][0]["id"].as_str().unwrap().to_string();
+    let (status, problem) = app
+        .post(
+            &admin,
+            &format!("/api/v1/training/records/{live_id}/void"),
+            json!({"reason": " "}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, voided) = app
+        .post(
+            &admin,
+            &format!("/api/v1/training/records/{live_id}/void"),
+            json!({"reason": "Entered for the wrong member"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{voided}");
+    assert_eq!(voided["status"], "cancelled");
+    assert_eq!(voided["cancel_reason"], "Entered for the wrong member");
+    let (status, problem) = app
+        .post(
+            &admin,
+            &format!("/api/v1/training/records/{live_id}/void"),
+            json!({"reason": "again"}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::CONFLICT);
+    assert_eq!(app.audit_actions(&app.a, "training.record_voided").await, 1);
+    let (_, c) = app
+        .get(
+            &admin,
+            &format!("/api/v1/training/compliance/{}?as_of=2026-06-30", ff.id),
+        )
+        .await;
+    let h = c["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Company training")
+        .unwrap()
+        .clone();
+    assert_eq!(h["done"], 8.0, "{h}");
+    assert!(cpr_done.is_array());
+}
+
+/// Statements this connection has sent so far (MariaDB's session counter).
+async fn questions(conn: &mut sqlx::MySqlConnection) -> i64 {
+    let (_, v): (String, String) = sqlx::query_as("SHOW SESSION STATUS LIKE 'Questions'")
+        .fetch_one(conn)
+        .await
+        .unwrap();
+    v.parse().unwrap()
+}
+
+/// The matrix takes a fixed number of queries, however many members and records.
+#[tokio::test]
+async fn the_matrix_takes_a_fixed_number_of_queries() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let (status, _) = app
+        .post(
+            &admin,
+            "/api/v1/training/requirements",
+            json!({"name": "Annual hours", "requirement_type": "hours", "required_hours": 24,
+                   "period": "annual"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let ctx = logbook::auth::Ctx {
+        user_id: app.a.admin.id,
+        org_id: app.a.id,
+        session_id: Uuid::now_v7(),
+        username: "alpha-admin".into(),
+        permissions: ["training.view", "training.manage"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        must_change_password: false,
+        timezone: "UTC".into(),
+        ip: None,
+        unread: 0,
+    };
+    let mut queries = Vec::new();
+    for n in 0..2 {
+        if n == 1 {
+            for i in 0..5 {
+                let m = app.member(&app.a, &format!("counted-{i}"), &[]).await;
+                app.post(
+                    &admin,
+                    "/api/v1/training/records",
+                    json!({"user_ids": [m.id], "course_name": "Drill", "hours": 2,
+                           "completion_date": "2026-01-02"}),
+                )
+                .await;
+            }
+        }
+        let mut conn = app.db.pool.acquire().await.unwrap();
+        let before = questions(&mut conn).await;
+        let m = logbook::modules::training::service::matrix(
+            &ctx,
+            &mut conn,
+            serde_json::from_value(json!({"as_of": "2026-06-30"})).unwrap(),
+        )
+        .await
+        .unwrap();
+        let after = questions(&mut conn).await;
+        assert!(!m.members.is_empty());
+        // The SHOW itself counts once.
+        queries.push(after - before - 1);
+    }
+    eprintln!("matrix queries (1 member, then 6 members with records): {queries:?}");
+    assert_eq!(queries[0], queries[1], "{queries:?}");
+    assert!(queries[0] <= 8, "{queries:?}");
+}
