@@ -3,8 +3,8 @@
 //! it, or for the county). `settings.manage` and `members.manage`; one organization's data only,
 //! so it works on a host serving several departments too. Audited.
 //!
-//! Each module adds its files to `SECTIONS`: members and their roles, stations and apparatus
-//! now; training records and inventory when those modules land.
+//! Each module adds its files to `SECTIONS`: members and their roles, training records and
+//! courses, stations and apparatus now; inventory when that module lands.
 
 use std::io::Write;
 
@@ -51,6 +51,35 @@ const SECTIONS: &[Section] = &[
                 JOIN roles r ON r.id = ur.role_id
                WHERE u.organization_id = ?
                ORDER BY u.username, r.name",
+    },
+    Section {
+        file: "training_records.csv",
+        about: "Every training record (void ones too, with status cancelled): member, course, \
+                category, dates, hours, certification.",
+        sql: "SELECT u.username, CONCAT(u.first_name, ' ', u.last_name) AS member,
+                     r.course_name, c.name AS category, c.iso_category, r.training_type,
+                     CAST(r.completion_date AS CHAR) AS completion_date,
+                     CAST(r.expiration_date AS CHAR) AS expiration_date,
+                     CAST(r.hours_completed AS CHAR) AS hours, r.certification_number,
+                     r.issuing_agency, r.instructor, r.rank_at_completion,
+                     r.station_at_completion, r.status, r.cancel_reason, r.notes
+                FROM training_records r
+                JOIN users u ON u.id = r.user_id
+                LEFT JOIN training_categories c ON c.id = r.category_id
+               WHERE r.organization_id = ?
+               ORDER BY r.completion_date, u.username, r.id",
+    },
+    Section {
+        file: "training_courses.csv",
+        about: "Training courses with their category, hours and validity.",
+        sql: "SELECT co.name, co.code, c.name AS category, co.training_type,
+                     CAST(co.duration_hours AS CHAR) AS duration_hours,
+                     CAST(co.expiration_months AS CHAR) AS expiration_months, co.issuing_agency,
+                     IF(co.active, 'yes', 'no') AS active
+                FROM training_courses co
+                LEFT JOIN training_categories c ON c.id = co.category_id
+               WHERE co.organization_id = ?
+               ORDER BY co.name",
     },
     Section {
         file: "stations.csv",
@@ -272,7 +301,7 @@ mod tests {
             );
         }
         assert_eq!(
-            header_of(SECTIONS[2].sql, None),
+            header_of(SECTIONS[4].sql, None),
             [
                 "unit_number",
                 "name",

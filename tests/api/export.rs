@@ -76,6 +76,15 @@ async fn the_export_holds_one_departments_records_as_csv() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     station(&app, app.a.id, "Alpha Station").await;
+    let (status, made) = app
+        .post(
+            &admin,
+            "/api/v1/training/records",
+            json!({"user_ids": [zoe.id], "course_name": "Pump drill", "hours": 2.5,
+                   "completion_date": "2026-02-02"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
     station(&app, app.b.id, "Bravo Station").await;
     app.member(&app.b, "bravo-only", &[]).await;
 
@@ -98,6 +107,8 @@ async fn the_export_holds_one_departments_records_as_csv() {
             "README.txt",
             "members.csv",
             "member_roles.csv",
+            "training_records.csv",
+            "training_courses.csv",
             "stations.csv",
             "apparatus.csv"
         ]
@@ -151,6 +162,15 @@ async fn the_export_holds_one_departments_records_as_csv() {
         "{apparatus}"
     );
     assert!(!apparatus.contains("Bravo"), "{apparatus}");
+    let training = file("training_records.csv");
+    assert!(
+        training.starts_with("username,member,course_name,"),
+        "{training}"
+    );
+    assert!(
+        training.contains("zoe,Zoë 🚒 zoe,Pump drill,,,continuing_education,2026-02-02,,2.50,"),
+        "{training}"
+    );
     let readme = file("README.txt");
     assert!(readme.contains("Alpha Fire Department"), "{readme}");
     assert!(readme.contains("stations.csv (1 rows)"), "{readme}");
@@ -218,5 +238,5 @@ async fn only_administrators_may_export() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let files = unzip(&res.bytes().await.unwrap());
-    assert_eq!(files.len(), 5);
+    assert_eq!(files.len(), 7);
 }
