@@ -724,3 +724,284 @@ async fn the_matrix_takes_a_fixed_number_of_queries() {
     assert_eq!(queries[0], queries[1], "{queries:?}");
     assert!(queries[0] <= 8, "{queries:?}");
 }
+
+async fn waiver_of(app: &TestApp, id: &str) -> Value {
+    let (status, list) = app
+        .get(&app.a.admin.token, "/api/v1/training/waivers?all=true")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no waiver {id}: {list}"))
+}
+
+#[tokio::test]
+async fn a_leave_keeps_its_training_waiver_in_step() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let member = app.member(&app.a, "on-leave", &[]).await;
+    let (status, hours) = app
+        .post(
+            &admin,
+            "/api/v1/training/requirements",
+            json!({"name": "Annual hours", "requirement_type": "hours", "required_hours": 24,
+                   "period": "annual"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hours}");
+    let standing = |as_of: &'static str| {
+        let (app, id) = (&app, member.id);
+        async move {
+            let (_, c) = app
+                .get(
+                    &app.a.admin.token,
+                    &format!("/api/v1/training/compliance/{id}?as_of={as_of}"),
+                )
+                .await;
+            c["requirements"][0].clone()
+        }
+    };
+
+    // Created: a waiver with the same type and dates, linked both ways.
+    let (status, leave) = app
+        .post(
+            &admin,
+            "/api/v1/leaves",
+            json!({"user_id": member.id, "leave_type": "military", "reason": "Deployment",
+                   "start_date": "2026-03-01", "end_date": "2026-05-31"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{leave}");
+    let leave_id = leave["id"].as_str().unwrap().to_string();
+    let waiver_id = leave["linked_training_waiver_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let w = waiver_of(&app, &waiver_id).await;
+    assert_eq!(w["leave_id"], leave_id.as_str());
+    assert_eq!(w["waiver_type"], "military");
+    assert_eq!(w["start_date"], "2026-03-01");
+    assert_eq!(w["end_date"], "2026-05-31");
+    assert_eq!(
+        w["reason"],
+        "Auto-created from leave of absence: Deployment"
+    );
+    assert_eq!(w["active"], true);
+    let r = standing("2026-12-31").await;
+    assert_eq!(
+        (r["months_waived"].as_u64(), r["adjusted_required"].as_f64()),
+        (Some(3), Some(18.0)),
+        "{r}"
+    );
+    // A leave's waiver is changed through its leave.
+    let (status, problem) = app
+        .post(
+            &admin,
+            &format!("/api/v1/training/waivers/{waiver_id}/deactivate"),
+            json!({}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::CONFLICT);
+
+    // Edited: the waiver's dates follow.
+    let (status, edited) = app
+        .patch(
+            &admin,
+            &format!("/api/v1/leaves/{leave_id}"),
+            json!({"end_date": "2026-08-31"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    assert_eq!(waiver_of(&app, &waiver_id).await["end_date"], "2026-08-31");
+    assert_eq!(standing("2026-12-31").await["months_waived"], 6);
+    // Bad input changes nothing.
+    let (status, problem) = app
+        .patch(
+            &admin,
+            &format!("/api/v1/leaves/{leave_id}"),
+            json!({"end_date": "2026-01-01", "leave_type": "holiday"}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&problem), ["leave_type", "end_date"]);
+    assert_eq!(waiver_of(&app, &waiver_id).await["end_date"], "2026-08-31");
+
+    // Exempt: the waiver is deactivated and unlinked; nothing is pro-rated.
+    let (_, exempt) = app
+        .patch(
+            &admin,
+            &format!("/api/v1/leaves/{leave_id}"),
+            json!({"exempt_from_training_waiver": true}),
+        )
+        .await;
+    assert!(exempt["linked_training_waiver_id"].is_null(), "{exempt}");
+    assert_eq!(waiver_of(&app, &waiver_id).await["active"], false);
+    assert_eq!(standing("2026-12-31").await["months_waived"], 0);
+    // Not exempt again: a new waiver, linked.
+    let (_, again) = app
+        .patch(
+            &admin,
+            &format!("/api/v1/leaves/{leave_id}"),
+            json!({"exempt_from_training_waiver": false}),
+        )
+        .await;
+    let second = again["linked_training_waiver_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(second, waiver_id);
+    assert_eq!(waiver_of(&app, &second).await["end_date"], "2026-08-31");
+    assert_eq!(standing("2026-12-31").await["months_waived"], 6);
+
+    // Removed: the leave stays, inactive; its waiver is deactivated.
+    let (status, _) = app
+        .delete(&admin, &format!("/api/v1/leaves/{leave_id}"))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(waiver_of(&app, &second).await["active"], false);
+    assert_eq!(standing("2026-12-31").await["months_waived"], 0);
+    let (status, problem) = app
+        .delete(&admin, &format!("/api/v1/leaves/{leave_id}"))
+        .await;
+    assert_problem(status, &problem, StatusCode::CONFLICT);
+    let (_, listed) = app.get(&admin, "/api/v1/leaves?all=true").await;
+    assert_eq!(listed[0]["active"], false);
+    for action in [
+        "member.leave_created",
+        "member.leave_updated",
+        "member.leave_removed",
+        "training.waiver_created",
+        "training.waiver_deactivated",
+    ] {
+        assert!(app.audit_actions(&app.a, action).await > 0, "{action}");
+    }
+
+    // An exempt leave from the start makes no waiver.
+    let (_, exempt) = app
+        .post(
+            &admin,
+            "/api/v1/leaves",
+            json!({"user_id": member.id, "leave_type": "personal", "start_date": "2026-10-01",
+                   "exempt_from_training_waiver": true}),
+        )
+        .await;
+    assert!(exempt["linked_training_waiver_id"].is_null(), "{exempt}");
+    assert_eq!(standing("2026-12-31").await["months_waived"], 0);
+}
+
+#[tokio::test]
+async fn leaves_and_waivers_are_for_managers_of_the_same_department() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let member = app.member(&app.a, "regular", &[]).await;
+    let other = app.member(&app.b, "bravo-member", &[]).await;
+    let new_leave =
+        json!({"user_id": member.id, "leave_type": "medical", "start_date": "2026-01-01"});
+    // A plain member: neither leaves nor waivers.
+    let (status, problem) = app
+        .post(&member.token, "/api/v1/leaves", new_leave.clone())
+        .await;
+    assert_problem(status, &problem, StatusCode::FORBIDDEN);
+    let (status, problem) = app.get(&member.token, "/api/v1/leaves").await;
+    assert_problem(status, &problem, StatusCode::FORBIDDEN);
+    let (status, problem) = app
+        .post(
+            &member.token,
+            "/api/v1/training/waivers",
+            json!({"user_id": member.id, "waiver_type": "medical", "start_date": "2026-01-01"}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::FORBIDDEN);
+    // Their own waivers they may see.
+    let (status, own) = app.get(&member.token, "/api/v1/training/waivers").await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    let (status, problem) = app
+        .get(
+            &member.token,
+            &format!("/api/v1/training/waivers?user_id={}", app.a.admin.id),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::FORBIDDEN);
+
+    // Another department's member is unknown here; its leaves are not found.
+    let (status, problem) = app
+        .post(
+            &admin,
+            "/api/v1/leaves",
+            json!({"user_id": other.id, "leave_type": "medical", "start_date": "2026-01-01"}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&problem), ["user_id"]);
+    let (status, leave) = app.post(&admin, "/api/v1/leaves", new_leave).await;
+    assert_eq!(status, StatusCode::CREATED, "{leave}");
+    let id = leave["id"].as_str().unwrap();
+    let bravo = app.b.admin.token.clone();
+    let (status, problem) = app.get(&bravo, &format!("/api/v1/leaves/{id}")).await;
+    assert_problem(status, &problem, StatusCode::NOT_FOUND);
+    let (status, problem) = app
+        .patch(
+            &bravo,
+            &format!("/api/v1/leaves/{id}"),
+            json!({"end_date": "2026-02-01"}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::NOT_FOUND);
+    let (status, problem) = app.delete(&bravo, &format!("/api/v1/leaves/{id}")).await;
+    assert_problem(status, &problem, StatusCode::NOT_FOUND);
+    let (_, bravo_waivers) = app.get(&bravo, "/api/v1/training/waivers?all=true").await;
+    assert_eq!(bravo_waivers, json!([]));
+    let (status, problem) = app
+        .post(
+            &admin,
+            "/api/v1/leaves",
+            json!({"user_id": member.id, "leave_type": "medical", "start_date": "2026-02-01",
+                   "end_date": "2026-01-01", "reason": "x\u{0007}"}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&problem), ["reason", "end_date"]);
+
+    // A waiver by hand for one requirement only; deactivated by hand.
+    let (_, req) = app
+        .post(
+            &admin,
+            "/api/v1/training/requirements",
+            json!({"name": "Hazmat refresher", "requirement_type": "hours", "required_hours": 6,
+                   "period": "annual"}),
+        )
+        .await;
+    let (status, w) = app
+        .post(
+            &admin,
+            "/api/v1/training/waivers",
+            json!({"user_id": member.id, "waiver_type": "new_member", "start_date": "2026-01-01",
+                   "end_date": "2026-12-31", "requirement_ids": [req["id"]]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{w}");
+    assert_eq!(w["all_requirements"], false);
+    assert_eq!(w["requirement_ids"], json!([req["id"]]));
+    let (_, c) = app
+        .get(
+            &admin,
+            &format!("/api/v1/training/compliance/{}?as_of=2026-06-30", member.id),
+        )
+        .await;
+    assert_eq!(c["requirements"][0]["outcome"], "waived", "{c}");
+    let (status, w) = app
+        .post(
+            &admin,
+            &format!(
+                "/api/v1/training/waivers/{}/deactivate",
+                w["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{w}");
+    assert_eq!(w["active"], false);
+}

@@ -6,5 +6,8 @@ pub mod api;
 pub mod compliance;
 pub mod rules;
 pub mod service;
+pub mod waivers;
 
-pub use api::router;
+pub fn router() -> axum::Router<crate::app::AppState> {
+    api::router().merge(waivers::router())
+}
