@@ -54,6 +54,15 @@ pub fn register(registry: Registry) -> Registry {
             "0 45 2 * * *",
             crate::backup::schedule::run,
         ))
+        .with(JobDef::new(
+            crate::modules::training::expiry::JOB,
+            "Certification expiry notices",
+            "Tells members whose certification expires in 90, 60, 30 or 7 days, or has \
+             expired; the training officers are copied from 30 days on. Each notice goes once \
+             per certification; a renewed certification gets none.",
+            "0 0 6 * * *",
+            crate::modules::training::expiry::run,
+        ))
 }
 
 async fn purge_sessions(ctx: JobCtx) -> anyhow::Result<u64> {

@@ -239,7 +239,13 @@ async fn the_list_shows_the_built_in_jobs_with_schedule_zone_next_and_last_run()
     let names: Vec<&str> = list.iter().map(|j| j["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["purge_sessions", "audit_verify", "email_outbox", "backup"],
+        [
+            "purge_sessions",
+            "audit_verify",
+            "email_outbox",
+            "backup",
+            "cert_expiry"
+        ],
         "{list:?}"
     );
     for j in &list {
@@ -272,7 +278,8 @@ async fn the_list_shows_the_built_in_jobs_with_schedule_zone_next_and_last_run()
             ("0 10 3 * * *", "At 03:10."),
             ("0 30 2 * * *", "At 02:30."),
             ("0 * * * * *", "Every minute."),
-            ("0 45 2 * * *", "At 02:45.")
+            ("0 45 2 * * *", "At 02:45."),
+            ("0 0 6 * * *", "At 06:00.")
         ]
     );
     // 03:10 in Chicago, whatever the season (08:10 or 09:10 UTC).

@@ -1005,3 +1005,152 @@ async fn leaves_and_waivers_are_for_managers_of_the_same_department() {
     assert_eq!(status, StatusCode::OK, "{w}");
     assert_eq!(w["active"], false);
 }
+
+/// Runs the expiry job now for Alpha.
+async fn run_expiry(app: &TestApp) -> Value {
+    let (status, run) = app
+        .post(
+            &app.a.admin.token,
+            "/api/v1/jobs/cert_expiry/run",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert_eq!(run["outcome"], "succeeded", "{run}");
+    run
+}
+
+/// The expiry notices in the member's inbox (subjects).
+async fn expiry_notices(app: &TestApp, user: Uuid) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT subject FROM notification_logs WHERE recipient_id = ? AND category = 'training'
+          ORDER BY created_at, subject",
+    )
+    .bind(user)
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn expiry_notices_go_once_per_tier_and_never_twice() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let member = app.member(&app.a, "certified", &[]).await;
+    let officer = app
+        .member(&app.a, "training-lead", &["training_officer"])
+        .await;
+    let renewed = app.member(&app.a, "renewed", &[]).await;
+    let cpr = course(
+        &app,
+        &admin,
+        json!({"name": "CPR", "training_type": "certification", "duration_hours": 4}),
+    )
+    .await;
+    let today: chrono::NaiveDate = {
+        let tz: String = sqlx::query_scalar("SELECT timezone FROM organizations WHERE id = ?")
+            .bind(app.a.id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+        logbook::modules::training::compliance::today_in(&tz, chrono::Utc::now())
+    };
+    let date = |days: i64| (today + chrono::Duration::days(days)).to_string();
+    let record = |who: Uuid, completed: String, expires: String| {
+        let (app, admin, course) = (&app, admin.clone(), cpr["id"].clone());
+        async move {
+            let (status, r) = app
+                .post(
+                    &admin,
+                    "/api/v1/training/records",
+                    json!({"user_ids": [who], "course_id": course, "completion_date": completed,
+                           "expiration_date": expires}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{r}");
+            r[0]["id"].as_str().unwrap().to_string()
+        }
+    };
+    // Expiring in 75 days: the 90-day notice, to the member only.
+    let id = record(member.id, date(-600), date(75)).await;
+    // Renewed: the old one expired, but a later one does not expire soon.
+    record(renewed.id, date(-800), date(-5)).await;
+    record(renewed.id, date(-10), date(700)).await;
+
+    let run = run_expiry(&app).await;
+    assert_eq!(run["items"], 1, "{run}");
+    assert_eq!(
+        expiry_notices(&app, member.id).await,
+        [format!(
+            "Your CPR certification expires on {} (in 75 days)",
+            date(75)
+        )]
+    );
+    assert!(expiry_notices(&app, officer.id).await.is_empty());
+    assert!(expiry_notices(&app, renewed.id).await.is_empty());
+    // Again, and again after a "restart" (nothing in memory matters): nothing more.
+    run_expiry(&app).await;
+    run_expiry(&app).await;
+    assert_eq!(expiry_notices(&app, member.id).await.len(), 1);
+
+    // Time passes: 20 days left. The 60-day tier is skipped; the 30-day one goes, and the
+    // training officer is copied.
+    sqlx::query("UPDATE training_records SET expiration_date = ? WHERE id = ?")
+        .bind(today + chrono::Duration::days(20))
+        .bind(Uuid::parse_str(&id).unwrap())
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let run = run_expiry(&app).await;
+    assert_eq!(run["items"], 1, "{run}");
+    let got = expiry_notices(&app, member.id).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        got[1],
+        format!(
+            "Your CPR certification expires on {} (in 20 days)",
+            date(20)
+        )
+    );
+    let copied = expiry_notices(&app, officer.id).await;
+    assert_eq!(
+        copied,
+        [format!(
+            "Test certified's CPR certification expires on {} (in 20 days)",
+            date(20)
+        )]
+    );
+    run_expiry(&app).await;
+    assert_eq!(expiry_notices(&app, member.id).await.len(), 2);
+
+    // Expired: the last notice, once.
+    sqlx::query("UPDATE training_records SET expiration_date = ? WHERE id = ?")
+        .bind(today - chrono::Duration::days(1))
+        .bind(Uuid::parse_str(&id).unwrap())
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    run_expiry(&app).await;
+    run_expiry(&app).await;
+    let got = expiry_notices(&app, member.id).await;
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[2], "Your CPR certification has expired");
+    let tiers: Vec<String> = sqlx::query_scalar(
+        "SELECT tier FROM training_expiry_alerts WHERE record_id = ? ORDER BY sent_at",
+    )
+    .bind(Uuid::parse_str(&id).unwrap())
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(tiers, ["90", "30", "expired"]);
+    // Bravo's run sees none of Alpha's.
+    let (status, run) = app
+        .post(
+            &app.b.admin.token,
+            "/api/v1/jobs/cert_expiry/run",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert_eq!(run["items"], 0, "{run}");
+}

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod compliance;
+pub mod expiry;
 pub mod rules;
 pub mod service;
 pub mod waivers;
