@@ -51,6 +51,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         crate::modules::training::api::update_requirement,
         crate::modules::training::api::compliance,
         crate::modules::training::api::matrix,
+        crate::modules::training::api::iso_report,
         crate::modules::training::waivers::api_waivers,
         crate::modules::training::waivers::api_create_waiver,
         crate::modules::training::waivers::api_deactivate_waiver,

@@ -150,6 +150,7 @@ fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("/api/v1/training/requirements/{id}", &["put"]),
         ("/api/v1/training/compliance/{member_id}", &["get"]),
         ("/api/v1/training/matrix", &["get"]),
+        ("/api/v1/training/reports/iso", &["get"]),
         ("/api/v1/training/waivers", &["get", "post"]),
         ("/api/v1/training/waivers/{id}/deactivate", &["post"]),
         ("/api/v1/leaves", &["get", "post"]),

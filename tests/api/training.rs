@@ -1154,3 +1154,171 @@ async fn expiry_notices_go_once_per_tier_and_never_twice() {
     assert_eq!(status, StatusCode::OK, "{run}");
     assert_eq!(run["items"], 0, "{run}");
 }
+
+#[tokio::test]
+async fn the_iso_report_sums_hours_per_category_for_any_range() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let company = category(&app, &admin, "company").await;
+    let hazmat = category(&app, &admin, "hazmat").await;
+    let ems = category(&app, &admin, "ems").await;
+    let ann = app.member(&app.a, "ann", &[]).await;
+    let ben = app.member(&app.a, "ben", &[]).await;
+    for (who, cat, date, hours) in [
+        (ann.id, &company, "2025-02-01", "20"),
+        (ann.id, &company, "2025-11-30", "6.5"),
+        (ann.id, &hazmat, "2025-06-01", "6"),
+        (ann.id, &ems, "2025-06-01", "40"),
+        (ann.id, &company, "2026-01-01", "99"),
+        (ben.id, &company, "2025-03-03", "10"),
+    ] {
+        let (status, body) = app
+            .post(
+                &admin,
+                "/api/v1/training/records",
+                json!({"user_ids": [who], "course_name": "Drill", "category_id": cat,
+                       "hours": hours.parse::<f64>().unwrap(), "completion_date": date}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, r) = app
+        .get(
+            &admin,
+            "/api/v1/training/reports/iso?from=2025-01-01&to=2025-12-31",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["days"], 365);
+    let targets: Vec<(String, f64)> = r["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["category"].as_str().unwrap().to_string(),
+                t["hours"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            ("company".to_string(), 192.0),
+            ("facility".into(), 18.0),
+            ("officer".into(), 12.0),
+            ("driver".into(), 12.0),
+            ("hazmat".into(), 6.0),
+            ("new_driver".into(), 60.0),
+            ("recruit".into(), 240.0)
+        ]
+    );
+    assert_eq!(r["structural_target"], 24.0);
+    let row = |name: &str| {
+        r["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["member_name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name}: {r}"))
+    };
+    let a = row("ann, Test");
+    // Company 26.5, hazmat 6; EMS is no ISO category; 2026 is outside the range.
+    assert_eq!(a["hours"], json!([26.5, 0.0, 0.0, 0.0, 6.0, 0.0, 0.0]));
+    assert_eq!(a["total"], 32.5);
+    assert_eq!(a["meets_structural_rule"], true);
+    let b = row("ben, Test");
+    assert_eq!(b["total"], 10.0);
+    assert_eq!(b["meets_structural_rule"], false);
+    // A quarter: yearly figures scaled, one-time ones not.
+    let (_, q) = app
+        .get(
+            &admin,
+            "/api/v1/training/reports/iso?from=2025-01-01&to=2025-03-31",
+        )
+        .await;
+    assert_eq!(q["targets"][0]["hours"], 47.3, "{q}");
+    assert_eq!(q["targets"][6]["hours"], 240.0);
+    assert_eq!(q["structural_target"], 5.9);
+
+    // CSV and PDF.
+    let res = app
+        .client
+        .get(app.url("/api/v1/training/reports/iso?from=2025-01-01&to=2025-12-31&format=csv"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        res.headers()["content-disposition"],
+        "attachment; filename=\"iso-training-2025-01-01-2025-12-31.csv\""
+    );
+    let csv = res.text().await.unwrap();
+    assert!(
+        csv.starts_with("member,membership_number,rank,status,company_hours,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\"ann, Test\",,,active,26.5,0,0,0,6,0,0,32.5,yes"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("ISO figure for 2025-01-01 to 2025-12-31,,,,192,18,12,12,6,60,240,,24 h"),
+        "{csv}"
+    );
+    let res = app
+        .client
+        .get(app.url("/api/v1/training/reports/iso?from=2025-01-01&to=2025-12-31&format=pdf"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let pdf = res.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = String::from_utf8_lossy(&pdf);
+    assert!(
+        text.contains("(ISO training report: Alpha Fire Department)"),
+        "the title"
+    );
+    assert!(text.contains("(ann, Test)"));
+    assert!(text.contains("(26.5)"));
+
+    // Bad input, permissions, isolation.
+    for (query, field) in [
+        ("?to=2025-12-31", "from"),
+        ("?from=2025-02-01&to=2025-01-01", "to"),
+        ("?from=2000-01-01&to=2025-01-01", "to"),
+        ("?from=2025-01-01&to=2025-12-31&format=xls", "format"),
+    ] {
+        let (status, problem) = app
+            .get(&admin, &format!("/api/v1/training/reports/iso{query}"))
+            .await;
+        assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_fields(&problem), [field], "{query}");
+    }
+    let (status, problem) = app
+        .get(
+            &admin,
+            "/api/v1/training/reports/iso?from=last-year&to=2025-12-31",
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::BAD_REQUEST);
+    let (status, problem) = app
+        .get(
+            &ann.token,
+            "/api/v1/training/reports/iso?from=2025-01-01&to=2025-12-31",
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::FORBIDDEN);
+    let (_, bravo) = app
+        .get(
+            &app.b.admin.token,
+            "/api/v1/training/reports/iso?from=2025-01-01&to=2025-12-31",
+        )
+        .await;
+    assert!(!bravo.to_string().contains("ann, Test"), "{bravo}");
+}

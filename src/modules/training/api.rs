@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/training/compliance/{member_id}", get(compliance))
         .route("/api/v1/training/matrix", get(matrix))
+        .route("/api/v1/training/reports/iso", get(iso_report))
 }
 
 /// Training categories (the ISO ones are seeded).
@@ -227,4 +228,54 @@ pub async fn matrix(
 ) -> AppResult<Json<Matrix>> {
     let mut conn = state.db.acquire().await?;
     Ok(Json(service::matrix(&ctx, &mut conn, q).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct IsoQuery {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// json (default), csv or pdf.
+    pub format: Option<String>,
+}
+
+/// The ISO training report for a date range: each member's hours per ISO category against the
+/// figures, as JSON, CSV or PDF.
+#[utoipa::path(get, path = "/api/v1/training/reports/iso", tag = "training", params(IsoQuery),
+    responses((status = 200, body = super::iso::IsoReport),
+        (status = 200, description = "CSV or PDF", content_type = "text/csv"),
+        (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn iso_report(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<IsoQuery>,
+) -> AppResult<axum::response::Response> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let format = q.format.as_deref().unwrap_or("json");
+    if !["json", "csv", "pdf"].contains(&format) {
+        return Err(crate::error::AppError::field(
+            "format",
+            "must be json, csv or pdf",
+        ));
+    }
+    let mut conn = state.db.acquire().await?;
+    let report = super::iso::report(&ctx, &mut conn, q.from, q.to).await?;
+    let name = format!("iso-training-{}-{}", report.from, report.to);
+    let (body, kind) = match format {
+        "csv" => (
+            super::iso::csv(&report)?.into_bytes(),
+            "text/csv; charset=utf-8",
+        ),
+        "pdf" => (super::iso::pdf(&report), "application/pdf"),
+        _ => return Ok(Json(report).into_response()),
+    };
+    let mut res = body.into_response();
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.{format}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
 }

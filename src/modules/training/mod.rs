@@ -5,6 +5,7 @@
 pub mod api;
 pub mod compliance;
 pub mod expiry;
+pub mod iso;
 pub mod rules;
 pub mod service;
 pub mod waivers;
