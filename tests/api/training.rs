@@ -1322,3 +1322,254 @@ async fn the_iso_report_sums_hours_per_category_for_any_range() {
         .await;
     assert!(!bravo.to_string().contains("ann, Test"), "{bravo}");
 }
+
+#[tokio::test]
+async fn submitted_training_is_reviewed_by_an_officer() {
+    let app = TestApp::spawn().await;
+    let member = app.member(&app.a, "submitter", &[]).await;
+    let officer = app.member(&app.a, "reviewer", &["training_officer"]).await;
+    let outside = json!({"course_name": "State fire academy: Vehicle extrication",
+                         "training_type": "specialty", "completion_date": "2026-03-14",
+                         "hours": 16, "description": "Two days at the academy"});
+    let (status, s) = app
+        .post(
+            &member.token,
+            "/api/v1/training/submissions",
+            outside.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{s}");
+    assert_eq!(s["status"], "pending_review");
+    let id = s["id"].as_str().unwrap().to_string();
+    // The officer is told and sees it counted.
+    let told: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM notification_logs WHERE recipient_id = ? AND subject LIKE 'Training to review%'",
+    )
+    .bind(officer.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(told, 1);
+    let (_, count) = app
+        .get(&officer.token, "/api/v1/training/submissions/pending-count")
+        .await;
+    assert_eq!(count["pending"], 1);
+    let (status, problem) = app
+        .get(&member.token, "/api/v1/training/submissions/pending-count")
+        .await;
+    assert_problem(status, &problem, StatusCode::FORBIDDEN);
+    // The member may not review; nor may anyone review their own.
+    let (status, problem) = app
+        .post(
+            &member.token,
+            &format!("/api/v1/training/submissions/{id}/review"),
+            json!({"decision": "approve"}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::FORBIDDEN);
+
+    // Sent back with a note; the member edits it; pending again; approved with fewer hours.
+    let (status, problem) = app
+        .post(
+            &officer.token,
+            &format!("/api/v1/training/submissions/{id}/review"),
+            json!({"decision": "request_changes"}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&problem), ["notes"]);
+    let (status, back) = app
+        .post(
+            &officer.token,
+            &format!("/api/v1/training/submissions/{id}/review"),
+            json!({"decision": "request_changes", "notes": "Attach the certificate number"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{back}");
+    assert_eq!(back["status"], "revision_requested");
+    let (status, problem) = app
+        .post(
+            &officer.token,
+            &format!("/api/v1/training/submissions/{id}/review"),
+            json!({"decision": "approve"}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::CONFLICT);
+    let mut edited = outside.clone();
+    edited["hours"] = json!(14);
+    let (status, again) = app
+        .call(
+            reqwest::Method::PUT,
+            &member.token,
+            &format!("/api/v1/training/submissions/{id}"),
+            Some(edited),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["status"], "pending_review");
+    let before = record_count(&app).await;
+    let (status, approved) = app
+        .post(
+            &officer.token,
+            &format!("/api/v1/training/submissions/{id}/review"),
+            json!({"decision": "approve", "hours": 12}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["status"], "approved");
+    assert_eq!(record_count(&app).await, before + 1);
+    let record_id = approved["training_record_id"].as_str().unwrap();
+    let (_, record) = app
+        .get(
+            &member.token,
+            &format!("/api/v1/training/records/{record_id}"),
+        )
+        .await;
+    assert_eq!(record["hours_completed"], 12.0);
+    assert_eq!(
+        record["course_name"],
+        "State fire academy: Vehicle extrication"
+    );
+    assert_eq!(record["user_id"], member.id.to_string());
+    // Approved once only; no more changes by the member.
+    let (status, problem) = app
+        .post(
+            &officer.token,
+            &format!("/api/v1/training/submissions/{id}/review"),
+            json!({"decision": "approve"}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::CONFLICT);
+    let (status, problem) = app
+        .call(
+            reqwest::Method::PUT,
+            &member.token,
+            &format!("/api/v1/training/submissions/{id}"),
+            Some(outside.clone()),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::CONFLICT);
+    assert_eq!(record_count(&app).await, before + 1);
+    assert!(
+        app.audit_actions(&app.a, "training.submission_reviewed")
+            .await
+            >= 2
+    );
+
+    // Rejected: no record.
+    let (_, s) = app
+        .post(
+            &member.token,
+            "/api/v1/training/submissions",
+            outside.clone(),
+        )
+        .await;
+    let (_, rejected) = app
+        .post(
+            &officer.token,
+            &format!(
+                "/api/v1/training/submissions/{}/review",
+                s["id"].as_str().unwrap()
+            ),
+            json!({"decision": "reject", "notes": "Already recorded"}),
+        )
+        .await;
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(record_count(&app).await, before + 1);
+
+    // The member sees their own only; another department sees none.
+    let other = app.member(&app.a, "other-member", &[]).await;
+    let (_, mine) = app.get(&other.token, "/api/v1/training/submissions").await;
+    assert_eq!(mine["total"], 0);
+    let (status, problem) = app
+        .get(&other.token, &format!("/api/v1/training/submissions/{id}"))
+        .await;
+    assert_problem(status, &problem, StatusCode::NOT_FOUND);
+    let (_, all) = app
+        .get(&officer.token, "/api/v1/training/submissions")
+        .await;
+    assert_eq!(all["total"], 2);
+    let (_, bravo) = app
+        .get(&app.b.admin.token, "/api/v1/training/submissions")
+        .await;
+    assert_eq!(bravo["total"], 0);
+    let (status, problem) = app
+        .post(
+            &app.b.admin.token,
+            &format!("/api/v1/training/submissions/{id}/review"),
+            json!({"decision": "approve"}),
+        )
+        .await;
+    assert_problem(status, &problem, StatusCode::NOT_FOUND);
+
+    // Bad input: nothing stored.
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM training_submissions")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    for (body, fields) in [
+        (
+            json!({"course_name": "", "training_type": "nap", "completion_date": "2099-01-01",
+                   "hours": 0}),
+            vec!["course_name", "training_type", "completion_date", "hours"],
+        ),
+        (
+            json!({"course_name": "Too long", "training_type": "drill",
+                   "completion_date": "2026-01-01", "hours": 41}),
+            vec!["hours"],
+        ),
+        (
+            json!({"course_name": "Negative", "training_type": "drill",
+                   "completion_date": "2026-01-01", "hours": -3}),
+            vec!["hours"],
+        ),
+    ] {
+        let (status, problem) = app
+            .post(&member.token, "/api/v1/training/submissions", body.clone())
+            .await;
+        assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_fields(&problem), fields, "{body}");
+    }
+    let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM training_submissions")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(after, count);
+}
+
+#[tokio::test]
+async fn small_submissions_may_be_approved_at_once_but_never_a_certification() {
+    let app = TestApp::spawn().await;
+    sqlx::query(
+        "UPDATE training_settings SET auto_approve_under_hours = 2 WHERE organization_id = ?",
+    )
+    .bind(app.a.id)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let member = app.member(&app.a, "quick", &[]).await;
+    let small = json!({"course_name": "Online refresher", "training_type": "refresher",
+                       "completion_date": "2026-02-02", "hours": 1.5});
+    let (_, s) = app
+        .post(&member.token, "/api/v1/training/submissions", small)
+        .await;
+    assert_eq!(s["status"], "approved", "{s}");
+    assert!(s["training_record_id"].is_string());
+    assert_eq!(s["reviewer_notes"], "Approved automatically");
+    for body in [
+        json!({"course_name": "Bigger", "training_type": "refresher",
+               "completion_date": "2026-02-02", "hours": 3}),
+        json!({"course_name": "CPR renewal", "training_type": "certification",
+               "completion_date": "2026-02-02", "hours": 1}),
+        json!({"course_name": "First aid", "training_type": "refresher",
+               "completion_date": "2026-02-02", "hours": 1, "certification_number": "FA-1"}),
+        json!({"course_name": "Hazmat awareness", "training_type": "refresher",
+               "completion_date": "2026-02-02", "hours": 1, "expiration_date": "2028-02-02"}),
+    ] {
+        let (status, s) = app
+            .post(&member.token, "/api/v1/training/submissions", body.clone())
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{s}");
+        assert_eq!(s["status"], "pending_review", "{body}");
+    }
+}

@@ -8,8 +8,11 @@ pub mod expiry;
 pub mod iso;
 pub mod rules;
 pub mod service;
+pub mod submissions;
 pub mod waivers;
 
 pub fn router() -> axum::Router<crate::app::AppState> {
-    api::router().merge(waivers::router())
+    api::router()
+        .merge(waivers::router())
+        .merge(submissions::router())
 }

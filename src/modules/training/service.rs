@@ -474,13 +474,6 @@ pub async fn get_record(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Train
     Ok(r)
 }
 
-#[derive(sqlx::FromRow)]
-struct Trainee {
-    id: Uuid,
-    rank: Option<String>,
-    station: Option<String>,
-}
-
 /// Records a completion for each member named (a crew: one session id for all), filling from
 /// the course what is not given and copying rank and station from the member.
 pub async fn create_records(
@@ -518,20 +511,16 @@ pub async fn create_records(
         ));
     }
     let placeholders = vec!["?"; v.user_ids.len()].join(",");
-    let mut query = sqlx::query_as::<_, Trainee>(AssertSqlSafe(format!(
-        "SELECT id, `rank`, station FROM users WHERE organization_id = ? AND id IN ({placeholders})"
+    let mut query = sqlx::query_scalar::<_, Uuid>(AssertSqlSafe(format!(
+        "SELECT id FROM users WHERE organization_id = ? AND id IN ({placeholders})"
     )))
     .bind(ctx.org_id);
     for u in &v.user_ids {
         query = query.bind(u);
     }
-    let trainees: HashMap<Uuid, Trainee> = query
-        .fetch_all(&mut **tx)
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t))
-        .collect();
-    if v.user_ids.iter().any(|u| !trainees.contains_key(u)) {
+    let found: std::collections::HashSet<Uuid> =
+        query.fetch_all(&mut **tx).await?.into_iter().collect();
+    if v.user_ids.iter().any(|u| !found.contains(u)) {
         return Err(AppError::field(
             "user_ids",
             "names someone who is not a member of this department",
@@ -565,53 +554,119 @@ pub async fn create_records(
         .clone()
         .or(course.as_ref().and_then(|c| c.issuing_agency.clone()));
     let session = (v.user_ids.len() > 1).then(db::new_id);
-    let now = db::now();
     let mut created = Vec::with_capacity(v.user_ids.len());
     for user in &v.user_ids {
-        let t = &trainees[user];
-        let id = db::new_id();
-        sqlx::query(
-            "INSERT INTO training_records (id, organization_id, user_id, course_id, category_id,
-                 course_name, training_type, completion_date, expiration_date, hours_completed,
-                 certification_number, issuing_agency, instructor, location_id, status,
-                 rank_at_completion, station_at_completion, notes, session_id, created_by,
-                 created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'completed', ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(ctx.org_id)
-        .bind(user)
-        .bind(v.course_id)
-        .bind(category_id)
-        .bind(&course_name)
-        .bind(&training_type)
-        .bind(v.completion_date)
-        .bind(expiration)
-        .bind(hours)
-        .bind(&v.certification_number)
-        .bind(&issuing_agency)
-        .bind(&v.instructor)
-        .bind(v.location_id)
-        .bind(v.rank_at_completion.clone().or(t.rank.clone()))
-        .bind(v.station_at_completion.clone().or(t.station.clone()))
-        .bind(&v.notes)
-        .bind(session)
-        .bind(ctx.user_id)
-        .bind(now)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        let record = record_row(tx, ctx.org_id, id).await?;
-        audit::record(
-            tx,
-            &ctx.actor(),
-            Entry::new("training.record_created", "training_record", id)
-                .changes(serde_json::to_value(&record).map_err(anyhow::Error::new)?),
-        )
-        .await?;
-        created.push(record);
+        created.push(
+            insert_record(
+                tx,
+                ctx,
+                &NewRecord {
+                    user_id: *user,
+                    course_id: v.course_id,
+                    category_id,
+                    course_name: &course_name,
+                    training_type: &training_type,
+                    completion_date: v.completion_date,
+                    expiration_date: expiration,
+                    hours,
+                    certification_number: v.certification_number.as_deref(),
+                    issuing_agency: issuing_agency.as_deref(),
+                    instructor: v.instructor.as_deref(),
+                    location_id: v.location_id,
+                    rank: v.rank_at_completion.as_deref(),
+                    station: v.station_at_completion.as_deref(),
+                    notes: v.notes.as_deref(),
+                    session_id: session,
+                    submission_id: None,
+                },
+            )
+            .await?,
+        );
     }
     Ok(created)
+}
+
+/// A record to write, checked already.
+pub(super) struct NewRecord<'a> {
+    pub user_id: Uuid,
+    pub course_id: Option<Uuid>,
+    pub category_id: Option<Uuid>,
+    pub course_name: &'a str,
+    pub training_type: &'a str,
+    pub completion_date: NaiveDate,
+    pub expiration_date: Option<NaiveDate>,
+    pub hours: Decimal,
+    pub certification_number: Option<&'a str>,
+    pub issuing_agency: Option<&'a str>,
+    pub instructor: Option<&'a str>,
+    pub location_id: Option<Uuid>,
+    /// None: the member's rank (station) now.
+    pub rank: Option<&'a str>,
+    pub station: Option<&'a str>,
+    pub notes: Option<&'a str>,
+    pub session_id: Option<Uuid>,
+    pub submission_id: Option<Uuid>,
+}
+
+/// Writes a completed record (rank and station copied from the member when not given) and
+/// audits it.
+pub(super) async fn insert_record(
+    tx: &mut Tx<'_>,
+    ctx: &Ctx,
+    r: &NewRecord<'_>,
+) -> AppResult<TrainingRecord> {
+    let id = db::new_id();
+    let now = db::now();
+    let inserted = sqlx::query(
+        "INSERT INTO training_records (id, organization_id, user_id, course_id, category_id,
+             course_name, training_type, completion_date, expiration_date, hours_completed,
+             certification_number, issuing_agency, instructor, location_id, status,
+             rank_at_completion, station_at_completion, notes, session_id, submission_id,
+             created_by, created_at, updated_at)
+         SELECT ?, u.organization_id, u.id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'completed',
+                COALESCE(?, u.`rank`), COALESCE(?, u.station), ?, ?, ?, ?, ?, ?
+           FROM users u WHERE u.organization_id = ? AND u.id = ?",
+    )
+    .bind(id)
+    .bind(r.course_id)
+    .bind(r.category_id)
+    .bind(r.course_name)
+    .bind(r.training_type)
+    .bind(r.completion_date)
+    .bind(r.expiration_date)
+    .bind(r.hours)
+    .bind(r.certification_number)
+    .bind(r.issuing_agency)
+    .bind(r.instructor)
+    .bind(r.location_id)
+    .bind(r.rank)
+    .bind(r.station)
+    .bind(r.notes)
+    .bind(r.session_id)
+    .bind(r.submission_id)
+    .bind(ctx.user_id)
+    .bind(now)
+    .bind(now)
+    .bind(ctx.org_id)
+    .bind(r.user_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(AppError::field(
+            "user_ids",
+            "names someone who is not a member of this department",
+        ));
+    }
+    let record = record_row(tx, ctx.org_id, id).await?;
+    audit::record(
+        tx,
+        &ctx.actor(),
+        Entry::new("training.record_created", "training_record", id)
+            .changes(serde_json::to_value(&record).map_err(anyhow::Error::new)?),
+    )
+    .await?;
+    Ok(record)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
