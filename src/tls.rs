@@ -219,6 +219,13 @@ impl TlsMaterial {
         let Some(fresh) = load(config)? else {
             return Ok(());
         };
+        self.take_from(&fresh);
+        Ok(())
+    }
+
+    /// Serves what `fresh` serves, with its CA and generated certificate, from the next
+    /// handshake on.
+    fn take_from(&self, fresh: &TlsMaterial) {
         let served = read(&fresh.live.0).clone();
         let authority = std::mem::replace(
             &mut *write(&fresh.authority),
@@ -231,7 +238,6 @@ impl TlsMaterial {
         *write(&self.authority) = authority;
         tracing::info!(fingerprint = %served.info.fingerprint, "serving the restored certificate");
         self.swap(served);
-        Ok(())
     }
 
     /// The certificate new connections get.
@@ -1071,6 +1077,23 @@ mod tests {
 
     fn names() -> Vec<String> {
         certificate_names("station", ["192.168.1.20".parse().unwrap()])
+    }
+
+    #[test]
+    fn restored_material_is_served_in_place() {
+        let now = OffsetDateTime::now_utc();
+        let mine = self_signed(&temp_dir("mine"), &names(), now).unwrap();
+        let theirs = self_signed(&temp_dir("theirs"), &names(), now).unwrap();
+        let (their_cert, their_ca) = (theirs.info(), theirs.ca_pem());
+        assert_ne!(mine.info().fingerprint, their_cert.fingerprint);
+        let config = mine.server_config.clone();
+        mine.take_from(&theirs);
+        assert_eq!(mine.info(), their_cert);
+        assert_eq!(mine.ca_pem(), their_ca);
+        assert_eq!(mine.ca_fingerprint(), their_cert.ca_fingerprint);
+        assert_eq!(mine.generated_info(), Some(their_cert));
+        // The same rustls configuration: what the listener holds serves the new certificate.
+        assert!(Arc::ptr_eq(&config, &mine.server_config));
     }
 
     #[test]

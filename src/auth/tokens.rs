@@ -135,4 +135,16 @@ mod tests {
         parts[2] = "AAAA";
         assert!(keys.verify_access(&parts.join(".")).is_none());
     }
+
+    #[test]
+    fn replaced_keys_take_effect_in_every_clone() {
+        let keys = TokenKeys::new(&[7u8; 32]);
+        let shared = keys.clone();
+        let (u, o, s) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let before = keys.issue_access(u, o, s).unwrap();
+        keys.replace(&[9u8; 32]);
+        assert!(shared.verify_access(&before).is_none());
+        let after = shared.issue_access(u, o, s).unwrap();
+        assert!(TokenKeys::new(&[9u8; 32]).verify_access(&after).is_some());
+    }
 }
