@@ -1064,6 +1064,7 @@ test('backups: an uploaded archive is listed, and restoring it asks first, shows
     assert.match(what, /safety backup/);
     assert.match(what, /Everyone has to sign in again/);
     await checkA11y(page, 'backups (confirm restore)');
+    await page.screenshot({ path: join(artifacts, 'settings-backups-restore-1-confirm.png'), fullPage: true });
     await page.getByRole('button', { name: 'Replace all data with this backup' }).click();
 
     assert.equal(new URL(page.url()).pathname, '/settings/backups/restore');
@@ -1323,6 +1324,7 @@ test('setup on a phone: restore from a backup instead of setting up afresh', asy
       await page.getByRole('button', { name: 'Restore this backup' }).click();
       await page.locator('#archive-error').filter({ hasText: 'Choose a backup file first.' }).waitFor();
       await checkA11y(page, 'setup: restore (nothing chosen)');
+      await page.screenshot({ path: join(artifacts, 'setup-restore-1-form.png'), fullPage: true });
 
       await page.getByLabel('Backup file (.lbk)').setInputFiles(archive);
       await page.getByRole('button', { name: 'Restore this backup' }).click();
@@ -1330,6 +1332,7 @@ test('setup on a phone: restore from a backup instead of setting up afresh', asy
       await page.getByText(/The backup uploaded-\S+ was restored/).waitFor({ timeout: 120_000 });
       assert.equal(await scrollsSideways(page), false, 'the result fits a phone screen');
       await checkA11y(page, 'setup: restored');
+      await page.screenshot({ path: join(artifacts, 'setup-restore-2-done.png'), fullPage: true });
       await page.getByRole('link', { name: 'Sign in' }).click();
       await page.getByText('The backup was restored.').waitFor();
       await page.getByLabel('Username or e-mail').fill(ADMIN.username);
