@@ -764,3 +764,38 @@ async fn the_setup_wizard_restores_a_backup_and_setup_is_over() {
     let run = wait_for_restore(&client, url("/api/v1/setup/restore"), &secret).await;
     assert_eq!(run["progress"]["stage"], "done");
 }
+
+#[tokio::test]
+async fn a_large_upload_may_take_longer_than_the_request_timeout() {
+    use rand::RngCore;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_one_organization().await;
+    let admin = app.a.admin.token.clone();
+    // A stored file that does not compress makes the archive far bigger than a JSON body may be.
+    let mut noise = vec![0u8; 2 * 1024 * 1024];
+    rand::rngs::OsRng.fill_bytes(&mut noise);
+    std::fs::create_dir_all(app.data_dir.join("documents")).unwrap();
+    std::fs::write(app.data_dir.join("documents/scan.bin"), &noise).unwrap();
+    let file = back_up_now(&app, &admin).await;
+    let bytes = std::fs::read(backup_dir(&app.data_dir).join(&file)).unwrap();
+    assert!(bytes.len() > 2 * 1024 * 1024);
+
+    // Sent slowly over a station's Wi-Fi: 34 s, past the 30 s every other request gets.
+    let mut conn = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/backups/upload HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {admin}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        app.addr,
+        bytes.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let pieces = 17;
+    for piece in bytes.chunks(bytes.len().div_ceil(pieces)) {
+        conn.write_all(piece).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(answer.contains(r#""verified":true"#), "{answer}");
+}
