@@ -24,6 +24,14 @@ pub const PREFIX: &str = "uploaded-";
 /// Room left free beside the upload.
 const SPARE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Whether `name` is an upload's temporary file (`.upload-<uuid>.tmp`): retention deletes one
+/// left behind by an upload cut short (a power cut) once it is a day old.
+pub fn is_temporary(name: &str) -> bool {
+    name.strip_prefix(".upload-")
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .is_some_and(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// An archive received and kept.
 #[derive(Debug)]
 pub struct Received {
