@@ -141,8 +141,8 @@ pub fn apply(
 /// being written is touched all the time.
 const STALE_AFTER: chrono::Duration = chrono::Duration::hours(24);
 
-/// Deletes the temporary files of backups, copies or uploads cut short (older than a day), so that power
-/// cuts in the middle of a backup cannot fill the disk over time. Returns how many.
+/// Deletes the temporary files of backups, copies or uploads cut short (older than a day), so
+/// that power cuts in the middle of a backup cannot fill the disk over time. Returns how many.
 pub fn remove_stale_temporaries(dir: &Path, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let read = match std::fs::read_dir(dir) {
         Ok(r) => r,
