@@ -799,3 +799,40 @@ async fn a_large_upload_may_take_longer_than_the_request_timeout() {
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     assert!(answer.contains(r#""verified":true"#), "{answer}");
 }
+
+#[tokio::test]
+async fn restored_certificate_material_is_served_without_a_restart() {
+    let app = TestApp::spawn_tls(|_| {}).await;
+    let ours = app.state.tls.as_ref().unwrap().ca_pem().unwrap();
+    let before = crate::tls::presented(&ours, &app.url("/health"))
+        .await
+        .unwrap();
+    // Another server's CA and certificate, as a restore writes them back into `tls/`.
+    let other_dir = temp_dir();
+    let mut config = test_config(&app.db.url, other_dir.clone());
+    config.tls = logbook::config::TlsMode::SelfSigned;
+    let theirs = logbook::tls::load(&config).unwrap().unwrap();
+    let (their_ca, their_cert) = (theirs.ca_pem().unwrap(), theirs.info().fingerprint);
+    assert_ne!(before, their_cert);
+    for entry in std::fs::read_dir(other_dir.join("tls")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            app.data_dir.join("tls").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    app.state.reload_secrets().unwrap();
+    assert_eq!(
+        crate::tls::presented(&their_ca, &app.url("/health")).await,
+        Ok(their_cert)
+    );
+    assert!(
+        crate::tls::presented(&ours, &app.url("/health"))
+            .await
+            .is_err()
+    );
+    // The CA offered to phones is the restored one.
+    let res = app.client.get(app.url("/tls/ca.crt")).send().await.unwrap();
+    assert_eq!(res.text().await.unwrap(), their_ca);
+}
