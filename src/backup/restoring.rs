@@ -311,18 +311,6 @@ async fn after_restore(
 ) -> RestoreResult {
     let mut warnings = Vec::new();
     let safety_backup = restored.safety_backup.as_deref().map(file_name);
-    if let Some(safety) = &restored.safety_backup {
-        // Read through once more so the list shows what it holds (made with the passphrase the
-        // server had before the restore, which may have brought back another).
-        match service::verify(Path::new(safety), safety_passphrase).await {
-            Ok(checked) => super::manage::record_checked(
-                &state.config.backup_dir,
-                &file_name(safety),
-                &checked,
-            ),
-            Err(e) => warnings.push(format!("the safety backup does not check out: {e}")),
-        }
-    }
     let sessions_ended =
         match record_restored(state, file, &restored, &safety_backup, starter).await {
             Ok(n) => n,
@@ -341,6 +329,19 @@ async fn after_restore(
     // Setup mode ends once the restored data has a department.
     if let Err(e) = state.setup.pending(&state.db, &state.config.data_dir).await {
         warnings.push(format!("{e}"));
+    }
+    if let Some(safety) = &restored.safety_backup {
+        // Last, so that sessions end at once: read through once more so the list shows what it
+        // holds (made with the passphrase the server had before the restore, which may have
+        // brought back another).
+        match service::verify(Path::new(safety), safety_passphrase).await {
+            Ok(checked) => super::manage::record_checked(
+                &state.config.backup_dir,
+                &file_name(safety),
+                &checked,
+            ),
+            Err(e) => warnings.push(format!("the safety backup does not check out: {e}")),
+        }
     }
     RestoreResult {
         file: file.to_string(),
