@@ -404,7 +404,7 @@ pub fn restore_view(run: &RestoreRun) -> Option<RestoreView> {
     let stage = match p.stage.as_str() {
         "checking" => "Checking the backup",
         "safety backup" => "Making a safety backup of the current data",
-        "loading" => "Loading the backup's data",
+        "loading" => "Loading the data from the backup",
         "comparing" => "Comparing every table with the backup",
         "swapping" => "Putting the restored data in place",
         "verifying the audit log" => "Verifying the audit log",
@@ -525,6 +525,74 @@ mod tests {
             result: None,
             error: None,
         }
+    }
+
+    #[test]
+    fn a_running_restore_polls_and_says_how_it_ended() {
+        let mut run = RestoreRun::none();
+        let fragment = |run: &RestoreRun| {
+            RestoreFragment {
+                run: restore_view(run),
+                poll: "/setup/restore/progress".into(),
+                back: "/setup/restore".into(),
+            }
+            .render()
+            .unwrap()
+        };
+        assert!(fragment(&run).contains("No restore has run"));
+        run.running = true;
+        run.file = "uploaded-20261201-101500-0123abcd.lbk".into();
+        run.started_at = Some(chrono::Utc::now());
+        run.progress = Some(super::super::service::ProgressView {
+            stage: "loading".into(),
+            tables_done: 4,
+            tables_total: 26,
+            rows: 900,
+        });
+        let html = fragment(&run);
+        assert!(
+            html.contains(r#"hx-get="/setup/restore/progress" hx-trigger="every 1s""#),
+            "{html}"
+        );
+        assert!(
+            html.contains("Loading the data from the backup: 4 of 26 tables, 900 rows so far."),
+            "{html}"
+        );
+        run.running = false;
+        run.error = Some("the passphrase does not open this backup".into());
+        let html = fragment(&run);
+        assert!(!html.contains("hx-get"), "{html}");
+        assert!(
+            html.contains("The restore failed: The passphrase does not open this backup."),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<a href="/setup/restore">Back</a>"#),
+            "{html}"
+        );
+        run.error = None;
+        run.result = Some(restoring::RestoreResult {
+            file: run.file.clone(),
+            safety_backup: Some("logbook-20261201-101501-000-0123abcd.lbk".into()),
+            tables: 26,
+            rows: 1200,
+            from_schema: 202611251700,
+            to_schema: 202611252000,
+            seconds: 3.2,
+            encrypted: false,
+            sessions_ended: 3,
+            warning: None,
+        });
+        let html = fragment(&run);
+        assert!(
+            html.contains("1200 rows in 26 tables, brought from schema"),
+            "{html}"
+        );
+        assert!(
+            html.contains("logbook-20261201-101501-000-0123abcd.lbk"),
+            "{html}"
+        );
+        assert!(html.contains(r#"href="/login?restored=1""#), "{html}");
     }
 
     #[test]
