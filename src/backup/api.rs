@@ -33,6 +33,11 @@ pub fn router() -> Router<AppState> {
 /// Uploads take longer than other requests (see `app::unbounded`).
 pub const UPLOAD_PATH: &str = "/api/v1/backups/upload";
 
+/// A backup archive as a request body: the file's bytes (`logbook-….lbk`).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Archive(#[allow(dead_code)] Vec<u8>);
+
 /// The declared length of a request body.
 pub fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers
@@ -60,7 +65,7 @@ pub fn run_secret(headers: &HeaderMap) -> Option<String> {
 /// passphrase. 422: not a Logbook backup, damaged or cut short (nothing kept); 507: not enough
 /// free space.
 #[utoipa::path(post, path = "/api/v1/backups/upload", tag = "backups",
-    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+    request_body(content = Archive, content_type = "application/octet-stream",
         description = "the archive (`logbook-….lbk`)"),
     responses((status = 201, body = BackupEntry), (status = 403, body = crate::error::Problem),
         (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem),

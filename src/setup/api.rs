@@ -307,7 +307,7 @@ pub async fn finish(
 /// is not a Logbook backup (nothing kept). An encrypted one is kept and needs its passphrase.
 #[utoipa::path(post, path = "/api/v1/setup/restore/upload", tag = "setup",
     params(("X-Setup-Token" = String, Header, description = "the setup token")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+    request_body(content = crate::backup::api::Archive, content_type = "application/octet-stream",
         description = "the archive (`logbook-….lbk`)"),
     responses((status = 201, body = crate::backup::manage::BackupEntry),
         (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem),

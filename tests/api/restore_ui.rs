@@ -836,3 +836,27 @@ async fn restored_certificate_material_is_served_without_a_restart() {
     let res = app.client.get(app.url("/tls/ca.crt")).send().await.unwrap();
     assert_eq!(res.text().await.unwrap(), their_ca);
 }
+
+#[tokio::test]
+async fn the_api_document_describes_uploads_as_the_file_itself() {
+    let app = TestApp::spawn_one_organization().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in ["/api/v1/backups/upload", "/api/v1/setup/restore/upload"] {
+        let body =
+            &doc["paths"][path]["post"]["requestBody"]["content"]["application/octet-stream"];
+        let schema = match body["schema"].get("$ref").and_then(Value::as_str) {
+            Some(r) => doc["components"]["schemas"][r.rsplit('/').next().unwrap()].clone(),
+            None => body["schema"].clone(),
+        };
+        assert_eq!(schema["type"], "string", "{path}: {body}");
+        assert_eq!(schema["format"], "binary", "{path}: {schema}");
+    }
+}
