@@ -244,6 +244,9 @@ async fn an_archive_from_another_server_is_uploaded_and_its_secrets_take_effect(
         std::fs::read(new.data_dir.join("secrets/jwt.key")).unwrap(),
         old_jwt
     );
+    let key_file =
+        |app: &TestApp| std::fs::read(app.data_dir.join("secrets/encryption.key")).unwrap();
+    assert_ne!(key_file(&new), key_file(&old));
     let admin = new.a.admin.token.clone();
     let (status, entry) = upload(
         &new.client,
