@@ -363,14 +363,15 @@ pub async fn restore(
         (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
 pub async fn restore_progress(
     State(state): State<AppState>,
-    token: Result<SetupToken, AppError>,
-    headers: axum::http::HeaderMap,
+    req: axum::extract::Request,
 ) -> AppResult<Json<crate::backup::restoring::RestoreRun>> {
-    if let Some(secret) = crate::backup::api::run_secret(&headers)
+    let (mut parts, _) = req.into_parts();
+    // The run's secret first: a stale token must not count as a wrong one.
+    if let Some(secret) = crate::backup::api::run_secret(&parts.headers)
         && let Some(run) = crate::backup::restoring::by_secret(&state, &secret).await?
     {
         return Ok(Json(run));
     }
-    token?;
+    SetupToken::from_request_parts(&mut parts, &state).await?;
     Ok(Json(crate::backup::restoring::last(&state).await?))
 }
