@@ -38,8 +38,40 @@ pub struct AppState {
     pub setup: Arc<crate::setup::Gate>,
 }
 
+impl AppState {
+    /// Loads the secrets and the certificate material from the data directory again and uses
+    /// them at once: after a restore wrote back the backup's `secrets/` and `tls/` files. Secrets
+    /// set in the configuration (or environment) stay as they are.
+    pub fn reload_secrets(&self) -> anyhow::Result<()> {
+        let secrets = crate::config::Secrets::load_or_generate(&self.config)?;
+        self.keys.replace(&secrets.jwt_key);
+        self.cipher.replace(&secrets.encryption_key);
+        if let Some(tls) = &self.tls {
+            tls.reload(&self.config)?;
+        }
+        Ok(())
+    }
+}
+
 pub const JSON_BODY_LIMIT: usize = 256 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Requests that may take longer than `REQUEST_TIMEOUT`: uploads of backup archives (hundreds of
+/// MB over a station's Wi-Fi). They stream their body to disk and take no JSON body.
+fn unbounded(path: &str) -> bool {
+    path == crate::backup::api::UPLOAD_PATH || path == crate::setup::api::RESTORE_UPLOAD_PATH
+}
+
+/// `REQUEST_TIMEOUT` for every request but the long uploads (503, as tower-http's timeout).
+async fn bounded_time(req: Request, next: Next) -> Response {
+    if unbounded(req.uri().path()) {
+        return next.run(req).await;
+    }
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
 
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
@@ -79,10 +111,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .with_state(state);
     with_security_headers(api)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(middleware::from_fn(bounded_time))
         .layer(CatchPanicLayer::custom(panic_response))
         // The path only: query strings can carry secrets (a password-reset token).
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

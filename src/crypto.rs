@@ -5,28 +5,49 @@ use aes_gcm::aead::{Aead, KeyInit, OsRng};
 use aes_gcm::{AeadCore, Aes256Gcm, Nonce};
 use sha2::{Digest, Sha256};
 
+/// Shared by every clone of the state and replaceable in place: a restore brings back the
+/// backup's key, with which the restored data's secrets were encrypted.
 #[derive(Clone)]
 pub struct FieldCipher {
-    cipher: Aes256Gcm,
+    cipher: std::sync::Arc<std::sync::RwLock<Aes256Gcm>>,
+}
+
+fn derive(secret: &[u8]) -> Aes256Gcm {
+    let mut h = Sha256::new();
+    h.update(b"logbook field encryption v1\0");
+    h.update(secret);
+    let digest: [u8; 32] = h.finalize().into();
+    Aes256Gcm::new(&digest.into())
 }
 
 const NONCE_LEN: usize = 12;
 
 impl FieldCipher {
     pub fn new(secret: &[u8]) -> Self {
-        let mut h = Sha256::new();
-        h.update(b"logbook field encryption v1\0");
-        h.update(secret);
-        let digest: [u8; 32] = h.finalize().into();
         FieldCipher {
-            cipher: Aes256Gcm::new(&digest.into()),
+            cipher: std::sync::Arc::new(std::sync::RwLock::new(derive(secret))),
         }
+    }
+
+    /// Encrypts and decrypts with `secret` from now on.
+    pub fn replace(&self, secret: &[u8]) {
+        let next = derive(secret);
+        *self
+            .cipher
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+    }
+
+    fn cipher(&self) -> std::sync::RwLockReadGuard<'_, Aes256Gcm> {
+        self.cipher
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn encrypt(&self, plain: &str) -> anyhow::Result<Vec<u8>> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let sealed = self
-            .cipher
+            .cipher()
             .encrypt(&nonce, plain.as_bytes())
             .map_err(|_| anyhow::anyhow!("encryption failed"))?;
         let mut out = nonce.to_vec();
@@ -40,7 +61,7 @@ impl FieldCipher {
         let (nonce, sealed) = stored.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into()?;
         let plain = self
-            .cipher
+            .cipher()
             .decrypt(&Nonce::from(nonce), sealed)
             .map_err(|_| {
                 anyhow::anyhow!(
@@ -66,6 +87,10 @@ mod tests {
         assert_ne!(a.encrypt("x").unwrap(), a.encrypt("x").unwrap());
         let b = FieldCipher::new(b"another key, also long enough here");
         assert!(b.decrypt(&sealed).is_err());
+        // Replaced in place: every clone decrypts with the new key.
+        let clone = b.clone();
+        b.replace(b"first key, long enough for the test");
+        assert_eq!(clone.decrypt(&sealed).unwrap(), "hunter2 – pässword");
         assert!(a.decrypt(&sealed[..5]).is_err());
     }
 }

@@ -141,12 +141,18 @@ pub struct TlsMaterial {
     /// `self-signed` or `files` (the configuration's `tls`).
     pub mode: &'static str,
     pub server_config: Arc<rustls::ServerConfig>,
-    /// The generated CA, PEM (self-signed mode only; offered at `/tls/ca.crt` whichever
-    /// certificate is served).
-    pub ca_pem: Option<String>,
-    pub ca_fingerprint: Option<String>,
     live: Arc<LiveCertificate>,
     sessions: Arc<Sessions>,
+    /// The CA and the generated certificate; replaced together when a restore brings back
+    /// another server's (`reload`).
+    authority: RwLock<Authority>,
+}
+
+struct Authority {
+    /// The generated CA, PEM (self-signed mode only; offered at `/tls/ca.crt` whichever
+    /// certificate is served).
+    ca_pem: Option<String>,
+    ca_fingerprint: Option<String>,
     /// The generated server certificate (self-signed mode): what removing an upload goes back to.
     generated: Option<Served>,
 }
@@ -184,12 +190,54 @@ impl TlsMaterial {
         Ok(TlsMaterial {
             mode,
             server_config: Arc::new(server_config),
-            ca_pem,
-            ca_fingerprint,
             live,
             sessions,
-            generated,
+            authority: RwLock::new(Authority {
+                ca_pem,
+                ca_fingerprint,
+                generated,
+            }),
         })
+    }
+
+    /// The generated CA, PEM (self-signed mode only).
+    pub fn ca_pem(&self) -> Option<String> {
+        read(&self.authority).ca_pem.clone()
+    }
+
+    pub fn ca_fingerprint(&self) -> Option<String> {
+        read(&self.authority).ca_fingerprint.clone()
+    }
+
+    /// Loads the certificate material from the data directory again (after a restore wrote back
+    /// another server's CA, certificate or upload) and serves it from the next handshake on.
+    /// With `tls = "files"` the configuration names the files and nothing changes.
+    pub fn reload(&self, config: &Config) -> anyhow::Result<()> {
+        if self.mode == "files" {
+            return Ok(());
+        }
+        let Some(fresh) = load(config)? else {
+            return Ok(());
+        };
+        self.take_from(&fresh);
+        Ok(())
+    }
+
+    /// Serves what `fresh` serves, with its CA and generated certificate, from the next
+    /// handshake on.
+    fn take_from(&self, fresh: &TlsMaterial) {
+        let served = read(&fresh.live.0).clone();
+        let authority = std::mem::replace(
+            &mut *write(&fresh.authority),
+            Authority {
+                ca_pem: None,
+                ca_fingerprint: None,
+                generated: None,
+            },
+        );
+        *write(&self.authority) = authority;
+        tracing::info!(fingerprint = %served.info.fingerprint, "serving the restored certificate");
+        self.swap(served);
     }
 
     /// The certificate new connections get.
@@ -199,7 +247,10 @@ impl TlsMaterial {
 
     /// The certificate this server made for itself (self-signed mode), served or not.
     pub fn generated_info(&self) -> Option<CertificateInfo> {
-        self.generated.as_ref().map(|g| g.info.clone())
+        read(&self.authority)
+            .generated
+            .as_ref()
+            .map(|g| g.info.clone())
     }
 
     /// Serves `next` from the next handshake on.
@@ -586,9 +637,9 @@ pub fn remove_uploaded(
     let _files = FILES.lock().unwrap_or_else(PoisonError::into_inner);
     write_uploaded(data_dir, None, None)?;
     if let Some(m) = material
-        && let Some(generated) = &m.generated
+        && let Some(generated) = read(&m.authority).generated.clone()
     {
-        m.swap(generated.clone());
+        m.swap(generated);
         tracing::info!("serving the generated certificate again");
     }
     Ok(material.map(TlsMaterial::info))
@@ -879,7 +930,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn ca_certificate(State(state): State<AppState>) -> Response {
-    match state.tls.as_ref().and_then(|t| t.ca_pem.clone()) {
+    match state.tls.as_ref().and_then(|t| t.ca_pem()) {
         Some(pem) => (
             [
                 (header::CONTENT_TYPE, "application/x-x509-ca-cert"),
@@ -921,7 +972,7 @@ async fn page(State(state): State<AppState>) -> Html<String> {
         Some(tls) => {
             let serving = tls.info();
             if let (Some(ca), Some(_), "generated") =
-                (&tls.ca_fingerprint, &tls.ca_pem, serving.source)
+                (&tls.ca_fingerprint(), &tls.ca_pem(), serving.source)
             {
                 body.push_str(&format!(
                     "<p>This server makes its own certificates. Install its certificate \
@@ -1029,6 +1080,23 @@ mod tests {
     }
 
     #[test]
+    fn restored_material_is_served_in_place() {
+        let now = OffsetDateTime::now_utc();
+        let mine = self_signed(&temp_dir("mine"), &names(), now).unwrap();
+        let theirs = self_signed(&temp_dir("theirs"), &names(), now).unwrap();
+        let (their_cert, their_ca) = (theirs.info(), theirs.ca_pem());
+        assert_ne!(mine.info().fingerprint, their_cert.fingerprint);
+        let config = mine.server_config.clone();
+        mine.take_from(&theirs);
+        assert_eq!(mine.info(), their_cert);
+        assert_eq!(mine.ca_pem(), their_ca);
+        assert_eq!(mine.ca_fingerprint(), their_cert.ca_fingerprint);
+        assert_eq!(mine.generated_info(), Some(their_cert));
+        // The same rustls configuration: what the listener holds serves the new certificate.
+        assert!(Arc::ptr_eq(&config, &mine.server_config));
+    }
+
+    #[test]
     fn names_cover_host_local_localhost_and_addresses() {
         let n = names();
         for want in [
@@ -1061,17 +1129,17 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600, "{f}");
         }
         let again = self_signed(&dir, &names(), now).unwrap();
-        assert_eq!(first.ca_fingerprint, again.ca_fingerprint);
+        assert_eq!(first.ca_fingerprint(), again.ca_fingerprint());
         assert_eq!(first.info(), again.info());
         // New names: a new server certificate from the same CA.
         let more = certificate_names("station", ["10.0.0.5".parse().unwrap()]);
         let renamed = self_signed(&dir, &more, now).unwrap();
-        assert_eq!(first.ca_fingerprint, renamed.ca_fingerprint);
+        assert_eq!(first.ca_fingerprint(), renamed.ca_fingerprint());
         assert_ne!(first.info().fingerprint, renamed.info().fingerprint);
         // Near expiry: renewed.
         let later = now + Duration::days(SERVER_DAYS - RENEW_DAYS + 1);
         let renewed = self_signed(&dir, &more, later).unwrap();
-        assert_eq!(first.ca_fingerprint, renewed.ca_fingerprint);
+        assert_eq!(first.ca_fingerprint(), renewed.ca_fingerprint());
         assert_ne!(renamed.info().fingerprint, renewed.info().fingerprint);
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -1272,7 +1340,7 @@ mod tests {
         let material = self_signed(&dir, &names(), now).unwrap();
         let generated = material.info();
         assert_eq!(generated.source, "generated");
-        assert_eq!(generated.ca_fingerprint, material.ca_fingerprint);
+        assert_eq!(generated.ca_fingerprint, material.ca_fingerprint());
         assert!(generated.names.contains(&"station.local".to_string()));
 
         // A refused pair changes nothing.
@@ -1295,7 +1363,7 @@ mod tests {
         // The next start serves it; the CA is still there to download.
         let again = self_signed(&dir, &names(), now).unwrap();
         assert_eq!(again.info(), info);
-        assert_eq!(again.ca_pem, material.ca_pem);
+        assert_eq!(again.ca_pem(), material.ca_pem());
         // Once it has expired, the start falls back to the generated certificate.
         let later = now + Duration::days(120);
         let fallback = self_signed(&dir, &names(), later).unwrap();

@@ -48,12 +48,15 @@ struct LoginPage {
     error: Option<String>,
     /// Just back from a password reset: say so above the form.
     reset_done: bool,
+    /// Just after a backup was restored (everyone signs in again).
+    restored: bool,
 }
 
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
     reset: Option<String>,
+    restored: Option<String>,
 }
 
 async fn login_form(Query(q): Query<NextQuery>) -> Response {
@@ -63,6 +66,7 @@ async fn login_form(Query(q): Query<NextQuery>) -> Response {
         username: String::new(),
         error: None,
         reset_done: q.reset.is_some(),
+        restored: q.restored.is_some(),
     })
 }
 
@@ -126,6 +130,7 @@ async fn login(
                 username: form.username,
                 error: Some(web::sentence(&message)),
                 reset_done: false,
+                restored: false,
             };
             Ok((status, web::render(&page)).into_response())
         }

@@ -27,26 +27,55 @@ pub struct Claims {
     pub jti: Uuid,
 }
 
+/// The signing keys, shared by every clone of the state and replaceable in place: a restore
+/// brings back the backup's key, and the running server signs and checks with it at once.
 #[derive(Clone)]
 pub struct TokenKeys {
+    inner: std::sync::Arc<std::sync::RwLock<Keys>>,
+}
+
+struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
 }
 
-impl TokenKeys {
-    pub fn new(secret: &[u8]) -> Self {
+impl Keys {
+    fn new(secret: &[u8]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        TokenKeys {
+        Keys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
         }
+    }
+}
+
+impl TokenKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        TokenKeys {
+            inner: std::sync::Arc::new(std::sync::RwLock::new(Keys::new(secret))),
+        }
+    }
+
+    /// Signs and checks with `secret` from now on (tokens signed with the old key stop working).
+    pub fn replace(&self, secret: &[u8]) {
+        let keys = Keys::new(secret);
+        *self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
+    }
+
+    fn keys(&self) -> std::sync::RwLockReadGuard<'_, Keys> {
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn issue_access(&self, user: Uuid, org: Uuid, session: Uuid) -> anyhow::Result<String> {
@@ -65,13 +94,14 @@ impl TokenKeys {
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &claims,
-            &self.encoding,
+            &self.keys().encoding,
         )?)
     }
 
     /// Checks signature, algorithm, expiry, issuer, audience and token type.
     pub fn verify_access(&self, token: &str) -> Option<Claims> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
+        let keys = self.keys();
+        let data = jsonwebtoken::decode::<Claims>(token, &keys.decoding, &keys.validation).ok()?;
         (data.claims.typ == ACCESS_TYPE).then_some(data.claims)
     }
 }
@@ -104,5 +134,17 @@ mod tests {
         let mut parts: Vec<&str> = token.split('.').collect();
         parts[2] = "AAAA";
         assert!(keys.verify_access(&parts.join(".")).is_none());
+    }
+
+    #[test]
+    fn replaced_keys_take_effect_in_every_clone() {
+        let keys = TokenKeys::new(&[7u8; 32]);
+        let shared = keys.clone();
+        let (u, o, s) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let before = keys.issue_access(u, o, s).unwrap();
+        keys.replace(&[9u8; 32]);
+        assert!(shared.verify_access(&before).is_none());
+        let after = shared.issue_access(u, o, s).unwrap();
+        assert!(TokenKeys::new(&[9u8; 32]).verify_access(&after).is_some());
     }
 }

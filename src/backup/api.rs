@@ -1,17 +1,22 @@
 //! `/api/v1/backups` (`settings.manage`, one organization on the host): the list, "back up now"
-//! and its progress, checking, downloading and deleting a backup.
+//! and its progress, checking, downloading and deleting a backup, uploading an archive, and
+//! restoring one with its progress.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
+use serde::Deserialize;
+
 use super::manage::{self, BackupEntry, BackupList, BackupRun};
+use super::restoring::{self, RestoreRun};
 use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::{AppError, AppResult};
+use crate::http::ApiJson;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -20,6 +25,113 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/backups/{file}", axum::routing::delete(delete))
         .route("/api/v1/backups/{file}/download", get(download))
         .route("/api/v1/backups/{file}/verify", post(verify))
+        .route(UPLOAD_PATH, post(upload))
+        .route("/api/v1/backups/{file}/restore", post(restore))
+        .route("/api/v1/backups/restore/progress", get(restore_progress))
+}
+
+/// Uploads take longer than other requests (see `app::unbounded`).
+pub const UPLOAD_PATH: &str = "/api/v1/backups/upload";
+
+/// A backup archive as a request body: the file's bytes (`logbook-….lbk`).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Archive(#[allow(dead_code)] Vec<u8>);
+
+/// The declared length of a request body.
+pub fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The run secret a caller presented (`X-Restore-Run`, or the pages' cookie).
+pub fn run_secret(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(restoring::RUN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| {
+            axum_extra::extract::CookieJar::from_headers(headers)
+                .get(restoring::RUN_COOKIE)
+                .map(|c| c.value().to_string())
+        })
+}
+
+/// Uploads an archive: the request body is the file itself (`application/octet-stream`, any
+/// size the disk has room for). It is read through and checked before it is listed; an
+/// encrypted one that the server's passphrase does not open is listed as needing its
+/// passphrase. 422: not a Logbook backup, damaged or cut short (nothing kept); 507: not enough
+/// free space.
+#[utoipa::path(post, path = "/api/v1/backups/upload", tag = "backups",
+    request_body(content = Archive, content_type = "application/octet-stream",
+        description = "the archive (`logbook-….lbk`)"),
+    responses((status = 201, body = BackupEntry), (status = 403, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+        (status = 507, body = crate::error::Problem)))]
+pub async fn upload(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult<(StatusCode, Json<BackupEntry>)> {
+    let entry = manage::upload(&state, &ctx, body, content_length(&headers)).await?;
+    Ok((StatusCode::CREATED, Json(entry)))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreInput {
+    /// The passphrase of an encrypted archive; without one, the server's backup passphrase is
+    /// tried.
+    #[serde(default)]
+    pub passphrase: Option<String>,
+}
+
+/// Restores the backup in the background: 202, then poll `/api/v1/backups/restore/progress`
+/// with the answer's `run_token` in `X-Restore-Run` (the restore ends every session, yours
+/// too). First a safety backup of the current data is made; all current data is then replaced
+/// by the backup's. 409 while a backup or restore runs; 422 on `passphrase` when it is missing
+/// or wrong (nothing changed).
+#[utoipa::path(post, path = "/api/v1/backups/{file}/restore", tag = "backups",
+    params(("file" = String, Path)), request_body = RestoreInput,
+    responses((status = 202, body = RestoreRun), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn restore(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(file): Path<String>,
+    ApiJson(input): ApiJson<RestoreInput>,
+) -> AppResult<Response> {
+    let run = manage::restore(&state, &ctx, &file, input.passphrase).await?;
+    let mut res = (StatusCode::ACCEPTED, Json(run)).into_response();
+    res.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_static("/api/v1/backups/restore/progress"),
+    );
+    Ok(res)
+}
+
+/// How the running restore is going, or how the last one ended (`result` or `error`): for the
+/// run's secret in `X-Restore-Run`, or for an administrator.
+#[utoipa::path(get, path = "/api/v1/backups/restore/progress", tag = "backups",
+    params(("X-Restore-Run" = Option<String>, Header, description = "the run's `run_token`")),
+    responses((status = 200, body = RestoreRun), (status = 401, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn restore_progress(
+    State(state): State<AppState>,
+    ctx: Result<Ctx, AppError>,
+    headers: HeaderMap,
+) -> AppResult<Json<RestoreRun>> {
+    let secret = run_secret(&headers);
+    let run = manage::restore_progress(&state, ctx.as_ref().ok(), secret.as_deref()).await;
+    match (run, ctx) {
+        // Neither the run's secret nor a session: say why the session was refused.
+        (Err(AppError::Unauthorized(_)), Err(refused)) => Err(refused),
+        (run, _) => run.map(Json),
+    }
 }
 
 /// The backups, newest first, with what each holds once it has been read through. 409 when the

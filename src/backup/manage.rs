@@ -17,6 +17,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::archive;
+use super::restoring::{self, RestoreRun, Starter};
 use super::service::{self, BackupInfo, Progress, ProgressView};
 use crate::app::AppState;
 use crate::audit::{self, Entry, Severity};
@@ -44,6 +46,9 @@ struct Sidecar {
     /// Why it failed its check; None: it read back correctly.
     problem: Option<String>,
     summary: Option<Summary>,
+    /// Encrypted with a passphrase this server does not have: not checked until it is given.
+    #[serde(default)]
+    needs_passphrase: bool,
 }
 
 /// One backup in the list.
@@ -63,6 +68,11 @@ pub struct BackupEntry {
     /// Verified, and of a schema this version of Logbook can restore (not newer than its newest
     /// migration).
     pub restorable: bool,
+    /// Encrypted with a passphrase this server does not have: what it holds is known once it is
+    /// restored with its passphrase.
+    pub needs_passphrase: bool,
+    /// Uploaded (not made by this server); retention never deletes it.
+    pub uploaded: bool,
     pub app_version: Option<String>,
     pub schema_version: Option<i64>,
     pub created_at: Option<DateTime<Utc>>,
@@ -194,8 +204,43 @@ pub fn record_made(dir: &Path, info: &BackupInfo) {
                 rows: info.rows,
                 files: info.files,
             }),
+            needs_passphrase: false,
         },
     );
+}
+
+fn summary_of(c: &archive::Checked) -> Summary {
+    Summary {
+        app_version: c.manifest.app_version.clone(),
+        schema_version: c.manifest.schema_version,
+        created_at: c.manifest.created_at,
+        tables: c.manifest.tables.len(),
+        rows: c.manifest.tables.iter().map(|t| t.rows).sum(),
+        files: c.manifest.files.len(),
+    }
+}
+
+/// Writes the sidecar of an archive that was just read through and checks out.
+pub(super) fn record_checked(dir: &Path, file: &str, checked: &archive::Checked) {
+    write_sidecar(
+        dir,
+        file,
+        &Sidecar {
+            bytes: checked.bytes,
+            checked_at: Utc::now(),
+            problem: None,
+            summary: Some(summary_of(checked)),
+            needs_passphrase: false,
+        },
+    );
+}
+
+/// Whether the refusal is one a passphrase would lift.
+fn wants_passphrase(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<archive::Refusal>(),
+        Some(archive::Refusal::NeedsPassphrase | archive::Refusal::WrongPassphrase)
+    )
 }
 
 /// Removes the sidecar of a backup that is gone (for any code that deletes backups: retention
@@ -219,6 +264,8 @@ fn entry(dir: &Path, listed: service::Listed, newest: i64) -> BackupEntry {
         checked_at: sidecar.as_ref().map(|s| s.checked_at),
         problem: sidecar.as_ref().and_then(|s| s.problem.clone()),
         restorable: verified && summary.as_ref().is_some_and(|s| s.schema_version <= newest),
+        needs_passphrase: sidecar.as_ref().is_some_and(|s| s.needs_passphrase),
+        uploaded: listed.file.starts_with(super::upload::PREFIX),
         verified,
         app_version: summary.as_ref().map(|s| s.app_version.clone()),
         schema_version: summary.as_ref().map(|s| s.schema_version),
@@ -253,7 +300,10 @@ pub async fn list(state: &AppState, ctx: &Ctx) -> AppResult<BackupList> {
 /// The path of the listed backup `file`. A name with a path separator or `..` is refused
 /// outright; any other name not in the list is not found. Nothing outside the backup directory
 /// is ever named.
-async fn listed_path(state: &AppState, file: &str) -> AppResult<(PathBuf, service::Listed)> {
+pub(super) async fn listed_path(
+    state: &AppState,
+    file: &str,
+) -> AppResult<(PathBuf, service::Listed)> {
     if file.is_empty()
         || file.contains(['/', '\\', '\0'])
         || file.contains("..")
@@ -299,20 +349,16 @@ pub async fn check(state: &AppState, ctx: &Ctx, file: &str) -> AppResult<BackupE
                     bytes: c.bytes,
                     checked_at: Utc::now(),
                     problem: None,
-                    summary: Some(Summary {
-                        app_version: c.manifest.app_version.clone(),
-                        schema_version: c.manifest.schema_version,
-                        created_at: c.manifest.created_at,
-                        tables: c.manifest.tables.len(),
-                        rows: c.manifest.tables.iter().map(|t| t.rows).sum(),
-                        files: c.manifest.files.len(),
-                    }),
+                    summary: Some(summary_of(c)),
+                    needs_passphrase: false,
                 },
                 Err(e) => Sidecar {
                     bytes: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
                     checked_at: Utc::now(),
-                    problem: Some(e.to_string()),
+                    // Not damaged: the restore asks for its passphrase.
+                    problem: (!wants_passphrase(e)).then(|| e.to_string()),
                     summary: None,
+                    needs_passphrase: wants_passphrase(e),
                 },
             };
             write_sidecar(&dir, &file, &sidecar);
@@ -476,4 +522,182 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("backup file work stopped: {e}")))?
+}
+
+/// Receives an uploaded archive (streamed to disk, checked) into the backup directory and lists
+/// it; audited. Not an archive, damaged or cut short: 422 and nothing kept.
+pub async fn upload(
+    state: &AppState,
+    ctx: &Ctx,
+    body: axum::body::Body,
+    declared: Option<u64>,
+) -> AppResult<BackupEntry> {
+    allowed(state, ctx).await?;
+    let dir = backup_dir(state);
+    let received = super::upload::receive(&dir, &state.config.data_dir, body, declared).await?;
+    record_received(&dir, &received);
+    let recorded = async {
+        let mut tx = state.db.begin().await?;
+        audit::record(
+            &mut tx,
+            &ctx.actor(),
+            Entry::new("backup.uploaded", "backup", &received.file).changes(json!({
+                "file": received.file,
+                "bytes": received.bytes,
+                "needs_passphrase": received.checked.is_none(),
+            })),
+        )
+        .await?;
+        tx.commit().await?;
+        AppResult::Ok(())
+    }
+    .await;
+    if let Err(e) = recorded {
+        // Not recorded, not kept.
+        let _ = std::fs::remove_file(dir.join(&received.file));
+        forget(&dir, &received.file);
+        return Err(e);
+    }
+    Ok(received_entry(&dir, &received))
+}
+
+/// The sidecar of an archive just uploaded.
+pub(super) fn record_received(dir: &Path, received: &super::upload::Received) {
+    match &received.checked {
+        Some(c) => record_checked(dir, &received.file, c),
+        None => write_sidecar(
+            dir,
+            &received.file,
+            &Sidecar {
+                bytes: received.bytes,
+                checked_at: Utc::now(),
+                problem: None,
+                summary: None,
+                needs_passphrase: true,
+            },
+        ),
+    }
+}
+
+/// The list's entry of an archive just uploaded.
+pub(super) fn received_entry(dir: &Path, received: &super::upload::Received) -> BackupEntry {
+    let listed = service::Listed {
+        file: received.file.clone(),
+        bytes: received.bytes,
+        modified: Utc::now(),
+    };
+    entry(dir, listed, newest_schema())
+}
+
+/// Starts restoring the listed backup `file` in the background (see `restoring`): 404 for a
+/// name not in the list, 409 while a backup or restore runs, 422 on `passphrase` when the
+/// archive is encrypted and the passphrase (given, or the server's) does not open it.
+pub async fn restore(
+    state: &AppState,
+    ctx: &Ctx,
+    file: &str,
+    passphrase: Option<String>,
+) -> AppResult<RestoreRun> {
+    allowed(state, ctx).await?;
+    let (path, listed) = listed_path(state, file).await?;
+    restoring::start(
+        state,
+        path,
+        listed.file,
+        passphrase,
+        Starter::Admin(ctx.actor()),
+    )
+    .await
+}
+
+/// How the last restore is going or ended: for its run's secret (which still works once the
+/// restore has ended every session), or for an administrator.
+pub async fn restore_progress(
+    state: &AppState,
+    ctx: Option<&Ctx>,
+    secret: Option<&str>,
+) -> AppResult<RestoreRun> {
+    if let Some(secret) = secret
+        && let Some(run) = restoring::by_secret(state, secret).await?
+    {
+        return Ok(run);
+    }
+    let ctx = ctx.ok_or_else(|| AppError::Unauthorized("sign in first".into()))?;
+    allowed(state, ctx).await?;
+    restoring::last(state).await
+}
+
+/// The setup wizard's upload (no department exists yet, so nothing to audit in): like `upload`.
+/// The setup token was checked (`_token`).
+pub async fn wizard_upload(
+    state: &AppState,
+    _token: &crate::setup::api::SetupToken,
+    body: axum::body::Body,
+    declared: Option<u64>,
+) -> AppResult<BackupEntry> {
+    let dir = backup_dir(state);
+    let received = super::upload::receive(&dir, &state.config.data_dir, body, declared).await?;
+    record_received(&dir, &received);
+    Ok(received_entry(&dir, &received))
+}
+
+/// The setup wizard's restore of the backup `file` (uploaded, or put in the backup folder by
+/// hand): like `restore`; `backup.restored` goes into each restored organization's log.
+pub async fn wizard_restore(
+    state: &AppState,
+    token: &crate::setup::api::SetupToken,
+    file: &str,
+    passphrase: Option<String>,
+) -> AppResult<RestoreRun> {
+    let (path, listed) = listed_path(state, file).await?;
+    restoring::start(
+        state,
+        path,
+        listed.file,
+        passphrase,
+        Starter::Wizard {
+            ip: token.ip.to_string(),
+        },
+    )
+    .await
+}
+
+/// The backups in the backup folder, for the wizard to offer (the token was checked).
+pub async fn wizard_list(
+    state: &AppState,
+    _token: &crate::setup::api::SetupToken,
+) -> AppResult<Vec<BackupEntry>> {
+    let dir = backup_dir(state);
+    let newest = newest_schema();
+    blocking(move || {
+        Ok(service::list(&dir)?
+            .into_iter()
+            .map(|l| entry(&dir, l, newest))
+            .collect())
+    })
+    .await
+}
+
+/// The listed backup `file` for the restore confirmation, and whether the page must ask for its
+/// passphrase (encrypted, and the server's passphrase does not open it).
+pub async fn restore_confirm(
+    state: &AppState,
+    ctx: &Ctx,
+    file: &str,
+) -> AppResult<(BackupEntry, bool)> {
+    allowed(state, ctx).await?;
+    let (path, listed) = listed_path(state, file).await?;
+    let dir = backup_dir(state);
+    let stored = super::key::stored(&state.config.data_dir)?;
+    let newest = newest_schema();
+    blocking(move || {
+        let encrypted = archive::is_encrypted(&path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let asks = encrypted
+            && stored
+                .as_deref()
+                .is_none_or(|p| super::upload::passphrase_opens(&path, p).is_err());
+        Ok((entry(&dir, listed, newest), asks))
+    })
+    .await
 }

@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::manage::{self, BackupEntry, BackupRun};
+use super::restoring::{self, RestoreRun};
 use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::AppError;
@@ -28,6 +29,11 @@ pub fn router() -> Router<AppState> {
             "/settings/backups/{file}/delete",
             get(delete_confirm).post(delete),
         )
+        .route(
+            "/settings/backups/{file}/restore",
+            get(restore_confirm).post(restore),
+        )
+        .route("/settings/backups/restore", get(restore_progress))
 }
 
 /// One backup, formatted for the page.
@@ -45,6 +51,8 @@ pub struct Row {
     problem: String,
     rows: String,
     encrypted: bool,
+    needs_passphrase: bool,
+    uploaded: bool,
 }
 
 fn row(b: BackupEntry, tz: chrono_tz::Tz) -> Row {
@@ -60,6 +68,8 @@ fn row(b: BackupEntry, tz: chrono_tz::Tz) -> Row {
         problem: b.problem.map(|p| web::sentence(&p)).unwrap_or_default(),
         rows: b.rows.map(|r| r.to_string()).unwrap_or_default(),
         encrypted: b.encrypted,
+        needs_passphrase: b.needs_passphrase,
+        uploaded: b.uploaded,
         file: b.file,
     }
 }
@@ -120,6 +130,7 @@ struct ListPage {
     error: Option<String>,
     dir: String,
     encrypting: bool,
+    upload_js: String,
 }
 
 #[derive(Template)]
@@ -149,6 +160,7 @@ async fn list_page(state: &AppState, ctx: &Ctx) -> Result<ListPage, AppError> {
         error: None,
         dir: manage::backup_dir(state).display().to_string(),
         encrypting: list.encrypting,
+        upload_js: web::asset_url("upload.js"),
     })
 }
 
@@ -171,6 +183,10 @@ async fn show(
         "started" => Some("The backup has started.".into()),
         "checked" if known => Some(format!("{} was read through and checks out.", q.file)),
         "deleted" => Some("The backup was deleted.".into()),
+        "uploaded" if known => Some(format!(
+            "{} was uploaded. “Restore” puts its data in place of the current data, after asking.",
+            q.file
+        )),
         _ => None,
     };
     Ok(web::render(&page))
@@ -269,6 +285,231 @@ async fn delete(
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Restoring
+
+#[derive(Template)]
+#[template(path = "backups/restore.html")]
+struct RestorePage {
+    chrome: Chrome,
+    row: Row,
+    /// Encrypted, and the server's passphrase does not open it.
+    asks_passphrase: bool,
+    passphrase_error: Option<String>,
+    error: Option<String>,
+}
+
+async fn restore_confirm(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(file): Path<String>,
+) -> PageResult {
+    let (entry, asks_passphrase) = manage::restore_confirm(&state, &ctx, &file).await?;
+    Ok(web::render(&RestorePage {
+        chrome: Chrome::for_viewer(&ctx, SETTINGS),
+        row: row(entry, web::time_zone(&ctx.timezone)),
+        asks_passphrase,
+        passphrase_error: None,
+        error: None,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RestoreForm {
+    #[serde(default)]
+    passphrase: String,
+}
+
+/// The run's secret as a cookie, so that its progress page keeps working once the restore has
+/// ended the session.
+pub fn run_cookie(secret: &str, secure: bool) -> axum_extra::extract::cookie::Cookie<'static> {
+    axum_extra::extract::cookie::Cookie::build((restoring::RUN_COOKIE, secret.to_string()))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(axum_extra::extract::cookie::SameSite::Strict)
+        .build()
+}
+
+async fn restore(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(file): Path<String>,
+    jar: axum_extra::extract::CookieJar,
+    axum::Form(form): axum::Form<RestoreForm>,
+) -> PageResult {
+    let passphrase = Some(form.passphrase).filter(|p| !p.is_empty());
+    match manage::restore(&state, &ctx, &file, passphrase).await {
+        Ok(run) => {
+            let jar = jar.add(run_cookie(
+                run.run_token.as_deref().unwrap_or_default(),
+                state.config.secure_cookies,
+            ));
+            Ok((jar, Redirect::to("/settings/backups/restore")).into_response())
+        }
+        Err(err @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Rejected(..)))
+            if manage::allowed(&state, &ctx).await.is_ok() =>
+        {
+            let status = err.status();
+            let (entry, asks_passphrase) = manage::restore_confirm(&state, &ctx, &file).await?;
+            let (passphrase_error, error) = match &err {
+                AppError::Validation(fields) => (
+                    fields
+                        .iter()
+                        .find(|f| f.field == "passphrase")
+                        .map(|f| web::sentence(&f.message)),
+                    None,
+                ),
+                other => (None, Some(web::refusal(other))),
+            };
+            let page = RestorePage {
+                chrome: Chrome::for_viewer(&ctx, SETTINGS),
+                row: row(entry, web::time_zone(&ctx.timezone)),
+                asks_passphrase: asks_passphrase || passphrase_error.is_some(),
+                passphrase_error,
+                error,
+            };
+            Ok((status, web::render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// A restore, formatted for its progress page.
+pub struct RestoreView {
+    pub running: bool,
+    pub stage: String,
+    pub tables_done: u32,
+    pub tables_total: u32,
+    pub rows: u64,
+    pub file: String,
+    pub error: String,
+    pub done: bool,
+    pub restored_rows: u64,
+    pub restored_tables: usize,
+    pub safety_backup: String,
+    pub from_schema: i64,
+    pub to_schema: i64,
+    pub seconds: String,
+    pub warning: String,
+}
+
+pub fn restore_view(run: &RestoreRun) -> Option<RestoreView> {
+    run.started_at?;
+    let p = run
+        .progress
+        .clone()
+        .unwrap_or(super::service::ProgressView {
+            stage: String::new(),
+            tables_done: 0,
+            tables_total: 0,
+            rows: 0,
+        });
+    let stage = match p.stage.as_str() {
+        "checking" => "Checking the backup",
+        "safety backup" => "Making a safety backup of the current data",
+        "loading" => "Loading the data from the backup",
+        "comparing" => "Comparing every table with the backup",
+        "swapping" => "Putting the restored data in place",
+        "verifying the audit log" => "Verifying the audit log",
+        "done" => "Done",
+        "failed" => "Stopped",
+        _ => "Starting",
+    };
+    let result = run.result.as_ref();
+    Some(RestoreView {
+        running: run.running,
+        stage: stage.into(),
+        tables_done: p.tables_done,
+        tables_total: p.tables_total,
+        rows: p.rows,
+        file: run.file.clone(),
+        error: run.error.as_deref().map(web::sentence).unwrap_or_default(),
+        done: result.is_some(),
+        restored_rows: result.map(|r| r.rows).unwrap_or_default(),
+        restored_tables: result.map(|r| r.tables).unwrap_or_default(),
+        safety_backup: result
+            .and_then(|r| r.safety_backup.clone())
+            .unwrap_or_default(),
+        from_schema: result.map(|r| r.from_schema).unwrap_or_default(),
+        to_schema: result.map(|r| r.to_schema).unwrap_or_default(),
+        seconds: result
+            .map(|r| format!("{:.0}", r.seconds.max(1.0)))
+            .unwrap_or_default(),
+        warning: result
+            .and_then(|r| r.warning.as_deref())
+            .map(web::sentence)
+            .unwrap_or_default(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "backups/restore_progress.html")]
+pub struct RestoreFragment {
+    pub run: Option<RestoreView>,
+    /// What the fragment polls.
+    pub poll: String,
+    /// Where a failed restore goes back to.
+    pub back: String,
+}
+
+#[derive(Template)]
+#[template(path = "backups/restore_run.html")]
+struct RestoreRunPage {
+    chrome: Chrome,
+    run: Option<RestoreView>,
+    poll: String,
+    back: String,
+}
+
+/// The progress page, or (polled by htmx) its fragment, which stops polling once the restore
+/// has ended.
+pub fn restore_progress_response(
+    headers: &HeaderMap,
+    chrome: Chrome,
+    fragment: RestoreFragment,
+) -> axum::response::Response {
+    if headers.contains_key("hx-request") {
+        web::render(&fragment)
+    } else {
+        web::render(&RestoreRunPage {
+            chrome,
+            run: fragment.run,
+            poll: fragment.poll,
+            back: fragment.back,
+        })
+    }
+}
+
+async fn restore_progress(
+    State(state): State<AppState>,
+    ctx: Result<Ctx, AppError>,
+    headers: HeaderMap,
+) -> PageResult {
+    let secret = super::api::run_secret(&headers);
+    let run = match manage::restore_progress(&state, ctx.as_ref().ok(), secret.as_deref()).await {
+        Ok(run) => run,
+        Err(AppError::Unauthorized(_)) => {
+            return Ok(Redirect::to("/login?next=/settings/backups/restore").into_response());
+        }
+        Err(other) => return Err(other.into()),
+    };
+    // Signed out by the restore: the page without the signed-in frame.
+    let chrome = match &ctx {
+        Ok(c) if manage::allowed(&state, c).await.is_ok() => Chrome::for_viewer(c, SETTINGS),
+        _ => Chrome::anonymous(),
+    };
+    Ok(restore_progress_response(
+        &headers,
+        chrome,
+        RestoreFragment {
+            run: restore_view(&run),
+            poll: "/settings/backups/restore".into(),
+            back: "/settings/backups".into(),
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +529,74 @@ mod tests {
             result: None,
             error: None,
         }
+    }
+
+    #[test]
+    fn a_running_restore_polls_and_says_how_it_ended() {
+        let mut run = RestoreRun::none();
+        let fragment = |run: &RestoreRun| {
+            RestoreFragment {
+                run: restore_view(run),
+                poll: "/setup/restore/progress".into(),
+                back: "/setup/restore".into(),
+            }
+            .render()
+            .unwrap()
+        };
+        assert!(fragment(&run).contains("No restore has run"));
+        run.running = true;
+        run.file = "uploaded-20261201-101500-0123abcd.lbk".into();
+        run.started_at = Some(chrono::Utc::now());
+        run.progress = Some(super::super::service::ProgressView {
+            stage: "loading".into(),
+            tables_done: 4,
+            tables_total: 26,
+            rows: 900,
+        });
+        let html = fragment(&run);
+        assert!(
+            html.contains(r#"hx-get="/setup/restore/progress" hx-trigger="every 1s""#),
+            "{html}"
+        );
+        assert!(
+            html.contains("Loading the data from the backup: 4 of 26 tables, 900 rows so far."),
+            "{html}"
+        );
+        run.running = false;
+        run.error = Some("the passphrase does not open this backup".into());
+        let html = fragment(&run);
+        assert!(!html.contains("hx-get"), "{html}");
+        assert!(
+            html.contains("The restore failed: The passphrase does not open this backup."),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<a href="/setup/restore">Back</a>"#),
+            "{html}"
+        );
+        run.error = None;
+        run.result = Some(restoring::RestoreResult {
+            file: run.file.clone(),
+            safety_backup: Some("logbook-20261201-101501-000-0123abcd.lbk".into()),
+            tables: 26,
+            rows: 1200,
+            from_schema: 202611251700,
+            to_schema: 202611252000,
+            seconds: 3.2,
+            encrypted: false,
+            sessions_ended: 3,
+            warning: None,
+        });
+        let html = fragment(&run);
+        assert!(
+            html.contains("1200 rows in 26 tables, brought from schema"),
+            "{html}"
+        );
+        assert!(
+            html.contains("logbook-20261201-101501-000-0123abcd.lbk"),
+            "{html}"
+        );
+        assert!(html.contains(r#"href="/login?restored=1""#), "{html}");
     }
 
     #[test]

@@ -136,12 +136,13 @@ pub fn apply(
     Ok(doomed)
 }
 
-/// How old a temporary file (`.<archive>.tmp`) must be before it counts as left behind by a
-/// backup or copy that was cut short (a power cut): one being written is touched all the time.
+/// How old a temporary file (`.<archive>.tmp`, or an upload's `.upload-<id>.tmp`) must be before
+/// it counts as left behind by a backup, copy or upload that was cut short (a power cut): one
+/// being written is touched all the time.
 const STALE_AFTER: chrono::Duration = chrono::Duration::hours(24);
 
-/// Deletes the temporary files of backups or copies cut short (older than a day), so that power
-/// cuts in the middle of a backup cannot fill the disk over time. Returns how many.
+/// Deletes the temporary files of backups, copies or uploads cut short (older than a day), so
+/// that power cuts in the middle of a backup cannot fill the disk over time. Returns how many.
 pub fn remove_stale_temporaries(dir: &Path, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let read = match std::fs::read_dir(dir) {
         Ok(r) => r,
@@ -155,7 +156,8 @@ pub fn remove_stale_temporaries(dir: &Path, now: DateTime<Utc>) -> anyhow::Resul
         let ours = name
             .strip_prefix('.')
             .and_then(|n| n.strip_suffix(".tmp"))
-            .is_some_and(|n| made_at(n).is_some());
+            .is_some_and(|n| made_at(n).is_some())
+            || super::upload::is_temporary(&name);
         if !ours {
             continue;
         }
@@ -442,15 +444,16 @@ mod tests {
         // being written) and one whose name is not ours stay.
         let stale = format!(".{}.tmp", name("2026-11-23 02:45"));
         let fresh = format!(".{}.tmp", name("2026-11-25 02:59"));
-        for f in [&stale, &fresh, &".holiday.lbk.tmp".to_string()] {
+        let upload = format!(".upload-{}.tmp", uuid::Uuid::now_v7().simple());
+        for f in [&stale, &fresh, &upload, &".holiday.lbk.tmp".to_string()] {
             let file = std::fs::File::create(dir.join(f)).unwrap();
             let age = if *f == fresh { 60 } else { 2 * 24 * 3600 };
             file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(age))
                 .unwrap();
         }
         let removed = remove_stale_temporaries(&dir, Utc::now()).unwrap();
-        assert_eq!(removed, 1);
-        assert!(!dir.join(&stale).exists());
+        assert_eq!(removed, 2);
+        assert!(!dir.join(&stale).exists() && !dir.join(&upload).exists());
         assert!(dir.join(&fresh).exists() && dir.join(".holiday.lbk.tmp").exists());
         // A directory that does not exist has nothing to delete.
         assert!(

@@ -35,9 +35,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/setup/https", get(read_https).put(https))
         .route("/api/v1/setup/modules", put(modules))
         .route("/api/v1/setup/finish", post(finish))
+        .route(RESTORE_UPLOAD_PATH, post(restore_upload))
+        .route("/api/v1/setup/restore", get(restore_progress).post(restore))
 }
 
+/// Uploads take longer than other requests (see `app::unbounded`).
+pub const RESTORE_UPLOAD_PATH: &str = "/api/v1/setup/restore/upload";
+
 /// A request that presented the right setup token while setup is pending.
+#[derive(Debug)]
 pub struct SetupToken {
     pub ip: std::net::IpAddr,
 }
@@ -294,4 +300,78 @@ pub async fn finish(
             session,
         }),
     ))
+}
+
+/// Restore from a backup instead of setting up afresh, step 1: upload the archive (the request
+/// body is the file, `application/octet-stream`). It is read through and checked; 422 when it
+/// is not a Logbook backup (nothing kept). An encrypted one is kept and needs its passphrase.
+#[utoipa::path(post, path = "/api/v1/setup/restore/upload", tag = "setup",
+    params(("X-Setup-Token" = String, Header, description = "the setup token")),
+    request_body(content = crate::backup::api::Archive, content_type = "application/octet-stream",
+        description = "the archive (`logbook-….lbk`)"),
+    responses((status = 201, body = crate::backup::manage::BackupEntry),
+        (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem), (status = 507, body = crate::error::Problem)))]
+pub async fn restore_upload(
+    State(state): State<AppState>,
+    t: SetupToken,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> AppResult<(StatusCode, Json<crate::backup::manage::BackupEntry>)> {
+    let declared = crate::backup::api::content_length(&headers);
+    let entry = crate::backup::manage::wizard_upload(&state, &t, body, declared).await?;
+    tracing::info!(ip = %t.ip, file = %entry.file, "setup: backup uploaded");
+    Ok((StatusCode::CREATED, Json(entry)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WizardRestoreInput {
+    /// The uploaded file (`file` of the upload's answer), or a backup in the backup folder.
+    pub file: String,
+    /// The passphrase of an encrypted archive.
+    #[serde(default)]
+    pub passphrase: Option<String>,
+}
+
+/// Step 2: restores it in the background (202; poll `GET /api/v1/setup/restore` with the
+/// answer's `run_token` in `X-Restore-Run`). When it is done, setup is over: sign in with an
+/// account of the restored data. 422 on `passphrase` when it is missing or wrong.
+#[utoipa::path(post, path = "/api/v1/setup/restore", tag = "setup",
+    params(("X-Setup-Token" = String, Header, description = "the setup token")),
+    request_body = WizardRestoreInput,
+    responses((status = 202, body = crate::backup::restoring::RestoreRun),
+        (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn restore(
+    State(state): State<AppState>,
+    t: SetupToken,
+    ApiJson(input): ApiJson<WizardRestoreInput>,
+) -> AppResult<(StatusCode, Json<crate::backup::restoring::RestoreRun>)> {
+    let run =
+        crate::backup::manage::wizard_restore(&state, &t, &input.file, input.passphrase).await?;
+    tracing::info!(ip = %t.ip, file = %input.file, "setup: restoring a backup");
+    Ok((StatusCode::ACCEPTED, Json(run)))
+}
+
+/// How the wizard's restore is going or ended: for the run's secret in `X-Restore-Run` (which
+/// still works once setup is over), or for the setup token while setup is pending.
+#[utoipa::path(get, path = "/api/v1/setup/restore", tag = "setup",
+    params(("X-Setup-Token" = String, Header, description = "the setup token"),
+        ("X-Restore-Run" = Option<String>, Header, description = "the run's `run_token`")),
+    responses((status = 200, body = crate::backup::restoring::RestoreRun),
+        (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn restore_progress(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+) -> AppResult<Json<crate::backup::restoring::RestoreRun>> {
+    let (mut parts, _) = req.into_parts();
+    // The run's secret first: a stale token must not count as a wrong one.
+    if let Some(secret) = crate::backup::api::run_secret(&parts.headers)
+        && let Some(run) = crate::backup::restoring::by_secret(&state, &secret).await?
+    {
+        return Ok(Json(run));
+    }
+    SetupToken::from_request_parts(&mut parts, &state).await?;
+    Ok(Json(crate::backup::restoring::last(&state).await?))
 }

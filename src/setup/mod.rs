@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod pages;
+pub mod restore;
 pub mod service;
 
 use std::collections::HashMap;
@@ -42,7 +43,9 @@ const OVERALL: u32 = 30;
 const WINDOW: Duration = Duration::from_secs(15 * 60);
 
 pub fn router() -> Router<AppState> {
-    api::router().merge(pages::router())
+    api::router()
+        .merge(pages::router())
+        .merge(restore::router())
 }
 
 /// Whether setup is done (cached once it is: setup never reopens), the current token and the

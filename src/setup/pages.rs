@@ -135,7 +135,11 @@ async fn accept_token(state: &AppState, addr: SocketAddr, jar: CookieJar, token:
 
 /// The draft, if setup is pending and the cookie holds the right token; otherwise the response
 /// to send instead (the token form, or away from a finished setup).
-async fn enter(state: &AppState, addr: SocketAddr, jar: &CookieJar) -> Result<Draft, Response> {
+pub(super) async fn enter(
+    state: &AppState,
+    addr: SocketAddr,
+    jar: &CookieJar,
+) -> Result<Draft, Response> {
     match state.setup.pending(&state.db, &state.config.data_dir).await {
         Ok(true) => {}
         Ok(false) => return Err(Redirect::to("/").into_response()),

@@ -1011,7 +1011,7 @@ pub fn https_view(state: &AppState) -> HttpsView {
                 certificate: info.source.to_string(),
                 fingerprint: Some(info.fingerprint),
                 ca_fingerprint: info.ca_fingerprint,
-                ca_download: t.ca_pem.as_ref().map(|_| "/tls/ca.crt".to_string()),
+                ca_download: t.ca_pem().map(|_| "/tls/ca.crt".to_string()),
                 names: info.names,
                 valid_until: info.not_after.map(|d| d.date_naive().to_string()),
                 stored_upload: None,

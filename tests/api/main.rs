@@ -25,6 +25,7 @@ mod pages_notify;
 mod permissions;
 mod proxy;
 mod reset;
+mod restore_ui;
 mod roles;
 mod server;
 mod service;

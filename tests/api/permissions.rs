@@ -385,6 +385,27 @@ fn matrix() -> Vec<Guarded> {
             None,
             S::CONFLICT,
         ),
+        guarded(
+            "settings.manage",
+            M::POST,
+            "/api/v1/backups/upload",
+            None,
+            S::CONFLICT,
+        ),
+        guarded(
+            "settings.manage",
+            M::POST,
+            "/api/v1/backups/missing.lbk/restore",
+            Json("{}"),
+            S::CONFLICT,
+        ),
+        guarded(
+            "settings.manage",
+            M::GET,
+            "/api/v1/backups/restore/progress",
+            None,
+            S::CONFLICT,
+        ),
         // Every member's own inbox and preferences.
         guarded("", M::GET, "/api/v1/notifications", None, S::OK),
         guarded("", M::GET, "/api/v1/notifications/preferences", None, S::OK),

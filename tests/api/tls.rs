@@ -206,7 +206,7 @@ async fn a_client_trusting_the_downloaded_ca_connects_and_signs_in() {
     })
     .unwrap()
     .unwrap();
-    let wrong = trusting(other.ca_pem.as_deref().unwrap());
+    let wrong = trusting(other.ca_pem().as_deref().unwrap());
     assert!(
         wrong
             .get(server.https_url("127.0.0.1", "/health"))
@@ -885,7 +885,10 @@ async fn with_https_off_an_upload_is_stored_for_when_it_is_on() {
     .unwrap();
     assert_eq!(on.info().source, "uploaded");
     assert_eq!(on.info().fingerprint, fingerprint);
-    assert!(on.ca_pem.is_some(), "the generated CA is made all the same");
+    assert!(
+        on.ca_pem().is_some(),
+        "the generated CA is made all the same"
+    );
 
     let (status, body) = app.delete(admin, "/api/v1/system/tls/uploaded").await;
     assert_eq!(status, StatusCode::OK, "{body}");

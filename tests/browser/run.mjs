@@ -1074,6 +1074,72 @@ test('backup encryption: the emergency kit first, then every backup is encrypted
     context: { acceptDownloads: true },
   }));
 
+/// Makes a backup on the main server through the API and saves it to a file; its path.
+async function archiveFile() {
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  const started = await api('POST', '/api/v1/backups', token);
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  let run;
+  for (let i = 0; i < 600; i += 1) {
+    run = (await api('GET', '/api/v1/backups/progress', token)).body;
+    if (!run.running) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(run.error, null, JSON.stringify(run));
+  const res = await fetch(`${base}/api/v1/backups/${run.result.file}/download`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  assert.equal(res.status, 200);
+  const path = join(mkdtempSync(join(tmpdir(), 'logbook-archive-')), 'station-backup.lbk');
+  writeFileSync(path, Buffer.from(await res.arrayBuffer()));
+  return path;
+}
+
+test('backups: an uploaded archive is listed, and restoring it asks first, shows progress and ends in signing in again', async () => {
+  const archive = await archiveFile();
+  await withPage('settings-backups-restore', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/settings/backups');
+    // Nothing chosen: said beside the field.
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page.locator('#archive-error').filter({ hasText: 'Choose a backup file first.' }).waitFor();
+    await checkA11y(page, 'backups (upload, nothing chosen)');
+
+    await page.getByLabel('Backup file (.lbk)').setInputFiles(archive);
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page.waitForURL((u) => u.searchParams.get('done') === 'uploaded');
+    const file = new URL(page.url()).searchParams.get('file');
+    assert.match(file, /^uploaded-\d{8}-\d{6}-[0-9a-f]{8}\.lbk$/);
+    await page.getByRole('status').filter({ hasText: `${file} was uploaded.` }).waitFor();
+    const row = page.locator('tbody tr').filter({ hasText: file });
+    assert.match(await row.innerText(), /\(uploaded\)/);
+    assert.match(await row.innerText(), /Checks out, can be restored/);
+    await checkA11y(page, 'backups (uploaded)');
+
+    await page.getByRole('link', { name: `Restore ${file}` }).click();
+    await page.getByRole('heading', { level: 1, name: 'Restore this backup?' }).waitFor();
+    const what = await page.locator('main').innerText();
+    assert.match(what, /All current data is replaced by the backup's/);
+    assert.match(what, /safety backup/);
+    assert.match(what, /Everyone has to sign in again/);
+    await checkA11y(page, 'backups (confirm restore)');
+    await page.screenshot({ path: join(artifacts, 'settings-backups-restore-1-confirm.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Replace all data with this backup' }).click();
+
+    assert.equal(new URL(page.url()).pathname, '/settings/backups/restore');
+    await page.getByText(`The backup ${file} was restored`).waitFor({ timeout: 120_000 });
+    assert.match(await page.locator('main').innerText(), /safety backup logbook-\d{8}/);
+    await checkA11y(page, 'backups (restored)');
+    await page.getByRole('link', { name: 'Sign in' }).click();
+    await page.getByText('The backup was restored.').waitFor();
+    await checkA11y(page, 'sign-in (after a restore)');
+    await page.getByLabel('Username or e-mail').fill(ADMIN.username);
+    await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: ORG_NAME }).waitFor();
+  });
+});
+
 test('announcements: a missing title is shown beside the field; posted, it is on the dashboard until dismissed', () =>
   withPage('announcements', async (page) => {
     await signIn(page, ADMIN.username, ADMIN.password);
@@ -1292,6 +1358,50 @@ test('first-boot setup on a phone: the token, every step with a mistake or two, 
       expect: [[401, '/setup'], [422, '/setup/organization'], [422, '/setup/administrator']],
     });
     // The server knows it too: setup is no longer pending.
+    const res = await fetch(`${fresh.url}/api/v1/setup/status`);
+    assert.deepEqual(await res.json(), { pending: false });
+  } finally {
+    await fresh.stop();
+  }
+});
+
+test('setup on a phone: restore from a backup instead of setting up afresh', async () => {
+  const archive = await archiveFile();
+  const fresh = await startFreshServer();
+  const phone = { baseURL: fresh.url, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
+  try {
+    await withPage('setup-restore-phone', async (page) => {
+      await page.goto('/setup');
+      await page.getByLabel('Setup token').fill(fresh.token());
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Database check' }).waitFor();
+      await page.getByRole('link', { name: 'Restore from a backup' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Restore from a backup' }).waitFor();
+      assert.equal(await scrollsSideways(page), false, 'fits a phone screen');
+      await checkA11y(page, 'setup: restore');
+
+      await page.getByRole('button', { name: 'Restore this backup' }).click();
+      await page.locator('#archive-error').filter({ hasText: 'Choose a backup file first.' }).waitFor();
+      await checkA11y(page, 'setup: restore (nothing chosen)');
+      await page.screenshot({ path: join(artifacts, 'setup-restore-1-form.png'), fullPage: true });
+
+      await page.getByLabel('Backup file (.lbk)').setInputFiles(archive);
+      await page.getByRole('button', { name: 'Restore this backup' }).click();
+      await page.waitForURL((u) => u.pathname === '/setup/restore/progress');
+      await page.getByText(/The backup uploaded-\S+ was restored/).waitFor({ timeout: 120_000 });
+      assert.equal(await scrollsSideways(page), false, 'the result fits a phone screen');
+      await checkA11y(page, 'setup: restored');
+      await page.screenshot({ path: join(artifacts, 'setup-restore-2-done.png'), fullPage: true });
+      await page.getByRole('link', { name: 'Sign in' }).click();
+      await page.getByText('The backup was restored.').waitFor();
+      await page.getByLabel('Username or e-mail').fill(ADMIN.username);
+      await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { level: 1, name: ORG_NAME }).waitFor();
+      // Setup is over.
+      await page.goto('/setup');
+      assert.equal(new URL(page.url()).pathname, '/');
+    }, { context: phone });
     const res = await fetch(`${fresh.url}/api/v1/setup/status`);
     assert.deepEqual(await res.json(), { pending: false });
   } finally {
