@@ -247,6 +247,24 @@ pub fn read_checked(
     Ok(Checked { manifest, bytes })
 }
 
+/// Whether `passphrase` opens the encrypted archive at `path`: only its header is read (a
+/// second or so of scrypt), so a mistyped passphrase is refused at once, before a restore
+/// starts. `read_checked` still checks the whole archive.
+pub fn opens(path: &Path, passphrase: &str) -> Result<(), Refusal> {
+    let refusal = |e: age::DecryptError| match decrypt_refusal(e) {
+        ReadError::Refused(r) => r,
+        other => Refusal::Damaged(other.to_string()),
+    };
+    let file = std::fs::File::open(path).map_err(|e| Refusal::Damaged(e.to_string()))?;
+    let decryptor = age::Decryptor::new_buffered(std::io::BufReader::new(file)).map_err(refusal)?;
+    let identity =
+        age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase.to_owned()));
+    decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map(|_| ())
+        .map_err(refusal)
+}
+
 /// Why age would not open the file, as a refusal.
 fn decrypt_refusal(e: age::DecryptError) -> ReadError {
     match e {

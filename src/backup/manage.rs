@@ -696,7 +696,7 @@ pub async fn restore_confirm(
         let asks = encrypted
             && stored
                 .as_deref()
-                .is_none_or(|p| super::upload::passphrase_opens(&path, p).is_err());
+                .is_none_or(|p| super::archive::opens(&path, p).is_err());
         Ok((entry(&dir, listed, newest), asks))
     })
     .await

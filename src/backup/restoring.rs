@@ -189,7 +189,7 @@ async fn passphrase_for(
         ));
     };
     let (p, trial) = (path.to_path_buf(), passphrase.clone());
-    let opened = tokio::task::spawn_blocking(move || super::upload::passphrase_opens(&p, &trial))
+    let opened = tokio::task::spawn_blocking(move || super::archive::opens(&p, &trial))
         .await
         .map_err(|e| anyhow::anyhow!("the passphrase check stopped: {e}"))?;
     match opened {

@@ -181,21 +181,3 @@ fn refused(why: &str) -> AppError {
         ),
     )
 }
-
-/// Whether `passphrase` opens the encrypted archive at `path`: only its header is read (a
-/// second or so of scrypt), so a mistyped passphrase is refused at once, before the restore
-/// starts. The whole archive is still checked by the restore.
-pub fn passphrase_opens(path: &Path, passphrase: &str) -> Result<(), Refusal> {
-    let file = std::fs::File::open(path).map_err(|e| Refusal::Damaged(e.to_string()))?;
-    let decryptor = age::Decryptor::new_buffered(std::io::BufReader::new(file))
-        .map_err(|e| Refusal::Damaged(e.to_string()))?;
-    let identity =
-        age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase.to_owned()));
-    match decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)) {
-        Ok(_) => Ok(()),
-        Err(age::DecryptError::NoMatchingKeys | age::DecryptError::DecryptionFailed) => {
-            Err(Refusal::WrongPassphrase)
-        }
-        Err(e) => Err(Refusal::Damaged(e.to_string())),
-    }
-}
