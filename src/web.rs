@@ -97,10 +97,15 @@ impl Chrome {
         use crate::auth::permissions::{AUDIT_VIEW, MEMBERS_VIEW, ROLES_MANAGE, SETTINGS_MANAGE};
         // Each entry with every permission its page needs (none: every member). The layout puts
         // the unread count on the "/notifications" entry.
-        let entries: [(&'static str, &'static str, &[&str]); 9] = [
+        let entries: [(&'static str, &'static str, &[&str]); 10] = [
             ("Dashboard", "/", &[]),
             ("Announcements", "/announcements", &[]),
             ("Members", "/members", &[MEMBERS_VIEW]),
+            (
+                "Training",
+                "/training",
+                &[crate::auth::permissions::TRAINING_VIEW],
+            ),
             ("Roles", "/roles", &[ROLES_MANAGE, MEMBERS_VIEW]),
             ("Audit log", "/audit", &[AUDIT_VIEW]),
             ("Security alerts", "/security-alerts", &[AUDIT_VIEW]),

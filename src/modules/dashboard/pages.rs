@@ -30,8 +30,8 @@ pub struct PanelItem {
 
 /// The panels modules contribute for this member. Modules register here as they arrive
 /// (training: certifications expiring; inventory: items to return; …).
-async fn panels(_ctx: &crate::auth::Ctx, _conn: &mut Conn) -> AppResult<Vec<Panel>> {
-    Ok(Vec::new())
+async fn panels(ctx: &crate::auth::Ctx, conn: &mut Conn) -> AppResult<Vec<Panel>> {
+    crate::modules::training::pages::dashboard_panels(ctx, conn).await
 }
 
 #[derive(Template)]

@@ -6,6 +6,7 @@ pub mod api;
 pub mod compliance;
 pub mod expiry;
 pub mod iso;
+pub mod pages;
 pub mod rules;
 pub mod service;
 pub mod submissions;
@@ -15,4 +16,5 @@ pub fn router() -> axum::Router<crate::app::AppState> {
     api::router()
         .merge(waivers::router())
         .merge(submissions::router())
+        .merge(pages::router())
 }

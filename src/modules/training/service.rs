@@ -523,7 +523,7 @@ pub async fn create_records(
     if v.user_ids.iter().any(|u| !found.contains(u)) {
         return Err(AppError::field(
             "user_ids",
-            "names someone who is not a member of this department",
+            "must name only members of this department",
         ));
     }
     let course_name = v
@@ -655,7 +655,7 @@ pub(super) async fn insert_record(
     if inserted == 0 {
         return Err(AppError::field(
             "user_ids",
-            "names someone who is not a member of this department",
+            "must name only members of this department",
         ));
     }
     let record = record_row(tx, ctx.org_id, id).await?;

@@ -1,0 +1,1298 @@
+//! Training pages: a member's own standing, records and submissions (`/training`), submitting
+//! outside training; for officers (`training.manage`) recording a crew's training, the records
+//! with voiding (asking first), the department matrix, a member's standing, the review queue
+//! and the printable ISO report. Plain forms, post-redirect-get; the rules live in `service`,
+//! `submissions` and `iso`.
+
+use askama::Template;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use axum::{Form, Router};
+use chrono::{Datelike, NaiveDate};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::compliance::{Colour, MemberCompliance, Outcome};
+use super::rules::{RecordInput, TRAINING_TYPES};
+use super::service::{self, Category, Course, RecordQuery, TrainingRecord};
+use super::submissions::{self, Review, Submission, SubmissionInput};
+use crate::app::AppState;
+use crate::auth::Ctx;
+use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
+use crate::error::{AppError, FieldError};
+use crate::http::parse_id;
+use crate::web::{self, Chrome, PageResult, Pager, Viewer};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/training", get(me))
+        .route("/training/me", get(me))
+        .route("/training/submit", get(submit_form).post(submit))
+        .route("/training/record", get(record_form).post(record))
+        .route("/training/records", get(records))
+        .route("/training/records/{id}/void", get(void_confirm).post(void))
+        .route("/training/matrix", get(matrix))
+        .route("/training/members/{id}", get(member))
+        .route("/training/submissions", get(queue).post(review))
+        .route("/training/reports/iso", get(iso))
+}
+
+/// The header entry the training pages belong to.
+pub const SECTION: &str = "/training";
+
+fn chrome(ctx: &Ctx) -> Chrome {
+    Chrome::for_viewer(ctx, SECTION)
+}
+
+fn label(s: &str) -> String {
+    let s = s.replace('_', " ");
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn hours(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+fn parse_date(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        errors.push(FieldError::new(field, "is required"));
+        return None;
+    }
+    match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        Ok(d) => Some(d),
+        Err(_) => {
+            errors.push(FieldError::new(field, "is not a date (YYYY-MM-DD)"));
+            None
+        }
+    }
+}
+
+fn parse_hours(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<Decimal> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    match raw.replace(',', ".").parse::<Decimal>() {
+        Ok(h) => Some(h),
+        Err(_) => {
+            errors.push(FieldError::new(field, "is not a number of hours"));
+            None
+        }
+    }
+}
+
+fn parse_optional_id(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<Uuid> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    match Uuid::try_parse(raw) {
+        Ok(id) => Some(id),
+        Err(_) => {
+            errors.push(FieldError::new(field, "is not one of the choices"));
+            None
+        }
+    }
+}
+
+/// Field errors as sentences keyed by field ("Hours must not be negative.").
+fn beside(
+    errors: &[FieldError],
+    labels: &[(&str, &str)],
+) -> std::collections::HashMap<String, String> {
+    let mut out: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for e in errors {
+        let label = labels
+            .iter()
+            .find(|(f, _)| *f == e.field)
+            .map(|(_, l)| *l)
+            .unwrap_or("");
+        let text = if label.is_empty() {
+            web::sentence(&e.message)
+        } else {
+            web::field_sentence(label, &e.message)
+        };
+        out.entry(e.field.clone())
+            .and_modify(|t| {
+                t.push(' ');
+                t.push_str(&text)
+            })
+            .or_insert(text);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// A member's standing, shown on their own page and to officers
+
+pub struct RequirementView {
+    pub name: String,
+    pub outcome: &'static str,
+    pub outcome_label: &'static str,
+    pub explanation: String,
+    pub percent: String,
+}
+
+pub struct StandingView {
+    pub colour: &'static str,
+    pub colour_label: &'static str,
+    pub reason: String,
+    pub as_of: String,
+    pub requirements: Vec<RequirementView>,
+}
+
+fn colour(c: Colour) -> (&'static str, &'static str) {
+    match c {
+        Colour::Green => ("green", "Green: up to date"),
+        Colour::Yellow => ("yellow", "Yellow: due soon"),
+        Colour::Red => ("red", "Red: behind"),
+    }
+}
+
+pub fn standing_view(c: &MemberCompliance) -> StandingView {
+    let (colour, colour_label) = colour(c.status);
+    StandingView {
+        colour,
+        colour_label,
+        reason: c.reason.clone(),
+        as_of: c.as_of.to_string(),
+        requirements: c
+            .requirements
+            .iter()
+            .map(|r| {
+                let (outcome, outcome_label) = match r.outcome {
+                    Outcome::Met => ("completed", "Met"),
+                    Outcome::Waived => ("completed", "Waived"),
+                    Outcome::Expiring => ("in_progress", "Expiring soon"),
+                    Outcome::InProgress => ("in_progress", "In progress"),
+                    Outcome::NotStarted => ("not_started", "Not started"),
+                    Outcome::Expired => ("expired", "Expired"),
+                };
+                RequirementView {
+                    name: r.name.clone(),
+                    outcome,
+                    outcome_label,
+                    explanation: r.explanation.clone(),
+                    percent: format!("{}%", r.percent),
+                }
+            })
+            .collect(),
+    }
+}
+
+pub struct RecordRow {
+    pub id: Uuid,
+    pub member: String,
+    pub member_id: Uuid,
+    pub course: String,
+    pub date: String,
+    pub hours: String,
+    pub expires: String,
+    pub cancelled: bool,
+    pub cancel_reason: String,
+    pub kind: String,
+}
+
+fn record_row(r: TrainingRecord) -> RecordRow {
+    RecordRow {
+        id: r.id,
+        member: r.member_name,
+        member_id: r.user_id,
+        course: r.course_name,
+        date: r.completion_date.to_string(),
+        hours: hours(r.hours_completed),
+        expires: r.expiration_date.map(|d| d.to_string()).unwrap_or_default(),
+        cancelled: r.status == "cancelled",
+        cancel_reason: r.cancel_reason.unwrap_or_default(),
+        kind: label(&r.training_type),
+    }
+}
+
+pub struct SubmissionRow {
+    pub id: Uuid,
+    pub member: String,
+    pub course: String,
+    pub date: String,
+    pub hours: String,
+    pub kind: String,
+    pub status: String,
+    pub notes: String,
+    pub description: String,
+}
+
+fn submission_row(s: Submission) -> SubmissionRow {
+    SubmissionRow {
+        id: s.id,
+        member: s.member_name,
+        course: s.course_name,
+        date: s.completion_date.to_string(),
+        hours: hours(s.hours_completed),
+        kind: label(&s.training_type),
+        status: label(&s.status),
+        notes: s.reviewer_notes.unwrap_or_default(),
+        description: s.description.unwrap_or_default(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "training/me.html")]
+struct MePage {
+    chrome: Chrome,
+    heading: String,
+    own: bool,
+    officer: bool,
+    pending: u64,
+    notice: Option<&'static str>,
+    standing: StandingView,
+    records: Vec<RecordRow>,
+    pager: Pager,
+    submissions: Vec<SubmissionRow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct MeQuery {
+    page: Option<String>,
+    done: Option<String>,
+}
+
+async fn standing_page(
+    state: &AppState,
+    ctx: &Ctx,
+    member: Uuid,
+    page: u32,
+    own: bool,
+) -> Result<MePage, AppError> {
+    let mut conn = state.db.acquire().await?;
+    let report = service::member_compliance(ctx, &mut conn, member, None).await?;
+    let per_page = 25;
+    let list = service::list_records(
+        ctx,
+        &mut conn,
+        RecordQuery {
+            user_id: Some(member),
+            page: Some(page),
+            per_page: Some(per_page),
+            ..RecordQuery::default()
+        },
+    )
+    .await?;
+    let base = if own {
+        "/training".to_string()
+    } else {
+        format!("/training/members/{member}")
+    };
+    let pager = Pager::new(page, list.total, per_page, |p| {
+        web::link(&base, &[("page", &p.to_string())])
+    });
+    let submissions = if own {
+        submissions::list(
+            ctx,
+            &mut conn,
+            submissions::ListQuery {
+                mine: true,
+                per_page: Some(10),
+                ..submissions::ListQuery::default()
+            },
+        )
+        .await?
+        .items
+        .into_iter()
+        .map(submission_row)
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let officer = ctx.has(TRAINING_MANAGE);
+    let pending = if officer {
+        submissions::pending_count(ctx, &mut conn).await?
+    } else {
+        0
+    };
+    Ok(MePage {
+        chrome: chrome(ctx),
+        heading: if own {
+            "Your training".into()
+        } else {
+            format!("Training: {}", report.member_name)
+        },
+        own,
+        officer,
+        pending,
+        notice: None,
+        standing: standing_view(&report.compliance),
+        records: list.items.into_iter().map(record_row).collect(),
+        pager,
+        submissions,
+    })
+}
+
+async fn me(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    query: Result<Query<MeQuery>, QueryRejection>,
+) -> PageResult {
+    ctx.require(TRAINING_VIEW)?;
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let page = web::page_number(q.page.as_deref());
+    let mut p = standing_page(&state, &ctx, ctx.user_id, page, true).await?;
+    p.notice = match q.done.as_deref() {
+        Some("submitted") => {
+            Some("Your training was submitted. A training officer will review it.")
+        }
+        Some("approved") => Some("Your training was recorded."),
+        _ => None,
+    };
+    Ok(web::render(&p))
+}
+
+async fn member(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(id): Path<String>,
+    query: Result<Query<MeQuery>, QueryRejection>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    ctx.require(TRAINING_MANAGE)?;
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let page = web::page_number(q.page.as_deref());
+    Ok(web::render(
+        &standing_page(&state, &ctx, id, page, id == ctx.user_id).await?,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Submitting outside training
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SubmitForm {
+    #[serde(default)]
+    course_name: String,
+    #[serde(default)]
+    training_type: String,
+    #[serde(default)]
+    completion_date: String,
+    #[serde(default)]
+    hours: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Template)]
+#[template(path = "training/submit.html")]
+struct SubmitPage {
+    chrome: Chrome,
+    form: SubmitForm,
+    types: Vec<(&'static str, String)>,
+    today: String,
+    errors: std::collections::HashMap<String, String>,
+}
+
+fn types() -> Vec<(&'static str, String)> {
+    TRAINING_TYPES.iter().map(|t| (*t, label(t))).collect()
+}
+
+const SUBMIT_LABELS: &[(&str, &str)] = &[
+    ("course_name", "What you took"),
+    ("training_type", "Kind of training"),
+    ("completion_date", "Completed on"),
+    ("hours", "Hours"),
+    ("description", "Details"),
+];
+
+async fn submit_form(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
+    ctx.require(TRAINING_VIEW)?;
+    let mut conn = state.db.acquire().await?;
+    let today = service::today(&mut conn, ctx.org_id).await?;
+    Ok(web::render(&SubmitPage {
+        chrome: chrome(&ctx),
+        form: SubmitForm {
+            training_type: "continuing_education".into(),
+            completion_date: today.to_string(),
+            ..SubmitForm::default()
+        },
+        types: types(),
+        today: today.to_string(),
+        errors: Default::default(),
+    }))
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Form(form): Form<SubmitForm>,
+) -> PageResult {
+    ctx.require(TRAINING_VIEW)?;
+    let mut errors = Vec::new();
+    let date = parse_date("completion_date", &form.completion_date, &mut errors);
+    let h = parse_hours("hours", &form.hours, &mut errors);
+    if form.hours.trim().is_empty() {
+        errors.push(FieldError::new("hours", "is required"));
+    }
+    let mut tx = state.db.begin().await?;
+    if let (Some(date), Some(h)) = (date, h) {
+        let input = SubmissionInput {
+            course_id: None,
+            course_name: form.course_name.clone(),
+            category_id: None,
+            training_type: form.training_type.clone(),
+            completion_date: date,
+            hours: h,
+            certification_number: None,
+            issuing_agency: None,
+            expiration_date: None,
+            description: Some(form.description.clone()),
+        };
+        match submissions::submit(&state, &ctx, &mut tx, input).await {
+            Ok(s) if errors.is_empty() => {
+                tx.commit().await?;
+                state.mailer.kick();
+                let done = if s.status == "approved" {
+                    "approved"
+                } else {
+                    "submitted"
+                };
+                return Ok(Redirect::to(&format!("/training?done={done}")).into_response());
+            }
+            Ok(_) => {}
+            Err(AppError::Validation(found)) => errors.extend(found),
+            Err(other) => return Err(other.into()),
+        }
+    }
+    tx.rollback().await?;
+    let mut conn = state.db.acquire().await?;
+    let today = service::today(&mut conn, ctx.org_id).await?;
+    let page = SubmitPage {
+        chrome: chrome(&ctx),
+        errors: beside(&errors, SUBMIT_LABELS),
+        form,
+        types: types(),
+        today: today.to_string(),
+    };
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recording a crew's training
+
+pub struct MemberChoice {
+    pub id: Uuid,
+    pub name: String,
+    pub checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "training/record.html")]
+struct RecordPage {
+    chrome: Chrome,
+    members: Vec<MemberChoice>,
+    courses: Vec<(Uuid, String, bool)>,
+    categories: Vec<(Uuid, String, bool)>,
+    types: Vec<(&'static str, String)>,
+    form: RecordForm,
+    today: String,
+    errors: std::collections::HashMap<String, String>,
+}
+
+#[derive(Debug, Default)]
+struct RecordForm {
+    user_ids: Vec<String>,
+    course_id: String,
+    course_name: String,
+    category_id: String,
+    training_type: String,
+    completion_date: String,
+    hours: String,
+    instructor: String,
+    notes: String,
+}
+
+impl RecordForm {
+    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut f = RecordForm::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "user_ids" => f.user_ids.push(v),
+                "course_id" => f.course_id = v,
+                "course_name" => f.course_name = v,
+                "category_id" => f.category_id = v,
+                "training_type" => f.training_type = v,
+                "completion_date" => f.completion_date = v,
+                "hours" => f.hours = v,
+                "instructor" => f.instructor = v,
+                "notes" => f.notes = v,
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
+const RECORD_LABELS: &[(&str, &str)] = &[
+    ("user_ids", "Members"),
+    ("course_id", "Course"),
+    ("course_name", "Training"),
+    ("category_id", "Category"),
+    ("training_type", "Kind of training"),
+    ("completion_date", "Date"),
+    ("hours", "Hours"),
+    ("instructor", "Instructor"),
+    ("notes", "Notes"),
+    ("expiration_date", "Expires"),
+];
+
+async fn record_page(
+    state: &AppState,
+    ctx: &Ctx,
+    form: RecordForm,
+    errors: &[FieldError],
+) -> Result<RecordPage, AppError> {
+    let mut conn = state.db.acquire().await?;
+    let today = service::today(&mut conn, ctx.org_id).await?;
+    let members: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "SELECT id, first_name, last_name FROM users
+          WHERE organization_id = ? AND status IN ('active', 'probationary', 'leave')
+          ORDER BY last_name, first_name, id",
+    )
+    .bind(ctx.org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let courses: Vec<Course> = service::courses(ctx, &mut conn).await?;
+    let categories: Vec<Category> = service::categories(ctx, &mut conn).await?;
+    Ok(RecordPage {
+        chrome: chrome(ctx),
+        members: members
+            .into_iter()
+            .map(|(id, first, last)| MemberChoice {
+                checked: form.user_ids.iter().any(|u| u.trim() == id.to_string()),
+                id,
+                name: format!("{last}, {first}"),
+            })
+            .collect(),
+        courses: courses
+            .into_iter()
+            .filter(|c| c.active)
+            .map(|c| (c.id, c.name, form.course_id == c.id.to_string()))
+            .collect(),
+        categories: categories
+            .into_iter()
+            .filter(|c| c.active)
+            .map(|c| (c.id, c.name, form.category_id == c.id.to_string()))
+            .collect(),
+        types: types(),
+        today: today.to_string(),
+        errors: beside(errors, RECORD_LABELS),
+        form,
+    })
+}
+
+async fn record_form(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let mut conn = state.db.acquire().await?;
+    let today = service::today(&mut conn, ctx.org_id).await?;
+    drop(conn);
+    let form = RecordForm {
+        completion_date: today.to_string(),
+        ..RecordForm::default()
+    };
+    Ok(web::render(&record_page(&state, &ctx, form, &[]).await?))
+}
+
+async fn record(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let form = RecordForm::from_pairs(pairs);
+    let mut errors = Vec::new();
+    let mut user_ids = Vec::new();
+    for u in &form.user_ids {
+        match Uuid::try_parse(u.trim()) {
+            Ok(id) => user_ids.push(id),
+            Err(_) => errors.push(FieldError::new("user_ids", "is not one of the choices")),
+        }
+    }
+    let date = parse_date("completion_date", &form.completion_date, &mut errors);
+    let h = parse_hours("hours", &form.hours, &mut errors);
+    let course_id = parse_optional_id("course_id", &form.course_id, &mut errors);
+    let category_id = parse_optional_id("category_id", &form.category_id, &mut errors);
+    let opt = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+    if let Some(date) = date {
+        let input = RecordInput {
+            user_ids,
+            course_id,
+            course_name: opt(&form.course_name),
+            category_id,
+            training_type: opt(&form.training_type),
+            completion_date: date,
+            hours: h,
+            expiration_date: None,
+            certification_number: None,
+            issuing_agency: None,
+            instructor: opt(&form.instructor),
+            location_id: None,
+            notes: opt(&form.notes),
+            rank_at_completion: None,
+            station_at_completion: None,
+        };
+        let mut tx = state.db.begin().await?;
+        match service::create_records(&ctx, &mut tx, input).await {
+            Ok(made) if errors.is_empty() => {
+                tx.commit().await?;
+                return Ok(Redirect::to(&format!(
+                    "/training/records?done=recorded&count={}",
+                    made.len()
+                ))
+                .into_response());
+            }
+            Ok(_) => tx.rollback().await?,
+            Err(AppError::Validation(found)) => {
+                tx.rollback().await?;
+                errors.extend(found);
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let page = record_page(&state, &ctx, form, &errors).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records, voiding
+
+#[derive(Template)]
+#[template(path = "training/records.html")]
+struct RecordsPage {
+    chrome: Chrome,
+    notice: Option<String>,
+    q: String,
+    from: String,
+    to: String,
+    records: Vec<RecordRow>,
+    total: u64,
+    pager: Pager,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RecordsQuery {
+    q: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    page: Option<String>,
+    done: Option<String>,
+    count: Option<String>,
+}
+
+async fn records(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    query: Result<Query<RecordsQuery>, QueryRejection>,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let page = web::page_number(q.page.as_deref());
+    let date = |s: &Option<String>| {
+        s.as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d"))
+    };
+    let (from, to) = (date(&q.from), date(&q.to));
+    let mut error = None;
+    if matches!(from, Some(Err(_))) || matches!(to, Some(Err(_))) {
+        error = Some("The dates must be written as YYYY-MM-DD.".to_string());
+    }
+    let per_page = 25;
+    let mut conn = state.db.acquire().await?;
+    let listed = service::list_records(
+        &ctx,
+        &mut conn,
+        RecordQuery {
+            q: q.q.clone().filter(|s| !s.trim().is_empty()),
+            from: from.and_then(Result::ok),
+            to: to.and_then(Result::ok),
+            page: Some(page),
+            per_page: Some(per_page),
+            ..RecordQuery::default()
+        },
+    )
+    .await;
+    let list = match listed {
+        Ok(l) => l,
+        Err(AppError::Validation(e)) => {
+            error = Some(web::refusal(&AppError::Validation(e)));
+            crate::http::Page {
+                items: Vec::new(),
+                page: 1,
+                per_page,
+                total: 0,
+            }
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let (qs, fs, ts) = (
+        q.q.clone().unwrap_or_default(),
+        q.from.clone().unwrap_or_default(),
+        q.to.clone().unwrap_or_default(),
+    );
+    let pager = Pager::new(page, list.total, per_page, |p| {
+        web::link(
+            "/training/records",
+            &[
+                ("q", &qs),
+                ("from", &fs),
+                ("to", &ts),
+                ("page", &p.to_string()),
+            ],
+        )
+    });
+    let notice = match q.done.as_deref() {
+        Some("recorded") => {
+            let n: u32 = q.count.as_deref().and_then(|c| c.parse().ok()).unwrap_or(1);
+            Some(if n == 1 {
+                "The training was recorded.".to_string()
+            } else {
+                format!("The training was recorded for {n} members.")
+            })
+        }
+        Some("voided") => {
+            Some("The record was voided. It stays listed, and counts for nothing.".into())
+        }
+        _ => None,
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let page = RecordsPage {
+        chrome: chrome(&ctx),
+        notice,
+        q: qs,
+        from: fs,
+        to: ts,
+        total: list.total,
+        records: list.items.into_iter().map(record_row).collect(),
+        pager,
+        error,
+    };
+    Ok((status, web::render(&page)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "training/void.html")]
+struct VoidPage {
+    chrome: Chrome,
+    record: RecordRow,
+    reason: String,
+    reason_error: Option<String>,
+}
+
+async fn void_confirm(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    ctx.require(TRAINING_MANAGE)?;
+    let mut conn = state.db.acquire().await?;
+    let r = service::get_record(&ctx, &mut conn, id).await?;
+    if r.status == "cancelled" {
+        return Ok(Redirect::to("/training/records").into_response());
+    }
+    Ok(web::render(&VoidPage {
+        chrome: chrome(&ctx),
+        record: record_row(r),
+        reason: String::new(),
+        reason_error: None,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct VoidForm {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn void(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<VoidForm>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    ctx.require(TRAINING_MANAGE)?;
+    let mut tx = state.db.begin().await?;
+    match service::void_record(
+        &ctx,
+        &mut tx,
+        id,
+        service::VoidRecord {
+            reason: form.reason.clone(),
+        },
+    )
+    .await
+    {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(Redirect::to("/training/records?done=voided").into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            tx.rollback().await?;
+            let mut conn = state.db.acquire().await?;
+            let r = service::get_record(&ctx, &mut conn, id).await?;
+            let page = VoidPage {
+                chrome: chrome(&ctx),
+                record: record_row(r),
+                reason: form.reason,
+                reason_error: beside(&errors, &[("reason", "Reason")]).remove("reason"),
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
+        }
+        // Voided already (a second click): the list shows it.
+        Err(AppError::Conflict(_)) => Ok(Redirect::to("/training/records").into_response()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The matrix
+
+pub struct MatrixRowView {
+    pub member_id: Uuid,
+    pub name: String,
+    pub colour: &'static str,
+    pub colour_label: &'static str,
+    pub reason: String,
+    pub cells: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "training/matrix.html")]
+struct MatrixPage {
+    chrome: Chrome,
+    as_of: String,
+    q: String,
+    status: String,
+    columns: Vec<String>,
+    rows: Vec<MatrixRowView>,
+    green: usize,
+    yellow: usize,
+    red: usize,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct MatrixQuery {
+    as_of: Option<String>,
+    q: Option<String>,
+    status: Option<String>,
+}
+
+fn cell_label(cell: &str) -> &'static str {
+    match cell {
+        "completed" => "Met",
+        "waived" => "Waived",
+        "in_progress" => "In progress",
+        "not_started" => "Not started",
+        "expired" => "Expired",
+        "exempt" => "Exempt",
+        _ => "Does not apply",
+    }
+}
+
+async fn matrix(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    query: Result<Query<MatrixQuery>, QueryRejection>,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let mut error = None;
+    let as_of = match q.as_of.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                error = Some("The date must be written as YYYY-MM-DD.".to_string());
+                None
+            }
+        },
+    };
+    let status = q.status.clone().unwrap_or_default();
+    let mut conn = state.db.acquire().await?;
+    let m = service::matrix(
+        &ctx,
+        &mut conn,
+        service::MatrixQuery {
+            as_of,
+            status: (!status.is_empty()).then(|| status.clone()),
+            q: q.q.clone().filter(|s| !s.trim().is_empty()),
+            requirement_id: None,
+        },
+    )
+    .await;
+    let m = match m {
+        Ok(m) => m,
+        Err(AppError::Validation(e)) => {
+            error = Some(web::refusal(&AppError::Validation(e)));
+            service::matrix(
+                &ctx,
+                &mut conn,
+                service::MatrixQuery {
+                    as_of: None,
+                    status: None,
+                    q: None,
+                    requirement_id: None,
+                },
+            )
+            .await?
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let page = MatrixPage {
+        chrome: chrome(&ctx),
+        as_of: m.as_of.to_string(),
+        q: q.q.unwrap_or_default(),
+        status,
+        columns: m.requirements.iter().map(|c| c.name.clone()).collect(),
+        rows: m
+            .members
+            .into_iter()
+            .map(|r| {
+                let (colour, colour_label) = colour(r.status);
+                MatrixRowView {
+                    member_id: r.member_id,
+                    name: r.member_name,
+                    colour,
+                    colour_label,
+                    reason: r.reason,
+                    cells: r
+                        .cells
+                        .into_iter()
+                        .map(|c| {
+                            (
+                                c.cell.clone(),
+                                cell_label(&c.cell).to_string(),
+                                c.explanation.unwrap_or_default(),
+                            )
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+        green: m.green,
+        yellow: m.yellow,
+        red: m.red,
+        error,
+    };
+    Ok(web::render(&page))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reviewing submissions
+
+#[derive(Template)]
+#[template(path = "training/submissions.html")]
+struct QueuePage {
+    chrome: Chrome,
+    notice: Option<&'static str>,
+    pending: Vec<SubmissionRow>,
+    decided: Vec<SubmissionRow>,
+    /// The submission whose form was refused, and why.
+    refused: Option<Uuid>,
+    notes: String,
+    hours: String,
+    notes_error: Option<String>,
+    hours_error: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct QueueQuery {
+    done: Option<String>,
+}
+
+async fn queue_page(state: &AppState, ctx: &Ctx) -> Result<QueuePage, AppError> {
+    let mut conn = state.db.acquire().await?;
+    let pending = submissions::list(
+        ctx,
+        &mut conn,
+        submissions::ListQuery {
+            status: Some("pending_review".into()),
+            per_page: Some(200),
+            ..submissions::ListQuery::default()
+        },
+    )
+    .await?;
+    let mut decided = submissions::list(
+        ctx,
+        &mut conn,
+        submissions::ListQuery {
+            per_page: Some(20),
+            ..submissions::ListQuery::default()
+        },
+    )
+    .await?
+    .items;
+    decided.retain(|s| s.status != "pending_review");
+    Ok(QueuePage {
+        chrome: chrome(ctx),
+        notice: None,
+        pending: pending.items.into_iter().map(submission_row).collect(),
+        decided: decided.into_iter().map(submission_row).collect(),
+        refused: None,
+        notes: String::new(),
+        hours: String::new(),
+        notes_error: None,
+        hours_error: None,
+        error: None,
+    })
+}
+
+async fn queue(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    query: Result<Query<QueueQuery>, QueryRejection>,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let mut page = queue_page(&state, &ctx).await?;
+    page.notice = match q.done.as_deref() {
+        Some("approved") => Some("Approved: the training is in the member's record."),
+        Some("rejected") => Some("Rejected. The member was told why."),
+        Some("request_changes") => Some("Sent back to the member with your note."),
+        _ => None,
+    };
+    Ok(web::render(&page))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ReviewForm {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    notes: String,
+    #[serde(default)]
+    hours: String,
+}
+
+async fn review(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Form(form): Form<ReviewForm>,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let id = parse_id(form.id.trim())?;
+    let mut errors = Vec::new();
+    let h = parse_hours("hours", &form.hours, &mut errors);
+    let input = Review {
+        decision: form.decision.clone(),
+        notes: Some(form.notes.clone()),
+        hours: h,
+    };
+    let mut tx = state.db.begin().await?;
+    let result = if errors.is_empty() {
+        submissions::review(&state, &ctx, &mut tx, id, input).await
+    } else {
+        Err(AppError::Validation(errors))
+    };
+    match result {
+        Ok(_) => {
+            tx.commit().await?;
+            state.mailer.kick();
+            Ok(
+                Redirect::to(&format!("/training/submissions?done={}", form.decision))
+                    .into_response(),
+            )
+        }
+        Err(err @ (AppError::Validation(_) | AppError::Conflict(_) | AppError::Forbidden(_))) => {
+            tx.rollback().await?;
+            let status = err.status();
+            let mut page = queue_page(&state, &ctx).await?;
+            page.refused = Some(id);
+            page.notes = form.notes;
+            page.hours = form.hours;
+            match err {
+                AppError::Validation(errors) => {
+                    let mut by = beside(&errors, &[("notes", "Note"), ("hours", "Hours")]);
+                    page.notes_error = by.remove("notes");
+                    page.hours_error = by.remove("hours");
+                    if !by.is_empty() {
+                        page.error = Some(by.into_values().collect::<Vec<_>>().join(" "));
+                    }
+                }
+                other => page.error = Some(web::refusal(&other)),
+            }
+            Ok((status, web::render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ISO report, printable
+
+#[derive(Template)]
+#[template(path = "training/iso.html")]
+struct IsoPage {
+    chrome: Chrome,
+    from: String,
+    to: String,
+    report: Option<super::iso::IsoReport>,
+    from_error: Option<String>,
+    to_error: Option<String>,
+    csv_link: String,
+    pdf_link: String,
+    print_js: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct IsoQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+impl IsoPage {
+    fn cell(d: &Decimal) -> String {
+        hours(*d)
+    }
+}
+
+async fn iso(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    query: Result<Query<IsoQuery>, QueryRejection>,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let mut conn = state.db.acquire().await?;
+    let today = service::today(&mut conn, ctx.org_id).await?;
+    let year = today.year();
+    let from = q.from.unwrap_or_else(|| format!("{year}-01-01"));
+    let to = q.to.unwrap_or_else(|| format!("{year}-12-31"));
+    let mut errors = Vec::new();
+    let f = parse_date("from", &from, &mut errors);
+    let t = parse_date("to", &to, &mut errors);
+    let report = match (f, t) {
+        (Some(f), Some(t)) => match super::iso::report(&ctx, &mut conn, Some(f), Some(t)).await {
+            Ok(r) => Some(r),
+            Err(AppError::Validation(e)) => {
+                errors.extend(e);
+                None
+            }
+            Err(other) => return Err(other.into()),
+        },
+        _ => None,
+    };
+    let mut by = beside(&errors, &[("from", "From"), ("to", "To")]);
+    let link = |format: &str| {
+        web::link(
+            "/api/v1/training/reports/iso",
+            &[("from", &from), ("to", &to), ("format", format)],
+        )
+    };
+    let page = IsoPage {
+        chrome: chrome(&ctx),
+        csv_link: link("csv"),
+        pdf_link: link("pdf"),
+        from_error: by.remove("from"),
+        to_error: by.remove("to"),
+        from,
+        to,
+        print_js: web::asset_url("print.js"),
+        report,
+    };
+    let status = if page.report.is_none() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, web::render(&page)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The dashboard's training panels
+
+/// The member's "training due" panel; for officers also submissions waiting and members in red.
+pub async fn dashboard_panels(
+    ctx: &Ctx,
+    conn: &mut crate::db::Conn,
+) -> crate::error::AppResult<Vec<crate::modules::dashboard::pages::Panel>> {
+    use crate::modules::dashboard::pages::{Panel, PanelItem};
+    let mut panels = Vec::new();
+    if !ctx.has(TRAINING_VIEW) {
+        return Ok(panels);
+    }
+    let mine = service::member_compliance(ctx, conn, ctx.user_id, None).await?;
+    let c = &mine.compliance;
+    let mut items: Vec<PanelItem> = c
+        .requirements
+        .iter()
+        .filter(|r| !matches!(r.outcome, Outcome::Met | Outcome::Waived))
+        .map(|r| PanelItem {
+            text: format!("{}: {}", r.name, r.explanation),
+            link: "/training".into(),
+        })
+        .collect();
+    if items.is_empty() {
+        items.push(PanelItem {
+            text: c.reason.clone(),
+            link: "/training".into(),
+        });
+    }
+    panels.push(Panel {
+        title: format!("Training due ({})", colour(c.status).1),
+        items,
+    });
+    if ctx.has(TRAINING_MANAGE) {
+        let pending = submissions::pending_count(ctx, conn).await?;
+        let m = service::matrix(
+            ctx,
+            conn,
+            service::MatrixQuery {
+                as_of: None,
+                status: Some("red".into()),
+                q: None,
+                requirement_id: None,
+            },
+        )
+        .await?;
+        let mut items = vec![PanelItem {
+            text: match pending {
+                0 => "No submitted training waiting for review".to_string(),
+                1 => "1 submitted training waiting for review".to_string(),
+                n => format!("{n} submitted trainings waiting for review"),
+            },
+            link: "/training/submissions".into(),
+        }];
+        items.push(PanelItem {
+            text: match m.red {
+                0 => "No member is in red".to_string(),
+                1 => "1 member in red".to_string(),
+                n => format!("{n} members in red"),
+            },
+            link: "/training/matrix?status=red".into(),
+        });
+        items.extend(m.members.iter().take(10).map(|r| PanelItem {
+            text: format!("{}: {}", r.member_name, r.reason),
+            link: format!("/training/members/{}", r.member_id),
+        }));
+        panels.push(Panel {
+            title: "Training officer".into(),
+            items,
+        });
+    }
+    Ok(panels)
+}

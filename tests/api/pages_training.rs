@@ -1,0 +1,330 @@
+//! The training pages: who may open which, forms that say what is wrong beside the field and
+//! change nothing, recording a crew, submitting and reviewing, voiding after asking, the matrix
+//! and the ISO report.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::harness::*;
+
+async fn records(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM training_records")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn members_see_their_own_page_and_only_officers_the_rest() {
+    let app = TestApp::spawn().await;
+    let member = app.member(&app.a, "page-member", &[]).await;
+    let cookies = access_cookie(&member);
+    let (status, _, html) = app.page_get("/training", &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Your training"), "{html}");
+    assert!(html.contains("No training requirement applies"), "{html}");
+    assert!(
+        !html.contains("Record training"),
+        "officer links for a member: {html}"
+    );
+    assert!(
+        html.contains(r#"href="/training" aria-current="page""#),
+        "{html}"
+    );
+    for path in [
+        "/training/record",
+        "/training/records",
+        "/training/matrix",
+        "/training/submissions",
+        "/training/reports/iso",
+        &format!("/training/members/{}", app.a.admin.id),
+    ] {
+        let (status, _, _) = app.page_get(path, &cookies).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let (status, _, _) = app
+        .page_post(
+            "/training/record",
+            &cookies,
+            &[
+                ("user_ids", &member.id.to_string()),
+                ("course_name", "Self"),
+                ("hours", "9"),
+                ("completion_date", "2026-01-01"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(records(&app).await, 0);
+    // Not signed in: to the sign-in page.
+    let (status, location, _) = app.page_get("/training", "").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.starts_with("/login"), "{location}");
+}
+
+#[tokio::test]
+async fn a_crew_is_recorded_from_the_form_and_mistakes_are_shown_beside_the_fields() {
+    let app = TestApp::spawn().await;
+    let cookies = app.page_sign_in("alpha-admin", PASSWORD).await;
+    let one = app.member(&app.a, "crew-a", &[]).await;
+    let two = app.member(&app.a, "crew-b", &[]).await;
+    let bravo = app.member(&app.b, "crew-bravo", &[]).await;
+    let (status, _, html) = app.page_get("/training/record", &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("crew-a, Test"), "{html}");
+    assert!(
+        !html.contains("crew-bravo"),
+        "another department's member: {html}"
+    );
+
+    for (form, field, message) in [
+        (
+            vec![
+                ("course_name", "Drill"),
+                ("hours", "-2"),
+                ("completion_date", "2026-01-05"),
+            ],
+            "user_ids",
+            "Members must name at least one member.",
+        ),
+        (
+            vec![
+                ("user_ids", one.id.to_string().leak() as &str),
+                ("course_name", "Drill"),
+                ("hours", "-2"),
+                ("completion_date", "2026-01-05"),
+            ],
+            "hours",
+            "Hours must not be negative.",
+        ),
+        (
+            vec![
+                ("user_ids", one.id.to_string().leak() as &str),
+                ("course_name", "Drill"),
+                ("hours", "2"),
+                ("completion_date", "2099-01-05"),
+            ],
+            "completion_date",
+            "Date must not be in the future",
+        ),
+        (
+            vec![
+                ("user_ids", bravo.id.to_string().leak() as &str),
+                ("course_name", "Drill"),
+                ("hours", "2"),
+                ("completion_date", "2026-01-05"),
+            ],
+            "user_ids",
+            "Members must name only members of this department.",
+        ),
+        (
+            vec![
+                ("user_ids", one.id.to_string().leak() as &str),
+                ("course_name", "Drill"),
+                ("hours", "two"),
+                ("completion_date", "2026-01-05"),
+            ],
+            "hours",
+            "Hours is not a number of hours.",
+        ),
+    ] {
+        let (status, _, html) = app.page_post("/training/record", &cookies, &form).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}");
+        assert!(
+            html.contains(&format!(r#"id="{field}-error">{message}"#)),
+            "{form:?}: {html}"
+        );
+    }
+    assert_eq!(records(&app).await, 0);
+
+    let (status, location, _) = app
+        .page_post(
+            "/training/record",
+            &cookies,
+            &[
+                ("user_ids", &one.id.to_string()),
+                ("user_ids", &two.id.to_string()),
+                ("course_name", "Hose advancement"),
+                ("hours", "2.5"),
+                ("completion_date", "2026-01-05"),
+                ("instructor", "Lt. Gómez"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/training/records?done=recorded&count=2");
+    assert_eq!(records(&app).await, 2);
+    let (_, _, html) = app.page_get(&location, &cookies).await;
+    assert!(
+        html.contains("The training was recorded for 2 members."),
+        "{html}"
+    );
+    assert!(html.contains("Hose advancement"), "{html}");
+
+    // Voiding asks first and needs a reason.
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM training_records WHERE user_id = ?")
+        .bind(one.id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let (status, _, html) = app
+        .page_get(&format!("/training/records/{id}/void"), &cookies)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Void this record?"), "{html}");
+    let (status, _, html) = app
+        .page_post(
+            &format!("/training/records/{id}/void"),
+            &cookies,
+            &[("reason", "")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(r#"id="reason-error">Reason is required."#),
+        "{html}"
+    );
+    let (status, location, _) = app
+        .page_post(
+            &format!("/training/records/{id}/void"),
+            &cookies,
+            &[("reason", "Wrong member")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/training/records?done=voided");
+    let status: String = sqlx::query_scalar("SELECT status FROM training_records WHERE id = ?")
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "cancelled");
+}
+
+#[tokio::test]
+async fn outside_training_is_submitted_reviewed_and_shows_in_the_matrix() {
+    let app = TestApp::spawn().await;
+    let admin_cookies = app.page_sign_in("alpha-admin", PASSWORD).await;
+    let member = app.member(&app.a, "outside", &[]).await;
+    let cookies = access_cookie(&member);
+    let (status, _) = app
+        .post(
+            &app.a.admin.token,
+            "/api/v1/training/requirements",
+            json!({"name": "Annual hours", "requirement_type": "hours", "required_hours": 8,
+                   "period": "annual"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _, html) = app
+        .page_post(
+            "/training/submit",
+            &cookies,
+            &[
+                ("course_name", ""),
+                ("training_type", "refresher"),
+                ("completion_date", "2026-02-30"),
+                ("hours", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(r#"id="completion_date-error">Completed on is not a date (YYYY-MM-DD)."#),
+        "{html}"
+    );
+    let (status, location, _) = app
+        .page_post(
+            "/training/submit",
+            &cookies,
+            &[
+                ("course_name", "County academy: pump operations"),
+                ("training_type", "specialty"),
+                ("completion_date", "2026-02-10"),
+                ("hours", "8"),
+                ("description", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    assert_eq!(location, "/training?done=submitted");
+
+    // The officer's queue: sending back needs a note, beside the field.
+    let (status, _, html) = app.page_get("/training/submissions", &admin_cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("County academy: pump operations"), "{html}");
+    let sid: uuid::Uuid = sqlx::query_scalar("SELECT id FROM training_submissions")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let (status, _, html) = app
+        .page_post(
+            "/training/submissions",
+            &admin_cookies,
+            &[
+                ("id", &sid.to_string()),
+                ("decision", "request_changes"),
+                ("notes", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(&format!(r#"id="notes-{sid}-error">Note is required"#)),
+        "{html}"
+    );
+    let (_, _, matrix) = app.page_get("/training/matrix", &admin_cookies).await;
+    assert!(matrix.contains("Not started"), "{matrix}");
+    let (status, location, _) = app
+        .page_post(
+            "/training/submissions",
+            &admin_cookies,
+            &[
+                ("id", &sid.to_string()),
+                ("decision", "approve"),
+                ("notes", ""),
+                ("hours", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/training/submissions?done=approve");
+    let (_, _, html) = app.page_get("/training", &cookies).await;
+    assert!(html.contains("County academy: pump operations"), "{html}");
+    assert!(html.contains("Approved"), "{html}");
+    // The matrix and the ISO report show it.
+    let (_, _, matrix) = app
+        .page_get("/training/matrix?q=outside", &admin_cookies)
+        .await;
+    assert!(
+        matrix.contains(r#"class="cell cell-completed""#),
+        "{matrix}"
+    );
+    let (status, _, iso) = app
+        .page_get(
+            "/training/reports/iso?from=2026-01-01&to=2026-12-31",
+            &admin_cookies,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(iso.contains("ISO figure"), "{iso}");
+    assert!(iso.contains("format=pdf"), "{iso}");
+    let (status, _, iso) = app
+        .page_get(
+            "/training/reports/iso?from=2026-13-01&to=2026-12-31",
+            &admin_cookies,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        iso.contains(r#"id="from-error">From is not a date (YYYY-MM-DD)."#),
+        "{iso}"
+    );
+    // The dashboard: the member's training panel, the officer's queue panel.
+    let (_, _, dash) = app.page_get("/", &admin_cookies).await;
+    assert!(dash.contains("Training officer"), "{dash}");
+    assert!(
+        dash.contains("No submitted training waiting for review"),
+        "{dash}"
+    );
+}
