@@ -289,6 +289,12 @@ async fn outside_training_is_submitted_reviewed_and_shows_in_the_matrix() {
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, "/training/submissions?done=approve");
+    let (_, _, queue) = app.page_get(&location, &admin_cookies).await;
+    assert!(
+        queue.contains("Approved: the training is in the member"),
+        "{queue}"
+    );
+    assert!(queue.contains("Nothing is waiting for review."), "{queue}");
     let (_, _, html) = app.page_get("/training", &cookies).await;
     assert!(html.contains("County academy: pump operations"), "{html}");
     assert!(html.contains("Approved"), "{html}");

@@ -50,6 +50,10 @@ const PAGES = [
   { name: 'settings-https', path: '/settings/https' },
   { name: 'settings-backups', path: '/settings/backups' },
   { name: 'settings-backups-encryption', path: '/settings/backups/encryption' },
+  { name: 'training', path: '/training' },
+  { name: 'training-matrix', path: '/training/matrix' },
+  { name: 'training-records', path: '/training/records' },
+  { name: 'training-iso', path: '/training/reports/iso' },
   { name: 'announcements', path: '/announcements' },
   { name: 'announcements-new', path: '/announcements/new' },
 ];
@@ -1169,6 +1173,106 @@ test('announcements: a missing title is shown beside the field; posted, it is on
     await page.reload();
     assert.equal(await page.getByRole('heading', { name: 'Hose testing' }).count(), 0, 'stays dismissed');
   }, { expect: [[422, '/announcements/new']] }));
+
+test('training: a crew is recorded, a member submits outside training, an officer approves it, the matrix shows it, the ISO report prints', async () => {
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  const year = new Date().getFullYear();
+  const requirement = await api('POST', '/api/v1/training/requirements', token, {
+    name: 'Annual structural training', requirement_type: 'hours', required_hours: 24, period: 'annual',
+  });
+  assert.equal(requirement.status, 201, JSON.stringify(requirement.body));
+  const temporary = 'temporary training words';
+  const trainees = [];
+  for (const [username, first, last] of [['ff-ortiz', 'Ana', 'Ortiz'], ['ff-lund', 'Ola', 'Lund']]) {
+    const created = await api('POST', '/api/v1/members', token, {
+      username, email: `${username}@example.org`, first_name: first, last_name: last,
+      temporary_password: temporary,
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    trainees.push(created.body);
+  }
+  const today = new Date().toISOString().slice(0, 10);
+
+  // The officer records a drill for the crew.
+  await withPage('training-record', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Training' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Your training' }).waitFor();
+    await checkA11y(page, 'training (officer)');
+    await page.getByRole('link', { name: 'Record training' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Record training' }).waitFor();
+    await checkA11y(page, 'record training');
+    // A mistake first: no one ticked, negative hours.
+    await page.getByLabel('Training', { exact: true }).fill('Hose drill at the tower');
+    await page.getByLabel('Hours').fill('-3');
+    await page.getByRole('button', { name: 'Record the training' }).click();
+    await page.locator('#user_ids-error').waitFor();
+    assert.match(await page.locator('#hours-error').innerText(), /Hours must not be negative/);
+    await checkA11y(page, 'record training (refused)');
+    await page.getByLabel('Ortiz, Ana').check();
+    await page.getByLabel('Lund, Ola').check();
+    await page.getByLabel('Hours').fill('3');
+    await page.getByLabel('Date').fill(today);
+    await page.getByRole('button', { name: 'Record the training' }).click();
+    await page.getByText('The training was recorded for 2 members.').waitFor();
+    assert.match(await page.locator('tbody').innerText(), /Hose drill at the tower/);
+    await checkA11y(page, 'training records');
+  }, { expect: [[422, '/training/record']] });
+
+  // A member submits training from elsewhere.
+  await withPage('training-submit', async (page) => {
+    await signIn(page, 'ff-ortiz', temporary);
+    await page.getByLabel('Current password').fill(temporary);
+    await page.getByLabel('New password').fill('a long night of pump training');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.goto('/training');
+    await page.getByRole('heading', { level: 1, name: 'Your training' }).waitFor();
+    assert.match(await page.locator('main').innerText(), /3 of 24 hours/);
+    await checkA11y(page, 'training (member)');
+    await page.getByRole('link', { name: 'Submit training from elsewhere' }).click();
+    await page.getByLabel('What you took').fill('County academy: aerial operations');
+    await page.getByLabel('Kind of training').selectOption('specialty');
+    await page.getByLabel('Completed on').fill(today);
+    await page.getByLabel('Hours').fill('21');
+    await checkA11y(page, 'submit training');
+    await page.getByRole('button', { name: 'Submit for review' }).click();
+    await page.getByText('A training officer will review it.').waitFor();
+    assert.match(await page.locator('main').innerText(), /Pending review/);
+  }, { context: { viewport: { width: 390, height: 844 } } });
+
+  // The officer approves it; the matrix shows the member green; the ISO report prints.
+  await withPage('training-review', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/training/matrix?q=Ortiz');
+    const before = await page.locator('tbody tr').first().innerText();
+    assert.match(before, /Red: behind/);
+    await page.goto('/');
+    await page.getByRole('link', { name: '1 submitted training waiting for review' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Training to review' }).waitFor();
+    await checkA11y(page, 'training to review');
+    await page.getByRole('button', { name: /^Approve County academy: aerial operations of Ana Ortiz$/ }).click();
+    await page.getByText('Approved: the training is in the member').waitFor();
+    await page.getByRole('link', { name: 'Training', exact: true }).first().click();
+    await page.goto('/training/matrix?q=Ortiz');
+    await checkA11y(page, 'training matrix');
+    const after = await page.locator('tbody tr').first().innerText();
+    assert.match(after, /Green: up to date/);
+    assert.match(after, /Met/);
+
+    await page.goto(`/training/reports/iso?from=${year}-01-01&to=${year}-12-31`);
+    await page.getByRole('heading', { level: 1, name: 'ISO training report' }).waitFor();
+    await checkA11y(page, 'ISO report');
+    await page.emulateMedia({ media: 'print' });
+    assert.equal(await page.getByRole('button', { name: 'Print' }).isVisible(), false, 'the controls are not printed');
+    assert.equal(await page.getByRole('table').isVisible(), true);
+    const pdf = await page.pdf({ format: 'A4', landscape: true });
+    assert.ok(pdf.length > 1000 && pdf.subarray(0, 5).toString() === '%PDF-');
+    await page.emulateMedia({ media: 'screen' });
+    const res = await page.request.get(`/api/v1/training/reports/iso?from=${year}-01-01&to=${year}-12-31&format=pdf`);
+    assert.equal(res.status(), 200);
+    assert.equal(res.headers()['content-type'], 'application/pdf');
+  });
+});
 
 test('password reset: the request answers the same for any address; a bad link says so', () =>
   withPage('password-reset', async (page) => {

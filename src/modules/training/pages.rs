@@ -1068,8 +1068,8 @@ async fn queue(
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let mut page = queue_page(&state, &ctx).await?;
     page.notice = match q.done.as_deref() {
-        Some("approved") => Some("Approved: the training is in the member's record."),
-        Some("rejected") => Some("Rejected. The member was told why."),
+        Some("approve") => Some("Approved: the training is in the member's record."),
+        Some("reject") => Some("Rejected. The member was told why."),
         Some("request_changes") => Some("Sent back to the member with your note."),
         _ => None,
     };
