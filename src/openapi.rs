@@ -69,6 +69,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         crate::modules::training::submissions::api_get,
         crate::modules::training::submissions::api_edit,
         crate::modules::training::submissions::api_review,
+        crate::modules::training::tiers::api_tiers,
         crate::backup::api::upload,
         crate::backup::api::restore,
         crate::backup::api::restore_progress,

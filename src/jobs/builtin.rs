@@ -63,6 +63,15 @@ pub fn register(registry: Registry) -> Registry {
             "0 0 6 * * *",
             crate::modules::training::expiry::run,
         ))
+        .with(JobDef::new(
+            crate::modules::training::tiers::JOB,
+            "Membership tiers",
+            "Moves active and probationary members up to the membership tier their years of \
+             service (since their hire date) reach. Nobody is moved down; each move is in the \
+             audit log.",
+            "0 0 4 1 * *",
+            crate::modules::training::tiers::run,
+        ))
 }
 
 async fn purge_sessions(ctx: JobCtx) -> anyhow::Result<u64> {

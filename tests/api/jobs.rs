@@ -244,7 +244,8 @@ async fn the_list_shows_the_built_in_jobs_with_schedule_zone_next_and_last_run()
             "audit_verify",
             "email_outbox",
             "backup",
-            "cert_expiry"
+            "cert_expiry",
+            "membership_tiers"
         ],
         "{list:?}"
     );
@@ -279,7 +280,8 @@ async fn the_list_shows_the_built_in_jobs_with_schedule_zone_next_and_last_run()
             ("0 30 2 * * *", "At 02:30."),
             ("0 * * * * *", "Every minute."),
             ("0 45 2 * * *", "At 02:45."),
-            ("0 0 6 * * *", "At 06:00.")
+            ("0 0 6 * * *", "At 06:00."),
+            ("0 0 4 1 * *", "At 04:00, on day 1.")
         ]
     );
     // 03:10 in Chicago, whatever the season (08:10 or 09:10 UTC).

@@ -156,6 +156,7 @@ fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("/api/v1/training/waivers", &["get", "post"]),
         ("/api/v1/training/waivers/{id}/deactivate", &["post"]),
         ("/api/v1/leaves", &["get", "post"]),
+        ("/api/v1/membership/tiers", &["get"]),
         ("/api/v1/training/submissions", &["get", "post"]),
         ("/api/v1/training/submissions/pending-count", &["get"]),
         ("/api/v1/training/submissions/{id}", &["get", "put"]),

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use chrono::Datelike;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -1572,4 +1574,114 @@ async fn small_submissions_may_be_approved_at_once_but_never_a_certification() {
         assert_eq!(status, StatusCode::CREATED, "{s}");
         assert_eq!(s["status"], "pending_review", "{body}");
     }
+}
+
+#[tokio::test]
+async fn the_tier_job_moves_members_up_by_years_of_service_and_never_down() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let (status, tiers) = app.get(&admin, "/api/v1/membership/tiers").await;
+    assert_eq!(status, StatusCode::OK, "{tiers}");
+    let tier = |slug: &str| {
+        tiers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["slug"] == slug)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .parse::<Uuid>()
+            .unwrap()
+    };
+    assert_eq!(
+        tiers
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["slug"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["probationary", "active", "senior", "life"]
+    );
+    let today = chrono::Utc::now().date_naive();
+    let years_ago = |y: i32, extra_days: i64| {
+        (today.with_year(today.year() - y).unwrap_or(today) - chrono::Duration::days(extra_days))
+            .to_string()
+    };
+    let mut ids = Vec::new();
+    for (name, hired) in [
+        ("newcomer", years_ago(0, 100)),
+        ("one-year", years_ago(1, 30)),
+        ("twelve", years_ago(12, 30)),
+        ("veteran", years_ago(25, 30)),
+        ("honorary", years_ago(2, 30)),
+    ] {
+        let m = app.member(&app.a, name, &[]).await;
+        let (status, body) = app
+            .patch(
+                &admin,
+                &format!("/api/v1/members/{}", m.id),
+                json!({"hire_date": hired}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.push(m.id);
+    }
+    // Given the life tier by hand: the job does not take it away.
+    sqlx::query("UPDATE users SET membership_tier_id = ? WHERE id = ?")
+        .bind(tier("life"))
+        .bind(ids[4])
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let (status, run) = app
+        .post(&admin, "/api/v1/jobs/membership_tiers/run", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert_eq!(run["items"], 4, "{run}");
+    let tier_of = |id: Uuid| {
+        let pool = app.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<Uuid>>(
+                "SELECT membership_tier_id FROM users WHERE id = ?",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(tier_of(ids[0]).await, Some(tier("probationary")));
+    assert_eq!(tier_of(ids[1]).await, Some(tier("active")));
+    assert_eq!(tier_of(ids[2]).await, Some(tier("senior")));
+    assert_eq!(tier_of(ids[3]).await, Some(tier("life")));
+    assert_eq!(tier_of(ids[4]).await, Some(tier("life")));
+    assert_eq!(app.audit_actions(&app.a, "member.tier_advanced").await, 4);
+    // Again: nothing to do.
+    let (_, run) = app
+        .post(&admin, "/api/v1/jobs/membership_tiers/run", json!({}))
+        .await;
+    assert_eq!(run["items"], 0, "{run}");
+    // A life member is exempt from training requirements.
+    app.post(
+        &admin,
+        "/api/v1/training/requirements",
+        json!({"name": "Annual hours", "requirement_type": "hours", "required_hours": 24,
+               "period": "annual"}),
+    )
+    .await;
+    let (_, c) = app
+        .get(&admin, &format!("/api/v1/training/compliance/{}", ids[3]))
+        .await;
+    assert_eq!(c["exempt"], true, "{c}");
+    assert_eq!(c["status"], "green");
+    // Bravo's run touches none of Alpha's members.
+    let (_, run) = app
+        .post(
+            &app.b.admin.token,
+            "/api/v1/jobs/membership_tiers/run",
+            json!({}),
+        )
+        .await;
+    assert_eq!(run["items"], 0, "{run}");
 }

@@ -10,6 +10,7 @@ pub mod pages;
 pub mod rules;
 pub mod service;
 pub mod submissions;
+pub mod tiers;
 pub mod waivers;
 
 pub fn router() -> axum::Router<crate::app::AppState> {
@@ -17,4 +18,5 @@ pub fn router() -> axum::Router<crate::app::AppState> {
         .merge(waivers::router())
         .merge(submissions::router())
         .merge(pages::router())
+        .merge(tiers::router())
 }
