@@ -334,3 +334,136 @@ async fn outside_training_is_submitted_reviewed_and_shows_in_the_matrix() {
         "{dash}"
     );
 }
+
+#[tokio::test]
+async fn officers_set_up_courses_and_requirements_from_forms() {
+    let app = TestApp::spawn().await;
+    let cookies = app.page_sign_in("alpha-admin", PASSWORD).await;
+    let member = app.member(&app.a, "not-an-officer", &[]).await;
+    for path in [
+        "/training/setup",
+        "/training/courses/new",
+        "/training/requirements/new",
+    ] {
+        let (status, _, _) = app.page_get(path, &access_cookie(&member)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        let (status, _, _) = app.page_get(path, &cookies).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    let (status, _, html) = app
+        .page_post(
+            "/training/courses/new",
+            &cookies,
+            &[
+                ("name", ""),
+                ("training_type", "certification"),
+                ("duration_hours", "-1"),
+                ("expiration_months", "soon"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(r#"id="name-error">Name is required."#),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            r#"id="expiration_months-error">Valid for must be a whole number of months."#
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"id="duration_hours-error">Hours must not be negative."#),
+        "{html}"
+    );
+    let (status, location, _) = app
+        .page_post(
+            "/training/courses/new",
+            &cookies,
+            &[
+                ("name", "EMT-B"),
+                ("training_type", "certification"),
+                ("duration_hours", "120"),
+                ("expiration_months", "24"),
+                ("active", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    assert_eq!(location, "/training/setup?done=course");
+    let course: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM training_courses WHERE name = 'EMT-B'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let officer_role = app.role_id(&app.a, "training_officer").await;
+
+    let (status, _, html) = app
+        .page_post(
+            "/training/requirements/new",
+            &cookies,
+            &[
+                ("name", "Officer hours"),
+                ("requirement_type", "hours"),
+                ("period", "rolling"),
+                ("applies_to", "roles"),
+                ("active", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains(r#"id="rolling_months-error""#), "{html}");
+    assert!(html.contains(r#"id="required_hours-error""#), "{html}");
+    assert!(html.contains(r#"id="role_ids-error""#), "{html}");
+    let (status, location, _) = app
+        .page_post(
+            "/training/requirements/new",
+            &cookies,
+            &[
+                ("name", "EMT certification"),
+                ("requirement_type", "certification"),
+                ("course_ids", &course.to_string()),
+                ("period", "one_time"),
+                ("applies_to", "roles"),
+                ("role_ids", &officer_role.to_string()),
+                ("active", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    let (_, _, html) = app
+        .page_get("/training/setup?done=requirement", &cookies)
+        .await;
+    assert!(html.contains("EMT certification"), "{html}");
+    assert!(html.contains("A valid certification"), "{html}");
+    assert!(html.contains("EMT-B"), "{html}");
+    let (_, list) = app
+        .get(&app.a.admin.token, "/api/v1/training/requirements")
+        .await;
+    assert_eq!(list[0]["role_ids"], serde_json::json!([officer_role]));
+    assert_eq!(list[0]["course_ids"], serde_json::json!([course]));
+    // Edited: deactivated, it leaves the matrix.
+    let id = list[0]["id"].as_str().unwrap();
+    let (status, _, html) = app
+        .page_get(&format!("/training/requirements/{id}"), &cookies)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("checked"), "{html}");
+    let (status, _, _) = app
+        .page_post(
+            &format!("/training/requirements/{id}"),
+            &cookies,
+            &[
+                ("name", "EMT certification"),
+                ("requirement_type", "certification"),
+                ("course_ids", &course.to_string()),
+                ("period", "one_time"),
+                ("applies_to", "all"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, m) = app.get(&app.a.admin.token, "/api/v1/training/matrix").await;
+    assert_eq!(m["requirements"], serde_json::json!([]));
+}

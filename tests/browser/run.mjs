@@ -54,6 +54,12 @@ const PAGES = [
   { name: 'training-matrix', path: '/training/matrix' },
   { name: 'training-records', path: '/training/records' },
   { name: 'training-iso', path: '/training/reports/iso' },
+  { name: 'training-setup', path: '/training/setup' },
+  { name: 'training-course-new', path: '/training/courses/new' },
+  { name: 'training-requirement-new', path: '/training/requirements/new' },
+  { name: 'training-submit', path: '/training/submit' },
+  { name: 'training-record', path: '/training/record' },
+  { name: 'training-submissions', path: '/training/submissions' },
   { name: 'announcements', path: '/announcements' },
   { name: 'announcements-new', path: '/announcements/new' },
 ];
