@@ -1685,3 +1685,108 @@ async fn the_tier_job_moves_members_up_by_years_of_service_and_never_down() {
         .await;
     assert_eq!(run["items"], 0, "{run}");
 }
+
+async fn import_csv(app: &TestApp, token: &str, csv: &str, dry_run: bool) -> (StatusCode, Value) {
+    let res = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/training/records/import?dry_run={dry_run}"
+        )))
+        .bearer_auth(token)
+        .header("content-type", "text/csv")
+        .body(csv.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn past_records_are_imported_from_csv_after_a_dry_run() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    app.member(&app.a, "hist-one", &[]).await;
+    app.member(&app.a, "hist-two", &[]).await;
+    let bravo = app.member(&app.b, "hist-bravo", &[]).await;
+    course(
+        &app,
+        &admin,
+        json!({"name": "CPR", "code": "CPR-1", "training_type": "certification",
+               "duration_hours": 4, "expiration_months": 24}),
+    )
+    .await;
+    let good = "username,course,course_name,category,completion_date,hours,instructor\n\
+                hist-one,CPR-1,,,2024-03-01,,Red Cross\n\
+                hist-two,,Ladder drill,company,2019-05-05,2.5,\n";
+    let (status, report) = import_csv(&app, &admin, good, true).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(
+        (report["rows"].as_u64(), report["valid_rows"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(report["created"], 0);
+    assert_eq!(
+        report["preview"][0]["expiration_date"], "2026-03-01",
+        "{report}"
+    );
+    assert_eq!(report["preview"][0]["hours"], 4.0);
+    assert_eq!(record_count(&app).await, 0, "a dry run writes nothing");
+
+    // A bad file: every problem by line and field; importing it writes nothing.
+    let bad = format!(
+        "username,course,course_name,category,completion_date,hours\n\
+         hist-one,CPR-1,,,2024-03-01,\n\
+         nobody,,Drill,,2024-01-01,1\n\
+         hist-two,,Drill,,2099-01-01,-1\n\
+         hist-two,NOPE,,,31/12/2024,1\n\
+         {},,Drill,,2024-01-01,1\n",
+        bravo.username
+    );
+    let (status, report) = import_csv(&app, &admin, &bad, false).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
+    let errors: Vec<(u64, String)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["field"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (3, "username".to_string()),
+            (4, "completion_date".to_string()),
+            (4, "hours".to_string()),
+            (5, "course".to_string()),
+            (5, "completion_date".to_string()),
+            (6, "username".to_string()),
+        ],
+        "{report}"
+    );
+    assert_eq!(record_count(&app).await, 0);
+    let (status, problem) = import_csv(&app, &admin, "user,date\nx,y\n", true).await;
+    assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&problem), ["file"]);
+    let member = app.member(&app.a, "no-importer", &[]).await;
+    let (status, problem) = import_csv(&app, &member.token, good, true).await;
+    assert_problem(status, &problem, StatusCode::FORBIDDEN);
+
+    // The good file, for real.
+    let (status, report) = import_csv(&app, &admin, good, false).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["created"], 2);
+    assert_eq!(record_count(&app).await, 2);
+    assert_eq!(
+        app.audit_actions(&app.a, "training.records_imported").await,
+        1
+    );
+    let (_, page) = app.get(&admin, "/api/v1/training/records?q=ladder").await;
+    assert_eq!(page["items"][0]["hours_completed"], 2.5);
+    assert_eq!(page["items"][0]["completion_date"], "2019-05-05");
+}

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod compliance;
 pub mod expiry;
+pub mod import;
 pub mod iso;
 pub mod pages;
 pub mod rules;
@@ -19,4 +20,5 @@ pub fn router() -> axum::Router<crate::app::AppState> {
         .merge(submissions::router())
         .merge(pages::router())
         .merge(tiers::router())
+        .merge(import::router())
 }
