@@ -467,3 +467,74 @@ async fn officers_set_up_courses_and_requirements_from_forms() {
     let (_, m) = app.get(&app.a.admin.token, "/api/v1/training/matrix").await;
     assert_eq!(m["requirements"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn leaves_are_granted_and_removed_from_the_members_page() {
+    let app = TestApp::spawn().await;
+    let cookies = app.page_sign_in("alpha-admin", PASSWORD).await;
+    let member = app.member(&app.a, "leave-taker", &[]).await;
+    let path = format!("/members/{}/leaves", member.id);
+    let (status, _, html) = app
+        .page_get(&format!("/members/{}", member.id), &cookies)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&format!(r#"href="{path}""#)), "{html}");
+    let (status, _, _) = app.page_get(&path, &access_cookie(&member)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let bravo = app.member(&app.b, "bravo-leave", &[]).await;
+    let (status, _, _) = app
+        .page_get(&format!("/members/{}/leaves", bravo.id), &cookies)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, html) = app
+        .page_post(
+            &path,
+            &cookies,
+            &[
+                ("leave_type", "medical"),
+                ("start_date", "2026-03-01"),
+                ("end_date", "2026-02-01"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(r#"id="end_date-error">Until must not be before the start date."#),
+        "{html}"
+    );
+    let (status, location, _) = app
+        .page_post(
+            &path,
+            &cookies,
+            &[
+                ("leave_type", "medical"),
+                ("start_date", "2026-03-01"),
+                ("end_date", "2026-04-30"),
+                ("reason", "Knee surgery"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = app.page_get(&location, &cookies).await;
+    assert!(html.contains("The leave was recorded."), "{html}");
+    assert!(html.contains("Training waived for these dates"), "{html}");
+    let leave: uuid::Uuid = sqlx::query_scalar("SELECT id FROM member_leaves_of_absence")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let (status, _, html) = app
+        .page_get(&format!("{path}/{leave}/remove"), &cookies)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Remove this leave?"), "{html}");
+    let (status, location, _) = app
+        .page_post(&format!("{path}/{leave}/remove"), &cookies, &[])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, format!("{path}?done=removed"));
+    let active: bool = sqlx::query_scalar("SELECT active FROM training_waivers")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(!active);
+}

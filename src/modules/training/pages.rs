@@ -53,6 +53,11 @@ pub fn router() -> Router<AppState> {
             "/training/requirements/{id}",
             get(requirement_edit).post(requirement_update),
         )
+        .route("/members/{id}/leaves", get(leaves).post(grant_leave))
+        .route(
+            "/members/{id}/leaves/{leave}/remove",
+            get(remove_leave_confirm).post(remove_leave),
+        )
 }
 
 /// The header entry the training pages belong to.
@@ -261,6 +266,7 @@ fn submission_row(s: Submission) -> SubmissionRow {
 #[template(path = "training/me.html")]
 struct MePage {
     chrome: Chrome,
+    member_id: Uuid,
     heading: String,
     own: bool,
     officer: bool,
@@ -333,6 +339,7 @@ async fn standing_page(
     };
     Ok(MePage {
         chrome: chrome(ctx),
+        member_id: member,
         heading: if own {
             "Your training".into()
         } else {
@@ -1845,4 +1852,223 @@ async fn requirement_update(
 ) -> PageResult {
     let id = parse_id(&id)?;
     requirement_save(&state, &ctx, Some(id), pairs).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// A member's leaves of absence (`members.manage`)
+
+pub struct LeaveRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub dates: String,
+    pub reason: String,
+    pub waiver: &'static str,
+    pub active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "training/leaves.html")]
+struct LeavesPage {
+    chrome: Chrome,
+    member_id: Uuid,
+    member_name: String,
+    notice: Option<&'static str>,
+    leaves: Vec<LeaveRow>,
+    form: LeaveForm,
+    types: Vec<(&'static str, String)>,
+    errors: std::collections::HashMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LeaveForm {
+    #[serde(default)]
+    leave_type: String,
+    #[serde(default)]
+    start_date: String,
+    #[serde(default)]
+    end_date: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    exempt: Option<String>,
+}
+
+async fn leaves_page(
+    state: &AppState,
+    ctx: &Ctx,
+    member: Uuid,
+    form: LeaveForm,
+    errors: &[FieldError],
+) -> Result<LeavesPage, AppError> {
+    use super::waivers;
+    ctx.require(crate::auth::permissions::MEMBERS_MANAGE)?;
+    let mut conn = state.db.acquire().await?;
+    let name: (String, String) = sqlx::query_as(
+        "SELECT first_name, last_name FROM users WHERE organization_id = ? AND id = ?",
+    )
+    .bind(ctx.org_id)
+    .bind(member)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let list = waivers::leaves(
+        ctx,
+        &mut conn,
+        waivers::LeaveQuery {
+            user_id: Some(member),
+            all: true,
+        },
+    )
+    .await?;
+    Ok(LeavesPage {
+        chrome: Chrome::for_viewer(ctx, "/members"),
+        member_id: member,
+        member_name: format!("{} {}", name.0, name.1),
+        notice: None,
+        leaves: list
+            .into_iter()
+            .map(|l| LeaveRow {
+                id: l.id,
+                kind: label(&l.leave_type),
+                dates: match l.end_date {
+                    Some(e) => format!("{} to {e}", l.start_date),
+                    None => format!("from {} until further notice", l.start_date),
+                },
+                reason: l.reason.unwrap_or_default(),
+                waiver: if l.exempt_from_training_waiver {
+                    "Training not waived"
+                } else {
+                    "Training waived for these dates"
+                },
+                active: l.active,
+            })
+            .collect(),
+        form,
+        types: waivers::LEAVE_TYPES
+            .iter()
+            .map(|t| (*t, label(t)))
+            .collect(),
+        errors: beside(
+            errors,
+            &[
+                ("leave_type", "Kind of leave"),
+                ("start_date", "From"),
+                ("end_date", "Until"),
+                ("reason", "Reason"),
+            ],
+        ),
+    })
+}
+
+async fn leaves(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(id): Path<String>,
+    query: Result<Query<DoneQuery>, QueryRejection>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let form = LeaveForm {
+        leave_type: "leave_of_absence".into(),
+        ..LeaveForm::default()
+    };
+    let mut page = leaves_page(&state, &ctx, id, form, &[]).await?;
+    page.notice = match q.done.as_deref() {
+        Some("granted") => Some("The leave was recorded."),
+        Some("removed") => Some("The leave was removed, and its training waiver with it."),
+        _ => None,
+    };
+    Ok(web::render(&page))
+}
+
+async fn grant_leave(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<LeaveForm>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    ctx.require(crate::auth::permissions::MEMBERS_MANAGE)?;
+    let mut errors = Vec::new();
+    let start = parse_date("start_date", &form.start_date, &mut errors);
+    let end = match form.end_date.trim() {
+        "" => None,
+        _ => parse_date("end_date", &form.end_date, &mut errors),
+    };
+    if let Some(start) = start {
+        let input = super::waivers::NewLeave {
+            user_id: id,
+            leave_type: form.leave_type.clone(),
+            reason: Some(form.reason.clone()),
+            start_date: start,
+            end_date: end,
+            exempt_from_training_waiver: form.exempt.is_some(),
+        };
+        let mut tx = state.db.begin().await?;
+        match super::waivers::create_leave(&ctx, &mut tx, input).await {
+            Ok(_) if errors.is_empty() => {
+                tx.commit().await?;
+                return Ok(
+                    Redirect::to(&format!("/members/{id}/leaves?done=granted")).into_response()
+                );
+            }
+            Ok(_) => tx.rollback().await?,
+            Err(AppError::Validation(found)) => {
+                tx.rollback().await?;
+                errors.extend(found);
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let page = leaves_page(&state, &ctx, id, form, &errors).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "training/leave_remove.html")]
+struct RemoveLeavePage {
+    chrome: Chrome,
+    member_id: Uuid,
+    leave: LeaveRow,
+}
+
+async fn remove_leave_confirm(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path((member, leave)): Path<(String, String)>,
+) -> PageResult {
+    let (member, leave) = (parse_id(&member)?, parse_id(&leave)?);
+    let page = leaves_page(&state, &ctx, member, LeaveForm::default(), &[]).await?;
+    let row = page
+        .leaves
+        .into_iter()
+        .find(|l| l.id == leave && l.active)
+        .ok_or(AppError::NotFound)?;
+    Ok(web::render(&RemoveLeavePage {
+        chrome: Chrome::for_viewer(&ctx, "/members"),
+        member_id: member,
+        leave: row,
+    }))
+}
+
+async fn remove_leave(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path((member, leave)): Path<(String, String)>,
+) -> PageResult {
+    let (member, leave) = (parse_id(&member)?, parse_id(&leave)?);
+    let mut conn = state.db.acquire().await?;
+    let found = super::waivers::get_leave(&ctx, &mut conn, leave).await?;
+    drop(conn);
+    if found.user_id != member {
+        return Err(AppError::NotFound.into());
+    }
+    let mut tx = state.db.begin().await?;
+    match super::waivers::remove_leave(&ctx, &mut tx, leave).await {
+        Ok(()) => tx.commit().await?,
+        // Removed already (a second click): the list shows it.
+        Err(AppError::Conflict(_)) => {}
+        Err(other) => return Err(other.into()),
+    }
+    Ok(Redirect::to(&format!("/members/{member}/leaves?done=removed")).into_response())
 }
