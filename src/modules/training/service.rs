@@ -180,7 +180,12 @@ async fn course(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Option<Cou
 }
 
 /// Whether `id` is a row of `table` in the organization.
-async fn exists(conn: &mut Conn, table: &str, org_id: Uuid, id: Uuid) -> AppResult<bool> {
+pub(super) async fn exists(
+    conn: &mut Conn,
+    table: &str,
+    org_id: Uuid,
+    id: Uuid,
+) -> AppResult<bool> {
     let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
         "SELECT COUNT(*) FROM {table} WHERE organization_id = ? AND id = ?"
     )))
@@ -357,22 +362,25 @@ pub struct RecordQuery {
     pub per_page: Option<u32>,
 }
 
+/// The member a training list is about: anyone (or everyone) with `training.manage`, otherwise
+/// the caller (asking for someone else is refused).
+pub(super) fn whose(ctx: &Ctx, asked: Option<Uuid>) -> AppResult<Option<Uuid>> {
+    ctx.require(TRAINING_VIEW)?;
+    if ctx.has(TRAINING_MANAGE) {
+        return Ok(asked);
+    }
+    match asked {
+        Some(u) if u != ctx.user_id => Err(AppError::forbidden_permission(TRAINING_MANAGE)),
+        _ => Ok(Some(ctx.user_id)),
+    }
+}
+
 pub async fn list_records(
     ctx: &Ctx,
     conn: &mut Conn,
     q: RecordQuery,
 ) -> AppResult<Page<TrainingRecord>> {
-    ctx.require(TRAINING_VIEW)?;
-    let user_id = if ctx.has(TRAINING_MANAGE) {
-        q.user_id
-    } else {
-        match q.user_id {
-            Some(u) if u != ctx.user_id => {
-                return Err(AppError::forbidden_permission(TRAINING_MANAGE));
-            }
-            _ => Some(ctx.user_id),
-        }
-    };
+    let user_id = whose(ctx, q.user_id)?;
     let (page, per_page) = PageQuery::resolve(q.page, q.per_page)?;
     if let Some(s) = &q.status
         && !["completed", "cancelled"].contains(&s.as_str())

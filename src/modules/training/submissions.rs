@@ -191,17 +191,10 @@ async fn validate(
         ("course_id", "training_courses", input.course_id),
         ("category_id", "training_categories", input.category_id),
     ] {
-        if let Some(id) = id {
-            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT COUNT(*) FROM {table} WHERE organization_id = ? AND id = ?"
-            )))
-            .bind(org_id)
-            .bind(id)
-            .fetch_one(&mut *conn)
-            .await?;
-            if n == 0 {
-                return Err(AppError::field(field, "is not one of this department's"));
-            }
+        if let Some(id) = id
+            && !service::exists(conn, table, org_id, id).await?
+        {
+            return Err(AppError::field(field, "is not one of this department's"));
         }
     }
     Ok(Valid {

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
-use crate::auth::permissions::{MEMBERS_MANAGE, TRAINING_MANAGE, TRAINING_VIEW};
+use crate::auth::permissions::{MEMBERS_MANAGE, TRAINING_MANAGE};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
 use crate::http::{ApiJson, ApiQuery, double_option, parse_id};
@@ -119,17 +119,7 @@ pub struct WaiverQuery {
 }
 
 pub async fn waivers(ctx: &Ctx, conn: &mut Conn, q: WaiverQuery) -> AppResult<Vec<TrainingWaiver>> {
-    ctx.require(TRAINING_VIEW)?;
-    let user = if ctx.has(TRAINING_MANAGE) {
-        q.user_id
-    } else {
-        match q.user_id {
-            Some(u) if u != ctx.user_id => {
-                return Err(AppError::forbidden_permission(TRAINING_MANAGE));
-            }
-            _ => Some(ctx.user_id),
-        }
-    };
+    let user = super::service::whose(ctx, q.user_id)?;
     let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT id FROM training_waivers WHERE organization_id = ? {} {}
           ORDER BY start_date DESC, id",
@@ -266,14 +256,7 @@ pub async fn create_waiver(
         ));
     }
     for r in &input.requirement_ids {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM training_requirements WHERE organization_id = ? AND id = ?",
-        )
-        .bind(ctx.org_id)
-        .bind(r)
-        .fetch_one(&mut **tx)
-        .await?;
-        if n == 0 {
+        if !super::service::exists(tx, "training_requirements", ctx.org_id, *r).await? {
             return Err(AppError::field(
                 "requirement_ids",
                 "names a requirement that is not this department's",
