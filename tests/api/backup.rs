@@ -712,10 +712,19 @@ async fn a_backup_killed_half_way_leaves_nothing_listed_as_good() {
         service::list(&dir).unwrap().is_empty(),
         "the half archive is not listed"
     );
-    // The next backup is not blocked by the dead one and is good.
-    let info = service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
-        .await
-        .unwrap();
+    // The next backup is not blocked by the dead one and is good. (MariaDB frees the dead
+    // connection's lock once it sees the connection closed: at once, or within moments on a
+    // busy machine.)
+    let info = eventually(
+        "the dead backup's lock to be released",
+        std::time::Duration::from_secs(10),
+        || async {
+            service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
+                .await
+                .ok()
+        },
+    )
+    .await;
     assert_eq!(service::list(&dir).unwrap().len(), 1);
     service::verify(Path::new(&info.path), None).await.unwrap();
 }
