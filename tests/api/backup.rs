@@ -715,7 +715,7 @@ async fn a_backup_killed_half_way_leaves_nothing_listed_as_good() {
     // The next backup is not blocked by the dead one and is good. (MariaDB frees the dead
     // connection's lock once it sees the connection closed: at once, or within moments on a
     // busy machine.)
-    let info = eventually(
+    let info = crate::harness::eventually(
         "the dead backup's lock to be released",
         std::time::Duration::from_secs(10),
         || async {
