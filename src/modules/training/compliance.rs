@@ -34,7 +34,7 @@ fn prorate(base: Hours, num: u32, den: u32) -> Hours {
 }
 
 /// "24", "12.5": no trailing zeros.
-fn show(h: Hours) -> String {
+pub fn show(h: Hours) -> String {
     h.normalize().to_string()
 }
 

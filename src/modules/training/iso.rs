@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::compliance::show;
 use super::service::MATRIX_STATUSES;
 use crate::auth::Ctx;
 use crate::auth::permissions::TRAINING_MANAGE;
@@ -227,10 +228,6 @@ pub async fn report(
         average,
         average_total,
     })
-}
-
-fn show(d: Decimal) -> String {
-    d.normalize().to_string()
 }
 
 /// The report as CSV: one row per member, then the department average and the targets.

@@ -16,6 +16,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::compliance::show as hours;
 use super::compliance::{Colour, MemberCompliance, Outcome};
 use super::rules::{RecordInput, TRAINING_TYPES};
 use super::service::{self, Category, Course, RecordQuery, TrainingRecord};
@@ -76,10 +77,6 @@ fn label(s: &str) -> String {
     }
 }
 
-fn hours(d: Decimal) -> String {
-    d.normalize().to_string()
-}
-
 fn parse_date(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
     let raw = raw.trim();
     if raw.is_empty() {
@@ -123,31 +120,25 @@ fn parse_optional_id(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Op
     }
 }
 
-/// Field errors as sentences keyed by field ("Hours must not be negative.").
+/// Field errors as sentences keyed by field ("Hours must not be negative."): `web::field_errors`
+/// with the form's labels; a message about no field of the form is kept under its own key.
 fn beside(
     errors: &[FieldError],
-    labels: &[(&str, &str)],
+    labels: &[(&str, &'static str)],
 ) -> std::collections::HashMap<String, String> {
-    let mut out: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-    for e in errors {
-        let label = labels
-            .iter()
-            .find(|(f, _)| *f == e.field)
-            .map(|(_, l)| *l)
-            .unwrap_or("");
-        let text = if label.is_empty() {
-            web::sentence(&e.message)
-        } else {
-            web::field_sentence(label, &e.message)
-        };
-        out.entry(e.field.clone())
+    let label = |field: &str| labels.iter().find(|(f, _)| *f == field).map(|(_, l)| *l);
+    let (mut by_field, other) = web::field_errors(errors.to_vec(), label);
+    for e in other {
+        let text = web::sentence(&e.message);
+        by_field
+            .entry(e.field)
             .and_modify(|t| {
                 t.push(' ');
                 t.push_str(&text)
             })
             .or_insert(text);
     }
-    out
+    by_field
 }
 
 // ---------------------------------------------------------------------------------------------

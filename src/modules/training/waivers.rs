@@ -120,8 +120,8 @@ pub struct WaiverQuery {
 
 pub async fn waivers(ctx: &Ctx, conn: &mut Conn, q: WaiverQuery) -> AppResult<Vec<TrainingWaiver>> {
     let user = super::service::whose(ctx, q.user_id)?;
-    let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT id FROM training_waivers WHERE organization_id = ? {} {}
+    let mut query = sqlx::query_as::<_, TrainingWaiver>(sqlx::AssertSqlSafe(format!(
+        "SELECT {WAIVER_COLUMNS} FROM training_waivers WHERE organization_id = ? {} {}
           ORDER BY start_date DESC, id",
         if user.is_some() {
             "AND user_id = ?"
@@ -134,10 +134,21 @@ pub async fn waivers(ctx: &Ctx, conn: &mut Conn, q: WaiverQuery) -> AppResult<Ve
     if let Some(u) = user {
         query = query.bind(u);
     }
-    let ids: Vec<Uuid> = query.fetch_all(&mut *conn).await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.push(waiver(conn, ctx.org_id, id).await?);
+    let mut out = query.fetch_all(&mut *conn).await?;
+    // The targeted requirements of all of them in one query.
+    let links: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT waiver_id, requirement_id FROM training_waiver_requirements
+          WHERE organization_id = ?",
+    )
+    .bind(ctx.org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for w in &mut out {
+        w.requirement_ids = links
+            .iter()
+            .filter(|(waiver, _)| *waiver == w.id)
+            .map(|(_, r)| *r)
+            .collect();
     }
     Ok(out)
 }
