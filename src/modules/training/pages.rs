@@ -64,11 +64,11 @@ pub fn router() -> Router<AppState> {
 /// The header entry the training pages belong to.
 pub const SECTION: &str = "/training";
 
-fn chrome(ctx: &Ctx) -> Chrome {
+pub(super) fn chrome(ctx: &Ctx) -> Chrome {
     Chrome::for_viewer(ctx, SECTION)
 }
 
-fn label(s: &str) -> String {
+pub(super) fn label(s: &str) -> String {
     let s = s.replace('_', " ");
     let mut c = s.chars();
     match c.next() {
@@ -77,7 +77,11 @@ fn label(s: &str) -> String {
     }
 }
 
-fn parse_date(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
+pub(super) fn parse_date(
+    field: &str,
+    raw: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<NaiveDate> {
     let raw = raw.trim();
     if raw.is_empty() {
         errors.push(FieldError::new(field, "is required"));
@@ -92,7 +96,7 @@ fn parse_date(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<Na
     }
 }
 
-fn parse_hours(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<Decimal> {
+pub(super) fn parse_hours(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<Decimal> {
     let raw = raw.trim();
     if raw.is_empty() {
         return None;
@@ -106,7 +110,11 @@ fn parse_hours(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<D
     }
 }
 
-fn parse_optional_id(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<Uuid> {
+pub(super) fn parse_optional_id(
+    field: &str,
+    raw: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<Uuid> {
     let raw = raw.trim();
     if raw.is_empty() {
         return None;
@@ -122,7 +130,7 @@ fn parse_optional_id(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Op
 
 /// Field errors as sentences keyed by field ("Hours must not be negative."): `web::field_errors`
 /// with the form's labels; a message about no field of the form is kept under its own key.
-fn beside(
+pub(super) fn beside(
     errors: &[FieldError],
     labels: &[(&str, &'static str)],
 ) -> std::collections::HashMap<String, String> {
@@ -1343,7 +1351,7 @@ struct SetupPage {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct DoneQuery {
-    done: Option<String>,
+    pub done: Option<String>,
 }
 
 fn period_words(period: &str, rolling: Option<u16>) -> String {
