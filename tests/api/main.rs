@@ -22,6 +22,7 @@ mod pages_admin;
 mod pages_announce;
 mod pages_members;
 mod pages_notify;
+mod pages_programs;
 mod pages_training;
 mod permissions;
 mod programs;

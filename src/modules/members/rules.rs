@@ -163,6 +163,35 @@ pub fn optional_text(field: &str, value: Option<String>, max: usize) -> AppResul
     }
 }
 
+/// Like `optional_text`, for a text area: line breaks (`\r\n` kept as `\n`) and tabs are
+/// allowed, other control characters are not.
+pub fn optional_paragraphs(
+    field: &str,
+    value: Option<String>,
+    max: usize,
+) -> AppResult<Option<String>> {
+    let Some(v) = value.map(|v| v.replace("\r\n", "\n")) else {
+        return Ok(None);
+    };
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if v.chars().count() > max {
+        return Err(AppError::field(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(AppError::field(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(Some(v.to_string()))
+}
+
 /// Lower-case letters, digits, `.`, `_` and `-`; 3 to 64 characters; starts with a letter or digit.
 pub fn username(field: &str, value: &str) -> AppResult<String> {
     let v = value.trim().to_lowercase();

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::compliance::{Kind, Period};
 use crate::error::{AppError, AppResult};
-use crate::modules::members::rules::{Checks, optional_text, required_text};
+use crate::modules::members::rules::{Checks, optional_paragraphs, optional_text, required_text};
 
 pub const TRAINING_TYPES: &[&str] = &[
     "certification",
@@ -92,7 +92,7 @@ impl CourseInput {
         let code = c.take(optional_text("code", self.code, 32)).flatten();
         let training_type = c.take(training_type("training_type", &self.training_type));
         let description = c
-            .take(optional_text("description", self.description, 5000))
+            .take(optional_paragraphs("description", self.description, 5000))
             .flatten();
         let duration_hours = c.take(hours("duration_hours", self.duration_hours, 1000));
         if let Some(m) = self.expiration_months
@@ -222,7 +222,9 @@ impl RecordInput {
         let instructor = c
             .take(optional_text("instructor", self.instructor, 200))
             .flatten();
-        let notes = c.take(optional_text("notes", self.notes, 5000)).flatten();
+        let notes = c
+            .take(optional_paragraphs("notes", self.notes, 5000))
+            .flatten();
         let rank = c
             .take(optional_text(
                 "rank_at_completion",

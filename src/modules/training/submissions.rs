@@ -24,7 +24,7 @@ use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
 use crate::http::{ApiJson, ApiQuery, Page, PageQuery, parse_id};
-use crate::modules::members::rules::{Checks, optional_text, required_text};
+use crate::modules::members::rules::{Checks, optional_paragraphs, optional_text, required_text};
 use crate::notify::{self, Notice};
 
 pub fn router() -> Router<AppState> {
@@ -182,7 +182,7 @@ async fn validate(
         .take(optional_text("issuing_agency", input.issuing_agency, 200))
         .flatten();
     let description = c
-        .take(optional_text("description", input.description, 5000))
+        .take(optional_paragraphs("description", input.description, 5000))
         .flatten();
     if !c.is_empty() {
         return Err(AppError::Validation(c.into_errors()));
@@ -569,7 +569,9 @@ pub async fn review(
     ctx.require(TRAINING_MANAGE)?;
     let s = load(tx, ctx.org_id, id).await?;
     let mut c = Checks::default();
-    let notes = c.take(optional_text("notes", input.notes, 1000)).flatten();
+    let notes = c
+        .take(optional_paragraphs("notes", input.notes, 1000))
+        .flatten();
     match input.decision.as_str() {
         "approve" => {}
         "reject" | "request_changes" if notes.is_none() => {

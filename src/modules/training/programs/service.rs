@@ -19,7 +19,7 @@ use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
-use crate::modules::members::rules::{Checks, optional_text, required_text};
+use crate::modules::members::rules::{Checks, optional_paragraphs, optional_text, required_text};
 use crate::modules::training::service::{self as training, exists};
 use crate::notify::{self, Notice};
 
@@ -222,7 +222,7 @@ fn validate_program(input: ProgramInput) -> AppResult<ValidProgram> {
     let mut c = Checks::default();
     let name = c.take(required_text("name", &input.name, 200));
     let description = c
-        .take(optional_text("description", input.description, 5000))
+        .take(optional_paragraphs("description", input.description, 5000))
         .flatten();
     let target_position = c
         .take(optional_text("target_position", input.target_position, 64))
@@ -351,7 +351,7 @@ pub async fn add_phase(
     let mut c = Checks::default();
     let name = c.take(required_text("name", &input.name, 200));
     let description = c
-        .take(optional_text("description", input.description, 5000))
+        .take(optional_paragraphs("description", input.description, 5000))
         .flatten();
     if input.time_limit_days.is_some_and(|d| d == 0 || d > 3660) {
         c.push("time_limit_days", "must be between 1 and 3660 days");

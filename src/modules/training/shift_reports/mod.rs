@@ -26,7 +26,7 @@ use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
 use crate::http::{ApiJson, ApiQuery, Page, PageQuery, parse_id};
-use crate::modules::members::rules::{Checks, optional_text};
+use crate::modules::members::rules::{Checks, optional_paragraphs};
 use crate::notify::{self, Notice};
 
 pub fn router() -> Router<AppState> {
@@ -353,7 +353,7 @@ async fn validate(
     let call_types = short_list(&mut c, "call_types", &input.call_types, 20);
     let skills = short_list(&mut c, "skills_observed", &input.skills_observed, 30);
     let narrative = c
-        .take(optional_text(
+        .take(optional_paragraphs(
             "narrative",
             input.narrative.clone(),
             NARRATIVE_MAX,
@@ -614,7 +614,7 @@ pub async fn review(
 ) -> AppResult<ShiftReport> {
     ctx.require(TRAINING_MANAGE)?;
     let r = lock(tx, ctx, id).await?;
-    let notes = optional_text("notes", input.notes, 1000)?;
+    let notes = optional_paragraphs("notes", input.notes, 1000)?;
     if !matches!(input.decision.as_str(), "approved" | "flagged") {
         return Err(AppError::field("decision", "must be approved or flagged"));
     }
