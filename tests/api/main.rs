@@ -35,3 +35,4 @@ mod smtp_sink;
 mod status;
 mod tls;
 mod training;
+mod training_admin;

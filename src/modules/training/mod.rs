@@ -2,6 +2,7 @@
 //! requirements and the compliance engine that explains each member's standing, waivers and
 //! leaves of absence (`reference/features.md` §1.3, §1.4).
 
+pub mod admin_pages;
 pub mod api;
 pub mod compliance;
 pub mod expiry;
@@ -21,4 +22,5 @@ pub fn router() -> axum::Router<crate::app::AppState> {
         .merge(pages::router())
         .merge(tiers::router())
         .merge(import::router())
+        .merge(admin_pages::router())
 }
