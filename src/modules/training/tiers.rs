@@ -56,14 +56,23 @@ async fn load(conn: &mut Conn, org_id: Uuid) -> AppResult<Vec<Tier>> {
     .await?)
 }
 
+/// Those who may change the tiers may read them too.
+fn may_read(ctx: &Ctx) -> AppResult<()> {
+    if ctx.has(MEMBERS_MANAGE) {
+        Ok(())
+    } else {
+        ctx.require(MEMBERS_VIEW)
+    }
+}
+
 pub async fn tiers(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<Tier>> {
-    ctx.require(MEMBERS_VIEW)?;
+    may_read(ctx)?;
     load(conn, ctx.org_id).await
 }
 
 /// One tier of the caller's department (another department's answers 404).
 pub async fn tier(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Tier> {
-    ctx.require(MEMBERS_VIEW)?;
+    may_read(ctx)?;
     find(conn, ctx.org_id, id).await
 }
 
