@@ -24,6 +24,7 @@ mod pages_members;
 mod pages_notify;
 mod pages_training;
 mod permissions;
+mod programs;
 mod proxy;
 mod reset;
 mod restore_ui;

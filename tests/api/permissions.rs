@@ -270,6 +270,34 @@ fn matrix() -> Vec<Guarded> {
             ),
             S::CREATED,
         ),
+        guarded(
+            "training.manage",
+            M::POST,
+            "/api/v1/training/programs",
+            Json(r#"{"name": "Driver candidate"}"#),
+            S::CREATED,
+        ),
+        guarded(
+            "training.manage",
+            M::GET,
+            "/api/v1/training/enrollments?user_id={target}",
+            None,
+            S::OK,
+        ),
+        guarded(
+            "training.manage",
+            M::GET,
+            "/api/v1/training/shift-reports?trainee_id={target}",
+            None,
+            S::OK,
+        ),
+        guarded(
+            "training.manage",
+            M::POST,
+            "/api/v1/training/shift-reports",
+            Json(r#"{"trainee_id": "{target}", "shift_date": "2026-01-05", "hours_on_shift": 12}"#),
+            S::CREATED,
+        ),
         // settings.manage
         guarded(
             "settings.manage",
@@ -747,6 +775,7 @@ async fn every_api_route(app: &TestApp) -> Vec<(Method, String)> {
                 .replace("{id}", &id)
                 .replace("{role_id}", &id)
                 .replace("{member_id}", &id)
+                .replace("{item}", &id)
                 .replace("{name}", "purge_sessions")
                 .replace("{file}", "missing.lbk");
             assert!(!filled.contains('{'), "unfilled parameter in {filled}");

@@ -9,8 +9,10 @@ pub mod expiry;
 pub mod import;
 pub mod iso;
 pub mod pages;
+pub mod programs;
 pub mod rules;
 pub mod service;
+pub mod shift_reports;
 pub mod submissions;
 pub mod tiers;
 pub mod waivers;
@@ -22,5 +24,7 @@ pub fn router() -> axum::Router<crate::app::AppState> {
         .merge(pages::router())
         .merge(tiers::router())
         .merge(import::router())
+        .merge(programs::router())
+        .merge(shift_reports::router())
         .merge(admin_pages::router())
 }

@@ -674,6 +674,7 @@ pub(super) async fn insert_record(
             .changes(serde_json::to_value(&record).map_err(anyhow::Error::new)?),
     )
     .await?;
+    super::programs::service::refresh_member(ctx, tx, r.user_id).await?;
     Ok(record)
 }
 
@@ -718,6 +719,8 @@ pub async fn void_record(
         })),
     )
     .await?;
+    // Program credit from the record is taken back.
+    super::programs::service::refresh_member(ctx, tx, before.user_id).await?;
     record_row(tx, ctx.org_id, id).await
 }
 

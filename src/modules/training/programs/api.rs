@@ -1,0 +1,263 @@
+//! `/api/v1/training/programs` and `/api/v1/training/enrollments`: thin JSON handlers over
+//! `service`.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+
+use super::service::{
+    self, AdvanceInput, EnrollInput, Enrollment, EnrollmentDetail, EnrollmentQuery, ItemAction,
+    ItemInput, PhaseInput, Program, ProgramInput, WithdrawInput,
+};
+use crate::app::AppState;
+use crate::auth::Ctx;
+use crate::error::AppResult;
+use crate::http::{ApiJson, ApiQuery, parse_id};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/training/programs",
+            get(api_programs).post(api_create_program),
+        )
+        .route(
+            "/api/v1/training/programs/{id}",
+            get(api_program).put(api_update_program),
+        )
+        .route("/api/v1/training/programs/{id}/phases", post(api_add_phase))
+        .route("/api/v1/training/programs/{id}/items", post(api_add_item))
+        .route(
+            "/api/v1/training/programs/{id}/items/{item}",
+            delete(api_remove_item),
+        )
+        .route(
+            "/api/v1/training/programs/{id}/enrollments",
+            post(api_enroll),
+        )
+        .route("/api/v1/training/enrollments", get(api_enrollments))
+        .route("/api/v1/training/enrollments/{id}", get(api_enrollment))
+        .route(
+            "/api/v1/training/enrollments/{id}/advance",
+            post(api_advance),
+        )
+        .route(
+            "/api/v1/training/enrollments/{id}/withdraw",
+            post(api_withdraw),
+        )
+        .route(
+            "/api/v1/training/enrollments/{id}/items/{item}",
+            post(api_item),
+        )
+}
+
+#[utoipa::path(get, path = "/api/v1/training/programs", tag = "training",
+    responses((status = 200, body = Vec<Program>), (status = 403, body = crate::error::Problem)))]
+pub async fn api_programs(
+    State(state): State<AppState>,
+    ctx: Ctx,
+) -> AppResult<Json<Vec<Program>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::programs(&ctx, &mut conn).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/training/programs", tag = "training", request_body = ProgramInput,
+    responses((status = 201, body = Program), (status = 403, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn api_create_program(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(input): ApiJson<ProgramInput>,
+) -> AppResult<(StatusCode, Json<Program>)> {
+    let mut tx = state.db.begin().await?;
+    let p = service::create_program(&ctx, &mut tx, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+#[utoipa::path(get, path = "/api/v1/training/programs/{id}", tag = "training",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Program), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+pub async fn api_program(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> AppResult<Json<Program>> {
+    let id = parse_id(&id)?;
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::program(&ctx, &mut conn, id).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/training/programs/{id}", tag = "training",
+    params(("id" = Uuid, Path)), request_body = ProgramInput,
+    responses((status = 200, body = Program), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn api_update_program(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ProgramInput>,
+) -> AppResult<Json<Program>> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let p = service::update_program(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(p))
+}
+
+/// Adds a phase after the last one.
+#[utoipa::path(post, path = "/api/v1/training/programs/{id}/phases", tag = "training",
+    params(("id" = Uuid, Path)), request_body = PhaseInput,
+    responses((status = 201, body = Program), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn api_add_phase(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<PhaseInput>,
+) -> AppResult<(StatusCode, Json<Program>)> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let p = service::add_phase(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+/// Adds an item to a phase; members enrolled get it at once.
+#[utoipa::path(post, path = "/api/v1/training/programs/{id}/items", tag = "training",
+    params(("id" = Uuid, Path)), request_body = ItemInput,
+    responses((status = 201, body = Program), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn api_add_item(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ItemInput>,
+) -> AppResult<(StatusCode, Json<Program>)> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let p = service::add_item(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+/// Removes an item nobody has progress on.
+#[utoipa::path(delete, path = "/api/v1/training/programs/{id}/items/{item}", tag = "training",
+    params(("id" = Uuid, Path), ("item" = Uuid, Path)),
+    responses((status = 200, body = Program), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn api_remove_item(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((id, item)): Path<(String, String)>,
+) -> AppResult<Json<Program>> {
+    let (id, item) = (parse_id(&id)?, parse_id(&item)?);
+    let mut tx = state.db.begin().await?;
+    let p = service::remove_item(&ctx, &mut tx, id, item).await?;
+    tx.commit().await?;
+    Ok(Json(p))
+}
+
+/// Enrolls a member (one enrollment at a time per program); credit for what they have done
+/// already is applied at once.
+#[utoipa::path(post, path = "/api/v1/training/programs/{id}/enrollments", tag = "training",
+    params(("id" = Uuid, Path)), request_body = EnrollInput,
+    responses((status = 201, body = EnrollmentDetail), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn api_enroll(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<EnrollInput>,
+) -> AppResult<(StatusCode, Json<EnrollmentDetail>)> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let e = service::enroll(&state, &ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(e)))
+}
+
+/// Enrollments: the caller's own, or (with `training.manage`) anyone's.
+#[utoipa::path(get, path = "/api/v1/training/enrollments", tag = "training",
+    params(EnrollmentQuery),
+    responses((status = 200, body = Vec<Enrollment>), (status = 403, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn api_enrollments(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<EnrollmentQuery>,
+) -> AppResult<Json<Vec<Enrollment>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::enrollments(&ctx, &mut conn, q).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/training/enrollments/{id}", tag = "training",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = EnrollmentDetail), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+pub async fn api_enrollment(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> AppResult<Json<EnrollmentDetail>> {
+    let id = parse_id(&id)?;
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::enrollment(&ctx, &mut conn, id).await?))
+}
+
+/// An officer signs the current phase off (with `force`, even with items left to do).
+#[utoipa::path(post, path = "/api/v1/training/enrollments/{id}/advance", tag = "training",
+    params(("id" = Uuid, Path)), request_body = AdvanceInput,
+    responses((status = 200, body = EnrollmentDetail), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn api_advance(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<AdvanceInput>,
+) -> AppResult<Json<EnrollmentDetail>> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let e = service::advance(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(e))
+}
+
+/// Withdraws an enrollment: the member or an officer; it is kept with its progress.
+#[utoipa::path(post, path = "/api/v1/training/enrollments/{id}/withdraw", tag = "training",
+    params(("id" = Uuid, Path)), request_body = WithdrawInput,
+    responses((status = 200, body = EnrollmentDetail), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn api_withdraw(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<WithdrawInput>,
+) -> AppResult<Json<EnrollmentDetail>> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let e = service::withdraw(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(e))
+}
+
+/// An officer verifies, waives, clears or credits one item of an enrollment.
+#[utoipa::path(post, path = "/api/v1/training/enrollments/{id}/items/{item}", tag = "training",
+    params(("id" = Uuid, Path), ("item" = Uuid, Path)), request_body = ItemAction,
+    responses((status = 200, body = EnrollmentDetail), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn api_item(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((id, item)): Path<(String, String)>,
+    ApiJson(input): ApiJson<ItemAction>,
+) -> AppResult<Json<EnrollmentDetail>> {
+    let (id, item) = (parse_id(&id)?, parse_id(&item)?);
+    let mut tx = state.db.begin().await?;
+    let e = service::act_on_item(&ctx, &mut tx, id, item, input).await?;
+    tx.commit().await?;
+    Ok(Json(e))
+}

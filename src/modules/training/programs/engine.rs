@@ -1,0 +1,322 @@
+//! The rules of a member's progress through a program, apart from the database: an item's
+//! status and percentage from its credits, the enrollment's percentage (the mean over the
+//! required items), where the member stands among the phases, and whether the program is done.
+
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// An officer's decision on an item stays until cleared; otherwise the credits decide.
+pub fn item_status(stored: &str, value: Decimal, target: Decimal) -> &'static str {
+    match stored {
+        "verified" => "verified",
+        "waived" => "waived",
+        _ if value >= target => "completed",
+        _ if value > Decimal::ZERO => "in_progress",
+        _ => "not_started",
+    }
+}
+
+pub fn is_done(status: &str) -> bool {
+    matches!(status, "completed" | "verified" | "waived")
+}
+
+/// 0–100, one decimal.
+pub fn item_percent(status: &str, value: Decimal, target: Decimal) -> Decimal {
+    if is_done(status) {
+        return Decimal::ONE_HUNDRED;
+    }
+    if target <= Decimal::ZERO {
+        return Decimal::ZERO;
+    }
+    (value * Decimal::ONE_HUNDRED / target)
+        .min(Decimal::ONE_HUNDRED)
+        .max(Decimal::ZERO)
+        .round_dp(1)
+}
+
+#[derive(Debug, Clone)]
+pub struct ItemState {
+    pub required: bool,
+    pub status: String,
+    pub percent: Decimal,
+}
+
+#[derive(Debug, Clone)]
+pub struct PhaseState {
+    pub id: Uuid,
+    /// Leaving this phase needs an officer's sign-off.
+    pub manual: bool,
+    pub items: Vec<ItemState>,
+}
+
+impl PhaseState {
+    /// Every required item done (a phase with none required needs all of its items).
+    pub fn complete(&self) -> bool {
+        let required: Vec<&ItemState> = self.items.iter().filter(|i| i.required).collect();
+        if required.is_empty() {
+            self.items.iter().all(|i| is_done(&i.status))
+        } else {
+            required.iter().all(|i| is_done(&i.status))
+        }
+    }
+
+    pub fn to_do(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|i| i.required && !is_done(&i.status))
+            .count()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub percent: Decimal,
+    pub current_phase: Option<Uuid>,
+    pub complete: bool,
+    /// The current phase is done but needs an officer's sign-off to move on (or to finish).
+    pub awaiting_sign_off: bool,
+}
+
+/// Mean percentage over the required items (all items when none is required).
+pub fn rollup(phases: &[PhaseState]) -> Decimal {
+    let all: Vec<&ItemState> = phases.iter().flat_map(|p| p.items.iter()).collect();
+    let required: Vec<&ItemState> = all.iter().copied().filter(|i| i.required).collect();
+    let counted = if required.is_empty() { all } else { required };
+    if counted.is_empty() {
+        return Decimal::ZERO;
+    }
+    let sum: Decimal = counted.iter().map(|i| i.percent).sum();
+    (sum / Decimal::from(counted.len())).round_dp(1)
+}
+
+/// Where the member stands. Phases are in order; `signed` are the phases an officer signed off.
+/// A phase is passed when it is signed off, or when its required items are done and it does not
+/// need a sign-off. The member is in the first phase not passed, but never moves back from
+/// `current` (credit taken back from an earlier phase reopens the program instead). The program
+/// is complete when every phase is passed. A `flexible` program has no order and no sign-offs:
+/// it is complete when every required item is done.
+pub fn standing(
+    structure: &str,
+    phases: &[PhaseState],
+    current: Option<Uuid>,
+    signed: &[Uuid],
+) -> Standing {
+    let percent = rollup(phases);
+    if phases.is_empty() {
+        return Standing {
+            percent,
+            current_phase: None,
+            complete: false,
+            awaiting_sign_off: false,
+        };
+    }
+    let flexible = structure == "flexible";
+    let passed = |p: &PhaseState| {
+        if flexible {
+            p.complete()
+        } else {
+            signed.contains(&p.id) || (p.complete() && !p.manual)
+        }
+    };
+    let first_open = phases.iter().position(|p| !passed(p));
+    let Some(open) = first_open else {
+        return Standing {
+            percent,
+            current_phase: phases.last().map(|p| p.id),
+            complete: true,
+            awaiting_sign_off: false,
+        };
+    };
+    let at = if flexible {
+        open
+    } else {
+        let stored = current
+            .and_then(|c| phases.iter().position(|p| p.id == c))
+            .unwrap_or(0);
+        open.max(stored)
+    };
+    let phase = &phases[at];
+    Standing {
+        percent,
+        current_phase: Some(phase.id),
+        complete: false,
+        awaiting_sign_off: !flexible
+            && phase.manual
+            && phase.complete()
+            && !signed.contains(&phase.id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn item(required: bool, status: &str) -> ItemState {
+        ItemState {
+            required,
+            status: status.into(),
+            percent: if is_done(status) {
+                Decimal::ONE_HUNDRED
+            } else {
+                Decimal::ZERO
+            },
+        }
+    }
+
+    fn phase(n: u128, manual: bool, items: Vec<ItemState>) -> PhaseState {
+        PhaseState {
+            id: Uuid::from_u128(n),
+            manual,
+            items,
+        }
+    }
+
+    #[test]
+    fn an_item_is_done_by_credit_or_by_an_officer() {
+        assert_eq!(item_status("not_started", d("0"), d("1")), "not_started");
+        assert_eq!(item_status("not_started", d("0.5"), d("1")), "in_progress");
+        assert_eq!(item_status("in_progress", d("24"), d("24")), "completed");
+        assert_eq!(item_status("completed", d("3"), d("24")), "in_progress");
+        assert_eq!(item_status("verified", d("0"), d("5")), "verified");
+        assert_eq!(item_status("waived", d("0"), d("5")), "waived");
+        assert_eq!(item_percent("in_progress", d("6"), d("24")), d("25.0"));
+        assert_eq!(item_percent("completed", d("30"), d("24")), d("100"));
+        assert_eq!(item_percent("in_progress", d("1"), d("3")), d("33.3"));
+        assert_eq!(item_percent("waived", d("0"), d("3")), d("100"));
+    }
+
+    #[test]
+    fn the_rollup_is_the_mean_of_the_required_items() {
+        let mut half = item(true, "in_progress");
+        half.percent = d("50");
+        let phases = vec![
+            phase(1, false, vec![item(true, "completed"), half]),
+            phase(
+                2,
+                false,
+                vec![item(true, "not_started"), item(false, "completed")],
+            ),
+        ];
+        assert_eq!(rollup(&phases), d("50.0"));
+        // No required item at all: every item counts.
+        let optional = vec![phase(
+            1,
+            false,
+            vec![item(false, "completed"), item(false, "not_started")],
+        )];
+        assert_eq!(rollup(&optional), d("50.0"));
+        assert_eq!(rollup(&[]), d("0"));
+    }
+
+    #[test]
+    fn phases_advance_on_their_own_until_one_needs_a_sign_off() {
+        let phases = vec![
+            phase(1, false, vec![item(true, "completed")]),
+            phase(2, true, vec![item(true, "verified")]),
+            phase(3, false, vec![item(true, "not_started")]),
+        ];
+        let s = standing("phases", &phases, Some(Uuid::from_u128(1)), &[]);
+        assert_eq!(s.current_phase, Some(Uuid::from_u128(2)));
+        assert!(s.awaiting_sign_off);
+        assert!(!s.complete);
+        // The officer signs phase 2 off: on to phase 3, which is not done.
+        let s = standing(
+            "phases",
+            &phases,
+            Some(Uuid::from_u128(2)),
+            &[Uuid::from_u128(2)],
+        );
+        assert_eq!(s.current_phase, Some(Uuid::from_u128(3)));
+        assert!(!s.awaiting_sign_off);
+        // An optional item left undone does not hold a phase back.
+        let phases = vec![
+            phase(
+                1,
+                false,
+                vec![item(true, "completed"), item(false, "not_started")],
+            ),
+            phase(2, false, vec![item(true, "not_started")]),
+        ];
+        let s = standing("sequential", &phases, None, &[]);
+        assert_eq!(s.current_phase, Some(Uuid::from_u128(2)));
+    }
+
+    #[test]
+    fn the_program_completes_after_the_last_phase_and_its_sign_off() {
+        let done = vec![
+            phase(1, false, vec![item(true, "completed")]),
+            phase(2, false, vec![item(true, "waived")]),
+        ];
+        let s = standing("phases", &done, Some(Uuid::from_u128(1)), &[]);
+        assert!(s.complete);
+        assert_eq!(s.percent, d("100.0"));
+        let signed = vec![
+            phase(1, false, vec![item(true, "completed")]),
+            phase(2, true, vec![item(true, "completed")]),
+        ];
+        let s = standing("phases", &signed, Some(Uuid::from_u128(2)), &[]);
+        assert!(!s.complete && s.awaiting_sign_off);
+        let s = standing(
+            "phases",
+            &signed,
+            Some(Uuid::from_u128(2)),
+            &[Uuid::from_u128(2)],
+        );
+        assert!(s.complete);
+        // A forced sign-off passes a phase with items still open.
+        let open = vec![
+            phase(1, false, vec![item(true, "completed")]),
+            phase(2, true, vec![item(true, "in_progress")]),
+        ];
+        let s = standing("phases", &open, Some(Uuid::from_u128(2)), &[]);
+        assert!(!s.complete && !s.awaiting_sign_off);
+        assert!(
+            standing(
+                "phases",
+                &open,
+                Some(Uuid::from_u128(2)),
+                &[Uuid::from_u128(2)]
+            )
+            .complete
+        );
+    }
+
+    #[test]
+    fn a_phase_never_moves_back_but_completion_does() {
+        // The member is in phase 2; credit in phase 1 was taken back (a voided record).
+        let phases = vec![
+            phase(1, false, vec![item(true, "in_progress")]),
+            phase(2, false, vec![item(true, "completed")]),
+        ];
+        let s = standing("phases", &phases, Some(Uuid::from_u128(2)), &[]);
+        assert_eq!(s.current_phase, Some(Uuid::from_u128(2)));
+        assert!(!s.complete);
+        // A phase an officer signed off stays passed when its credit goes.
+        let s = standing(
+            "phases",
+            &phases,
+            Some(Uuid::from_u128(2)),
+            &[Uuid::from_u128(1)],
+        );
+        assert!(s.complete);
+    }
+
+    #[test]
+    fn a_flexible_program_has_no_order() {
+        let phases = vec![
+            phase(1, true, vec![item(true, "not_started")]),
+            phase(2, false, vec![item(true, "completed")]),
+        ];
+        let s = standing("flexible", &phases, None, &[]);
+        assert_eq!(s.current_phase, Some(Uuid::from_u128(1)));
+        assert!(!s.complete && !s.awaiting_sign_off);
+        let phases = vec![
+            phase(1, true, vec![item(true, "completed")]),
+            phase(2, false, vec![item(true, "completed")]),
+        ];
+        assert!(standing("flexible", &phases, None, &[]).complete);
+    }
+}

@@ -1,0 +1,909 @@
+//! Shift completion reports (`reference/features.md` §1.3, "Shift reports"): an officer records
+//! what a trainee did on a shift (hours, calls, skills observed, a rating and a narrative, which
+//! is encrypted at rest). Saved as a draft or sent for review; another officer approves or flags
+//! it. The first approval credits the trainee's program (one shift, the calls, the hours, each
+//! skill item observed) through the credit ledger, so it counts once whatever happens after.
+//! The trainee sees approved reports about them and acknowledges them.
+
+pub mod pages;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::programs::service::{add_credit, refresh};
+use super::service as training;
+use crate::app::AppState;
+use crate::audit::{self, Entry};
+use crate::auth::Ctx;
+use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
+use crate::db::{self, Conn, Tx};
+use crate::error::{AppError, AppResult};
+use crate::http::{ApiJson, ApiQuery, Page, PageQuery, parse_id};
+use crate::modules::members::rules::{Checks, optional_text};
+use crate::notify::{self, Notice};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/training/shift-reports",
+            get(api_list).post(api_create),
+        )
+        .route(
+            "/api/v1/training/shift-reports/{id}",
+            get(api_get).put(api_update),
+        )
+        .route(
+            "/api/v1/training/shift-reports/{id}/review",
+            post(api_review),
+        )
+        .route(
+            "/api/v1/training/shift-reports/{id}/acknowledge",
+            post(api_acknowledge),
+        )
+        .merge(pages::router())
+}
+
+pub const STATUSES: &[&str] = &["draft", "pending_review", "approved", "flagged"];
+const NARRATIVE_MAX: usize = 2000;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ShiftReport {
+    pub id: Uuid,
+    pub trainee_id: Uuid,
+    pub trainee_name: String,
+    pub officer_id: Uuid,
+    pub officer_name: String,
+    pub enrollment_id: Option<Uuid>,
+    pub program_name: Option<String>,
+    pub shift_date: NaiveDate,
+    #[schema(value_type = f64)]
+    pub hours_on_shift: Decimal,
+    pub calls_responded: u16,
+    pub call_types: Vec<String>,
+    pub skills_observed: Vec<String>,
+    pub performance_rating: Option<u8>,
+    /// Decrypted for those who may read the report.
+    pub narrative: Option<String>,
+    /// draft, pending_review, approved or flagged.
+    pub review_status: String,
+    pub reviewed_by: Option<Uuid>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    /// When the approval credited the trainee's program (once).
+    pub credited_at: Option<DateTime<Utc>>,
+    pub trainee_acknowledged_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    trainee_id: Uuid,
+    trainee_name: String,
+    officer_id: Uuid,
+    officer_name: String,
+    enrollment_id: Option<Uuid>,
+    program_name: Option<String>,
+    shift_date: NaiveDate,
+    hours_on_shift: Decimal,
+    calls_responded: u16,
+    call_types: String,
+    skills_observed: String,
+    performance_rating: Option<u8>,
+    narrative: Option<Vec<u8>>,
+    review_status: String,
+    reviewed_by: Option<Uuid>,
+    reviewed_at: Option<DateTime<Utc>>,
+    credited_at: Option<DateTime<Utc>>,
+    trainee_acknowledged_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "s.id, s.trainee_id, CONCAT(t.first_name, ' ', t.last_name) AS trainee_name, \
+     s.officer_id, CONCAT(o.first_name, ' ', o.last_name) AS officer_name, s.enrollment_id, \
+     p.name AS program_name, s.shift_date, s.hours_on_shift, s.calls_responded, s.call_types, \
+     s.skills_observed, s.performance_rating, s.narrative, s.review_status, s.reviewed_by, \
+     s.reviewed_at, s.credited_at, s.trainee_acknowledged_at, s.created_at";
+
+const FROM: &str = "shift_completion_reports s
+     JOIN users t ON t.id = s.trainee_id
+     JOIN users o ON o.id = s.officer_id
+     LEFT JOIN program_enrollments e ON e.id = s.enrollment_id
+     LEFT JOIN training_programs p ON p.id = e.program_id";
+
+fn report(state: &AppState, r: Row) -> AppResult<ShiftReport> {
+    let list = |s: &str| serde_json::from_str::<Vec<String>>(s).unwrap_or_default();
+    let narrative = match &r.narrative {
+        Some(bytes) => Some(state.cipher.decrypt(bytes)?),
+        None => None,
+    };
+    Ok(ShiftReport {
+        call_types: list(&r.call_types),
+        skills_observed: list(&r.skills_observed),
+        narrative,
+        id: r.id,
+        trainee_id: r.trainee_id,
+        trainee_name: r.trainee_name,
+        officer_id: r.officer_id,
+        officer_name: r.officer_name,
+        enrollment_id: r.enrollment_id,
+        program_name: r.program_name,
+        shift_date: r.shift_date,
+        hours_on_shift: r.hours_on_shift,
+        calls_responded: r.calls_responded,
+        performance_rating: r.performance_rating,
+        review_status: r.review_status,
+        reviewed_by: r.reviewed_by,
+        reviewed_at: r.reviewed_at,
+        credited_at: r.credited_at,
+        trainee_acknowledged_at: r.trainee_acknowledged_at,
+        created_at: r.created_at,
+    })
+}
+
+/// Who may read a report: an officer any report but another officer's draft; the trainee
+/// their approved ones.
+fn visible(ctx: &Ctx, r: &Row) -> bool {
+    if ctx.has(TRAINING_MANAGE) {
+        r.review_status != "draft" || r.officer_id == ctx.user_id
+    } else {
+        r.trainee_id == ctx.user_id && r.review_status == "approved"
+    }
+}
+
+async fn row(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Row> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE s.organization_id = ? AND s.id = ?"
+    )))
+    .bind(org_id)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(AppError::NotFound)
+}
+
+pub async fn get_report(
+    state: &AppState,
+    ctx: &Ctx,
+    conn: &mut Conn,
+    id: Uuid,
+) -> AppResult<ShiftReport> {
+    ctx.require(TRAINING_VIEW)?;
+    let r = row(conn, ctx.org_id, id).await?;
+    if !visible(ctx, &r) {
+        return Err(AppError::NotFound);
+    }
+    report(state, r)
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub trainee_id: Option<Uuid>,
+    /// draft, pending_review, approved or flagged.
+    pub status: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// Reports the caller may read, latest shift first.
+pub async fn list(
+    state: &AppState,
+    ctx: &Ctx,
+    conn: &mut Conn,
+    q: ListQuery,
+) -> AppResult<Page<ShiftReport>> {
+    ctx.require(TRAINING_VIEW)?;
+    let (page, per_page) = PageQuery::resolve(q.page, q.per_page)?;
+    if let Some(s) = &q.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(AppError::field(
+            "status",
+            "must be draft, pending_review, approved or flagged",
+        ));
+    }
+    let manage = ctx.has(TRAINING_MANAGE);
+    if !manage && q.trainee_id.is_some_and(|t| t != ctx.user_id) {
+        return Err(AppError::forbidden_permission(TRAINING_MANAGE));
+    }
+    let mut filter = String::from("s.organization_id = ?");
+    filter.push_str(if manage {
+        " AND (s.review_status <> 'draft' OR s.officer_id = ?)"
+    } else {
+        " AND s.trainee_id = ? AND s.review_status = 'approved'"
+    });
+    if q.trainee_id.is_some() {
+        filter.push_str(" AND s.trainee_id = ?");
+    }
+    if q.status.is_some() {
+        filter.push_str(" AND s.review_status = ?");
+    }
+    macro_rules! bind_all {
+        ($query:expr) => {{
+            let mut query = $query.bind(ctx.org_id).bind(ctx.user_id);
+            if let Some(t) = q.trainee_id {
+                query = query.bind(t);
+            }
+            if let Some(s) = &q.status {
+                query = query.bind(s);
+            }
+            query
+        }};
+    }
+    let total: i64 = bind_all!(sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM shift_completion_reports s WHERE {filter}"
+    ))))
+    .fetch_one(&mut *conn)
+    .await?;
+    let rows: Vec<Row> = bind_all!(sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM {FROM} WHERE {filter}
+          ORDER BY s.shift_date DESC, s.created_at DESC LIMIT ? OFFSET ?"
+    ))))
+    .bind(per_page)
+    .bind(u64::from(page - 1) * u64::from(per_page))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Page {
+        items: rows
+            .into_iter()
+            .map(|r| report(state, r))
+            .collect::<AppResult<_>>()?,
+        page,
+        per_page,
+        total: total as u64,
+    })
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftReportInput {
+    pub trainee_id: Uuid,
+    /// The trainee's program enrollment to credit (default: each active one of theirs).
+    pub enrollment_id: Option<Uuid>,
+    pub shift_date: NaiveDate,
+    #[schema(value_type = f64)]
+    pub hours_on_shift: Decimal,
+    #[serde(default)]
+    pub calls_responded: u16,
+    #[serde(default)]
+    pub call_types: Vec<String>,
+    #[serde(default)]
+    pub skills_observed: Vec<String>,
+    /// 1 (needs a lot of work) to 5 (excellent).
+    pub performance_rating: Option<u8>,
+    pub narrative: Option<String>,
+    /// Save without sending for review.
+    #[serde(default)]
+    pub draft: bool,
+}
+
+struct Valid {
+    enrollment_id: Option<Uuid>,
+    call_types: String,
+    skills: String,
+    narrative: Option<Vec<u8>>,
+    hours: Decimal,
+}
+
+fn short_list(c: &mut Checks, field: &str, items: &[String], max_items: usize) -> Vec<String> {
+    let cleaned: Vec<String> = items
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if cleaned.len() > max_items {
+        c.push(field, format!("must list at most {max_items}"));
+    }
+    if cleaned.iter().any(|s| s.chars().count() > 100) {
+        c.push(field, "must each be at most 100 characters");
+    }
+    let mut unique: Vec<String> = Vec::new();
+    for s in cleaned {
+        if !unique.iter().any(|u| u.eq_ignore_ascii_case(&s)) {
+            unique.push(s);
+        }
+    }
+    unique
+}
+
+async fn validate(
+    state: &AppState,
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    input: &ShiftReportInput,
+) -> AppResult<Valid> {
+    let today = training::today(tx, ctx.org_id).await?;
+    let mut c = Checks::default();
+    if input.trainee_id == ctx.user_id {
+        c.push(
+            "trainee_id",
+            "cannot be yourself: another officer reports on your shifts",
+        );
+    }
+    if input.shift_date > today {
+        c.push(
+            "shift_date",
+            format!("must not be in the future (today is {today})"),
+        );
+    }
+    let hours = input.hours_on_shift;
+    if hours <= Decimal::ZERO {
+        c.push("hours_on_shift", "must be more than 0");
+    } else if hours > Decimal::from(72) {
+        c.push("hours_on_shift", "must be at most 72");
+    } else if hours.normalize().scale() > 2 {
+        c.push("hours_on_shift", "must have at most two decimals");
+    }
+    if input.calls_responded > 100 {
+        c.push("calls_responded", "must be at most 100");
+    }
+    if input
+        .performance_rating
+        .is_some_and(|r| !(1..=5).contains(&r))
+    {
+        c.push("performance_rating", "must be from 1 to 5");
+    }
+    let call_types = short_list(&mut c, "call_types", &input.call_types, 20);
+    let skills = short_list(&mut c, "skills_observed", &input.skills_observed, 30);
+    let narrative = c
+        .take(optional_text(
+            "narrative",
+            input.narrative.clone(),
+            NARRATIVE_MAX,
+        ))
+        .flatten();
+    let trainee: Option<String> =
+        sqlx::query_scalar("SELECT status FROM users WHERE organization_id = ? AND id = ?")
+            .bind(ctx.org_id)
+            .bind(input.trainee_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if trainee.is_none() {
+        c.push("trainee_id", "is not a member of this department");
+    }
+    if let Some(e) = input.enrollment_id {
+        let ok: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM program_enrollments
+              WHERE organization_id = ? AND id = ? AND user_id = ?",
+        )
+        .bind(ctx.org_id)
+        .bind(e)
+        .bind(input.trainee_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        match ok.as_deref() {
+            None => c.push(
+                "enrollment_id",
+                "is not a program enrollment of this trainee",
+            ),
+            Some("active") => {}
+            Some(other) => c.push(
+                "enrollment_id",
+                format!("is {}, not active", other.replace('_', " ")),
+            ),
+        }
+    }
+    c.finish()?;
+    let narrative = match narrative {
+        Some(text) => Some(state.cipher.encrypt(&text)?),
+        None => None,
+    };
+    let json = |v: &Vec<String>| serde_json::to_string(v).map_err(anyhow::Error::new);
+    Ok(Valid {
+        enrollment_id: input.enrollment_id,
+        call_types: json(&call_types)?,
+        skills: json(&skills)?,
+        narrative,
+        hours: hours.round_dp(2),
+    })
+}
+
+fn what(input: &ShiftReportInput) -> serde_json::Value {
+    // The narrative stays out of the audit log (it is encrypted at rest); that it is there is
+    // enough.
+    serde_json::json!({
+        "trainee": input.trainee_id, "enrollment": input.enrollment_id,
+        "shift_date": input.shift_date, "hours_on_shift": input.hours_on_shift,
+        "calls_responded": input.calls_responded, "call_types": input.call_types,
+        "skills_observed": input.skills_observed, "performance_rating": input.performance_rating,
+        "narrative": input.narrative.as_deref().is_some_and(|n| !n.trim().is_empty()),
+        "draft": input.draft,
+    })
+}
+
+async fn tell_reviewers(
+    state: &AppState,
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    r: &ShiftReport,
+) -> AppResult<()> {
+    let reviewers: Vec<Uuid> = notify::holders_of(tx, ctx.org_id, TRAINING_MANAGE)
+        .await?
+        .into_iter()
+        .filter(|u| *u != r.officer_id && *u != r.trainee_id)
+        .collect();
+    notify::notify(
+        state,
+        tx,
+        ctx.org_id,
+        &reviewers,
+        &Notice {
+            category: "training",
+            subject: format!(
+                "Shift report to review: {} on {}",
+                r.trainee_name, r.shift_date
+            ),
+            body: format!(
+                "{} reported on {}'s shift of {}. Approve it or flag it.",
+                r.officer_name, r.trainee_name, r.shift_date
+            ),
+            link: Some(format!("/training/shift-reports/{}", r.id)),
+            dedupe_key: Some(format!("shift-report:{}:{}", r.id, r.review_status)),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// An officer (`training.manage`) reports on a trainee's shift.
+pub async fn create(
+    state: &AppState,
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    input: ShiftReportInput,
+) -> AppResult<ShiftReport> {
+    ctx.require(TRAINING_MANAGE)?;
+    let v = validate(state, ctx, tx, &input).await?;
+    let id = db::new_id();
+    let now = db::now();
+    let status = if input.draft {
+        "draft"
+    } else {
+        "pending_review"
+    };
+    sqlx::query(
+        "INSERT INTO shift_completion_reports (id, organization_id, trainee_id, officer_id,
+             enrollment_id, shift_date, hours_on_shift, calls_responded, call_types,
+             skills_observed, performance_rating, narrative, review_status, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(ctx.org_id)
+    .bind(input.trainee_id)
+    .bind(ctx.user_id)
+    .bind(v.enrollment_id)
+    .bind(input.shift_date)
+    .bind(v.hours)
+    .bind(input.calls_responded)
+    .bind(&v.call_types)
+    .bind(&v.skills)
+    .bind(input.performance_rating)
+    .bind(&v.narrative)
+    .bind(status)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    audit::record(
+        tx,
+        &ctx.actor(),
+        Entry::new(
+            "training.shift_report_created",
+            "shift_completion_report",
+            id,
+        )
+        .changes(what(&input)),
+    )
+    .await?;
+    let r = get_report(state, ctx, tx, id).await?;
+    if status == "pending_review" {
+        tell_reviewers(state, ctx, tx, &r).await?;
+    }
+    Ok(r)
+}
+
+/// The author edits a draft or a flagged report; unless kept as a draft it goes for review
+/// again.
+pub async fn update(
+    state: &AppState,
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    input: ShiftReportInput,
+) -> AppResult<ShiftReport> {
+    ctx.require(TRAINING_MANAGE)?;
+    let before = lock(tx, ctx, id).await?;
+    if before.officer_id != ctx.user_id {
+        return Err(AppError::Forbidden(
+            "only the officer who wrote the report may change it".into(),
+        ));
+    }
+    if !matches!(before.review_status.as_str(), "draft" | "flagged") {
+        return Err(AppError::Conflict(format!(
+            "the report is {}; only a draft or a flagged report can be changed",
+            before.review_status.replace('_', " ")
+        )));
+    }
+    let v = validate(state, ctx, tx, &input).await?;
+    let status = if input.draft {
+        "draft"
+    } else {
+        "pending_review"
+    };
+    sqlx::query(
+        "UPDATE shift_completion_reports SET trainee_id = ?, enrollment_id = ?, shift_date = ?,
+             hours_on_shift = ?, calls_responded = ?, call_types = ?, skills_observed = ?,
+             performance_rating = ?, narrative = ?, review_status = ?, updated_at = ?
+          WHERE organization_id = ? AND id = ?",
+    )
+    .bind(input.trainee_id)
+    .bind(v.enrollment_id)
+    .bind(input.shift_date)
+    .bind(v.hours)
+    .bind(input.calls_responded)
+    .bind(&v.call_types)
+    .bind(&v.skills)
+    .bind(input.performance_rating)
+    .bind(&v.narrative)
+    .bind(status)
+    .bind(db::now())
+    .bind(ctx.org_id)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    let mut changes = what(&input);
+    changes["review_status"] = serde_json::json!([before.review_status, status]);
+    audit::record(
+        tx,
+        &ctx.actor(),
+        Entry::new(
+            "training.shift_report_updated",
+            "shift_completion_report",
+            id,
+        )
+        .changes(changes),
+    )
+    .await?;
+    let r = get_report(state, ctx, tx, id).await?;
+    if status == "pending_review" {
+        tell_reviewers(state, ctx, tx, &r).await?;
+    }
+    Ok(r)
+}
+
+async fn lock(tx: &mut Tx<'_>, ctx: &Ctx, id: Uuid) -> AppResult<Row> {
+    sqlx::query_scalar::<_, Uuid>(
+        "SELECT id FROM shift_completion_reports WHERE organization_id = ? AND id = ? FOR UPDATE",
+    )
+    .bind(ctx.org_id)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let r = row(tx, ctx.org_id, id).await?;
+    if !visible(ctx, &r) {
+        return Err(AppError::NotFound);
+    }
+    Ok(r)
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewInput {
+    /// approved or flagged.
+    pub decision: String,
+    /// Told to the author (required to flag).
+    pub notes: Option<String>,
+}
+
+/// Another officer approves or flags a report sent for review. The first approval credits the
+/// trainee's program.
+pub async fn review(
+    state: &AppState,
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    input: ReviewInput,
+) -> AppResult<ShiftReport> {
+    ctx.require(TRAINING_MANAGE)?;
+    let r = lock(tx, ctx, id).await?;
+    let notes = optional_text("notes", input.notes, 1000)?;
+    if !matches!(input.decision.as_str(), "approved" | "flagged") {
+        return Err(AppError::field("decision", "must be approved or flagged"));
+    }
+    if input.decision == "flagged" && notes.is_none() {
+        return Err(AppError::field("notes", "say what needs changing"));
+    }
+    if r.officer_id == ctx.user_id || r.trainee_id == ctx.user_id {
+        return Err(AppError::Forbidden(
+            "another officer reviews this report: you wrote it or it is about you".into(),
+        ));
+    }
+    if r.review_status != "pending_review" {
+        return Err(AppError::Conflict(format!(
+            "the report is {}, not waiting for review",
+            r.review_status.replace('_', " ")
+        )));
+    }
+    let now = db::now();
+    sqlx::query(
+        "UPDATE shift_completion_reports SET review_status = ?, reviewed_by = ?, reviewed_at = ?,
+             updated_at = ?
+          WHERE organization_id = ? AND id = ?",
+    )
+    .bind(&input.decision)
+    .bind(ctx.user_id)
+    .bind(now)
+    .bind(now)
+    .bind(ctx.org_id)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    let credited = if input.decision == "approved" {
+        credit(ctx, tx, &r).await?
+    } else {
+        Vec::new()
+    };
+    audit::record(
+        tx,
+        &ctx.actor(),
+        Entry::new(
+            "training.shift_report_reviewed",
+            "shift_completion_report",
+            id,
+        )
+        .changes(
+            serde_json::json!({"trainee": r.trainee_id, "decision": input.decision,
+                               "notes": notes, "credited_enrollments": credited}),
+        ),
+    )
+    .await?;
+    let (to, subject, body) = if input.decision == "approved" {
+        (
+            r.trainee_id,
+            format!("Shift report for {}", r.shift_date),
+            format!(
+                "{} reported on your shift of {}. Read it and acknowledge it on your training \
+                 page.",
+                r.officer_name, r.shift_date
+            ),
+        )
+    } else {
+        (
+            r.officer_id,
+            format!(
+                "Shift report flagged: {} on {}",
+                r.trainee_name, r.shift_date
+            ),
+            format!(
+                "Your report on {}'s shift of {} was flagged: {}",
+                r.trainee_name,
+                r.shift_date,
+                notes.as_deref().unwrap_or_default()
+            ),
+        )
+    };
+    notify::notify(
+        state,
+        tx,
+        ctx.org_id,
+        &[to],
+        &Notice {
+            category: "training",
+            subject,
+            body,
+            link: Some(format!("/training/shift-reports/{id}")),
+            dedupe_key: Some(format!("shift-report:{id}:{}", input.decision)),
+        },
+    )
+    .await?;
+    get_report(state, ctx, tx, id).await
+}
+
+/// Credits the report to the trainee's program(s), once: `credited_at` is set by the first
+/// approval only, and the ledger refuses a second credit from the same report anyway.
+async fn credit(ctx: &Ctx, tx: &mut Tx<'_>, r: &Row) -> AppResult<Vec<Uuid>> {
+    let first = sqlx::query(
+        "UPDATE shift_completion_reports SET credited_at = ?
+          WHERE organization_id = ? AND id = ? AND credited_at IS NULL",
+    )
+    .bind(db::now())
+    .bind(ctx.org_id)
+    .bind(r.id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if first == 0 {
+        return Ok(Vec::new());
+    }
+    let enrollments: Vec<Uuid> = match r.enrollment_id {
+        Some(e) => vec![e],
+        None => {
+            sqlx::query_scalar(
+                "SELECT id FROM program_enrollments
+                  WHERE organization_id = ? AND user_id = ? AND status = 'active'",
+            )
+            .bind(ctx.org_id)
+            .bind(r.trainee_id)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+    };
+    let skills: Vec<String> = serde_json::from_str(&r.skills_observed).unwrap_or_default();
+    for e in &enrollments {
+        let items: Vec<(Uuid, String, String)> = sqlx::query_as(
+            "SELECT p.id, i.item_type, i.name FROM requirement_progress p
+               JOIN program_requirements i ON i.id = p.program_requirement_id
+               JOIN program_enrollments e ON e.id = p.enrollment_id
+              WHERE p.organization_id = ? AND p.enrollment_id = ? AND e.status = 'active'",
+        )
+        .bind(ctx.org_id)
+        .bind(e)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (progress, kind, name) in items {
+            let units = match kind.as_str() {
+                "shifts" => Decimal::ONE,
+                "calls" => Decimal::from(r.calls_responded),
+                "hours" => r.hours_on_shift,
+                "skill"
+                    if skills
+                        .iter()
+                        .any(|s| s.trim().eq_ignore_ascii_case(name.trim())) =>
+                {
+                    Decimal::ONE
+                }
+                _ => Decimal::ZERO,
+            };
+            if units > Decimal::ZERO {
+                add_credit(tx, ctx.org_id, progress, "shift_report", r.id, units).await?;
+            }
+        }
+        refresh(ctx, tx, *e).await?;
+    }
+    Ok(enrollments)
+}
+
+/// The trainee confirms they have read an approved report about them.
+pub async fn acknowledge(
+    state: &AppState,
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    id: Uuid,
+) -> AppResult<ShiftReport> {
+    ctx.require(TRAINING_VIEW)?;
+    let r = lock(tx, ctx, id).await?;
+    if r.trainee_id != ctx.user_id {
+        return Err(AppError::Forbidden(
+            "only the trainee acknowledges a report about them".into(),
+        ));
+    }
+    if r.review_status != "approved" {
+        return Err(AppError::Conflict("the report is not approved yet".into()));
+    }
+    if r.trainee_acknowledged_at.is_none() {
+        sqlx::query(
+            "UPDATE shift_completion_reports SET trainee_acknowledged_at = ?
+              WHERE organization_id = ? AND id = ?",
+        )
+        .bind(db::now())
+        .bind(ctx.org_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        audit::record(
+            tx,
+            &ctx.actor(),
+            Entry::new(
+                "training.shift_report_acknowledged",
+                "shift_completion_report",
+                id,
+            ),
+        )
+        .await?;
+    }
+    get_report(state, ctx, tx, id).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// API
+
+#[utoipa::path(get, path = "/api/v1/training/shift-reports", tag = "training", params(ListQuery),
+    responses((status = 200, body = Page<ShiftReport>), (status = 403, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn api_list(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> AppResult<Json<Page<ShiftReport>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(list(&state, &ctx, &mut conn, q).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/training/shift-reports", tag = "training",
+    request_body = ShiftReportInput,
+    responses((status = 201, body = ShiftReport), (status = 403, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn api_create(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(input): ApiJson<ShiftReportInput>,
+) -> AppResult<(StatusCode, Json<ShiftReport>)> {
+    let mut tx = state.db.begin().await?;
+    let r = create(&state, &ctx, &mut tx, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+#[utoipa::path(get, path = "/api/v1/training/shift-reports/{id}", tag = "training",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ShiftReport), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+pub async fn api_get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> AppResult<Json<ShiftReport>> {
+    let id = parse_id(&id)?;
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(get_report(&state, &ctx, &mut conn, id).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/training/shift-reports/{id}", tag = "training",
+    params(("id" = Uuid, Path)), request_body = ShiftReportInput,
+    responses((status = 200, body = ShiftReport), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn api_update(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ShiftReportInput>,
+) -> AppResult<Json<ShiftReport>> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let r = update(&state, &ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(r))
+}
+
+#[utoipa::path(post, path = "/api/v1/training/shift-reports/{id}/review", tag = "training",
+    params(("id" = Uuid, Path)), request_body = ReviewInput,
+    responses((status = 200, body = ShiftReport), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn api_review(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ReviewInput>,
+) -> AppResult<Json<ShiftReport>> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let r = review(&state, &ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(r))
+}
+
+#[utoipa::path(post, path = "/api/v1/training/shift-reports/{id}/acknowledge", tag = "training",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ShiftReport), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn api_acknowledge(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> AppResult<Json<ShiftReport>> {
+    let id = parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    let r = acknowledge(&state, &ctx, &mut tx, id).await?;
+    tx.commit().await?;
+    Ok(Json(r))
+}
