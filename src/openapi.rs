@@ -70,6 +70,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         crate::modules::training::submissions::api_edit,
         crate::modules::training::submissions::api_review,
         crate::modules::training::tiers::api_tiers,
+        crate::modules::training::tiers::api_create,
+        crate::modules::training::tiers::api_update,
         crate::modules::training::import::api_import,
         crate::modules::training::programs::api::api_programs,
         crate::modules::training::programs::api::api_create_program,

@@ -20,11 +20,12 @@ struct Ids {
     announcement: Uuid,
     notification: Uuid,
     email: Uuid,
+    tier: Uuid,
 }
 
 /// One route that names records by id. In `path` and `body`, `{member}`, `{role}`, `{alert}`,
-/// `{announcement}`, `{notification}` (one of the admin's own) and `{email}` (a failed one in the
-/// outbox) stand for ids. `ok` is what the route answers its own organization's caller, so the same
+/// `{announcement}`, `{notification}` (one of the admin's own), `{email}` (a failed one in the
+/// outbox) and `{tier}` (a membership tier) stand for ids. `ok` is what the route answers its own organization's caller, so the same
 /// table shows that the 404 comes from the organization and not from a broken request.
 struct IdRoute {
     method: Method,
@@ -140,6 +141,12 @@ fn id_routes() -> Vec<IdRoute> {
             None,
             S::OK,
         ),
+        route(
+            Method::PUT,
+            "/api/v1/membership/tiers/{tier}",
+            Some(r#"{"name": "Senior", "years_required": 10, "voting_eligible": true}"#),
+            S::OK,
+        ),
     ]
 }
 
@@ -164,6 +171,7 @@ fn fill(template: &str, ids: &Ids) -> String {
         .replace("{announcement}", &ids.announcement.to_string())
         .replace("{notification}", &ids.notification.to_string())
         .replace("{email}", &ids.email.to_string())
+        .replace("{tier}", &ids.tier.to_string())
 }
 
 async fn send(app: &TestApp, token: &str, r: &IdRoute, ids: &Ids) -> (StatusCode, Value, String) {
@@ -285,6 +293,13 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> Ids {
     .execute(&app.db.pool)
     .await
     .unwrap();
+    let tier: Uuid = sqlx::query_scalar(
+        "SELECT id FROM membership_tiers WHERE organization_id = ? AND slug = 'senior'",
+    )
+    .bind(org.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
     Ids {
         member: member.id,
         role,
@@ -292,6 +307,7 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> Ids {
         announcement,
         notification,
         email,
+        tier,
     }
 }
 
@@ -373,6 +389,7 @@ async fn a_member_without_special_permissions_also_gets_404_for_org_b_ids() {
         announcement: Uuid::now_v7(),
         notification: Uuid::now_v7(),
         email: Uuid::now_v7(),
+        tier: Uuid::now_v7(),
     };
     assert_foreign_ids_answer_404(
         &app,

@@ -37,3 +37,4 @@ mod smtp_sink;
 mod status;
 mod tls;
 mod training;
+mod training_admin;

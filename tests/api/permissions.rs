@@ -18,7 +18,7 @@ enum Body {
 }
 
 /// A route guarded by `permission` ("" = any signed-in member). In `path` and `body`,
-/// `{target}`, `{role}`, `{spare}` and `{alert}` stand for ids made by `fixtures`. `ok` is
+/// `{target}`, `{role}`, `{spare}`, `{alert}` and `{tier}` stand for ids made by `fixtures`. `ok` is
 /// what the holder gets; the table is in an order in which each holder call succeeds.
 struct Guarded {
     permission: &'static str,
@@ -129,6 +129,20 @@ fn matrix() -> Vec<Guarded> {
             M::GET,
             "/api/v1/members/export",
             None,
+            S::OK,
+        ),
+        guarded(
+            "members.manage",
+            M::POST,
+            "/api/v1/membership/tiers",
+            Json(r#"{"name": "Matrix tier", "years_required": 3}"#),
+            S::CREATED,
+        ),
+        guarded(
+            "members.manage",
+            M::PUT,
+            "/api/v1/membership/tiers/{tier}",
+            Json(r#"{"name": "Senior", "years_required": 12, "voting_eligible": true}"#),
             S::OK,
         ),
         // roles.manage
@@ -613,12 +627,20 @@ async fn each_route_answers_holders_and_refuses_everyone_else() {
         .fetch_one(&app.db.pool)
         .await
         .unwrap();
+    let tier: Uuid = sqlx::query_scalar(
+        "SELECT id FROM membership_tiers WHERE organization_id = ? AND slug = 'senior'",
+    )
+    .bind(app.a.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
     let fx = Fixtures {
         ids: BTreeMap::from([
             ("target", target.id),
             ("role", role_ids[0]),
             ("spare", role_ids[1]),
             ("alert", alert),
+            ("tier", tier),
         ]),
     };
 
@@ -769,7 +791,8 @@ async fn every_api_route(app: &TestApp) -> Vec<(Method, String)> {
             .replace("{target}", &id)
             .replace("{role}", &id)
             .replace("{spare}", &id)
-            .replace("{alert}", &id);
+            .replace("{alert}", &id)
+            .replace("{tier}", &id);
         routes.push((g.method, path));
     }
     routes.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));

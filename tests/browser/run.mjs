@@ -60,6 +60,10 @@ const PAGES = [
   { name: 'training-submit', path: '/training/submit' },
   { name: 'training-record', path: '/training/record' },
   { name: 'training-submissions', path: '/training/submissions' },
+  { name: 'training-waivers', path: '/training/waivers' },
+  { name: 'training-import', path: '/training/import' },
+  { name: 'membership-tiers', path: '/membership/tiers' },
+  { name: 'membership-tier-new', path: '/membership/tiers/new' },
   { name: 'announcements', path: '/announcements' },
   { name: 'announcements-new', path: '/announcements/new' },
 ];
@@ -1278,6 +1282,70 @@ test('training: a crew is recorded, a member submits outside training, an office
     assert.equal(res.status(), 200);
     assert.equal(res.headers()['content-type'], 'application/pdf');
   });
+});
+
+test('training admin: a waiver granted after a mistake, a CSV with a bad row then a good one, a tier edited', async () => {
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  const created = await api('POST', '/api/v1/members', token, {
+    username: 'ff-waivered', email: 'ff-waivered@example.org', first_name: 'Wim', last_name: 'Waivered',
+    temporary_password: 'temporary waiver words',
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+
+  await withPage('training-admin', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/training');
+    await page.getByRole('navigation', { name: 'Training officer' }).getByRole('link', { name: 'Waivers' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Training waivers' }).waitFor();
+
+    // A waiver: the end before the start first, shown beside the field; then right.
+    await page.getByLabel(/^Member\b/).selectOption({ label: 'Waivered, Wim' });
+    await page.getByLabel('Kind of waiver').selectOption('medical');
+    await page.getByLabel(/^From\b/).fill('2026-03-01');
+    await page.getByLabel('Until (optional)').fill('2026-02-01');
+    await page.getByRole('button', { name: 'Grant the waiver' }).click();
+    assert.match(await page.locator('#end_date-error').innerText(), /Until must not be before the start date/);
+    assert.equal(await page.getByLabel('Until (optional)').getAttribute('aria-invalid'), 'true');
+    await checkA11y(page, 'waivers (refused)');
+    await page.getByLabel('Until (optional)').fill('2026-05-31');
+    await page.getByRole('button', { name: 'Grant the waiver' }).click();
+    await page.getByText('The waiver was granted.').waitFor();
+    assert.match(await page.getByRole('table', { name: 'Waivers, latest first' }).innerText(), /Wim Waivered[\s\S]*2026-03-01 to 2026-05-31/);
+    await checkA11y(page, 'waivers');
+
+    // The import: a bad row shows its error and imports nothing; the good file imports.
+    await page.goto('/training/setup');
+    await page.getByRole('link', { name: 'Import past records' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Import past training records' }).waitFor();
+    const good = 'username,course_name,completion_date,hours\nff-waivered,Pump drill at the lake,2025-05-05,2';
+    await page.getByLabel('CSV').fill(`${good}\nnobody-here,Pump drill at the lake,2025-05-05,2`);
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await page.getByRole('heading', { level: 2, name: 'Nothing was imported' }).waitFor();
+    const cells = await page.getByRole('table', { name: 'Errors' }).locator('tbody tr').first().locator('td').allInnerTexts();
+    assert.deepEqual(cells.slice(0, 2), ['3', 'username'], `${cells}`);
+    assert.equal(await page.getByRole('button', { name: /^Import/ }).count(), 0, 'no import button with errors');
+    await checkA11y(page, 'import (errors)');
+    await page.getByLabel('CSV').fill(good);
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await page.getByRole('heading', { level: 2, name: 'Ready to import' }).waitFor();
+    await page.getByRole('button', { name: 'Import 1 record' }).click();
+    await page.getByText('Imported 1 record.').waitFor();
+    await page.goto('/training/records?q=lake');
+    assert.match(await page.locator('tbody').innerText(), /Pump drill at the lake/);
+
+    // A tier: renamed, and its members made exempt from training.
+    await page.goto('/members');
+    await page.getByRole('link', { name: 'Membership tiers' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Membership tiers' }).waitFor();
+    await page.getByRole('link', { name: 'Edit Senior' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Edit tier' }).waitFor();
+    await checkA11y(page, 'edit tier');
+    await page.getByLabel('Name').fill('Senior firefighter');
+    await page.getByLabel('Exempt from training requirements').check();
+    await page.getByRole('button', { name: 'Save the tier' }).click();
+    await page.getByText('The tier was saved.').waitFor();
+    assert.match(await page.locator('tbody').innerText(), /Senior firefighter[\s\S]*Exempt from training requirements/);
+  }, { expect: [[422, '/training/waivers'], [422, '/training/import']] });
 });
 
 test('password reset: the request answers the same for any address; a bad link says so', () =>

@@ -2,6 +2,7 @@
 //! requirements and the compliance engine that explains each member's standing, waivers and
 //! leaves of absence (`reference/features.md` §1.3, §1.4).
 
+pub mod admin_pages;
 pub mod api;
 pub mod compliance;
 pub mod expiry;
@@ -25,4 +26,5 @@ pub fn router() -> axum::Router<crate::app::AppState> {
         .merge(import::router())
         .merge(programs::router())
         .merge(shift_reports::router())
+        .merge(admin_pages::router())
 }

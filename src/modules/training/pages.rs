@@ -1974,6 +1974,7 @@ async fn leaves(
     let mut page = leaves_page(&state, &ctx, id, form, &[]).await?;
     page.notice = match q.done.as_deref() {
         Some("granted") => Some("The leave was recorded."),
+        Some("updated") => Some("The leave was changed, and its training waiver with it."),
         Some("removed") => Some("The leave was removed, and its training waiver with it."),
         _ => None,
     };

@@ -153,6 +153,159 @@ pub async fn waivers(ctx: &Ctx, conn: &mut Conn, q: WaiverQuery) -> AppResult<Ve
     Ok(out)
 }
 
+/// A waiver as the officers' list shows it: with the member's name and the names of the
+/// requirements it waives (empty: all of them).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListedWaiver {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub waiver_type: String,
+    pub reason: Option<String>,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub all_requirements: bool,
+    pub leave_id: Option<Uuid>,
+    pub active: bool,
+    #[sqlx(skip)]
+    pub requirements: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct WaiverListQuery {
+    /// Part of the member's name or username.
+    pub q: Option<String>,
+    /// None: active and inactive.
+    pub active: Option<bool>,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// The department's waivers, newest start first, a page at a time (`training.manage`).
+pub async fn list_waivers(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    q: WaiverListQuery,
+) -> AppResult<crate::http::Page<ListedWaiver>> {
+    ctx.require(TRAINING_MANAGE)?;
+    let term =
+        q.q.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(crate::http::like_pattern);
+    let mut filter = String::from("w.organization_id = ?");
+    if let Some(active) = q.active {
+        filter.push_str(if active {
+            " AND w.active"
+        } else {
+            " AND NOT w.active"
+        });
+    }
+    if term.is_some() {
+        filter.push_str(" AND CONCAT_WS(' ', u.first_name, u.last_name, u.username) LIKE ?");
+    }
+    let from = "training_waivers w JOIN users u
+                ON u.organization_id = w.organization_id AND u.id = w.user_id";
+    let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {from} WHERE {filter}"
+    )))
+    .bind(ctx.org_id);
+    if let Some(t) = &term {
+        count = count.bind(t);
+    }
+    let total = count.fetch_one(&mut *conn).await?;
+    let per_page = q.per_page.clamp(1, crate::http::MAX_PER_PAGE);
+    let page = q.page.max(1);
+    let mut list = sqlx::query_as::<_, ListedWaiver>(sqlx::AssertSqlSafe(format!(
+        "SELECT w.id, w.user_id, u.first_name, u.last_name, w.waiver_type, w.reason,
+                w.start_date, w.end_date, w.all_requirements, w.leave_id, w.active
+           FROM {from} WHERE {filter}
+          ORDER BY w.active DESC, w.start_date DESC, w.id DESC LIMIT ? OFFSET ?"
+    )))
+    .bind(ctx.org_id);
+    if let Some(t) = &term {
+        list = list.bind(t);
+    }
+    let mut items = list
+        .bind(per_page)
+        .bind(u64::from(page - 1) * u64::from(per_page))
+        .fetch_all(&mut *conn)
+        .await?;
+    // The requirement names of the page's targeted waivers in one query.
+    let targeted: Vec<Uuid> = items
+        .iter()
+        .filter(|w| !w.all_requirements)
+        .map(|w| w.id)
+        .collect();
+    if !targeted.is_empty() {
+        let marks = vec!["?"; targeted.len()].join(", ");
+        let mut query = sqlx::query_as::<_, (Uuid, String)>(sqlx::AssertSqlSafe(format!(
+            "SELECT l.waiver_id, r.name FROM training_waiver_requirements l
+               JOIN training_requirements r
+                 ON r.organization_id = l.organization_id AND r.id = l.requirement_id
+              WHERE l.organization_id = ? AND l.waiver_id IN ({marks})
+              ORDER BY r.name"
+        )))
+        .bind(ctx.org_id);
+        for id in &targeted {
+            query = query.bind(id);
+        }
+        let names = query.fetch_all(&mut *conn).await?;
+        for w in &mut items {
+            w.requirements = names
+                .iter()
+                .filter(|(id, _)| *id == w.id)
+                .map(|(_, n)| n.clone())
+                .collect();
+        }
+    }
+    Ok(crate::http::Page {
+        items,
+        page,
+        per_page,
+        total: total as u64,
+    })
+}
+
+/// One waiver as the list shows it (another department's: not found).
+pub async fn listed_waiver(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<ListedWaiver> {
+    ctx.require(TRAINING_MANAGE)?;
+    let w = waiver(conn, ctx.org_id, id).await?;
+    let (first_name, last_name): (String, String) = sqlx::query_as(
+        "SELECT first_name, last_name FROM users WHERE organization_id = ? AND id = ?",
+    )
+    .bind(ctx.org_id)
+    .bind(w.user_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let mut requirements = Vec::new();
+    for r in &w.requirement_ids {
+        let name: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM training_requirements WHERE organization_id = ? AND id = ?",
+        )
+        .bind(ctx.org_id)
+        .bind(r)
+        .fetch_optional(&mut *conn)
+        .await?;
+        requirements.extend(name);
+    }
+    Ok(ListedWaiver {
+        id: w.id,
+        user_id: w.user_id,
+        first_name,
+        last_name,
+        waiver_type: w.waiver_type,
+        reason: w.reason,
+        start_date: w.start_date,
+        end_date: w.end_date,
+        all_requirements: w.all_requirements,
+        leave_id: w.leave_id,
+        active: w.active,
+        requirements,
+    })
+}
+
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWaiver {

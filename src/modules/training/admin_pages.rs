@@ -1,0 +1,911 @@
+//! Officers' pages for what the API already does: training waivers granted by hand (and
+//! deactivated after asking), editing a leave of absence, importing past records from a CSV
+//! after a preview, and the membership tiers with their benefits. Plain forms,
+//! post-redirect-get, errors beside the fields; the rules live in `waivers`, `import` and
+//! `tiers`.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::pages::{DoneQuery, beside, chrome, label, parse_date, parse_optional_id};
+use super::{import, service, tiers, waivers};
+use crate::app::AppState;
+use crate::auth::Ctx;
+use crate::auth::permissions::{MEMBERS_MANAGE, TRAINING_MANAGE};
+use crate::error::{AppError, FieldError};
+use crate::http::parse_id;
+use crate::modules::members::service::RowError;
+use crate::web::{self, Chrome, PageResult, Pager, Viewer};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/training/waivers", get(waivers_list).post(grant_waiver))
+        .route(
+            "/training/waivers/{id}/deactivate",
+            get(deactivate_confirm).post(deactivate),
+        )
+        .route(
+            "/members/{id}/leaves/{leave}/edit",
+            get(leave_edit).post(leave_update),
+        )
+        .route(
+            "/training/import",
+            get(import_form)
+                .post(import_csv)
+                .layer(DefaultBodyLimit::max(4 * 1024 * 1024)),
+        )
+        .route("/training/import/template.csv", get(import_template))
+        .route("/membership/tiers", get(tiers_list))
+        .route("/membership/tiers/new", get(tier_new).post(tier_create))
+        .route("/membership/tiers/{id}", get(tier_edit).post(tier_update))
+}
+
+/// The header entry the member-side pages (leaves, tiers) belong to.
+const MEMBERS: &str = "/members";
+
+fn dates(start: chrono::NaiveDate, end: Option<chrono::NaiveDate>) -> String {
+    match end {
+        Some(e) => format!("{start} to {e}"),
+        None => format!("from {start} until further notice"),
+    }
+}
+
+fn opt_date(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<chrono::NaiveDate> {
+    match raw.trim() {
+        "" => None,
+        _ => parse_date(field, raw, errors),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training waivers by hand (`training.manage`)
+
+pub struct WaiverRow {
+    pub id: Uuid,
+    pub member_id: Uuid,
+    pub member: String,
+    pub kind: String,
+    pub dates: String,
+    pub covers: String,
+    pub reason: String,
+    pub from_leave: bool,
+    pub active: bool,
+}
+
+fn waiver_row(w: waivers::ListedWaiver) -> WaiverRow {
+    WaiverRow {
+        id: w.id,
+        member_id: w.user_id,
+        member: format!("{} {}", w.first_name, w.last_name),
+        kind: label(&w.waiver_type),
+        dates: dates(w.start_date, w.end_date),
+        covers: if w.all_requirements {
+            "All requirements".into()
+        } else {
+            w.requirements.join(", ")
+        },
+        reason: w.reason.unwrap_or_default(),
+        from_leave: w.leave_id.is_some(),
+        active: w.active,
+    }
+}
+
+#[derive(Debug, Default)]
+struct WaiverForm {
+    user_id: String,
+    waiver_type: String,
+    reason: String,
+    start_date: String,
+    end_date: String,
+    /// "all" or "chosen".
+    scope: String,
+    requirement_ids: Vec<String>,
+}
+
+impl WaiverForm {
+    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut f = WaiverForm::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "user_id" => f.user_id = v,
+                "waiver_type" => f.waiver_type = v,
+                "reason" => f.reason = v,
+                "start_date" => f.start_date = v,
+                "end_date" => f.end_date = v,
+                "scope" => f.scope = v,
+                "requirement_ids" => f.requirement_ids.push(v),
+                _ => {}
+            }
+        }
+        f
+    }
+
+    fn has(&self, id: &Uuid) -> bool {
+        self.requirement_ids
+            .iter()
+            .any(|x| x.trim() == id.to_string())
+    }
+}
+
+const WAIVER_LABELS: &[(&str, &str)] = &[
+    ("user_id", "Member"),
+    ("waiver_type", "Kind of waiver"),
+    ("reason", "Reason"),
+    ("start_date", "From"),
+    ("end_date", "Until"),
+    ("requirement_ids", "Requirements"),
+];
+
+#[derive(Template)]
+#[template(path = "training/waivers.html")]
+struct WaiversPage {
+    chrome: Chrome,
+    notice: Option<&'static str>,
+    q: String,
+    status: String,
+    rows: Vec<WaiverRow>,
+    total: u64,
+    pager: Pager,
+    members: Vec<(Uuid, String)>,
+    types: Vec<(&'static str, String)>,
+    requirements: Vec<(Uuid, String)>,
+    form: WaiverForm,
+    errors: HashMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct WaiversQuery {
+    q: Option<String>,
+    status: Option<String>,
+    page: Option<String>,
+    done: Option<String>,
+}
+
+async fn waivers_page(
+    state: &AppState,
+    ctx: &Ctx,
+    q: &WaiversQuery,
+    form: WaiverForm,
+    errors: &[FieldError],
+) -> Result<WaiversPage, AppError> {
+    ctx.require(TRAINING_MANAGE)?;
+    let page = web::page_number(q.page.as_deref());
+    let status = match q.status.as_deref() {
+        Some("inactive") => "inactive",
+        Some("all") => "all",
+        _ => "active",
+    };
+    let per_page = 25;
+    let mut conn = state.db.acquire().await?;
+    let list = waivers::list_waivers(
+        ctx,
+        &mut conn,
+        waivers::WaiverListQuery {
+            q: q.q.clone(),
+            active: match status {
+                "active" => Some(true),
+                "inactive" => Some(false),
+                _ => None,
+            },
+            page,
+            per_page,
+        },
+    )
+    .await?;
+    let qs = q.q.clone().unwrap_or_default();
+    let pager = Pager::new(page, list.total, per_page, |p| {
+        web::link(
+            "/training/waivers",
+            &[("q", &qs), ("status", status), ("page", &p.to_string())],
+        )
+    });
+    let members: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "SELECT id, first_name, last_name FROM users
+          WHERE organization_id = ? AND status IN ('active', 'probationary', 'leave')
+          ORDER BY last_name, first_name, id",
+    )
+    .bind(ctx.org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let requirements = service::requirements(ctx, &mut conn).await?;
+    Ok(WaiversPage {
+        chrome: chrome(ctx),
+        notice: match q.done.as_deref() {
+            Some("granted") => Some("The waiver was granted. The matrix counts it now."),
+            Some("deactivated") => {
+                Some("The waiver was deactivated. It stays listed, and waives nothing.")
+            }
+            _ => None,
+        },
+        q: qs,
+        status: status.to_string(),
+        total: list.total,
+        rows: list.items.into_iter().map(waiver_row).collect(),
+        pager,
+        members: members
+            .into_iter()
+            .map(|(id, first, last)| (id, format!("{last}, {first}")))
+            .collect(),
+        types: waivers::WAIVER_TYPES
+            .iter()
+            .map(|t| (*t, label(t)))
+            .collect(),
+        requirements: requirements
+            .into_iter()
+            .filter(|r| r.active)
+            .map(|r| (r.id, r.name))
+            .collect(),
+        form,
+        errors: beside(errors, WAIVER_LABELS),
+    })
+}
+
+fn new_waiver_form() -> WaiverForm {
+    WaiverForm {
+        waiver_type: "medical".into(),
+        scope: "all".into(),
+        ..WaiverForm::default()
+    }
+}
+
+async fn waivers_list(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    query: Result<Query<WaiversQuery>, QueryRejection>,
+) -> PageResult {
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let page = waivers_page(&state, &ctx, &q, new_waiver_form(), &[]).await?;
+    Ok(web::render(&page))
+}
+
+async fn grant_waiver(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let form = WaiverForm::from_pairs(pairs);
+    let mut errors = Vec::new();
+    let user = parse_optional_id("user_id", &form.user_id, &mut errors);
+    if form.user_id.trim().is_empty() {
+        errors.push(FieldError::new("user_id", "is required"));
+    }
+    let start = parse_date("start_date", &form.start_date, &mut errors);
+    let end = opt_date("end_date", &form.end_date, &mut errors);
+    let requirement_ids: Vec<Uuid> = if form.scope == "chosen" {
+        let ids: Vec<Uuid> = form
+            .requirement_ids
+            .iter()
+            .filter_map(|r| parse_optional_id("requirement_ids", r, &mut errors))
+            .collect();
+        if ids.is_empty() && form.requirement_ids.is_empty() {
+            errors.push(FieldError::new(
+                "requirement_ids",
+                "must name at least one requirement, or choose all of them",
+            ));
+        }
+        ids
+    } else {
+        Vec::new()
+    };
+    if let (Some(user), Some(start)) = (user, start) {
+        let input = waivers::NewWaiver {
+            user_id: user,
+            waiver_type: form.waiver_type.clone(),
+            reason: Some(form.reason.clone()),
+            start_date: start,
+            end_date: end,
+            requirement_ids,
+        };
+        let mut tx = state.db.begin().await?;
+        match waivers::create_waiver(&ctx, &mut tx, input).await {
+            Ok(_) if errors.is_empty() => {
+                tx.commit().await?;
+                return Ok(Redirect::to("/training/waivers?done=granted").into_response());
+            }
+            Ok(_) => tx.rollback().await?,
+            Err(AppError::Validation(found)) => {
+                tx.rollback().await?;
+                errors.extend(found);
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let page = waivers_page(&state, &ctx, &WaiversQuery::default(), form, &errors).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "training/waiver_deactivate.html")]
+struct DeactivatePage {
+    chrome: Chrome,
+    waiver: WaiverRow,
+    error: Option<String>,
+}
+
+async fn deactivate_confirm(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    ctx.require(TRAINING_MANAGE)?;
+    let mut conn = state.db.acquire().await?;
+    let w = waivers::listed_waiver(&ctx, &mut conn, id).await?;
+    if !w.active {
+        return Ok(Redirect::to("/training/waivers?status=inactive").into_response());
+    }
+    Ok(web::render(&DeactivatePage {
+        chrome: chrome(&ctx),
+        waiver: waiver_row(w),
+        error: None,
+    }))
+}
+
+async fn deactivate(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    ctx.require(TRAINING_MANAGE)?;
+    let mut tx = state.db.begin().await?;
+    match waivers::deactivate_waiver(&ctx, &mut tx, id).await {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(Redirect::to("/training/waivers?done=deactivated").into_response())
+        }
+        Err(AppError::Conflict(message)) => {
+            tx.rollback().await?;
+            let mut conn = state.db.acquire().await?;
+            let w = waivers::listed_waiver(&ctx, &mut conn, id).await?;
+            // Deactivated already (a second click): the list shows it.
+            if !w.active {
+                return Ok(Redirect::to("/training/waivers?status=inactive").into_response());
+            }
+            let page = DeactivatePage {
+                chrome: chrome(&ctx),
+                waiver: waiver_row(w),
+                error: Some(web::sentence(&message)),
+            };
+            Ok((StatusCode::CONFLICT, web::render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Editing a leave of absence (`members.manage`)
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LeaveEditForm {
+    #[serde(default)]
+    leave_type: String,
+    #[serde(default)]
+    start_date: String,
+    #[serde(default)]
+    end_date: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    exempt: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "training/leave_edit.html")]
+struct LeaveEditPage {
+    chrome: Chrome,
+    member_id: Uuid,
+    member_name: String,
+    leave_id: Uuid,
+    form: LeaveEditForm,
+    types: Vec<(&'static str, String)>,
+    errors: HashMap<String, String>,
+}
+
+const LEAVE_LABELS: &[(&str, &str)] = &[
+    ("leave_type", "Kind of leave"),
+    ("start_date", "From"),
+    ("end_date", "Until"),
+    ("reason", "Reason"),
+];
+
+/// The leave, if it is the member's (another member's or department's: not found).
+async fn members_leave(
+    state: &AppState,
+    ctx: &Ctx,
+    member: Uuid,
+    leave: Uuid,
+) -> Result<(waivers::Leave, String), AppError> {
+    ctx.require(MEMBERS_MANAGE)?;
+    let mut conn = state.db.acquire().await?;
+    let l = waivers::get_leave(ctx, &mut conn, leave).await?;
+    if l.user_id != member {
+        return Err(AppError::NotFound);
+    }
+    let (first, last): (String, String) = sqlx::query_as(
+        "SELECT first_name, last_name FROM users WHERE organization_id = ? AND id = ?",
+    )
+    .bind(ctx.org_id)
+    .bind(member)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((l, format!("{first} {last}")))
+}
+
+fn leave_edit_page(
+    ctx: &Ctx,
+    member: Uuid,
+    member_name: String,
+    leave: Uuid,
+    form: LeaveEditForm,
+    errors: &[FieldError],
+) -> LeaveEditPage {
+    LeaveEditPage {
+        chrome: Chrome::for_viewer(ctx, MEMBERS),
+        member_id: member,
+        member_name,
+        leave_id: leave,
+        form,
+        types: waivers::LEAVE_TYPES
+            .iter()
+            .map(|t| (*t, label(t)))
+            .collect(),
+        errors: beside(errors, LEAVE_LABELS),
+    }
+}
+
+async fn leave_edit(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path((member, leave)): Path<(String, String)>,
+) -> PageResult {
+    let (member, leave) = (parse_id(&member)?, parse_id(&leave)?);
+    let (l, name) = members_leave(&state, &ctx, member, leave).await?;
+    if !l.active {
+        return Ok(Redirect::to(&format!("/members/{member}/leaves")).into_response());
+    }
+    let form = LeaveEditForm {
+        leave_type: l.leave_type,
+        start_date: l.start_date.to_string(),
+        end_date: l.end_date.map(|d| d.to_string()).unwrap_or_default(),
+        reason: l.reason.unwrap_or_default(),
+        exempt: l.exempt_from_training_waiver.then(|| "1".into()),
+    };
+    Ok(web::render(&leave_edit_page(
+        &ctx,
+        member,
+        name,
+        leave,
+        form,
+        &[],
+    )))
+}
+
+async fn leave_update(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path((member, leave)): Path<(String, String)>,
+    Form(form): Form<LeaveEditForm>,
+) -> PageResult {
+    let (member, leave) = (parse_id(&member)?, parse_id(&leave)?);
+    let (l, name) = members_leave(&state, &ctx, member, leave).await?;
+    if !l.active {
+        return Ok(Redirect::to(&format!("/members/{member}/leaves")).into_response());
+    }
+    let mut errors = Vec::new();
+    let start = parse_date("start_date", &form.start_date, &mut errors);
+    let end = opt_date("end_date", &form.end_date, &mut errors);
+    if let Some(start) = start {
+        let patch = waivers::LeavePatch {
+            leave_type: Some(form.leave_type.clone()),
+            reason: Some(Some(form.reason.clone())),
+            start_date: Some(start),
+            end_date: Some(end),
+            exempt_from_training_waiver: Some(form.exempt.is_some()),
+        };
+        let mut tx = state.db.begin().await?;
+        match waivers::update_leave(&ctx, &mut tx, leave, patch).await {
+            Ok(_) if errors.is_empty() => {
+                tx.commit().await?;
+                return Ok(
+                    Redirect::to(&format!("/members/{member}/leaves?done=updated")).into_response(),
+                );
+            }
+            Ok(_) => tx.rollback().await?,
+            Err(AppError::Validation(found)) => {
+                tx.rollback().await?;
+                errors.extend(found);
+            }
+            // Removed meanwhile: the list shows it.
+            Err(AppError::Conflict(_)) => {
+                return Ok(Redirect::to(&format!("/members/{member}/leaves")).into_response());
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    let page = leave_edit_page(&ctx, member, name, leave, form, &errors);
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Importing past records from a CSV (`training.manage`)
+
+pub struct PreviewView {
+    pub line: u64,
+    pub username: String,
+    pub course: String,
+    pub date: String,
+    pub hours: String,
+    pub expires: String,
+}
+
+#[derive(Template)]
+#[template(path = "training/import.html")]
+struct ImportPage {
+    chrome: Chrome,
+    csv: String,
+    columns: String,
+    csv_error: Option<String>,
+    checked: bool,
+    rows: u64,
+    valid_rows: u64,
+    created: Option<u64>,
+    errors: Vec<RowError>,
+    preview: Vec<PreviewView>,
+}
+
+impl ImportPage {
+    fn new(ctx: &Ctx, csv: String) -> ImportPage {
+        ImportPage {
+            chrome: chrome(ctx),
+            csv,
+            columns: import::COLUMNS.join(", "),
+            csv_error: None,
+            checked: false,
+            rows: 0,
+            valid_rows: 0,
+            created: None,
+            errors: Vec::new(),
+            preview: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ImportForm {
+    #[serde(default)]
+    csv: String,
+    /// Present on the confirming button: import, all rows or none.
+    commit: Option<String>,
+}
+
+async fn import_form(Viewer(ctx): Viewer) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    Ok(web::render(&ImportPage::new(&ctx, String::new())))
+}
+
+const TEMPLATE_CSV: &str = "username,course,course_name,category,training_type,completion_date,hours,expiration_date,certification_number,issuing_agency,instructor,notes\r\n\
+jdoe,,Ladder drill,company,drill,2024-05-05,2.5,,,,Capt. Smith,\r\n";
+
+async fn import_template(Viewer(ctx): Viewer) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"training-records-template.csv\"",
+            ),
+        ],
+        TEMPLATE_CSV,
+    )
+        .into_response())
+}
+
+async fn import_csv(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Form(form): Form<ImportForm>,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let dry_run = form.commit.is_none();
+    let mut page = ImportPage::new(&ctx, form.csv);
+    let mut tx = state.db.begin().await?;
+    let status = match import::import(&ctx, &mut tx, &page.csv, dry_run).await {
+        Ok(report) => {
+            let failed = !report.errors.is_empty();
+            if dry_run || failed {
+                tx.rollback().await?;
+            } else {
+                tx.commit().await?;
+                page.created = Some(report.created);
+            }
+            page.checked = true;
+            page.rows = report.rows;
+            page.valid_rows = report.valid_rows;
+            page.errors = report.errors;
+            page.preview = report
+                .preview
+                .into_iter()
+                .map(|p| PreviewView {
+                    line: p.line,
+                    username: p.username,
+                    course: p.course_name,
+                    date: p.completion_date.to_string(),
+                    hours: super::compliance::show(p.hours),
+                    expires: p.expiration_date.map(|d| d.to_string()).unwrap_or_default(),
+                })
+                .collect();
+            if failed {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            }
+        }
+        Err(AppError::Validation(errors)) => {
+            tx.rollback().await?;
+            page.csv_error = Some(
+                errors
+                    .iter()
+                    .map(|e| web::field_sentence("The CSV", &e.message))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if page.created.is_some() {
+        // Imported: nothing left to preview; the box starts empty again.
+        page.csv.clear();
+        page.preview.clear();
+    }
+    Ok((status, web::render(&page)).into_response())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Membership tiers (`members.manage`)
+
+pub struct TierRow {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub years: u16,
+    pub benefits: String,
+    pub active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "training/tiers.html")]
+struct TiersPage {
+    chrome: Chrome,
+    notice: Option<&'static str>,
+    tiers: Vec<TierRow>,
+}
+
+fn benefits(t: &tiers::Tier) -> String {
+    let mut out = Vec::new();
+    if t.training_exempt {
+        out.push("Exempt from training requirements");
+    }
+    if t.voting_eligible {
+        out.push("May vote");
+    }
+    if t.can_hold_office {
+        out.push("May hold office");
+    }
+    if out.is_empty() {
+        "None".into()
+    } else {
+        out.join(", ")
+    }
+}
+
+async fn tiers_list(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    query: Result<Query<DoneQuery>, QueryRejection>,
+) -> PageResult {
+    ctx.require(MEMBERS_MANAGE)?;
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let mut conn = state.db.acquire().await?;
+    let list = tiers::tiers(&ctx, &mut conn).await?;
+    Ok(web::render(&TiersPage {
+        chrome: Chrome::for_viewer(&ctx, MEMBERS),
+        notice: match q.done.as_deref() {
+            Some("saved") => Some("The tier was saved. The monthly tier job uses it from now on."),
+            _ => None,
+        },
+        tiers: list
+            .iter()
+            .map(|t| TierRow {
+                id: t.id,
+                name: t.name.clone(),
+                slug: t.slug.clone(),
+                years: t.years_required,
+                benefits: benefits(t),
+                active: t.active,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TierForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    years_required: String,
+    #[serde(default)]
+    sort_order: String,
+    #[serde(default)]
+    training_exempt: Option<String>,
+    #[serde(default)]
+    voting_eligible: Option<String>,
+    #[serde(default)]
+    can_hold_office: Option<String>,
+    #[serde(default)]
+    active: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "training/tier_form.html")]
+struct TierFormPage {
+    chrome: Chrome,
+    id: Option<Uuid>,
+    slug: String,
+    form: TierForm,
+    errors: HashMap<String, String>,
+}
+
+const TIER_LABELS: &[(&str, &str)] = &[
+    ("name", "Name"),
+    ("years_required", "Years of service"),
+    ("sort_order", "Order"),
+];
+
+fn tier_page(
+    ctx: &Ctx,
+    id: Option<Uuid>,
+    slug: String,
+    form: TierForm,
+    errors: &[FieldError],
+) -> TierFormPage {
+    TierFormPage {
+        chrome: Chrome::for_viewer(ctx, MEMBERS),
+        id,
+        slug,
+        form,
+        errors: beside(errors, TIER_LABELS),
+    }
+}
+
+async fn tier_new(Viewer(ctx): Viewer) -> PageResult {
+    ctx.require(MEMBERS_MANAGE)?;
+    let form = TierForm {
+        voting_eligible: Some("1".into()),
+        can_hold_office: Some("1".into()),
+        active: Some("1".into()),
+        ..TierForm::default()
+    };
+    Ok(web::render(&tier_page(
+        &ctx,
+        None,
+        String::new(),
+        form,
+        &[],
+    )))
+}
+
+async fn tier_edit(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    ctx.require(MEMBERS_MANAGE)?;
+    let mut conn = state.db.acquire().await?;
+    let t = tiers::tier(&ctx, &mut conn, id).await?;
+    let on = |b: bool| b.then(|| "1".to_string());
+    let form = TierForm {
+        name: t.name,
+        years_required: t.years_required.to_string(),
+        sort_order: t.sort_order.to_string(),
+        training_exempt: on(t.training_exempt),
+        voting_eligible: on(t.voting_eligible),
+        can_hold_office: on(t.can_hold_office),
+        active: on(t.active),
+    };
+    Ok(web::render(&tier_page(&ctx, Some(id), t.slug, form, &[])))
+}
+
+/// A whole number from a form field; empty is `None` (or "is required").
+fn whole(field: &str, raw: &str, required: bool, errors: &mut Vec<FieldError>) -> Option<i64> {
+    match raw.trim() {
+        "" => {
+            if required {
+                errors.push(FieldError::new(field, "is required"));
+            }
+            None
+        }
+        n => match n.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(FieldError::new(field, "must be a whole number"));
+                None
+            }
+        },
+    }
+}
+
+async fn tier_save(state: &AppState, ctx: &Ctx, id: Option<Uuid>, form: TierForm) -> PageResult {
+    ctx.require(MEMBERS_MANAGE)?;
+    let mut conn = state.db.acquire().await?;
+    // Another department's tier: not found, before anything is checked.
+    let slug = match id {
+        Some(id) => tiers::tier(ctx, &mut conn, id).await?.slug,
+        None => String::new(),
+    };
+    drop(conn);
+    let mut errors = Vec::new();
+    let years = whole("years_required", &form.years_required, true, &mut errors);
+    let sort_order = whole("sort_order", &form.sort_order, false, &mut errors);
+    let input = tiers::TierInput {
+        name: form.name.clone(),
+        slug: None,
+        // A stand-in that passes, when the field could not be read (its error is noted).
+        years_required: years.unwrap_or(0),
+        sort_order,
+        training_exempt: form.training_exempt.is_some(),
+        voting_eligible: form.voting_eligible.is_some(),
+        can_hold_office: form.can_hold_office.is_some(),
+        active: form.active.is_some(),
+    };
+    let mut tx = state.db.begin().await?;
+    let saved = match id {
+        None => tiers::create_tier(ctx, &mut tx, input).await,
+        Some(id) => tiers::update_tier(ctx, &mut tx, id, input).await,
+    };
+    match saved {
+        Ok(_) if errors.is_empty() => {
+            tx.commit().await?;
+            return Ok(Redirect::to("/membership/tiers?done=saved").into_response());
+        }
+        Ok(_) => tx.rollback().await?,
+        Err(AppError::Validation(found)) => {
+            tx.rollback().await?;
+            errors.extend(found);
+        }
+        Err(other) => return Err(other.into()),
+    }
+    let page = tier_page(ctx, id, slug, form, &errors);
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
+}
+
+async fn tier_create(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Form(form): Form<TierForm>,
+) -> PageResult {
+    tier_save(&state, &ctx, None, form).await
+}
+
+async fn tier_update(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<TierForm>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    tier_save(&state, &ctx, Some(id), form).await
+}
