@@ -78,18 +78,18 @@ async fn a_program_is_built_and_a_member_enrolled_signed_off_and_withdrawn_from_
     let base = format!("/training/programs/{pid}");
 
     let (status, _, html) = app
-        .page_post(&format!("{base}/phases"), &admin, &[("name", "")])
+        .page_post(&format!("{base}/phases"), &admin, &[("phase_name", "")])
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        has_error(&html, "name", "Phase name is required."),
+        has_error(&html, "phase_name", "Phase name is required."),
         "{html}"
     );
     let (status, _, _) = app
         .page_post(
             &format!("{base}/phases"),
             &admin,
-            &[("name", "Classroom"), ("manual", "1")],
+            &[("phase_name", "Classroom"), ("manual", "1")],
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -257,7 +257,7 @@ async fn a_program_is_built_and_a_member_enrolled_signed_off_and_withdrawn_from_
         .page_post(
             &format!("{base}/phases"),
             &member_cookies,
-            &[("name", "Mine")],
+            &[("phase_name", "Mine")],
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);

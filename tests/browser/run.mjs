@@ -62,6 +62,10 @@ const PAGES = [
   { name: 'training-submissions', path: '/training/submissions' },
   { name: 'training-waivers', path: '/training/waivers' },
   { name: 'training-import', path: '/training/import' },
+  { name: 'training-programs', path: '/training/programs' },
+  { name: 'training-program-new', path: '/training/programs/new' },
+  { name: 'training-shift-reports', path: '/training/shift-reports?status=all' },
+  { name: 'training-shift-report-new', path: '/training/shift-reports/new' },
   { name: 'membership-tiers', path: '/membership/tiers' },
   { name: 'membership-tier-new', path: '/membership/tiers/new' },
   { name: 'announcements', path: '/announcements' },
@@ -1282,6 +1286,104 @@ test('training: a crew is recorded, a member submits outside training, an office
     assert.equal(res.status(), 200);
     assert.equal(res.headers()['content-type'], 'application/pdf');
   });
+});
+
+test('programs: a program is built with a mistake first, a shift report is approved, the phase signed off, the trainee acknowledges', async () => {
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  const temporary = 'temporary program words';
+  const people = {};
+  for (const [username, first, last] of [['ff-probie', 'Pat', 'Probie'], ['lt-review', 'Rae', 'Reviewer']]) {
+    const created = await api('POST', '/api/v1/members', token, {
+      username, email: `${username}@example.org`, first_name: first, last_name: last,
+      temporary_password: temporary,
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    people[username] = created.body;
+  }
+  const roles = await api('GET', '/api/v1/roles', token);
+  const officer = roles.body.find((r) => r.slug === 'training_officer');
+  const assigned = await api('POST', `/api/v1/members/${people['lt-review'].id}/roles`, token, { role_id: officer.id });
+  assert.equal(assigned.status, 200, JSON.stringify(assigned.body));
+  const firstSignIn = async (page, username, password) => {
+    await signIn(page, username, temporary);
+    await page.getByLabel('Current password').fill(temporary);
+    await page.getByLabel('New password').fill(password);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.waitForLoadState();
+  };
+
+  // The admin builds the program (a name forgotten first), enrolls the probie and reports on a shift.
+  await withPage('programs-build', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/training');
+    await page.getByRole('navigation', { name: 'Training officer' }).getByRole('link', { name: 'Programs' }).click();
+    await page.getByRole('link', { name: 'New program' }).click();
+    await page.getByRole('button', { name: 'Create the program' }).click();
+    assert.match(await page.locator('#name-error').innerText(), /Name is required/);
+    await checkA11y(page, 'new program (refused)');
+    await page.getByLabel('Name').fill('Probationary firefighter');
+    await page.getByLabel('Time limit in days (optional)').fill('365');
+    await page.getByRole('button', { name: 'Create the program' }).click();
+    await page.getByText('The program was created.').waitFor();
+    await page.getByLabel('Phase name').fill('Riding');
+    await page.getByLabel('An officer signs this phase off before the member moves on').check();
+    await page.getByRole('button', { name: 'Add the phase' }).click();
+    await page.getByText('The phase was added.').waitFor();
+    for (const [kind, name] of [['shifts', 'Ride-along shifts'], ['skill', 'SCBA donning']]) {
+      await page.getByLabel('Kind').selectOption(kind);
+      await page.getByLabel('Name', { exact: true }).fill(name);
+      await page.getByRole('button', { name: 'Add the item' }).click();
+      await page.getByText('The item was added').waitFor();
+    }
+    await page.locator('#user_id').selectOption({ label: 'Probie, Pat' });
+    await page.getByRole('button', { name: 'Enroll' }).click();
+    await page.getByText('The member was enrolled and told.').waitFor();
+    assert.match(await page.locator('#enrolled').innerText(), /Pat Probie\s+Active\s+Riding\s+0 %/);
+    await checkA11y(page, 'program');
+
+    await page.goto('/training/shift-reports/new');
+    await page.locator('#trainee_id').selectOption({ label: 'Probie, Pat' });
+    await page.getByLabel('Hours on shift').fill('12');
+    await page.getByLabel('Skills observed (optional)').fill('SCBA donning');
+    await page.getByLabel('Narrative (optional)').fill('Steady at the pump panel.\nAsk more questions on scene.');
+    await checkA11y(page, 'shift report form');
+    await page.getByRole('button', { name: 'Send for review' }).click();
+    await page.getByText('The report was sent for review.').waitFor();
+    await checkA11y(page, 'shift report');
+  }, { expect: [[422, '/training/programs/new']] });
+
+  // Another officer approves it on a phone, then signs the phase off.
+  await withPage('programs-review', async (page) => {
+    await firstSignIn(page, 'lt-review', 'ladder forty two words');
+    await page.goto('/training/shift-reports');
+    await checkA11y(page, 'shift reports to review');
+    await page.getByRole('link', { name: /report on Pat Probie/ }).click();
+    await page.getByRole('button', { name: 'Record the review' }).click();
+    await page.getByText('The report was approved and credited').waitFor();
+    await page.goto('/training/programs');
+    await page.getByRole('link', { name: 'Probationary firefighter' }).click();
+    await page.getByRole('link', { name: 'Pat Probie' }).click();
+    await page.getByText('Riding is done and waits for an officer').waitFor();
+    await checkA11y(page, 'enrollment awaiting sign-off');
+    await page.getByRole('button', { name: 'Sign off the phase' }).click();
+    await page.getByText('The phase was signed off.').waitFor();
+    assert.match(await page.locator('.facts').innerText(), /Completed/);
+  }, { context: { viewport: { width: 390, height: 844 } } });
+
+  // The trainee sees the program done and acknowledges the report.
+  await withPage('programs-trainee', async (page) => {
+    await firstSignIn(page, 'ff-probie', 'hydrant ninety words');
+    await page.goto('/training');
+    await page.getByRole('link', { name: 'Your programs' }).click();
+    assert.match(await page.locator('main').innerText(), /Probationary firefighter: Completed, 100 % done/);
+    await page.goto('/training');
+    await page.getByRole('link', { name: 'Reports on your shifts' }).click();
+    await page.getByRole('link', { name: /report on Pat Probie/ }).click();
+    assert.match(await page.locator('main').innerText(), /Ask more questions on scene\./);
+    await page.getByRole('button', { name: 'I have read it' }).click();
+    await page.getByText('the report is acknowledged').waitFor();
+    await checkA11y(page, 'shift report (trainee)');
+  }, { context: { viewport: { width: 390, height: 844 } } });
 });
 
 test('training admin: a waiver granted after a mistake, a CSV with a bad row then a good one, a tier edited', async () => {

@@ -360,12 +360,13 @@ struct ItemView {
     required: bool,
 }
 
+/// Its fields are named apart from the item form's: both are on the program page.
 #[derive(Debug, Default, Deserialize)]
 struct PhaseForm {
     #[serde(default)]
-    name: String,
+    phase_name: String,
     #[serde(default)]
-    description: String,
+    phase_description: String,
     manual: Option<String>,
     #[serde(default)]
     time_limit_days: String,
@@ -524,7 +525,11 @@ async fn program_page(
         enrollments: enrollments.iter().map(enrollment_row).collect(),
         phase_errors: Errors::new(
             &forms.phase_errors,
-            &[("name", "Phase name"), ("time_limit_days", "Time limit")],
+            &[
+                ("phase_name", "Phase name"),
+                ("phase_description", "Description"),
+                ("time_limit_days", "Time limit"),
+            ],
         ),
         item_errors: Errors::new(
             &forms.item_errors,
@@ -589,8 +594,9 @@ async fn add_phase(
     let mut errors = Vec::new();
     let days = parse_days("time_limit_days", &form.time_limit_days, &mut errors);
     let input = PhaseInput {
-        name: form.name.clone(),
-        description: (!form.description.trim().is_empty()).then(|| form.description.clone()),
+        name: form.phase_name.clone(),
+        description: (!form.phase_description.trim().is_empty())
+            .then(|| form.phase_description.clone()),
         requires_manual_advancement: form.manual.is_some(),
         time_limit_days: days,
     };
@@ -603,7 +609,12 @@ async fn add_phase(
             );
         }
         Ok(_) => {}
-        Err(AppError::Validation(found)) => errors.extend(found),
+        Err(AppError::Validation(found)) => errors.extend(found.into_iter().map(|mut e| {
+            if matches!(e.field.as_str(), "name" | "description") {
+                e.field = format!("phase_{}", e.field);
+            }
+            e
+        })),
         Err(other) => return Err(other.into()),
     }
     tx.rollback().await?;
