@@ -64,6 +64,15 @@ pub fn register(registry: Registry) -> Registry {
             crate::modules::training::expiry::run,
         ))
         .with(JobDef::new(
+            crate::modules::training::programs::deadlines::JOB,
+            "Training program deadlines",
+            "Reminds members whose training program is due within 30 days (once), and marks an \
+             enrollment past its finish-by date expired, telling the member and the training \
+             officers. Progress is kept.",
+            "0 5 6 * * *",
+            crate::modules::training::programs::deadlines::run,
+        ))
+        .with(JobDef::new(
             crate::modules::training::tiers::JOB,
             "Membership tiers",
             "Moves active and probationary members up to the membership tier their years of \

@@ -245,6 +245,7 @@ async fn the_list_shows_the_built_in_jobs_with_schedule_zone_next_and_last_run()
             "email_outbox",
             "backup",
             "cert_expiry",
+            "program_deadlines",
             "membership_tiers"
         ],
         "{list:?}"
@@ -281,6 +282,7 @@ async fn the_list_shows_the_built_in_jobs_with_schedule_zone_next_and_last_run()
             ("0 * * * * *", "Every minute."),
             ("0 45 2 * * *", "At 02:45."),
             ("0 0 6 * * *", "At 06:00."),
+            ("0 5 6 * * *", "At 06:05."),
             ("0 0 4 1 * *", "At 04:00, on day 1.")
         ]
     );

@@ -731,3 +731,110 @@ async fn bad_programs_items_enrollments_and_shift_reports_are_refused_and_change
     assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&body), vec!["units"]);
 }
+
+async fn run_deadlines(app: &TestApp) {
+    let (status, run) = app
+        .post(
+            &app.a.admin.token,
+            "/api/v1/jobs/program_deadlines/run",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert_eq!(run["outcome"], "succeeded", "{run}");
+}
+
+async fn subjects(app: &TestApp, user: &User) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT subject FROM notification_logs WHERE recipient_id = ? ORDER BY created_at, subject",
+    )
+    .bind(user.id)
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_program_due_soon_is_reminded_once_and_one_past_its_date_expires_once() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let officer = app
+        .member(&app.a, "deadline-officer", &["training_officer"])
+        .await;
+    let soon = app.member(&app.a, "due-soon", &[]).await;
+    let late = app.member(&app.a, "overdue", &[]).await;
+    let (program, _) = probationary(&app, &admin).await;
+    let pid = program["id"].as_str().unwrap();
+    let today = org_today(&app).await;
+    let mut ids = Vec::new();
+    for (who, days) in [(&soon, 10), (&late, 200)] {
+        let e = ok(
+            &app,
+            &admin,
+            &format!("/api/v1/training/programs/{pid}/enrollments"),
+            json!({"user_id": who.id,
+                   "target_completion_date": (today + chrono::Duration::days(days)).to_string()}),
+            StatusCode::CREATED,
+        )
+        .await;
+        ids.push(e["id"].as_str().unwrap().to_string());
+    }
+    // The second one's date passes.
+    sqlx::query(
+        "UPDATE program_enrollments SET target_completion_date = ? WHERE id = UNHEX(REPLACE(?, '-', ''))",
+    )
+    .bind(today - chrono::Duration::days(1))
+    .bind(&ids[1])
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        run_deadlines(&app).await;
+    }
+    let due = subjects(&app, &soon).await;
+    assert_eq!(
+        due.iter().filter(|s| s.contains("is due by")).count(),
+        1,
+        "{due:?}"
+    );
+    let (_, e) = app
+        .get(&admin, &format!("/api/v1/training/enrollments/{}", ids[0]))
+        .await;
+    assert_eq!(e["status"], "active");
+    let (_, e) = app
+        .get(&admin, &format!("/api/v1/training/enrollments/{}", ids[1]))
+        .await;
+    assert_eq!(e["status"], "expired");
+    assert_eq!(
+        app.audit_actions(&app.a, "training.enrollment_expired")
+            .await,
+        1
+    );
+    for who in [&late, &officer] {
+        let got = subjects(&app, who).await;
+        assert_eq!(
+            got.iter()
+                .filter(|s| s.ends_with("Probationary firefighter expired"))
+                .count(),
+            1,
+            "{got:?}"
+        );
+    }
+    // Expired keeps its progress and takes no more credit; the member can be enrolled again.
+    let (status, body) = app
+        .post(
+            &admin,
+            &format!("/api/v1/training/enrollments/{}/advance", ids[1]),
+            json!({"force": true}),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::CONFLICT);
+    ok(
+        &app,
+        &admin,
+        &format!("/api/v1/training/programs/{pid}/enrollments"),
+        json!({"user_id": late.id}),
+        StatusCode::CREATED,
+    )
+    .await;
+}

@@ -2,9 +2,10 @@
 //! probationary firefighter's, in phases of items (a course, hours, shifts, calls, a skill an
 //! officer signs off). Members are enrolled, credited from their training records and shift
 //! completion reports, move through the phases on their own unless a phase needs an officer's
-//! sign-off, and complete or withdraw.
+//! sign-off, and complete, withdraw, or expire past their finish-by date.
 
 pub mod api;
+pub mod deadlines;
 pub mod engine;
 pub mod pages;
 pub mod service;
