@@ -237,7 +237,13 @@ async fn a_program_is_built_and_a_member_enrolled_signed_off_and_withdrawn_from_
         "{html}"
     );
 
-    // The member sees their own enrollment, not another's, and no officer controls.
+    // The member's dashboard shows the program; they see their own enrollment, not another's,
+    // and no officer controls.
+    let (_, _, html) = app.page_get("/", &member_cookies).await;
+    assert!(
+        html.contains("Recruit academy: 0 % done, now in Classroom"),
+        "{html}"
+    );
     let (status, _, html) = app
         .page_get(&format!("/training/enrollments/{theirs}"), &member_cookies)
         .await;
@@ -409,6 +415,11 @@ async fn a_shift_report_is_written_reviewed_and_acknowledged_from_the_pages() {
         .page_post(&format!("{page}/review"), &w, &[("decision", "approved")])
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // The reviewer's dashboard says a report waits (the author's does not).
+    let (_, _, html) = app.page_get("/", &r).await;
+    assert!(html.contains("1 shift report waiting for review"), "{html}");
+    let (_, _, html) = app.page_get("/", &w).await;
+    assert!(!html.contains("shift report waiting for review"), "{html}");
     // The reviewer: flagging needs a note.
     let (status, _, html) = app.page_get("/training/shift-reports", &r).await;
     assert_eq!(status, StatusCode::OK);
@@ -430,6 +441,8 @@ async fn a_shift_report_is_written_reviewed_and_acknowledged_from_the_pages() {
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     // The trainee reads it, with the narrative, and acknowledges it.
+    let (_, _, html) = app.page_get("/", &t).await;
+    assert!(html.contains("1 shift report about you to read"), "{html}");
     let (status, _, html) = app.page_get("/training/shift-reports", &t).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("not yet acknowledged"), "{html}");

@@ -812,6 +812,36 @@ pub async fn acknowledge(
     get_report(state, ctx, tx, id).await
 }
 
+/// Approved reports about the caller that they have not acknowledged yet.
+pub async fn to_acknowledge(ctx: &Ctx, conn: &mut Conn) -> AppResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM shift_completion_reports
+          WHERE organization_id = ? AND trainee_id = ? AND review_status = 'approved'
+            AND trainee_acknowledged_at IS NULL",
+    )
+    .bind(ctx.org_id)
+    .bind(ctx.user_id)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Reports waiting for a review the caller may give (not their own, not about them).
+pub async fn to_review(ctx: &Ctx, conn: &mut Conn) -> AppResult<i64> {
+    if !ctx.has(TRAINING_MANAGE) {
+        return Ok(0);
+    }
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM shift_completion_reports
+          WHERE organization_id = ? AND review_status = 'pending_review'
+            AND officer_id <> ? AND trainee_id <> ?",
+    )
+    .bind(ctx.org_id)
+    .bind(ctx.user_id)
+    .bind(ctx.user_id)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
 // ---------------------------------------------------------------------------------------------
 // API
 
