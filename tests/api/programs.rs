@@ -838,3 +838,158 @@ async fn a_program_due_soon_is_reminded_once_and_one_past_its_date_expires_once(
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_officer_in_a_program_neither_decides_on_it_nor_reads_reports_about_them_early() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let lieutenant = app
+        .member(&app.a, "lt-trainee", &["training_officer"])
+        .await;
+    let captain = app.member(&app.a, "captain", &["training_officer"]).await;
+    let graduate = app.member(&app.a, "graduate", &[]).await;
+    let (program, _) = probationary(&app, &admin).await;
+    let pid = program["id"].as_str().unwrap();
+    let enroll = format!("/api/v1/training/programs/{pid}/enrollments");
+    let e = ok(
+        &app,
+        &admin,
+        &enroll,
+        json!({"user_id": lieutenant.id}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let eid = e["id"].as_str().unwrap().to_string();
+    let shifts = item(&e, "Ride-along shifts")["item_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Their own enrollment: no verifying, crediting or signing off.
+    for (path, body) in [
+        (
+            format!("/api/v1/training/enrollments/{eid}/items/{shifts}"),
+            json!({"action": "verify"}),
+        ),
+        (
+            format!("/api/v1/training/enrollments/{eid}/advance"),
+            json!({"force": true}),
+        ),
+    ] {
+        let (status, body) = app.post(&lieutenant.token, &path, body).await;
+        assert_problem(status, &body, StatusCode::FORBIDDEN);
+    }
+    // A report about them is theirs to read only once approved.
+    let today = org_today(&app).await.to_string();
+    let report = ok(
+        &app,
+        &captain.token,
+        "/api/v1/training/shift-reports",
+        json!({"trainee_id": lieutenant.id, "shift_date": today, "hours_on_shift": 8,
+               "narrative": "Private until reviewed"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let rid = report["id"].as_str().unwrap();
+    let (status, _) = app
+        .get(
+            &lieutenant.token,
+            &format!("/api/v1/training/shift-reports/{rid}"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, listed) = app
+        .get(&lieutenant.token, "/api/v1/training/shift-reports")
+        .await;
+    assert_eq!(listed["total"], 0, "{listed}");
+    // A report approved for someone in no program counts for nothing and says so.
+    let lone = ok(
+        &app,
+        &captain.token,
+        "/api/v1/training/shift-reports",
+        json!({"trainee_id": graduate.id, "shift_date": today, "hours_on_shift": 8}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let approved = ok(
+        &app,
+        &admin,
+        &format!(
+            "/api/v1/training/shift-reports/{}/review",
+            lone["id"].as_str().unwrap()
+        ),
+        json!({"decision": "approved"}),
+        StatusCode::OK,
+    )
+    .await;
+    assert!(approved["credited_at"].is_null(), "{approved}");
+
+    // A member who completed the program is not reopened when the program gains an item.
+    let g = ok(
+        &app,
+        &admin,
+        &enroll,
+        json!({"user_id": graduate.id}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let gid = g["id"].as_str().unwrap().to_string();
+    for i in g["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["items"].as_array().unwrap())
+    {
+        ok(
+            &app,
+            &admin,
+            &format!(
+                "/api/v1/training/enrollments/{gid}/items/{}",
+                i["item_id"].as_str().unwrap()
+            ),
+            json!({"action": "waive"}),
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let g = ok(
+        &app,
+        &admin,
+        &format!("/api/v1/training/enrollments/{gid}/advance"),
+        json!({}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(g["status"], "completed", "{g}");
+    let phase = program["phases"][0]["id"].as_str().unwrap();
+    ok(
+        &app,
+        &admin,
+        &format!("/api/v1/training/programs/{pid}/items"),
+        json!({"phase_id": phase, "item_type": "hours", "name": "Extra hours", "target_value": 4}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let (_, g) = app
+        .get(&admin, &format!("/api/v1/training/enrollments/{gid}"))
+        .await;
+    assert_eq!(g["status"], "completed", "{g}");
+    // Far-off dates are refused beside the field.
+    let (status, body) = app
+        .post(
+            &captain.token,
+            "/api/v1/training/shift-reports",
+            json!({"trainee_id": graduate.id, "shift_date": "1850-07-04", "hours_on_shift": 8}),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&body), vec!["shift_date"]);
+    let (status, body) = app
+        .post(
+            &admin,
+            &enroll,
+            json!({"user_id": captain.id, "target_completion_date": "2999-01-01"}),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&body), vec!["target_completion_date"]);
+}

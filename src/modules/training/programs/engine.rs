@@ -91,8 +91,10 @@ pub fn rollup(phases: &[PhaseState]) -> Decimal {
 
 /// Where the member stands. Phases are in order; `signed` are the phases an officer signed off.
 /// A phase is passed when it is signed off, or when its required items are done and it does not
-/// need a sign-off. The member is in the first phase not passed, but never moves back from
-/// `current` (credit taken back from an earlier phase reopens the program instead). The program
+/// need a sign-off. The member is in the first phase not passed at or after `current` (credit
+/// taken back from an earlier phase leaves them where they are while a later phase is open, and
+/// keeps the program from completing); only when every later phase is passed do they go back to
+/// the earlier open one. The program
 /// is complete when every phase is passed. A `flexible` program has no order and no sign-offs:
 /// it is complete when every required item is done.
 pub fn standing(
@@ -127,13 +129,18 @@ pub fn standing(
             awaiting_sign_off: false,
         };
     };
+    // The first phase not passed from where the member is; back to an earlier one only when
+    // every phase from there on is passed (credit taken back from it).
     let at = if flexible {
         open
     } else {
         let stored = current
             .and_then(|c| phases.iter().position(|p| p.id == c))
             .unwrap_or(0);
-        open.max(stored)
+        phases[stored..]
+            .iter()
+            .position(|p| !passed(p))
+            .map_or(open, |i| stored + i)
     };
     let phase = &phases[at];
     Standing {
@@ -285,15 +292,32 @@ mod tests {
     }
 
     #[test]
-    fn a_phase_never_moves_back_but_completion_does() {
+    fn credit_taken_back_keeps_the_member_in_an_open_later_phase_and_reopens_completion() {
         // The member is in phase 2; credit in phase 1 was taken back (a voided record).
         let phases = vec![
             phase(1, false, vec![item(true, "in_progress")]),
             phase(2, false, vec![item(true, "completed")]),
         ];
         let s = standing("phases", &phases, Some(Uuid::from_u128(2)), &[]);
-        assert_eq!(s.current_phase, Some(Uuid::from_u128(2)));
+        assert_eq!(s.current_phase, Some(Uuid::from_u128(1)));
         assert!(!s.complete);
+        // While a later phase is open, the member stays where they are.
+        let three = vec![
+            phase(1, false, vec![item(true, "in_progress")]),
+            phase(2, true, vec![item(true, "completed")]),
+            phase(3, false, vec![item(true, "not_started")]),
+        ];
+        let s = standing("phases", &three, Some(Uuid::from_u128(2)), &[]);
+        assert_eq!(s.current_phase, Some(Uuid::from_u128(2)));
+        assert!(s.awaiting_sign_off);
+        // Phase 2 signed off: on to phase 3, not back to phase 1 (the reviewer's stuck case).
+        let s = standing(
+            "phases",
+            &three,
+            Some(Uuid::from_u128(2)),
+            &[Uuid::from_u128(2)],
+        );
+        assert_eq!(s.current_phase, Some(Uuid::from_u128(3)));
         // A phase an officer signed off stays passed when its credit goes.
         let s = standing(
             "phases",

@@ -861,6 +861,8 @@ struct EnrollmentPage {
     target: String,
     withdrawn_reason: String,
     awaiting: bool,
+    /// A flexible program has no phase order to sign off.
+    flexible: bool,
     open_items: usize,
     phases: Vec<PhaseProgressView>,
     item_error: Option<(Uuid, String)>,
@@ -897,7 +899,8 @@ fn enrollment_page(ctx: &Ctx, d: EnrollmentDetail) -> EnrollmentPage {
         .unwrap_or(0);
     EnrollmentPage {
         chrome: chrome(ctx),
-        officer: ctx.has(TRAINING_MANAGE),
+        // Another officer decides on an officer's own program.
+        officer: ctx.has(TRAINING_MANAGE) && e.user_id != ctx.user_id,
         own: e.user_id == ctx.user_id,
         id: e.id,
         program_id: e.program_id,
@@ -913,6 +916,7 @@ fn enrollment_page(ctx: &Ctx, d: EnrollmentDetail) -> EnrollmentPage {
             .unwrap_or_default(),
         withdrawn_reason: e.withdrawn_reason.clone().unwrap_or_default(),
         awaiting: d.awaiting_sign_off,
+        flexible: e.structure_type == "flexible",
         open_items,
         phases: d
             .phases

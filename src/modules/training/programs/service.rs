@@ -436,8 +436,9 @@ fn yes() -> bool {
     true
 }
 
-/// Adds an item to a phase. Members enrolled get it at once, with credit for what they have
-/// done already (a course they completed).
+/// Adds an item to a phase. Members enrolled now get it at once, with credit for what they
+/// have done already (a course they completed); those who completed the program keep it as it
+/// was when they did.
 pub async fn add_item(
     ctx: &Ctx,
     tx: &mut Tx<'_>,
@@ -545,7 +546,7 @@ pub async fn add_item(
          SELECT UNHEX(REPLACE(UUID(), '-', '')), e.organization_id, e.id, ?, 'not_started', 0, ?
            FROM program_enrollments e
           WHERE e.organization_id = ? AND e.program_id = ?
-            AND e.status IN ('active', 'on_hold', 'completed')",
+            AND e.status IN ('active', 'on_hold')",
     )
     .bind(id)
     .bind(db::now())
@@ -617,10 +618,12 @@ pub async fn remove_item(
     program(ctx, tx, program_id).await
 }
 
+/// After the program changed: the enrollments going now are brought up to date (a completed
+/// one is not reopened by a change to the program).
 async fn refresh_program(ctx: &Ctx, tx: &mut Tx<'_>, program_id: Uuid) -> AppResult<()> {
     let ids: Vec<Uuid> = sqlx::query_scalar(
         "SELECT id FROM program_enrollments WHERE organization_id = ? AND program_id = ?
-            AND status IN ('active', 'completed')",
+            AND status = 'active'",
     )
     .bind(ctx.org_id)
     .bind(program_id)
@@ -931,13 +934,19 @@ pub async fn enroll(
         ));
     }
     let today = training::today(tx, ctx.org_id).await?;
-    if let Some(t) = input.target_completion_date
-        && t < today
-    {
-        return Err(AppError::field(
-            "target_completion_date",
-            format!("must not be in the past (today is {today})"),
-        ));
+    if let Some(t) = input.target_completion_date {
+        if t < today {
+            return Err(AppError::field(
+                "target_completion_date",
+                format!("must not be in the past (today is {today})"),
+            ));
+        }
+        if t > today + Duration::days(3660) {
+            return Err(AppError::field(
+                "target_completion_date",
+                "must be within ten years",
+            ));
+        }
     }
     let going: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM program_enrollments
@@ -1105,6 +1114,11 @@ pub async fn advance(
 ) -> AppResult<EnrollmentDetail> {
     ctx.require(TRAINING_MANAGE)?;
     let e = lock_enrollment(tx, ctx.org_id, id).await?;
+    if e.user_id == ctx.user_id {
+        return Err(AppError::Forbidden(
+            "another officer decides on your own program".into(),
+        ));
+    }
     if e.status != "active" {
         return Err(AppError::Conflict(format!(
             "the enrollment is {}, not active",
@@ -1177,20 +1191,37 @@ async fn set_status(
     percent: Decimal,
 ) -> AppResult<()> {
     let completed_at = (status == "completed").then(db::now);
-    sqlx::query(
+    // Reopened after its finish-by date (credit taken back long after): 30 more days rather
+    // than an expiry the next night.
+    let today = training::today(tx, ctx.org_id).await?;
+    let target = match e.target_completion_date {
+        Some(t) if status == "active" && t < today + Duration::days(30) => {
+            Some(today + Duration::days(30))
+        }
+        other => other,
+    };
+    let changed = sqlx::query(
         "UPDATE program_enrollments SET status = ?, completed_at = ?, current_phase_id = ?,
-             progress_percentage = ?, updated_at = ?
-          WHERE organization_id = ? AND id = ?",
+             progress_percentage = ?, target_completion_date = ?, updated_at = ?
+          WHERE organization_id = ? AND id = ? AND status = ?",
     )
     .bind(status)
     .bind(completed_at)
     .bind(phase)
     .bind(percent)
+    .bind(target)
     .bind(db::now())
     .bind(ctx.org_id)
     .bind(e.id)
+    .bind(&e.status)
     .execute(&mut **tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(AppError::Conflict(
+            "the enrollment changed meanwhile; try again".into(),
+        ));
+    }
     let action = if status == "completed" {
         "training.program_completed"
     } else {
@@ -1202,6 +1233,7 @@ async fn set_status(
         Entry::new(action, "program_enrollment", e.id).changes(serde_json::json!({
             "member": e.user_id, "program": e.program_id, "status": [e.status, status],
             "progress_percentage": percent,
+            "target_completion_date": [e.target_completion_date, target],
         })),
     )
     .await
@@ -1228,6 +1260,11 @@ pub async fn act_on_item(
 ) -> AppResult<EnrollmentDetail> {
     ctx.require(TRAINING_MANAGE)?;
     let e = lock_enrollment(tx, ctx.org_id, id).await?;
+    if e.user_id == ctx.user_id {
+        return Err(AppError::Forbidden(
+            "another officer decides on your own program".into(),
+        ));
+    }
     let note = optional_text("note", input.note, 500)?;
     let progress: Option<(Uuid, String, String)> = sqlx::query_as(
         "SELECT p.id, p.status, i.name FROM requirement_progress p
@@ -1375,7 +1412,8 @@ pub(in crate::modules::training) async fn refresh(
     tx: &mut Tx<'_>,
     id: Uuid,
 ) -> AppResult<()> {
-    let e = enrollment_row(tx, ctx.org_id, id).await?;
+    // Locked: a withdrawal or a second refresh waits, and sees what this one decided.
+    let e = lock_enrollment(tx, ctx.org_id, id).await?;
     if !matches!(e.status.as_str(), "active" | "completed") {
         return Ok(());
     }

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
@@ -147,10 +147,12 @@ fn report(state: &AppState, r: Row) -> AppResult<ShiftReport> {
     })
 }
 
-/// Who may read a report: an officer any report but another officer's draft; the trainee
-/// their approved ones.
+/// Who may read a report: the trainee their approved ones (an officer too, when the report is
+/// about them); an officer any other report but another officer's draft.
 fn visible(ctx: &Ctx, r: &Row) -> bool {
-    if ctx.has(TRAINING_MANAGE) {
+    if r.trainee_id == ctx.user_id {
+        r.review_status == "approved"
+    } else if ctx.has(TRAINING_MANAGE) {
         r.review_status != "draft" || r.officer_id == ctx.user_id
     } else {
         r.trainee_id == ctx.user_id && r.review_status == "approved"
@@ -215,7 +217,8 @@ pub async fn list(
     }
     let mut filter = String::from("s.organization_id = ?");
     filter.push_str(if manage {
-        " AND (s.review_status <> 'draft' OR s.officer_id = ?)"
+        " AND (s.review_status <> 'draft' OR s.officer_id = ?)
+          AND (s.trainee_id <> ? OR s.review_status = 'approved')"
     } else {
         " AND s.trainee_id = ? AND s.review_status = 'approved'"
     });
@@ -228,6 +231,9 @@ pub async fn list(
     macro_rules! bind_all {
         ($query:expr) => {{
             let mut query = $query.bind(ctx.org_id).bind(ctx.user_id);
+            if manage {
+                query = query.bind(ctx.user_id);
+            }
             if let Some(t) = q.trainee_id {
                 query = query.bind(t);
             }
@@ -327,7 +333,9 @@ async fn validate(
             "cannot be yourself: another officer reports on your shifts",
         );
     }
-    if input.shift_date > today {
+    if input.shift_date.year() < 1900 {
+        c.push("shift_date", "must be in 1900 or later");
+    } else if input.shift_date > today {
         c.push(
             "shift_date",
             format!("must not be in the future (today is {today})"),
@@ -707,20 +715,11 @@ pub async fn review(
     get_report(state, ctx, tx, id).await
 }
 
-/// Credits the report to the trainee's program(s), once: `credited_at` is set by the first
-/// approval only, and the ledger refuses a second credit from the same report anyway.
+/// Credits the report to the trainee's program(s), once: a report is approved once (only from
+/// pending review), `credited_at` is set when it credited something, and the ledger refuses a
+/// second credit from the same report anyway.
 async fn credit(ctx: &Ctx, tx: &mut Tx<'_>, r: &Row) -> AppResult<Vec<Uuid>> {
-    let first = sqlx::query(
-        "UPDATE shift_completion_reports SET credited_at = ?
-          WHERE organization_id = ? AND id = ? AND credited_at IS NULL",
-    )
-    .bind(db::now())
-    .bind(ctx.org_id)
-    .bind(r.id)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if first == 0 {
+    if r.credited_at.is_some() {
         return Ok(Vec::new());
     }
     let enrollments: Vec<Uuid> = match r.enrollment_id {
@@ -737,6 +736,7 @@ async fn credit(ctx: &Ctx, tx: &mut Tx<'_>, r: &Row) -> AppResult<Vec<Uuid>> {
         }
     };
     let skills: Vec<String> = serde_json::from_str(&r.skills_observed).unwrap_or_default();
+    let mut credited = Vec::new();
     for e in &enrollments {
         let items: Vec<(Uuid, String, String)> = sqlx::query_as(
             "SELECT p.id, i.item_type, i.name FROM requirement_progress p
@@ -762,13 +762,29 @@ async fn credit(ctx: &Ctx, tx: &mut Tx<'_>, r: &Row) -> AppResult<Vec<Uuid>> {
                 }
                 _ => Decimal::ZERO,
             };
-            if units > Decimal::ZERO {
-                add_credit(tx, ctx.org_id, progress, "shift_report", r.id, units).await?;
+            if units > Decimal::ZERO
+                && add_credit(tx, ctx.org_id, progress, "shift_report", r.id, units).await?
+                && !credited.contains(e)
+            {
+                credited.push(*e);
             }
         }
         refresh(ctx, tx, *e).await?;
     }
-    Ok(enrollments)
+    // Marked credited only when something was: a report approved for a trainee with no
+    // program going says so, and is not shown as counted.
+    if !credited.is_empty() {
+        sqlx::query(
+            "UPDATE shift_completion_reports SET credited_at = ?
+              WHERE organization_id = ? AND id = ? AND credited_at IS NULL",
+        )
+        .bind(db::now())
+        .bind(ctx.org_id)
+        .bind(r.id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(credited)
 }
 
 /// The trainee confirms they have read an approved report about them.
