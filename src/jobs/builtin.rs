@@ -68,7 +68,8 @@ pub fn register(registry: Registry) -> Registry {
             "Training program deadlines",
             "Reminds members whose training program is due within 30 days (once), and marks an \
              enrollment past its finish-by date expired, telling the member and the training \
-             officers. Progress is kept.",
+             officers. Progress is kept. Shift reports a trainee has not acknowledged 7 days after \
+             approval are escalated once to the trainee and the report's author.",
             "0 5 6 * * *",
             crate::modules::training::programs::deadlines::run,
         ))

@@ -993,3 +993,60 @@ async fn an_officer_in_a_program_neither_decides_on_it_nor_reads_reports_about_t
     assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&body), vec!["target_completion_date"]);
 }
+
+#[tokio::test]
+async fn a_shift_report_left_unread_for_a_week_is_escalated_once() {
+    let app = TestApp::spawn().await;
+    let author = app.member(&app.a, "author", &["training_officer"]).await;
+    let trainee = app.member(&app.a, "slow-reader", &[]).await;
+    let today = org_today(&app).await.to_string();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let r = ok(
+            &app,
+            &author.token,
+            "/api/v1/training/shift-reports",
+            json!({"trainee_id": trainee.id, "shift_date": today, "hours_on_shift": 6}),
+            StatusCode::CREATED,
+        )
+        .await;
+        let id = r["id"].as_str().unwrap().to_string();
+        ok(
+            &app,
+            &app.a.admin.token,
+            &format!("/api/v1/training/shift-reports/{id}/review"),
+            json!({"decision": "approved"}),
+            StatusCode::OK,
+        )
+        .await;
+        ids.push(id);
+    }
+    // The first was approved 8 days ago; the second today.
+    sqlx::query(
+        "UPDATE shift_completion_reports SET reviewed_at = reviewed_at - INTERVAL 8 DAY
+          WHERE id = UNHEX(REPLACE(?, '-', ''))",
+    )
+    .bind(&ids[0])
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        run_deadlines(&app).await;
+    }
+    let got = subjects(&app, &trainee).await;
+    assert_eq!(
+        got.iter()
+            .filter(|s| s.starts_with("Please read the report"))
+            .count(),
+        1,
+        "{got:?}"
+    );
+    let got = subjects(&app, &author).await;
+    assert_eq!(
+        got.iter()
+            .filter(|s| s.ends_with("has not read your shift report"))
+            .count(),
+        1,
+        "{got:?}"
+    );
+}

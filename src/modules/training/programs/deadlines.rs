@@ -2,6 +2,8 @@
 //! enrollment is expired): a member whose active enrollment is due within 30 days is reminded
 //! once (the notice's dedupe key); one past its finish-by date is marked expired, audited, and
 //! the member and the training officers are told. An expired enrollment keeps its progress.
+//! A shift report approved more than 7 days ago and still not acknowledged by its trainee is
+//! escalated once: the trainee is reminded and the report's author told.
 
 use chrono::{Duration, NaiveDate};
 use uuid::Uuid;
@@ -125,6 +127,78 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
         tx.commit().await?;
         done += 1;
     }
+    done += escalate_unread_reports(&ctx).await?;
     state.mailer.kick();
+    Ok(done)
+}
+
+/// Days after approval before an unread shift report is escalated.
+const ACKNOWLEDGE_DAYS: i64 = 7;
+
+#[derive(sqlx::FromRow)]
+struct Unread {
+    id: Uuid,
+    trainee_id: Uuid,
+    officer_id: Uuid,
+    trainee: String,
+    shift_date: NaiveDate,
+}
+
+async fn escalate_unread_reports(ctx: &JobCtx) -> anyhow::Result<u64> {
+    let state = &ctx.state;
+    let org = ctx.org_id;
+    let unread: Vec<Unread> = sqlx::query_as(
+        "SELECT s.id, s.trainee_id, s.officer_id,
+                CONCAT(t.first_name, ' ', t.last_name) AS trainee, s.shift_date
+           FROM shift_completion_reports s JOIN users t ON t.id = s.trainee_id
+          WHERE s.organization_id = ? AND s.review_status = 'approved'
+            AND s.trainee_acknowledged_at IS NULL AND s.reviewed_at < ?",
+    )
+    .bind(org)
+    .bind(crate::db::now() - Duration::days(ACKNOWLEDGE_DAYS))
+    .fetch_all(&state.db)
+    .await?;
+    let mut done = 0;
+    for r in unread {
+        let mut tx = state.db.begin().await?;
+        let link = Some(format!("/training/shift-reports/{}", r.id));
+        let key = Some(format!("shift-report-unread:{}", r.id));
+        let sent = notify::notify(
+            state,
+            &mut tx,
+            org,
+            &[r.trainee_id],
+            &Notice {
+                category: "training",
+                subject: format!("Please read the report on your shift of {}", r.shift_date),
+                body: format!(
+                    "The report on your shift of {} was approved more than {ACKNOWLEDGE_DAYS} days                      ago. Read it and acknowledge it.",
+                    r.shift_date
+                ),
+                link: link.clone(),
+                dedupe_key: key.clone(),
+            },
+        )
+        .await?;
+        notify::notify(
+            state,
+            &mut tx,
+            org,
+            &[r.officer_id],
+            &Notice {
+                category: "training",
+                subject: format!("{} has not read your shift report", r.trainee),
+                body: format!(
+                    "{} has not acknowledged your report on the shift of {} in {ACKNOWLEDGE_DAYS}                      days.",
+                    r.trainee, r.shift_date
+                ),
+                link,
+                dedupe_key: key,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        done += sent.notified;
+    }
     Ok(done)
 }
