@@ -1292,7 +1292,7 @@ test('programs: a program is built with a mistake first, a shift report is appro
   const token = await apiLogin(ADMIN.username, ADMIN.password);
   const temporary = 'temporary program words';
   const people = {};
-  for (const [username, first, last] of [['ff-probie', 'Pat', 'Probie'], ['lt-review', 'Rae', 'Reviewer']]) {
+  for (const [username, first, last] of [['ff-rookie', 'Quinn', 'Rookie'], ['lt-review', 'Rae', 'Reviewer']]) {
     const created = await api('POST', '/api/v1/members', token, {
       username, email: `${username}@example.org`, first_name: first, last_name: last,
       temporary_password: temporary,
@@ -1312,7 +1312,7 @@ test('programs: a program is built with a mistake first, a shift report is appro
     await page.waitForLoadState();
   };
 
-  // The admin builds the program (a name forgotten first), enrolls the probie and reports on a shift.
+  // The admin builds the program (a name forgotten first), enrolls the rookie and reports on a shift.
   await withPage('programs-build', async (page) => {
     await signIn(page, ADMIN.username, ADMIN.password);
     await page.goto('/training');
@@ -1335,14 +1335,14 @@ test('programs: a program is built with a mistake first, a shift report is appro
       await page.getByRole('button', { name: 'Add the item' }).click();
       await page.getByText('The item was added').waitFor();
     }
-    await page.locator('#user_id').selectOption({ label: 'Probie, Pat' });
+    await page.locator('#user_id').selectOption({ label: 'Rookie, Quinn' });
     await page.getByRole('button', { name: 'Enroll' }).click();
     await page.getByText('The member was enrolled and told.').waitFor();
-    assert.match(await page.locator('#enrolled').innerText(), /Pat Probie\s+Active\s+Riding\s+0 %/);
+    assert.match(await page.locator('#enrolled').innerText(), /Quinn Rookie\s+Active\s+Riding\s+0 %/);
     await checkA11y(page, 'program');
 
     await page.goto('/training/shift-reports/new');
-    await page.locator('#trainee_id').selectOption({ label: 'Probie, Pat' });
+    await page.locator('#trainee_id').selectOption({ label: 'Rookie, Quinn' });
     await page.getByLabel('Hours on shift').fill('12');
     await page.getByLabel('Skills observed (optional)').fill('SCBA donning');
     await page.getByLabel('Narrative (optional)').fill('Steady at the pump panel.\nAsk more questions on scene.');
@@ -1357,12 +1357,12 @@ test('programs: a program is built with a mistake first, a shift report is appro
     await firstSignIn(page, 'lt-review', 'ladder forty two words');
     await page.goto('/training/shift-reports');
     await checkA11y(page, 'shift reports to review');
-    await page.getByRole('link', { name: /report on Pat Probie/ }).click();
+    await page.getByRole('link', { name: /report on Quinn Rookie/ }).click();
     await page.getByRole('button', { name: 'Record the review' }).click();
     await page.getByText('The report was approved and credited').waitFor();
     await page.goto('/training/programs');
     await page.getByRole('link', { name: 'Probationary firefighter' }).click();
-    await page.getByRole('link', { name: 'Pat Probie' }).click();
+    await page.getByRole('link', { name: 'Quinn Rookie' }).click();
     await page.getByText('Riding is done and waits for an officer').waitFor();
     await checkA11y(page, 'enrollment awaiting sign-off');
     await page.getByRole('button', { name: 'Sign off the phase' }).click();
@@ -1372,13 +1372,13 @@ test('programs: a program is built with a mistake first, a shift report is appro
 
   // The trainee sees the program done and acknowledges the report.
   await withPage('programs-trainee', async (page) => {
-    await firstSignIn(page, 'ff-probie', 'hydrant ninety words');
+    await firstSignIn(page, 'ff-rookie', 'hydrant ninety words');
     await page.goto('/training');
     await page.getByRole('link', { name: 'Your programs' }).click();
     assert.match(await page.locator('main').innerText(), /Probationary firefighter: Completed, 100 % done/);
     await page.goto('/training');
     await page.getByRole('link', { name: 'Reports on your shifts' }).click();
-    await page.getByRole('link', { name: /report on Pat Probie/ }).click();
+    await page.getByRole('link', { name: /report on Quinn Rookie/ }).click();
     assert.match(await page.locator('main').innerText(), /Ask more questions on scene\./);
     await page.getByRole('button', { name: 'I have read it' }).click();
     await page.getByText('the report is acknowledged').waitFor();
