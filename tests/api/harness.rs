@@ -576,6 +576,30 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Today in `org`'s time zone (the department's dates: records, shifts, deadlines).
+    pub async fn org_today(&self, org: &Org) -> chrono::NaiveDate {
+        let tz: String = sqlx::query_scalar("SELECT timezone FROM organizations WHERE id = ?")
+            .bind(org.id)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap();
+        logbook::modules::training::compliance::today_in(&tz, chrono::Utc::now())
+    }
+
+    /// Runs the job `name` now for `org` (as its admin); panics unless it succeeded.
+    pub async fn run_job(&self, org: &Org, name: &str) -> Value {
+        let (status, run) = self
+            .post(
+                &org.admin.token,
+                &format!("/api/v1/jobs/{name}/run"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{run}");
+        assert_eq!(run["outcome"], "succeeded", "{run}");
+        run
+    }
+
     /// Number of audit entries of `org` with `action`.
     pub async fn audit_actions(&self, org: &Org, action: &str) -> i64 {
         sqlx::query_scalar(

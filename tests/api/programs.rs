@@ -33,12 +33,7 @@ fn current_phase(enrollment: &Value) -> String {
 
 /// Today in Alpha's time zone (records and shifts carry the department's dates).
 async fn org_today(app: &TestApp) -> chrono::NaiveDate {
-    let tz: String = sqlx::query_scalar("SELECT timezone FROM organizations WHERE id = ?")
-        .bind(app.a.id)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
-    logbook::modules::training::compliance::today_in(&tz, chrono::Utc::now())
+    app.org_today(&app.a).await
 }
 
 async fn credits(app: &TestApp, source: &str) -> i64 {
@@ -733,15 +728,7 @@ async fn bad_programs_items_enrollments_and_shift_reports_are_refused_and_change
 }
 
 async fn run_deadlines(app: &TestApp) {
-    let (status, run) = app
-        .post(
-            &app.a.admin.token,
-            "/api/v1/jobs/program_deadlines/run",
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{run}");
-    assert_eq!(run["outcome"], "succeeded", "{run}");
+    app.run_job(&app.a, "program_deadlines").await;
 }
 
 async fn subjects(app: &TestApp, user: &User) -> Vec<String> {

@@ -1010,16 +1010,7 @@ async fn leaves_and_waivers_are_for_managers_of_the_same_department() {
 
 /// Runs the expiry job now for Alpha.
 async fn run_expiry(app: &TestApp) -> Value {
-    let (status, run) = app
-        .post(
-            &app.a.admin.token,
-            "/api/v1/jobs/cert_expiry/run",
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{run}");
-    assert_eq!(run["outcome"], "succeeded", "{run}");
-    run
+    app.run_job(&app.a, "cert_expiry").await
 }
 
 /// The expiry notices in the member's inbox (subjects).
@@ -1049,14 +1040,7 @@ async fn expiry_notices_go_once_per_tier_and_never_twice() {
         json!({"name": "CPR", "training_type": "certification", "duration_hours": 4}),
     )
     .await;
-    let today: chrono::NaiveDate = {
-        let tz: String = sqlx::query_scalar("SELECT timezone FROM organizations WHERE id = ?")
-            .bind(app.a.id)
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
-        logbook::modules::training::compliance::today_in(&tz, chrono::Utc::now())
-    };
+    let today = app.org_today(&app.a).await;
     let date = |days: i64| (today + chrono::Duration::days(days)).to_string();
     let record = |who: Uuid, completed: String, expires: String| {
         let (app, admin, course) = (&app, admin.clone(), cpr["id"].clone());
