@@ -312,22 +312,12 @@ async fn program_item(app: &TestApp, pid: &str, name: &str) -> String {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|ph| ph.as_array_items())
+        .flat_map(|ph| ph["items"].as_array().unwrap())
         .find(|i| i["name"] == name)
         .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string()
-}
-
-trait Items {
-    fn as_array_items(&self) -> Vec<serde_json::Value>;
-}
-
-impl Items for serde_json::Value {
-    fn as_array_items(&self) -> Vec<serde_json::Value> {
-        self["items"].as_array().cloned().unwrap_or_default()
-    }
 }
 
 #[tokio::test]

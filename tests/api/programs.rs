@@ -168,7 +168,7 @@ async fn a_program_is_credited_advances_waits_for_a_sign_off_completes_and_reope
 
     // Hours since enrolling: 6, then 4 more; phase 1 done, on to phase 2 by itself.
     let today = org_today(&app).await.to_string();
-    let six = record(
+    record(
         &app,
         &admin,
         &trainee,
@@ -218,7 +218,6 @@ async fn a_program_is_credited_advances_waits_for_a_sign_off_completes_and_reope
     assert_eq!(item(&e, "Training hours")["progress_value"], 6.0);
     assert_eq!(item(&e, "Training hours")["status"], "in_progress");
     assert_eq!(current_phase(&e), "Riding");
-    let _ = six;
 
     // A shift report: the writer cannot review their own; the reviewer approves; credit once.
     let report = ok(

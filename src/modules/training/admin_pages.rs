@@ -16,7 +16,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::pages::{DoneQuery, beside, chrome, label, parse_date, parse_optional_id};
+use super::pages::{DoneQuery, beside, chrome, finish_form, label, parse_date, parse_optional_id};
 use super::{import, service, tiers, waivers};
 use crate::app::AppState;
 use crate::auth::Ctx;
@@ -208,14 +208,8 @@ async fn waivers_page(
             &[("q", &qs), ("status", status), ("page", &p.to_string())],
         )
     });
-    let members: Vec<(Uuid, String, String)> = sqlx::query_as(
-        "SELECT id, first_name, last_name FROM users
-          WHERE organization_id = ? AND status IN ('active', 'probationary', 'leave')
-          ORDER BY last_name, first_name, id",
-    )
-    .bind(ctx.org_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let members: Vec<(Uuid, String, String)> =
+        service::member_choices(&mut conn, ctx.org_id).await?;
     let requirements = service::requirements(ctx, &mut conn).await?;
     Ok(WaiversPage {
         chrome: chrome(ctx),
@@ -307,17 +301,9 @@ async fn grant_waiver(
             requirement_ids,
         };
         let mut tx = state.db.begin().await?;
-        match waivers::create_waiver(&ctx, &mut tx, input).await {
-            Ok(_) if errors.is_empty() => {
-                tx.commit().await?;
-                return Ok(Redirect::to("/training/waivers?done=granted").into_response());
-            }
-            Ok(_) => tx.rollback().await?,
-            Err(AppError::Validation(found)) => {
-                tx.rollback().await?;
-                errors.extend(found);
-            }
-            Err(other) => return Err(other.into()),
+        let saved = waivers::create_waiver(&ctx, &mut tx, input).await;
+        if finish_form(tx, saved, &mut errors).await?.is_some() {
+            return Ok(Redirect::to("/training/waivers?done=granted").into_response());
         }
     }
     let page = waivers_page(&state, &ctx, &WaiversQuery::default(), form, &errors).await?;
@@ -514,18 +500,14 @@ async fn leave_update(
             exempt_from_training_waiver: Some(form.exempt.is_some()),
         };
         let mut tx = state.db.begin().await?;
-        match waivers::update_leave(&ctx, &mut tx, leave, patch).await {
-            Ok(_) if errors.is_empty() => {
-                tx.commit().await?;
+        let saved = waivers::update_leave(&ctx, &mut tx, leave, patch).await;
+        match finish_form(tx, saved, &mut errors).await {
+            Ok(Some(_)) => {
                 return Ok(
                     Redirect::to(&format!("/members/{member}/leaves?done=updated")).into_response(),
                 );
             }
-            Ok(_) => tx.rollback().await?,
-            Err(AppError::Validation(found)) => {
-                tx.rollback().await?;
-                errors.extend(found);
-            }
+            Ok(None) => {}
             // Removed meanwhile: the list shows it.
             Err(AppError::Conflict(_)) => {
                 return Ok(Redirect::to(&format!("/members/{member}/leaves")).into_response());
@@ -876,17 +858,8 @@ async fn tier_save(state: &AppState, ctx: &Ctx, id: Option<Uuid>, form: TierForm
         None => tiers::create_tier(ctx, &mut tx, input).await,
         Some(id) => tiers::update_tier(ctx, &mut tx, id, input).await,
     };
-    match saved {
-        Ok(_) if errors.is_empty() => {
-            tx.commit().await?;
-            return Ok(Redirect::to("/membership/tiers?done=saved").into_response());
-        }
-        Ok(_) => tx.rollback().await?,
-        Err(AppError::Validation(found)) => {
-            tx.rollback().await?;
-            errors.extend(found);
-        }
-        Err(other) => return Err(other.into()),
+    if finish_form(tx, saved, &mut errors).await?.is_some() {
+        return Ok(Redirect::to("/membership/tiers?done=saved").into_response());
     }
     let page = tier_page(ctx, id, slug, form, &errors);
     Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())

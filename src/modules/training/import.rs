@@ -105,7 +105,7 @@ pub async fn import(
     dry_run: bool,
 ) -> AppResult<ImportReport> {
     ctx.require(TRAINING_MANAGE)?;
-    let today = service::today(tx, ctx.org_id).await?;
+    let today = service::today_for(ctx);
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(false)

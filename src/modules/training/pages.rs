@@ -24,6 +24,7 @@ use super::submissions::{self, Review, Submission, SubmissionInput};
 use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
+use crate::db::Tx;
 use crate::error::{AppError, FieldError};
 use crate::http::parse_id;
 use crate::web::{self, Chrome, PageResult, Pager, Viewer};
@@ -125,6 +126,33 @@ pub(super) fn parse_optional_id(
             errors.push(FieldError::new(field, "is not one of the choices"));
             None
         }
+    }
+}
+
+/// Ends a form's save: the transaction commits only when the save succeeded and the form had no
+/// errors of its own (`errors`, from reading its fields). Otherwise nothing is written: the
+/// service's field errors join `errors` and the answer is None, for the page to show them
+/// beside the fields. Any other error passes through (the dropped transaction rolls back).
+pub(super) async fn finish_form<T>(
+    tx: Tx<'static>,
+    saved: Result<T, AppError>,
+    errors: &mut Vec<FieldError>,
+) -> Result<Option<T>, AppError> {
+    match saved {
+        Ok(saved) if errors.is_empty() => {
+            tx.commit().await?;
+            Ok(Some(saved))
+        }
+        Ok(_) => {
+            tx.rollback().await?;
+            Ok(None)
+        }
+        Err(AppError::Validation(found)) => {
+            tx.rollback().await?;
+            errors.extend(found);
+            Ok(None)
+        }
+        Err(other) => Err(other),
     }
 }
 
@@ -428,10 +456,9 @@ const SUBMIT_LABELS: &[(&str, &str)] = &[
     ("description", "Details"),
 ];
 
-async fn submit_form(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
+async fn submit_form(Viewer(ctx): Viewer) -> PageResult {
     ctx.require(TRAINING_VIEW)?;
-    let mut conn = state.db.acquire().await?;
-    let today = service::today(&mut conn, ctx.org_id).await?;
+    let today = service::today_for(&ctx);
     Ok(web::render(&SubmitPage {
         chrome: chrome(&ctx),
         form: SubmitForm {
@@ -457,7 +484,6 @@ async fn submit(
     if form.hours.trim().is_empty() {
         errors.push(FieldError::new("hours", "is required"));
     }
-    let mut tx = state.db.begin().await?;
     if let (Some(date), Some(h)) = (date, h) {
         let input = SubmissionInput {
             course_id: None,
@@ -471,25 +497,20 @@ async fn submit(
             expiration_date: None,
             description: Some(form.description.clone()),
         };
-        match submissions::submit(&state, &ctx, &mut tx, input).await {
-            Ok(s) if errors.is_empty() => {
-                tx.commit().await?;
-                state.mailer.kick();
-                let done = if s.status == "approved" {
-                    "approved"
-                } else {
-                    "submitted"
-                };
-                return Ok(Redirect::to(&format!("/training?done={done}")).into_response());
-            }
-            Ok(_) => {}
-            Err(AppError::Validation(found)) => errors.extend(found),
-            Err(other) => return Err(other.into()),
+        let mut tx = state.db.begin().await?;
+        let saved = submissions::submit(&state, &ctx, &mut tx, input).await;
+        let saved = finish_form(tx, saved, &mut errors).await?;
+        if let Some(s) = saved {
+            state.mailer.kick();
+            let done = if s.status == "approved" {
+                "approved"
+            } else {
+                "submitted"
+            };
+            return Ok(Redirect::to(&format!("/training?done={done}")).into_response());
         }
     }
-    tx.rollback().await?;
-    let mut conn = state.db.acquire().await?;
-    let today = service::today(&mut conn, ctx.org_id).await?;
+    let today = service::today_for(&ctx);
     let page = SubmitPage {
         chrome: chrome(&ctx),
         errors: beside(&errors, SUBMIT_LABELS),
@@ -576,15 +597,9 @@ async fn record_page(
     errors: &[FieldError],
 ) -> Result<RecordPage, AppError> {
     let mut conn = state.db.acquire().await?;
-    let today = service::today(&mut conn, ctx.org_id).await?;
-    let members: Vec<(Uuid, String, String)> = sqlx::query_as(
-        "SELECT id, first_name, last_name FROM users
-          WHERE organization_id = ? AND status IN ('active', 'probationary', 'leave')
-          ORDER BY last_name, first_name, id",
-    )
-    .bind(ctx.org_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let today = service::today_for(ctx);
+    let members: Vec<(Uuid, String, String)> =
+        service::member_choices(&mut conn, ctx.org_id).await?;
     let courses: Vec<Course> = service::courses(ctx, &mut conn).await?;
     let categories: Vec<Category> = service::categories(ctx, &mut conn).await?;
     Ok(RecordPage {
@@ -616,9 +631,7 @@ async fn record_page(
 
 async fn record_form(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
     ctx.require(TRAINING_MANAGE)?;
-    let mut conn = state.db.acquire().await?;
-    let today = service::today(&mut conn, ctx.org_id).await?;
-    drop(conn);
+    let today = service::today_for(&ctx);
     let form = RecordForm {
         completion_date: today.to_string(),
         ..RecordForm::default()
@@ -665,21 +678,14 @@ async fn record(
             station_at_completion: None,
         };
         let mut tx = state.db.begin().await?;
-        match service::create_records(&ctx, &mut tx, input).await {
-            Ok(made) if errors.is_empty() => {
-                tx.commit().await?;
-                return Ok(Redirect::to(&format!(
-                    "/training/records?done=recorded&count={}",
-                    made.len()
-                ))
-                .into_response());
-            }
-            Ok(_) => tx.rollback().await?,
-            Err(AppError::Validation(found)) => {
-                tx.rollback().await?;
-                errors.extend(found);
-            }
-            Err(other) => return Err(other.into()),
+        let saved = service::create_records(&ctx, &mut tx, input).await;
+        let saved = finish_form(tx, saved, &mut errors).await?;
+        if let Some(made) = saved {
+            return Ok(Redirect::to(&format!(
+                "/training/records?done=recorded&count={}",
+                made.len()
+            ))
+            .into_response());
         }
     }
     let page = record_page(&state, &ctx, form, &errors).await?;
@@ -1198,7 +1204,7 @@ async fn iso(
     ctx.require(TRAINING_MANAGE)?;
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let mut conn = state.db.acquire().await?;
-    let today = service::today(&mut conn, ctx.org_id).await?;
+    let today = service::today_for(&ctx);
     let year = today.year();
     let from = q.from.unwrap_or_else(|| format!("{year}-01-01"));
     let to = q.to.unwrap_or_else(|| format!("{year}-12-31"));
@@ -1622,17 +1628,9 @@ async fn course_save(
         None => service::create_course(ctx, &mut tx, input).await,
         Some(id) => service::update_course(ctx, &mut tx, id, input).await,
     };
-    match saved {
-        Ok(_) if errors.is_empty() => {
-            tx.commit().await?;
-            return Ok(Redirect::to("/training/setup?done=course").into_response());
-        }
-        Ok(_) => tx.rollback().await?,
-        Err(AppError::Validation(found)) => {
-            tx.rollback().await?;
-            errors.extend(found);
-        }
-        Err(other) => return Err(other.into()),
+    let saved = finish_form(tx, saved, &mut errors).await?;
+    if saved.is_some() {
+        return Ok(Redirect::to("/training/setup?done=course").into_response());
     }
     let page = course_page(state, ctx, id, form, &errors).await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
@@ -1861,17 +1859,9 @@ async fn requirement_save(
         None => service::create_requirement(ctx, &mut tx, input).await,
         Some(id) => service::update_requirement(ctx, &mut tx, id, input).await,
     };
-    match saved {
-        Ok(_) if errors.is_empty() => {
-            tx.commit().await?;
-            return Ok(Redirect::to("/training/setup?done=requirement").into_response());
-        }
-        Ok(_) => tx.rollback().await?,
-        Err(AppError::Validation(found)) => {
-            tx.rollback().await?;
-            errors.extend(found);
-        }
-        Err(other) => return Err(other.into()),
+    let saved = finish_form(tx, saved, &mut errors).await?;
+    if saved.is_some() {
+        return Ok(Redirect::to("/training/setup?done=requirement").into_response());
     }
     let page = requirement_page(state, ctx, id, form, &errors).await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
@@ -2047,19 +2037,10 @@ async fn grant_leave(
             exempt_from_training_waiver: form.exempt.is_some(),
         };
         let mut tx = state.db.begin().await?;
-        match super::waivers::create_leave(&ctx, &mut tx, input).await {
-            Ok(_) if errors.is_empty() => {
-                tx.commit().await?;
-                return Ok(
-                    Redirect::to(&format!("/members/{id}/leaves?done=granted")).into_response()
-                );
-            }
-            Ok(_) => tx.rollback().await?,
-            Err(AppError::Validation(found)) => {
-                tx.rollback().await?;
-                errors.extend(found);
-            }
-            Err(other) => return Err(other.into()),
+        let saved = super::waivers::create_leave(&ctx, &mut tx, input).await;
+        let saved = finish_form(tx, saved, &mut errors).await?;
+        if saved.is_some() {
+            return Ok(Redirect::to(&format!("/members/{id}/leaves?done=granted")).into_response());
         }
     }
     let page = leaves_page(&state, &ctx, id, form, &errors).await?;

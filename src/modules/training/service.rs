@@ -57,6 +57,22 @@ pub const SEEDED_TIERS: &[(&str, &str, u16, bool, bool, bool)] = &[
 /// The statuses of members the department matrix shows.
 pub const MATRIX_STATUSES: &[&str] = &["active", "probationary", "leave"];
 
+/// The members a form offers to choose (those the matrix counts), by last name.
+pub async fn member_choices(
+    conn: &mut Conn,
+    org_id: Uuid,
+) -> AppResult<Vec<(Uuid, String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, first_name, last_name FROM users
+          WHERE organization_id = ? AND FIND_IN_SET(status, ?)
+          ORDER BY last_name, first_name, id",
+    )
+    .bind(org_id)
+    .bind(MATRIX_STATUSES.join(","))
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 /// Categories, tiers and settings for a department just created.
 pub async fn seed(tx: &mut Tx<'_>, org_id: Uuid) -> AppResult<()> {
     let now = db::now();
@@ -106,13 +122,18 @@ pub async fn seed(tx: &mut Tx<'_>, org_id: Uuid) -> AppResult<()> {
     Ok(())
 }
 
-/// The department's date today.
+/// The department's date today, for a request (its context carries the department's time zone).
+pub fn today_for(ctx: &Ctx) -> NaiveDate {
+    crate::modules::members::service::org_today(&ctx.timezone)
+}
+
+/// The department's date today, for a job (which has no request context).
 pub async fn today(conn: &mut Conn, org_id: Uuid) -> AppResult<NaiveDate> {
     let tz: String = sqlx::query_scalar("SELECT timezone FROM organizations WHERE id = ?")
         .bind(org_id)
         .fetch_one(&mut *conn)
         .await?;
-    Ok(compliance::today_in(&tz, Utc::now()))
+    Ok(crate::modules::members::service::org_today(&tz))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -490,7 +511,7 @@ pub async fn create_records(
     input: RecordInput,
 ) -> AppResult<Vec<TrainingRecord>> {
     ctx.require(TRAINING_MANAGE)?;
-    let today = today(tx, ctx.org_id).await?;
+    let today = today_for(ctx);
     let v = input.validate(today)?;
     let course =
         match v.course_id {
@@ -1280,7 +1301,7 @@ pub async fn member_compliance(
     }
     let as_of = match as_of {
         Some(d) => d,
-        None => today(conn, ctx.org_id).await?,
+        None => today_for(ctx),
     };
     let inputs = inputs(conn, ctx.org_id, Some(member_id), as_of).await?;
     let m = inputs.members.first().ok_or(AppError::NotFound)?;
@@ -1355,7 +1376,7 @@ pub async fn matrix(ctx: &Ctx, conn: &mut Conn, q: MatrixQuery) -> AppResult<Mat
         crate::modules::members::rules::optional_text("q", q.q, 100)?.map(|t| t.to_lowercase());
     let as_of = match q.as_of {
         Some(d) => d,
-        None => today(conn, ctx.org_id).await?,
+        None => today_for(ctx),
     };
     let inputs = inputs(conn, ctx.org_id, None, as_of).await?;
     if let Some(r) = q.requirement_id

@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -141,11 +142,12 @@ async fn settings(conn: &mut Conn, org_id: Uuid) -> AppResult<Settings> {
 
 async fn validate(
     conn: &mut Conn,
-    org_id: Uuid,
+    ctx: &Ctx,
     input: SubmissionInput,
     max_hours: Decimal,
 ) -> AppResult<Valid> {
-    let today = service::today(conn, org_id).await?;
+    let org_id = ctx.org_id;
+    let today = service::today_for(ctx);
     let mut c = Checks::default();
     let course_name = c.take(required_text("course_name", &input.course_name, 200));
     if !TRAINING_TYPES.contains(&input.training_type.as_str()) {
@@ -160,7 +162,7 @@ async fn validate(
             format!("must not be in the future (today is {today})"),
         );
     }
-    let max = max_hours.trunc().to_string().parse::<u32>().unwrap_or(40);
+    let max = max_hours.trunc().to_u32().unwrap_or(40);
     let h = c.take(hours("hours", input.hours, max));
     if h.is_some_and(|h| h.is_zero()) {
         c.push("hours", "must be more than 0");
@@ -266,7 +268,7 @@ pub async fn submit(
 ) -> AppResult<Submission> {
     ctx.require(TRAINING_VIEW)?;
     let settings = settings(tx, ctx.org_id).await?;
-    let v = validate(tx, ctx.org_id, input, settings.max_hours_per_submission).await?;
+    let v = validate(tx, ctx, input, settings.max_hours_per_submission).await?;
     let auto = auto_approves(&settings, &v);
     let id = db::new_id();
     let now = db::now();
@@ -489,7 +491,7 @@ pub async fn edit(
         )));
     }
     let settings = settings(tx, ctx.org_id).await?;
-    let v = validate(tx, ctx.org_id, input, settings.max_hours_per_submission).await?;
+    let v = validate(tx, ctx, input, settings.max_hours_per_submission).await?;
     sqlx::query(
         "UPDATE training_submissions SET course_id = ?, course_name = ?, category_id = ?,
              training_type = ?, completion_date = ?, hours_completed = ?,

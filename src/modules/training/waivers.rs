@@ -279,17 +279,17 @@ pub async fn listed_waiver(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Li
     .bind(w.user_id)
     .fetch_one(&mut *conn)
     .await?;
-    let mut requirements = Vec::new();
-    for r in &w.requirement_ids {
-        let name: Option<String> = sqlx::query_scalar(
-            "SELECT name FROM training_requirements WHERE organization_id = ? AND id = ?",
-        )
-        .bind(ctx.org_id)
-        .bind(r)
-        .fetch_optional(&mut *conn)
-        .await?;
-        requirements.extend(name);
-    }
+    let requirements: Vec<String> = sqlx::query_scalar(
+        "SELECT r.name FROM training_waiver_requirements l
+           JOIN training_requirements r
+             ON r.organization_id = l.organization_id AND r.id = l.requirement_id
+          WHERE l.organization_id = ? AND l.waiver_id = ?
+          ORDER BY r.name",
+    )
+    .bind(ctx.org_id)
+    .bind(w.id)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(ListedWaiver {
         id: w.id,
         user_id: w.user_id,
@@ -318,16 +318,6 @@ pub struct NewWaiver {
     /// None or empty: every requirement.
     #[serde(default)]
     pub requirement_ids: Vec<Uuid>,
-}
-
-async fn member_exists(conn: &mut Conn, org_id: Uuid, user: Uuid) -> AppResult<bool> {
-    let n: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE organization_id = ? AND id = ?")
-            .bind(org_id)
-            .bind(user)
-            .fetch_one(&mut *conn)
-            .await?;
-    Ok(n > 0)
 }
 
 fn check_dates(c: &mut Checks, start: NaiveDate, end: Option<NaiveDate>) {
@@ -413,7 +403,7 @@ pub async fn create_waiver(
     if !c.is_empty() {
         return Err(AppError::Validation(c.into_errors()));
     }
-    if !member_exists(tx, ctx.org_id, input.user_id).await? {
+    if !super::service::exists(tx, "users", ctx.org_id, input.user_id).await? {
         return Err(AppError::field(
             "user_id",
             "is not a member of this department",
@@ -609,7 +599,7 @@ pub async fn create_leave(ctx: &Ctx, tx: &mut Tx<'_>, input: NewLeave) -> AppRes
     if !c.is_empty() {
         return Err(AppError::Validation(c.into_errors()));
     }
-    if !member_exists(tx, ctx.org_id, input.user_id).await? {
+    if !super::service::exists(tx, "users", ctx.org_id, input.user_id).await? {
         return Err(AppError::field(
             "user_id",
             "is not a member of this department",

@@ -27,7 +27,7 @@ use crate::error::{AppError, FieldError};
 use crate::http::parse_id;
 use crate::modules::training::compliance::show;
 use crate::modules::training::pages::{
-    DoneQuery, beside, chrome, label, parse_date, parse_optional_id,
+    DoneQuery, beside, chrome, finish_form, label, parse_date, parse_optional_id,
 };
 use crate::web::{self, Chrome, PageResult, Viewer};
 
@@ -93,10 +93,6 @@ fn item_words(kind: &str, target: Decimal) -> String {
     }
 }
 
-fn status_words(s: &str) -> String {
-    label(s)
-}
-
 // ---------------------------------------------------------------------------------------------
 // The list
 
@@ -126,7 +122,7 @@ fn enrollment_row(e: &Enrollment) -> EnrollmentRow {
         id: e.id,
         member: e.member_name.clone(),
         program: e.program_name.clone(),
-        status: status_words(&e.status),
+        status: label(&e.status),
         phase: e.current_phase_name.clone().unwrap_or_default(),
         percent: show(e.progress_percentage),
         target: e
@@ -325,19 +321,12 @@ async fn save_program(
         Some(id) => service::update_program(ctx, &mut tx, id, input).await,
         None => service::create_program(ctx, &mut tx, input).await,
     };
-    match saved {
-        Ok(p) if errors.is_empty() => {
-            tx.commit().await?;
-            let done = if id.is_some() { "saved" } else { "created" };
-            return Ok(
-                Redirect::to(&format!("/training/programs/{}?done={done}", p.id)).into_response(),
-            );
-        }
-        Ok(_) => {}
-        Err(AppError::Validation(found)) => errors.extend(found),
-        Err(other) => return Err(other.into()),
+    if let Some(p) = finish_form(tx, saved, &mut errors).await? {
+        let done = if id.is_some() { "saved" } else { "created" };
+        return Ok(
+            Redirect::to(&format!("/training/programs/{}?done={done}", p.id)).into_response(),
+        );
     }
-    tx.rollback().await?;
     let page = program_form_page(ctx, id, form, &errors);
     Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
 }
@@ -450,14 +439,8 @@ async fn program_page(
     )
     .await?;
     let courses = crate::modules::training::service::courses(ctx, &mut conn).await?;
-    let members: Vec<(Uuid, String, String)> = sqlx::query_as(
-        "SELECT id, first_name, last_name FROM users
-          WHERE organization_id = ? AND status IN ('active', 'probationary', 'leave')
-          ORDER BY last_name, first_name, id",
-    )
-    .bind(ctx.org_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let members: Vec<(Uuid, String, String)> =
+        crate::modules::training::service::member_choices(&mut conn, ctx.org_id).await?;
     let mut member_options: Options = vec![(String::new(), "Choose a member".into())];
     member_options.extend(
         members
@@ -601,23 +584,28 @@ async fn add_phase(
         time_limit_days: days,
     };
     let mut tx = state.db.begin().await?;
-    match service::add_phase(&ctx, &mut tx, id, input).await {
-        Ok(_) if errors.is_empty() => {
-            tx.commit().await?;
-            return Ok(
-                Redirect::to(&format!("/training/programs/{id}?done=phase#phases")).into_response(),
-            );
-        }
-        Ok(_) => {}
-        Err(AppError::Validation(found)) => errors.extend(found.into_iter().map(|mut e| {
-            if matches!(e.field.as_str(), "name" | "description") {
-                e.field = format!("phase_{}", e.field);
-            }
-            e
-        })),
-        Err(other) => return Err(other.into()),
+    // The phase form's fields are named apart from the item form's on the same page.
+    let saved = service::add_phase(&ctx, &mut tx, id, input)
+        .await
+        .map_err(|e| match e {
+            AppError::Validation(found) => AppError::Validation(
+                found
+                    .into_iter()
+                    .map(|mut e| {
+                        if matches!(e.field.as_str(), "name" | "description") {
+                            e.field = format!("phase_{}", e.field);
+                        }
+                        e
+                    })
+                    .collect(),
+            ),
+            other => other,
+        });
+    if finish_form(tx, saved, &mut errors).await?.is_some() {
+        return Ok(
+            Redirect::to(&format!("/training/programs/{id}?done=phase#phases")).into_response(),
+        );
     }
-    tx.rollback().await?;
     let forms = Forms {
         phase: form,
         phase_errors: errors,
@@ -673,19 +661,12 @@ async fn add_item(
             is_required: form.optional.is_none(),
         };
         let mut tx = state.db.begin().await?;
-        match service::add_item(&ctx, &mut tx, id, input).await {
-            Ok(_) if errors.is_empty() => {
-                tx.commit().await?;
-                return Ok(
-                    Redirect::to(&format!("/training/programs/{id}?done=item#phases"))
-                        .into_response(),
-                );
-            }
-            Ok(_) => {}
-            Err(AppError::Validation(found)) => errors.extend(found),
-            Err(other) => return Err(other.into()),
+        let saved = service::add_item(&ctx, &mut tx, id, input).await;
+        if finish_form(tx, saved, &mut errors).await?.is_some() {
+            return Ok(
+                Redirect::to(&format!("/training/programs/{id}?done=item#phases")).into_response(),
+            );
         }
-        tx.rollback().await?;
     }
     let forms = Forms {
         item: form,
@@ -797,20 +778,14 @@ async fn enroll(
             user_id: user,
             target_completion_date: target,
         };
-        match service::enroll(&state, &ctx, &mut tx, id, input).await {
-            Ok(_) if errors.is_empty() => {
-                tx.commit().await?;
-                state.mailer.kick();
-                return Ok(Redirect::to(&format!(
-                    "/training/programs/{id}?done=enrolled#enrolled"
-                ))
-                .into_response());
-            }
-            Ok(_) => {}
-            Err(AppError::Validation(found)) => errors.extend(found),
-            Err(other) => return Err(other.into()),
+        let saved = service::enroll(&state, &ctx, &mut tx, id, input).await;
+        if finish_form(tx, saved, &mut errors).await?.is_some() {
+            state.mailer.kick();
+            return Ok(
+                Redirect::to(&format!("/training/programs/{id}?done=enrolled#enrolled"))
+                    .into_response(),
+            );
         }
-        tx.rollback().await?;
     }
     let forms = Forms {
         enroll: form,
@@ -907,7 +882,7 @@ fn enrollment_page(ctx: &Ctx, d: EnrollmentDetail) -> EnrollmentPage {
         program: e.program_name.clone(),
         member: e.member_name.clone(),
         member_id: e.user_id,
-        status_label: status_words(&e.status),
+        status_label: label(&e.status),
         percent: show(e.progress_percentage),
         phase: e.current_phase_name.clone().unwrap_or_default(),
         target: e
@@ -940,7 +915,7 @@ fn enrollment_page(ctx: &Ctx, d: EnrollmentDetail) -> EnrollmentPage {
                         ),
                         done: done_words(&i.item_type, i.progress_value, i.target_value),
                         status: i.status.clone(),
-                        status_label: status_words(&i.status),
+                        status_label: label(&i.status),
                         percent: show(i.percent()),
                     })
                     .collect(),

@@ -20,7 +20,7 @@ use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
 use crate::modules::members::rules::{Checks, optional_paragraphs, optional_text, required_text};
-use crate::modules::training::service::{self as training, exists};
+use crate::modules::training::service as training;
 use crate::notify::{self, Notice};
 
 pub const STRUCTURES: &[&str] = &["phases", "sequential", "flexible"];
@@ -933,7 +933,7 @@ pub async fn enroll(
             "has no items yet: add phases and items before enrolling anyone",
         ));
     }
-    let today = training::today(tx, ctx.org_id).await?;
+    let today = training::today_for(ctx);
     if let Some(t) = input.target_completion_date {
         if t < today {
             return Err(AppError::field(
@@ -1193,7 +1193,7 @@ async fn set_status(
     let completed_at = (status == "completed").then(db::now);
     // Reopened after its finish-by date (credit taken back long after): 30 more days rather
     // than an expiry the next night.
-    let today = training::today(tx, ctx.org_id).await?;
+    let today = training::today_for(ctx);
     let target = match e.target_completion_date {
         Some(t) if status == "active" && t < today + Duration::days(30) => {
             Some(today + Duration::days(30))
@@ -1420,11 +1420,7 @@ pub(in crate::modules::training) async fn refresh(
     let now = db::now();
     // Hours count from the day of enrolling in the department's time zone (records carry the
     // department's dates).
-    let tz: String = sqlx::query_scalar("SELECT timezone FROM organizations WHERE id = ?")
-        .bind(ctx.org_id)
-        .fetch_one(&mut **tx)
-        .await?;
-    let since = crate::modules::training::compliance::today_in(&tz, e.enrolled_at);
+    let since = crate::modules::training::compliance::today_in(&ctx.timezone, e.enrolled_at);
     sqlx::query(
         "INSERT IGNORE INTO requirement_progress_credits (progress_id, source_type, source_id,
              organization_id, units, credited_at)
@@ -1536,9 +1532,4 @@ pub(in crate::modules::training) async fn refresh(
         }
     }
     Ok(())
-}
-
-/// Whether a program and member are this department's (for the pages' choices).
-pub async fn is_program(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<bool> {
-    exists(conn, "training_programs", org_id, id).await
 }

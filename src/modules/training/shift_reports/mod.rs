@@ -325,7 +325,7 @@ async fn validate(
     tx: &mut Tx<'_>,
     input: &ShiftReportInput,
 ) -> AppResult<Valid> {
-    let today = training::today(tx, ctx.org_id).await?;
+    let today = training::today_for(ctx);
     let mut c = Checks::default();
     if input.trainee_id == ctx.user_id {
         c.push(

@@ -20,7 +20,9 @@ use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::error::{AppError, FieldError};
 use crate::http::parse_id;
 use crate::modules::training::compliance::show;
-use crate::modules::training::pages::{chrome, label, parse_date, parse_optional_id};
+use crate::modules::training::pages::{
+    DoneQuery, chrome, finish_form, label, parse_date, parse_optional_id,
+};
 use crate::modules::training::programs::pages::{Errors, Options};
 use crate::modules::training::service as training;
 use crate::web::{self, Chrome, PageResult, Pager, Viewer};
@@ -203,15 +205,11 @@ async fn form_page(
 ) -> Result<FormPage, AppError> {
     ctx.require(TRAINING_MANAGE)?;
     let mut conn = state.db.acquire().await?;
-    let people: Vec<(Uuid, String, String)> = sqlx::query_as(
-        "SELECT id, first_name, last_name FROM users
-          WHERE organization_id = ? AND status IN ('active', 'probationary', 'leave') AND id <> ?
-          ORDER BY last_name, first_name, id",
-    )
-    .bind(ctx.org_id)
-    .bind(ctx.user_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let people: Vec<(Uuid, String, String)> = training::member_choices(&mut conn, ctx.org_id)
+        .await?
+        .into_iter()
+        .filter(|(id, _, _)| *id != ctx.user_id)
+        .collect();
     let going: Vec<(Uuid, String, String, String)> = sqlx::query_as(
         "SELECT e.id, u.first_name, u.last_name, p.name FROM program_enrollments e
            JOIN users u ON u.id = e.user_id JOIN training_programs p ON p.id = e.program_id
@@ -275,9 +273,7 @@ async fn form_page(
 
 async fn new_form(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
     ctx.require(TRAINING_MANAGE)?;
-    let mut conn = state.db.acquire().await?;
-    let today = training::today(&mut conn, ctx.org_id).await?;
-    drop(conn);
+    let today = training::today_for(&ctx);
     let form = ReportForm {
         shift_date: today.to_string(),
         calls_responded: "0".into(),
@@ -364,25 +360,18 @@ async fn save(state: &AppState, ctx: &Ctx, id: Option<Uuid>, form: ReportForm) -
             Some(id) => super::update(state, ctx, &mut tx, id, input).await,
             None => super::create(state, ctx, &mut tx, input).await,
         };
-        match saved {
-            Ok(r) if errors.is_empty() => {
-                tx.commit().await?;
-                state.mailer.kick();
-                let done = if r.review_status == "draft" {
-                    "draft"
-                } else {
-                    "sent"
-                };
-                return Ok(
-                    Redirect::to(&format!("/training/shift-reports/{}?done={done}", r.id))
-                        .into_response(),
-                );
-            }
-            Ok(_) => {}
-            Err(AppError::Validation(found)) => errors.extend(found),
-            Err(other) => return Err(other.into()),
+        if let Some(r) = finish_form(tx, saved, &mut errors).await? {
+            state.mailer.kick();
+            let done = if r.review_status == "draft" {
+                "draft"
+            } else {
+                "sent"
+            };
+            return Ok(
+                Redirect::to(&format!("/training/shift-reports/{}?done={done}", r.id))
+                    .into_response(),
+            );
         }
-        tx.rollback().await?;
     }
     let page = form_page(state, ctx, id, form, &errors).await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
@@ -497,16 +486,11 @@ fn detail_page(ctx: &Ctx, r: ShiftReport) -> DetailPage {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct DetailQuery {
-    done: Option<String>,
-}
-
 async fn detail(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
     Path(id): Path<String>,
-    query: Result<Query<DetailQuery>, QueryRejection>,
+    query: Result<Query<DoneQuery>, QueryRejection>,
 ) -> PageResult {
     let id = parse_id(&id)?;
     let q = query.map(|Query(q)| q).unwrap_or_default();
