@@ -37,6 +37,8 @@ struct FileConfig {
     backup_copy_dir: Option<PathBuf>,
     backup_keep_daily: Option<u32>,
     backup_keep_weekly: Option<u32>,
+    header_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
 }
 
 /// How the server speaks HTTPS (`tls`).
@@ -95,6 +97,11 @@ pub struct Config {
     pub backup_keep_daily: u32,
     /// ...and of each of this many ISO weeks before those.
     pub backup_keep_weekly: u32,
+    /// How long a request head may take to arrive, and how long a keep-alive connection may sit
+    /// idle (`crate::listener`).
+    pub header_timeout: Duration,
+    /// A cap on open connections below the one the open-file limit gives; None: that one.
+    pub max_connections: Option<usize>,
 }
 
 /// The most days and weeks retention may be set to keep.
@@ -118,6 +125,8 @@ impl std::fmt::Debug for Config {
             .field("backup_copy_dir", &self.backup_copy_dir)
             .field("backup_keep_daily", &self.backup_keep_daily)
             .field("backup_keep_weekly", &self.backup_keep_weekly)
+            .field("header_timeout", &self.header_timeout)
+            .field("max_connections", &self.max_connections)
             .finish_non_exhaustive()
     }
 }
@@ -272,6 +281,28 @@ impl Config {
                  keep only the newest one; keep at least one day or one week"
             );
         }
+        let header_timeout_secs = match env("LOGBOOK_HEADER_TIMEOUT_SECS") {
+            Some(v) => v.trim().parse::<u64>().map_err(|_| {
+                anyhow::anyhow!(
+                    "LOGBOOK_HEADER_TIMEOUT_SECS `{v}` is not a whole number of seconds"
+                )
+            })?,
+            None => file
+                .header_timeout_secs
+                .unwrap_or(crate::listener::DEFAULT_HEADER_TIMEOUT.as_secs()),
+        };
+        if !(1..=300).contains(&header_timeout_secs) {
+            bail!("header_timeout_secs is {header_timeout_secs}; it must be from 1 to 300");
+        }
+        let max_connections = match env("LOGBOOK_MAX_CONNECTIONS") {
+            Some(v) => Some(v.trim().parse::<usize>().map_err(|_| {
+                anyhow::anyhow!("LOGBOOK_MAX_CONNECTIONS `{v}` is not a whole number")
+            })?),
+            None => file.max_connections,
+        };
+        if max_connections == Some(0) {
+            bail!("max_connections is 0; leave it unset to follow the open-file limit");
+        }
         Ok(Config {
             database_url,
             listen,
@@ -289,6 +320,8 @@ impl Config {
             backup_copy_dir,
             backup_keep_daily,
             backup_keep_weekly,
+            header_timeout: Duration::from_secs(header_timeout_secs),
+            max_connections,
         })
     }
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod files;
 pub mod http;
 pub mod jobs;
+pub mod listener;
 pub mod modules;
 pub mod notify;
 pub mod openapi;
@@ -21,7 +22,6 @@ pub mod tls;
 pub mod web;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -131,49 +131,51 @@ async fn serve_inner(
     };
     service_manager::ready(&serving);
     let watchdog = service_manager::spawn_watchdog(state.db.clone(), stop_rx, serving);
+    // Every listener shares one cap on open connections (`listener`), below the file limit.
+    listener::raise_open_file_limit();
+    let limits = listener::ConnLimits::for_process(
+        state.config.max_connections,
+        state.config.header_timeout,
+    );
+    let slots = listener::connection_slots(&limits);
+    tracing::info!(
+        max_connections = limits.max_connections,
+        header_timeout_secs = limits.header_timeout.as_secs(),
+        "connection limits"
+    );
+    // One shutdown signal for every listener.
+    let (down_tx, down_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        service_manager::stopping();
+        let _ = down_tx.send(true);
+    });
     let served = match (https, state.tls.clone()) {
         (Some(https), Some(tls)) => {
-            // One shutdown signal, two servers.
-            let (down_tx, down_rx) = tokio::sync::watch::channel(false);
-            tokio::spawn(async move {
-                shutdown.await;
-                service_manager::stopping();
-                let _ = down_tx.send(true);
-            });
             let https_port = https_addr.map_or(443, |a| a.port());
             let redirect = app::redirect_router(state.clone(), https_port);
-            let mut http_down = down_rx.clone();
-            let http = axum::serve(
-                listener,
-                redirect.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = http_down.wait_for(|d| *d).await.map(|_| ());
-            });
             let app = app::router(state).layer(SetResponseHeaderLayer::overriding(
                 axum::http::header::STRICT_TRANSPORT_SECURITY,
                 axum::http::HeaderValue::from_static("max-age=31536000"),
             ));
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config.clone());
             let (http, https) = tokio::join!(
-                async { http.await.context("HTTP server failed") },
-                https_server::serve(https, app, tls.server_config.clone(), down_rx)
+                listener::serve(
+                    listener,
+                    redirect,
+                    None,
+                    limits,
+                    slots.clone(),
+                    down_rx.clone()
+                ),
+                listener::serve(https, app, Some(acceptor), limits, slots, down_rx)
             );
-            http.and(https)
+            http.context("HTTP server failed")
+                .and(https.context("HTTPS server failed"))
         }
-        _ => {
-            let app = app::router(state);
-            let shutdown = async move {
-                shutdown.await;
-                service_manager::stopping();
-            };
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown)
+        _ => listener::serve(listener, app::router(state), None, limits, slots, down_rx)
             .await
-            .context("server failed")
-        }
+            .context("server failed"),
     };
     let _ = stop_tx.send(true);
     let _ = sender.await;
@@ -186,90 +188,6 @@ async fn serve_inner(
     served?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// HTTPS: rustls over each accepted connection, then hyper's HTTP/1.1 with the router (axum::serve
-/// does not do TLS). Handlers see `ConnectInfo<SocketAddr>` as over plain HTTP.
-mod https_server {
-    use std::net::SocketAddr;
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use axum::Router;
-    use axum::extract::ConnectInfo;
-    use hyper::body::Incoming;
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use hyper_util::server::graceful::GracefulShutdown;
-    use tokio::net::TcpListener;
-    use tokio::sync::watch;
-    use tower::ServiceExt;
-
-    /// A client that has not finished its TLS handshake by then is dropped.
-    const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-    /// In-flight requests get this long to finish at shutdown.
-    const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-
-    pub async fn serve(
-        listener: TcpListener,
-        app: Router,
-        tls: Arc<rustls::ServerConfig>,
-        mut down: watch::Receiver<bool>,
-    ) -> anyhow::Result<()> {
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-        let graceful = GracefulShutdown::new();
-        loop {
-            let (tcp, remote) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(c) => c,
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait rather than spin.
-                        tracing::warn!(error = %e, "accepting an HTTPS connection failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                },
-                _ = async { down.wait_for(|d| *d).await.map(|_| ()) } => break,
-            };
-            let acceptor = acceptor.clone();
-            let app = app.clone();
-            let watcher = graceful.watcher();
-            tokio::spawn(async move {
-                let stream =
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                        Ok(Ok(s)) => s,
-                        Ok(Err(e)) => {
-                            tracing::debug!(%remote, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%remote, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                let service =
-                    hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                        req.extensions_mut()
-                            .insert(ConnectInfo::<SocketAddr>(remote));
-                        app.clone().oneshot(req)
-                    });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(30))
-                    .serve_connection(TokioIo::new(stream), service);
-                if let Err(e) = watcher.watch(conn).await {
-                    tracing::debug!(%remote, error = %e, "HTTPS connection ended with an error");
-                }
-            });
-        }
-        drop(listener);
-        if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!("HTTPS connections still open after the drain timeout; closing them");
-        }
-        Ok(())
-    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -129,6 +129,8 @@ pub fn test_config(database_url: &str, data_dir: PathBuf) -> Config {
         scheduler: false,
         tls: logbook::config::TlsMode::Off,
         https_listen: "127.0.0.1:0".parse().unwrap(),
+        header_timeout: logbook::listener::DEFAULT_HEADER_TIMEOUT,
+        max_connections: None,
     }
 }
 

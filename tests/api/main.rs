@@ -10,6 +10,7 @@ mod backup_api;
 mod backup_encryption;
 mod backup_schedule;
 mod bad_input;
+mod connections;
 mod email;
 mod export;
 mod isolation;
