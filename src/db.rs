@@ -168,3 +168,25 @@ impl NamedLock {
         }
     }
 }
+
+/// Every state change (approve, reject, void, withdraw, sign off, acknowledge…) goes through
+/// here, so that two officers pressing the same button at once make one change, not two.
+///
+/// The UPDATE names the state it expects in its WHERE clause (`… AND status = 'pending_review'`)
+/// and the count of rows it matched decides: InnoDB makes the second of two concurrent UPDATEs
+/// wait for the first to commit and then re-read the row, so only one of them matches. (The
+/// connection sets `CLIENT_FOUND_ROWS`, so the count is rows matched, not rows changed.) The
+/// loser gets 409 with `lost` and, since it returns before any other write, its transaction
+/// rolls back with nothing done. Run it before the change's side effects (records made,
+/// notices sent, audit entry), never after.
+pub async fn transition(
+    conn: &mut Conn,
+    update: sqlx::query::Query<'_, sqlx::MySql, sqlx::mysql::MySqlArguments>,
+    lost: &str,
+) -> crate::error::AppResult<()> {
+    let matched = update.execute(conn).await?.rows_affected();
+    if matched == 0 {
+        return Err(crate::error::AppError::Conflict(lost.to_string()));
+    }
+    Ok(())
+}

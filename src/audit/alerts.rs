@@ -145,15 +145,19 @@ pub async fn acknowledge(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Aler
             alert.status
         )));
     }
-    sqlx::query(
-        "UPDATE security_alerts SET status = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?
-          WHERE id = ? AND organization_id = ?",
+    db::transition(
+        tx,
+        sqlx::query(
+            "UPDATE security_alerts SET status = 'acknowledged', acknowledged_by = ?,
+                    acknowledged_at = ?
+              WHERE id = ? AND organization_id = ? AND status = 'open'",
+        )
+        .bind(ctx.user_id)
+        .bind(db::now())
+        .bind(id)
+        .bind(ctx.org_id),
+        "the alert has just been acknowledged by someone else",
     )
-    .bind(ctx.user_id)
-    .bind(db::now())
-    .bind(id)
-    .bind(ctx.org_id)
-    .execute(&mut **tx)
     .await?;
     record(
         tx,
@@ -184,17 +188,20 @@ pub async fn resolve(
     if alert.status == "resolved" {
         return Err(AppError::Conflict("the alert is already resolved".into()));
     }
-    sqlx::query(
-        "UPDATE security_alerts SET status = 'resolved', resolved_by = ?, resolved_at = ?,
-                resolution_note = ?
-          WHERE id = ? AND organization_id = ?",
+    db::transition(
+        tx,
+        sqlx::query(
+            "UPDATE security_alerts SET status = 'resolved', resolved_by = ?, resolved_at = ?,
+                    resolution_note = ?
+              WHERE id = ? AND organization_id = ? AND status <> 'resolved'",
+        )
+        .bind(ctx.user_id)
+        .bind(db::now())
+        .bind(&note)
+        .bind(id)
+        .bind(ctx.org_id),
+        "the alert has just been resolved by someone else",
     )
-    .bind(ctx.user_id)
-    .bind(db::now())
-    .bind(&note)
-    .bind(id)
-    .bind(ctx.org_id)
-    .execute(&mut **tx)
     .await?;
     record(
         tx,

@@ -862,6 +862,7 @@ async fn deliver_locked(
         while let Some(done) = sends.join_next().await {
             match done.map_err(|e| anyhow::anyhow!("a send task failed: {e}"))?? {
                 Sent::Delivered => out.sent += 1,
+                Sent::Taken => {}
                 Sent::Refused(error) => {
                     out.failed += 1;
                     out.last_error = Some(error);
@@ -899,6 +900,8 @@ const PARALLEL_SENDS: usize = 8;
 
 enum Sent {
     Delivered,
+    /// Another sender claimed the message first (it is no longer pending): nothing done.
+    Taken,
     /// A permanent refusal (5xx) or a message that cannot be built: not retried.
     Refused(String),
     /// A transient failure: retried later, unless past its give-up time.
@@ -909,13 +912,18 @@ enum Sent {
 }
 
 async fn send_row(state: &AppState, smtp: &Smtp, row: &OutRow) -> anyhow::Result<Sent> {
-    sqlx::query(
+    // The claim is the transition: only the sender whose UPDATE matched sends the message.
+    let claimed = sqlx::query(
         "UPDATE email_outbox SET status = 'sending', attempts = attempts + 1
           WHERE id = ? AND status = 'pending'",
     )
     .bind(row.id)
     .execute(&state.db)
-    .await?;
+    .await?
+    .rows_affected();
+    if claimed == 0 {
+        return Ok(Sent::Taken);
+    }
     let message = build_message(
         &smtp.from,
         row.id,

@@ -28,6 +28,7 @@ mod pages_training;
 mod permissions;
 mod programs;
 mod proxy;
+mod races;
 mod reset;
 mod restore_ui;
 mod roles;

@@ -379,12 +379,18 @@ pub async fn withdraw(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Announc
         ));
     }
     let now = db::now();
-    sqlx::query("UPDATE announcements SET withdrawn_at = ? WHERE id = ? AND organization_id = ?")
+    db::transition(
+        tx,
+        sqlx::query(
+            "UPDATE announcements SET withdrawn_at = ?
+              WHERE id = ? AND organization_id = ? AND withdrawn_at IS NULL",
+        )
         .bind(now)
         .bind(id)
-        .bind(ctx.org_id)
-        .execute(&mut **tx)
-        .await?;
+        .bind(ctx.org_id),
+        "this announcement has just been withdrawn by someone else",
+    )
+    .await?;
     audit::record(
         tx,
         &ctx.actor(),

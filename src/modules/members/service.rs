@@ -674,6 +674,13 @@ pub async fn change_status(
         let theirs = roles::permissions_of_member(tx, ctx.org_id, id).await?;
         roles::ensure_within_ceiling(ctx, &theirs)?;
     }
+    // The member row is locked: a second officer making the same change at the same moment
+    // reads the first one's result here.
+    if before.status == status {
+        return Err(AppError::Conflict(format!(
+            "the member is already {status}"
+        )));
+    }
     if !rules::transition_allowed(&before.status, &status) {
         let allowed = rules::allowed_next(&before.status);
         return Err(AppError::field(
@@ -685,18 +692,22 @@ pub async fn change_status(
             ),
         ));
     }
-    sqlx::query(
-        "UPDATE users SET status = ?, status_changed_at = ?, status_change_reason = ?,
-                updated_at = ?
-          WHERE id = ? AND organization_id = ?",
+    db::transition(
+        tx,
+        sqlx::query(
+            "UPDATE users SET status = ?, status_changed_at = ?, status_change_reason = ?,
+                    updated_at = ?
+              WHERE id = ? AND organization_id = ? AND status = ?",
+        )
+        .bind(&status)
+        .bind(db::now())
+        .bind(&reason)
+        .bind(db::now())
+        .bind(id)
+        .bind(ctx.org_id)
+        .bind(&before.status),
+        "the member's status has just been changed by someone else; reload and try again",
     )
-    .bind(&status)
-    .bind(db::now())
-    .bind(&reason)
-    .bind(db::now())
-    .bind(id)
-    .bind(ctx.org_id)
-    .execute(&mut **tx)
     .await?;
     let signs_out = !SIGN_IN_STATUSES.contains(&status.as_str());
     if signs_out {

@@ -718,18 +718,21 @@ pub async fn void_record(
     if before.status == "cancelled" {
         return Err(AppError::Conflict("the record is already void".into()));
     }
-    sqlx::query(
-        "UPDATE training_records SET status = 'cancelled', cancelled_at = ?, cancelled_by = ?,
-             cancel_reason = ?, updated_at = ?
-          WHERE organization_id = ? AND id = ? AND status = 'completed'",
+    db::transition(
+        tx,
+        sqlx::query(
+            "UPDATE training_records SET status = 'cancelled', cancelled_at = ?, cancelled_by = ?,
+                 cancel_reason = ?, updated_at = ?
+              WHERE organization_id = ? AND id = ? AND status = 'completed'",
+        )
+        .bind(db::now())
+        .bind(ctx.user_id)
+        .bind(&reason)
+        .bind(db::now())
+        .bind(ctx.org_id)
+        .bind(id),
+        "the record has just been voided by someone else",
     )
-    .bind(db::now())
-    .bind(ctx.user_id)
-    .bind(&reason)
-    .bind(db::now())
-    .bind(ctx.org_id)
-    .bind(id)
-    .execute(&mut **tx)
     .await?;
     audit::record(
         tx,

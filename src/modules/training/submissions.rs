@@ -306,16 +306,10 @@ pub async fn submit(
     .await?;
     let s = load(tx, ctx.org_id, id).await?;
     if auto {
+        let notes = Some("Approved automatically");
+        decide(tx, ctx, &s, "approved", notes).await?;
         let record = make_record(tx, ctx, &s, s.hours_completed).await?;
-        decide(
-            tx,
-            ctx,
-            &s,
-            "approved",
-            Some("Approved automatically"),
-            Some(record.id),
-        )
-        .await?;
+        record_decision(tx, ctx, &s, "approved", notes, Some(record.id)).await?;
     } else {
         let officers = notify::holders_of(tx, ctx.org_id, TRAINING_MANAGE).await?;
         let officers: Vec<Uuid> = officers.into_iter().filter(|o| *o != ctx.user_id).collect();
@@ -344,7 +338,37 @@ pub async fn submit(
     load(tx, ctx.org_id, id).await
 }
 
+/// The one way a submission leaves `pending_review`: the UPDATE expects that state, so of two
+/// officers deciding at once one wins and the other gets 409 before anything else is written.
+/// The training record an approval makes is attached afterwards by [`record_decision`].
 async fn decide(
+    tx: &mut Tx<'_>,
+    ctx: &Ctx,
+    s: &Submission,
+    status: &str,
+    notes: Option<&str>,
+) -> AppResult<()> {
+    db::transition(
+        tx,
+        sqlx::query(
+            "UPDATE training_submissions SET status = ?, reviewed_by = ?, reviewed_at = ?,
+                 reviewer_notes = ?, updated_at = ?
+              WHERE organization_id = ? AND id = ? AND status = 'pending_review'",
+        )
+        .bind(status)
+        .bind(ctx.user_id)
+        .bind(db::now())
+        .bind(notes)
+        .bind(db::now())
+        .bind(ctx.org_id)
+        .bind(s.id),
+        "someone else has just reviewed this submission; reload to see their decision",
+    )
+    .await
+}
+
+/// Links the record an approval made and writes the decision's audit entry.
+async fn record_decision(
     tx: &mut Tx<'_>,
     ctx: &Ctx,
     s: &Submission,
@@ -352,22 +376,17 @@ async fn decide(
     notes: Option<&str>,
     record: Option<Uuid>,
 ) -> AppResult<()> {
-    sqlx::query(
-        "UPDATE training_submissions SET status = ?, reviewed_by = ?, reviewed_at = ?,
-             reviewer_notes = ?, training_record_id = COALESCE(?, training_record_id),
-             updated_at = ?
-          WHERE organization_id = ? AND id = ?",
-    )
-    .bind(status)
-    .bind(ctx.user_id)
-    .bind(db::now())
-    .bind(notes)
-    .bind(record)
-    .bind(db::now())
-    .bind(ctx.org_id)
-    .bind(s.id)
-    .execute(&mut **tx)
-    .await?;
+    if let Some(record) = record {
+        sqlx::query(
+            "UPDATE training_submissions SET training_record_id = ?
+              WHERE organization_id = ? AND id = ?",
+        )
+        .bind(record)
+        .bind(ctx.org_id)
+        .bind(s.id)
+        .execute(&mut **tx)
+        .await?;
+    }
     audit::record(
         tx,
         &ctx.actor(),
@@ -492,27 +511,33 @@ pub async fn edit(
     }
     let settings = settings(tx, ctx.org_id).await?;
     let v = validate(tx, ctx, input, settings.max_hours_per_submission).await?;
-    sqlx::query(
-        "UPDATE training_submissions SET course_id = ?, course_name = ?, category_id = ?,
+    // An officer may be deciding at this moment: the change holds only while the submission
+    // still waits (or was sent back), never over a decision.
+    db::transition(
+        tx,
+        sqlx::query(
+            "UPDATE training_submissions SET course_id = ?, course_name = ?, category_id = ?,
              training_type = ?, completion_date = ?, hours_completed = ?,
              certification_number = ?, issuing_agency = ?, expiration_date = ?, description = ?,
              status = 'pending_review', updated_at = ?
-          WHERE organization_id = ? AND id = ?",
+          WHERE organization_id = ? AND id = ? AND status = ?",
+        )
+        .bind(v.course_id)
+        .bind(&v.course_name)
+        .bind(v.category_id)
+        .bind(&v.training_type)
+        .bind(v.completion_date)
+        .bind(v.hours)
+        .bind(&v.certification_number)
+        .bind(&v.issuing_agency)
+        .bind(v.expiration_date)
+        .bind(&v.description)
+        .bind(db::now())
+        .bind(ctx.org_id)
+        .bind(id)
+        .bind(&before.status),
+        "the submission has just been reviewed; reload to see the decision",
     )
-    .bind(v.course_id)
-    .bind(&v.course_name)
-    .bind(v.category_id)
-    .bind(&v.training_type)
-    .bind(v.completion_date)
-    .bind(v.hours)
-    .bind(&v.certification_number)
-    .bind(&v.issuing_agency)
-    .bind(v.expiration_date)
-    .bind(&v.description)
-    .bind(db::now())
-    .bind(ctx.org_id)
-    .bind(id)
-    .execute(&mut **tx)
     .await?;
     let after = load(tx, ctx.org_id, id).await?;
     audit::record(
@@ -600,28 +625,28 @@ pub async fn review(
             s.status.replace('_', " ")
         )));
     }
-    let (status, record, subject) = match input.decision.as_str() {
-        "approve" => {
-            let record =
-                make_record(tx, ctx, &s, hours_override.unwrap_or(s.hours_completed)).await?;
-            (
-                "approved",
-                Some(record.id),
-                format!("Training approved: {}", s.course_name),
-            )
-        }
+    let (status, subject) = match input.decision.as_str() {
+        "approve" => ("approved", format!("Training approved: {}", s.course_name)),
         "reject" => (
             "rejected",
-            None,
             format!("Training not approved: {}", s.course_name),
         ),
         _ => (
             "revision_requested",
-            None,
             format!("Changes asked for: {}", s.course_name),
         ),
     };
-    decide(tx, ctx, &s, status, notes.as_deref(), record).await?;
+    // The decision is claimed first: only its winner makes a record.
+    decide(tx, ctx, &s, status, notes.as_deref()).await?;
+    let record = match status {
+        "approved" => Some(
+            make_record(tx, ctx, &s, hours_override.unwrap_or(s.hours_completed))
+                .await?
+                .id,
+        ),
+        _ => None,
+    };
+    record_decision(tx, ctx, &s, status, notes.as_deref(), record).await?;
     notify::notify(
         state,
         tx,

@@ -433,14 +433,17 @@ pub async fn create_waiver(
 }
 
 async fn set_waiver_active(tx: &mut Tx<'_>, ctx: &Ctx, id: Uuid, why: &str) -> AppResult<()> {
-    sqlx::query(
-        "UPDATE training_waivers SET active = FALSE, updated_at = ?
-          WHERE organization_id = ? AND id = ? AND active",
+    db::transition(
+        tx,
+        sqlx::query(
+            "UPDATE training_waivers SET active = FALSE, updated_at = ?
+              WHERE organization_id = ? AND id = ? AND active",
+        )
+        .bind(db::now())
+        .bind(ctx.org_id)
+        .bind(id),
+        "the waiver has just been deactivated by someone else",
     )
-    .bind(db::now())
-    .bind(ctx.org_id)
-    .bind(id)
-    .execute(&mut **tx)
     .await?;
     audit::record(
         tx,
@@ -489,6 +492,18 @@ pub struct Leave {
 
 const LEAVE_COLUMNS: &str = "id, user_id, leave_type, reason, start_date, end_date, granted_by, \
      granted_at, active, exempt_from_training_waiver, linked_training_waiver_id";
+
+async fn lock_leave(tx: &mut Tx<'_>, org_id: Uuid, id: Uuid) -> AppResult<()> {
+    sqlx::query_scalar::<_, Uuid>(
+        "SELECT id FROM member_leaves_of_absence WHERE organization_id = ? AND id = ? FOR UPDATE",
+    )
+    .bind(org_id)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    Ok(())
+}
 
 async fn leave(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Leave> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -664,6 +679,8 @@ pub async fn update_leave(
     patch: LeavePatch,
 ) -> AppResult<Leave> {
     ctx.require(MEMBERS_MANAGE)?;
+    // Two officers editing one leave at once would each add or drop its waiver: one at a time.
+    lock_leave(tx, ctx.org_id, id).await?;
     let before = leave(tx, ctx.org_id, id).await?;
     if !before.active {
         return Err(AppError::Conflict("the leave has been removed".into()));
@@ -762,14 +779,17 @@ pub async fn remove_leave(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<()>
             "the leave has already been removed".into(),
         ));
     }
-    sqlx::query(
-        "UPDATE member_leaves_of_absence SET active = FALSE, updated_at = ?
-          WHERE organization_id = ? AND id = ?",
+    db::transition(
+        tx,
+        sqlx::query(
+            "UPDATE member_leaves_of_absence SET active = FALSE, updated_at = ?
+              WHERE organization_id = ? AND id = ? AND active",
+        )
+        .bind(db::now())
+        .bind(ctx.org_id)
+        .bind(id),
+        "the leave has just been removed by someone else",
     )
-    .bind(db::now())
-    .bind(ctx.org_id)
-    .bind(id)
-    .execute(&mut **tx)
     .await?;
     audit::record(
         tx,

@@ -1071,17 +1071,20 @@ pub async fn withdraw(
             e.status.replace('_', " ")
         )));
     }
-    sqlx::query(
-        "UPDATE program_enrollments SET status = 'withdrawn', withdrawn_at = ?,
-             withdrawn_reason = ?, updated_at = ?
-          WHERE organization_id = ? AND id = ?",
+    db::transition(
+        tx,
+        sqlx::query(
+            "UPDATE program_enrollments SET status = 'withdrawn', withdrawn_at = ?,
+                 withdrawn_reason = ?, updated_at = ?
+              WHERE organization_id = ? AND id = ? AND status IN ('active', 'on_hold')",
+        )
+        .bind(db::now())
+        .bind(&reason)
+        .bind(db::now())
+        .bind(ctx.org_id)
+        .bind(id),
+        "the enrollment has just been withdrawn by someone else",
     )
-    .bind(db::now())
-    .bind(&reason)
-    .bind(db::now())
-    .bind(ctx.org_id)
-    .bind(id)
-    .execute(&mut **tx)
     .await?;
     audit::record(
         tx,
@@ -1200,28 +1203,25 @@ async fn set_status(
         }
         other => other,
     };
-    let changed = sqlx::query(
-        "UPDATE program_enrollments SET status = ?, completed_at = ?, current_phase_id = ?,
-             progress_percentage = ?, target_completion_date = ?, updated_at = ?
-          WHERE organization_id = ? AND id = ? AND status = ?",
+    db::transition(
+        tx,
+        sqlx::query(
+            "UPDATE program_enrollments SET status = ?, completed_at = ?, current_phase_id = ?,
+                 progress_percentage = ?, target_completion_date = ?, updated_at = ?
+              WHERE organization_id = ? AND id = ? AND status = ?",
+        )
+        .bind(status)
+        .bind(completed_at)
+        .bind(phase)
+        .bind(percent)
+        .bind(target)
+        .bind(db::now())
+        .bind(ctx.org_id)
+        .bind(e.id)
+        .bind(&e.status),
+        "the enrollment changed meanwhile; try again",
     )
-    .bind(status)
-    .bind(completed_at)
-    .bind(phase)
-    .bind(percent)
-    .bind(target)
-    .bind(db::now())
-    .bind(ctx.org_id)
-    .bind(e.id)
-    .bind(&e.status)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if changed == 0 {
-        return Err(AppError::Conflict(
-            "the enrollment changed meanwhile; try again".into(),
-        ));
-    }
+    .await?;
     let action = if status == "completed" {
         "training.program_completed"
     } else {
@@ -1296,6 +1296,11 @@ pub async fn act_on_item(
                 // The next refresh puts the status the credits give.
                 _ => ("in_progress", None),
             };
+            // The enrollment is locked, so a second officer signing off the same item at
+            // the same moment reads the first one's decision here.
+            if by.is_some() && before == status {
+                return Err(AppError::Conflict(format!("“{name}” is already {status}")));
+            }
             sqlx::query(
                 "UPDATE requirement_progress SET status = ?, verified_by = ?, verified_at = ?,
                      updated_at = ?

@@ -641,18 +641,21 @@ pub async fn review(
         )));
     }
     let now = db::now();
-    sqlx::query(
-        "UPDATE shift_completion_reports SET review_status = ?, reviewed_by = ?, reviewed_at = ?,
-             updated_at = ?
-          WHERE organization_id = ? AND id = ?",
+    db::transition(
+        tx,
+        sqlx::query(
+            "UPDATE shift_completion_reports SET review_status = ?, reviewed_by = ?,
+                 reviewed_at = ?, updated_at = ?
+              WHERE organization_id = ? AND id = ? AND review_status = 'pending_review'",
+        )
+        .bind(&input.decision)
+        .bind(ctx.user_id)
+        .bind(now)
+        .bind(now)
+        .bind(ctx.org_id)
+        .bind(id),
+        "someone else has just reviewed this report; reload to see their decision",
     )
-    .bind(&input.decision)
-    .bind(ctx.user_id)
-    .bind(now)
-    .bind(now)
-    .bind(ctx.org_id)
-    .bind(id)
-    .execute(&mut **tx)
     .await?;
     let credited = if input.decision == "approved" {
         credit(ctx, tx, &r).await?
@@ -804,27 +807,28 @@ pub async fn acknowledge(
     if r.review_status != "approved" {
         return Err(AppError::Conflict("the report is not approved yet".into()));
     }
-    if r.trainee_acknowledged_at.is_none() {
+    db::transition(
+        tx,
         sqlx::query(
             "UPDATE shift_completion_reports SET trainee_acknowledged_at = ?
-              WHERE organization_id = ? AND id = ?",
+              WHERE organization_id = ? AND id = ? AND trainee_acknowledged_at IS NULL",
         )
         .bind(db::now())
         .bind(ctx.org_id)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-        audit::record(
-            tx,
-            &ctx.actor(),
-            Entry::new(
-                "training.shift_report_acknowledged",
-                "shift_completion_report",
-                id,
-            ),
-        )
-        .await?;
-    }
+        .bind(id),
+        "you have already acknowledged this report",
+    )
+    .await?;
+    audit::record(
+        tx,
+        &ctx.actor(),
+        Entry::new(
+            "training.shift_report_acknowledged",
+            "shift_completion_report",
+            id,
+        ),
+    )
+    .await?;
     get_report(state, ctx, tx, id).await
 }
 
