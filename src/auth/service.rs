@@ -84,19 +84,101 @@ pub async fn login(
         return Err(AppError::Unauthorized(GENERIC_FAILURE.into()));
     }
     let ip_key = ip.unwrap_or("unknown");
-    let blocked: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "SELECT blocked_until FROM ip_blocks WHERE ip_address = ? AND blocked_until > ?",
-    )
-    .bind(ip_key)
-    .bind(db::now())
-    .fetch_optional(db)
-    .await?;
-    if blocked.is_some() {
-        return Err(AppError::TooManyRequests(
-            "too many failed sign-ins from this address; try again in 15 minutes".into(),
-        ));
+    let now = db::now();
+    let block: Option<DateTime<Utc>> =
+        sqlx::query_scalar("SELECT blocked_until FROM ip_blocks WHERE ip_address = ?")
+            .bind(ip_key)
+            .fetch_optional(db)
+            .await?;
+    if block.is_some_and(|until| until > now) {
+        return Err(too_many_from_address());
     }
+    // Failures count for an hour, and a block that has run out starts the count afresh.
+    let since = block.map_or(now - Duration::hours(1), |until| {
+        until.max(now - Duration::hours(1))
+    });
+    // The attempt is counted against the address before its password is hashed, so that a
+    // hundred guesses sent at once meet the same limit as a hundred sent one by one.
+    let reservation = reserve_address(db, ip_key, since).await?;
+    let outcome = attempt(db, hasher, &input, identifier, ip, user_agent).await;
+    match &outcome {
+        // A failure keeps its reservation: it is the failure's record.
+        Err(AppError::Unauthorized(_)) => block_address_if_due(db, ip_key, since).await?,
+        _ => release_address(db, reservation).await?,
+    }
+    outcome
+}
 
+fn too_many_from_address() -> AppError {
+    AppError::TooManyRequests(format!(
+        "too many failed sign-ins from this address; try again in {IP_BLOCK_MINUTES} minutes"
+    ))
+}
+
+/// Writes this attempt into the address's tally and refuses it when it is past the limit. The
+/// rank is taken from the row's own id, so of many attempts arriving together exactly as many
+/// as the limit allows go on.
+async fn reserve_address(db: &MySqlPool, ip: &str, since: DateTime<Utc>) -> AppResult<u64> {
+    let now = db::now();
+    let id = sqlx::query("INSERT INTO login_failures (ip_address, attempted_at) VALUES (?, ?)")
+        .bind(ip)
+        .bind(now)
+        .execute(db)
+        .await?
+        .last_insert_id();
+    let rank: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM login_failures
+          WHERE ip_address = ? AND attempted_at > ? AND id <= ?",
+    )
+    .bind(ip)
+    .bind(since)
+    .bind(id)
+    .fetch_one(db)
+    .await?;
+    if rank > IP_BLOCK_FAILURES {
+        release_address(db, id).await?;
+        return Err(too_many_from_address());
+    }
+    Ok(id)
+}
+
+/// A sign-in that did not fail (it succeeded, or never got as far as a password) does not
+/// count against its address.
+async fn release_address(db: &MySqlPool, reservation: u64) -> AppResult<()> {
+    sqlx::query("DELETE FROM login_failures WHERE id = ?")
+        .bind(reservation)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Reserves one of the account's attempts before its password is checked: the counter goes up
+/// only while the account is not locked and has attempts left, so concurrent guesses past the
+/// limit are refused unchecked. `false`: none left (locked, or the rest are in flight).
+async fn reserve_account(db: &MySqlPool, user_id: Uuid) -> AppResult<bool> {
+    let matched = sqlx::query(
+        "UPDATE users SET failed_login_attempts = failed_login_attempts + 1
+          WHERE id = ? AND failed_login_attempts < ?
+            AND (locked_until IS NULL OR locked_until <= ?)",
+    )
+    .bind(user_id)
+    .bind(ACCOUNT_LOCK_FAILURES)
+    .bind(db::now())
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(matched == 1)
+}
+
+/// The attempt itself: the accounts the identifier names, each password checked once.
+async fn attempt(
+    db: &MySqlPool,
+    hasher: &Hasher,
+    input: &LoginInput,
+    identifier: &str,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> AppResult<SignedIn> {
     let candidates: Vec<Candidate> = sqlx::query_as(
         "SELECT u.id, u.organization_id, u.username, u.password_hash, u.status,
                 u.locked_until, u.must_change_password,
@@ -112,6 +194,11 @@ pub async fn login(
     .bind(MAX_CANDIDATES)
     .fetch_all(db)
     .await?;
+    // A failure counts against an account only when the attempt names that account: its
+    // department was given, or no other department on this host has the name. Otherwise five
+    // typos in one department would lock out a same-named admin of another; such attempts
+    // count against the address alone.
+    let named = input.organization.is_some() || candidates.len() == 1;
 
     let now = db::now();
     let mut winner = None;
@@ -121,8 +208,12 @@ pub async fn login(
         hasher.verify(input.password.clone(), None).await?;
     }
     for c in candidates {
-        let locked = c.locked_until.is_some_and(|t| t > now);
-        if locked {
+        let open = if named {
+            reserve_account(db, c.id).await?
+        } else {
+            c.locked_until.is_none_or(|t| t <= now)
+        };
+        if !open {
             hasher.verify(input.password.clone(), None).await?;
             continue;
         }
@@ -135,6 +226,15 @@ pub async fn login(
         }
         if !ok {
             failed.push(c);
+        } else if named {
+            // The right password for an account that may not sign in: not a guess.
+            sqlx::query(
+                "UPDATE users SET failed_login_attempts = GREATEST(failed_login_attempts - 1, 0)
+                  WHERE id = ?",
+            )
+            .bind(c.id)
+            .execute(db)
+            .await?;
         }
     }
 
@@ -170,36 +270,50 @@ pub async fn login(
         });
     }
 
-    let mut tx = db.begin().await?;
+    // One transaction per account: each touches its own department's chain only.
     for c in failed {
-        record_account_failure(&mut tx, &c, ip).await?;
+        let mut tx = db.begin().await?;
+        record_account_failure(&mut tx, &c, ip, named).await?;
+        tx.commit().await?;
     }
-    record_ip_failure(&mut tx, ip_key).await?;
-    tx.commit().await?;
     Err(AppError::Unauthorized(GENERIC_FAILURE.into()))
 }
 
-async fn record_account_failure(tx: &mut Tx<'_>, c: &Candidate, ip: Option<&str>) -> AppResult<()> {
-    // Re-read under a lock so that concurrent failures all count.
-    let current: i32 =
-        sqlx::query_scalar("SELECT failed_login_attempts FROM users WHERE id = ? FOR UPDATE")
-            .bind(c.id)
-            .fetch_one(&mut **tx)
-            .await?;
-    let attempts = current + 1;
-    let lock = attempts >= ACCOUNT_LOCK_FAILURES;
+/// Writes a failed attempt into the account's department log; for an attempt that named the
+/// account, the one it reserved stays counted and the account locks at the limit.
+async fn record_account_failure(
+    tx: &mut Tx<'_>,
+    c: &Candidate,
+    ip: Option<&str>,
+    counted: bool,
+) -> AppResult<()> {
+    let (attempts, locked_until): (i32, Option<DateTime<Utc>>) = sqlx::query_as(
+        "SELECT failed_login_attempts, locked_until FROM users WHERE id = ? FOR UPDATE",
+    )
+    .bind(c.id)
+    .fetch_one(&mut **tx)
+    .await?;
     let now = db::now();
-    sqlx::query("UPDATE users SET failed_login_attempts = ?, locked_until = ? WHERE id = ?")
-        .bind(if lock { 0 } else { attempts })
-        .bind(lock.then(|| now + Duration::minutes(ACCOUNT_LOCK_MINUTES)))
-        .bind(c.id)
-        .execute(&mut **tx)
-        .await?;
+    let already_locked = locked_until.is_some_and(|t| t > now);
+    let lock = counted && !already_locked && attempts >= ACCOUNT_LOCK_FAILURES;
+    if lock {
+        sqlx::query("UPDATE users SET failed_login_attempts = 0, locked_until = ? WHERE id = ?")
+            .bind(now + Duration::minutes(ACCOUNT_LOCK_MINUTES))
+            .bind(c.id)
+            .execute(&mut **tx)
+            .await?;
+    }
     let actor = Actor {
         org_id: c.organization_id,
         user_id: None,
         label: "anonymous".into(),
         ip: ip.map(str::to_string),
+    };
+    let changes = if counted {
+        serde_json::json!({"consecutive_failures": attempts, "locked": lock})
+    } else {
+        serde_json::json!({"counted": false,
+            "why": "the sign-in named no department and several departments use this name"})
     };
     audit::record(
         tx,
@@ -210,7 +324,7 @@ async fn record_account_failure(tx: &mut Tx<'_>, c: &Candidate, ip: Option<&str>
             } else {
                 Severity::Info
             })
-            .changes(serde_json::json!({"consecutive_failures": attempts, "locked": lock})),
+            .changes(changes),
     )
     .await?;
     if lock {
@@ -234,53 +348,68 @@ async fn record_account_failure(tx: &mut Tx<'_>, c: &Candidate, ip: Option<&str>
     Ok(())
 }
 
-/// Counts a failure against the address; at the threshold within an hour the address is
-/// blocked and every organization on the host is alerted (it is aimed at the whole box).
-async fn record_ip_failure(tx: &mut Tx<'_>, ip: &str) -> AppResult<()> {
+/// After a failure: at the threshold within an hour the address is blocked, and every
+/// organization on the host is alerted (it is aimed at the whole box) by the one failure that
+/// made the block, not by each of those arriving together.
+async fn block_address_if_due(db: &MySqlPool, ip: &str, since: DateTime<Utc>) -> AppResult<()> {
     let now = db::now();
-    sqlx::query("INSERT INTO login_failures (ip_address, attempted_at) VALUES (?, ?)")
-        .bind(ip)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
     let recent: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM login_failures WHERE ip_address = ? AND attempted_at > ?",
     )
     .bind(ip)
-    .bind(now - Duration::hours(1))
-    .fetch_one(&mut **tx)
+    .bind(since)
+    .fetch_one(db)
     .await?;
     if recent < IP_BLOCK_FAILURES {
         return Ok(());
     }
+    // The address's row exists (run out) before anyone blocks it, so the block itself is one
+    // UPDATE that expects it run out: of many failures arriving together, one makes the block
+    // and alerts; the rest wait for its row lock and match nothing.
     sqlx::query(
-        "INSERT INTO ip_blocks (ip_address, blocked_until) VALUES (?, ?)
-         ON DUPLICATE KEY UPDATE blocked_until = VALUES(blocked_until)",
+        "INSERT IGNORE INTO ip_blocks (ip_address, blocked_until) VALUES (?, '1970-01-01')",
     )
     .bind(ip)
-    .bind(now + Duration::minutes(IP_BLOCK_MINUTES))
-    .execute(&mut **tx)
+    .execute(db)
     .await?;
-    let orgs: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM organizations WHERE active")
-        .fetch_all(&mut **tx)
-        .await?;
-    for org in orgs {
-        alerts::raise(
-            tx,
-            org,
-            NewAlert {
-                alert_type: "ip_blocked",
-                severity: Severity::Warning,
-                message: format!(
-                    "{recent} failed sign-ins from {ip} within an hour; the address is \
-                     blocked for {IP_BLOCK_MINUTES} minutes"
-                ),
-                user_id: None,
-                ip: Some(ip),
-            },
-        )
-        .await?;
+    let until = now + Duration::minutes(IP_BLOCK_MINUTES);
+    let mut tx = db.begin().await?;
+    let blocked = sqlx::query(
+        "UPDATE ip_blocks SET blocked_until = ? WHERE ip_address = ? AND blocked_until <= ?",
+    )
+    .bind(until)
+    .bind(ip)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if blocked {
+        // In id order: every writer that takes several departments' chains takes them in the
+        // same order.
+        let orgs: Vec<Uuid> =
+            sqlx::query_scalar("SELECT id FROM organizations WHERE active ORDER BY id")
+                .fetch_all(&mut *tx)
+                .await?;
+        for org in orgs {
+            alerts::raise(
+                &mut tx,
+                org,
+                NewAlert {
+                    alert_type: "ip_blocked",
+                    severity: Severity::Warning,
+                    message: format!(
+                        "{recent} failed sign-ins from {ip} within an hour; the address is \
+                         blocked for {IP_BLOCK_MINUTES} minutes"
+                    ),
+                    user_id: None,
+                    ip: Some(ip),
+                },
+            )
+            .await?;
+        }
     }
+    tx.commit().await?;
     Ok(())
 }
 

@@ -146,8 +146,10 @@ async fn purge_sessions(ctx: JobCtx) -> anyhow::Result<u64> {
             .await?
             .rows_affected();
     }
+    // A block that ran out is kept for the hour its failures count: sign-in counts only the
+    // failures after it.
     removed += sqlx::query("DELETE FROM ip_blocks WHERE blocked_until < ?")
-        .bind(now)
+        .bind(now - chrono::Duration::hours(1))
         .execute(db)
         .await?
         .rows_affected();

@@ -305,8 +305,13 @@ async fn fifty_failures_from_one_address_block_it() {
     let (status, _) = app.get(&app.a.admin.token, "/api/v1/auth/me").await;
     assert_eq!(status, StatusCode::OK);
 
-    // When the block runs out, the right password works again.
+    // When the block runs out (fifteen minutes after the failures), the right password works
+    // again.
     sqlx::query("UPDATE ip_blocks SET blocked_until = UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE login_failures SET attempted_at = attempted_at - INTERVAL 16 MINUTE")
         .execute(&app.db.pool)
         .await
         .unwrap();
@@ -1015,4 +1020,137 @@ async fn the_organization_field_picks_the_department_on_a_shared_host() {
     // An unknown organization is just a failed sign-in.
     let res = login(Some("no-such-department"), PASSWORD).await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// `n` sign-ins sent together (a barrier releases them), each on its own connection.
+async fn sign_ins_at_once(app: &TestApp, bodies: Vec<Value>) -> Vec<StatusCode> {
+    let gate = std::sync::Arc::new(tokio::sync::Barrier::new(bodies.len()));
+    let mut sends = tokio::task::JoinSet::new();
+    for body in bodies {
+        let (gate, url) = (gate.clone(), app.url("/api/v1/auth/login"));
+        sends.spawn(async move {
+            let client = reqwest::Client::new();
+            gate.wait().await;
+            let res = client.post(url).json(&body).send().await.unwrap();
+            res.status()
+        });
+    }
+    sends.join_all().await
+}
+
+async fn failures_audited(app: &TestApp, org: &Org, user: Uuid) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_logs WHERE organization_id = ? AND action = 'auth.login_failed'
+            AND entity_id = ?",
+    )
+    .bind(org.id)
+    .bind(user.to_string())
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn parallel_guesses_meet_the_account_limit() {
+    let app = TestApp::spawn().await;
+    let m = app.member(&app.a, "guessed", &[]).await;
+    // Thirty wrong guesses at once: five are checked and lock the account; the rest are
+    // refused unchecked, exactly like guesses sent after the lock.
+    let wrong = json!({"username": "guessed", "password": "not the password"});
+    let answers = sign_ins_at_once(&app, vec![wrong.clone(); 30]).await;
+    assert!(
+        answers.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{answers:?}"
+    );
+    assert_eq!(failures_audited(&app, &app.a, m.id).await, 5);
+    assert!(lock_state(&app, m.id).await.1, "locked");
+    assert_eq!(alert_count(&app, &app.a, "account_locked").await, 1);
+    let (status, _) = try_login(&app, "guessed", PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the lock holds");
+
+    // Twenty-nine wrong and the right one together: at most five passwords are checked in all,
+    // so the right one gets in only if it was among them.
+    let m = app.member(&app.a, "guessed-too", &[]).await;
+    let mut bodies = vec![json!({"username": "guessed-too", "password": "nope, wrong"}); 29];
+    bodies.push(json!({"username": "guessed-too", "password": PASSWORD}));
+    let answers = sign_ins_at_once(&app, bodies).await;
+    let signed_in = answers.iter().filter(|s| **s == StatusCode::OK).count() as i64;
+    let checked_wrong = failures_audited(&app, &app.a, m.id).await;
+    assert!(
+        signed_in + checked_wrong <= 5,
+        "{signed_in} + {checked_wrong}: {answers:?}"
+    );
+}
+
+#[tokio::test]
+async fn parallel_guesses_meet_the_address_limit() {
+    let app = TestApp::spawn().await;
+    let bodies = (0..120)
+        .map(|i| json!({"username": format!("nobody-{i}"), "password": "some password"}))
+        .collect();
+    let answers = sign_ins_at_once(&app, bodies).await;
+    let refused = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    let checked = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!((checked, refused), (50, 70), "{answers:?}");
+    // The address is blocked, and each department told once.
+    let (status, body) = try_login(&app, "alpha-admin", PASSWORD).await;
+    assert_problem(status, &body, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(alert_count(&app, &app.a, "ip_blocked").await, 1);
+    assert_eq!(alert_count(&app, &app.b, "ip_blocked").await, 1);
+}
+
+#[tokio::test]
+async fn typos_in_one_department_never_lock_another_departments_account() {
+    let app = TestApp::spawn().await;
+    app.member(&app.a, "sam", &[]).await;
+    app.member(&app.b, "sam", &[]).await;
+    // (The harness signs each in without a department, so their ids come from the database.)
+    let sam_in = |org: Uuid| {
+        sqlx::query_scalar::<_, Uuid>(
+            "SELECT id FROM users WHERE organization_id = ? AND username = 'sam'",
+        )
+        .bind(org)
+        .fetch_one(&app.db.pool)
+    };
+    let (a, b) = (
+        sam_in(app.a.id).await.unwrap(),
+        sam_in(app.b.id).await.unwrap(),
+    );
+    // Five typos from the sign-in form (no department named): the name is used in two
+    // departments, so neither account counts them; both still sign in.
+    for _ in 0..5 {
+        let (status, _) = try_login(&app, "sam", "a typo of the password").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(lock_state(&app, a).await, (0, false));
+    assert_eq!(lock_state(&app, b).await, (0, false));
+    // Each department's log still shows the attempts.
+    assert_eq!(failures_audited(&app, &app.b, b).await, 5);
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"username": "sam", "password": PASSWORD, "organization": app.b.slug}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // Naming the department counts against that department's account only.
+    for _ in 0..5 {
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"username": "sam", "password": "wrong", "organization": app.a.slug}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert!(lock_state(&app, a).await.1, "A's sam is locked");
+    assert_eq!(lock_state(&app, b).await, (0, false));
 }
