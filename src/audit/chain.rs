@@ -157,7 +157,17 @@ pub async fn start_chain(tx: &mut Tx<'_>, org_id: Uuid) -> AppResult<()> {
 }
 
 /// Appends an entry in the caller's transaction; if this fails, the change fails with it.
+///
+/// Lock order, everywhere: the department's row (`organizations`), then its chain head. A change
+/// that guards department-wide rules (`roles::lock_organization`) takes the row first, before it
+/// writes anything; the entry's foreign key needs a shared lock on that same row. Taking the
+/// shared lock here, before the chain head, keeps every transaction in that order; otherwise one
+/// holding the head waits for the row while the other holds the row and waits for the head.
 pub async fn record(tx: &mut Tx<'_>, actor: &Actor, entry: Entry) -> AppResult<()> {
+    sqlx::query("SELECT id FROM organizations WHERE id = ? LOCK IN SHARE MODE")
+        .bind(actor.org_id)
+        .fetch_optional(&mut **tx)
+        .await?;
     let (last_sequence, last_hash): (u64, String) = sqlx::query_as(
         "SELECT last_sequence, last_hash FROM audit_chain_heads WHERE organization_id = ? FOR UPDATE",
     )

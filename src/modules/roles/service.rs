@@ -29,6 +29,10 @@ const UNIQUE_KEYS: &[(&str, &str, &str)] = &[
 
 /// Locks the organization row: changes that could remove the last member manager take it first,
 /// so two of them cannot each pass the guard and together break it.
+///
+/// Lock order: call this before the transaction writes anything (a write to a table that refers
+/// to the department takes a shared lock on this row, and two transactions each upgrading their
+/// shared lock deadlock) and so before the audit chain head, which `audit::record` takes last.
 pub async fn lock_organization(tx: &mut Tx<'_>, org_id: Uuid) -> AppResult<()> {
     sqlx::query("SELECT id FROM organizations WHERE id = ? FOR UPDATE")
         .bind(org_id)
