@@ -36,6 +36,8 @@ pub struct AppState {
     pub tls: Option<Arc<crate::tls::TlsMaterial>>,
     /// First-boot setup: whether it is done, its token, the throttle for wrong tokens.
     pub setup: Arc<crate::setup::Gate>,
+    /// Whether the database answers (see `db_gate`).
+    pub db_health: crate::db::Health,
 }
 
 impl AppState {
@@ -62,15 +64,118 @@ fn unbounded(path: &str) -> bool {
     path == crate::backup::api::UPLOAD_PATH || path == crate::setup::api::RESTORE_UPLOAD_PATH
 }
 
-/// `REQUEST_TIMEOUT` for every request but the long uploads (503, as tower-http's timeout).
+/// `REQUEST_TIMEOUT` for every request but the long uploads: a 503 problem (or error page) with
+/// `Retry-After`, as any other 503.
 async fn bounded_time(req: Request, next: Next) -> Response {
     if unbounded(req.uri().path()) {
         return next.run(req).await;
     }
+    let api = req.uri().path().starts_with("/api/");
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
         Ok(res) => res,
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Err(_) => unavailable(
+            api,
+            "the server could not finish this request in time (the database may be stalled); \
+             try again shortly",
+        ),
     }
+}
+
+fn unavailable(api: bool, why: &str) -> Response {
+    let err = AppError::Unavailable(why.into());
+    if api {
+        err.into_response()
+    } else {
+        crate::web::page_error(err)
+    }
+}
+
+/// Paths that answer without the database: the health check says itself that it is down, and
+/// static files and the certificate pages need nothing from it.
+fn needs_no_database(path: &str) -> bool {
+    path == "/health" || path.starts_with("/static/") || path == "/tls" || path.starts_with("/tls/")
+}
+
+/// While the database is known to be down, every request that needs it gets its 503 at once
+/// (a problem with `Retry-After`, or the error page); a request that finds it gone marks it
+/// down for the ones after it (`db::Health`).
+async fn db_gate(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use crate::error::DATABASE_LOST;
+    let path = req.uri().path();
+    if needs_no_database(path) {
+        return next.run(req).await;
+    }
+    if state.db_health.is_down() {
+        return unavailable(
+            path.starts_with("/api/"),
+            "the database is not reachable; try again shortly",
+        );
+    }
+    let (res, lost) = DATABASE_LOST
+        .scope(std::cell::Cell::new(false), async {
+            let res = next.run(req).await;
+            (res, DATABASE_LOST.with(std::cell::Cell::get))
+        })
+        .await;
+    if lost {
+        state.db_health.lost(&state.db);
+    }
+    res
+}
+
+/// Requests whose body is at most this big are kept, so that one lost to a deadlock can be run
+/// again; larger ones (uploads) answer 503 instead.
+const RETRY_BODY_LIMIT: usize = 256 * 1024;
+
+/// Runs a request once more when its transaction lost a deadlock or a lock wait (MariaDB rolled
+/// it back, nothing was written): the client sees the second run's answer, never the first's.
+/// Innermost layer, so a retry does not rotate a session twice.
+async fn retry_contended(req: Request, next: Next) -> Response {
+    use crate::error::CONTENDED;
+    use std::cell::Cell;
+    let small = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .map_or(
+            req.method() == Method::GET || req.method() == Method::HEAD,
+            |n| n <= RETRY_BODY_LIMIT,
+        );
+    if !small || unbounded(req.uri().path()) {
+        return CONTENDED.scope(Cell::new(false), next.run(req)).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, RETRY_BODY_LIMIT).await else {
+        return AppError::Rejected(
+            StatusCode::BAD_REQUEST,
+            "the request body could not be read".into(),
+        )
+        .into_response();
+    };
+    let again = (parts.clone(), bytes.clone());
+    let (res, contended) = CONTENDED
+        .scope(Cell::new(false), async {
+            let res = next
+                .clone()
+                .run(Request::from_parts(parts, bytes.into()))
+                .await;
+            (res, CONTENDED.with(Cell::get))
+        })
+        .await;
+    if !contended {
+        return res;
+    }
+    tracing::info!(path = %again.0.uri.path(), "running the request again after a deadlock");
+    CONTENDED
+        .scope(
+            Cell::new(false),
+            next.run(Request::from_parts(again.0, again.1.into())),
+        )
+        .await
 }
 
 pub fn router(state: AppState) -> Router {
@@ -99,6 +204,7 @@ pub fn router(state: AppState) -> Router {
     let api = api
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(retry_contended))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             session_refresh,
@@ -109,6 +215,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(csrf_guard))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), db_gate))
         .with_state(state);
     with_security_headers(api)
         .layer(middleware::from_fn(bounded_time))

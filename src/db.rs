@@ -190,3 +190,49 @@ pub async fn transition(
     }
     Ok(())
 }
+
+/// Whether the database answered when last asked. While it does not, requests get their 503 at
+/// once from this flag instead of each waiting out the pool's connect timeout; a probe asks
+/// again every quarter second and clears the flag as soon as the database answers.
+#[derive(Clone, Default)]
+pub struct Health {
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    probing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Health {
+    pub fn is_down(&self) -> bool {
+        self.down.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// A request found the database gone: answer the next ones at once, and probe until it is
+    /// back.
+    pub fn lost(&self, pool: &MySqlPool) {
+        use std::sync::atomic::Ordering;
+        if !self.down.swap(true, Ordering::AcqRel) {
+            tracing::warn!("the database is not answering; requests get 503 until it is back");
+        }
+        if self.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (health, pool) = (self.clone(), pool.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let answered = tokio::time::timeout(Duration::from_secs(1), async {
+                    let mut conn = pool.acquire().await?;
+                    sqlx::query_scalar::<_, i32>("SELECT 1")
+                        .fetch_one(&mut *conn)
+                        .await
+                })
+                .await;
+                if matches!(answered, Ok(Ok(_))) || pool.is_closed() {
+                    break;
+                }
+            }
+            health.down.store(false, Ordering::Release);
+            health.probing.store(false, Ordering::Release);
+            tracing::info!("the database answers again");
+        });
+    }
+}

@@ -77,10 +77,42 @@ impl AppError {
     }
 }
 
+tokio::task_local! {
+    /// Set when a request's transaction lost a deadlock or waited out a row lock; the
+    /// request is then run once more (`app::retry_contended`) before anything is answered.
+    pub static CONTENDED: std::cell::Cell<bool>;
+}
+
+tokio::task_local! {
+    /// Set when a request found the database unreachable; `app::db_gate` then marks it down
+    /// for the requests after it.
+    pub static DATABASE_LOST: std::cell::Cell<bool>;
+}
+
+/// MariaDB's "deadlock found" (1213) and "lock wait timeout exceeded" (1205): the transaction
+/// was rolled back and nothing of it was written, so running it again is safe.
+pub fn is_contention(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Database(db)
+            if db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .is_some_and(|e| matches!(e.number(), 1205 | 1213))
+    )
+}
+
 /// Database errors: a lost or unreachable database is 503 (the server recovers when it is back);
-/// a missing row is 404; anything else is an internal error.
+/// a missing row is 404; a lost deadlock is 503 (and the request is retried once); anything else
+/// is an internal error.
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
+        if is_contention(&err) {
+            tracing::info!(error = %err, "transaction lost to a concurrent one");
+            let _ = CONTENDED.try_with(|c| c.set(true));
+            return AppError::Unavailable(
+                "another change to the same records was being saved at that moment; try again"
+                    .into(),
+            );
+        }
         match err {
             sqlx::Error::RowNotFound => AppError::NotFound,
             sqlx::Error::PoolTimedOut
@@ -89,6 +121,7 @@ impl From<sqlx::Error> for AppError {
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => {
                 tracing::warn!(error = %err, "database unavailable");
+                let _ = DATABASE_LOST.try_with(|c| c.set(true));
                 AppError::Unavailable("the database is not reachable; try again shortly".into())
             }
             other => AppError::Internal(anyhow::Error::new(other)),

@@ -47,6 +47,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         jobs: Arc::new(jobs::Registry::builtin()),
         tls: None,
         setup: Arc::new(setup::Gate::default()),
+        db_health: db::Health::default(),
         config: Arc::new(config),
     })
 }

@@ -311,6 +311,13 @@ async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<ExitCo
             .await
             {
                 Ok(r) => {
+                    // The data is back either way; what fails here is said, not hidden.
+                    let user = std::env::var("SUDO_USER")
+                        .or_else(|_| std::env::var("USER"))
+                        .unwrap_or_else(|_| "an operator".into());
+                    let ended =
+                        logbook::backup::restoring::after_command_line_restore(&state, &r, &user)
+                            .await;
                     println!(
                         "restored {}: {} tables, {} rows (schema {} → {}); the data from before is \
                          in {}; {:.1} s. Restart the service: sudo systemctl restart logbook",
@@ -322,6 +329,16 @@ async fn backup(config: Config, command: BackupCommand) -> anyhow::Result<ExitCo
                         r.safety_backup.as_deref().unwrap_or("-"),
                         r.seconds
                     );
+                    match ended {
+                        Ok(n) => println!(
+                            "{n} session(s) ended: everyone signs in again; `backup.restored` \
+                             is in each department's audit log"
+                        ),
+                        Err(e) => eprintln!(
+                            "logbook: the restore's audit entry could not be written and \
+                             sessions may still be open: {e}"
+                        ),
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {

@@ -196,7 +196,12 @@ pub fn page_error(err: AppError) -> Response {
     let body = page
         .render()
         .unwrap_or_else(|_| "Something went wrong.".to_string());
-    (status, Html(body)).into_response()
+    let mut res = (status, Html(body)).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    res
 }
 
 /// An error from a page handler, rendered as HTML.

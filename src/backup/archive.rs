@@ -282,7 +282,9 @@ fn read_tar(
     input: impl Read,
     mut visit: impl FnMut(&Entry<'_>) -> anyhow::Result<()>,
 ) -> Result<Manifest, ReadError> {
-    let gz = flate2::read::GzDecoder::new(input);
+    // A buffer of our own (not the decoder's), so that what follows the gzip stream can be
+    // seen once it ends.
+    let gz = flate2::bufread::GzDecoder::new(std::io::BufReader::new(input));
     let mut tar = tar::Archive::new(gz);
     let mut tables: BTreeMap<String, (u64, Sha256, u32)> = BTreeMap::new();
     let mut files: BTreeMap<String, (u64, String)> = BTreeMap::new();
@@ -343,6 +345,18 @@ fn read_tar(
     let Some(manifest) = manifest else {
         return Err(Refusal::Truncated.into());
     };
+    // The tar ends before the gzip stream does: read the rest, so that the gzip trailer (the
+    // CRC-32 and length of everything above) is checked too; a cut or altered trailer refuses
+    // the archive. Nothing may follow it.
+    let mut gz = tar.into_inner();
+    std::io::copy(&mut gz, &mut std::io::sink()).map_err(damaged)?;
+    let mut rest = gz.into_inner();
+    if !std::io::BufRead::fill_buf(&mut rest)
+        .map_err(damaged)?
+        .is_empty()
+    {
+        return Err(Refusal::Damaged("data follows the end of the archive".into()).into());
+    }
     for t in &manifest.tables {
         let (rows, sha) = match tables.remove(&t.name) {
             Some((rows, hasher, _)) => (rows, hex_digest(hasher)),

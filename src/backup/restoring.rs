@@ -93,6 +93,8 @@ pub enum Starter {
     Admin(Actor),
     /// The setup wizard (the setup token); from this address.
     Wizard { ip: String },
+    /// `logbook backup restore` on the box, by this operating-system user.
+    CommandLine { user: String },
 }
 
 impl Starter {
@@ -100,8 +102,30 @@ impl Starter {
         match self {
             Starter::Admin(a) => a.label.clone(),
             Starter::Wizard { .. } => "setup wizard".into(),
+            Starter::CommandLine { user } => format!("{user} (command line)"),
         }
     }
+}
+
+/// What `logbook backup restore` does once the data is back, as the web restore does: every
+/// session ended (a token signed out after the backup must not come back to life) and
+/// `backup.restored` in each restored organization's log. Returns the sessions ended.
+pub async fn after_command_line_restore(
+    state: &AppState,
+    restored: &super::restore::Restored,
+    user: &str,
+) -> AppResult<u64> {
+    let safety_backup = restored.safety_backup.as_deref().map(file_name);
+    record_restored(
+        state,
+        &file_name(&restored.file),
+        restored,
+        &safety_backup,
+        &Starter::CommandLine {
+            user: user.to_string(),
+        },
+    )
+    .await
 }
 
 struct Run {
@@ -392,6 +416,10 @@ async fn record_restored(
                 ip: Some(ip.clone()),
                 ..Actor::system(*o, "setup wizard")
             })
+            .collect(),
+        Starter::CommandLine { .. } => orgs
+            .iter()
+            .map(|o| Actor::system(*o, &starter.label()))
             .collect(),
     };
     for actor in &actors {

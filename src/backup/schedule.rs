@@ -63,6 +63,16 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
         }
         None => return Err(Skip("This organization is not active.".into()).into()),
     }
+    // "Run now" while an administrator's backup (or a restore) runs: nothing failed, and no
+    // one is told that the nightly backup did.
+    if service::busy(&state.db).await? {
+        return Err(Skip(
+            "Another backup or restore was running at that moment; this run made none. The \
+             next scheduled run will."
+                .into(),
+        )
+        .into());
+    }
     let tz_name: String = sqlx::query_scalar("SELECT timezone FROM organizations WHERE id = ?")
         .bind(ctx.org_id)
         .fetch_one(&state.db)

@@ -28,6 +28,15 @@ pub async fn lock_name(db: &MySqlPool) -> anyhow::Result<String> {
     Ok(format!("logbook.backup.{name}").chars().take(64).collect())
 }
 
+/// Whether a backup or restore of this database runs now (its lock is held).
+pub async fn busy(db: &MySqlPool) -> anyhow::Result<bool> {
+    let holder: Option<i64> = sqlx::query_scalar("SELECT IS_USED_LOCK(?)")
+        .bind(lock_name(db).await?)
+        .fetch_one(db)
+        .await?;
+    Ok(holder.is_some())
+}
+
 /// Takes the backup lock of this database; an error says another backup or restore runs.
 pub async fn lock(db: &MySqlPool) -> anyhow::Result<NamedLock> {
     match NamedLock::try_acquire(db, &lock_name(db).await?).await? {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use serde::Serialize;
 
 use crate::app::AppState;
@@ -34,18 +35,29 @@ pub struct Health {
 
 #[utoipa::path(get, path = "/health", tag = "system",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
-pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+pub async fn health(State(state): State<AppState>) -> axum::response::Response {
     let started = std::time::Instant::now();
-    let ping = tokio::time::timeout(
-        Duration::from_secs(3),
-        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.db),
-    )
-    .await;
-    let (ok, output) = match ping {
-        Ok(Ok(_)) => (true, None),
-        Ok(Err(e)) => (false, Some(format!("database error: {e}"))),
-        Err(_) => (false, Some("database did not answer within 3 s".into())),
+    let (ok, output) = if state.db_health.is_down() {
+        // Known down: said at once; the probe that watches it clears this when it answers.
+        (
+            false,
+            Some("database not reachable (checked every 250 ms)".into()),
+        )
+    } else {
+        let ping = tokio::time::timeout(
+            Duration::from_secs(3),
+            sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.db),
+        )
+        .await;
+        match ping {
+            Ok(Ok(_)) => (true, None),
+            Ok(Err(e)) => (false, Some(format!("database error: {e}"))),
+            Err(_) => (false, Some("database did not answer within 3 s".into())),
+        }
     };
+    if !ok {
+        state.db_health.lost(&state.db);
+    }
     let mut checks = std::collections::BTreeMap::new();
     checks.insert(
         "database",
@@ -55,19 +67,21 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             duration_ms: started.elapsed().as_millis() as u64,
         },
     );
-    let status = if ok {
-        StatusCode::OK
+    let body = Json(Health {
+        status: if ok { "pass" } else { "fail" },
+        version: env!("CARGO_PKG_VERSION"),
+        checks,
+    });
+    if ok {
+        (StatusCode::OK, body).into_response()
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        Json(Health {
-            status: if ok { "pass" } else { "fail" },
-            version: env!("CARGO_PKG_VERSION"),
-            checks,
-        }),
-    )
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "5")],
+            body,
+        )
+            .into_response()
+    }
 }
 
 pub fn router() -> axum::Router<AppState> {

@@ -282,6 +282,31 @@ async fn a_damaged_cut_short_or_foreign_file_is_refused() {
         "{err}"
     );
 
+    // The gzip trailer (CRC-32, then length; the last 8 bytes) cut off, or its CRC altered,
+    // or something appended: everything before it reads fine, and still the file is refused.
+    let trailer = good.len() - 8;
+    let mut bad_crc = good.clone();
+    bad_crc[trailer] ^= 0x01;
+    let mut appended = good.clone();
+    appended.extend_from_slice(b"extra");
+    for (name, bytes) in [
+        ("no-trailer.lbk", good[..trailer].to_vec()),
+        ("half-trailer.lbk", good[..good.len() - 3].to_vec()),
+        ("bad-crc.lbk", bad_crc),
+        ("appended.lbk", appended),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = service::verify(&path, None)
+            .await
+            .expect_err(name)
+            .to_string();
+        assert!(
+            err.contains("incomplete") || err.contains("damaged"),
+            "{name}: {err}"
+        );
+    }
+
     // Not a backup at all.
     let foreign = dir.join("holiday-photo.lbk");
     std::fs::write(&foreign, b"\x89PNG\r\n\x1a\nnot a backup").unwrap();
@@ -791,4 +816,74 @@ async fn a_restore_killed_half_way_leaves_the_data_as_it_was() {
     )
     .await
     .expect("restore after the interrupted one");
+}
+
+/// `logbook backup restore` is a restore like the web's: a session signed out after the backup
+/// does not come back to life, every session ends, and each department's log says so.
+#[tokio::test]
+async fn the_command_line_restore_ends_every_session_and_is_audited() {
+    let app = TestApp::spawn().await;
+    let member = app.member(&app.a, "signed-out-later", &[]).await;
+    let dir = temp_dir();
+    let info = service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
+        .await
+        .unwrap();
+    // Signed out after the backup: in the backup, this session is still open.
+    let (status, _) = app
+        .post(&member.token, "/api/v1/auth/logout", json!({}))
+        .await;
+    assert!(status.is_success(), "{status}");
+
+    let work = temp_dir();
+    let out = crate::harness::logbook_command_with_config(&cli_config(&app, &work))
+        .args(["backup", "restore", &info.path, "--dir"])
+        .arg(&dir)
+        .env("SUDO_USER", "chief-on-the-box")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("session(s) ended"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Neither the signed-out session nor the admin's open one works any more.
+    for (token, refresh) in [
+        (&member.token, &member.refresh),
+        (&app.a.admin.token, &app.a.admin.refresh),
+    ] {
+        let (status, _) = app.get(token, "/api/v1/auth/me").await;
+        assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/refresh"))
+            .json(&json!({"refresh_token": refresh}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::UNAUTHORIZED);
+    }
+    // Both departments' logs have the entry, by the operator who ran it, and still verify.
+    for org in [&app.a, &app.b] {
+        let label: String = sqlx::query_scalar(
+            "SELECT actor_label FROM audit_logs WHERE organization_id = ?
+                AND action = 'backup.restored'",
+        )
+        .bind(org.id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(label, "chief-on-the-box (command line)");
+    }
+    let admin = app.login("alpha-admin", crate::harness::PASSWORD).await;
+    let (status, verify) = app.get(&admin.token, "/api/v1/audit-logs/verify").await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert_eq!(verify["valid"], true, "{verify}");
 }

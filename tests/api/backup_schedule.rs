@@ -309,3 +309,36 @@ async fn with_two_organizations_only_the_oldest_makes_the_backup() {
         "a skip is not a failure: {job}"
     );
 }
+
+#[tokio::test]
+async fn run_now_while_another_backup_runs_is_a_skip_not_a_failure() {
+    let app = TestApp::spawn().await;
+    let backup_dir = app.state.config.backup_dir.clone();
+    // An administrator's backup (or a restore) holds the backup lock.
+    let held = service::lock(&app.state.db).await.expect("lock");
+    let run = run_backup(&app, &app.a.admin).await;
+    assert_eq!(run["outcome"], "skipped", "{run}");
+    assert!(
+        run["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Another backup or restore was running")),
+        "{run}"
+    );
+    assert!(
+        system_notices(&app, app.a.admin.id).await.is_empty(),
+        "no one is told the nightly backup failed"
+    );
+    let (_, list) = app.get(&app.a.admin.token, "/api/v1/jobs").await;
+    let job = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "backup")
+        .unwrap()
+        .clone();
+    assert!(job["last_failure"].is_null(), "{job}");
+    held.release().await;
+    let run = run_backup(&app, &app.a.admin).await;
+    assert_eq!(run["outcome"], "succeeded", "{run}");
+    assert_eq!(service::list(&backup_dir).unwrap().len(), 1);
+}

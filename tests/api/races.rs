@@ -479,3 +479,108 @@ async fn member_status_alerts_and_announcements_change_once() {
     one_wins("withdraw an announcement", &answers);
     assert_eq!(app.audit_actions(&app.a, "announcement.withdrawn").await, 1);
 }
+
+/// The pairs the review saw deadlock: changes that lock the department row first (status
+/// changes, role edits, assignments) against audited edits that take the chain head first.
+/// Four writers at a time, each on its own records, so every request should succeed.
+#[tokio::test]
+async fn department_locks_and_audited_edits_never_deadlock_into_an_error() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let flipper = app.member(&app.a, "flipper", &[]).await;
+    let assignee = app.member(&app.a, "assignee", &[]).await;
+    let edited: Vec<User> = [
+        app.member(&app.a, "edited-1", &[]).await,
+        app.member(&app.a, "edited-2", &[]).await,
+    ]
+    .into();
+    let role = created(
+        &app,
+        &admin,
+        "/api/v1/roles",
+        json!({"name": "Pump crew", "permissions": ["training.view"]}),
+    )
+    .await;
+    let role_id = role["id"].as_str().unwrap().to_string();
+    let mut statuses = Vec::new();
+    for round in 0..30 {
+        let (to, role_perms) = if round % 2 == 0 {
+            ("leave", json!(["training.view", "members.view"]))
+        } else {
+            ("active", json!(["training.view"]))
+        };
+        let requests: Vec<(Method, String, Value)> = vec![
+            (
+                Method::POST,
+                format!("/api/v1/members/{}/status", flipper.id),
+                json!({"status": to, "reason": format!("round {round}")}),
+            ),
+            (
+                Method::PATCH,
+                format!("/api/v1/roles/{role_id}"),
+                json!({"permissions": role_perms}),
+            ),
+            if round % 2 == 0 {
+                (
+                    Method::POST,
+                    format!("/api/v1/members/{}/roles", assignee.id),
+                    json!({"role_id": role_id}),
+                )
+            } else {
+                (
+                    Method::DELETE,
+                    format!("/api/v1/members/{}/roles/{role_id}", assignee.id),
+                    Value::Null,
+                )
+            },
+            (
+                Method::PATCH,
+                format!("/api/v1/members/{}", edited[0].id),
+                json!({"first_name": format!("Round{round}")}),
+            ),
+            (
+                Method::PATCH,
+                format!("/api/v1/members/{}", edited[1].id),
+                json!({"last_name": format!("Round{round}")}),
+            ),
+        ];
+        let gate = Arc::new(tokio::sync::Barrier::new(requests.len()));
+        let mut sends = tokio::task::JoinSet::new();
+        for (method, path, body) in requests {
+            let (gate, client, url, token) = (
+                gate.clone(),
+                reqwest::Client::new(),
+                app.url(&path),
+                admin.clone(),
+            );
+            sends.spawn(async move {
+                let mut req = client.request(method.clone(), url).bearer_auth(token);
+                if !body.is_null() {
+                    req = req.json(&body);
+                }
+                gate.wait().await;
+                let res = req.send().await.unwrap();
+                (
+                    format!("{method} {path}"),
+                    res.status(),
+                    res.text().await.unwrap(),
+                )
+            });
+        }
+        statuses.extend(sends.join_all().await);
+    }
+    let failed: Vec<_> = statuses
+        .iter()
+        .filter(|(_, s, _)| !s.is_success())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {}: {failed:?}",
+        failed.len(),
+        statuses.len()
+    );
+    // Every change is in the chain, and the chain still verifies.
+    let (status, verified) = app.get(&admin, "/api/v1/audit-logs/verify").await;
+    assert_eq!(status, StatusCode::OK, "{verified}");
+    assert_eq!(verified["valid"], true, "{verified}");
+}
