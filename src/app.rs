@@ -178,6 +178,38 @@ async fn retry_contended(req: Request, next: Next) -> Response {
         .await
 }
 
+/// The framework's own rejections (a path segment, form or text body that is not UTF-8, …) come
+/// as plain text; here every error under /api/ becomes a problem document, and every other one
+/// the error page, with the same status and message.
+async fn errors_in_our_words(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    let status = res.status();
+    let plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|t| t.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return res;
+    }
+    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text
+    };
+    let err = AppError::Rejected(status, message);
+    if api {
+        err.into_response()
+    } else {
+        crate::web::page_error(err)
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(crate::auth::router())
@@ -216,6 +248,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(csrf_guard))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), db_gate))
+        .layer(middleware::from_fn(errors_in_our_words))
         .with_state(state);
     with_security_headers(api)
         .layer(middleware::from_fn(bounded_time))

@@ -52,6 +52,29 @@ where
     }
 }
 
+/// A text body (a CSV file). Bytes that are not UTF-8 are refused as a field error on `file`
+/// that says how to save the file, not as the framework's plain-text 400.
+pub struct ApiText(pub String);
+
+impl<S> FromRequest<S> for ApiText
+where
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> AppResult<Self> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| AppError::Rejected(rejection.status(), rejection.body_text()))?;
+        String::from_utf8(bytes.to_vec()).map(ApiText).map_err(|_| {
+            AppError::field(
+                "file",
+                "is not UTF-8 text: in the spreadsheet, save it as “CSV UTF-8”",
+            )
+        })
+    }
+}
+
 /// An id from the path. Anything that is not a UUID answers 404, like a missing row.
 pub fn parse_id(raw: &str) -> AppResult<Uuid> {
     Uuid::try_parse(raw).map_err(|_| AppError::NotFound)

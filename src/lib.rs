@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backup;
 pub mod config;
 pub mod crypto;
+pub mod csv;
 pub mod db;
 pub mod error;
 pub mod files;

@@ -928,3 +928,104 @@ async fn unknown_or_malformed_query_parameters_are_refused() {
     assert!(status.is_client_error(), "{status} {body}");
     unchanged(&before, &both(&app).await, "queries");
 }
+
+#[tokio::test]
+async fn invalid_utf8_and_duplicated_columns_get_a_problem_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let before = app.snapshot(&app.a).await;
+
+    // A CSV saved in Latin-1 ("Zoë" as one byte 0xEB).
+    let latin1: Vec<u8> =
+        b"username,email,first_name,last_name\nzoe,z@example.org,Zo\xeb,Smith\n".to_vec();
+    let (status, body) = raw(
+        &app,
+        Method::POST,
+        "/api/v1/members/import?dry_run=false",
+        Some(&admin),
+        Some("text/csv"),
+        latin1,
+    )
+    .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&body), vec!["file".to_string()]);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("UTF-8"),
+        "{body}"
+    );
+
+    // A column twice: refused, not "the second copy wins".
+    let twice = "username,email,first_name,last_name,email\n\
+                 zoe,z@example.org,Zoe,Smith,other@example.org\n";
+    let (status, body) = raw(
+        &app,
+        Method::POST,
+        "/api/v1/members/import?dry_run=false",
+        Some(&admin),
+        Some("text/csv"),
+        twice,
+    )
+    .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"email\" twice"),
+        "{body}"
+    );
+
+    // A path segment that is not UTF-8, on the API and on a page.
+    for path in [
+        "/api/v1/members/%FF%FE",
+        "/api/v1/training/records/%C3%28/void",
+        "/api/v1/announcements/%80",
+    ] {
+        let res = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        assert!(status.is_client_error(), "{path}: {status}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["status"], status.as_u16(), "{path}: {body}");
+    }
+    let cookies = access_cookie(&app.a.admin);
+    let res = app.page_get_response("/members/%FF", &cookies).await;
+    assert!(res.status().is_client_error(), "{}", res.status());
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+
+    // The training import page refuses a duplicated column beside the file.
+    let (status, _, html) = app
+        .page_post(
+            "/training/import",
+            &cookies,
+            &[
+                (
+                    "csv",
+                    "username,completion_date,completion_date\nalpha-admin,2024-01-01,2024-01-02\n",
+                ),
+                ("commit", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("twice"), "{html}");
+    assert_eq!(app.snapshot(&app.a).await, before);
+}

@@ -13,7 +13,7 @@ use super::service::{
 use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::AppResult;
-use crate::http::{ApiJson, ApiQuery, Page, parse_id};
+use crate::http::{ApiJson, ApiQuery, ApiText, Page, parse_id};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -135,7 +135,7 @@ pub async fn import(
     State(state): State<AppState>,
     ctx: Ctx,
     ApiQuery(q): ApiQuery<ImportQuery>,
-    body: String,
+    ApiText(body): ApiText,
 ) -> AppResult<Response> {
     let dry_run = q.dry_run.unwrap_or(true);
     let mut tx = state.db.begin().await?;

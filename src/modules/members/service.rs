@@ -865,31 +865,7 @@ pub async fn import_csv(
         .trim(csv::Trim::All)
         .flexible(false)
         .from_reader(body.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| AppError::field("file", format!("cannot read the header line: {e}")))?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_lowercase())
-        .collect();
-    for h in &headers {
-        if !CSV_COLUMNS.contains(&h.as_str()) {
-            return Err(AppError::field(
-                "file",
-                format!(
-                    "unknown column `{h}`; columns are: {}",
-                    CSV_COLUMNS.join(", ")
-                ),
-            ));
-        }
-    }
-    for r in CSV_REQUIRED {
-        if !headers.iter().any(|h| h == r) {
-            return Err(AppError::field(
-                "file",
-                format!("the column `{r}` is missing"),
-            ));
-        }
-    }
+    let headers = crate::csv::header(&mut reader, CSV_COLUMNS, CSV_REQUIRED)?;
     let today = org_today(&ctx.timezone);
     let mut errors = Vec::new();
     let mut valid: Vec<(u64, ValidMember)> = Vec::new();

@@ -110,29 +110,7 @@ pub async fn import(
         .trim(csv::Trim::All)
         .flexible(false)
         .from_reader(body.trim_start_matches('\u{feff}').as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| AppError::field("file", format!("cannot read the header line: {e}")))?
-        .iter()
-        .map(|h| h.to_lowercase())
-        .collect();
-    if let Some(unknown) = headers.iter().find(|h| !COLUMNS.contains(&h.as_str())) {
-        return Err(AppError::field(
-            "file",
-            format!(
-                "has a column \"{unknown}\" that is not one of {}",
-                COLUMNS.join(", ")
-            ),
-        ));
-    }
-    for required in ["username", "completion_date"] {
-        if !headers.iter().any(|h| h == required) {
-            return Err(AppError::field(
-                "file",
-                format!("needs a \"{required}\" column"),
-            ));
-        }
-    }
+    let headers = crate::csv::header(&mut reader, COLUMNS, &["username", "completion_date"])?;
     let members: HashMap<String, Uuid> = sqlx::query_as::<_, (String, Uuid)>(
         "SELECT username, id FROM users WHERE organization_id = ?",
     )

@@ -1,0 +1,75 @@
+//! Reading an imported CSV file's header line, the same way for every import: a byte-order mark
+//! from a spreadsheet is dropped, names are matched without regard to case, and a column that is
+//! unknown, given twice or missing is refused before any row is read (a duplicated column would
+//! otherwise let the second copy silently win).
+
+use crate::error::{AppError, AppResult};
+
+/// The header of `reader`, lower-cased, checked against the `known` columns and the `required`
+/// ones. Errors are field errors on `file`, for the page to show beside the upload.
+pub fn header<R: std::io::Read>(
+    reader: &mut ::csv::Reader<R>,
+    known: &[&str],
+    required: &[&str],
+) -> AppResult<Vec<String>> {
+    let names: Vec<String> = reader
+        .headers()
+        .map_err(|e| AppError::field("file", format!("cannot read the header line: {e}")))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_lowercase())
+        .collect();
+    for (i, name) in names.iter().enumerate() {
+        if !known.contains(&name.as_str()) {
+            return Err(AppError::field(
+                "file",
+                format!(
+                    "has a column \"{name}\" that is not one of {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        if names[..i].contains(name) {
+            return Err(AppError::field(
+                "file",
+                format!("has the column \"{name}\" twice; keep one"),
+            ));
+        }
+    }
+    for r in required {
+        if !names.iter().any(|h| h == r) {
+            return Err(AppError::field("file", format!("needs a \"{r}\" column")));
+        }
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<Vec<String>, String> {
+        let mut reader = ::csv::ReaderBuilder::new().from_reader(text.as_bytes());
+        header(&mut reader, &["username", "email", "rank"], &["username"]).map_err(|e| match e {
+            AppError::Validation(errs) => errs[0].message.clone(),
+            other => other.to_string(),
+        })
+    }
+
+    #[test]
+    fn headers_are_checked_once_for_every_import() {
+        assert_eq!(
+            check("\u{feff}Username, EMAIL\n"),
+            Ok(vec!["username".into(), "email".into()])
+        );
+        assert_eq!(
+            check("username,email,Email\n"),
+            Err("has the column \"email\" twice; keep one".into())
+        );
+        assert!(
+            check("username,shoe size\n")
+                .unwrap_err()
+                .contains("not one of")
+        );
+        assert_eq!(check("email\n"), Err("needs a \"username\" column".into()));
+    }
+}
