@@ -12,7 +12,6 @@ use axum::{Json, Router};
 use sqlx::MySqlPool;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Hasher;
@@ -352,10 +351,7 @@ pub fn redirect_router(state: AppState, https_port: u16) -> Router {
         .fallback(move |req: Request| async move { to_https(&req, https_port) })
         .with_state(state);
     with_security_headers(router)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(middleware::from_fn(bounded_time))
         .layer(CatchPanicLayer::custom(panic_response))
 }
 
