@@ -323,13 +323,27 @@ async fn program_withdrawals_sign_offs_and_shift_reports_happen_once() {
         .as_str()
         .map(str::to_string)
         .unwrap_or_else(|| panic!("no item: {p}"));
-    let e = created(
+    // Two officers enrolling the trainee at once make one enrollment; the others are told the
+    // trainee is already enrolled, beside the field (the member's row serialises them).
+    let answers = at_once(
         &app,
-        &writer.token,
+        &[&writer.token, &reviewer.token],
+        Method::POST,
         &format!("/api/v1/training/programs/{pid}/enrollments"),
-        json!({"user_id": trainee.id}),
+        Some(json!({"user_id": trainee.id})),
     )
     .await;
+    let made: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _, _)| s.is_success())
+        .map(|(_, _, v)| v)
+        .collect();
+    assert_eq!(made.len(), 1, "enroll");
+    for (status, _, body) in answers.iter().filter(|(s, _, _)| !s.is_success()) {
+        assert_eq!(*status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body.to_string().contains("already enrolled"), "{body}");
+    }
+    let e = made[0].clone();
     let eid = e["id"].as_str().unwrap();
 
     // Two officers sign off one item at once.

@@ -948,10 +948,13 @@ pub async fn enroll(
             ));
         }
     }
+    // A locking read: it sees what the officer we waited for committed. (A plain read would
+    // see this transaction's snapshot, taken by the program read above, before the wait.)
     let going: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM program_enrollments
           WHERE organization_id = ? AND program_id = ? AND user_id = ?
-            AND status IN ('active', 'on_hold')",
+            AND status IN ('active', 'on_hold')
+          LOCK IN SHARE MODE",
     )
     .bind(ctx.org_id)
     .bind(program_id)
@@ -1034,16 +1037,31 @@ pub async fn enroll(
 }
 
 /// The enrollment row locked for a change, checked to be of this department.
+///
+/// Read by the locking read itself: a plain read after the lock would show this transaction's
+/// snapshot, which an earlier read may have taken before the change we waited for. The names
+/// come from subqueries, which the lock does not reach (only the enrollment row is locked).
 async fn lock_enrollment(tx: &mut Tx<'_>, org_id: Uuid, id: Uuid) -> AppResult<Enrollment> {
-    sqlx::query_scalar::<_, Uuid>(
-        "SELECT id FROM program_enrollments WHERE organization_id = ? AND id = ? FOR UPDATE",
+    sqlx::query_as(
+        "SELECT e.id, e.program_id,
+                (SELECT p.name FROM training_programs p WHERE p.id = e.program_id) AS program_name,
+                (SELECT p.structure_type FROM training_programs p WHERE p.id = e.program_id)
+                    AS structure_type,
+                e.user_id,
+                (SELECT CONCAT(u.first_name, ' ', u.last_name) FROM users u WHERE u.id = e.user_id)
+                    AS member_name,
+                e.status, e.enrolled_at, e.target_completion_date, e.current_phase_id,
+                (SELECT ph.name FROM program_phases ph WHERE ph.id = e.current_phase_id)
+                    AS current_phase_name,
+                e.progress_percentage, e.completed_at, e.withdrawn_at, e.withdrawn_reason
+           FROM program_enrollments e
+          WHERE e.organization_id = ? AND e.id = ? FOR UPDATE",
     )
     .bind(org_id)
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or(AppError::NotFound)?;
-    enrollment_row(tx, org_id, id).await
+    .ok_or(AppError::NotFound)
 }
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]

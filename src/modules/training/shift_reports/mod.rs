@@ -595,6 +595,8 @@ async fn lock(tx: &mut Tx<'_>, ctx: &Ctx, id: Uuid) -> AppResult<Row> {
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(AppError::NotFound)?;
+    // The lock is the transaction's first read (its callers lock before reading anything), so
+    // the snapshot this plain read takes is after the wait and shows the latest report.
     let r = row(tx, ctx.org_id, id).await?;
     if !visible(ctx, &r) {
         return Err(AppError::NotFound);
