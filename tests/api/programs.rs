@@ -1036,3 +1036,41 @@ async fn a_shift_report_left_unread_for_a_week_is_escalated_once() {
         "{got:?}"
     );
 }
+
+/// Notices from the API face go out at once, as from the pages: the handlers wake the sender
+/// after their commit (the enrolment's notice and a shift report's, to reviewers and trainee).
+#[tokio::test]
+async fn api_notices_are_emailed_without_waiting_for_the_next_round() {
+    let (app, sink) = TestApp::spawn_with_sink().await;
+    let admin = app.a.admin.token.clone();
+    let trainee = app.member(&app.a, "emailed-recruit", &[]).await;
+    let writer = app
+        .member(&app.a, "emailed-writer", &["training_officer"])
+        .await;
+    let (program, _) = probationary(&app, &admin).await;
+    let pid = program["id"].as_str().unwrap();
+    let before = sink.messages().len();
+    ok(
+        &app,
+        &admin,
+        &format!("/api/v1/training/programs/{pid}/enrollments"),
+        json!({"user_id": trainee.id}),
+        StatusCode::CREATED,
+    )
+    .await;
+    sink.wait_for(before + 1, std::time::Duration::from_secs(15))
+        .await;
+    let before = sink.messages().len();
+    let today = org_today(&app).await;
+    ok(
+        &app,
+        &writer.token,
+        "/api/v1/training/shift-reports",
+        json!({"trainee_id": trainee.id, "shift_date": today, "hours_on_shift": 8}),
+        StatusCode::CREATED,
+    )
+    .await;
+    // The reviewers (the admin; not the writer) hear of it.
+    sink.wait_for(before + 1, std::time::Duration::from_secs(15))
+        .await;
+}

@@ -175,6 +175,8 @@ pub async fn api_enroll(
     let mut tx = state.db.begin().await?;
     let e = service::enroll(&state, &ctx, &mut tx, id, input).await?;
     tx.commit().await?;
+    // The member's notice goes out now, not at the sender's next round.
+    state.mailer.kick();
     Ok((StatusCode::CREATED, Json(e)))
 }
 

@@ -891,6 +891,7 @@ pub async fn api_create(
     let mut tx = state.db.begin().await?;
     let r = create(&state, &ctx, &mut tx, input).await?;
     tx.commit().await?;
+    state.mailer.kick();
     Ok((StatusCode::CREATED, Json(r)))
 }
 
@@ -923,6 +924,7 @@ pub async fn api_update(
     let mut tx = state.db.begin().await?;
     let r = update(&state, &ctx, &mut tx, id, input).await?;
     tx.commit().await?;
+    state.mailer.kick();
     Ok(Json(r))
 }
 
@@ -941,6 +943,7 @@ pub async fn api_review(
     let mut tx = state.db.begin().await?;
     let r = review(&state, &ctx, &mut tx, id, input).await?;
     tx.commit().await?;
+    state.mailer.kick();
     Ok(Json(r))
 }
 
