@@ -38,6 +38,8 @@ pub enum AppError {
     Forbidden(String),
     #[error("password change required")]
     PasswordChangeRequired,
+    #[error("two-factor sign-in required")]
+    TwoFactorRequired,
     #[error("not found")]
     NotFound,
     #[error("conflict: {0}")]
@@ -67,7 +69,9 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Rejected(status, _) => *status,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) | AppError::PasswordChangeRequired => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_)
+            | AppError::PasswordChangeRequired
+            | AppError::TwoFactorRequired => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -160,6 +164,14 @@ impl AppError {
             AppError::PasswordChangeRequired => (
                 "password-change-required",
                 "you must change your password before doing anything else".to_string(),
+                vec![],
+                None,
+            ),
+            AppError::TwoFactorRequired => (
+                "two-factor-required",
+                "your department requires two-factor sign-in for your role: turn it on \
+                 (/api/v1/auth/two-factor/setup) before doing anything else"
+                    .to_string(),
                 vec![],
                 None,
             ),

@@ -503,6 +503,9 @@ impl FromRequestParts<AppState> for Viewer {
         if ctx.must_change_password {
             return Err(Redirect::to("/account/password").into_response());
         }
+        if ctx.two_factor_due {
+            return Err(Redirect::to("/account/two-factor").into_response());
+        }
         Ok(Viewer(ctx))
     }
 }

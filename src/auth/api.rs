@@ -13,6 +13,7 @@ use super::ctx::{REFRESH_COOKIE, SessionCtx};
 use super::service::{self, ChangePassword, LoginInput, Me};
 use super::sessions::{self, Issued, Refresh};
 use super::tokens::ACCESS_TTL_SECS;
+use super::two_factor;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::http::ApiJson;
@@ -28,6 +29,23 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/auth/password-reset/confirm",
             post(password_reset_confirm),
+        )
+        .route("/api/v1/auth/login/two-factor", post(login_two_factor))
+        .route("/api/v1/auth/two-factor", get(two_factor_status))
+        .route("/api/v1/auth/two-factor/setup", post(two_factor_setup))
+        .route("/api/v1/auth/two-factor/confirm", post(two_factor_confirm))
+        .route("/api/v1/auth/two-factor/disable", post(two_factor_disable))
+        .route(
+            "/api/v1/auth/two-factor/recovery-codes",
+            post(two_factor_recovery_codes),
+        )
+        .route(
+            "/api/v1/settings/two-factor",
+            get(two_factor_policy).put(set_two_factor_policy),
+        )
+        .route(
+            "/api/v1/members/{id}/two-factor/reset",
+            post(reset_member_two_factor),
         )
 }
 
@@ -117,8 +135,26 @@ pub(crate) fn pair(
     })
 }
 
+/// The password step's answer when the member signs in with a second factor.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TwoFactorChallenge {
+    /// Always true here: complete at `/api/v1/auth/login/two-factor`.
+    pub two_factor_required: bool,
+    /// Single use; valid for `expires_in` seconds.
+    pub challenge: String,
+    pub expires_in: i64,
+}
+
+/// Tokens, or (two-factor sign-in) a challenge to complete with a code.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    Tokens(TokenPair),
+    TwoFactor(TwoFactorChallenge),
+}
+
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginInput,
-    responses((status = 200, body = TokenPair), (status = 401, body = crate::error::Problem),
+    responses((status = 200, body = LoginAnswer), (status = 401, body = crate::error::Problem),
         (status = 429, body = crate::error::Problem)))]
 pub async fn login(
     State(state): State<AppState>,
@@ -126,10 +162,10 @@ pub async fn login(
     headers: HeaderMap,
     jar: CookieJar,
     ApiJson(input): ApiJson<LoginInput>,
-) -> AppResult<(CookieJar, Json<TokenPair>)> {
+) -> AppResult<(CookieJar, Json<LoginAnswer>)> {
     let ip = ip_of(&connect);
     let ua = user_agent(&headers);
-    let signed = service::login(
+    let outcome = service::login(
         &state.db,
         &state.hasher,
         input,
@@ -137,15 +173,175 @@ pub async fn login(
         ua.as_deref(),
     )
     .await?;
+    let signed = match outcome {
+        service::LoginOutcome::SignedIn(signed) => signed,
+        service::LoginOutcome::TwoFactor { challenge } => {
+            return Ok((
+                jar,
+                Json(LoginAnswer::TwoFactor(TwoFactorChallenge {
+                    two_factor_required: true,
+                    challenge,
+                    expires_in: two_factor::CHALLENGE_MINUTES * 60,
+                })),
+            ));
+        }
+    };
+    signed_in(&state, jar, &signed).map(|(jar, tokens)| (jar, Json(LoginAnswer::Tokens(tokens))))
+}
+
+fn signed_in(
+    state: &AppState,
+    jar: CookieJar,
+    signed: &service::SignedIn,
+) -> AppResult<(CookieJar, TokenPair)> {
     let tokens = pair(
-        &state,
+        state,
         signed.org_id,
         signed.user_id,
         &signed.issued,
         signed.must_change_password,
     )?;
-    let jar = with_session_cookies(&state, jar, &tokens.access_token, &tokens.refresh_token);
-    Ok((jar, Json(tokens)))
+    let jar = with_session_cookies(state, jar, &tokens.access_token, &tokens.refresh_token);
+    Ok((jar, tokens))
+}
+
+/// Completes a two-factor sign-in with a code from the authenticator app or a recovery code.
+#[utoipa::path(post, path = "/api/v1/auth/login/two-factor", tag = "auth",
+    request_body = two_factor::CompleteInput,
+    responses((status = 200, body = TokenPair), (status = 401, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn login_two_factor(
+    State(state): State<AppState>,
+    connect: axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    ApiJson(input): ApiJson<two_factor::CompleteInput>,
+) -> AppResult<(CookieJar, Json<TokenPair>)> {
+    let ip = ip_of(&connect);
+    let ua = user_agent(&headers);
+    let signed = two_factor::complete(
+        &state.db,
+        &state.cipher,
+        input,
+        ip.as_deref(),
+        ua.as_deref(),
+    )
+    .await?;
+    signed_in(&state, jar, &signed).map(|(jar, tokens)| (jar, Json(tokens)))
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/two-factor", tag = "auth",
+    responses((status = 200, body = two_factor::Status), (status = 401, body = crate::error::Problem)))]
+pub async fn two_factor_status(
+    State(state): State<AppState>,
+    SessionCtx(ctx): SessionCtx,
+) -> AppResult<Json<two_factor::Status>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(two_factor::status(&ctx, &mut conn).await?))
+}
+
+/// Starts enrolment: a new secret, its QR code and link; in force once confirmed.
+#[utoipa::path(post, path = "/api/v1/auth/two-factor/setup", tag = "auth",
+    responses((status = 200, body = two_factor::Setup), (status = 401, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem)))]
+pub async fn two_factor_setup(
+    State(state): State<AppState>,
+    SessionCtx(ctx): SessionCtx,
+) -> AppResult<Json<two_factor::Setup>> {
+    let mut tx = state.db.begin().await?;
+    let setup = two_factor::start_setup(&ctx, &mut tx, &state.cipher).await?;
+    tx.commit().await?;
+    Ok(Json(setup))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/two-factor/confirm", tag = "auth",
+    request_body = two_factor::ConfirmInput,
+    responses((status = 200, body = two_factor::RecoveryCodes),
+        (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn two_factor_confirm(
+    State(state): State<AppState>,
+    SessionCtx(ctx): SessionCtx,
+    ApiJson(input): ApiJson<two_factor::ConfirmInput>,
+) -> AppResult<Json<two_factor::RecoveryCodes>> {
+    let mut tx = state.db.begin().await?;
+    let codes = two_factor::confirm(&ctx, &mut tx, &state.cipher, input).await?;
+    tx.commit().await?;
+    Ok(Json(codes))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/two-factor/disable", tag = "auth",
+    request_body = two_factor::PasswordInput,
+    responses((status = 204), (status = 401, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn two_factor_disable(
+    State(state): State<AppState>,
+    ctx: super::Ctx,
+    ApiJson(input): ApiJson<two_factor::PasswordInput>,
+) -> AppResult<StatusCode> {
+    let mut tx = state.db.begin().await?;
+    two_factor::disable(&ctx, &mut tx, &state.hasher, input).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/two-factor/recovery-codes", tag = "auth",
+    request_body = two_factor::PasswordInput,
+    responses((status = 200, body = two_factor::RecoveryCodes),
+        (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn two_factor_recovery_codes(
+    State(state): State<AppState>,
+    ctx: super::Ctx,
+    ApiJson(input): ApiJson<two_factor::PasswordInput>,
+) -> AppResult<Json<two_factor::RecoveryCodes>> {
+    let mut tx = state.db.begin().await?;
+    let codes = two_factor::regenerate_recovery_codes(&ctx, &mut tx, &state.hasher, input).await?;
+    tx.commit().await?;
+    Ok(Json(codes))
+}
+
+#[utoipa::path(get, path = "/api/v1/settings/two-factor", tag = "auth",
+    responses((status = 200, body = two_factor::Policy), (status = 403, body = crate::error::Problem)))]
+pub async fn two_factor_policy(
+    State(state): State<AppState>,
+    ctx: super::Ctx,
+) -> AppResult<Json<two_factor::Policy>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(two_factor::policy(&ctx, &mut conn).await?))
+}
+
+/// Requires (or stops requiring) two-factor sign-in of members who manage settings or members.
+#[utoipa::path(put, path = "/api/v1/settings/two-factor", tag = "auth",
+    request_body = two_factor::PolicyInput,
+    responses((status = 200, body = two_factor::Policy), (status = 403, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem)))]
+pub async fn set_two_factor_policy(
+    State(state): State<AppState>,
+    ctx: super::Ctx,
+    ApiJson(input): ApiJson<two_factor::PolicyInput>,
+) -> AppResult<Json<two_factor::Policy>> {
+    let mut tx = state.db.begin().await?;
+    let policy = two_factor::set_policy(&ctx, &mut tx, input).await?;
+    tx.commit().await?;
+    Ok(Json(policy))
+}
+
+/// Turns off another member's two-factor sign-in (a lost phone and lost recovery codes).
+#[utoipa::path(post, path = "/api/v1/members/{id}/two-factor/reset", tag = "auth",
+    params(("id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn reset_member_two_factor(
+    State(state): State<AppState>,
+    ctx: super::Ctx,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> AppResult<StatusCode> {
+    let id = crate::http::parse_id(&id)?;
+    let mut tx = state.db.begin().await?;
+    two_factor::reset_for_member(&ctx, &mut tx, id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

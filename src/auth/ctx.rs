@@ -35,6 +35,9 @@ pub struct Ctx {
     pub username: String,
     pub permissions: BTreeSet<String>,
     pub must_change_password: bool,
+    /// The department requires two-factor sign-in of this member's role and they have not
+    /// turned it on: like `must_change_password`, only enrolling is open to them.
+    pub two_factor_due: bool,
     pub timezone: String,
     pub ip: Option<String>,
     /// Unread in-app notifications, for the page header (loaded with everything else).
@@ -95,6 +98,8 @@ struct CtxRow {
     must_change_password: bool,
     timezone: String,
     org_active: bool,
+    require_two_factor: bool,
+    has_two_factor: bool,
     perms: Option<String>,
     live: bool,
     unread: i64,
@@ -109,6 +114,9 @@ async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
         .ok_or_else(|| AppError::Unauthorized("your session is not valid; sign in again".into()))?;
     let row: Option<CtxRow> = sqlx::query_as(
         "SELECT u.username, u.status, u.must_change_password, o.timezone, o.active AS org_active,
+                o.require_two_factor,
+                EXISTS (SELECT 1 FROM two_factor_secrets t
+                         WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) AS has_two_factor,
                 (SELECT GROUP_CONCAT(DISTINCT rp.permission)
                    FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
                   WHERE ur.user_id = u.id) AS perms,
@@ -131,13 +139,18 @@ async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
             "your session has ended; sign in again".into(),
         ));
     }
-    let permissions = row
+    let permissions: BTreeSet<String> = row
         .perms
         .unwrap_or_default()
         .split(',')
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
+    let two_factor_due = row.require_two_factor
+        && !row.has_two_factor
+        && super::two_factor::GUARDED
+            .iter()
+            .any(|p| permissions.contains(*p));
     Ok(Ctx {
         user_id: claims.sub,
         org_id: claims.org,
@@ -145,6 +158,7 @@ async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
         username: row.username,
         permissions,
         must_change_password: row.must_change_password,
+        two_factor_due,
         timezone: row.timezone,
         ip: client_ip(parts),
         unread: row.unread.max(0) as u64,
@@ -171,6 +185,9 @@ impl FromRequestParts<AppState> for Ctx {
         let SessionCtx(ctx) = SessionCtx::from_request_parts(parts, state).await?;
         if ctx.must_change_password {
             return Err(AppError::PasswordChangeRequired);
+        }
+        if ctx.two_factor_due {
+            return Err(AppError::TwoFactorRequired);
         }
         Ok(ctx)
     }

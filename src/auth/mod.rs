@@ -12,6 +12,8 @@ pub mod reset;
 pub mod service;
 pub mod sessions;
 pub mod tokens;
+pub mod two_factor;
+mod two_factor_pages;
 
 pub use ctx::{Ctx, SIGN_IN_STATUSES, SessionCtx};
 pub use password::{Hasher, NewPassword};

@@ -22,7 +22,7 @@ use crate::error::AppError;
 use crate::web::{self, Chrome, LocalTime, PageResult, PendingViewer, Viewer};
 
 pub fn router() -> Router<AppState> {
-    Router::new()
+    super::two_factor_pages::router()
         .route("/login", get(login_form).post(login))
         .route("/password-reset", get(reset_form).post(reset_request))
         .route(
@@ -93,7 +93,10 @@ async fn login(
     };
     let ip = addr.ip().to_string();
     match service::login(&state.db, &state.hasher, input, Some(&ip), ua.as_deref()).await {
-        Ok(signed) => {
+        Ok(service::LoginOutcome::TwoFactor { challenge }) => Ok(web::render(
+            &super::two_factor_pages::CodePage::new(challenge, next, None),
+        )),
+        Ok(service::LoginOutcome::SignedIn(signed)) => {
             let tokens = super::api::pair(
                 &state,
                 signed.org_id,

@@ -56,13 +56,20 @@ pub struct SignedIn {
     pub must_change_password: bool,
 }
 
+/// What a right password leads to: a session, or (the member has two-factor sign-in) a
+/// challenge that a code from their authenticator completes (`two_factor::complete`).
+pub enum LoginOutcome {
+    SignedIn(SignedIn),
+    TwoFactor { challenge: String },
+}
+
 pub async fn login(
     db: &MySqlPool,
     hasher: &Hasher,
     input: LoginInput,
     ip: Option<&str>,
     user_agent: Option<&str>,
-) -> AppResult<SignedIn> {
+) -> AppResult<LoginOutcome> {
     let identifier = input.username.trim();
     if identifier.is_empty() || input.password.is_empty() {
         return Err(AppError::Validation(
@@ -155,7 +162,7 @@ async fn release_address(db: &MySqlPool, reservation: u64) -> AppResult<()> {
 /// Reserves one of the account's attempts before its password is checked: the counter goes up
 /// only while the account is not locked and has attempts left, so concurrent guesses past the
 /// limit are refused unchecked. `false`: none left (locked, or the rest are in flight).
-async fn reserve_account(db: &MySqlPool, user_id: Uuid) -> AppResult<bool> {
+pub(super) async fn reserve_account(db: &MySqlPool, user_id: Uuid) -> AppResult<bool> {
     let matched = sqlx::query(
         "UPDATE users SET failed_login_attempts = failed_login_attempts + 1
           WHERE id = ? AND failed_login_attempts < ?
@@ -170,6 +177,18 @@ async fn reserve_account(db: &MySqlPool, user_id: Uuid) -> AppResult<bool> {
     Ok(matched == 1)
 }
 
+/// Gives back an attempt reserved by `reserve_account` that was not a wrong guess.
+pub(super) async fn release_account(db: &MySqlPool, user_id: Uuid) -> AppResult<()> {
+    sqlx::query(
+        "UPDATE users SET failed_login_attempts = GREATEST(failed_login_attempts - 1, 0)
+          WHERE id = ?",
+    )
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// The attempt itself: the accounts the identifier names, each password checked once.
 async fn attempt(
     db: &MySqlPool,
@@ -178,7 +197,7 @@ async fn attempt(
     identifier: &str,
     ip: Option<&str>,
     user_agent: Option<&str>,
-) -> AppResult<SignedIn> {
+) -> AppResult<LoginOutcome> {
     let candidates: Vec<Candidate> = sqlx::query_as(
         "SELECT u.id, u.organization_id, u.username, u.password_hash, u.status,
                 u.locked_until, u.must_change_password,
@@ -228,17 +247,21 @@ async fn attempt(
             failed.push(c);
         } else if named {
             // The right password for an account that may not sign in: not a guess.
-            sqlx::query(
-                "UPDATE users SET failed_login_attempts = GREATEST(failed_login_attempts - 1, 0)
-                  WHERE id = ?",
-            )
-            .bind(c.id)
-            .execute(db)
-            .await?;
+            release_account(db, c.id).await?;
         }
     }
 
     if let Some(c) = winner {
+        if super::two_factor::enabled(db, c.id).await? {
+            // Half way: the password was right, so this attempt is given back, but the counter
+            // is not cleared (codes guessed after a known password still lock the account);
+            // the code that completes the sign-in clears it.
+            if named {
+                release_account(db, c.id).await?;
+            }
+            let challenge = super::two_factor::issue_challenge(db, c.organization_id, c.id).await?;
+            return Ok(LoginOutcome::TwoFactor { challenge });
+        }
         let mut tx = db.begin().await?;
         sqlx::query(
             "UPDATE users SET failed_login_attempts = 0, locked_until = NULL, last_login_at = ?
@@ -262,12 +285,12 @@ async fn attempt(
         )
         .await?;
         tx.commit().await?;
-        return Ok(SignedIn {
+        return Ok(LoginOutcome::SignedIn(SignedIn {
             org_id: c.organization_id,
             user_id: c.id,
             issued,
             must_change_password: c.must_change_password,
-        });
+        }));
     }
 
     // One transaction per account: each touches its own department's chain only.
@@ -287,10 +310,34 @@ async fn record_account_failure(
     ip: Option<&str>,
     counted: bool,
 ) -> AppResult<()> {
+    record_failure(
+        tx,
+        c.id,
+        c.organization_id,
+        &c.username,
+        ip,
+        counted,
+        "auth.login_failed",
+    )
+    .await
+}
+
+/// A failed sign-in step (`action`: a wrong password, or a wrong two-factor code) in the
+/// account's department log; when `counted`, its reserved attempt stays counted and the account
+/// locks at the limit.
+pub(super) async fn record_failure(
+    tx: &mut Tx<'_>,
+    user_id: Uuid,
+    org_id: Uuid,
+    username: &str,
+    ip: Option<&str>,
+    counted: bool,
+    action: &'static str,
+) -> AppResult<()> {
     let (attempts, locked_until): (i32, Option<DateTime<Utc>>) = sqlx::query_as(
         "SELECT failed_login_attempts, locked_until FROM users WHERE id = ? FOR UPDATE",
     )
-    .bind(c.id)
+    .bind(user_id)
     .fetch_one(&mut **tx)
     .await?;
     let now = db::now();
@@ -299,12 +346,12 @@ async fn record_account_failure(
     if lock {
         sqlx::query("UPDATE users SET failed_login_attempts = 0, locked_until = ? WHERE id = ?")
             .bind(now + Duration::minutes(ACCOUNT_LOCK_MINUTES))
-            .bind(c.id)
+            .bind(user_id)
             .execute(&mut **tx)
             .await?;
     }
     let actor = Actor {
-        org_id: c.organization_id,
+        org_id,
         user_id: None,
         label: "anonymous".into(),
         ip: ip.map(str::to_string),
@@ -318,7 +365,7 @@ async fn record_account_failure(
     audit::record(
         tx,
         &actor,
-        Entry::new("auth.login_failed", "member", c.id)
+        Entry::new(action, "member", user_id)
             .severity(if lock {
                 Severity::Warning
             } else {
@@ -330,16 +377,16 @@ async fn record_account_failure(
     if lock {
         alerts::raise(
             tx,
-            c.organization_id,
+            org_id,
             NewAlert {
                 alert_type: "account_locked",
                 severity: Severity::Warning,
                 message: format!(
                     "{} was locked for {ACCOUNT_LOCK_MINUTES} minutes after \
                      {ACCOUNT_LOCK_FAILURES} failed sign-ins in a row",
-                    c.username
+                    username
                 ),
-                user_id: Some(c.id),
+                user_id: Some(user_id),
                 ip,
             },
         )

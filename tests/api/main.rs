@@ -40,3 +40,4 @@ mod status;
 mod tls;
 mod training;
 mod training_admin;
+mod two_factor;

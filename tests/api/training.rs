@@ -690,6 +690,7 @@ async fn the_matrix_takes_a_fixed_number_of_queries() {
             .map(|s| s.to_string())
             .collect(),
         must_change_password: false,
+        two_factor_due: false,
         timezone: "UTC".into(),
         ip: None,
         unread: 0,

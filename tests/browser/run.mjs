@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -35,6 +35,7 @@ const PAGES = [
   { name: 'dashboard', path: '/' },
   { name: 'account', path: '/account' },
   { name: 'change-password', path: '/account/password' },
+  { name: 'two-factor', path: '/account/two-factor' },
   { name: 'members', path: '/members' },
   { name: 'roles', path: '/roles' },
   { name: 'audit', path: '/audit' },
@@ -376,6 +377,77 @@ test('sign out ends the session', () =>
     await page.goto('/account');
     assert.equal(new URL(page.url()).pathname, '/login', 'signed out: back to sign-in');
   }));
+
+/// The six-digit code an authenticator app shows for a base32 secret (RFC 6238: HMAC-SHA1,
+/// 30-second steps), `steps` steps from now.
+function totpCode(secret, steps = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of secret.replace(/=+$/, '')) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30) + steps));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  const number = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(number).padStart(6, '0');
+}
+
+test('two-factor sign-in on a phone: set up with a wrong code first, recovery codes shown, then sign in with a code', async () => {
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  const created = await api('POST', '/api/v1/members', token, {
+    username: 'twofa',
+    email: 'twofa@example.org',
+    first_name: 'Tess',
+    last_name: 'Twofactor',
+    temporary_password: 'temporary station words',
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const password = 'a long phrase for two factor';
+  const probie = await api('POST', '/api/v1/auth/login', null, { username: 'twofa', password: 'temporary station words' });
+  const changed = await api('POST', '/api/v1/auth/change-password', probie.body.access_token,
+    { current_password: 'temporary station words', new_password: password });
+  assert.equal(changed.status, 200, JSON.stringify(changed.body));
+
+  let secret;
+  await withPage('two-factor-setup-phone', async (page) => {
+    await signIn(page, 'twofa', password);
+    await page.goto('/account');
+    await page.getByRole('link', { name: 'Two-factor sign-in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Two-factor sign-in' }).waitFor();
+    await checkA11y(page, 'two-factor (off)');
+    await page.getByRole('button', { name: 'Set up two-factor sign-in' }).click();
+    await page.getByRole('img', { name: /QR code/ }).waitFor();
+    assert.equal(await scrollsSideways(page), false, 'the set-up page scrolls sideways on a phone');
+    await checkA11y(page, 'two-factor (set up)');
+    await page.screenshot({ path: join(artifacts, 'two-factor-qr-phone.png'), fullPage: true });
+    // A wrong code is refused beside the field (a new key is then shown).
+    await page.getByLabel('The 6-digit code the app shows').fill('000000');
+    await page.getByRole('button', { name: 'Turn on two-factor sign-in' }).click();
+    await page.locator('#code-error').waitFor();
+    secret = (await page.locator('code.secret').innerText()).trim();
+    await page.getByLabel('The 6-digit code the app shows').fill(totpCode(secret));
+    await page.getByRole('button', { name: 'Turn on two-factor sign-in' }).click();
+    await page.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
+    assert.equal(await page.locator('.recovery-codes li').count(), 10);
+    assert.equal(await scrollsSideways(page), false, 'the recovery codes scroll sideways on a phone');
+    await checkA11y(page, 'two-factor (recovery codes)');
+  }, { expect: [[422, '/account/two-factor/confirm']], context: { viewport: { width: 360, height: 740 } } });
+
+  await withPage('two-factor-sign-in-phone', async (page) => {
+    await signIn(page, 'twofa', password);
+    await page.getByRole('heading', { level: 1, name: 'Enter your code' }).waitFor();
+    assert.equal(await page.getByLabel('Code', { exact: true }).getAttribute('autocomplete'), 'one-time-code');
+    await checkA11y(page, 'two-factor code step');
+    await page.getByLabel('Code', { exact: true }).fill('000000');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#code-error').waitFor();
+    await page.getByLabel('Code', { exact: true }).fill(totpCode(secret, 1));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: ORG_NAME }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/');
+  }, { expect: [[401, '/login/two-factor']], context: { viewport: { width: 360, height: 740 } } });
+});
 
 test('account page: sessions are listed and "Sign out everywhere" ends them all', async () => {
   // A second session of the same member, in a browser of its own.
