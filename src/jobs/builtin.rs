@@ -127,6 +127,11 @@ async fn purge_sessions(ctx: JobCtx) -> anyhow::Result<u64> {
           AND created_at < ?",
             180,
         ),
+        // Two-factor challenges live five minutes; a day later they are only clutter.
+        (
+            "DELETE FROM two_factor_challenges WHERE organization_id = ? AND expires_at < ?",
+            1,
+        ),
     ] {
         removed += sqlx::query(sql)
             .bind(ctx.org_id)
