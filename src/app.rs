@@ -258,7 +258,7 @@ pub fn router(state: AppState) -> Router {
         }))
 }
 
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+async fn openapi() -> Json<serde_json::Value> {
     Json(crate::openapi::document())
 }
 

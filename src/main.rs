@@ -44,6 +44,8 @@ enum Command {
     Check,
     /// Print the first-boot setup token of the running server (it changes at each start).
     SetupToken,
+    /// Print the JSON API's OpenAPI document (what /api/v1/openapi.json serves), then exit.
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -134,6 +136,19 @@ struct Provision {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Needs no configuration or database: the document is built into the binary.
+    if matches!(cli.command, Some(Command::Openapi)) {
+        return match serde_json::to_string_pretty(&logbook::openapi::document()) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("logbook: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -208,6 +223,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
             }
         }
         Command::SetupToken => setup_token(&config),
+        Command::Openapi => unreachable!("answered before the configuration is read"),
         Command::Check => {
             // The administrator's certificate and key must belong together (the generated ones
             // are made at the first `serve`).

@@ -236,14 +236,16 @@ pub struct IsoQuery {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     /// json (default), csv or pdf.
+    #[param(pattern = "^(json|csv|pdf)$")]
     pub format: Option<String>,
 }
 
 /// The ISO training report for a date range: each member's hours per ISO category against the
 /// figures, as JSON, CSV or PDF.
 #[utoipa::path(get, path = "/api/v1/training/reports/iso", tag = "training", params(IsoQuery),
-    responses((status = 200, body = super::iso::IsoReport),
-        (status = 200, description = "CSV or PDF", content_type = "text/csv"),
+    responses((status = 200, description = "The report: JSON, or with `format` CSV or PDF",
+            content((super::iso::IsoReport = "application/json"), (String = "text/csv"),
+                (Vec<u8> = "application/pdf"))),
         (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
         (status = 422, body = crate::error::Problem)))]
 pub async fn iso_report(
