@@ -442,6 +442,37 @@ fn qr_svg(uri: &str) -> AppResult<String> {
         .build())
 }
 
+/// The set-up in progress (a secret not yet confirmed), shown again after a wrong first code so
+/// that the app that already scanned it keeps working.
+pub async fn pending_setup(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    cipher: &FieldCipher,
+) -> AppResult<Option<Setup>> {
+    let stored: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT secret_encrypted FROM two_factor_secrets
+          WHERE user_id = ? AND organization_id = ? AND confirmed_at IS NULL",
+    )
+    .bind(ctx.user_id)
+    .bind(ctx.org_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(stored) = stored else {
+        return Ok(None);
+    };
+    let secret = cipher.decrypt(&stored)?;
+    let department: String = sqlx::query_scalar("SELECT name FROM organizations WHERE id = ?")
+        .bind(ctx.org_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let otpauth_uri = otpauth_uri(&secret, &ctx.username, &department);
+    Ok(Some(Setup {
+        qr_svg: qr_svg(&otpauth_uri)?,
+        secret,
+        otpauth_uri,
+    }))
+}
+
 /// Starts (or starts over) enrolment: a new secret, not yet in force.
 pub async fn start_setup(ctx: &Ctx, tx: &mut Tx<'_>, cipher: &FieldCipher) -> AppResult<Setup> {
     let existing: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(

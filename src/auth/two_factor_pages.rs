@@ -170,13 +170,18 @@ async fn setup(State(state): State<AppState>, PendingViewer(ctx): PendingViewer)
     tx.commit().await?;
     let mut page = TwoFactorPage::load(&state, &ctx).await?;
     page.setup = Some(SetupView {
-        qr_src: format!(
-            "data:image/svg+xml;utf8,{}",
-            web::url_encode(&setup.qr_svg).replace('/', "%2F")
-        ),
+        qr_src: qr_src(&setup.qr_svg),
         secret: setup.secret,
     });
     Ok(web::render(&page))
+}
+
+/// The QR code as an image the page can show (the page's CSP allows `data:` images only).
+fn qr_src(svg: &str) -> String {
+    format!(
+        "data:image/svg+xml;utf8,{}",
+        web::url_encode(svg).replace('/', "%2F")
+    )
 }
 
 #[derive(Deserialize)]
@@ -207,24 +212,17 @@ async fn confirm(
         }
         Err(err @ AppError::Validation(_)) => {
             drop(tx);
-            // The app already has the key: the form again, with the QR code from the pending
-            // secret so a member who did not scan yet still can.
-            let mut tx = state.db.begin().await?;
-            let again = two_factor::start_setup(&ctx, &mut tx, &state.cipher).await;
+            // The same key again (the app may already hold it), with the message beside the
+            // field.
+            let mut conn = state.db.acquire().await?;
+            let pending = two_factor::pending_setup(&ctx, &mut conn, &state.cipher).await?;
+            drop(conn);
             let mut page = TwoFactorPage::load(&state, &ctx).await?;
-            if let Ok(setup) = again {
-                tx.commit().await?;
-                page.setup = Some(SetupView {
-                    qr_src: format!(
-                        "data:image/svg+xml;utf8,{}",
-                        web::url_encode(&setup.qr_svg).replace('/', "%2F")
-                    ),
-                    secret: setup.secret,
-                });
-                page.code_error = field_message(&err).map(|m| {
-                    format!("{m} A new key is shown: remove the old Logbook entry from the app and scan this one.")
-                });
-            }
+            page.setup = pending.map(|setup| SetupView {
+                qr_src: qr_src(&setup.qr_svg),
+                secret: setup.secret,
+            });
+            page.code_error = field_message(&err);
             Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
         }
         Err(other) => Err(other.into()),

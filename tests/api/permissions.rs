@@ -807,10 +807,11 @@ async fn without_a_session_every_api_route_answers_401() {
     assert!(routes.len() >= 30, "{routes:?}");
     let before_a = app.snapshot(&app.a).await;
     let before_b = app.snapshot(&app.b).await;
-    // Sign-in, refresh and the password-reset pair need no session by design (reset.rs tests
-    // those two for what they do answer).
+    // Sign-in (and its two-factor step), refresh and the password-reset pair need no session by
+    // design (reset.rs and two_factor.rs test what they do answer).
     let public = [
         "/api/v1/auth/login",
+        "/api/v1/auth/login/two-factor",
         "/api/v1/auth/refresh",
         "/api/v1/auth/password-reset",
         "/api/v1/auth/password-reset/confirm",

@@ -421,11 +421,13 @@ test('two-factor sign-in on a phone: set up with a wrong code first, recovery co
     assert.equal(await scrollsSideways(page), false, 'the set-up page scrolls sideways on a phone');
     await checkA11y(page, 'two-factor (set up)');
     await page.screenshot({ path: join(artifacts, 'two-factor-qr-phone.png'), fullPage: true });
-    // A wrong code is refused beside the field (a new key is then shown).
+    // A wrong code is refused beside the field; the same key is shown again.
+    const before = (await page.locator('code.secret').innerText()).trim();
     await page.getByLabel('The 6-digit code the app shows').fill('000000');
     await page.getByRole('button', { name: 'Turn on two-factor sign-in' }).click();
     await page.locator('#code-error').waitFor();
     secret = (await page.locator('code.secret').innerText()).trim();
+    assert.equal(secret, before, 'the key the app scanned still works after a wrong code');
     await page.getByLabel('The 6-digit code the app shows').fill(totpCode(secret));
     await page.getByRole('button', { name: 'Turn on two-factor sign-in' }).click();
     await page.getByRole('heading', { name: 'Your recovery codes' }).waitFor();
