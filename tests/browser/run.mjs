@@ -1313,6 +1313,8 @@ test('training: a crew is recorded, a member submits outside training, an office
     await page.getByLabel('Current password').fill(temporary);
     await page.getByLabel('New password').fill('a long night of pump training');
     await page.getByRole('button', { name: 'Change password' }).click();
+    // The change lands on the dashboard; going on before it has loaded aborts that load.
+    await page.getByRole('heading', { level: 1, name: ORG_NAME }).waitFor();
     await page.goto('/training');
     await page.getByRole('heading', { level: 1, name: 'Your training' }).waitFor();
     assert.match(await page.locator('main').innerText(), /3 of 24 hours/);
