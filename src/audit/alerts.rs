@@ -173,6 +173,7 @@ pub async fn acknowledge(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Aler
 #[serde(deny_unknown_fields)]
 pub struct ResolveInput {
     /// What was found and done (up to 1000 characters).
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
 }
 

@@ -262,18 +262,24 @@ pub async fn get(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Member> {
 pub struct NewMember {
     pub username: String,
     pub email: String,
+    #[schema(max_length = 100)]
     pub first_name: String,
+    #[schema(max_length = 100)]
     pub last_name: String,
     pub membership_number: Option<String>,
+    #[schema(max_length = 64)]
     pub rank: Option<String>,
+    #[schema(max_length = 100)]
     pub station: Option<String>,
     pub phone: Option<String>,
     /// YYYY-MM-DD
     pub hire_date: Option<String>,
     /// `active` (default) or `probationary`.
     pub status: Option<String>,
+    #[schema(max_length = 200)]
     pub emergency_contact_name: Option<String>,
     pub emergency_contact_phone: Option<String>,
+    #[schema(max_length = 64)]
     pub emergency_contact_relationship: Option<String>,
     /// If given, the member signs in with it and must change it at once.
     pub temporary_password: Option<String>,
@@ -650,6 +656,7 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, patch: MemberPatch) ->
 pub struct StatusChange {
     pub status: String,
     /// Why; required, up to 500 characters.
+    #[schema(max_length = 500)]
     pub reason: String,
 }
 

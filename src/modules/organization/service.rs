@@ -107,6 +107,7 @@ impl From<OrgRow> for Organization {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgProfile {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     pub organization_type: Option<String>,
     /// An IANA time zone, e.g. America/Chicago.

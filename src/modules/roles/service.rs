@@ -337,7 +337,9 @@ pub async fn get(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Role> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRole {
+    #[schema(max_length = 100)]
     pub name: String,
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     pub permissions: Vec<String>,
 }
@@ -346,7 +348,9 @@ pub struct NewRole {
 #[serde(deny_unknown_fields)]
 pub struct RolePatch {
     /// System roles keep their name.
+    #[schema(max_length = 100)]
     pub name: Option<String>,
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     /// The complete new set.
     pub permissions: Option<Vec<String>>,
@@ -355,6 +359,7 @@ pub struct RolePatch {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloneRole {
+    #[schema(max_length = 100)]
     pub name: String,
 }
 

@@ -54,7 +54,9 @@ pub fn hours(field: &str, value: Decimal, max: u32) -> AppResult<Decimal> {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CourseInput {
+    #[schema(max_length = 200)]
     pub name: String,
+    #[schema(max_length = 32)]
     pub code: Option<String>,
     pub category_id: Option<Uuid>,
     pub training_type: String,
@@ -63,6 +65,7 @@ pub struct CourseInput {
     pub duration_hours: Decimal,
     /// A completion stays valid this many months (none: it does not expire).
     pub expiration_months: Option<u32>,
+    #[schema(max_length = 200)]
     pub issuing_agency: Option<String>,
     #[serde(default = "yes")]
     pub active: bool,
@@ -128,6 +131,7 @@ pub struct RecordInput {
     /// The course taken; its name, category, type, hours and validity fill what is not given.
     pub course_id: Option<Uuid>,
     /// Required without a course.
+    #[schema(max_length = 200)]
     pub course_name: Option<String>,
     pub category_id: Option<Uuid>,
     pub training_type: Option<String>,
@@ -136,13 +140,19 @@ pub struct RecordInput {
     pub hours: Option<Decimal>,
     /// Computed from the course's validity when absent.
     pub expiration_date: Option<NaiveDate>,
+    #[schema(max_length = 64)]
     pub certification_number: Option<String>,
+    #[schema(max_length = 200)]
     pub issuing_agency: Option<String>,
+    #[schema(max_length = 200)]
     pub instructor: Option<String>,
     pub location_id: Option<Uuid>,
+    #[schema(max_length = 5000)]
     pub notes: Option<String>,
     /// Copied from the member when absent.
+    #[schema(max_length = 64)]
     pub rank_at_completion: Option<String>,
+    #[schema(max_length = 100)]
     pub station_at_completion: Option<String>,
 }
 
@@ -265,6 +275,7 @@ impl RecordInput {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequirementInput {
+    #[schema(max_length = 200)]
     pub name: String,
     pub description: Option<String>,
     /// hours, courses, certification, shifts or calls.

@@ -702,6 +702,7 @@ pub(super) async fn insert_record(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VoidRecord {
+    #[schema(max_length = 500)]
     pub reason: String,
 }
 

@@ -93,15 +93,19 @@ async fn load(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Submission> 
 #[serde(deny_unknown_fields)]
 pub struct SubmissionInput {
     pub course_id: Option<Uuid>,
+    #[schema(max_length = 200)]
     pub course_name: String,
     pub category_id: Option<Uuid>,
     pub training_type: String,
     pub completion_date: NaiveDate,
     #[schema(value_type = f64)]
     pub hours: Decimal,
+    #[schema(max_length = 64)]
     pub certification_number: Option<String>,
+    #[schema(max_length = 200)]
     pub issuing_agency: Option<String>,
     pub expiration_date: Option<NaiveDate>,
+    #[schema(max_length = 5000)]
     pub description: Option<String>,
 }
 
@@ -580,6 +584,7 @@ pub struct Review {
     /// approve, reject or request_changes.
     pub decision: String,
     /// Required to reject or ask for changes.
+    #[schema(max_length = 1000)]
     pub notes: Option<String>,
     /// Approve with these hours instead of the submitted ones.
     #[schema(value_type = Option<f64>)]

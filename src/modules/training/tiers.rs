@@ -94,6 +94,7 @@ async fn find(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Tier> {
 #[serde(deny_unknown_fields)]
 pub struct TierInput {
     /// At most 100 characters, unique in the department.
+    #[schema(max_length = 100)]
     pub name: String,
     /// Lower-case letters, digits and `_`, at most 32; unique in the department. Left out: made
     /// from the name when adding, kept when changing.

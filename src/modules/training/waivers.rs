@@ -311,6 +311,7 @@ pub async fn listed_waiver(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Li
 pub struct NewWaiver {
     pub user_id: Uuid,
     pub waiver_type: String,
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
     pub start_date: NaiveDate,
     /// None: until further notice.
@@ -554,6 +555,7 @@ pub async fn get_leave(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Leave>
 pub struct NewLeave {
     pub user_id: Uuid,
     pub leave_type: String,
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
     pub start_date: NaiveDate,
     /// None: until further notice.

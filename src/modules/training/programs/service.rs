@@ -200,8 +200,11 @@ pub async fn program(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Program>
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProgramInput {
+    #[schema(max_length = 200)]
     pub name: String,
+    #[schema(max_length = 5000)]
     pub description: Option<String>,
+    #[schema(max_length = 64)]
     pub target_position: Option<String>,
     /// phases (default), sequential or flexible.
     pub structure_type: Option<String>,
@@ -332,7 +335,9 @@ pub async fn update_program(
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseInput {
+    #[schema(max_length = 200)]
     pub name: String,
+    #[schema(max_length = 5000)]
     pub description: Option<String>,
     #[serde(default)]
     pub requires_manual_advancement: bool,
@@ -420,6 +425,7 @@ async fn lock_program(tx: &mut Tx<'_>, org_id: Uuid, id: Uuid) -> AppResult<()> 
 #[serde(deny_unknown_fields)]
 pub struct ItemInput {
     pub phase_id: Uuid,
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     /// course, hours, shifts, calls or skill.
     pub item_type: String,
@@ -1067,6 +1073,7 @@ async fn lock_enrollment(tx: &mut Tx<'_>, org_id: Uuid, id: Uuid) -> AppResult<E
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawInput {
+    #[schema(max_length = 500)]
     pub reason: String,
 }
 
@@ -1265,6 +1272,7 @@ pub struct ItemAction {
     pub action: String,
     #[schema(value_type = Option<f64>)]
     pub units: Option<Decimal>,
+    #[schema(max_length = 500)]
     pub note: Option<String>,
 }
 

@@ -610,6 +610,7 @@ pub struct ReviewInput {
     /// approved or flagged.
     pub decision: String,
     /// Told to the author (required to flag).
+    #[schema(max_length = 1000)]
     pub notes: Option<String>,
 }
 
