@@ -75,6 +75,16 @@ where
     }
 }
 
+/// A string schema that names the words a field takes. Such fields stay strings in the input
+/// types so that another word answers 422 with the field named, like every other refused value;
+/// the schema still tells clients (and the property-based run) which words are meant.
+pub fn words_schema(words: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(words.iter().copied()))
+        .build()
+}
+
 /// An id from the path. Anything that is not a UUID answers 404, like a missing row.
 pub fn parse_id(raw: &str) -> AppResult<Uuid> {
     Uuid::try_parse(raw).map_err(|_| AppError::NotFound)

@@ -219,7 +219,9 @@ pub struct EmailSettingsInput {
     #[serde(default)]
     pub enabled: Option<bool>,
     pub host: String,
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: u32,
+    #[schema(schema_with = crate::notify::mail::security_schema)]
     pub security: String,
     #[serde(default)]
     pub username: Option<String>,
@@ -230,10 +232,15 @@ pub struct EmailSettingsInput {
     #[serde(default)]
     pub from_name: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 720)]
     pub give_up_hours: Option<u32>,
 }
 
 pub const SECURITY_MODES: &[&str] = &["starttls", "tls", "none"];
+
+pub fn security_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(SECURITY_MODES)
+}
 
 pub struct ValidSettings {
     pub enabled: bool,

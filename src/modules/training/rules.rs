@@ -22,6 +22,23 @@ pub const TRAINING_TYPES: &[&str] = &[
     "call",
 ];
 
+pub const REQUIREMENT_TYPES: &[&str] = &["hours", "courses", "certification", "shifts", "calls"];
+pub const PERIODS: &[&str] = &["annual", "quarterly", "monthly", "rolling", "one_time"];
+pub const APPLIES_TO: &[&str] = &["all", "roles", "tiers"];
+
+pub fn training_type_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(TRAINING_TYPES)
+}
+pub fn requirement_type_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(REQUIREMENT_TYPES)
+}
+pub fn period_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(PERIODS)
+}
+pub fn applies_to_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(APPLIES_TO)
+}
+
 /// The most members one crew entry records at once.
 pub const MAX_CREW: usize = 100;
 
@@ -59,11 +76,13 @@ pub struct CourseInput {
     #[schema(max_length = 32)]
     pub code: Option<String>,
     pub category_id: Option<Uuid>,
+    #[schema(schema_with = crate::modules::training::rules::training_type_schema)]
     pub training_type: String,
     pub description: Option<String>,
     #[schema(value_type = f64)]
     pub duration_hours: Decimal,
     /// A completion stays valid this many months (none: it does not expire).
+    #[schema(minimum = 1, maximum = 600)]
     pub expiration_months: Option<u32>,
     #[schema(max_length = 200)]
     pub issuing_agency: Option<String>,
@@ -134,6 +153,7 @@ pub struct RecordInput {
     #[schema(max_length = 200)]
     pub course_name: Option<String>,
     pub category_id: Option<Uuid>,
+    #[schema(schema_with = crate::modules::training::rules::training_type_schema)]
     pub training_type: Option<String>,
     pub completion_date: NaiveDate,
     #[schema(value_type = Option<f64>)]
@@ -279,10 +299,12 @@ pub struct RequirementInput {
     pub name: String,
     pub description: Option<String>,
     /// hours, courses, certification, shifts or calls.
+    #[schema(schema_with = crate::modules::training::rules::requirement_type_schema)]
     pub requirement_type: String,
     /// Only records of this category count.
     pub category_id: Option<Uuid>,
     /// Only records of this training type count.
+    #[schema(schema_with = crate::modules::training::rules::training_type_schema)]
     pub training_type: Option<String>,
     #[schema(value_type = Option<f64>)]
     pub required_hours: Option<Decimal>,
@@ -292,12 +314,14 @@ pub struct RequirementInput {
     #[serde(default)]
     pub course_ids: Vec<Uuid>,
     /// annual, quarterly, monthly, rolling or one_time.
+    #[schema(schema_with = crate::modules::training::rules::period_schema)]
     pub period: String,
     pub rolling_months: Option<u32>,
     /// None: the department's default.
     pub include_current_month: Option<bool>,
     /// all, roles or tiers.
     #[serde(default = "everyone")]
+    #[schema(schema_with = crate::modules::training::rules::applies_to_schema)]
     pub applies_to: String,
     #[serde(default)]
     pub role_ids: Vec<Uuid>,

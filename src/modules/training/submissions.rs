@@ -96,6 +96,7 @@ pub struct SubmissionInput {
     #[schema(max_length = 200)]
     pub course_name: String,
     pub category_id: Option<Uuid>,
+    #[schema(schema_with = crate::modules::training::rules::training_type_schema)]
     pub training_type: String,
     pub completion_date: NaiveDate,
     #[schema(value_type = f64)]

@@ -100,8 +100,10 @@ pub struct TierInput {
     /// from the name when adding, kept when changing.
     pub slug: Option<String>,
     /// Whole years of service (0 to 80) that reach the tier.
+    #[schema(minimum = 0, maximum = 80)]
     pub years_required: i64,
     /// Order in lists (0 to 1000). Left out: after the others when adding, kept when changing.
+    #[schema(minimum = 0, maximum = 1000)]
     pub sort_order: Option<i64>,
     #[serde(default)]
     pub training_exempt: bool,

@@ -64,6 +64,13 @@ pub const WAIVER_TYPES: &[&str] = &[
     "other",
 ];
 
+pub fn leave_type_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(LEAVE_TYPES)
+}
+pub fn waiver_type_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(WAIVER_TYPES)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Waivers
 
@@ -310,6 +317,7 @@ pub async fn listed_waiver(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Li
 #[serde(deny_unknown_fields)]
 pub struct NewWaiver {
     pub user_id: Uuid,
+    #[schema(schema_with = crate::modules::training::waivers::waiver_type_schema)]
     pub waiver_type: String,
     #[schema(max_length = 500)]
     pub reason: Option<String>,
@@ -554,6 +562,7 @@ pub async fn get_leave(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Leave>
 #[serde(deny_unknown_fields)]
 pub struct NewLeave {
     pub user_id: Uuid,
+    #[schema(schema_with = crate::modules::training::waivers::leave_type_schema)]
     pub leave_type: String,
     #[schema(max_length = 500)]
     pub reason: Option<String>,
@@ -661,6 +670,7 @@ pub async fn create_leave(ctx: &Ctx, tx: &mut Tx<'_>, input: NewLeave) -> AppRes
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeavePatch {
+    #[schema(schema_with = crate::modules::training::waivers::leave_type_schema)]
     pub leave_type: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]

@@ -26,6 +26,13 @@ use crate::notify::{self, Notice};
 pub const STRUCTURES: &[&str] = &["phases", "sequential", "flexible"];
 pub const ITEM_TYPES: &[&str] = &["course", "hours", "shifts", "calls", "skill"];
 
+pub fn structure_type_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(STRUCTURES)
+}
+pub fn item_type_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(ITEM_TYPES)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Programs
 
@@ -207,7 +214,9 @@ pub struct ProgramInput {
     #[schema(max_length = 64)]
     pub target_position: Option<String>,
     /// phases (default), sequential or flexible.
+    #[schema(schema_with = crate::modules::training::programs::service::structure_type_schema)]
     pub structure_type: Option<String>,
+    #[schema(minimum = 1, maximum = 3660)]
     pub time_limit_days: Option<u16>,
     /// Only on update; a program is created active.
     pub active: Option<bool>,
@@ -341,6 +350,7 @@ pub struct PhaseInput {
     pub description: Option<String>,
     #[serde(default)]
     pub requires_manual_advancement: bool,
+    #[schema(minimum = 1, maximum = 3660)]
     pub time_limit_days: Option<u16>,
 }
 
@@ -428,6 +438,7 @@ pub struct ItemInput {
     #[schema(max_length = 200)]
     pub name: Option<String>,
     /// course, hours, shifts, calls or skill.
+    #[schema(schema_with = crate::modules::training::programs::service::item_type_schema)]
     pub item_type: String,
     /// The course to complete (item_type course).
     pub course_id: Option<Uuid>,

@@ -283,6 +283,7 @@ pub struct ShiftReportInput {
     #[serde(default)]
     pub skills_observed: Vec<String>,
     /// 1 (needs a lot of work) to 5 (excellent).
+    #[schema(minimum = 1, maximum = 5)]
     pub performance_rating: Option<u8>,
     pub narrative: Option<String>,
     /// Save without sending for review.
