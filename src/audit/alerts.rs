@@ -78,9 +78,14 @@ pub struct Alert {
 #[serde(deny_unknown_fields)]
 pub struct AlertQuery {
     /// open, acknowledged or resolved
+    #[param(schema_with = alert_status_schema)]
     pub status: Option<String>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
+}
+
+fn alert_status_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(&["open", "acknowledged", "resolved"])
 }
 
 const ALERT_COLUMNS: &str = "id, alert_type, severity, message, user_id, ip_address, status,

@@ -85,9 +85,14 @@ pub async fn list(state: &AppState, ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec
 #[serde(deny_unknown_fields)]
 pub struct RunsQuery {
     /// `running`, `succeeded`, `failed` or `skipped`.
+    #[param(schema_with = outcome_schema)]
     pub outcome: Option<String>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
+}
+
+fn outcome_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(&["running", "succeeded", "failed", "skipped"])
 }
 
 const OUTCOMES: &[&str] = &["running", "succeeded", "failed", "skipped"];

@@ -1091,9 +1091,14 @@ pub struct OutboxItem {
 #[serde(deny_unknown_fields)]
 pub struct OutboxQuery {
     /// `pending`, `sending`, `sent` or `failed`.
+    #[param(schema_with = outbox_status_schema)]
     pub status: Option<String>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
+}
+
+fn outbox_status_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(&["pending", "sending", "sent", "failed"])
 }
 
 #[derive(Debug, Default, Serialize, utoipa::ToSchema)]

@@ -375,12 +375,17 @@ pub struct RecordQuery {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     /// completed or cancelled (default: both).
+    #[param(schema_with = record_status_schema)]
     pub status: Option<String>,
     pub category_id: Option<Uuid>,
     /// Course name, certification number or member name contains.
     pub q: Option<String>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
+}
+
+fn record_status_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(&["completed", "cancelled"])
 }
 
 /// The member a training list is about: anyone (or everyone) with `training.manage`, otherwise
@@ -1321,11 +1326,16 @@ pub async fn member_compliance(
 pub struct MatrixQuery {
     pub as_of: Option<NaiveDate>,
     /// green, yellow or red: only members of that colour.
+    #[param(schema_with = matrix_status_schema)]
     pub status: Option<String>,
     /// Only members whose name contains this.
     pub q: Option<String>,
     /// Only this requirement's column.
     pub requirement_id: Option<Uuid>,
+}
+
+fn matrix_status_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(&["green", "yellow", "red"])
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

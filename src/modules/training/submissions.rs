@@ -407,12 +407,22 @@ async fn record_decision(
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// pending_review, approved, rejected or revision_requested.
+    #[param(schema_with = submission_status_schema)]
     pub status: Option<String>,
     /// Only the caller's own (officers see everyone's otherwise).
     #[serde(default)]
     pub mine: bool,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
+}
+
+fn submission_status_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(&[
+        "pending_review",
+        "approved",
+        "rejected",
+        "revision_requested",
+    ])
 }
 
 pub async fn list(ctx: &Ctx, conn: &mut Conn, q: ListQuery) -> AppResult<Page<Submission>> {

@@ -704,7 +704,12 @@ pub struct EnrollmentQuery {
     pub user_id: Option<Uuid>,
     pub program_id: Option<Uuid>,
     /// active, completed, expired, on_hold, withdrawn or failed.
+    #[param(schema_with = enrollment_status_schema)]
     pub status: Option<String>,
+}
+
+fn enrollment_status_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(STATUSES)
 }
 
 pub const STATUSES: &[&str] = &[

@@ -189,9 +189,14 @@ pub async fn get_report(
 pub struct ListQuery {
     pub trainee_id: Option<Uuid>,
     /// draft, pending_review, approved or flagged.
+    #[param(schema_with = report_status_schema)]
     pub status: Option<String>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
+}
+
+fn report_status_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(&["draft", "pending_review", "approved", "flagged"])
 }
 
 /// Reports the caller may read, latest shift first.
