@@ -1029,3 +1029,23 @@ async fn invalid_utf8_and_duplicated_columns_get_a_problem_and_change_nothing() 
     assert!(html.contains("twice"), "{html}");
     assert_eq!(app.snapshot(&app.a).await, before);
 }
+
+/// Found by the property-based run: a leave whose reason uses all 500 characters made a waiver
+/// reason longer than its column, and the server answered 500.
+#[tokio::test]
+async fn a_leave_with_the_longest_reason_is_recorded_with_its_waiver() {
+    let app = TestApp::spawn().await;
+    let member = app.member(&app.a, "long-leave", &[]).await;
+    let reason = "Ü".repeat(500);
+    let (status, leave) = app
+        .post(
+            &app.a.admin.token,
+            "/api/v1/leaves",
+            json!({"user_id": member.id, "leave_type": "other", "reason": reason,
+                   "start_date": "2026-01-01", "end_date": "2026-02-01"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{leave}");
+    assert_eq!(leave["reason"], reason.as_str());
+    assert!(leave["linked_training_waiver_id"].is_string(), "{leave}");
+}

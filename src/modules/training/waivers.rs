@@ -582,10 +582,40 @@ fn leave_type(c: &mut Checks, t: &str) {
     }
 }
 
+/// The waiver's reason: the leave's, after a prefix, cut to the 500 characters a waiver's reason
+/// holds (a leave's own reason may use all 500).
 fn waiver_reason(reason: Option<&str>) -> String {
+    const PREFIX: &str = "Auto-created from leave of absence";
     match reason {
-        Some(r) => format!("Auto-created from leave of absence: {r}"),
-        None => "Auto-created from leave of absence".into(),
+        Some(r) => {
+            let full = format!("{PREFIX}: {r}");
+            if full.chars().count() <= 500 {
+                full
+            } else {
+                let mut cut: String = full.chars().take(499).collect();
+                cut.push('…');
+                cut
+            }
+        }
+        None => PREFIX.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::waiver_reason;
+
+    #[test]
+    fn a_leaves_longest_reason_still_fits_its_waiver() {
+        let long = "x".repeat(500);
+        let reason = waiver_reason(Some(&long));
+        assert_eq!(reason.chars().count(), 500);
+        assert!(reason.starts_with("Auto-created from leave of absence: xxx"));
+        assert!(reason.ends_with('…'));
+        assert_eq!(
+            waiver_reason(Some("Deployment")),
+            "Auto-created from leave of absence: Deployment"
+        );
     }
 }
 
