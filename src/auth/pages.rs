@@ -77,6 +77,35 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
+/// The session cookies and on to `next` (or to the password change a temporary password
+/// needs first): the end of both the password step and the two-factor step.
+pub(super) fn signed_in(
+    state: &AppState,
+    jar: CookieJar,
+    signed: &service::SignedIn,
+    next: String,
+) -> PageResult {
+    let tokens = super::api::pair(
+        state,
+        signed.org_id,
+        signed.user_id,
+        &signed.issued,
+        signed.must_change_password,
+    )?;
+    let jar = cookies::with_session(
+        jar,
+        &tokens.access_token,
+        &tokens.refresh_token,
+        state.config.secure_cookies,
+    );
+    let to = if signed.must_change_password {
+        "/account/password".to_string()
+    } else {
+        next
+    };
+    Ok((jar, Redirect::to(&to)).into_response())
+}
+
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
@@ -96,27 +125,7 @@ async fn login(
         Ok(service::LoginOutcome::TwoFactor { challenge }) => Ok(web::render(
             &super::two_factor_pages::CodePage::new(challenge, next, None),
         )),
-        Ok(service::LoginOutcome::SignedIn(signed)) => {
-            let tokens = super::api::pair(
-                &state,
-                signed.org_id,
-                signed.user_id,
-                &signed.issued,
-                signed.must_change_password,
-            )?;
-            let jar = cookies::with_session(
-                jar,
-                &tokens.access_token,
-                &tokens.refresh_token,
-                state.config.secure_cookies,
-            );
-            let to = if signed.must_change_password {
-                "/account/password".to_string()
-            } else {
-                next
-            };
-            Ok((jar, Redirect::to(&to)).into_response())
-        }
+        Ok(service::LoginOutcome::SignedIn(signed)) => signed_in(&state, jar, &signed, next),
         Err(
             err @ (AppError::Unauthorized(_)
             | AppError::TooManyRequests(_)

@@ -11,7 +11,6 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use super::Ctx;
-use super::cookies;
 use super::permissions::SETTINGS_MANAGE;
 use super::two_factor::{self, CompleteInput, ConfirmInput, PasswordInput, PolicyInput};
 use crate::app::AppState;
@@ -71,27 +70,7 @@ async fn complete(
         code: form.code,
     };
     match two_factor::complete(&state.db, &state.cipher, input, Some(&ip), ua.as_deref()).await {
-        Ok(signed) => {
-            let tokens = super::api::pair(
-                &state,
-                signed.org_id,
-                signed.user_id,
-                &signed.issued,
-                signed.must_change_password,
-            )?;
-            let jar = cookies::with_session(
-                jar,
-                &tokens.access_token,
-                &tokens.refresh_token,
-                state.config.secure_cookies,
-            );
-            let to = if signed.must_change_password {
-                "/account/password".to_string()
-            } else {
-                next
-            };
-            Ok((jar, Redirect::to(&to)).into_response())
-        }
+        Ok(signed) => super::pages::signed_in(&state, jar, &signed, next),
         // Signed in already by the first of two taps: on to where they were going.
         Err(AppError::Conflict(_)) => Ok(Redirect::to(&next).into_response()),
         Err(err @ (AppError::Unauthorized(_) | AppError::Validation(_))) => {
