@@ -48,6 +48,17 @@ pub fn catalogue() -> Vec<String> {
     all
 }
 
+/// A list of permission names, as schema: an array of the catalogue's words.
+pub fn list_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String)
+                .enum_values(Some(catalogue())),
+        )
+        .build()
+}
+
 pub fn is_known(permission: &str) -> bool {
     catalogue().iter().any(|p| p == permission)
 }

@@ -28,6 +28,7 @@ pub struct Announcement {
     pub title: String,
     pub body: String,
     /// `all` or `roles`.
+    #[schema(schema_with = audience_schema)]
     pub audience: String,
     pub roles: Vec<RoleRef>,
     pub author_id: Uuid,
@@ -51,6 +52,10 @@ struct Row {
     expires_at: Option<DateTime<Utc>>,
     withdrawn_at: Option<DateTime<Utc>>,
     dismissed: bool,
+}
+
+pub fn audience_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(&["all", "roles"])
 }
 
 const SELECT: &str = "SELECT a.id, a.title, a.body, a.audience, a.created_by,
@@ -181,6 +186,7 @@ pub struct NewAnnouncement {
     pub body: String,
     /// `all` (default) or `roles`.
     #[serde(default)]
+    #[schema(schema_with = audience_schema)]
     pub audience: Option<String>,
     /// With `audience: roles`: the roles it is for.
     #[serde(default)]

@@ -17,6 +17,14 @@ pub const STATUSES: &[&str] = &[
     "archived",
 ];
 
+pub fn status_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(STATUSES)
+}
+
+pub fn joining_status_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(&["active", "probationary"])
+}
+
 /// The statuses a member can move to from `from`. `archived` is entered from a status that has
 /// already ended membership and left only by reactivation (to active or probationary).
 pub fn allowed_next(from: &str) -> &'static [&'static str] {

@@ -84,6 +84,7 @@ pub struct Member {
     pub rank: Option<String>,
     pub station: Option<String>,
     pub hire_date: Option<NaiveDate>,
+    #[schema(schema_with = crate::modules::members::rules::status_schema)]
     pub status: String,
     pub status_changed_at: Option<DateTime<Utc>>,
     /// Shown to the member themself and to `members.manage`.
@@ -260,6 +261,7 @@ pub async fn get(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Member> {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
+    #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")]
     pub username: String,
     pub email: String,
     #[schema(max_length = 100)]
@@ -271,13 +273,24 @@ pub struct NewMember {
     pub rank: Option<String>,
     #[schema(max_length = 100)]
     pub station: Option<String>,
+    #[schema(
+        pattern = r"^[0-9+().x-]*[0-9]([0-9+ ().x-]*[0-9+().x-])?$",
+        min_length = 3,
+        max_length = 32
+    )]
     pub phone: Option<String>,
     /// YYYY-MM-DD
     pub hire_date: Option<String>,
     /// `active` (default) or `probationary`.
+    #[schema(schema_with = crate::modules::members::rules::joining_status_schema)]
     pub status: Option<String>,
     #[schema(max_length = 200)]
     pub emergency_contact_name: Option<String>,
+    #[schema(
+        pattern = r"^[0-9+().x-]*[0-9]([0-9+ ().x-]*[0-9+().x-])?$",
+        min_length = 3,
+        max_length = 32
+    )]
     pub emergency_contact_phone: Option<String>,
     #[schema(max_length = 64)]
     pub emergency_contact_relationship: Option<String>,
@@ -471,7 +484,7 @@ pub async fn create(
 #[serde(deny_unknown_fields)]
 pub struct MemberPatch {
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")]
     pub username: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
@@ -497,13 +510,13 @@ pub struct MemberPatch {
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[0-9+().x-]*[0-9]([0-9+ ().x-]*[0-9+().x-])?$", min_length = 3, max_length = 32)]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub emergency_contact_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^[0-9+().x-]*[0-9]([0-9+ ().x-]*[0-9+().x-])?$", min_length = 3, max_length = 32)]
     pub emergency_contact_phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
@@ -654,6 +667,7 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, patch: MemberPatch) ->
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusChange {
+    #[schema(schema_with = crate::modules::members::rules::status_schema)]
     pub status: String,
     /// Why; required, up to 500 characters.
     #[schema(max_length = 500)]
@@ -846,6 +860,7 @@ pub struct ImportPreviewRow {
     pub username: String,
     pub first_name: String,
     pub last_name: String,
+    #[schema(schema_with = crate::modules::members::rules::status_schema)]
     pub status: String,
 }
 

@@ -20,6 +20,20 @@ use crate::modules::roles::service as roles;
 pub const TYPES: &[&str] = &["fire_department", "ems_only", "fire_ems_combined"];
 pub const IDENTIFIER_TYPES: &[&str] = &["fdid", "state_id", "department_id"];
 
+pub fn type_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(TYPES)
+}
+pub fn identifier_type_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(IDENTIFIER_TYPES)
+}
+/// The IANA time zone names the server knows.
+pub fn timezone_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|z| z.name())))
+        .build()
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Settings {
     /// Module name → on/off.
@@ -109,9 +123,12 @@ impl From<OrgRow> for Organization {
 pub struct OrgProfile {
     #[schema(max_length = 200)]
     pub name: Option<String>,
+    #[schema(schema_with = type_schema)]
     pub organization_type: Option<String>,
     /// An IANA time zone, e.g. America/Chicago.
+    #[schema(schema_with = timezone_schema)]
     pub timezone: Option<String>,
+    #[schema(schema_with = identifier_type_schema)]
     pub identifier_type: Option<String>,
     pub identifier: Option<String>,
     pub county: Option<String>,

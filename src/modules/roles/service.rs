@@ -255,6 +255,7 @@ pub struct Role {
     pub description: String,
     pub is_system: bool,
     pub priority: i32,
+    #[schema(schema_with = crate::auth::permissions::list_schema)]
     pub permissions: Vec<String>,
     pub member_count: i64,
     pub created_at: DateTime<Utc>,
@@ -341,6 +342,7 @@ pub struct NewRole {
     pub name: String,
     #[schema(max_length = 500)]
     pub description: Option<String>,
+    #[schema(schema_with = crate::auth::permissions::list_schema)]
     pub permissions: Vec<String>,
 }
 
@@ -353,6 +355,7 @@ pub struct RolePatch {
     #[schema(max_length = 500)]
     pub description: Option<String>,
     /// The complete new set.
+    #[schema(schema_with = crate::auth::permissions::list_schema)]
     pub permissions: Option<Vec<String>>,
 }
 
