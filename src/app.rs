@@ -1,6 +1,5 @@
-//! Application state, router assembly and the middleware stack.
+//! Router assembly and the middleware stack: the one place that lists the modules.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request};
@@ -9,50 +8,12 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use sqlx::MySqlPool;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::Hasher;
-use crate::auth::tokens::TokenKeys;
-use crate::config::Config;
 use crate::error::AppError;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub db: MySqlPool,
-    pub keys: TokenKeys,
-    pub hasher: Hasher,
-    pub config: Arc<Config>,
-    /// Encrypts secrets stored in the database (the SMTP password).
-    pub cipher: crate::crypto::FieldCipher,
-    /// Wakes the email sender after something was queued.
-    pub mailer: crate::notify::Mailer,
-    /// The scheduled jobs this server knows.
-    pub jobs: Arc<crate::jobs::Registry>,
-    /// The certificate served over HTTPS (None with `tls = "off"`).
-    pub tls: Option<Arc<crate::tls::TlsMaterial>>,
-    /// First-boot setup: whether it is done, its token, the throttle for wrong tokens.
-    pub setup: Arc<crate::setup::Gate>,
-    /// Whether the database answers (see `db_gate`).
-    pub db_health: crate::db::Health,
-}
-
-impl AppState {
-    /// Loads the secrets and the certificate material from the data directory again and uses
-    /// them at once: after a restore wrote back the backup's `secrets/` and `tls/` files. Secrets
-    /// set in the configuration (or environment) stay as they are.
-    pub fn reload_secrets(&self) -> anyhow::Result<()> {
-        let secrets = crate::config::Secrets::load_or_generate(&self.config)?;
-        self.keys.replace(&secrets.jwt_key);
-        self.cipher.replace(&secrets.encryption_key);
-        if let Some(tls) = &self.tls {
-            tls.reload(&self.config)?;
-        }
-        Ok(())
-    }
-}
+use crate::state::AppState;
 
 pub const JSON_BODY_LIMIT: usize = 256 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -209,21 +170,31 @@ async fn errors_in_our_words(req: Request, next: Next) -> Response {
     }
 }
 
+/// The modules this server runs (`src/modules/mod.rs`), made known to the kernel. Every entry
+/// point calls it before serving or provisioning (`lib::prepare`, `router`, the CLI).
+pub fn install_modules() {
+    crate::module::install(crate::modules::ALL);
+}
+
+/// `/api/v1/openapi.json`: the platform's operations and every module's.
+pub fn openapi_document() -> serde_json::Value {
+    install_modules();
+    crate::openapi::document(crate::module::installed().iter().map(|m| (m.openapi)()))
+}
+
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    install_modules();
+    let platform = Router::new()
         .merge(crate::auth::router())
-        .merge(crate::modules::members::router())
-        .merge(crate::modules::training::router())
-        .merge(crate::modules::roles::router())
-        .merge(crate::modules::organization::router())
+        .merge(crate::members::router())
+        .merge(crate::roles::router())
+        .merge(crate::organization::router())
         .merge(crate::audit::router())
         .merge(crate::notify::router())
         .merge(crate::jobs::router())
-        .merge(crate::modules::announcements::router())
         .merge(crate::auth::pages::router())
-        .merge(crate::modules::dashboard::router())
-        .merge(crate::modules::members::pages::router())
-        .merge(crate::modules::roles::pages::router())
+        .merge(crate::members::pages::router())
+        .merge(crate::roles::pages::router())
         .merge(crate::audit::pages::router())
         .merge(crate::system::router())
         .merge(crate::backup::router())
@@ -232,6 +203,9 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{*path}", get(crate::web::static_file))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/health", get(crate::system::health));
+    let api = crate::module::installed()
+        .iter()
+        .fold(platform, |r, m| r.merge((m.router)()));
     let api = api
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -259,7 +233,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn openapi() -> Json<serde_json::Value> {
-    Json(crate::openapi::document())
+    Json(openapi_document())
 }
 
 /// Unknown paths: a problem document under /api, an error page elsewhere.
@@ -479,4 +453,27 @@ async fn csrf_guard(req: Request, next: Next) -> Result<Response, AppError> {
         }
     }
     Ok(next.run(req).await)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The served document has the modules' operations too, each with its own operation id.
+    #[test]
+    fn the_document_joins_every_module_with_unique_operation_ids() {
+        let doc = super::openapi_document();
+        let mut ids = std::collections::BTreeSet::new();
+        for item in doc["paths"].as_object().expect("paths").values() {
+            for op in item.as_object().expect("path item").values() {
+                let id = op["operationId"].as_str().expect("operation id");
+                assert!(ids.insert(id.to_string()), "{id} twice");
+            }
+        }
+        for path in [
+            "/api/v1/members",
+            "/api/v1/training/records",
+            "/api/v1/announcements",
+        ] {
+            assert!(doc["paths"].get(path).is_some(), "{path} is missing");
+        }
+    }
 }

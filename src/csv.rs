@@ -1,7 +1,8 @@
 //! Reading an imported CSV file's header line, the same way for every import: a byte-order mark
 //! from a spreadsheet is dropped, names are matched without regard to case, and a column that is
 //! unknown, given twice or missing is refused before any row is read (a duplicated column would
-//! otherwise let the second copy silently win).
+//! otherwise let the second copy silently win). And writing one: a cell a spreadsheet would take
+//! for a formula is kept as text.
 
 use crate::error::{AppError, AppResult};
 
@@ -41,6 +42,15 @@ pub fn header<R: std::io::Read>(
         }
     }
     Ok(names)
+}
+
+/// Cells starting with these are formulas to a spreadsheet; prefix them so they stay text.
+pub fn spreadsheet_safe(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    }
 }
 
 #[cfg(test)]

@@ -12,13 +12,20 @@ pub mod db;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod input;
 pub mod jobs;
 pub mod listener;
+pub mod members;
+pub mod module;
 pub mod modules;
 pub mod notify;
 pub mod openapi;
+pub mod organization;
+pub mod roles;
 pub mod setup;
+pub mod state;
 pub mod system;
+pub mod time;
 pub mod tls;
 pub mod web;
 
@@ -29,11 +36,12 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-pub use app::AppState;
 pub use config::{Config, Secrets};
+pub use state::AppState;
 
 /// Builds the state: waits for the database, applies migrations, loads or creates secrets.
 pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
+    app::install_modules();
     let secrets = Secrets::load_or_generate(&config)?;
     let db = db::connect_with_retry(&config.database_url, config.db_wait).await?;
     db::migrate(&db).await?;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use logbook::Config;
-use logbook::modules::organization::service::{self as organizations, NewAdmin, OrgProfile};
+use logbook::organization::service::{self as organizations, NewAdmin, OrgProfile};
 
 #[derive(Parser)]
 #[command(
@@ -138,7 +138,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Needs no configuration or database: the document is built into the binary.
     if matches!(cli.command, Some(Command::Openapi)) {
-        return match serde_json::to_string_pretty(&logbook::openapi::document()) {
+        return match serde_json::to_string_pretty(&logbook::app::openapi_document()) {
             Ok(json) => {
                 println!("{json}");
                 ExitCode::SUCCESS
@@ -201,7 +201,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
         }) => {
             let password = read_password(&password_file)?;
             let state = logbook::prepare(config).await?;
-            match logbook::modules::members::service::reset_password_from_shell(
+            match logbook::members::service::reset_password_from_shell(
                 &state.db,
                 &state.hasher,
                 &org,

@@ -41,57 +41,6 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         crate::backup::encryption::api_kit_stored,
         crate::backup::encryption::api_kit_new,
         crate::backup::export::api_export,
-        crate::modules::training::api::categories,
-        crate::modules::training::api::courses,
-        crate::modules::training::api::create_course,
-        crate::modules::training::api::update_course,
-        crate::modules::training::api::records,
-        crate::modules::training::api::create_records,
-        crate::modules::training::api::record,
-        crate::modules::training::api::void_record,
-        crate::modules::training::api::requirements,
-        crate::modules::training::api::create_requirement,
-        crate::modules::training::api::update_requirement,
-        crate::modules::training::api::compliance,
-        crate::modules::training::api::matrix,
-        crate::modules::training::api::iso_report,
-        crate::modules::training::waivers::api_waivers,
-        crate::modules::training::waivers::api_create_waiver,
-        crate::modules::training::waivers::api_deactivate_waiver,
-        crate::modules::training::waivers::api_leaves,
-        crate::modules::training::waivers::api_create_leave,
-        crate::modules::training::waivers::api_leave,
-        crate::modules::training::waivers::api_update_leave,
-        crate::modules::training::waivers::api_remove_leave,
-        crate::modules::training::submissions::api_list,
-        crate::modules::training::submissions::api_submit,
-        crate::modules::training::submissions::api_pending_count,
-        crate::modules::training::submissions::api_get,
-        crate::modules::training::submissions::api_edit,
-        crate::modules::training::submissions::api_review,
-        crate::modules::training::tiers::api_tiers,
-        crate::modules::training::tiers::api_create,
-        crate::modules::training::tiers::api_update,
-        crate::modules::training::import::api_import,
-        crate::modules::training::programs::api::api_programs,
-        crate::modules::training::programs::api::api_create_program,
-        crate::modules::training::programs::api::api_program,
-        crate::modules::training::programs::api::api_update_program,
-        crate::modules::training::programs::api::api_add_phase,
-        crate::modules::training::programs::api::api_add_item,
-        crate::modules::training::programs::api::api_remove_item,
-        crate::modules::training::programs::api::api_enroll,
-        crate::modules::training::programs::api::api_enrollments,
-        crate::modules::training::programs::api::api_enrollment,
-        crate::modules::training::programs::api::api_advance,
-        crate::modules::training::programs::api::api_withdraw,
-        crate::modules::training::programs::api::api_item,
-        crate::modules::training::shift_reports::api_list,
-        crate::modules::training::shift_reports::api_create,
-        crate::modules::training::shift_reports::api_get,
-        crate::modules::training::shift_reports::api_update,
-        crate::modules::training::shift_reports::api_review,
-        crate::modules::training::shift_reports::api_acknowledge,
         crate::backup::api::upload,
         crate::backup::api::restore,
         crate::backup::api::restore_progress,
@@ -111,26 +60,26 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         crate::auth::api::two_factor_policy,
         crate::auth::api::set_two_factor_policy,
         crate::auth::api::reset_member_two_factor,
-        crate::modules::members::api::list,
-        crate::modules::members::api::create,
-        crate::modules::members::api::read,
-        crate::modules::members::api::update,
-        crate::modules::members::api::change_status,
-        crate::modules::members::api::reset_password,
-        crate::modules::members::api::import,
-        crate::modules::members::api::export,
-        crate::modules::roles::api::permissions,
-        crate::modules::roles::api::list,
-        crate::modules::roles::api::create,
-        crate::modules::roles::api::read,
-        crate::modules::roles::api::update,
-        crate::modules::roles::api::remove,
-        crate::modules::roles::api::clone,
-        crate::modules::roles::api::member_roles,
-        crate::modules::roles::api::assign,
-        crate::modules::roles::api::unassign,
-        crate::modules::organization::api::read,
-        crate::modules::organization::api::update,
+        crate::members::api::list,
+        crate::members::api::create,
+        crate::members::api::read,
+        crate::members::api::update,
+        crate::members::api::change_status,
+        crate::members::api::reset_password,
+        crate::members::api::import,
+        crate::members::api::export,
+        crate::roles::api::permissions,
+        crate::roles::api::list,
+        crate::roles::api::create,
+        crate::roles::api::read,
+        crate::roles::api::update,
+        crate::roles::api::remove,
+        crate::roles::api::clone,
+        crate::roles::api::member_roles,
+        crate::roles::api::assign,
+        crate::roles::api::unassign,
+        crate::organization::api::read,
+        crate::organization::api::update,
         crate::audit::api::list_logs,
         crate::audit::api::verify,
         crate::audit::api::list_alerts,
@@ -152,12 +101,6 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         crate::jobs::api::list,
         crate::jobs::api::runs,
         crate::jobs::api::run_now,
-        crate::modules::announcements::api::list,
-        crate::modules::announcements::api::current,
-        crate::modules::announcements::api::read,
-        crate::modules::announcements::api::post_one,
-        crate::modules::announcements::api::dismiss,
-        crate::modules::announcements::api::withdraw,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -181,10 +124,15 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The document as served: utoipa's, with the rules every operation shares applied once here
-/// rather than repeated in 150 annotations (see `complete`).
-pub fn document() -> serde_json::Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+/// The document as served: the platform's operations and the modules' (`modules`), with the
+/// rules every operation shares applied once here rather than repeated in 150 annotations (see
+/// `complete`).
+pub fn document(modules: impl IntoIterator<Item = utoipa::openapi::OpenApi>) -> serde_json::Value {
+    let mut api = ApiDoc::openapi();
+    for part in modules {
+        api.merge(part);
+    }
+    let mut doc = serde_json::to_value(api).unwrap_or_default();
     complete(&mut doc);
     doc
 }
@@ -390,7 +338,7 @@ mod tests {
 
     #[test]
     fn every_operation_id_is_unique_and_query_parameters_are_query() {
-        let doc = document();
+        let doc = document([]);
         let mut ids = std::collections::BTreeSet::new();
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {

@@ -33,9 +33,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use crate::app::AppState;
 use crate::config::{Config, TlsMode};
 use crate::error::{AppError, AppResult, FieldError};
+use crate::state::AppState;
 
 /// The generated CA lives this long; phones trust it once.
 const CA_DAYS: i64 = 3650;

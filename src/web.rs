@@ -11,9 +11,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 
-use crate::app::AppState;
 use crate::auth::{Ctx, SessionCtx};
 use crate::error::{AppError, FieldError};
+use crate::module::NavEntry;
+use crate::state::AppState;
 
 #[derive(rust_embed::RustEmbed)]
 #[folder = "web/static/"]
@@ -65,7 +66,7 @@ pub async fn static_file(Path(path): Path<String>, headers: axum::http::HeaderMa
 }
 
 /// What every page's frame needs: asset URLs, who is signed in, and the navigation that the
-/// viewer's permissions allow (a module adds its entry here).
+/// viewer's permissions allow (the platform's entries and each module's `Module::nav`).
 pub struct Chrome {
     pub css: String,
     pub htmx: String,
@@ -94,30 +95,14 @@ impl Chrome {
 
     /// `current` is the href of the section the page belongs to.
     pub fn for_viewer(ctx: &Ctx, current: &str) -> Self {
-        use crate::auth::permissions::{AUDIT_VIEW, MEMBERS_VIEW, ROLES_MANAGE, SETTINGS_MANAGE};
-        // Each entry with every permission its page needs (none: every member). The layout puts
-        // the unread count on the "/notifications" entry.
-        let entries: [(&'static str, &'static str, &[&str]); 10] = [
-            ("Dashboard", "/", &[]),
-            ("Announcements", "/announcements", &[]),
-            ("Members", "/members", &[MEMBERS_VIEW]),
-            (
-                "Training",
-                "/training",
-                &[crate::auth::permissions::TRAINING_VIEW],
-            ),
-            ("Roles", "/roles", &[ROLES_MANAGE, MEMBERS_VIEW]),
-            ("Audit log", "/audit", &[AUDIT_VIEW]),
-            ("Security alerts", "/security-alerts", &[AUDIT_VIEW]),
-            ("Settings", "/settings/email", &[SETTINGS_MANAGE]),
-            ("Notifications", "/notifications", &[]),
-            ("Account", "/account", &[]),
-        ];
+        let modules = crate::module::installed().iter().flat_map(|m| m.nav);
+        let mut entries: Vec<&NavEntry> = PLATFORM_NAV.iter().chain(modules).collect();
+        entries.sort_by_key(|e| e.order);
         let nav = nav_items(
             entries
                 .into_iter()
-                .filter(|(_, _, needs)| needs.iter().all(|p| ctx.has(p)))
-                .map(|(label, href, _)| (label, href)),
+                .filter(|e| e.needs.iter().all(|p| ctx.has(p)))
+                .map(|e| (e.label, e.href)),
             current,
         );
         Chrome {
@@ -128,6 +113,34 @@ impl Chrome {
         }
     }
 }
+
+/// The platform's entries of the header's navigation; the modules' go between them by `order`.
+/// The layout puts the unread count on the "/notifications" entry.
+const PLATFORM_NAV: &[NavEntry] = {
+    use crate::auth::permissions::{AUDIT_VIEW, MEMBERS_VIEW, ROLES_MANAGE, SETTINGS_MANAGE};
+    const fn entry(
+        label: &'static str,
+        href: &'static str,
+        needs: &'static [&'static str],
+        order: u16,
+    ) -> NavEntry {
+        NavEntry {
+            label,
+            href,
+            needs,
+            order,
+        }
+    }
+    &[
+        entry("Members", "/members", &[MEMBERS_VIEW], 20),
+        entry("Roles", "/roles", &[ROLES_MANAGE, MEMBERS_VIEW], 40),
+        entry("Audit log", "/audit", &[AUDIT_VIEW], 80),
+        entry("Security alerts", "/security-alerts", &[AUDIT_VIEW], 81),
+        entry("Settings", "/settings/email", &[SETTINGS_MANAGE], 90),
+        entry("Notifications", "/notifications", &[], 95),
+        entry("Account", "/account", &[], 99),
+    ]
+};
 
 /// Navigation entries (label, href); `current` is the href of the page's section.
 fn nav_items(
@@ -269,11 +282,6 @@ pub fn url_encode(s: &str) -> String {
 
 // ---------------------------------------------------------------------------------------------
 // Times in the organization's zone
-
-/// The organization's time zone (`ctx.timezone`); UTC when it names none.
-pub fn time_zone(name: &str) -> chrono_tz::Tz {
-    name.parse().unwrap_or(chrono_tz::UTC)
-}
 
 /// A time for a page: shown in the organization's zone, machine-readable in UTC (for
 /// `<time datetime="…">`).
@@ -556,7 +564,7 @@ mod tests {
     #[test]
     fn times_in_the_organizations_zone() {
         let t = "2026-01-15T18:30:45Z".parse::<DateTime<Utc>>().unwrap();
-        let chicago = time_zone("America/Chicago");
+        let chicago = crate::time::zone("America/Chicago");
         let shown = local_time(chicago, &t);
         assert_eq!(shown.text, "2026-01-15 12:30 CST");
         assert_eq!(shown.iso, "2026-01-15T18:30:45+00:00");
@@ -565,7 +573,7 @@ mod tests {
             "2026-01-15 12:30:45 CST"
         );
         assert_eq!(
-            local_time(time_zone("Nowhere"), &t).text,
+            local_time(crate::time::zone("Nowhere"), &t).text,
             "2026-01-15 18:30 UTC"
         );
     }

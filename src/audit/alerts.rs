@@ -189,7 +189,7 @@ pub async fn resolve(
     input: ResolveInput,
 ) -> AppResult<Alert> {
     ctx.require(AUDIT_VIEW)?;
-    let note = crate::modules::members::rules::optional_text("note", input.note, 1000)?;
+    let note = crate::input::optional_text("note", input.note, 1000)?;
     let alert = load_for_update(ctx, tx, id).await?;
     if alert.status == "resolved" {
         return Err(AppError::Conflict("the alert is already resolved".into()));

@@ -10,11 +10,11 @@ use uuid::Uuid;
 
 use super::alerts::{self, Alert, AlertQuery, ResolveInput};
 use super::chain::{self, VerifyReport};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::auth::permissions::AUDIT_VIEW;
 use crate::error::{AppError, AppResult};
 use crate::http::{ApiJson, ApiQuery, Page, PageQuery, parse_id};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -95,7 +95,7 @@ pub async fn query_logs(ctx: &Ctx, db: &MySqlPool, q: &LogQuery) -> AppResult<Pa
         return Err(AppError::field("to", "must not be before `from`"));
     }
     // Entries are shown in the organization's time zone, so its days are the ones filtered on.
-    let tz: chrono_tz::Tz = ctx.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let tz = crate::time::zone(&ctx.timezone);
     let from = q.from.map(|d| start_of_day(d, tz));
     let to = q.to.and_then(|d| d.succ_opt()).map(|d| start_of_day(d, tz));
     const FILTER: &str = "organization_id = ?

@@ -10,7 +10,7 @@ pub use chain::{Actor, Entry, Severity, record};
 
 use axum::Router;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     api::router()

@@ -13,11 +13,11 @@ use uuid::Uuid;
 use super::alerts::{self, Alert, AlertQuery, ResolveInput};
 use super::api::{LogEntry, LogQuery, query_logs};
 use super::chain::{self, VerifyReport};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::auth::permissions::AUDIT_VIEW;
 use crate::error::{AppError, AppResult};
 use crate::http::{Page, parse_id};
+use crate::state::AppState;
 use crate::web::{self, Chrome, LocalTime, PageResult, Viewer};
 
 pub fn router() -> Router<AppState> {
@@ -135,7 +135,7 @@ async fn audit_log(
     Query(filter): Query<AuditFilter>,
 ) -> PageResult {
     ctx.require(AUDIT_VIEW)?;
-    let tz = web::time_zone(&ctx.timezone);
+    let tz = crate::time::zone(&ctx.timezone);
     let mut member_error = None;
     let mut from_error = None;
     let mut to_error = None;
@@ -293,7 +293,7 @@ async fn alerts_page(
         let p = p.to_string();
         web::link("/security-alerts", &[("status", &status), ("page", &p)])
     };
-    let tz = web::time_zone(&ctx.timezone);
+    let tz = crate::time::zone(&ctx.timezone);
     Ok(AlertsPage {
         chrome: Chrome::for_viewer(ctx, "/security-alerts"),
         prev: (page > 1).then(|| link(page - 1)),

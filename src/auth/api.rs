@@ -14,9 +14,9 @@ use super::service::{self, ChangePassword, LoginInput, Me};
 use super::sessions::{self, Issued, Refresh};
 use super::tokens::ACCESS_TTL_SECS;
 use super::two_factor;
-use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::http::ApiJson;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -11,9 +11,9 @@ use axum::http::{HeaderMap, header};
 use axum_extra::extract::CookieJar;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 pub const ACCESS_COOKIE: &str = "logbook_access";
 pub const REFRESH_COOKIE: &str = "logbook_refresh";

@@ -18,6 +18,6 @@ mod two_factor_pages;
 pub use ctx::{Ctx, SIGN_IN_STATUSES, SessionCtx};
 pub use password::{Hasher, NewPassword};
 
-pub fn router() -> axum::Router<crate::app::AppState> {
+pub fn router() -> axum::Router<crate::state::AppState> {
     api::router()
 }

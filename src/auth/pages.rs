@@ -17,8 +17,8 @@ use super::api::RESET_ANSWER;
 use super::cookies;
 use super::reset::{self, ResetConfirm, ResetRequest};
 use super::service::{self, ChangePassword, LoginInput};
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::web::{self, Chrome, LocalTime, PageResult, PendingViewer, Viewer};
 
 pub fn router() -> Router<AppState> {
@@ -192,7 +192,7 @@ struct ResetRequestPage {
 
 impl ResetRequestPage {
     async fn new(state: &AppState) -> Result<ResetRequestPage, AppError> {
-        let orgs = crate::modules::organization::service::count(&state.db).await?;
+        let orgs = crate::organization::service::count(&state.db).await?;
         Ok(ResetRequestPage {
             chrome: Chrome::anonymous(),
             email: String::new(),
@@ -507,7 +507,7 @@ async fn account_page(State(state): State<AppState>, Viewer(ctx): Viewer) -> Pag
     let mut conn = state.db.acquire().await?;
     let me = service::me(&ctx, &mut conn).await?;
     let sessions = account::sessions(&ctx, &mut conn).await?;
-    let tz = web::time_zone(&ctx.timezone);
+    let tz = crate::time::zone(&ctx.timezone);
     // To the minute, without the zone.
     let local = |t: chrono::DateTime<chrono::Utc>| web::local_time_as(tz, &t, "%Y-%m-%d %H:%M");
     let sessions = sessions

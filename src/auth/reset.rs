@@ -11,12 +11,12 @@ use uuid::Uuid;
 use super::password::NewPassword;
 use super::sessions;
 use super::tokens::hash_token;
-use crate::app::AppState;
 use crate::audit::{self, Actor, Entry, Severity};
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::notify::mail::{self, Letter, Outgoing};
 use crate::notify::{self, Notice, categories};
+use crate::state::AppState;
 
 pub const TOKEN_LIFETIME_MINUTES: i64 = 30;
 /// Requests per client address per hour.

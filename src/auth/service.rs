@@ -13,7 +13,7 @@ use crate::audit::alerts::{self, NewAlert};
 use crate::audit::{self, Actor, Entry, Severity};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
-use crate::modules::roles::service::{MemberRole, roles_of};
+use crate::roles::service::{MemberRole, roles_of};
 
 pub const ACCOUNT_LOCK_FAILURES: i32 = 5;
 pub const ACCOUNT_LOCK_MINUTES: i64 = 15;

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use super::Ctx;
 use super::permissions::SETTINGS_MANAGE;
 use super::two_factor::{self, CompleteInput, ConfirmInput, PasswordInput, PolicyInput};
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::web::{self, Chrome, PageResult, PendingViewer, Viewer};
 
 pub fn router() -> Router<AppState> {

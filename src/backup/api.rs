@@ -13,10 +13,10 @@ use serde::Deserialize;
 
 use super::manage::{self, BackupEntry, BackupList, BackupRun};
 use super::restoring::{self, RestoreRun};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::http::ApiJson;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

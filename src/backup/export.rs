@@ -3,8 +3,8 @@
 //! it, or for the county). `settings.manage` and `members.manage`; one organization's data only,
 //! so it works on a host serving several departments too. Audited.
 //!
-//! Each module adds its files to `SECTIONS`: members and their roles, training records and
-//! courses, stations and apparatus now; inventory when that module lands.
+//! The platform's files (members and their roles, stations and apparatus) come first, then each
+//! module's (`Module::export`: training records and courses now; inventory when it lands).
 
 use std::io::Write;
 
@@ -18,12 +18,12 @@ use serde_json::json;
 use sqlx::mysql::MySqlRow;
 use sqlx::{AssertSqlSafe, Column, Row};
 
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::SETTINGS_MANAGE;
 use crate::db::Tx;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::{PageResult, Viewer};
 
 pub fn router() -> axum::Router<AppState> {
@@ -35,12 +35,9 @@ pub fn router() -> axum::Router<AppState> {
 /// One file of the export: its name, what it holds (for README.txt) and its query. The query
 /// takes the organization's id as its only parameter and returns text columns (CAST AS CHAR),
 /// named as the CSV's header.
-struct Section {
-    file: &'static str,
-    about: &'static str,
-    sql: &'static str,
-}
+type Section = crate::module::ExportSection;
 
+/// The platform's sections; each module adds its own (`Module::export`) after them.
 const SECTIONS: &[Section] = &[
     Section {
         file: "member_roles.csv",
@@ -51,35 +48,6 @@ const SECTIONS: &[Section] = &[
                 JOIN roles r ON r.id = ur.role_id
                WHERE u.organization_id = ?
                ORDER BY u.username, r.name",
-    },
-    Section {
-        file: "training_records.csv",
-        about: "Every training record (void ones too, with status cancelled): member, course, \
-                category, dates, hours, certification.",
-        sql: "SELECT u.username, CONCAT(u.first_name, ' ', u.last_name) AS member,
-                     r.course_name, c.name AS category, c.iso_category, r.training_type,
-                     CAST(r.completion_date AS CHAR) AS completion_date,
-                     CAST(r.expiration_date AS CHAR) AS expiration_date,
-                     CAST(r.hours_completed AS CHAR) AS hours, r.certification_number,
-                     r.issuing_agency, r.instructor, r.rank_at_completion,
-                     r.station_at_completion, r.status, r.cancel_reason, r.notes
-                FROM training_records r
-                JOIN users u ON u.id = r.user_id
-                LEFT JOIN training_categories c ON c.id = r.category_id
-               WHERE r.organization_id = ?
-               ORDER BY r.completion_date, u.username, r.id",
-    },
-    Section {
-        file: "training_courses.csv",
-        about: "Training courses with their category, hours and validity.",
-        sql: "SELECT co.name, co.code, c.name AS category, co.training_type,
-                     CAST(co.duration_hours AS CHAR) AS duration_hours,
-                     CAST(co.expiration_months AS CHAR) AS expiration_months, co.issuing_agency,
-                     IF(co.active, 'yes', 'no') AS active
-                FROM training_courses co
-                LEFT JOIN training_categories c ON c.id = co.category_id
-               WHERE co.organization_id = ?
-               ORDER BY co.name",
     },
     Section {
         file: "stations.csv",
@@ -122,21 +90,22 @@ pub async fn export(state: &AppState, ctx: &Ctx) -> AppResult<(String, Vec<u8>)>
             .bind(ctx.org_id)
             .fetch_one(&mut *tx)
             .await?;
-    let members = crate::modules::members::service::export_csv(ctx, &mut tx).await?;
+    let members = crate::members::service::export_csv(ctx, &mut tx).await?;
     let mut files: Vec<(&'static str, &'static str, Vec<u8>, usize)> = vec![(
         "members.csv",
         "Every member: name, contact details, rank, station, status, emergency contact.",
         members.as_bytes().to_vec(),
         members.lines().count().saturating_sub(1),
     )];
-    for s in SECTIONS {
+    let modules = crate::module::installed().iter().flat_map(|m| m.export);
+    for s in SECTIONS.iter().chain(modules) {
         let (csv, rows) = section_csv(&mut tx, s, ctx).await?;
         files.push((s.file, s.about, csv, rows));
     }
     let now = Utc::now();
     let readme = Readme {
         department: &department,
-        made: crate::web::local_time(crate::web::time_zone(&ctx.timezone), &now).text,
+        made: crate::web::local_time(crate::time::zone(&ctx.timezone), &now).text,
         files: files.iter().map(|f| (f.0, f.1, f.3)).collect(),
     }
     .render()
@@ -179,9 +148,7 @@ async fn section_csv(tx: &mut Tx<'_>, s: &Section, ctx: &Ctx) -> AppResult<(Vec<
         let mut record = Vec::with_capacity(header.len());
         for i in 0..row.len() {
             let v: Option<String> = row.try_get(i)?;
-            record.push(crate::modules::members::service::spreadsheet_safe(
-                v.as_deref().unwrap_or(""),
-            ));
+            record.push(crate::csv::spreadsheet_safe(v.as_deref().unwrap_or("")));
         }
         out.write_record(&record).map_err(anyhow::Error::new)?;
     }
@@ -190,7 +157,7 @@ async fn section_csv(tx: &mut Tx<'_>, s: &Section, ctx: &Ctx) -> AppResult<(Vec<
 }
 
 /// The column names: from the first row, or (no rows) from the query's select list.
-fn header_of(sql: &str, first: Option<&MySqlRow>) -> Vec<String> {
+pub(crate) fn header_of(sql: &str, first: Option<&MySqlRow>) -> Vec<String> {
     if let Some(row) = first {
         return row.columns().iter().map(|c| c.name().to_string()).collect();
     }
@@ -301,7 +268,7 @@ mod tests {
             );
         }
         assert_eq!(
-            header_of(SECTIONS[4].sql, None),
+            header_of(SECTIONS[2].sql, None),
             [
                 "unit_number",
                 "name",

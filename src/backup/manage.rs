@@ -20,11 +20,11 @@ use serde_json::json;
 use super::archive;
 use super::restoring::{self, RestoreRun, Starter};
 use super::service::{self, BackupInfo, Progress, ProgressView};
-use crate::app::AppState;
 use crate::audit::{self, Entry, Severity};
 use crate::auth::Ctx;
 use crate::auth::permissions::SETTINGS_MANAGE;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// What the list shows of an archive once it has been read through.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]

@@ -18,7 +18,7 @@ pub mod schedule;
 pub mod service;
 pub mod upload;
 
-pub fn router() -> axum::Router<crate::app::AppState> {
+pub fn router() -> axum::Router<crate::state::AppState> {
     api::router()
         .merge(pages::router())
         .merge(encryption::router())

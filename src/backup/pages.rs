@@ -14,9 +14,9 @@ use serde::Deserialize;
 
 use super::manage::{self, BackupEntry, BackupRun};
 use super::restoring::{self, RestoreRun};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::system::status::bytes as human_bytes;
 use crate::web::{self, Chrome, LocalTime, NavItem, PageResult, SETTINGS, Viewer};
 
@@ -150,7 +150,7 @@ pub struct DoneQuery {
 async fn list_page(state: &AppState, ctx: &Ctx) -> Result<ListPage, AppError> {
     let list = manage::list(state, ctx).await?;
     let run = manage::progress(state, ctx).await?;
-    let tz = web::time_zone(&ctx.timezone);
+    let tz = crate::time::zone(&ctx.timezone);
     Ok(ListPage {
         chrome: Chrome::for_viewer(ctx, SETTINGS),
         settings_nav: web::settings_nav("/settings/backups"),
@@ -265,7 +265,7 @@ async fn delete_confirm(
         .ok_or(AppError::NotFound)?;
     Ok(web::render(&DeletePage {
         chrome: Chrome::for_viewer(&ctx, SETTINGS),
-        row: row(found, web::time_zone(&ctx.timezone)),
+        row: row(found, crate::time::zone(&ctx.timezone)),
     }))
 }
 
@@ -307,7 +307,7 @@ async fn restore_confirm(
     let (entry, asks_passphrase) = manage::restore_confirm(&state, &ctx, &file).await?;
     Ok(web::render(&RestorePage {
         chrome: Chrome::for_viewer(&ctx, SETTINGS),
-        row: row(entry, web::time_zone(&ctx.timezone)),
+        row: row(entry, crate::time::zone(&ctx.timezone)),
         asks_passphrase,
         passphrase_error: None,
         error: None,
@@ -364,7 +364,7 @@ async fn restore(
             };
             let page = RestorePage {
                 chrome: Chrome::for_viewer(&ctx, SETTINGS),
-                row: row(entry, web::time_zone(&ctx.timezone)),
+                row: row(entry, crate::time::zone(&ctx.timezone)),
                 asks_passphrase: asks_passphrase || passphrase_error.is_some(),
                 passphrase_error,
                 error,

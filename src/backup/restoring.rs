@@ -22,9 +22,9 @@ use uuid::Uuid;
 
 use super::archive::{self, Refusal};
 use super::service::{self, Progress, ProgressView, RestoreOptions};
-use crate::app::AppState;
 use crate::audit::{self, Actor, Entry, Severity};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// The header that carries a run's secret.
 pub const RUN_HEADER: &str = "x-restore-run";

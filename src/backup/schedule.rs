@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{retention, service};
 use crate::auth::permissions::SETTINGS_MANAGE;
-use crate::jobs::{JobCtx, Skip, scheduler};
+use crate::jobs::{JobCtx, Skip};
 use crate::notify::{self, Notice, categories};
 
 /// Room left free on the copy's drive beside the archive itself.
@@ -77,7 +77,7 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
         .bind(ctx.org_id)
         .fetch_one(&state.db)
         .await?;
-    let tz = scheduler::timezone(&tz_name);
+    let tz = crate::time::zone(&tz_name);
     let config = &state.config;
     let result = make(
         &state.db,

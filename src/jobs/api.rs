@@ -7,10 +7,10 @@ use axum::{Json, Router};
 
 use super::runner::JobRun;
 use super::service::{self, JobInfo, RunsQuery};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::AppResult;
 use crate::http::{ApiQuery, Page};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,4 +1,4 @@
-//! The platform's own jobs. Modules add theirs to `register` the same way.
+//! The platform's own jobs. Modules bring theirs in their `Module::jobs`.
 
 use anyhow::Context;
 use uuid::Uuid;
@@ -53,34 +53,6 @@ pub fn register(registry: Registry) -> Registry {
             // A quiet hour, after the audit check and before the clean-up.
             "0 45 2 * * *",
             crate::backup::schedule::run,
-        ))
-        .with(JobDef::new(
-            crate::modules::training::expiry::JOB,
-            "Certification expiry notices",
-            "Tells members whose certification expires in 90, 60, 30 or 7 days, or has \
-             expired; the training officers are copied from 30 days on. Each notice goes once \
-             per certification; a renewed certification gets none.",
-            "0 0 6 * * *",
-            crate::modules::training::expiry::run,
-        ))
-        .with(JobDef::new(
-            crate::modules::training::programs::deadlines::JOB,
-            "Training program deadlines",
-            "Reminds members whose training program is due within 30 days (once), and marks an \
-             enrollment past its finish-by date expired, telling the member and the training \
-             officers. Progress is kept. Shift reports a trainee has not acknowledged 7 days after \
-             approval are escalated once to the trainee and the report's author.",
-            "0 5 6 * * *",
-            crate::modules::training::programs::deadlines::run,
-        ))
-        .with(JobDef::new(
-            crate::modules::training::tiers::JOB,
-            "Membership tiers",
-            "Moves active and probationary members up to the membership tier their years of \
-             service (since their hire date) reach. Nobody is moved down; each move is in the \
-             audit log.",
-            "0 0 4 1 * *",
-            crate::modules::training::tiers::run,
         ))
 }
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub use runner::{JobRun, Trigger};
 pub use scheduler::Scheduler;
@@ -97,8 +97,12 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// The platform's jobs and every installed module's.
     pub fn builtin() -> Self {
-        builtin::register(Registry::default())
+        crate::module::installed()
+            .iter()
+            .flat_map(|m| (m.jobs)())
+            .fold(builtin::register(Registry::default()), Registry::with)
     }
 
     pub fn with(mut self, job: JobDef) -> Self {

@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use super::runner::JobRun;
 use super::service::{self, JobInfo, RunsQuery};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::{self, Chrome, LocalTime, NavItem, PageResult, Pager, SETTINGS, Viewer};
 
 pub fn router() -> Router<AppState> {
@@ -168,7 +168,7 @@ struct ListPage {
 
 async fn jobs_of(state: &AppState, ctx: &Ctx) -> AppResult<Vec<JobView>> {
     let mut conn = state.db.acquire().await?;
-    let tz = web::time_zone(&ctx.timezone);
+    let tz = crate::time::zone(&ctx.timezone);
     Ok(service::list(state, ctx, &mut conn)
         .await?
         .into_iter()
@@ -193,7 +193,7 @@ async fn list(
         jobs,
         flash,
         scheduler_on: state.config.scheduler,
-        timezone: web::time_zone(&ctx.timezone).name().to_string(),
+        timezone: crate::time::zone(&ctx.timezone).name().to_string(),
     }))
 }
 
@@ -252,7 +252,7 @@ async fn history(
         },
     )
     .await?;
-    let tz = web::time_zone(&ctx.timezone);
+    let tz = crate::time::zone(&ctx.timezone);
     let pager = Pager::new(runs.page, runs.total, runs.per_page, |p| {
         let p = p.to_string();
         web::link(

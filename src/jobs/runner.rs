@@ -10,8 +10,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{JobCtx, JobDef};
-use crate::app::AppState;
 use crate::db::{self, NamedLock};
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Trigger {

@@ -17,7 +17,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use uuid::Uuid;
 
 use super::runner;
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub fn parse(schedule: &str) -> Result<Cron, croner::errors::CronError> {
     CronParser::builder()
@@ -25,10 +25,6 @@ pub fn parse(schedule: &str) -> Result<Cron, croner::errors::CronError> {
         .dom_and_dow(true)
         .build()
         .parse(schedule)
-}
-
-pub fn timezone(name: &str) -> Tz {
-    name.parse().unwrap_or(Tz::UTC)
 }
 
 /// The next time the schedule fires in the time zone, after `after`.
@@ -109,7 +105,7 @@ impl Scheduler {
         let mut inner = self.inner.lock().await;
         let mut wanted: HashMap<(&'static str, Uuid), i32> = HashMap::new();
         for (org_id, tz_name) in &orgs {
-            let tz = timezone(tz_name);
+            let tz = crate::time::zone(tz_name);
             for def in self.state.jobs.iter() {
                 wanted.insert((def.name, *org_id), offset_seconds(tz));
             }
@@ -126,7 +122,7 @@ impl Scheduler {
             }
         }
         for (org_id, tz_name) in orgs {
-            let tz = timezone(&tz_name);
+            let tz = crate::time::zone(&tz_name);
             for def in self.state.jobs.iter() {
                 let key = (def.name, org_id);
                 if inner.entries.contains_key(&key) {

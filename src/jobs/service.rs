@@ -9,13 +9,13 @@ use uuid::Uuid;
 
 use super::runner::{self, Begun, JobRun, RUN_COLUMNS, Trigger};
 use super::scheduler;
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::SETTINGS_MANAGE;
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::http::{Page, PageQuery};
+use crate::state::AppState;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JobInfo {
@@ -36,7 +36,7 @@ pub struct JobInfo {
 
 pub async fn list(state: &AppState, ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<JobInfo>> {
     ctx.require(SETTINGS_MANAGE)?;
-    let tz = scheduler::timezone(&ctx.timezone);
+    let tz = crate::time::zone(&ctx.timezone);
     // The latest run and the latest failure of each job, in one query.
     let rows: Vec<JobRun> = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {RUN_COLUMNS} FROM job_runs r

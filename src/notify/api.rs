@@ -10,10 +10,10 @@ use super::mail::{self, EmailSettings, EmailSettingsInput, Outbox, OutboxItem, O
 use super::mail::{TestInput, TestResult};
 use super::service::{self, DefaultPreference, Inbox, InboxQuery, Notification};
 use super::service::{Preference, PreferencesInput};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::AppResult;
 use crate::http::{ApiJson, ApiQuery, parse_id};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

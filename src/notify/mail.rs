@@ -18,13 +18,13 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, QueryBuilder};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::SETTINGS_MANAGE;
 use crate::db::{self, Conn, NamedLock, Tx};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::{Page, PageQuery};
+use crate::state::AppState;
 
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Connecting, greeting, authenticating and handing over one message (under the 30 s request

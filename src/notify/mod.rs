@@ -10,6 +10,6 @@ pub mod service;
 pub use mail::Mailer;
 pub use service::{Notice, Sent, holders_of, notify};
 
-pub fn router() -> axum::Router<crate::app::AppState> {
+pub fn router() -> axum::Router<crate::state::AppState> {
     api::router().merge(pages::router())
 }

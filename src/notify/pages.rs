@@ -18,10 +18,10 @@ use uuid::Uuid;
 use super::categories;
 use super::mail::{self, EmailSettings, EmailSettingsInput, OutboxCounts, OutboxQuery, TestInput};
 use super::service::{self, DefaultPreference, InboxQuery, Preference, PreferencesInput};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::parse_id;
+use crate::state::AppState;
 use crate::web::{
     self, Chrome, Field, FieldSpec, LocalTime, NavItem, PageResult, Pager, SETTINGS, Viewer,
 };
@@ -121,7 +121,7 @@ async fn inbox(
         },
     )
     .await?;
-    let tz = web::time_zone(&ctx.timezone);
+    let tz = crate::time::zone(&ctx.timezone);
     let p = inbox.page;
     let pager = Pager::new(p.page, p.total, p.per_page, |n| inbox_link(unread_only, n));
     let items = p
@@ -759,7 +759,7 @@ async fn outbox_page(
         },
     )
     .await?;
-    let tz = web::time_zone(&ctx.timezone);
+    let tz = crate::time::zone(&ctx.timezone);
     let p = outbox.page;
     let pager = Pager::new(p.page, p.total, p.per_page, |n| outbox_link(&status, n));
     let rows = p

@@ -10,13 +10,13 @@ use uuid::Uuid;
 
 use super::categories::{self, CATEGORIES};
 use super::mail;
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::SETTINGS_MANAGE;
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
 use crate::http::{Page, PageQuery};
+use crate::state::AppState;
 
 /// What to tell members. `link` is a path in the app (`/members/…`) the notification opens.
 /// `dedupe_key` stamps a reminder: a member never gets two notifications with the same key, so

@@ -15,12 +15,12 @@ use uuid::Uuid;
 use super::service::{
     self, AdminInput, DatabaseCheck, DraftView, EmailInput, HttpsInput, HttpsView, StationsDraft,
 };
-use crate::app::AppState;
 use crate::auth::api::TokenPair;
 use crate::error::{AppError, AppResult};
 use crate::http::ApiJson;
-use crate::modules::organization::service::OrgProfile;
 use crate::notify::mail::TestResult;
+use crate::organization::service::OrgProfile;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -26,8 +26,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::MySqlPool;
 
-use crate::app::AppState;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// The file, under the data directory, that holds the current setup token.
 pub const TOKEN_FILE: &str = "setup-token";

@@ -15,13 +15,13 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
 use super::service::{self, APPARATUS_TYPES, ApparatusInput, Draft, LocationInput, STEPS, Step};
-use crate::app::AppState;
 use crate::auth::permissions::MODULES;
 use crate::error::{AppError, FieldError};
-use crate::modules::organization::service::{
+use crate::notify::mail::{SECURITY_MODES, TestResult};
+use crate::organization::service::{
     self as organizations, IDENTIFIER_TYPES, NewAdmin, OrgProfile, TYPES,
 };
-use crate::notify::mail::{SECURITY_MODES, TestResult};
+use crate::state::AppState;
 use crate::web::{self, Chrome, Field, FieldSpec};
 
 pub fn router() -> Router<AppState> {

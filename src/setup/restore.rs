@@ -14,10 +14,10 @@ use axum::routing::get;
 use axum_extra::extract::CookieJar;
 
 use super::api::SetupToken;
-use crate::app::AppState;
 use crate::backup::manage::{self, BackupEntry};
 use crate::backup::pages::{RestoreFragment, restore_progress_response, restore_view, run_cookie};
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::web::{self, Chrome};
 
 pub fn router() -> Router<AppState> {

@@ -8,15 +8,15 @@ use serde::{Deserialize, Serialize};
 use sqlx::MySqlPool;
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::permissions::MODULES;
 use crate::auth::sessions::{self, Issued};
 use crate::db::{self, Tx};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::modules::members::rules::{self, Checks};
-use crate::modules::organization::service::{self as organizations, NewAdmin, OrgProfile};
+use crate::input::{self, Checks};
 use crate::notify::mail::{self, EmailSettingsInput, SettingsRow, TestResult};
+use crate::organization::service::{self as organizations, NewAdmin, OrgProfile};
+use crate::state::AppState;
 
 // ---------------------------------------------------------------------------------------------
 // Steps
@@ -670,7 +670,7 @@ pub fn validate_stations(
     let mut valid_locations = Vec::new();
     for (i, l) in locations.iter().enumerate() {
         let f = |name: &str| format!("locations[{i}].{name}");
-        let name = c.take(rules::required_text(&f("name"), &l.name, 200));
+        let name = c.take(input::required_text(&f("name"), &l.name, 200));
         if let Some(n) = &name
             && valid_locations
                 .iter()
@@ -681,27 +681,27 @@ pub fn validate_stations(
         let loc = LocationInput {
             name: name.clone().unwrap_or_default(),
             station_number: c
-                .take(rules::optional_text(
+                .take(input::optional_text(
                     &f("station_number"),
                     l.station_number.clone(),
                     20,
                 ))
                 .flatten(),
             address_line1: c
-                .take(rules::optional_text(
+                .take(input::optional_text(
                     &f("address_line1"),
                     l.address_line1.clone(),
                     200,
                 ))
                 .flatten(),
             city: c
-                .take(rules::optional_text(&f("city"), l.city.clone(), 100))
+                .take(input::optional_text(&f("city"), l.city.clone(), 100))
                 .flatten(),
             state: c
-                .take(rules::optional_text(&f("state"), l.state.clone(), 64))
+                .take(input::optional_text(&f("state"), l.state.clone(), 64))
                 .flatten(),
             postal_code: c
-                .take(rules::optional_text(
+                .take(input::optional_text(
                     &f("postal_code"),
                     l.postal_code.clone(),
                     20,
@@ -715,7 +715,7 @@ pub fn validate_stations(
     let mut valid_apparatus: Vec<ValidApparatus> = Vec::new();
     for (i, a) in apparatus.iter().enumerate() {
         let f = |name: &str| format!("apparatus[{i}].{name}");
-        let unit = c.take(rules::required_text(&f("unit_number"), &a.unit_number, 20));
+        let unit = c.take(input::required_text(&f("unit_number"), &a.unit_number, 20));
         if let Some(u) = &unit
             && valid_apparatus
                 .iter()
@@ -724,7 +724,7 @@ pub fn validate_stations(
             c.push(&f("unit_number"), "is already a vehicle in this list");
         }
         let name = c
-            .take(rules::optional_text(&f("name"), a.name.clone(), 100))
+            .take(input::optional_text(&f("name"), a.name.clone(), 100))
             .flatten();
         let kind = a.apparatus_type.trim().to_ascii_lowercase();
         if !APPARATUS_TYPES.contains(&kind.as_str()) {

@@ -8,10 +8,10 @@ use serde::Deserialize;
 
 use super::certificate::{self, CertificateUpload, HttpsSettings, UploadedCertificate};
 use super::status::{self, SystemStatus};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::AppResult;
 use crate::http::{ApiJson, ApiQuery};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::SETTINGS_MANAGE;
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::tls::{self, CertificateInfo, StoredCertificate, TlsMaterial};
 
 /// What the settings page and `GET /api/v1/system/tls` show.

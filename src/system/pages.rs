@@ -14,11 +14,11 @@ use serde::Deserialize;
 
 use super::certificate::{self, CertificateUpload, HttpsSettings};
 use super::status::{self, DiskSpace, Storage, SystemStatus};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::AppError;
 use crate::jobs::Registry;
 use crate::jobs::runner::JobRun;
+use crate::state::AppState;
 use crate::tls::CertificateInfo;
 use crate::web::{self, Chrome, LocalTime, NavItem, PageResult, SETTINGS, Viewer};
 
@@ -99,7 +99,7 @@ struct StatusPage {
 
 async fn show(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
     let status = status::collect(&state, &ctx).await?;
-    let tz = web::time_zone(&ctx.timezone);
+    let tz = crate::time::zone(&ctx.timezone);
     Ok(web::render(&StatusPage {
         chrome: Chrome::for_viewer(&ctx, SETTINGS),
         settings_nav: web::settings_nav("/settings/status"),
@@ -338,7 +338,7 @@ struct HttpsPage {
 }
 
 fn https_page(ctx: &Ctx, s: &HttpsSettings) -> HttpsPage {
-    let tz = web::time_zone(&ctx.timezone);
+    let tz = crate::time::zone(&ctx.timezone);
     let uploaded = s.uploaded.as_ref();
     HttpsPage {
         chrome: Chrome::for_viewer(ctx, SETTINGS),
@@ -471,7 +471,7 @@ async fn remove_confirm(State(state): State<AppState>, Viewer(ctx): Viewer) -> P
         )
         .into());
     }
-    let tz = web::time_zone(&ctx.timezone);
+    let tz = crate::time::zone(&ctx.timezone);
     Ok(web::render(&RemovePage {
         chrome: Chrome::for_viewer(&ctx, SETTINGS),
         serving_uploaded: settings

@@ -16,11 +16,11 @@ use sysinfo::{
     ProcessRefreshKind, ProcessesToUpdate, System,
 };
 
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::auth::permissions::SETTINGS_MANAGE;
 use crate::error::{AppError, AppResult};
 use crate::jobs::runner::{JobRun, RUN_COLUMNS};
+use crate::state::AppState;
 
 /// How many job runs the page lists.
 pub const RECENT_RUNS: u32 = 10;

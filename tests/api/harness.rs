@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use logbook::Config;
-use logbook::modules::organization::service::{self as organizations, NewAdmin, OrgProfile};
+use logbook::organization::service::{self as organizations, NewAdmin, OrgProfile};
 
 use crate::smtp_sink::SmtpSink;
 
@@ -585,7 +585,7 @@ impl TestApp {
             .fetch_one(&self.db.pool)
             .await
             .unwrap();
-        logbook::modules::training::compliance::today_in(&tz, chrono::Utc::now())
+        logbook::time::today_in(&tz, chrono::Utc::now())
     }
 
     /// Runs the job `name` now for `org` (as its admin); panics unless it succeeded.

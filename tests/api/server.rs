@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use logbook::modules::organization::service::{self as organizations, NewAdmin, OrgProfile};
+use logbook::organization::service::{self as organizations, NewAdmin, OrgProfile};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

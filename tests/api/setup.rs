@@ -836,14 +836,14 @@ async fn logbook_init_also_ends_setup_mode() {
     let state = logbook::prepare(test_config(&app.db.url, app.data_dir.clone()))
         .await
         .unwrap();
-    logbook::modules::organization::service::provision(
+    logbook::organization::service::provision(
         &state.db,
         &state.hasher,
-        logbook::modules::organization::service::OrgProfile {
+        logbook::organization::service::OrgProfile {
             name: Some("Shell FD".into()),
             ..Default::default()
         },
-        logbook::modules::organization::service::NewAdmin {
+        logbook::organization::service::NewAdmin {
             username: "shell".into(),
             email: "shell@example.org".into(),
             password: PASSWORD.into(),

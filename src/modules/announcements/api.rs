@@ -6,10 +6,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::service::{self, Announcement, ListQuery, NewAnnouncement, Posted};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::AppResult;
 use crate::http::{ApiJson, ApiQuery, Page, parse_id};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

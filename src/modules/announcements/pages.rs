@@ -13,13 +13,13 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::service::{self, Announcement, ListQuery, NewAnnouncement};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::auth::permissions::{ANNOUNCEMENTS_MANAGE, MEMBERS_VIEW};
 use crate::db::Conn;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::parse_id;
-use crate::modules::roles::service as roles;
+use crate::roles::service as roles;
+use crate::state::AppState;
 use crate::web::{self, Chrome, LocalTime, PageResult, Pager, Viewer};
 
 pub fn router() -> Router<AppState> {
@@ -96,7 +96,7 @@ impl AnnouncementView {
 
 /// What the dashboard shows the member: current announcements addressed to them, not dismissed.
 pub async fn for_dashboard(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<AnnouncementView>> {
-    let tz = web::time_zone(&ctx.timezone);
+    let tz = crate::time::zone(&ctx.timezone);
     let now = Utc::now();
     Ok(service::for_me(ctx, conn)
         .await?
@@ -189,7 +189,7 @@ async fn list(
         },
     )
     .await?;
-    let tz = web::time_zone(&ctx.timezone);
+    let tz = crate::time::zone(&ctx.timezone);
     let now = Utc::now();
     Ok(web::render(&ListPage {
         chrome: Chrome::for_viewer(&ctx, SECTION),
@@ -349,7 +349,7 @@ impl FormPage {
         } else {
             Vec::new()
         };
-        let tz = web::time_zone(&ctx.timezone);
+        let tz = crate::time::zone(&ctx.timezone);
         Ok(FormPage {
             chrome: Chrome::for_viewer(ctx, SECTION),
             title: form.title.clone(),
@@ -420,7 +420,7 @@ async fn create(
 ) -> PageResult {
     ctx.require(ANNOUNCEMENTS_MANAGE)?;
     let form = PostForm::from_pairs(pairs);
-    let (input, mut errors) = form.input(web::time_zone(&ctx.timezone));
+    let (input, mut errors) = form.input(crate::time::zone(&ctx.timezone));
     let mut tx = state.db.begin().await?;
     let result = service::post(&state, &ctx, &mut tx, input).await;
     match result {
@@ -499,7 +499,7 @@ async fn load(state: &AppState, ctx: &Ctx, id: &str) -> AppResult<AnnouncementVi
     let a = service::get(ctx, &mut conn, id).await?;
     Ok(AnnouncementView::new(
         a,
-        web::time_zone(&ctx.timezone),
+        crate::time::zone(&ctx.timezone),
         Utc::now(),
     ))
 }

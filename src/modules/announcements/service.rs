@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, QueryBuilder};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::ANNOUNCEMENTS_MANAGE;
@@ -15,6 +14,7 @@ use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::{Page, PageQuery};
 use crate::notify::{self, Notice, Sent, categories};
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RoleRef {

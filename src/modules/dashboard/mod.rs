@@ -3,4 +3,14 @@
 
 pub mod pages;
 
-pub use pages::router;
+use crate::module::{Module, NavEntry};
+
+pub const MODULE: Module = Module {
+    nav: &[NavEntry {
+        label: "Dashboard",
+        href: "/",
+        needs: &[],
+        order: 0,
+    }],
+    ..crate::module::empty("dashboard", pages::router)
+};

@@ -5,33 +5,26 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 
-use crate::app::AppState;
 use crate::auth::permissions::ANNOUNCEMENTS_MANAGE;
 use crate::auth::service as auth;
 use crate::db::Conn;
 use crate::error::AppResult;
+use crate::module::Panel;
 use crate::modules::announcements::pages::{self as announcements, AnnouncementView};
+use crate::state::AppState;
 use crate::web::{self, Chrome, PageResult, Viewer};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/", get(dashboard))
 }
 
-/// One module's "what is due for me" panel.
-pub struct Panel {
-    pub title: String,
-    pub items: Vec<PanelItem>,
-}
-
-pub struct PanelItem {
-    pub text: String,
-    pub link: String,
-}
-
-/// The panels modules contribute for this member. Modules register here as they arrive
-/// (training: certifications expiring; inventory: items to return; …).
+/// Every module's panels for this member, in the modules' order.
 async fn panels(ctx: &crate::auth::Ctx, conn: &mut Conn) -> AppResult<Vec<Panel>> {
-    crate::modules::training::pages::dashboard_panels(ctx, conn).await
+    let mut all = Vec::new();
+    for panels in crate::module::installed().iter().filter_map(|m| m.panels) {
+        all.extend(panels(ctx, conn).await?);
+    }
+    Ok(all)
 }
 
 #[derive(Template)]

@@ -18,12 +18,12 @@ use uuid::Uuid;
 
 use super::pages::{DoneQuery, beside, chrome, finish_form, label, parse_date, parse_optional_id};
 use super::{import, service, tiers, waivers};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::auth::permissions::{MEMBERS_MANAGE, TRAINING_MANAGE};
 use crate::error::{AppError, FieldError};
 use crate::http::parse_id;
-use crate::modules::members::service::RowError;
+use crate::members::service::RowError;
+use crate::state::AppState;
 use crate::web::{self, Chrome, PageResult, Pager, Viewer};
 
 pub fn router() -> Router<AppState> {

@@ -12,10 +12,10 @@ use super::service::{
     self, Category, ComplianceReport, Course, Matrix, MatrixQuery, RecordQuery, Requirement,
     TrainingRecord, VoidRecord,
 };
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::AppResult;
 use crate::http::{ApiJson, ApiQuery, Page, parse_id};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -250,12 +250,6 @@ pub fn applies(
     }
 }
 
-/// The organization's date at `now` (rule 1: "today" is the date where the department is).
-pub fn today_in(timezone: &str, now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
-    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
-    now.with_timezone(&tz).date_naive()
-}
-
 /// The expiry of a completion on `completed` of a course valid `months` months: the same day
 /// that many months later, clamped to the month's end (rule 6).
 pub fn expiry_from_course(completed: NaiveDate, months: Option<u32>) -> Option<NaiveDate> {

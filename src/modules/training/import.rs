@@ -22,14 +22,14 @@ use uuid::Uuid;
 use super::compliance;
 use super::rules::RecordInput;
 use super::service::{self, NewRecord};
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::TRAINING_MANAGE;
 use crate::db::Tx;
 use crate::error::{AppError, AppResult};
 use crate::http::ApiQuery;
-use crate::modules::members::service::RowError;
+use crate::members::service::RowError;
+use crate::state::AppState;
 
 pub const COLUMNS: &[&str] = &[
     "username",

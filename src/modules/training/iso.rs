@@ -243,7 +243,7 @@ pub fn csv(r: &IsoReport) -> AppResult<String> {
     header.push("total_hours".into());
     header.push("meets_24h_structural_rule".into());
     out.write_record(&header).map_err(anyhow::Error::new)?;
-    let safe = crate::modules::members::service::spreadsheet_safe;
+    let safe = crate::csv::spreadsheet_safe;
     for m in &r.members {
         let mut row = vec![
             safe(&m.member_name),

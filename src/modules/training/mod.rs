@@ -17,7 +17,81 @@ pub mod submissions;
 pub mod tiers;
 pub mod waivers;
 
-pub fn router() -> axum::Router<crate::app::AppState> {
+use crate::module::{ExportSection, Module, NavEntry};
+
+pub const MODULE: Module = Module {
+    name: "training",
+    router,
+    jobs,
+    nav: &[NavEntry {
+        label: "Training",
+        href: "/training",
+        needs: &[crate::auth::permissions::TRAINING_VIEW],
+        order: 30,
+    }],
+    panels: Some(|ctx, conn| Box::pin(pages::dashboard_panels(ctx, conn))),
+    openapi: <Api as utoipa::OpenApi>::openapi,
+    export: EXPORT,
+    seed: Some(|tx, org_id| Box::pin(service::seed(tx, org_id))),
+};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    api::categories,
+    api::courses,
+    api::create_course,
+    api::update_course,
+    api::records,
+    api::create_records,
+    api::record,
+    api::void_record,
+    api::requirements,
+    api::create_requirement,
+    api::update_requirement,
+    api::compliance,
+    api::matrix,
+    api::iso_report,
+    waivers::api_waivers,
+    waivers::api_create_waiver,
+    waivers::api_deactivate_waiver,
+    waivers::api_leaves,
+    waivers::api_create_leave,
+    waivers::api_leave,
+    waivers::api_update_leave,
+    waivers::api_remove_leave,
+    submissions::api_list,
+    submissions::api_submit,
+    submissions::api_pending_count,
+    submissions::api_get,
+    submissions::api_edit,
+    submissions::api_review,
+    tiers::api_tiers,
+    tiers::api_create,
+    tiers::api_update,
+    import::api_import,
+    programs::api::api_programs,
+    programs::api::api_create_program,
+    programs::api::api_program,
+    programs::api::api_update_program,
+    programs::api::api_add_phase,
+    programs::api::api_add_item,
+    programs::api::api_remove_item,
+    programs::api::api_enroll,
+    programs::api::api_enrollments,
+    programs::api::api_enrollment,
+    programs::api::api_advance,
+    programs::api::api_withdraw,
+    programs::api::api_item,
+    shift_reports::api_list,
+    shift_reports::api_create,
+    shift_reports::api_get,
+    shift_reports::api_update,
+    shift_reports::api_review,
+    shift_reports::api_acknowledge,
+))]
+struct Api;
+
+fn router() -> axum::Router<crate::state::AppState> {
     api::router()
         .merge(waivers::router())
         .merge(submissions::router())
@@ -27,4 +101,90 @@ pub fn router() -> axum::Router<crate::app::AppState> {
         .merge(programs::router())
         .merge(shift_reports::router())
         .merge(admin_pages::router())
+}
+
+/// Training's scheduled jobs.
+fn jobs() -> Vec<crate::jobs::JobDef> {
+    use crate::jobs::JobDef;
+    vec![
+        JobDef::new(
+            expiry::JOB,
+            "Certification expiry notices",
+            "Tells members whose certification expires in 90, 60, 30 or 7 days, or has \
+             expired; the training officers are copied from 30 days on. Each notice goes once \
+             per certification; a renewed certification gets none.",
+            "0 0 6 * * *",
+            expiry::run,
+        ),
+        JobDef::new(
+            programs::deadlines::JOB,
+            "Training program deadlines",
+            "Reminds members whose training program is due within 30 days (once), and marks an \
+             enrollment past its finish-by date expired, telling the member and the training \
+             officers. Progress is kept. Shift reports a trainee has not acknowledged 7 days after \
+             approval are escalated once to the trainee and the report's author.",
+            "0 5 6 * * *",
+            programs::deadlines::run,
+        ),
+        JobDef::new(
+            tiers::JOB,
+            "Membership tiers",
+            "Moves active and probationary members up to the membership tier their years of \
+             service (since their hire date) reach. Nobody is moved down; each move is in the \
+             audit log.",
+            "0 0 4 1 * *",
+            tiers::run,
+        ),
+    ]
+}
+
+/// Training's files in the department's data export.
+const EXPORT: &[ExportSection] = &[
+    ExportSection {
+        file: "training_records.csv",
+        about: "Every training record (void ones too, with status cancelled): member, course, \
+                category, dates, hours, certification.",
+        sql: "SELECT u.username, CONCAT(u.first_name, ' ', u.last_name) AS member,
+                     r.course_name, c.name AS category, c.iso_category, r.training_type,
+                     CAST(r.completion_date AS CHAR) AS completion_date,
+                     CAST(r.expiration_date AS CHAR) AS expiration_date,
+                     CAST(r.hours_completed AS CHAR) AS hours, r.certification_number,
+                     r.issuing_agency, r.instructor, r.rank_at_completion,
+                     r.station_at_completion, r.status, r.cancel_reason, r.notes
+                FROM training_records r
+                JOIN users u ON u.id = r.user_id
+                LEFT JOIN training_categories c ON c.id = r.category_id
+               WHERE r.organization_id = ?
+               ORDER BY r.completion_date, u.username, r.id",
+    },
+    ExportSection {
+        file: "training_courses.csv",
+        about: "Training courses with their category, hours and validity.",
+        sql: "SELECT co.name, co.code, c.name AS category, co.training_type,
+                     CAST(co.duration_hours AS CHAR) AS duration_hours,
+                     CAST(co.expiration_months AS CHAR) AS expiration_months, co.issuing_agency,
+                     IF(co.active, 'yes', 'no') AS active
+                FROM training_courses co
+                LEFT JOIN training_categories c ON c.id = co.category_id
+               WHERE co.organization_id = ?
+               ORDER BY co.name",
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_export_sections_name_their_columns() {
+        for s in super::EXPORT {
+            let header = crate::backup::export::header_of(s.sql, None);
+            assert!(header.len() >= 3, "{}: {header:?}", s.file);
+            assert!(
+                header
+                    .iter()
+                    .all(|h| !h.is_empty() && !h.contains([' ', '(', ')', '\n'])),
+                "{}: {header:?}",
+                s.file
+            );
+        }
+    }
 }

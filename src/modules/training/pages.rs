@@ -21,12 +21,12 @@ use super::compliance::{Colour, MemberCompliance, Outcome};
 use super::rules::{RecordInput, TRAINING_TYPES};
 use super::service::{self, Category, Course, RecordQuery, TrainingRecord};
 use super::submissions::{self, Review, Submission, SubmissionInput};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::db::Tx;
 use crate::error::{AppError, FieldError};
 use crate::http::parse_id;
+use crate::state::AppState;
 use crate::web::{self, Chrome, PageResult, Pager, Viewer};
 
 pub fn router() -> Router<AppState> {
@@ -1255,8 +1255,8 @@ async fn iso(
 pub async fn dashboard_panels(
     ctx: &Ctx,
     conn: &mut crate::db::Conn,
-) -> crate::error::AppResult<Vec<crate::modules::dashboard::pages::Panel>> {
-    use crate::modules::dashboard::pages::{Panel, PanelItem};
+) -> crate::error::AppResult<Vec<crate::module::Panel>> {
+    use crate::module::{Panel, PanelItem};
     let mut panels = Vec::new();
     if !ctx.has(TRAINING_VIEW) {
         return Ok(panels);

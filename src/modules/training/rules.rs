@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::compliance::{Kind, Period};
 use crate::error::{AppError, AppResult};
-use crate::modules::members::rules::{Checks, optional_paragraphs, optional_text, required_text};
+use crate::input::{Checks, optional_paragraphs, optional_text, required_text};
 
 pub const TRAINING_TYPES: &[&str] = &[
     "certification",

@@ -124,7 +124,7 @@ pub async fn seed(tx: &mut Tx<'_>, org_id: Uuid) -> AppResult<()> {
 
 /// The department's date today, for a request (its context carries the department's time zone).
 pub fn today_for(ctx: &Ctx) -> NaiveDate {
-    crate::modules::members::service::org_today(&ctx.timezone)
+    crate::time::today(&ctx.timezone)
 }
 
 /// The department's date today, for a job (which has no request context).
@@ -133,7 +133,7 @@ pub async fn today(conn: &mut Conn, org_id: Uuid) -> AppResult<NaiveDate> {
         .bind(org_id)
         .fetch_one(&mut *conn)
         .await?;
-    Ok(crate::modules::members::service::org_today(&tz))
+    Ok(crate::time::today(&tz))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -418,7 +418,7 @@ pub async fn list_records(
     {
         return Err(AppError::field("to", "must not be before from"));
     }
-    let term = crate::modules::members::rules::optional_text("q", q.q, 100)?;
+    let term = crate::input::optional_text("q", q.q, 100)?;
     let mut filter = String::from("r.organization_id = ?");
     if user_id.is_some() {
         filter.push_str(" AND r.user_id = ?");
@@ -719,7 +719,7 @@ pub async fn void_record(
     input: VoidRecord,
 ) -> AppResult<TrainingRecord> {
     ctx.require(TRAINING_MANAGE)?;
-    let reason = crate::modules::members::rules::required_text("reason", &input.reason, 500)?;
+    let reason = crate::input::required_text("reason", &input.reason, 500)?;
     let before = record_row(tx, ctx.org_id, id).await?;
     if before.status == "cancelled" {
         return Err(AppError::Conflict("the record is already void".into()));
@@ -1386,8 +1386,7 @@ pub async fn matrix(ctx: &Ctx, conn: &mut Conn, q: MatrixQuery) -> AppResult<Mat
         Some("red") => Some(Colour::Red),
         Some(_) => return Err(AppError::field("status", "must be green, yellow or red")),
     };
-    let term =
-        crate::modules::members::rules::optional_text("q", q.q, 100)?.map(|t| t.to_lowercase());
+    let term = crate::input::optional_text("q", q.q, 100)?.map(|t| t.to_lowercase());
     let as_of = match q.as_of {
         Some(d) => d,
         None => today_for(ctx),

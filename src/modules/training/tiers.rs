@@ -14,15 +14,15 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::{MEMBERS_MANAGE, MEMBERS_VIEW};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult, unique_violation};
 use crate::http::{ApiJson, parse_id};
+use crate::input::{Checks, required_text};
 use crate::jobs::JobCtx;
-use crate::modules::members::rules::{Checks, required_text};
+use crate::state::AppState;
 
 pub const JOB: &str = "membership_tiers";
 

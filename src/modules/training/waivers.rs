@@ -16,14 +16,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::{MEMBERS_MANAGE, TRAINING_MANAGE};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
 use crate::http::{ApiJson, ApiQuery, double_option, parse_id};
-use crate::modules::members::rules::{Checks, optional_text};
+use crate::input::{Checks, optional_text};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,6 +1,7 @@
 //! The compliance engine as a table of cases.
 
 use super::*;
+use crate::time::today_in;
 
 fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

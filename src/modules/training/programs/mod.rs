@@ -10,6 +10,6 @@ pub mod engine;
 pub mod pages;
 pub mod service;
 
-pub fn router() -> axum::Router<crate::app::AppState> {
+pub fn router() -> axum::Router<crate::state::AppState> {
     api::router().merge(pages::router())
 }

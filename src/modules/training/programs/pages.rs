@@ -20,7 +20,6 @@ use super::service::{
     self, AdvanceInput, EnrollInput, Enrollment, EnrollmentDetail, EnrollmentQuery, ItemAction,
     ItemInput, PhaseInput, Program, ProgramInput, WithdrawInput,
 };
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::error::{AppError, FieldError};
@@ -29,6 +28,7 @@ use crate::modules::training::compliance::show;
 use crate::modules::training::pages::{
     DoneQuery, beside, chrome, finish_form, label, parse_date, parse_optional_id,
 };
+use crate::state::AppState;
 use crate::web::{self, Chrome, PageResult, Viewer};
 
 pub fn router() -> Router<AppState> {

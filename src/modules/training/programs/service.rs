@@ -13,15 +13,15 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::engine::{self, ItemState, PhaseState};
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
-use crate::modules::members::rules::{Checks, optional_paragraphs, optional_text, required_text};
+use crate::input::{Checks, optional_paragraphs, optional_text, required_text};
 use crate::modules::training::service as training;
 use crate::notify::{self, Notice};
+use crate::state::AppState;
 
 pub const STRUCTURES: &[&str] = &["phases", "sequential", "flexible"];
 pub const ITEM_TYPES: &[&str] = &["course", "hours", "shifts", "calls", "skill"];
@@ -1467,7 +1467,7 @@ pub(in crate::modules::training) async fn refresh(
     let now = db::now();
     // Hours count from the day of enrolling in the department's time zone (records carry the
     // department's dates).
-    let since = crate::modules::training::compliance::today_in(&ctx.timezone, e.enrolled_at);
+    let since = crate::time::today_in(&ctx.timezone, e.enrolled_at);
     sqlx::query(
         "INSERT IGNORE INTO requirement_progress_credits (progress_id, source_type, source_id,
              organization_id, units, credited_at)

@@ -19,15 +19,15 @@ use uuid::Uuid;
 
 use super::programs::service::{add_credit, refresh};
 use super::service as training;
-use crate::app::AppState;
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
 use crate::http::{ApiJson, ApiQuery, Page, PageQuery, parse_id};
-use crate::modules::members::rules::{Checks, optional_paragraphs};
+use crate::input::{Checks, optional_paragraphs};
 use crate::notify::{self, Notice};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

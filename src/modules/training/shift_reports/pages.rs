@@ -14,7 +14,6 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{ListQuery, ReviewInput, ShiftReport, ShiftReportInput};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::error::{AppError, FieldError};
@@ -25,6 +24,7 @@ use crate::modules::training::pages::{
 };
 use crate::modules::training::programs::pages::{Errors, Options};
 use crate::modules::training::service as training;
+use crate::state::AppState;
 use crate::web::{self, Chrome, PageResult, Pager, Viewer};
 
 pub fn router() -> Router<AppState> {

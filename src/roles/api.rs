@@ -8,10 +8,10 @@ use axum::{Json, Router};
 use super::service::{
     self, AssignRole, CloneRole, MemberRole, NewRole, PermissionInfo, Role, RolePatch,
 };
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::AppResult;
 use crate::http::{ApiJson, parse_id};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -11,12 +11,12 @@ use axum::{Form, Router};
 use uuid::Uuid;
 
 use super::service::{self, AssignRole, NewRole, PermissionInfo, Role, RolePatch};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::auth::permissions::ROLES_MANAGE;
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
 use crate::http::parse_id;
+use crate::state::AppState;
 use crate::web::{self, Chrome, PageResult, Viewer};
 
 pub fn router() -> Router<AppState> {

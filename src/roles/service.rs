@@ -12,7 +12,7 @@ use crate::auth::Ctx;
 use crate::auth::permissions::{self, MEMBERS_MANAGE, MEMBERS_VIEW, ROLES_MANAGE, SYSTEM_ROLES};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult, unique_violation};
-use crate::modules::members::rules::{self, Checks};
+use crate::input::{self, Checks};
 
 const UNIQUE_KEYS: &[(&str, &str, &str)] = &[
     (
@@ -398,8 +398,8 @@ fn parse_permissions(c: &mut Checks, list: Vec<String>) -> BTreeSet<String> {
 pub async fn create(ctx: &Ctx, tx: &mut Tx<'_>, input: NewRole) -> AppResult<Role> {
     ctx.require(ROLES_MANAGE)?;
     let mut c = Checks::default();
-    let name = c.take(rules::required_text("name", &input.name, 100));
-    let description = c.take(rules::optional_text("description", input.description, 500));
+    let name = c.take(input::required_text("name", &input.name, 100));
+    let description = c.take(input::optional_text("description", input.description, 500));
     let perms = parse_permissions(&mut c, input.permissions);
     c.finish()?;
     ensure_within_ceiling(ctx, &perms)?;
@@ -431,7 +431,7 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, patch: RolePatch) -> A
     let before = load(tx, ctx.org_id, id).await?;
     let mut c = Checks::default();
     let name = match patch.name {
-        Some(n) => c.take(rules::required_text("name", &n, 100)),
+        Some(n) => c.take(input::required_text("name", &n, 100)),
         None => Some(before.name.clone()),
     };
     if before.is_system && name.as_deref() != Some(before.name.as_str()) && name.is_some() {
@@ -439,7 +439,7 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, patch: RolePatch) -> A
     }
     let description = match patch.description {
         Some(d) => c
-            .take(rules::optional_text("description", Some(d), 500))
+            .take(input::optional_text("description", Some(d), 500))
             .map(|d| d.unwrap_or_default()),
         None => Some(before.description.clone()),
     };

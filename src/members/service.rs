@@ -2,19 +2,20 @@
 //! import and export. Every function takes the caller's context and a transaction, checks the
 //! permission, scopes every query by the caller's organization, and writes the audit entry.
 
+use crate::input::{self, Checks};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::rules::{self, Checks};
+use super::rules;
 use crate::audit::{self, Entry, Severity};
 use crate::auth::permissions::{MEMBERS_MANAGE, MEMBERS_VIEW, USERS_VIEW_CONTACT};
 use crate::auth::{Ctx, Hasher, NewPassword, SIGN_IN_STATUSES, sessions};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult, FieldError, unique_violation};
 use crate::http::{Page, PageQuery, double_option, like_pattern};
-use crate::modules::roles::service as roles;
+use crate::roles::service as roles;
 
 /// Unique keys of `users`, and the field each one is about.
 pub const UNIQUE_KEYS: &[(&str, &str, &str)] = &[
@@ -84,7 +85,7 @@ pub struct Member {
     pub rank: Option<String>,
     pub station: Option<String>,
     pub hire_date: Option<NaiveDate>,
-    #[schema(schema_with = crate::modules::members::rules::status_schema)]
+    #[schema(schema_with = crate::members::rules::status_schema)]
     pub status: String,
     pub status_changed_at: Option<DateTime<Utc>>,
     /// Shown to the member themself and to `members.manage`.
@@ -195,7 +196,7 @@ pub async fn list(ctx: &Ctx, conn: &mut Conn, q: ListQuery) -> AppResult<Page<Me
             .map(|part| rules::status("status", part))
             .collect::<AppResult<_>>()?,
     };
-    let term = rules::optional_text("q", q.q, 100)?;
+    let term = input::optional_text("q", q.q, 100)?;
     let mut filter = String::from("organization_id = ?");
     if !statuses.is_empty() {
         filter.push_str(&format!(
@@ -282,7 +283,7 @@ pub struct NewMember {
     /// YYYY-MM-DD
     pub hire_date: Option<String>,
     /// `active` (default) or `probationary`.
-    #[schema(schema_with = crate::modules::members::rules::joining_status_schema)]
+    #[schema(schema_with = crate::members::rules::joining_status_schema)]
     pub status: Option<String>,
     #[schema(max_length = 200)]
     pub emergency_contact_name: Option<String>,
@@ -320,18 +321,18 @@ pub struct ValidMember {
 impl NewMember {
     pub fn validate(self, today: NaiveDate) -> Result<ValidMember, Vec<FieldError>> {
         let mut c = Checks::default();
-        let username = c.take(rules::username("username", &self.username));
-        let email = c.take(rules::email("email", &self.email));
-        let first_name = c.take(rules::required_text("first_name", &self.first_name, 100));
-        let last_name = c.take(rules::required_text("last_name", &self.last_name, 100));
-        let membership_number = c.take(rules::membership_number(
+        let username = c.take(input::username("username", &self.username));
+        let email = c.take(input::email("email", &self.email));
+        let first_name = c.take(input::required_text("first_name", &self.first_name, 100));
+        let last_name = c.take(input::required_text("last_name", &self.last_name, 100));
+        let membership_number = c.take(input::membership_number(
             "membership_number",
             self.membership_number,
         ));
-        let rank = c.take(rules::optional_text("rank", self.rank, 64));
-        let station = c.take(rules::optional_text("station", self.station, 100));
-        let phone = c.take(rules::phone("phone", self.phone));
-        let hire_date = c.take(rules::past_date("hire_date", self.hire_date, today));
+        let rank = c.take(input::optional_text("rank", self.rank, 64));
+        let station = c.take(input::optional_text("station", self.station, 100));
+        let phone = c.take(input::phone("phone", self.phone));
+        let hire_date = c.take(input::past_date("hire_date", self.hire_date, today));
         let status = match self.status.as_deref().map(str::trim) {
             None | Some("") => Some("active".to_string()),
             Some(s @ ("active" | "probationary")) => Some(s.to_string()),
@@ -340,16 +341,16 @@ impl NewMember {
                 None
             }
         };
-        let ec_name = c.take(rules::optional_text(
+        let ec_name = c.take(input::optional_text(
             "emergency_contact_name",
             self.emergency_contact_name,
             200,
         ));
-        let ec_phone = c.take(rules::phone(
+        let ec_phone = c.take(input::phone(
             "emergency_contact_phone",
             self.emergency_contact_phone,
         ));
-        let ec_rel = c.take(rules::optional_text(
+        let ec_rel = c.take(input::optional_text(
             "emergency_contact_relationship",
             self.emergency_contact_relationship,
             64,
@@ -388,11 +389,6 @@ impl NewMember {
 }
 
 /// Today in the organization's time zone (a hire date "in the future" depends on where you are).
-pub fn org_today(timezone: &str) -> NaiveDate {
-    let tz: chrono_tz::Tz = timezone.parse().unwrap_or(chrono_tz::UTC);
-    Utc::now().with_timezone(&tz).date_naive()
-}
-
 /// Inserts a validated member and audits it. Shared by the API, CSV import and provisioning.
 pub async fn insert(
     tx: &mut Tx<'_>,
@@ -465,7 +461,7 @@ pub async fn create(
 ) -> AppResult<Member> {
     ctx.require(MEMBERS_MANAGE)?;
     let valid = input
-        .validate(org_today(&ctx.timezone))
+        .validate(crate::time::today(&ctx.timezone))
         .map_err(AppError::Validation)?;
     let hash = match &valid.temporary_password {
         Some(p) => Some(hasher.hash(p.as_str().to_string()).await?),
@@ -566,61 +562,61 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, patch: MemberPatch) ->
     }
     let mut after = before.clone();
     let mut c = Checks::default();
-    let today = org_today(&ctx.timezone);
+    let today = crate::time::today(&ctx.timezone);
     let p = patch;
     // A required field given as null is "is required", never silently ignored.
     let required = |v: Option<String>| v.unwrap_or_default();
     c.apply(
         &mut after.username,
         p.username
-            .map(|v| rules::username("username", &required(v))),
+            .map(|v| input::username("username", &required(v))),
     );
     c.apply(
         &mut after.first_name,
         p.first_name
-            .map(|v| rules::required_text("first_name", &required(v), 100)),
+            .map(|v| input::required_text("first_name", &required(v), 100)),
     );
     c.apply(
         &mut after.last_name,
         p.last_name
-            .map(|v| rules::required_text("last_name", &required(v), 100)),
+            .map(|v| input::required_text("last_name", &required(v), 100)),
     );
     c.apply(
         &mut after.membership_number,
         p.membership_number
-            .map(|v| rules::membership_number("membership_number", v)),
+            .map(|v| input::membership_number("membership_number", v)),
     );
     c.apply(
         &mut after.rank,
-        p.rank.map(|v| rules::optional_text("rank", v, 64)),
+        p.rank.map(|v| input::optional_text("rank", v, 64)),
     );
     c.apply(
         &mut after.station,
-        p.station.map(|v| rules::optional_text("station", v, 100)),
+        p.station.map(|v| input::optional_text("station", v, 100)),
     );
     c.apply(
         &mut after.hire_date,
-        p.hire_date.map(|v| rules::past_date("hire_date", v, today)),
+        p.hire_date.map(|v| input::past_date("hire_date", v, today)),
     );
     c.apply(
         &mut after.email,
-        p.email.map(|v| rules::email("email", &required(v))),
+        p.email.map(|v| input::email("email", &required(v))),
     );
-    c.apply(&mut after.phone, p.phone.map(|v| rules::phone("phone", v)));
+    c.apply(&mut after.phone, p.phone.map(|v| input::phone("phone", v)));
     c.apply(
         &mut after.emergency_contact_name,
         p.emergency_contact_name
-            .map(|v| rules::optional_text("emergency_contact_name", v, 200)),
+            .map(|v| input::optional_text("emergency_contact_name", v, 200)),
     );
     c.apply(
         &mut after.emergency_contact_phone,
         p.emergency_contact_phone
-            .map(|v| rules::phone("emergency_contact_phone", v)),
+            .map(|v| input::phone("emergency_contact_phone", v)),
     );
     c.apply(
         &mut after.emergency_contact_relationship,
         p.emergency_contact_relationship
-            .map(|v| rules::optional_text("emergency_contact_relationship", v, 64)),
+            .map(|v| input::optional_text("emergency_contact_relationship", v, 64)),
     );
     c.finish()?;
     let changes = audit::chain::diff(&before.audit_view(), &after.audit_view());
@@ -667,7 +663,7 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, patch: MemberPatch) ->
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusChange {
-    #[schema(schema_with = crate::modules::members::rules::status_schema)]
+    #[schema(schema_with = crate::members::rules::status_schema)]
     pub status: String,
     /// Why; required, up to 500 characters.
     #[schema(max_length = 500)]
@@ -683,7 +679,7 @@ pub async fn change_status(
     ctx.require(MEMBERS_MANAGE)?;
     let mut c = Checks::default();
     let status = c.take(rules::status("status", &input.status));
-    let reason = c.take(rules::required_text("reason", &input.reason, 500));
+    let reason = c.take(input::required_text("reason", &input.reason, 500));
     c.finish()?;
     let (status, reason) = (status.unwrap_or_default(), reason.unwrap_or_default());
     // Serializes changes that could remove the last administrator.
@@ -860,7 +856,7 @@ pub struct ImportPreviewRow {
     pub username: String,
     pub first_name: String,
     pub last_name: String,
-    #[schema(schema_with = crate::modules::members::rules::status_schema)]
+    #[schema(schema_with = crate::members::rules::status_schema)]
     pub status: String,
 }
 
@@ -888,7 +884,7 @@ pub async fn import_csv(
         .flexible(false)
         .from_reader(body.as_bytes());
     let headers = crate::csv::header(&mut reader, CSV_COLUMNS, CSV_REQUIRED)?;
-    let today = org_today(&ctx.timezone);
+    let today = crate::time::today(&ctx.timezone);
     let mut errors = Vec::new();
     let mut valid: Vec<(u64, ValidMember)> = Vec::new();
     let mut rows = 0u64;
@@ -1046,15 +1042,6 @@ pub async fn import_csv(
     })
 }
 
-/// Cells starting with these are formulas to a spreadsheet; prefix them so they stay text.
-pub(crate) fn spreadsheet_safe(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_string()
-    }
-}
-
 pub async fn export_csv(ctx: &Ctx, tx: &mut Tx<'_>) -> AppResult<String> {
     ctx.require(MEMBERS_MANAGE)?;
     let rows: Vec<MemberRow> = sqlx::query_as(AssertSqlSafe(format!(
@@ -1103,7 +1090,7 @@ pub async fn export_csv(ctx: &Ctx, tx: &mut Tx<'_>) -> AppResult<String> {
                     "emergency_contact_relationship" => r.emergency_contact_relationship.as_deref(),
                     _ => None,
                 };
-                spreadsheet_safe(v.unwrap_or(""))
+                crate::csv::spreadsheet_safe(v.unwrap_or(""))
             })
             .collect();
         out.write_record(&record).map_err(anyhow::Error::new)?;

@@ -10,10 +10,10 @@ use serde::Deserialize;
 use super::service::{
     self, ImportReport, ListQuery, Member, MemberPatch, NewMember, PasswordReset, StatusChange,
 };
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::AppResult;
 use crate::http::{ApiJson, ApiQuery, ApiText, Page, parse_id};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

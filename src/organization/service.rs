@@ -13,9 +13,9 @@ use crate::auth::permissions::{IT_ADMINISTRATOR, MODULES, SETTINGS_MANAGE};
 use crate::auth::{Ctx, Hasher, NewPassword};
 use crate::db::{self, Tx};
 use crate::error::{AppError, AppResult, unique_violation};
-use crate::modules::members::rules::{self, Checks};
-use crate::modules::members::service::{self as members, NewMember, ValidMember};
-use crate::modules::roles::service as roles;
+use crate::input::{self, Checks};
+use crate::members::service::{self as members, NewMember, ValidMember};
+use crate::roles::service as roles;
 
 pub const TYPES: &[&str] = &["fire_department", "ems_only", "fire_ems_combined"];
 pub const IDENTIFIER_TYPES: &[&str] = &["fdid", "state_id", "department_id"];
@@ -179,7 +179,7 @@ impl ValidProfile {
         let mut v = base;
         c.apply(
             &mut v.name,
-            p.name.map(|n| rules::required_text("name", &n, 200)),
+            p.name.map(|n| input::required_text("name", &n, 200)),
         );
         if p.organization_type.is_some() {
             let blank = p
@@ -218,7 +218,7 @@ impl ValidProfile {
             ($field:ident, $max:expr) => {
                 if p.$field.is_some() {
                     if let Some(t) =
-                        c.take(rules::optional_text(stringify!($field), p.$field, $max))
+                        c.take(input::optional_text(stringify!($field), p.$field, $max))
                     {
                         v.$field = t;
                     }
@@ -233,12 +233,12 @@ impl ValidProfile {
         text!(state, 64);
         text!(postal_code, 20);
         if p.phone.is_some() {
-            c.apply(&mut v.phone, Some(rules::phone("phone", p.phone)));
+            c.apply(&mut v.phone, Some(input::phone("phone", p.phone)));
         }
         if let Some(email) = p.email {
             if email.trim().is_empty() {
                 v.email = None;
-            } else if let Some(e) = c.take(rules::email("email", &email)) {
+            } else if let Some(e) = c.take(input::email("email", &email)) {
                 v.email = Some(e);
             }
         }
@@ -366,7 +366,7 @@ pub fn validate_admin_member(
         last_name: name_or(&admin.last_name, org_name.chars().take(100).collect()),
         ..Default::default()
     }
-    .validate(members::org_today(timezone))
+    .validate(crate::time::today(timezone))
     .map_err(AppError::Validation)
 }
 
@@ -478,7 +478,10 @@ pub async fn create(
     )
     .await?;
     roles::seed_system_roles(tx, &actor).await?;
-    crate::modules::training::service::seed(tx, id).await?;
+    // What each module starts a department with (training: the ISO categories).
+    for seed in crate::module::installed().iter().filter_map(|m| m.seed) {
+        seed(tx, id).await?;
+    }
     let admin_id = members::insert(tx, &actor, admin, Some(password_hash)).await?;
     roles::assign_by_slug(tx, &actor, admin_id, IT_ADMINISTRATOR).await?;
     roles::assign_member_role(tx, &actor, admin_id).await?;

@@ -5,10 +5,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::service::{self, OrgProfile, Organization};
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::error::AppResult;
 use crate::http::ApiJson;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/organization", get(read).patch(update))

@@ -18,12 +18,12 @@ use super::rules;
 use super::service::{
     self, ImportPreviewRow, ListQuery, Member, MemberPatch, NewMember, RowError, StatusChange,
 };
-use crate::app::AppState;
 use crate::auth::Ctx;
 use crate::auth::permissions::{MEMBERS_MANAGE, USERS_VIEW_CONTACT};
 use crate::error::{AppError, FieldError};
 use crate::http::parse_id;
-use crate::modules::roles::service as roles;
+use crate::roles::service as roles;
+use crate::state::AppState;
 use crate::web::{self, Chrome, Field, FieldSpec, PageResult, Pager, Viewer};
 
 pub fn router() -> Router<AppState> {

@@ -1,0 +1,154 @@
+//! The module contract: what a module gives the server, in one value. `src/modules/mod.rs` lists
+//! the modules; `app.rs` installs that list at start, and the router, the scheduler, the chrome's
+//! navigation, the dashboard, the API document, the data export and provisioning iterate it. So
+//! the kernel and the platform never name a module, and adding one is its folder plus one line.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+
+use axum::Router;
+use uuid::Uuid;
+
+use crate::auth::Ctx;
+use crate::db::{Conn, Tx};
+use crate::error::AppResult;
+use crate::jobs::JobDef;
+use crate::state::AppState;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a module contributes. Every part but the name and the router may be empty.
+pub struct Module {
+    /// Short and stable: `training`.
+    pub name: &'static str,
+    /// Its JSON API and its pages.
+    pub router: fn() -> Router<AppState>,
+    /// Its scheduled jobs.
+    pub jobs: fn() -> Vec<JobDef>,
+    /// Its entries in the header's navigation.
+    pub nav: &'static [NavEntry],
+    /// Its "what is due for me" panels on the dashboard.
+    pub panels: Option<PanelsFn>,
+    /// Its part of `/api/v1/openapi.json`.
+    pub openapi: fn() -> utoipa::openapi::OpenApi,
+    /// Its tables in the department's data export (CSV files in the zip).
+    pub export: &'static [ExportSection],
+    /// What a new department starts with (e.g. training's ISO categories), in the provisioning
+    /// transaction.
+    pub seed: Option<SeedFn>,
+}
+
+/// One entry of the header's navigation.
+pub struct NavEntry {
+    pub label: &'static str,
+    pub href: &'static str,
+    /// Every permission the page needs; none: every member sees it.
+    pub needs: &'static [&'static str],
+    /// Where it goes among the others (the platform's entries: members 20, roles 40, audit 80,
+    /// settings 90, account 99).
+    pub order: u16,
+}
+
+/// One module's "what is due for me" panel.
+pub struct Panel {
+    pub title: String,
+    pub items: Vec<PanelItem>,
+}
+
+pub struct PanelItem {
+    pub text: String,
+    pub link: String,
+}
+
+pub type PanelsFn = for<'a> fn(&'a Ctx, &'a mut Conn) -> BoxFuture<'a, AppResult<Vec<Panel>>>;
+
+pub type SeedFn = for<'a, 'c> fn(&'a mut Tx<'c>, Uuid) -> BoxFuture<'a, AppResult<()>>;
+
+/// One CSV file of the data export: a query with one `?`, the organization's id, whose columns
+/// are all text (the export writes them as they come).
+pub struct ExportSection {
+    pub file: &'static str,
+    pub about: &'static str,
+    pub sql: &'static str,
+}
+
+static INSTALLED: OnceLock<&'static [Module]> = OnceLock::new();
+
+/// Called by `app.rs` before anything serves or provisions; later calls change nothing (the list
+/// is the program's, the same every time).
+pub fn install(modules: &'static [Module]) {
+    let _ = INSTALLED.set(modules);
+}
+
+/// The installed modules.
+///
+/// # Panics
+/// Before `install`: a programming error (every entry point — `lib::prepare`, `app::router`,
+/// the CLI — installs first), caught by every test.
+pub fn installed() -> &'static [Module] {
+    INSTALLED
+        .get()
+        .copied()
+        .expect("app::install_modules runs before the modules are used")
+}
+
+/// A module with nothing but a name and a router, to build real ones from with `..`.
+pub const fn empty(name: &'static str, router: fn() -> Router<AppState>) -> Module {
+    Module {
+        name,
+        router,
+        jobs: Vec::new,
+        nav: &[],
+        panels: None,
+        openapi: utoipa::openapi::OpenApi::default,
+        export: &[],
+        seed: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The kernel and the platform never name a module: only `app.rs` (which installs the list)
+    /// and the modules themselves may use the `modules` path.
+    #[test]
+    fn nothing_below_the_modules_names_one() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).expect("read src") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        walk(&src, &mut files);
+        assert!(files.len() > 50, "found only {} source files", files.len());
+        // Spelled in two parts so that this file does not name what it looks for.
+        let needles = [
+            ["crate", "::modules"].concat(),
+            ["logbook", "::modules"].concat(),
+        ];
+        let mut offenders = Vec::new();
+        for file in files {
+            let rel = file.strip_prefix(&src).expect("under src");
+            if rel.starts_with("modules") || rel == std::path::Path::new("app.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).expect("read source");
+            for (n, line) in text.lines().enumerate() {
+                if needles.iter().any(|n| line.contains(n.as_str())) {
+                    offenders.push(format!("src/{}:{}: {}", rel.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "only src/app.rs and the modules may name a module:\n{}",
+            offenders.join("\n")
+        );
+    }
+}
