@@ -182,6 +182,14 @@ pub fn openapi_document() -> serde_json::Value {
     crate::openapi::document(crate::module::installed().iter().map(|m| (m.openapi)()))
 }
 
+/// The jobs this server schedules: the platform's and every module's.
+pub fn job_registry() -> crate::jobs::Registry {
+    crate::modules::ALL.iter().flat_map(|m| (m.jobs)()).fold(
+        crate::jobs::Registry::platform(),
+        crate::jobs::Registry::with,
+    )
+}
+
 pub fn router(state: AppState) -> Router {
     install_modules();
     let platform = Router::new()

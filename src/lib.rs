@@ -53,7 +53,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         hasher: auth::Hasher::new(2)?,
         cipher: crypto::FieldCipher::new(&secrets.encryption_key),
         mailer: notify::Mailer::default(),
-        jobs: Arc::new(jobs::Registry::builtin()),
+        jobs: Arc::new(app::job_registry()),
         tls: None,
         setup: Arc::new(setup::Gate::default()),
         db_health: db::Health::default(),

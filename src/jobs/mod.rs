@@ -1,5 +1,5 @@
 //! Scheduled jobs. A module declares a job (name, cron schedule in the organization's time zone,
-//! an async function) in `Registry::builtin`; the scheduler runs it for every organization; each
+//! an async function) in `Registry::platform` (a module in its `Module::jobs`); the scheduler runs it for every organization; each
 //! run is recorded in `job_runs`. Admins see the jobs and can run one now (`settings.manage`).
 
 pub mod api;
@@ -97,12 +97,9 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The platform's jobs and every installed module's.
-    pub fn builtin() -> Self {
-        crate::module::installed()
-            .iter()
-            .flat_map(|m| (m.jobs)())
-            .fold(builtin::register(Registry::default()), Registry::with)
+    /// The platform's own jobs; `app::job_registry` adds the modules'.
+    pub fn platform() -> Self {
+        builtin::register(Registry::default())
     }
 
     pub fn with(mut self, job: JobDef) -> Self {

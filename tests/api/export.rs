@@ -107,10 +107,11 @@ async fn the_export_holds_one_departments_records_as_csv() {
             "README.txt",
             "members.csv",
             "member_roles.csv",
-            "training_records.csv",
-            "training_courses.csv",
             "stations.csv",
-            "apparatus.csv"
+            "apparatus.csv",
+            // The modules' files after the platform's.
+            "training_records.csv",
+            "training_courses.csv"
         ]
     );
     let file = |name: &str| files.iter().find(|(n, _)| n == name).unwrap().1.clone();

@@ -261,7 +261,7 @@ pub async fn start_server(
 }
 
 /// Like `start_server`, with these jobs instead of the built-in ones (tests add their own to
-/// `logbook::jobs::Registry::builtin()`).
+/// `logbook::app::job_registry()`).
 pub async fn start_server_with(
     config: Config,
     jobs: Option<logbook::jobs::Registry>,

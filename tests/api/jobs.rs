@@ -344,7 +344,11 @@ async fn only_settings_managers_see_and_run_jobs_and_unknown_jobs_are_404() {
 
     // The permission, not the role, is what counts; and without a scheduler there is no next run.
     let list = job_list(&app, &sam).await;
-    assert_eq!(list.len(), Registry::builtin().iter().count(), "{list:?}");
+    assert_eq!(
+        list.len(),
+        logbook::app::job_registry().iter().count(),
+        "{list:?}"
+    );
     for j in &list {
         assert!(j["next_run"].is_null(), "no scheduler, yet a next run: {j}");
     }
@@ -526,7 +530,7 @@ async fn panics(_ctx: JobCtx) -> anyhow::Result<u64> {
 async fn a_failing_or_panicking_job_is_recorded_as_failed_and_the_server_carries_on() {
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
-    let jobs = Registry::builtin()
+    let jobs = logbook::app::job_registry()
         .with(JobDef::new(
             "flaky_job",
             "Flaky",
@@ -613,7 +617,7 @@ async fn a_run_while_the_previous_one_is_going_is_skipped_and_a_long_run_answers
     let gate = Arc::new(Semaphore::new(0));
     let entered = Arc::new(AtomicUsize::new(0));
     let (g, e) = (gate.clone(), entered.clone());
-    let jobs = Registry::builtin().with(JobDef::new(
+    let jobs = logbook::app::job_registry().with(JobDef::new(
         "slow_job",
         "Slow",
         "Waits for the test.",
@@ -727,7 +731,11 @@ async fn a_run_while_the_previous_one_is_going_is_skipped_and_a_long_run_answers
 async fn two_servers_on_one_database_never_run_a_slot_twice() {
     let counts = [Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0))];
     let registry = |count: &Arc<AtomicUsize>| {
-        Registry::builtin().with(counting_job("every_second", "* * * * * *", count.clone()))
+        logbook::app::job_registry().with(counting_job(
+            "every_second",
+            "* * * * * *",
+            count.clone(),
+        ))
     };
     // The test's own server only provisions (its scheduler is off, its count stays 0).
     let idle = Arc::new(AtomicUsize::new(0));
@@ -842,7 +850,7 @@ async fn two_servers_on_one_database_never_run_a_slot_twice() {
 async fn the_scheduler_runs_each_job_for_every_organization_even_with_an_odd_time_zone() {
     let per_org: Arc<Mutex<HashMap<Uuid, usize>>> = Arc::default();
     let p = per_org.clone();
-    let jobs = Registry::builtin().with(JobDef::new(
+    let jobs = logbook::app::job_registry().with(JobDef::new(
         "tick",
         "Tick",
         "Counts its runs per organization.",
@@ -917,7 +925,7 @@ async fn the_scheduler_runs_each_job_for_every_organization_even_with_an_odd_tim
 #[tokio::test]
 async fn a_sync_picks_up_new_organizations_and_drops_deactivated_ones() {
     let count = Arc::new(AtomicUsize::new(0));
-    let jobs = Registry::builtin().with(counting_job("tick", "* * * * * *", count));
+    let jobs = logbook::app::job_registry().with(counting_job("tick", "* * * * * *", count));
     let app = TestApp::spawn_with(|_| {}, Some(jobs.clone())).await;
     let mut state = logbook::prepare(test_config(&app.db.url, app.data_dir.clone()))
         .await
@@ -1024,7 +1032,7 @@ async fn a_run_left_running_without_its_lock_is_closed_when_a_scheduler_starts()
             .unwrap()
         }
     };
-    let server = second_server(&app, Registry::builtin(), true).await;
+    let server = second_server(&app, logbook::app::job_registry(), true).await;
     let o = &outcome_of;
     wait_until(
         "the orphaned run to be closed",
@@ -1095,7 +1103,7 @@ async fn reminders(app: &TestApp, org: &Org) -> Vec<Uuid> {
 #[tokio::test]
 async fn a_reminder_is_never_sent_twice_across_reruns_and_restarts() {
     let jobs = || {
-        Registry::builtin().with(JobDef::new(
+        logbook::app::job_registry().with(JobDef::new(
             "test_reminder",
             "Reminder",
             "Reminds the admins.",
@@ -1312,7 +1320,7 @@ const NO_DELETE_TRIGGER: &str = "CREATE TRIGGER audit_logs_no_delete BEFORE DELE
 
 /// The built-in jobs, with audit_verify scheduled every second.
 fn audit_verify_every_second() -> Registry {
-    let builtin = Registry::builtin();
+    let builtin = logbook::app::job_registry();
     let mut jobs = Registry::default();
     for def in builtin.iter() {
         let mut def = def.clone();
@@ -1396,7 +1404,7 @@ async fn a_removed_last_audit_entry_is_alerted_once_however_often_it_is_found() 
 
 #[tokio::test]
 async fn each_organization_sees_only_its_own_runs() {
-    let jobs = Registry::builtin().with(JobDef::new(
+    let jobs = logbook::app::job_registry().with(JobDef::new(
         "always_fails",
         "Fails",
         "Always fails.",
