@@ -1,6 +1,6 @@
 //! `/api/v1/audit-logs` and `/api/v1/security-alerts` (all need `audit.view`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -13,8 +13,9 @@ use super::chain::{self, VerifyReport};
 use crate::auth::Ctx;
 use crate::auth::permissions::AUDIT_VIEW;
 use crate::error::{AppError, AppResult};
-use crate::http::{ApiJson, ApiQuery, Page, PageQuery, parse_id};
+use crate::http::{ApiJson, ApiQuery, Page, PageQuery};
 use crate::state::AppState;
+use crate::web::PathId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -170,9 +171,8 @@ pub async fn list_alerts(
 pub async fn acknowledge(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<Alert>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let alert = alerts::acknowledge(&ctx, &mut tx, id).await?;
     tx.commit().await?;
@@ -186,10 +186,9 @@ pub async fn acknowledge(
 pub async fn resolve(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<ResolveInput>,
 ) -> AppResult<Json<Alert>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let alert = alerts::resolve(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;

@@ -2,7 +2,7 @@
 //! security alerts page (acknowledge, resolve). Both need `audit.view`.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -16,8 +16,9 @@ use super::chain::{self, VerifyReport};
 use crate::auth::Ctx;
 use crate::auth::permissions::AUDIT_VIEW;
 use crate::error::{AppError, AppResult};
-use crate::http::{Page, parse_id};
+use crate::http::Page;
 use crate::state::AppState;
+use crate::web::PathId;
 use crate::web::{self, Chrome, LocalTime, PageResult, Viewer};
 
 pub fn router() -> Router<AppState> {
@@ -338,10 +339,9 @@ async fn after_change(state: &AppState, ctx: &Ctx, result: AppResult<()>) -> Pag
 async fn acknowledge(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
     ctx.require(AUDIT_VIEW)?;
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let result = match alerts::acknowledge(&ctx, &mut tx, id).await {
         Ok(_) => {
@@ -365,11 +365,10 @@ pub struct ResolveForm {
 async fn resolve(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<ResolveForm>,
 ) -> PageResult {
     ctx.require(AUDIT_VIEW)?;
-    let id = parse_id(&id)?;
     let note = form.note.trim().to_string();
     let input = ResolveInput {
         note: (!note.is_empty()).then_some(note),

@@ -335,9 +335,8 @@ pub async fn set_two_factor_policy(
 pub async fn reset_member_two_factor(
     State(state): State<AppState>,
     ctx: super::Ctx,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    crate::web::PathId(id): crate::web::PathId,
 ) -> AppResult<StatusCode> {
-    let id = crate::http::parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     two_factor::reset_for_member(&ctx, &mut tx, id).await?;
     tx.commit().await?;

@@ -174,8 +174,7 @@ pub async fn request(state: &AppState, ip: Option<&str>, input: ResetRequest) ->
         )
         .await?;
     }
-    tx.commit().await?;
-    state.mailer.kick();
+    state.mailer.commit_and_kick(tx).await?;
     Ok(())
 }
 
@@ -295,7 +294,6 @@ pub async fn confirm(state: &AppState, ip: Option<&str>, input: ResetConfirm) ->
         },
     )
     .await?;
-    tx.commit().await?;
-    state.mailer.kick();
+    state.mailer.commit_and_kick(tx).await?;
     Ok(())
 }

@@ -330,8 +330,7 @@ async fn tell_admins(ctx: &JobCtx, message: &str, day: &str) -> anyhow::Result<(
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))
     .context("notifying the administrators")?;
-    tx.commit().await?;
-    state.mailer.kick();
+    state.mailer.commit_and_kick(tx).await?;
     Ok(())
 }
 

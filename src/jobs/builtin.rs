@@ -218,8 +218,7 @@ async fn raise_break(
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    tx.commit().await?;
-    state.mailer.kick();
+    state.mailer.commit_and_kick(tx).await?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! `/api/v1/members`: thin JSON handlers over `service`.
 
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,8 +12,9 @@ use super::service::{
 };
 use crate::auth::Ctx;
 use crate::error::AppResult;
-use crate::http::{ApiJson, ApiQuery, ApiText, Page, parse_id};
+use crate::http::{ApiJson, ApiQuery, ApiText, Page};
 use crate::state::AppState;
+use crate::web::PathId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -59,9 +60,8 @@ pub async fn create(
 pub async fn read(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<Member>> {
-    let id = parse_id(&id)?;
     let mut conn = state.db.acquire().await?;
     let member = service::get(&ctx, &mut conn, id).await?;
     Ok(Json(member))
@@ -74,10 +74,9 @@ pub async fn read(
 pub async fn update(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(patch): ApiJson<MemberPatch>,
 ) -> AppResult<Json<Member>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let member = service::update(&ctx, &mut tx, id, patch).await?;
     tx.commit().await?;
@@ -91,10 +90,9 @@ pub async fn update(
 pub async fn change_status(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<StatusChange>,
 ) -> AppResult<Json<Member>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let member = service::change_status(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;
@@ -108,10 +106,9 @@ pub async fn change_status(
 pub async fn reset_password(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<PasswordReset>,
 ) -> AppResult<StatusCode> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     service::reset_password(&ctx, &mut tx, &state.hasher, id, input).await?;
     tx.commit().await?;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::Form;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
@@ -21,9 +21,9 @@ use super::service::{
 use crate::auth::Ctx;
 use crate::auth::permissions::{MEMBERS_MANAGE, USERS_VIEW_CONTACT};
 use crate::error::{AppError, FieldError};
-use crate::http::parse_id;
 use crate::roles::service as roles;
 use crate::state::AppState;
+use crate::web::PathId;
 use crate::web::{self, Chrome, Field, FieldSpec, PageResult, Pager, Viewer};
 
 pub fn router() -> Router<AppState> {
@@ -334,9 +334,8 @@ async fn load_profile(
 async fn profile(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let page = load_profile(&state, &ctx, id, None).await?;
     Ok(web::render(&page))
 }
@@ -344,10 +343,9 @@ async fn profile(
 async fn change_status(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<StatusForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let input = StatusChange {
         status: form.status.clone(),
         reason: form.reason.clone(),
@@ -387,66 +385,115 @@ async fn change_status(
 // Create and edit
 
 const PROFILE_FIELDS: &[FieldSpec] = &[
-    ("first_name", "First name", "text", true, "given-name", ""),
-    ("last_name", "Last name", "text", true, "family-name", ""),
-    (
-        "username",
-        "Username",
-        "text",
-        true,
-        "off",
-        "Used to sign in.",
-    ),
-    (
-        "membership_number",
-        "Membership number",
-        "text",
-        false,
-        "off",
-        "",
-    ),
-    ("rank", "Rank", "text", false, "off", ""),
-    ("station", "Station", "text", false, "off", ""),
-    ("hire_date", "Hire date", "date", false, "off", "YYYY-MM-DD"),
+    FieldSpec {
+        name: "first_name",
+        label: "First name",
+        kind: "text",
+        required: true,
+        autocomplete: "given-name",
+        hint: "",
+    },
+    FieldSpec {
+        name: "last_name",
+        label: "Last name",
+        kind: "text",
+        required: true,
+        autocomplete: "family-name",
+        hint: "",
+    },
+    FieldSpec {
+        name: "username",
+        label: "Username",
+        kind: "text",
+        required: true,
+        autocomplete: "off",
+        hint: "Used to sign in.",
+    },
+    FieldSpec {
+        name: "membership_number",
+        label: "Membership number",
+        kind: "text",
+        required: false,
+        autocomplete: "off",
+        hint: "",
+    },
+    FieldSpec {
+        name: "rank",
+        label: "Rank",
+        kind: "text",
+        required: false,
+        autocomplete: "off",
+        hint: "",
+    },
+    FieldSpec {
+        name: "station",
+        label: "Station",
+        kind: "text",
+        required: false,
+        autocomplete: "off",
+        hint: "",
+    },
+    FieldSpec {
+        name: "hire_date",
+        label: "Hire date",
+        kind: "date",
+        required: false,
+        autocomplete: "off",
+        hint: "YYYY-MM-DD",
+    },
 ];
 
 const CONTACT_FIELDS: &[FieldSpec] = &[
-    ("email", "E-mail", "email", true, "email", ""),
-    ("phone", "Phone", "tel", false, "tel", ""),
-    (
-        "emergency_contact_name",
-        "Emergency contact",
-        "text",
-        false,
-        "off",
-        "",
-    ),
-    (
-        "emergency_contact_phone",
-        "Emergency contact phone",
-        "tel",
-        false,
-        "off",
-        "",
-    ),
-    (
-        "emergency_contact_relationship",
-        "Relationship",
-        "text",
-        false,
-        "off",
-        "",
-    ),
+    FieldSpec {
+        name: "email",
+        label: "E-mail",
+        kind: "email",
+        required: true,
+        autocomplete: "email",
+        hint: "",
+    },
+    FieldSpec {
+        name: "phone",
+        label: "Phone",
+        kind: "tel",
+        required: false,
+        autocomplete: "tel",
+        hint: "",
+    },
+    FieldSpec {
+        name: "emergency_contact_name",
+        label: "Emergency contact",
+        kind: "text",
+        required: false,
+        autocomplete: "off",
+        hint: "",
+    },
+    FieldSpec {
+        name: "emergency_contact_phone",
+        label: "Emergency contact phone",
+        kind: "tel",
+        required: false,
+        autocomplete: "off",
+        hint: "",
+    },
+    FieldSpec {
+        name: "emergency_contact_relationship",
+        label: "Relationship",
+        kind: "text",
+        required: false,
+        autocomplete: "off",
+        hint: "",
+    },
 ];
 
-const PASSWORD_FIELD: FieldSpec = (
-    "temporary_password",
-    "Temporary password (optional)",
-    "password",
-    false,
-    "new-password",
-    "At least 12 characters. The member must change it when they first sign in. Leave empty to set one later.",
-);
+const PASSWORD_FIELD: FieldSpec = FieldSpec {
+    name: "temporary_password",
+    label: "Temporary password (optional)",
+    kind: "password",
+    required: false,
+    autocomplete: "new-password",
+    hint: "At least 12 characters. The member must change it when they first sign in. Leave empty to set one later.",
+};
 
 fn build_fields(
     specs: &[FieldSpec],
@@ -670,9 +717,8 @@ fn edit_page(
 async fn edit_form(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let mut conn = state.db.acquire().await?;
     let m = service::get(&ctx, &mut conn, id).await?;
     let page = edit_page(&ctx, &m, &MemberForm::from_member(&m), vec![])?;
@@ -697,10 +743,9 @@ fn changed(before: Option<String>, after: Option<String>) -> Option<Option<Strin
 async fn edit(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<MemberForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let mut conn = state.db.acquire().await?;
     let m = service::get(&ctx, &mut conn, id).await?;
     drop(conn);

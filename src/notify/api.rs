@@ -1,7 +1,7 @@
 //! `/api/v1/notifications` (each member's own inbox and preferences) and the administrators'
 //! `/api/v1/settings/email` and `/api/v1/settings/notification-defaults` (`settings.manage`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
@@ -12,8 +12,9 @@ use super::service::{self, DefaultPreference, Inbox, InboxQuery, Notification};
 use super::service::{Preference, PreferencesInput};
 use crate::auth::Ctx;
 use crate::error::AppResult;
-use crate::http::{ApiJson, ApiQuery, parse_id};
+use crate::http::{ApiJson, ApiQuery};
 use crate::state::AppState;
+use crate::web::PathId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -82,9 +83,8 @@ pub async fn read_all(State(state): State<AppState>, ctx: Ctx) -> AppResult<Json
 pub async fn read(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<Notification>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let n = service::mark_read(&ctx, &mut tx, id).await?;
     tx.commit().await?;
@@ -161,8 +161,7 @@ pub async fn save_email_settings(
 ) -> AppResult<Json<EmailSettings>> {
     let mut tx = state.db.begin().await?;
     let s = mail::save_settings(&state, &ctx, &mut tx, input).await?;
-    tx.commit().await?;
-    state.mailer.kick();
+    state.mailer.commit_and_kick(tx).await?;
     Ok(Json(s))
 }
 
@@ -198,12 +197,10 @@ pub async fn outbox(
 pub async fn retry(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<OutboxItem>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let item = mail::retry(&ctx, &mut tx, id).await?;
-    tx.commit().await?;
-    state.mailer.kick();
+    state.mailer.commit_and_kick(tx).await?;
     Ok(Json(item))
 }

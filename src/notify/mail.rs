@@ -1029,6 +1029,15 @@ impl Mailer {
     pub fn kick(&self) {
         self.wake.notify_one();
     }
+
+    /// Commits a change that may have queued email and wakes the sender: the one way such a
+    /// change ends, on every face (API, page, job), so that no path leaves its email waiting for
+    /// the outbox job's next round.
+    pub async fn commit_and_kick(&self, tx: crate::db::Tx<'_>) -> crate::error::AppResult<()> {
+        tx.commit().await?;
+        self.kick();
+        Ok(())
+    }
 }
 
 /// The sender task `serve` starts: waits for a kick, sends every organization's due email.

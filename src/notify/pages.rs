@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -20,8 +20,8 @@ use super::mail::{self, EmailSettings, EmailSettingsInput, OutboxCounts, OutboxQ
 use super::service::{self, DefaultPreference, InboxQuery, Preference, PreferencesInput};
 use crate::auth::Ctx;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::parse_id;
 use crate::state::AppState;
+use crate::web::PathId;
 use crate::web::{
     self, Chrome, Field, FieldSpec, LocalTime, NavItem, PageResult, Pager, SETTINGS, Viewer,
 };
@@ -169,10 +169,9 @@ fn back_to_inbox(back: &str) -> String {
 async fn read(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<BackForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     service::mark_read(&ctx, &mut tx, id).await?;
     tx.commit().await?;
@@ -184,9 +183,8 @@ async fn read(
 async fn open(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let n = service::mark_read(&ctx, &mut tx, id).await?;
     tx.commit().await?;
@@ -325,70 +323,70 @@ async fn save_preferences(
 // Email settings and the test message
 
 const SERVER_FIELDS: &[FieldSpec] = &[
-    (
-        "host",
-        "Mail server",
-        "text",
-        true,
-        "off",
-        "The SMTP server's name or address, such as smtp.example.org.",
-    ),
-    (
-        "port",
-        "Port",
-        "number",
-        true,
-        "off",
-        "Usually 587 for STARTTLS, 465 for TLS, 25 for a relay on the station network.",
-    ),
+    FieldSpec {
+        name: "host",
+        label: "Mail server",
+        kind: "text",
+        required: true,
+        autocomplete: "off",
+        hint: "The SMTP server's name or address, such as smtp.example.org.",
+    },
+    FieldSpec {
+        name: "port",
+        label: "Port",
+        kind: "number",
+        required: true,
+        autocomplete: "off",
+        hint: "Usually 587 for STARTTLS, 465 for TLS, 25 for a relay on the station network.",
+    },
 ];
 
 const SIGN_IN_FIELDS: &[FieldSpec] = &[
-    (
-        "username",
-        "User name",
-        "text",
-        false,
-        "off",
-        "Leave empty if the server takes mail without signing in.",
-    ),
-    (
-        "password",
-        "Password",
-        "password",
-        false,
-        "new-password",
-        "Stored encrypted and never shown again.",
-    ),
+    FieldSpec {
+        name: "username",
+        label: "User name",
+        kind: "text",
+        required: false,
+        autocomplete: "off",
+        hint: "Leave empty if the server takes mail without signing in.",
+    },
+    FieldSpec {
+        name: "password",
+        label: "Password",
+        kind: "password",
+        required: false,
+        autocomplete: "new-password",
+        hint: "Stored encrypted and never shown again.",
+    },
 ];
 
 const SENDER_FIELDS: &[FieldSpec] = &[
-    (
-        "from_address",
-        "From address",
-        "email",
-        true,
-        "off",
-        "The address emails come from, such as logbook@example.org.",
-    ),
-    (
-        "from_name",
-        "From name",
-        "text",
-        false,
-        "off",
-        "Shown as the sender, such as Station 5 Logbook. Optional.",
-    ),
+    FieldSpec {
+        name: "from_address",
+        label: "From address",
+        kind: "email",
+        required: true,
+        autocomplete: "off",
+        hint: "The address emails come from, such as logbook@example.org.",
+    },
+    FieldSpec {
+        name: "from_name",
+        label: "From name",
+        kind: "text",
+        required: false,
+        autocomplete: "off",
+        hint: "Shown as the sender, such as Station 5 Logbook. Optional.",
+    },
 ];
 
-const DELIVERY_FIELDS: &[FieldSpec] = &[(
-    "give_up_hours",
-    "Give up after (hours)",
-    "number",
-    true,
-    "off",
-    "Email that could not be delivered within this many hours is given up (1 to 720).",
-)];
+const DELIVERY_FIELDS: &[FieldSpec] = &[FieldSpec {
+    name: "give_up_hours",
+    label: "Give up after (hours)",
+    kind: "number",
+    required: true,
+    autocomplete: "off",
+    hint: "Email that could not be delivered within this many hours is given up (1 to 720).",
+}];
 
 const ALL_FIELDS: &[&[FieldSpec]] = &[
     SERVER_FIELDS,
@@ -612,8 +610,7 @@ async fn save_email_settings(
     let mut tx = state.db.begin().await?;
     match mail::save_settings(&state, &ctx, &mut tx, form.input()).await {
         Ok(_) => {
-            tx.commit().await?;
-            state.mailer.kick();
+            state.mailer.commit_and_kick(tx).await?;
             Ok(Redirect::to("/settings/email?saved=1").into_response())
         }
         Err(AppError::Validation(errors)) => {
@@ -828,15 +825,13 @@ pub struct RetryForm {
 async fn retry(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<RetryForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     match mail::retry(&ctx, &mut tx, id).await {
         Ok(_) => {
-            tx.commit().await?;
-            state.mailer.kick();
+            state.mailer.commit_and_kick(tx).await?;
             let status = if OUTBOX_STATUSES.contains(&form.status.trim()) {
                 form.status.trim()
             } else {

@@ -53,8 +53,9 @@ struct Recipient {
 
 /// Creates an in-app notification for each recipient (members of `org_id` only; anyone else is
 /// ignored) and queues an email for those whose preference says so, in the caller's transaction:
-/// the change and what it announces commit together. Call `state.mailer.kick()` after commit to
-/// send at once; otherwise the outbox job sends within a minute.
+/// the change and what it announces commit together. End with `Mailer::commit_and_kick` (or
+/// `web::finish_form`, which uses it) to send at once; otherwise the outbox job sends within a
+/// minute.
 pub async fn notify(
     state: &AppState,
     tx: &mut Tx<'_>,

@@ -12,6 +12,7 @@ use crate::auth::Ctx;
 use crate::error::AppResult;
 use crate::http::{ApiJson, parse_id};
 use crate::state::AppState;
+use crate::web::PathId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -61,9 +62,8 @@ pub async fn create(
 pub async fn read(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<Role>> {
-    let id = parse_id(&id)?;
     let mut conn = state.db.acquire().await?;
     let role = service::get(&ctx, &mut conn, id).await?;
     Ok(Json(role))
@@ -76,10 +76,9 @@ pub async fn read(
 pub async fn update(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(patch): ApiJson<RolePatch>,
 ) -> AppResult<Json<Role>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let role = service::update(&ctx, &mut tx, id, patch).await?;
     tx.commit().await?;
@@ -92,9 +91,8 @@ pub async fn update(
 pub async fn remove(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<StatusCode> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     service::delete(&ctx, &mut tx, id).await?;
     tx.commit().await?;
@@ -107,10 +105,9 @@ pub async fn remove(
 pub async fn clone(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<CloneRole>,
 ) -> AppResult<(StatusCode, Json<Role>)> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let role = service::clone(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;
@@ -123,9 +120,8 @@ pub async fn clone(
 pub async fn member_roles(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<Vec<MemberRole>>> {
-    let id = parse_id(&id)?;
     let mut conn = state.db.acquire().await?;
     let roles = service::member_roles(&ctx, &mut conn, id).await?;
     Ok(Json(roles))
@@ -138,10 +134,9 @@ pub async fn member_roles(
 pub async fn assign(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<AssignRole>,
 ) -> AppResult<Json<Vec<MemberRole>>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let roles = service::assign(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;

@@ -522,79 +522,93 @@ struct CheckPage {
 // Organization
 
 const ORG_FIELDS: &[FieldSpec] = &[
-    (
-        "name",
-        "Department name",
-        "text",
-        true,
-        "organization",
-        "As it should appear on reports, e.g. Maple Grove Volunteer Fire Department.",
-    ),
-    (
-        "identifier",
-        "FDID or state id (optional)",
-        "text",
-        false,
-        "off",
-        "The number your state fire marshal or NFIRS gave the department.",
-    ),
+    FieldSpec {
+        name: "name",
+        label: "Department name",
+        kind: "text",
+        required: true,
+        autocomplete: "organization",
+        hint: "As it should appear on reports, e.g. Maple Grove Volunteer Fire Department.",
+    },
+    FieldSpec {
+        name: "identifier",
+        label: "FDID or state id (optional)",
+        kind: "text",
+        required: false,
+        autocomplete: "off",
+        hint: "The number your state fire marshal or NFIRS gave the department.",
+    },
 ];
 /// City, state and ZIP: the department's address and a station's.
 const CITY_STATE_ZIP: &[FieldSpec] = &[
-    (
-        "city",
-        "City (optional)",
-        "text",
-        false,
-        "address-level2",
-        "",
-    ),
-    (
-        "state",
-        "State (optional)",
-        "text",
-        false,
-        "address-level1",
-        "",
-    ),
-    (
-        "postal_code",
-        "ZIP code (optional)",
-        "text",
-        false,
-        "postal-code",
-        "",
-    ),
+    FieldSpec {
+        name: "city",
+        label: "City (optional)",
+        kind: "text",
+        required: false,
+        autocomplete: "address-level2",
+        hint: "",
+    },
+    FieldSpec {
+        name: "state",
+        label: "State (optional)",
+        kind: "text",
+        required: false,
+        autocomplete: "address-level1",
+        hint: "",
+    },
+    FieldSpec {
+        name: "postal_code",
+        label: "ZIP code (optional)",
+        kind: "text",
+        required: false,
+        autocomplete: "postal-code",
+        hint: "",
+    },
 ];
 const ORG_STREET: &[FieldSpec] = &[
-    (
-        "address_line1",
-        "Street address (optional)",
-        "text",
-        false,
-        "address-line1",
-        "",
-    ),
-    (
-        "address_line2",
-        "Address line 2 (optional)",
-        "text",
-        false,
-        "address-line2",
-        "",
-    ),
+    FieldSpec {
+        name: "address_line1",
+        label: "Street address (optional)",
+        kind: "text",
+        required: false,
+        autocomplete: "address-line1",
+        hint: "",
+    },
+    FieldSpec {
+        name: "address_line2",
+        label: "Address line 2 (optional)",
+        kind: "text",
+        required: false,
+        autocomplete: "address-line2",
+        hint: "",
+    },
 ];
 const ORG_CONTACT: &[FieldSpec] = &[
-    ("county", "County (optional)", "text", false, "off", ""),
-    ("phone", "Phone (optional)", "tel", false, "tel", ""),
-    (
-        "email",
-        "Department email (optional)",
-        "email",
-        false,
-        "email",
-        "",
-    ),
+    FieldSpec {
+        name: "county",
+        label: "County (optional)",
+        kind: "text",
+        required: false,
+        autocomplete: "off",
+        hint: "",
+    },
+    FieldSpec {
+        name: "phone",
+        label: "Phone (optional)",
+        kind: "tel",
+        required: false,
+        autocomplete: "tel",
+        hint: "",
+    },
+    FieldSpec {
+        name: "email",
+        label: "Department email (optional)",
+        kind: "email",
+        required: false,
+        autocomplete: "email",
+        hint: "",
+    },
 ];
 
 #[derive(Template)]
@@ -731,40 +745,54 @@ fn organization_page(
 // Administrator
 
 const ADMIN_FIELDS: &[FieldSpec] = &[
-    ("first_name", "First name", "text", true, "given-name", ""),
-    ("last_name", "Last name", "text", true, "family-name", ""),
-    (
-        "username",
-        "Username",
-        "text",
-        true,
-        "username",
-        "Lower-case letters, digits, dots, dashes and underscores; at least 3.",
-    ),
-    (
-        "email",
-        "Email",
-        "email",
-        true,
-        "email",
-        "Password resets and security alerts go here.",
-    ),
-    (
-        "password",
-        "Password",
-        "password",
-        true,
-        "new-password",
-        "At least 12 characters. A few unrelated words make a good one.",
-    ),
-    (
-        "password_confirm",
-        "Password again",
-        "password",
-        true,
-        "new-password",
-        "",
-    ),
+    FieldSpec {
+        name: "first_name",
+        label: "First name",
+        kind: "text",
+        required: true,
+        autocomplete: "given-name",
+        hint: "",
+    },
+    FieldSpec {
+        name: "last_name",
+        label: "Last name",
+        kind: "text",
+        required: true,
+        autocomplete: "family-name",
+        hint: "",
+    },
+    FieldSpec {
+        name: "username",
+        label: "Username",
+        kind: "text",
+        required: true,
+        autocomplete: "username",
+        hint: "Lower-case letters, digits, dots, dashes and underscores; at least 3.",
+    },
+    FieldSpec {
+        name: "email",
+        label: "Email",
+        kind: "email",
+        required: true,
+        autocomplete: "email",
+        hint: "Password resets and security alerts go here.",
+    },
+    FieldSpec {
+        name: "password",
+        label: "Password",
+        kind: "password",
+        required: true,
+        autocomplete: "new-password",
+        hint: "At least 12 characters. A few unrelated words make a good one.",
+    },
+    FieldSpec {
+        name: "password_confirm",
+        label: "Password again",
+        kind: "password",
+        required: true,
+        autocomplete: "new-password",
+        hint: "",
+    },
 ];
 
 #[derive(Template)]
@@ -844,41 +872,48 @@ async fn save_administrator(
 // Stations and apparatus
 
 const LOCATION_FIELDS: &[FieldSpec] = &[
-    (
-        "name",
-        "Station name",
-        "text",
-        true,
-        "off",
-        "e.g. Station 1 or Headquarters.",
-    ),
-    (
-        "station_number",
-        "Station number (optional)",
-        "text",
-        false,
-        "off",
-        "",
-    ),
-    (
-        "address_line1",
-        "Street address (optional)",
-        "text",
-        false,
-        "address-line1",
-        "",
-    ),
+    FieldSpec {
+        name: "name",
+        label: "Station name",
+        kind: "text",
+        required: true,
+        autocomplete: "off",
+        hint: "e.g. Station 1 or Headquarters.",
+    },
+    FieldSpec {
+        name: "station_number",
+        label: "Station number (optional)",
+        kind: "text",
+        required: false,
+        autocomplete: "off",
+        hint: "",
+    },
+    FieldSpec {
+        name: "address_line1",
+        label: "Street address (optional)",
+        kind: "text",
+        required: false,
+        autocomplete: "address-line1",
+        hint: "",
+    },
 ];
 const APPARATUS_FIELDS: &[FieldSpec] = &[
-    (
-        "unit_number",
-        "Unit number",
-        "text",
-        true,
-        "off",
-        "As on the radio, e.g. E1 or Engine 21.",
-    ),
-    ("unit_name", "Name (optional)", "text", false, "off", ""),
+    FieldSpec {
+        name: "unit_number",
+        label: "Unit number",
+        kind: "text",
+        required: true,
+        autocomplete: "off",
+        hint: "As on the radio, e.g. E1 or Engine 21.",
+    },
+    FieldSpec {
+        name: "unit_name",
+        label: "Name (optional)",
+        kind: "text",
+        required: false,
+        autocomplete: "off",
+        hint: "",
+    },
 ];
 
 #[derive(Template)]
@@ -1108,58 +1143,58 @@ fn stations_errors(draft: &Draft, action: &str, errors: Vec<FieldError>) -> Vec<
 // Email
 
 const EMAIL_SERVER: &[FieldSpec] = &[
-    (
-        "host",
-        "Mail server",
-        "text",
-        true,
-        "off",
-        "e.g. smtp.gmail.com or your provider's SMTP server.",
-    ),
-    (
-        "port",
-        "Port",
-        "number",
-        true,
-        "off",
-        "587 for STARTTLS, 465 for TLS.",
-    ),
+    FieldSpec {
+        name: "host",
+        label: "Mail server",
+        kind: "text",
+        required: true,
+        autocomplete: "off",
+        hint: "e.g. smtp.gmail.com or your provider's SMTP server.",
+    },
+    FieldSpec {
+        name: "port",
+        label: "Port",
+        kind: "number",
+        required: true,
+        autocomplete: "off",
+        hint: "587 for STARTTLS, 465 for TLS.",
+    },
 ];
 const EMAIL_SIGN_IN: &[FieldSpec] = &[
-    (
-        "username",
-        "User name (optional)",
-        "text",
-        false,
-        "off",
-        "Usually the full email address of the sending account.",
-    ),
-    (
-        "password",
-        "Password",
-        "password",
-        false,
-        "new-password",
-        "For Gmail or Microsoft 365, an app password.",
-    ),
+    FieldSpec {
+        name: "username",
+        label: "User name (optional)",
+        kind: "text",
+        required: false,
+        autocomplete: "off",
+        hint: "Usually the full email address of the sending account.",
+    },
+    FieldSpec {
+        name: "password",
+        label: "Password",
+        kind: "password",
+        required: false,
+        autocomplete: "new-password",
+        hint: "For Gmail or Microsoft 365, an app password.",
+    },
 ];
 const EMAIL_SENDER: &[FieldSpec] = &[
-    (
-        "from_address",
-        "From address",
-        "email",
-        true,
-        "off",
-        "Emails come from this address.",
-    ),
-    (
-        "from_name",
-        "From name (optional)",
-        "text",
-        false,
-        "off",
-        "e.g. Maple Grove VFD.",
-    ),
+    FieldSpec {
+        name: "from_address",
+        label: "From address",
+        kind: "email",
+        required: true,
+        autocomplete: "off",
+        hint: "Emails come from this address.",
+    },
+    FieldSpec {
+        name: "from_name",
+        label: "From name (optional)",
+        kind: "text",
+        required: false,
+        autocomplete: "off",
+        hint: "e.g. Maple Grove VFD.",
+    },
 ];
 
 #[derive(Template)]

@@ -1,6 +1,6 @@
 //! `/api/v1/announcements`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -8,8 +8,9 @@ use axum::{Json, Router};
 use super::service::{self, Announcement, ListQuery, NewAnnouncement, Posted};
 use crate::auth::Ctx;
 use crate::error::AppResult;
-use crate::http::{ApiJson, ApiQuery, Page, parse_id};
+use crate::http::{ApiJson, ApiQuery, Page};
 use crate::state::AppState;
+use crate::web::PathId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -49,9 +50,8 @@ pub async fn current(
 pub async fn read(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<Announcement>> {
-    let id = parse_id(&id)?;
     let mut conn = state.db.acquire().await?;
     Ok(Json(service::get(&ctx, &mut conn, id).await?))
 }
@@ -67,8 +67,7 @@ pub async fn post_one(
 ) -> AppResult<(StatusCode, Json<Posted>)> {
     let mut tx = state.db.begin().await?;
     let posted = service::post(&state, &ctx, &mut tx, input).await?;
-    tx.commit().await?;
-    state.mailer.kick();
+    state.mailer.commit_and_kick(tx).await?;
     Ok((StatusCode::CREATED, Json(posted)))
 }
 
@@ -78,9 +77,8 @@ pub async fn post_one(
 pub async fn dismiss(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<StatusCode> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     service::dismiss(&ctx, &mut tx, id).await?;
     tx.commit().await?;
@@ -94,9 +92,8 @@ pub async fn dismiss(
 pub async fn withdraw(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<Announcement>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let a = service::withdraw(&ctx, &mut tx, id).await?;
     tx.commit().await?;

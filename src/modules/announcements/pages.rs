@@ -20,6 +20,7 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::http::parse_id;
 use crate::roles::service as roles;
 use crate::state::AppState;
+use crate::web::PathId;
 use crate::web::{self, Chrome, LocalTime, PageResult, Pager, Viewer};
 
 pub fn router() -> Router<AppState> {
@@ -427,8 +428,7 @@ async fn create(
         // Something could not be read: the service ran only to collect its own messages.
         Ok(_) if !errors.is_empty() => tx.rollback().await?,
         Ok(posted) => {
-            tx.commit().await?;
-            state.mailer.kick();
+            state.mailer.commit_and_kick(tx).await?;
             let to = if form.notify {
                 format!(
                     "/announcements?posted=1&notified={}&emailed={}",
@@ -466,11 +466,10 @@ struct DismissForm {
 async fn dismiss(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
     form: Result<Form<DismissForm>, FormRejection>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     service::dismiss(&ctx, &mut tx, id).await?;
     tx.commit().await?;

@@ -16,7 +16,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::pages::{DoneQuery, beside, chrome, finish_form, label, parse_date, parse_optional_id};
+use super::pages::{DoneQuery, chrome, label};
 use super::{import, service, tiers, waivers};
 use crate::auth::Ctx;
 use crate::auth::permissions::{MEMBERS_MANAGE, TRAINING_MANAGE};
@@ -24,7 +24,9 @@ use crate::error::{AppError, FieldError};
 use crate::http::parse_id;
 use crate::members::service::RowError;
 use crate::state::AppState;
+use crate::web::PathId;
 use crate::web::{self, Chrome, PageResult, Pager, Viewer};
+use crate::web::{beside, finish_form, parse_date, parse_optional_id};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -302,7 +304,10 @@ async fn grant_waiver(
         };
         let mut tx = state.db.begin().await?;
         let saved = waivers::create_waiver(&ctx, &mut tx, input).await;
-        if finish_form(tx, saved, &mut errors).await?.is_some() {
+        if finish_form(tx, saved, &mut errors, &state.mailer)
+            .await?
+            .is_some()
+        {
             return Ok(Redirect::to("/training/waivers?done=granted").into_response());
         }
     }
@@ -321,9 +326,8 @@ struct DeactivatePage {
 async fn deactivate_confirm(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     ctx.require(TRAINING_MANAGE)?;
     let mut conn = state.db.acquire().await?;
     let w = waivers::listed_waiver(&ctx, &mut conn, id).await?;
@@ -340,9 +344,8 @@ async fn deactivate_confirm(
 async fn deactivate(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     ctx.require(TRAINING_MANAGE)?;
     let mut tx = state.db.begin().await?;
     match waivers::deactivate_waiver(&ctx, &mut tx, id).await {
@@ -501,7 +504,7 @@ async fn leave_update(
         };
         let mut tx = state.db.begin().await?;
         let saved = waivers::update_leave(&ctx, &mut tx, leave, patch).await;
-        match finish_form(tx, saved, &mut errors).await {
+        match finish_form(tx, saved, &mut errors, &state.mailer).await {
             Ok(Some(_)) => {
                 return Ok(
                     Redirect::to(&format!("/members/{member}/leaves?done=updated")).into_response(),
@@ -792,9 +795,8 @@ async fn tier_new(Viewer(ctx): Viewer) -> PageResult {
 async fn tier_edit(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     ctx.require(MEMBERS_MANAGE)?;
     let mut conn = state.db.acquire().await?;
     let t = tiers::tier(&ctx, &mut conn, id).await?;
@@ -858,7 +860,10 @@ async fn tier_save(state: &AppState, ctx: &Ctx, id: Option<Uuid>, form: TierForm
         None => tiers::create_tier(ctx, &mut tx, input).await,
         Some(id) => tiers::update_tier(ctx, &mut tx, id, input).await,
     };
-    if finish_form(tx, saved, &mut errors).await?.is_some() {
+    if finish_form(tx, saved, &mut errors, &state.mailer)
+        .await?
+        .is_some()
+    {
         return Ok(Redirect::to("/membership/tiers?done=saved").into_response());
     }
     let page = tier_page(ctx, id, slug, form, &errors);
@@ -876,9 +881,8 @@ async fn tier_create(
 async fn tier_update(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<TierForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     tier_save(&state, &ctx, Some(id), form).await
 }

@@ -16,6 +16,7 @@ use crate::auth::Ctx;
 use crate::error::AppResult;
 use crate::http::{ApiJson, ApiQuery, Page, parse_id};
 use crate::state::AppState;
+use crate::web::PathId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -77,10 +78,9 @@ pub async fn create_course(
 pub async fn update_course(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<CourseInput>,
 ) -> AppResult<Json<Course>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let course = service::update_course(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;
@@ -122,9 +122,8 @@ pub async fn create_records(
 pub async fn record(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<TrainingRecord>> {
-    let id = parse_id(&id)?;
     let mut conn = state.db.acquire().await?;
     Ok(Json(service::get_record(&ctx, &mut conn, id).await?))
 }
@@ -138,10 +137,9 @@ pub async fn record(
 pub async fn void_record(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<VoidRecord>,
 ) -> AppResult<Json<TrainingRecord>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let r = service::void_record(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;
@@ -180,10 +178,9 @@ pub async fn create_requirement(
 pub async fn update_requirement(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<RequirementInput>,
 ) -> AppResult<Json<Requirement>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let r = service::update_requirement(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;

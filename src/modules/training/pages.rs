@@ -23,11 +23,14 @@ use super::service::{self, Category, Course, RecordQuery, TrainingRecord};
 use super::submissions::{self, Review, Submission, SubmissionInput};
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
-use crate::db::Tx;
 use crate::error::{AppError, FieldError};
 use crate::http::parse_id;
 use crate::state::AppState;
-use crate::web::{self, Chrome, PageResult, Pager, Viewer};
+use crate::web::PathId;
+use crate::web::{
+    self, Chrome, PageResult, Pager, Viewer, beside, finish_form, parse_date, parse_hours,
+    parse_optional_id,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -76,105 +79,6 @@ pub(super) fn label(s: &str) -> String {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
     }
-}
-
-pub(super) fn parse_date(
-    field: &str,
-    raw: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<NaiveDate> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        errors.push(FieldError::new(field, "is required"));
-        return None;
-    }
-    match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        Ok(d) => Some(d),
-        Err(_) => {
-            errors.push(FieldError::new(field, "is not a date (YYYY-MM-DD)"));
-            None
-        }
-    }
-}
-
-pub(super) fn parse_hours(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<Decimal> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return None;
-    }
-    match raw.replace(',', ".").parse::<Decimal>() {
-        Ok(h) => Some(h),
-        Err(_) => {
-            errors.push(FieldError::new(field, "is not a number of hours"));
-            None
-        }
-    }
-}
-
-pub(super) fn parse_optional_id(
-    field: &str,
-    raw: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<Uuid> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return None;
-    }
-    match Uuid::try_parse(raw) {
-        Ok(id) => Some(id),
-        Err(_) => {
-            errors.push(FieldError::new(field, "is not one of the choices"));
-            None
-        }
-    }
-}
-
-/// Ends a form's save: the transaction commits only when the save succeeded and the form had no
-/// errors of its own (`errors`, from reading its fields). Otherwise nothing is written: the
-/// service's field errors join `errors` and the answer is None, for the page to show them
-/// beside the fields. Any other error passes through (the dropped transaction rolls back).
-pub(super) async fn finish_form<T>(
-    tx: Tx<'static>,
-    saved: Result<T, AppError>,
-    errors: &mut Vec<FieldError>,
-) -> Result<Option<T>, AppError> {
-    match saved {
-        Ok(saved) if errors.is_empty() => {
-            tx.commit().await?;
-            Ok(Some(saved))
-        }
-        Ok(_) => {
-            tx.rollback().await?;
-            Ok(None)
-        }
-        Err(AppError::Validation(found)) => {
-            tx.rollback().await?;
-            errors.extend(found);
-            Ok(None)
-        }
-        Err(other) => Err(other),
-    }
-}
-
-/// Field errors as sentences keyed by field ("Hours must not be negative."): `web::field_errors`
-/// with the form's labels; a message about no field of the form is kept under its own key.
-pub(super) fn beside(
-    errors: &[FieldError],
-    labels: &[(&str, &'static str)],
-) -> std::collections::HashMap<String, String> {
-    let label = |field: &str| labels.iter().find(|(f, _)| *f == field).map(|(_, l)| *l);
-    let (mut by_field, other) = web::field_errors(errors.to_vec(), label);
-    for e in other {
-        let text = web::sentence(&e.message);
-        by_field
-            .entry(e.field)
-            .and_modify(|t| {
-                t.push(' ');
-                t.push_str(&text)
-            })
-            .or_insert(text);
-    }
-    by_field
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -405,10 +309,9 @@ async fn me(
 async fn member(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     query: Result<Query<MeQuery>, QueryRejection>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     ctx.require(TRAINING_MANAGE)?;
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let page = web::page_number(q.page.as_deref());
@@ -499,9 +402,8 @@ async fn submit(
         };
         let mut tx = state.db.begin().await?;
         let saved = submissions::submit(&state, &ctx, &mut tx, input).await;
-        let saved = finish_form(tx, saved, &mut errors).await?;
+        let saved = finish_form(tx, saved, &mut errors, &state.mailer).await?;
         if let Some(s) = saved {
-            state.mailer.kick();
             let done = if s.status == "approved" {
                 "approved"
             } else {
@@ -679,7 +581,7 @@ async fn record(
         };
         let mut tx = state.db.begin().await?;
         let saved = service::create_records(&ctx, &mut tx, input).await;
-        let saved = finish_form(tx, saved, &mut errors).await?;
+        let saved = finish_form(tx, saved, &mut errors, &state.mailer).await?;
         if let Some(made) = saved {
             return Ok(Redirect::to(&format!(
                 "/training/records?done=recorded&count={}",
@@ -826,9 +728,8 @@ struct VoidPage {
 async fn void_confirm(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     ctx.require(TRAINING_MANAGE)?;
     let mut conn = state.db.acquire().await?;
     let r = service::get_record(&ctx, &mut conn, id).await?;
@@ -852,10 +753,9 @@ pub struct VoidForm {
 async fn void(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<VoidForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     ctx.require(TRAINING_MANAGE)?;
     let mut tx = state.db.begin().await?;
     match service::void_record(
@@ -1136,8 +1036,7 @@ async fn review(
     };
     match result {
         Ok(_) => {
-            tx.commit().await?;
-            state.mailer.kick();
+            state.mailer.commit_and_kick(tx).await?;
             Ok(
                 Redirect::to(&format!("/training/submissions?done={}", form.decision))
                     .into_response(),
@@ -1557,9 +1456,8 @@ async fn course_new(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageR
 async fn course_edit(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     ctx.require(TRAINING_MANAGE)?;
     let mut conn = state.db.acquire().await?;
     let c = service::courses(&ctx, &mut conn)
@@ -1628,7 +1526,7 @@ async fn course_save(
         None => service::create_course(ctx, &mut tx, input).await,
         Some(id) => service::update_course(ctx, &mut tx, id, input).await,
     };
-    let saved = finish_form(tx, saved, &mut errors).await?;
+    let saved = finish_form(tx, saved, &mut errors, &state.mailer).await?;
     if saved.is_some() {
         return Ok(Redirect::to("/training/setup?done=course").into_response());
     }
@@ -1647,10 +1545,9 @@ async fn course_create(
 async fn course_update(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<CourseForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     course_save(&state, &ctx, Some(id), form).await
 }
 
@@ -1776,9 +1673,8 @@ async fn requirement_new(State(state): State<AppState>, Viewer(ctx): Viewer) -> 
 async fn requirement_edit(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     ctx.require(TRAINING_MANAGE)?;
     let mut conn = state.db.acquire().await?;
     let r = service::requirements(&ctx, &mut conn)
@@ -1859,7 +1755,7 @@ async fn requirement_save(
         None => service::create_requirement(ctx, &mut tx, input).await,
         Some(id) => service::update_requirement(ctx, &mut tx, id, input).await,
     };
-    let saved = finish_form(tx, saved, &mut errors).await?;
+    let saved = finish_form(tx, saved, &mut errors, &state.mailer).await?;
     if saved.is_some() {
         return Ok(Redirect::to("/training/setup?done=requirement").into_response());
     }
@@ -1878,10 +1774,9 @@ async fn requirement_create(
 async fn requirement_update(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     requirement_save(&state, &ctx, Some(id), pairs).await
 }
 
@@ -1994,10 +1889,9 @@ async fn leaves_page(
 async fn leaves(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     query: Result<Query<DoneQuery>, QueryRejection>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let form = LeaveForm {
         leave_type: "leave_of_absence".into(),
@@ -2016,10 +1910,9 @@ async fn leaves(
 async fn grant_leave(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<LeaveForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     ctx.require(crate::auth::permissions::MEMBERS_MANAGE)?;
     let mut errors = Vec::new();
     let start = parse_date("start_date", &form.start_date, &mut errors);
@@ -2038,7 +1931,7 @@ async fn grant_leave(
         };
         let mut tx = state.db.begin().await?;
         let saved = super::waivers::create_leave(&ctx, &mut tx, input).await;
-        let saved = finish_form(tx, saved, &mut errors).await?;
+        let saved = finish_form(tx, saved, &mut errors, &state.mailer).await?;
         if saved.is_some() {
             return Ok(Redirect::to(&format!("/members/{id}/leaves?done=granted")).into_response());
         }

@@ -6,7 +6,7 @@
 //! category). Officers are told of new submissions; members of the decision. No one reviews
 //! their own.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,10 +23,11 @@ use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
-use crate::http::{ApiJson, ApiQuery, Page, PageQuery, parse_id};
+use crate::http::{ApiJson, ApiQuery, Page, PageQuery};
 use crate::input::{Checks, optional_paragraphs, optional_text, required_text};
 use crate::notify::{self, Notice};
 use crate::state::AppState;
+use crate::web::PathId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -711,8 +712,7 @@ pub async fn api_submit(
 ) -> AppResult<(StatusCode, Json<Submission>)> {
     let mut tx = state.db.begin().await?;
     let s = submit(&state, &ctx, &mut tx, input).await?;
-    tx.commit().await?;
-    state.mailer.kick();
+    state.mailer.commit_and_kick(tx).await?;
     Ok((StatusCode::CREATED, Json(s)))
 }
 
@@ -739,9 +739,8 @@ pub async fn api_pending_count(
 pub async fn api_get(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<Submission>> {
-    let id = parse_id(&id)?;
     let mut conn = state.db.acquire().await?;
     Ok(Json(find(&ctx, &mut conn, id).await?))
 }
@@ -753,14 +752,12 @@ pub async fn api_get(
 pub async fn api_edit(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<SubmissionInput>,
 ) -> AppResult<Json<Submission>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let s = edit(&state, &ctx, &mut tx, id, input).await?;
-    tx.commit().await?;
-    state.mailer.kick();
+    state.mailer.commit_and_kick(tx).await?;
     Ok(Json(s))
 }
 
@@ -773,13 +770,11 @@ pub async fn api_edit(
 pub async fn api_review(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<Review>,
 ) -> AppResult<Json<Submission>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let s = review(&state, &ctx, &mut tx, id, input).await?;
-    tx.commit().await?;
-    state.mailer.kick();
+    state.mailer.commit_and_kick(tx).await?;
     Ok(Json(s))
 }

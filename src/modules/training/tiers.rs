@@ -6,7 +6,7 @@
 //! benefits, add tiers and switch them off (`members.manage`); a tier is never deleted, since
 //! members and requirements point at it.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
@@ -19,10 +19,11 @@ use crate::auth::Ctx;
 use crate::auth::permissions::{MEMBERS_MANAGE, MEMBERS_VIEW};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult, unique_violation};
-use crate::http::{ApiJson, parse_id};
+use crate::http::ApiJson;
 use crate::input::{Checks, required_text};
 use crate::jobs::JobCtx;
 use crate::state::AppState;
+use crate::web::PathId;
 
 pub const JOB: &str = "membership_tiers";
 
@@ -462,10 +463,9 @@ pub async fn api_create(
 pub async fn api_update(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<TierInput>,
 ) -> AppResult<Json<Tier>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let t = update_tier(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;

@@ -8,7 +8,7 @@
 //! Waivers: `training.manage`. Leaves: `members.manage`. Routes: `/api/v1/training/waivers`,
 //! `/api/v1/leaves`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -21,9 +21,10 @@ use crate::auth::Ctx;
 use crate::auth::permissions::{MEMBERS_MANAGE, TRAINING_MANAGE};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
-use crate::http::{ApiJson, ApiQuery, double_option, parse_id};
+use crate::http::{ApiJson, ApiQuery, double_option};
 use crate::input::{Checks, optional_text};
 use crate::state::AppState;
+use crate::web::PathId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -881,9 +882,8 @@ pub async fn api_create_waiver(
 pub async fn api_deactivate_waiver(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<TrainingWaiver>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let w = deactivate_waiver(&ctx, &mut tx, id).await?;
     tx.commit().await?;
@@ -923,9 +923,8 @@ pub async fn api_create_leave(
 pub async fn api_leave(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<Leave>> {
-    let id = parse_id(&id)?;
     let mut conn = state.db.acquire().await?;
     Ok(Json(get_leave(&ctx, &mut conn, id).await?))
 }
@@ -938,10 +937,9 @@ pub async fn api_leave(
 pub async fn api_update_leave(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(patch): ApiJson<LeavePatch>,
 ) -> AppResult<Json<Leave>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let l = update_leave(&ctx, &mut tx, id, patch).await?;
     tx.commit().await?;
@@ -954,9 +952,8 @@ pub async fn api_update_leave(
 pub async fn api_remove_leave(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<StatusCode> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     remove_leave(&ctx, &mut tx, id).await?;
     tx.commit().await?;

@@ -14,6 +14,7 @@ use crate::auth::Ctx;
 use crate::error::AppResult;
 use crate::http::{ApiJson, ApiQuery, parse_id};
 use crate::state::AppState;
+use crate::web::PathId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -82,9 +83,8 @@ pub async fn api_create_program(
 pub async fn api_program(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<Program>> {
-    let id = parse_id(&id)?;
     let mut conn = state.db.acquire().await?;
     Ok(Json(service::program(&ctx, &mut conn, id).await?))
 }
@@ -96,10 +96,9 @@ pub async fn api_program(
 pub async fn api_update_program(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<ProgramInput>,
 ) -> AppResult<Json<Program>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let p = service::update_program(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;
@@ -114,10 +113,9 @@ pub async fn api_update_program(
 pub async fn api_add_phase(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<PhaseInput>,
 ) -> AppResult<(StatusCode, Json<Program>)> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let p = service::add_phase(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;
@@ -132,10 +130,9 @@ pub async fn api_add_phase(
 pub async fn api_add_item(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<ItemInput>,
 ) -> AppResult<(StatusCode, Json<Program>)> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let p = service::add_item(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;
@@ -168,15 +165,13 @@ pub async fn api_remove_item(
 pub async fn api_enroll(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<EnrollInput>,
 ) -> AppResult<(StatusCode, Json<EnrollmentDetail>)> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let e = service::enroll(&state, &ctx, &mut tx, id, input).await?;
-    tx.commit().await?;
     // The member's notice goes out now, not at the sender's next round.
-    state.mailer.kick();
+    state.mailer.commit_and_kick(tx).await?;
     Ok((StatusCode::CREATED, Json(e)))
 }
 
@@ -201,9 +196,8 @@ pub async fn api_enrollments(
 pub async fn api_enrollment(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<EnrollmentDetail>> {
-    let id = parse_id(&id)?;
     let mut conn = state.db.acquire().await?;
     Ok(Json(service::enrollment(&ctx, &mut conn, id).await?))
 }
@@ -216,10 +210,9 @@ pub async fn api_enrollment(
 pub async fn api_advance(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<AdvanceInput>,
 ) -> AppResult<Json<EnrollmentDetail>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let e = service::advance(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;
@@ -235,10 +228,9 @@ pub async fn api_advance(
 pub async fn api_withdraw(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<WithdrawInput>,
 ) -> AppResult<Json<EnrollmentDetail>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let e = service::withdraw(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;

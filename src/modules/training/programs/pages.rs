@@ -25,11 +25,11 @@ use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::error::{AppError, FieldError};
 use crate::http::parse_id;
 use crate::modules::training::compliance::show;
-use crate::modules::training::pages::{
-    DoneQuery, beside, chrome, finish_form, label, parse_date, parse_optional_id,
-};
+use crate::modules::training::pages::{DoneQuery, chrome, label};
 use crate::state::AppState;
+use crate::web::PathId;
 use crate::web::{self, Chrome, PageResult, Viewer};
+use crate::web::{beside, finish_form, parse_date, parse_optional_id};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -250,9 +250,8 @@ async fn new_form(Viewer(ctx): Viewer) -> PageResult {
 async fn edit_form(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     ctx.require(TRAINING_MANAGE)?;
     let mut conn = state.db.acquire().await?;
     let p = service::program(&ctx, &mut conn, id).await?;
@@ -278,10 +277,9 @@ async fn create(
 async fn update(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<ProgramForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     save_program(&state, &ctx, Some(id), form).await
 }
 
@@ -321,7 +319,7 @@ async fn save_program(
         Some(id) => service::update_program(ctx, &mut tx, id, input).await,
         None => service::create_program(ctx, &mut tx, input).await,
     };
-    if let Some(p) = finish_form(tx, saved, &mut errors).await? {
+    if let Some(p) = finish_form(tx, saved, &mut errors, &state.mailer).await? {
         let done = if id.is_some() { "saved" } else { "created" };
         return Ok(
             Redirect::to(&format!("/training/programs/{}?done={done}", p.id)).into_response(),
@@ -548,10 +546,9 @@ async fn program_page(
 async fn detail(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     query: Result<Query<DoneQuery>, QueryRejection>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let mut page = program_page(&state, &ctx, id, Forms::default()).await?;
     page.notice = match q.done.as_deref() {
@@ -569,10 +566,9 @@ async fn detail(
 async fn add_phase(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<PhaseForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     ctx.require(TRAINING_MANAGE)?;
     let mut errors = Vec::new();
     let days = parse_days("time_limit_days", &form.time_limit_days, &mut errors);
@@ -601,7 +597,10 @@ async fn add_phase(
             ),
             other => other,
         });
-    if finish_form(tx, saved, &mut errors).await?.is_some() {
+    if finish_form(tx, saved, &mut errors, &state.mailer)
+        .await?
+        .is_some()
+    {
         return Ok(
             Redirect::to(&format!("/training/programs/{id}?done=phase#phases")).into_response(),
         );
@@ -618,10 +617,9 @@ async fn add_phase(
 async fn add_item(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<ItemForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     ctx.require(TRAINING_MANAGE)?;
     let mut errors = Vec::new();
     let phase = match Uuid::try_parse(form.phase_id.trim()) {
@@ -662,7 +660,10 @@ async fn add_item(
         };
         let mut tx = state.db.begin().await?;
         let saved = service::add_item(&ctx, &mut tx, id, input).await;
-        if finish_form(tx, saved, &mut errors).await?.is_some() {
+        if finish_form(tx, saved, &mut errors, &state.mailer)
+            .await?
+            .is_some()
+        {
             return Ok(
                 Redirect::to(&format!("/training/programs/{id}?done=item#phases")).into_response(),
             );
@@ -751,10 +752,9 @@ async fn remove_item(
 async fn enroll(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<EnrollForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     ctx.require(TRAINING_MANAGE)?;
     let mut errors = Vec::new();
     let user = match Uuid::try_parse(form.user_id.trim()) {
@@ -779,8 +779,10 @@ async fn enroll(
             target_completion_date: target,
         };
         let saved = service::enroll(&state, &ctx, &mut tx, id, input).await;
-        if finish_form(tx, saved, &mut errors).await?.is_some() {
-            state.mailer.kick();
+        if finish_form(tx, saved, &mut errors, &state.mailer)
+            .await?
+            .is_some()
+        {
             return Ok(
                 Redirect::to(&format!("/training/programs/{id}?done=enrolled#enrolled"))
                     .into_response(),
@@ -937,10 +939,9 @@ fn enrollment_page(ctx: &Ctx, d: EnrollmentDetail) -> EnrollmentPage {
 async fn enrollment(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     query: Result<Query<DoneQuery>, QueryRejection>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let mut conn = state.db.acquire().await?;
     let d = service::enrollment(&ctx, &mut conn, id).await?;
@@ -1031,10 +1032,9 @@ struct AdvanceForm {
 async fn advance(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<AdvanceForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let input = AdvanceInput {
         force: form.force.is_some(),
@@ -1105,9 +1105,8 @@ async fn withdraw_page(
 async fn withdraw_form(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     Ok(web::render(
         &withdraw_page(&state, &ctx, id, WithdrawForm::default(), &[]).await?,
     ))
@@ -1116,10 +1115,9 @@ async fn withdraw_form(
 async fn withdraw(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<WithdrawForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let input = WithdrawInput {
         reason: form.reason.clone(),

@@ -7,7 +7,7 @@
 
 pub mod pages;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -24,10 +24,11 @@ use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
-use crate::http::{ApiJson, ApiQuery, Page, PageQuery, parse_id};
+use crate::http::{ApiJson, ApiQuery, Page, PageQuery};
 use crate::input::{Checks, optional_paragraphs};
 use crate::notify::{self, Notice};
 use crate::state::AppState;
+use crate::web::PathId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -897,8 +898,7 @@ pub async fn api_create(
 ) -> AppResult<(StatusCode, Json<ShiftReport>)> {
     let mut tx = state.db.begin().await?;
     let r = create(&state, &ctx, &mut tx, input).await?;
-    tx.commit().await?;
-    state.mailer.kick();
+    state.mailer.commit_and_kick(tx).await?;
     Ok((StatusCode::CREATED, Json(r)))
 }
 
@@ -909,9 +909,8 @@ pub async fn api_create(
 pub async fn api_get(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<ShiftReport>> {
-    let id = parse_id(&id)?;
     let mut conn = state.db.acquire().await?;
     Ok(Json(get_report(&state, &ctx, &mut conn, id).await?))
 }
@@ -924,14 +923,12 @@ pub async fn api_get(
 pub async fn api_update(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<ShiftReportInput>,
 ) -> AppResult<Json<ShiftReport>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let r = update(&state, &ctx, &mut tx, id, input).await?;
-    tx.commit().await?;
-    state.mailer.kick();
+    state.mailer.commit_and_kick(tx).await?;
     Ok(Json(r))
 }
 
@@ -943,14 +940,12 @@ pub async fn api_update(
 pub async fn api_review(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     ApiJson(input): ApiJson<ReviewInput>,
 ) -> AppResult<Json<ShiftReport>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let r = review(&state, &ctx, &mut tx, id, input).await?;
-    tx.commit().await?;
-    state.mailer.kick();
+    state.mailer.commit_and_kick(tx).await?;
     Ok(Json(r))
 }
 
@@ -961,9 +956,8 @@ pub async fn api_review(
 pub async fn api_acknowledge(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> AppResult<Json<ShiftReport>> {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     let r = acknowledge(&state, &ctx, &mut tx, id).await?;
     tx.commit().await?;

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -17,15 +17,14 @@ use super::{ListQuery, ReviewInput, ShiftReport, ShiftReportInput};
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::error::{AppError, FieldError};
-use crate::http::parse_id;
 use crate::modules::training::compliance::show;
-use crate::modules::training::pages::{
-    DoneQuery, chrome, finish_form, label, parse_date, parse_optional_id,
-};
+use crate::modules::training::pages::{DoneQuery, chrome, label};
 use crate::modules::training::programs::pages::{Errors, Options};
 use crate::modules::training::service as training;
 use crate::state::AppState;
+use crate::web::PathId;
 use crate::web::{self, Chrome, PageResult, Pager, Viewer};
+use crate::web::{finish_form, parse_date, parse_optional_id};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -360,8 +359,7 @@ async fn save(state: &AppState, ctx: &Ctx, id: Option<Uuid>, form: ReportForm) -
             Some(id) => super::update(state, ctx, &mut tx, id, input).await,
             None => super::create(state, ctx, &mut tx, input).await,
         };
-        if let Some(r) = finish_form(tx, saved, &mut errors).await? {
-            state.mailer.kick();
+        if let Some(r) = finish_form(tx, saved, &mut errors, &state.mailer).await? {
             let done = if r.review_status == "draft" {
                 "draft"
             } else {
@@ -388,9 +386,8 @@ async fn create(
 async fn edit_form(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     ctx.require(TRAINING_MANAGE)?;
     let mut conn = state.db.acquire().await?;
     let r = super::get_report(&state, &ctx, &mut conn, id).await?;
@@ -424,10 +421,9 @@ async fn edit_form(
 async fn update(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<ReportForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     save(&state, &ctx, Some(id), form).await
 }
 
@@ -489,10 +485,9 @@ fn detail_page(ctx: &Ctx, r: ShiftReport) -> DetailPage {
 async fn detail(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     query: Result<Query<DoneQuery>, QueryRejection>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let mut conn = state.db.acquire().await?;
     let r = super::get_report(&state, &ctx, &mut conn, id).await?;
@@ -521,10 +516,9 @@ struct ReviewForm {
 async fn review(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<ReviewForm>,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let input = ReviewInput {
         decision: form.decision.clone(),
         notes: (!form.notes.trim().is_empty()).then(|| form.notes.clone()),
@@ -532,8 +526,7 @@ async fn review(
     let mut tx = state.db.begin().await?;
     let failure = match super::review(&state, &ctx, &mut tx, id, input).await {
         Ok(r) => {
-            tx.commit().await?;
-            state.mailer.kick();
+            state.mailer.commit_and_kick(tx).await?;
             return Ok(Redirect::to(&format!(
                 "/training/shift-reports/{id}?done={}",
                 r.review_status
@@ -559,9 +552,8 @@ async fn review(
 async fn acknowledge(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    let id = parse_id(&id)?;
     let mut tx = state.db.begin().await?;
     super::acknowledge(&state, &ctx, &mut tx, id).await?;
     tx.commit().await?;
