@@ -206,7 +206,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::audit::pages::router())
         .merge(crate::system::router())
         .merge(crate::backup::router())
-        .merge(crate::tls::router())
+        .merge(crate::system::tls::router())
         .merge(crate::setup::router())
         .route("/static/{*path}", get(crate::web::static_file))
         .route("/api/v1/openapi.json", get(openapi))
@@ -329,7 +329,7 @@ async fn session_refresh(
 pub fn redirect_router(state: AppState, https_port: u16) -> Router {
     let router = Router::new()
         .route("/health", get(crate::system::health))
-        .merge(crate::tls::router())
+        .merge(crate::system::tls::router())
         .fallback(move |req: Request| async move { to_https(&req, https_port) })
         .with_state(state);
     with_security_headers(router)

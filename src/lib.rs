@@ -26,7 +26,6 @@ pub mod setup;
 pub mod state;
 pub mod system;
 pub mod time;
-pub mod tls;
 pub mod web;
 
 use std::future::Future;
@@ -69,7 +68,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     // The certificate first: a bad one fails the start at once, before waiting for the database.
-    let tls = tls::load(&config)?;
+    let tls = system::tls::load(&config)?;
     service_manager::status("Starting: waiting for the database and applying migrations");
     let mut state = prepare(config).await?;
     match tls {

@@ -228,7 +228,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<ExitCode> 
             // The administrator's certificate and key must belong together (the generated ones
             // are made at the first `serve`).
             if let logbook::config::TlsMode::Files { cert, key } = &config.tls {
-                logbook::tls::from_files(cert, key)?;
+                logbook::system::tls::from_files(cert, key)?;
             }
             let state = logbook::prepare(config).await?;
             let orgs = organizations::count(&state.db).await?;

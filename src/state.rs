@@ -22,7 +22,7 @@ pub struct AppState {
     /// The scheduled jobs this server knows.
     pub jobs: Arc<crate::jobs::Registry>,
     /// The certificate served over HTTPS (None with `tls = "off"`).
-    pub tls: Option<Arc<crate::tls::TlsMaterial>>,
+    pub tls: Option<Arc<crate::system::tls::TlsMaterial>>,
     /// First-boot setup: whether it is done, its token, the throttle for wrong tokens.
     pub setup: Arc<crate::setup::Gate>,
     /// Whether the database answers (see `db_gate`).

@@ -1002,7 +1002,7 @@ pub fn https_view(state: &AppState) -> HttpsView {
             ca_download: None,
             names: Vec::new(),
             valid_until: None,
-            stored_upload: crate::tls::read_uploaded(&state.config.data_dir)
+            stored_upload: crate::system::tls::read_uploaded(&state.config.data_dir)
                 .and_then(|u| u.certificate.map(|i| i.fingerprint)),
         },
         Some(t) => {
@@ -1043,13 +1043,13 @@ pub async fn save_https(state: &AppState, input: HttpsInput) -> AppResult<Draft>
             let cert = input.certificate_pem.unwrap_or_default();
             let key = input.private_key_pem.unwrap_or_default();
             let info = match state.tls.as_deref() {
-                Some(t) => crate::tls::install_uploaded(t, data_dir, &cert, &key)?,
-                None => crate::tls::store_uploaded(data_dir, &cert, &key)?,
+                Some(t) => crate::system::tls::install_uploaded(t, data_dir, &cert, &key)?,
+                None => crate::system::tls::store_uploaded(data_dir, &cert, &key)?,
             };
             tracing::info!(fingerprint = %info.fingerprint, "setup: certificate uploaded");
         }
         "generated" => {
-            crate::tls::remove_uploaded(state.tls.as_deref(), data_dir)?;
+            crate::system::tls::remove_uploaded(state.tls.as_deref(), data_dir)?;
         }
         _ => {
             return Err(AppError::field(

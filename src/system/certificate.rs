@@ -18,7 +18,7 @@ use crate::auth::Ctx;
 use crate::auth::permissions::SETTINGS_MANAGE;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::tls::{self, CertificateInfo, StoredCertificate, TlsMaterial};
+use crate::system::tls::{self, CertificateInfo, StoredCertificate, TlsMaterial};
 
 /// What the settings page and `GET /api/v1/system/tls` show.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -6,6 +6,7 @@ pub mod api;
 pub mod certificate;
 pub mod pages;
 pub mod status;
+pub mod tls;
 
 use std::time::Duration;
 

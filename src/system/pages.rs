@@ -19,7 +19,7 @@ use crate::error::AppError;
 use crate::jobs::Registry;
 use crate::jobs::runner::JobRun;
 use crate::state::AppState;
-use crate::tls::CertificateInfo;
+use crate::system::tls::CertificateInfo;
 use crate::web::{self, Chrome, LocalTime, NavItem, PageResult, SETTINGS, Viewer};
 
 pub fn router() -> Router<AppState> {

@@ -164,7 +164,7 @@ pub struct CertificateStatus {
 
 impl CertificateStatus {
     /// The certificate being served to new connections.
-    pub fn of(tls: &crate::tls::TlsMaterial) -> Self {
+    pub fn of(tls: &crate::system::tls::TlsMaterial) -> Self {
         let info = tls.info();
         CertificateStatus {
             configured: true,

@@ -362,7 +362,7 @@ impl TestApp {
         config.tls = logbook::config::TlsMode::SelfSigned;
         config.secure_cookies = true;
         tweak(&mut config);
-        let tls = logbook::tls::load(&config)
+        let tls = logbook::system::tls::load(&config)
             .expect("load the certificate")
             .expect("tls is on");
         let mut state = logbook::prepare(config).await.expect("prepare server");

@@ -814,7 +814,7 @@ async fn restored_certificate_material_is_served_without_a_restart() {
     let other_dir = temp_dir();
     let mut config = test_config(&app.db.url, other_dir.clone());
     config.tls = logbook::config::TlsMode::SelfSigned;
-    let theirs = logbook::tls::load(&config).unwrap().unwrap();
+    let theirs = logbook::system::tls::load(&config).unwrap().unwrap();
     let (their_ca, their_cert) = (theirs.ca_pem().unwrap(), theirs.info().fingerprint);
     assert_ne!(before, their_cert);
     for entry in std::fs::read_dir(other_dir.join("tls")).unwrap() {

@@ -200,7 +200,7 @@ async fn a_client_trusting_the_downloaded_ca_connects_and_signs_in() {
     );
     // Nor does trusting some other CA help.
     let other_dir = temp_dir();
-    let other = logbook::tls::load(&logbook::Config {
+    let other = logbook::system::tls::load(&logbook::Config {
         tls: logbook::config::TlsMode::SelfSigned,
         ..test_config(&db.url, other_dir.clone())
     })
@@ -341,7 +341,7 @@ async fn a_mismatched_certificate_and_key_are_refused_at_start() {
     let dir = temp_dir();
     // A real certificate (from a self-signed run) and a key that is not its own.
     let made = dir.join("made");
-    logbook::tls::load(&logbook::Config {
+    logbook::system::tls::load(&logbook::Config {
         tls: logbook::config::TlsMode::SelfSigned,
         ..test_config("mysql://nobody@127.0.0.1:1/none", made.clone())
     })
@@ -374,7 +374,7 @@ async fn a_mismatched_certificate_and_key_are_refused_at_start() {
     );
 
     // The matching key is accepted.
-    let ok = logbook::tls::from_files(&cert, &made.join("tls/server.key")).unwrap();
+    let ok = logbook::system::tls::from_files(&cert, &made.join("tls/server.key")).unwrap();
     assert!(!ok.info().fingerprint.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -432,7 +432,7 @@ fn upload_body(cert: &str, key: &str) -> Value {
 pub fn fingerprint_of(pem: &str) -> String {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
-    logbook::tls::fingerprint(&CertificateDer::from_pem_slice(pem.as_bytes()).unwrap())
+    logbook::system::tls::fingerprint(&CertificateDer::from_pem_slice(pem.as_bytes()).unwrap())
 }
 
 /// Connects to `url` with a new client that trusts `ca_pem` only; the fingerprint of the
@@ -448,7 +448,7 @@ pub async fn presented(ca_pem: &str, url: &str) -> Result<String, String> {
         .extensions()
         .get::<reqwest::tls::TlsInfo>()
         .expect("TLS info");
-    Ok(logbook::tls::fingerprint(
+    Ok(logbook::system::tls::fingerprint(
         info.peer_certificate().expect("a peer certificate"),
     ))
 }
@@ -877,7 +877,7 @@ async fn with_https_off_an_upload_is_stored_for_when_it_is_on() {
     );
 
     // Turned on, the server serves it.
-    let on = logbook::tls::load(&logbook::Config {
+    let on = logbook::system::tls::load(&logbook::Config {
         tls: logbook::config::TlsMode::SelfSigned,
         ..test_config(&app.db.url, app.data_dir.clone())
     })

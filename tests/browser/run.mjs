@@ -1033,6 +1033,16 @@ async function scrollsSideways(page) {
   });
 }
 
+test('the certificate page (/tls) is the app\'s own page, readable on a phone without signing in', () =>
+  withPage('tls-trust-phone', async (page) => {
+    await page.goto('/tls');
+    await page.getByRole('heading', { level: 1, name: /Trust this server/ }).waitFor();
+    // This server runs without HTTPS: the page says there is nothing to install.
+    assert.match(await page.locator('main').innerText(), /nothing to install/);
+    assert.equal(await scrollsSideways(page), false, 'fits a phone screen');
+    await checkA11y(page, 'certificate trust page (phone)');
+  }, { context: { viewport: { width: 360, height: 740 } } }));
+
 test('HTTPS settings on a phone: a key that is not the certificate\'s is refused beside it; the right pair is stored; removing it asks first', () => {
   const own = serverCertificate('own');
   const other = serverCertificate('other');

@@ -13,11 +13,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use anyhow::{Context, bail};
-use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
 use chrono::{DateTime, Utc};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -35,7 +30,6 @@ use time::{Duration, OffsetDateTime};
 
 use crate::config::{Config, TlsMode};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::state::AppState;
 
 /// The generated CA lives this long; phones trust it once.
 const CA_DAYS: i64 = 3650;
@@ -922,144 +916,8 @@ fn check_pair(cert_pem: &str, key_pem: &str, now: DateTime<Utc>) -> AppResult<Se
     })
 }
 
-/// `/tls` and `/tls/ca.crt`: public, over HTTP too (a phone fetches the CA before trusting it).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tls", get(page))
-        .route("/tls/ca.crt", get(ca_certificate))
-}
-
-async fn ca_certificate(State(state): State<AppState>) -> Response {
-    match state.tls.as_ref().and_then(|t| t.ca_pem()) {
-        Some(pem) => (
-            [
-                (header::CONTENT_TYPE, "application/x-x509-ca-cert"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"logbook-ca.crt\"",
-                ),
-            ],
-            pem,
-        )
-            .into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            "This server does not use its own certificate authority.\n",
-        )
-            .into_response(),
-    }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-async fn page(State(state): State<AppState>) -> Html<String> {
-    let mut body = String::from(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Trust this server · Logbook</title></head><body><main>\
-         <h1>Trust this server's certificate</h1>",
-    );
-    match state.tls.as_deref() {
-        None => body.push_str(
-            "<p>This server speaks plain HTTP (HTTPS is off in its configuration, for example \
-             because a proxy in front of it handles HTTPS). There is nothing to install.</p>",
-        ),
-        Some(tls) => {
-            let serving = tls.info();
-            if let (Some(ca), Some(_), "generated") =
-                (&tls.ca_fingerprint(), &tls.ca_pem(), serving.source)
-            {
-                body.push_str(&format!(
-                    "<p>This server makes its own certificates. Install its certificate \
-                     authority (CA) once on each device, and browsers will trust it without \
-                     warnings.</p>\
-                     <p><a href=\"/tls/ca.crt\" download=\"logbook-ca.crt\">Download the CA \
-                     certificate (logbook-ca.crt)</a></p>\
-                     <p>Before trusting it, check that the fingerprint your device shows \
-                     matches:</p>\
-                     <dl><dt>CA SHA-256 fingerprint</dt><dd><code id=\"ca-fingerprint\">{}</code></dd>\
-                     <dt>Server certificate SHA-256 fingerprint</dt>\
-                     <dd><code id=\"server-fingerprint\">{}</code></dd>",
-                    escape(ca),
-                    escape(&serving.fingerprint)
-                ));
-                if let Some(not_after) = serving.not_after {
-                    body.push_str(&format!(
-                        "<dt>Server certificate valid until</dt><dd>{} (renewed automatically)</dd>",
-                        not_after.date_naive()
-                    ));
-                }
-                if !serving.names.is_empty() {
-                    body.push_str(&format!(
-                        "<dt>Names it is valid for</dt><dd>{}</dd>",
-                        escape(&serving.names.join(", "))
-                    ));
-                }
-                body.push_str(
-                    "</dl>\
-                     <h2>iPhone and iPad</h2><ol>\
-                     <li>Open this page in Safari and tap the download link; allow the profile \
-                     download.</li>\
-                     <li>Settings → General → VPN &amp; Device Management (or Settings → \
-                     Profile Downloaded) → the Logbook profile → Install.</li>\
-                     <li>Settings → General → About → Certificate Trust Settings → turn on full \
-                     trust for “Logbook local CA”.</li></ol>\
-                     <h2>Android</h2><ol>\
-                     <li>Download the certificate.</li>\
-                     <li>Settings → Security (or Security &amp; privacy → More security settings) → \
-                     Encryption &amp; credentials → Install a certificate → CA certificate; pick \
-                     logbook-ca.crt and confirm.</li></ol>\
-                     <h2>Windows</h2><ol>\
-                     <li>Download the certificate and open it → Install Certificate → Current User \
-                     (or Local Machine) → Place all certificates in the following store → \
-                     Trusted Root Certification Authorities → Finish.</li>\
-                     <li>Restart the browser. (Firefox: Settings → Privacy &amp; Security → \
-                     Certificates → View Certificates → Authorities → Import.)</li></ol>\
-                     <h2>macOS</h2><ol>\
-                     <li>Download the certificate and open it: Keychain Access adds it to the \
-                     login keychain.</li>\
-                     <li>Double-click “Logbook local CA” → Trust → When using this certificate: \
-                     Always Trust.</li></ol>\
-                     <h2>Linux</h2><ol>\
-                     <li>Debian/Ubuntu: <code>sudo cp logbook-ca.crt \
-                     /usr/local/share/ca-certificates/ &amp;&amp; sudo update-ca-certificates</code>.</li>\
-                     <li>Fedora: <code>sudo cp logbook-ca.crt /etc/pki/ca-trust/source/anchors/ \
-                     &amp;&amp; sudo update-ca-trust</code>.</li>\
-                     <li>Firefox and Chromium keep their own list: import it under Settings → \
-                     Certificates → Authorities.</li></ol>",
-                );
-            } else {
-                body.push_str(&format!(
-                    "<p>This server uses a certificate its administrator installed; devices that \
-                     trust its issuer need nothing more.</p>\
-                     <dl><dt>Server certificate SHA-256 fingerprint</dt>\
-                     <dd><code id=\"server-fingerprint\">{}</code></dd>",
-                    escape(&serving.fingerprint)
-                ));
-                if let Some(not_after) = serving.not_after {
-                    body.push_str(&format!(
-                        "<dt>Valid until</dt><dd>{}</dd>",
-                        not_after.date_naive()
-                    ));
-                }
-                if !serving.names.is_empty() {
-                    body.push_str(&format!(
-                        "<dt>Names it is valid for</dt><dd>{}</dd>",
-                        escape(&serving.names.join(", "))
-                    ));
-                }
-                body.push_str("</dl>");
-            }
-        }
-    }
-    body.push_str("</main></body></html>");
-    Html(body)
-}
+mod page;
+pub use page::router;
 
 #[cfg(test)]
 mod tests {
