@@ -5,8 +5,13 @@
 
 pub mod announcements;
 pub mod dashboard;
+pub mod membership;
 pub mod training;
 
 /// Every module, in the order their routes are merged.
-pub static ALL: &[crate::module::Module] =
-    &[dashboard::MODULE, announcements::MODULE, training::MODULE];
+pub static ALL: &[crate::module::Module] = &[
+    dashboard::MODULE,
+    announcements::MODULE,
+    training::MODULE,
+    membership::MODULE,
+];

@@ -14,7 +14,6 @@ pub mod rules;
 pub mod service;
 pub mod shift_reports;
 pub mod submissions;
-pub mod tiers;
 pub mod waivers;
 
 use crate::module::{ExportSection, Module, NavEntry};
@@ -65,9 +64,6 @@ pub const MODULE: Module = Module {
     submissions::api_get,
     submissions::api_edit,
     submissions::api_review,
-    tiers::api_tiers,
-    tiers::api_create,
-    tiers::api_update,
     import::api_import,
     programs::api::api_programs,
     programs::api::api_create_program,
@@ -96,7 +92,6 @@ fn router() -> axum::Router<crate::state::AppState> {
         .merge(waivers::router())
         .merge(submissions::router())
         .merge(pages::router())
-        .merge(tiers::router())
         .merge(import::router())
         .merge(programs::router())
         .merge(shift_reports::router())
@@ -125,15 +120,6 @@ fn jobs() -> Vec<crate::jobs::JobDef> {
              approval are escalated once to the trainee and the report's author.",
             "0 5 6 * * *",
             programs::deadlines::run,
-        ),
-        JobDef::new(
-            tiers::JOB,
-            "Membership tiers",
-            "Moves active and probationary members up to the membership tier their years of \
-             service (since their hire date) reach. Nobody is moved down; each move is in the \
-             audit log.",
-            "0 0 4 1 * *",
-            tiers::run,
         ),
     ]
 }

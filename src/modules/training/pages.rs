@@ -72,7 +72,7 @@ pub(super) fn chrome(ctx: &Ctx) -> Chrome {
     Chrome::for_viewer(ctx, SECTION)
 }
 
-pub(super) fn label(s: &str) -> String {
+pub fn label(s: &str) -> String {
     let s = s.replace('_', " ");
     let mut c = s.chars();
     match c.next() {
