@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, USER_AGENT};
@@ -159,6 +160,8 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     pub a: Org,
     pub b: Org,
+    /// `snapshot`'s queries, once worked out.
+    snapshot_plan: OnceLock<Vec<(String, String)>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -336,6 +339,7 @@ impl TestApp {
             data_dir,
             a: placeholder_org(),
             b: placeholder_org(),
+            snapshot_plan: OnceLock::new(),
             shutdown: Some(shutdown),
             server: Some(server),
         };
@@ -388,6 +392,7 @@ impl TestApp {
             data_dir,
             a: placeholder_org(),
             b: placeholder_org(),
+            snapshot_plan: OnceLock::new(),
             shutdown: Some(shutdown),
             server: Some(server),
         };
@@ -626,10 +631,30 @@ impl TestApp {
         .unwrap()
     }
 
-    /// A fingerprint of every tenant table's rows for `org`, to show that something changed
-    /// nothing.
+    /// A fingerprint of every tenant table's rows for `org` (and of the rows that hang off
+    /// them in tables without an organization_id), to show that something changed nothing.
     pub async fn snapshot(&self, org: &Org) -> String {
         let mut out = String::new();
+        for (table, select) in self.snapshot_queries().await {
+            let mut rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(select))
+                .bind(org.id)
+                .fetch_all(&self.db.pool)
+                .await
+                .unwrap();
+            rows.sort();
+            out.push_str(&format!("{table}: {}\n", rows.join("\n  ")));
+        }
+        out
+    }
+
+    /// For each table `snapshot` reads, the query of one organization's rows (bound to its id),
+    /// worked out from the schema once per test (information_schema is slow to ask).
+    async fn snapshot_queries(&self) -> Vec<(String, String)> {
+        if let Some(plan) = self.snapshot_plan.get() {
+            return plan.clone();
+        }
+        let pool = &self.db.pool;
+        let mut plan = Vec::new();
         // Every table that holds an organization's rows, so a new module's tables are covered
         // without a change here.
         let mut tables: Vec<String> = sqlx::query_scalar(
@@ -637,29 +662,54 @@ impl TestApp {
               WHERE table_schema = DATABASE() AND column_name = 'organization_id'
               ORDER BY table_name",
         )
-        .fetch_all(&self.db.pool)
+        .fetch_all(pool)
         .await
         .unwrap();
         tables.insert(0, "organizations".into());
-        for table in &tables {
-            let table = table.as_str();
+        for table in tables {
             let column = if table == "organizations" {
                 "id"
             } else {
                 "organization_id"
             };
-            let mut rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+            let select = format!(
                 "SELECT CAST(CONCAT_WS('|', {cols}) AS CHAR) FROM {table} WHERE {column} = ?",
-                cols = columns_of(&self.db.pool, table).await.join(", ")
-            )))
-            .bind(org.id)
-            .fetch_all(&self.db.pool)
-            .await
-            .unwrap();
-            rows.sort();
-            out.push_str(&format!("{table}: {}\n", rows.join("\n  ")));
+                cols = columns_of(pool, &table).await.join(", ")
+            );
+            plan.push((table, select));
         }
-        out
+        // Tables without an organization_id whose rows hang off one that has it (an
+        // announcement's audience roles and dismissals): by their first such foreign key.
+        let children: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT CAST(k.table_name AS CHAR), CAST(k.column_name AS CHAR),
+                    CAST(k.referenced_table_name AS CHAR), CAST(k.referenced_column_name AS CHAR)
+               FROM information_schema.key_column_usage k
+              WHERE k.table_schema = DATABASE() AND k.referenced_table_name IS NOT NULL
+                AND k.referenced_table_name IN (
+                      SELECT c.table_name FROM information_schema.columns c
+                       WHERE c.table_schema = DATABASE() AND c.column_name = 'organization_id')
+                AND k.table_name NOT IN (
+                      SELECT c.table_name FROM information_schema.columns c
+                       WHERE c.table_schema = DATABASE() AND c.column_name = 'organization_id')
+              ORDER BY k.table_name, k.constraint_name, k.ordinal_position",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for (table, column, parent, parent_column) in children {
+            if !seen.insert(table.clone()) {
+                continue;
+            }
+            let select = format!(
+                "SELECT CAST(CONCAT_WS('|', {cols}) AS CHAR) FROM {table}
+                  WHERE {column} IN (SELECT {parent_column} FROM {parent} WHERE organization_id = ?)",
+                cols = columns_of(pool, &table).await.join(", ")
+            );
+            plan.push((table, select));
+        }
+        let _ = self.snapshot_plan.set(plan.clone());
+        plan
     }
 
     /// Stops the server and waits for it to finish.
