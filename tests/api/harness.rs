@@ -1,22 +1,41 @@
-//! The shared test harness: a fresh MariaDB database per test, the real server on port 0, two
-//! organizations with administrators, members of chosen roles, and HTTP helpers.
+//! The shared test harness: the real server on port 0 against MariaDB, two organizations with
+//! administrators, members of chosen roles, and HTTP helpers.
+//!
+//! Databases. A test on `Isolation::Shared` runs on the *shared* database of this run of
+//! the test binary: created and migrated once, by whichever test process comes first (under a
+//! MariaDB named lock), and reused by every test process after it; nextest runs each test in a
+//! process of its own, so "once per binary" is kept across processes by the database's name
+//! (`shared_database_name`). Such a test makes its own organizations (names as the tests know
+//! them, slugs unique to the test) and must only look at its own organizations' rows: counts
+//! and lookups say `WHERE organization_id = ?`. A host-wide test (backup, restore, setup, the
+//! scheduler and jobs that touch every organization, email sending, TLS, the sign-in throttles,
+//! database triggers, counts over a whole table) asks for a database of its own
+//! (`TestApp::spawn_private` and the other `spawn_*` variants), created for it and dropped when
+//! it ends. The shared database is left behind when the run ends; `scripts/test` drops every
+//! `logbook_t_%` database before the next run.
+//!
+//! On the shared database the same usernames exist in many organizations, so the harness signs
+//! in naming the organization (`login`, `page_sign_in`), and each `TestApp` sends its requests
+//! from an address of its own in 127.0.0.0/8 (`source_ip`) so that one test's wrong passwords
+//! never count against another's sign-ins; a request that lost a deadlock to another test's
+//! transaction is sent again (`send`).
 //!
 //! `LOGBOOK_TEST_DATABASE_URL` names a MariaDB server (no database) whose user may create and
 //! drop databases; `scripts/test` sets it.
 
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{COOKIE, LOCATION, ORIGIN, USER_AGENT};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::mysql::MySqlPoolOptions;
-use sqlx::{AssertSqlSafe, MySqlPool};
+use sqlx::{AssertSqlSafe, Connection, MySqlPool};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -35,15 +54,64 @@ pub fn server_url() -> String {
         .to_string()
 }
 
-/// A database created for one test and dropped when it ends.
+/// Which database a test's server runs on (see the module's comment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// The run's shared, migrated database; the test's own organizations in it.
+    Shared,
+    /// A database of the test's own, dropped when it ends.
+    Private,
+}
+
+/// The database a test's server runs on.
 pub struct TestDb {
     pub name: String,
     pub url: String,
     /// A direct, privileged connection for assertions and for tampering.
     pub pool: MySqlPool,
+    /// The run's shared database: other tests use it too, so it is not dropped.
+    pub shared: bool,
+}
+
+/// The name of this run's shared database: one per run of the test binary (every process
+/// nextest starts for a run has the same `NEXTEST_RUN_ID`; plain `cargo test` runs every test
+/// in one process), for this binary and the migrations built into it. Under the `logbook_t_`
+/// prefix that `scripts/test` cleans up.
+pub fn shared_database_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        match std::env::var("NEXTEST_RUN_ID") {
+            Ok(run) => h.update(format!("nextest run {run}\n")),
+            Err(_) => h.update(format!("process {}\n", std::process::id())),
+        }
+        if let Ok(exe) = std::env::current_exe() {
+            h.update(format!("{}\n", exe.display()));
+            if let Ok(modified) = std::fs::metadata(&exe).and_then(|m| m.modified()) {
+                h.update(format!("{modified:?}\n"));
+            }
+        }
+        for m in logbook::db::MIGRATOR.iter() {
+            h.update(m.version.to_le_bytes());
+            h.update(&m.checksum);
+        }
+        let digest = h.finalize();
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("logbook_t_shared_{hex}")
+    })
+}
+
+async fn connect_to(url: &str, max: u32) -> MySqlPool {
+    MySqlPoolOptions::new()
+        .max_connections(max)
+        .connect_with(logbook::db::connect_options(url).unwrap())
+        .await
+        .expect("connect to test database")
 }
 
 impl TestDb {
+    /// A fresh database of the test's own, dropped when it ends.
     pub async fn create() -> TestDb {
         let name = format!("logbook_t_{}", &Uuid::now_v7().simple().to_string()[20..]);
         let admin = MySqlPoolOptions::new()
@@ -59,17 +127,78 @@ impl TestDb {
         .expect("create test database");
         admin.close().await;
         let url = format!("{}/{name}", server_url());
-        let pool = MySqlPoolOptions::new()
-            .max_connections(3)
-            .connect_with(logbook::db::connect_options(&url).unwrap())
+        let pool = connect_to(&url, 3).await;
+        TestDb {
+            name,
+            url,
+            pool,
+            shared: false,
+        }
+    }
+
+    /// This run's shared database (`shared_database_name`), created and migrated by the first
+    /// test process to get here; the others wait on a named lock, then find it ready.
+    pub async fn shared() -> TestDb {
+        let name = shared_database_name().to_string();
+        let mut lock = sqlx::MySqlConnection::connect(&server_url())
             .await
-            .expect("connect to test database");
-        TestDb { name, url, pool }
+            .expect("connect to the test MariaDB server (is LOGBOOK_TEST_DATABASE_URL right?)");
+        // A named lock is the server's, not a database's: held by this connection until it is
+        // released or the connection ends (a test killed while migrating frees it too).
+        let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 300)")
+            .bind(&name)
+            .fetch_one(&mut lock)
+            .await
+            .unwrap();
+        assert_eq!(got, Some(1), "the lock on the shared test database {name}");
+        let url = format!("{}/{name}", server_url());
+        let applied: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM `{name}`._sqlx_migrations WHERE success"
+        )))
+        .fetch_one(&mut lock)
+        .await
+        .ok();
+        let wanted = logbook::db::MIGRATOR.iter().count() as i64;
+        if applied != Some(wanted) {
+            sqlx::query(AssertSqlSafe(format!(
+                "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )))
+            .execute(&mut lock)
+            .await
+            .expect("create the shared test database");
+            let pool = connect_to(&url, 1).await;
+            logbook::db::migrate(&pool)
+                .await
+                .expect("migrate the shared test database");
+            pool.close().await;
+        }
+        let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
+            .bind(&name)
+            .execute(&mut lock)
+            .await;
+        let _ = lock.close().await;
+        let pool = connect_to(&url, 3).await;
+        TestDb {
+            name,
+            url,
+            pool,
+            shared: true,
+        }
+    }
+
+    pub async fn new(isolation: Isolation) -> TestDb {
+        match isolation {
+            Isolation::Shared => TestDb::shared().await,
+            Isolation::Private => TestDb::create().await,
+        }
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if self.shared {
+            return;
+        }
         let name = self.name.clone();
         // Drop runs outside any runtime guarantee; use a thread with its own small runtime.
         let _ = std::thread::spawn(move || {
@@ -160,10 +289,44 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     pub a: Org,
     pub b: Org,
+    /// Shared or private database (see the module's comment).
+    pub isolation: Isolation,
+    /// The address this test's requests come from (`client`, `browser()`): on the shared
+    /// database one of its own, so that the per-address sign-in throttle counts only its own
+    /// failures; 127.0.0.1 on a private one.
+    pub source_ip: IpAddr,
+    /// Makes this test's organizations' slugs unique on the shared database.
+    tag: String,
+    /// The organizations this test made (`provision`): where its sign-ins look for usernames.
+    orgs: Mutex<Vec<Uuid>>,
     /// `snapshot`'s queries, once worked out.
     snapshot_plan: OnceLock<Vec<(String, String)>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// An address of its own in 127.0.0.0/8 for one test on the shared database (Linux answers on
+/// all of it); 127.0.0.1 elsewhere.
+fn source_ip_for(isolation: Isolation) -> IpAddr {
+    if isolation == Isolation::Private || !cfg!(target_os = "linux") {
+        return IpAddr::V4(Ipv4Addr::LOCALHOST);
+    }
+    let r: u32 = rand::random();
+    IpAddr::V4(Ipv4Addr::new(
+        127,
+        1 + (r % 254) as u8,
+        (r >> 8) as u8,
+        1 + ((r >> 16) % 254) as u8,
+    ))
+}
+
+fn http_client(source_ip: IpAddr, accept_invalid_certs: bool) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .local_address(source_ip)
+        .danger_accept_invalid_certs(accept_invalid_certs)
+        .build()
+        .unwrap()
 }
 
 pub fn temp_dir() -> PathBuf {
@@ -287,58 +450,111 @@ pub async fn start_server_with(
     (state, addr, tx, handle)
 }
 
+/// How the server answers when a transaction lost a deadlock (MariaDB rolled it back: nothing
+/// was written) and its one retry (`app.rs`, `retry_contended`) lost again.
+const CONTENDED: &str = "another change to the same records was being saved at that moment";
+
 impl TestApp {
-    /// A fresh database, the server, and two organizations ("A" and "B") with administrators.
+    /// Sends a request the harness makes. On the shared database, one answered with the
+    /// server's "lost a deadlock, try again" 503 is sent again, a few times, as a client would:
+    /// there this test's transactions meet every other running test's, and some of the
+    /// server's writes deadlock with a concurrent one in another department (a new role's
+    /// permissions are deleted before they are inserted, and that DELETE locks the end of the
+    /// index, which every department's next role shares). Any other answer, and every answer
+    /// on a private database, is returned as is.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> reqwest::Response {
+        let mut req = req;
+        for attempt in 1.. {
+            let again = req.try_clone();
+            let res = req.send().await.unwrap();
+            if res.status() != StatusCode::SERVICE_UNAVAILABLE
+                || self.isolation != Isolation::Shared
+                || again.is_none()
+            {
+                return res;
+            }
+            let (status, version, url) = (res.status(), res.version(), res.url().clone());
+            let headers = res.headers().clone();
+            let body = res.bytes().await.unwrap();
+            if attempt > 4 || !String::from_utf8_lossy(&body).contains(CONTENDED) {
+                let mut rebuilt = axum::http::Response::builder()
+                    .status(status)
+                    .version(version)
+                    .body(body)
+                    .unwrap();
+                *rebuilt.headers_mut() = headers;
+                return reqwest::Response::from(rebuilt);
+            }
+            eprintln!("harness: {url} lost a deadlock to another transaction; sending it again");
+            tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            req = again.unwrap();
+        }
+        unreachable!()
+    }
+}
+
+impl TestApp {
+    /// The server with two organizations of the test's own ("A" and "B") and their
+    /// administrators (on a database of its own until the host-wide tests say so).
     pub async fn spawn() -> TestApp {
-        Self::spawn_with(|_| {}, None).await
+        Self::spawn_plain(Isolation::Private, |_| {}, None, 2).await
     }
 
-    /// `spawn`, with organization A's email going to a fresh SMTP sink.
+    /// `spawn` on a database of the test's own: for host-wide tests (see the module's comment).
+    pub async fn spawn_private() -> TestApp {
+        Self::spawn_plain(Isolation::Private, |_| {}, None, 2).await
+    }
+
+    /// `spawn_private`, with organization A's email going to a fresh SMTP sink. Private: every
+    /// server's mail sender sends every organization's due email, so on the shared database
+    /// another test's server could send (or fail to send) this test's.
     pub async fn spawn_with_sink() -> (TestApp, SmtpSink) {
-        let app = Self::spawn().await;
+        let app = Self::spawn_private().await;
         let sink = SmtpSink::start().await;
         email_to_sink(&app, &app.a, sink.port()).await;
         (app, sink)
     }
 
-    /// `spawn` with a changed configuration (e.g. `c.scheduler = true`) and, optionally, other
-    /// jobs than the built-in ones.
+    /// `spawn_private` with a changed configuration (e.g. `c.scheduler = true`, which runs
+    /// every organization's jobs) and, optionally, other jobs than the built-in ones.
     pub async fn spawn_with(
         tweak: impl FnOnce(&mut Config),
         jobs: Option<logbook::jobs::Registry>,
     ) -> TestApp {
-        Self::spawn_plain(tweak, jobs, 2).await
+        Self::spawn_plain(Isolation::Private, tweak, jobs, 2).await
     }
 
-    /// `spawn` with organization A alone on the host (`b` is a placeholder): what a single
-    /// department's box looks like (backups from the web UI need it).
+    /// `spawn_private` with organization A alone on the host (`b` is a placeholder): what a
+    /// single department's box looks like (backups from the web UI need it).
     pub async fn spawn_one_organization() -> TestApp {
-        Self::spawn_plain(|_| {}, None, 1).await
+        Self::spawn_plain(Isolation::Private, |_| {}, None, 1).await
     }
 
     async fn spawn_plain(
+        isolation: Isolation,
         tweak: impl FnOnce(&mut Config),
         jobs: Option<logbook::jobs::Registry>,
         organizations: usize,
     ) -> TestApp {
-        let db = TestDb::create().await;
+        let db = TestDb::new(isolation).await;
         let data_dir = temp_dir();
         let mut config = test_config(&db.url, data_dir.clone());
         tweak(&mut config);
         let (state, addr, shutdown, server) = start_server_with(config, jobs).await;
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
+        let source_ip = source_ip_for(isolation);
         let app = TestApp {
             base: format!("http://{addr}"),
             addr,
-            client,
+            client: http_client(source_ip, false),
             db,
             state,
             data_dir,
             a: placeholder_org(),
             b: placeholder_org(),
+            isolation,
+            source_ip,
+            tag: format!("{:08x}", rand::random::<u32>()),
+            orgs: Mutex::new(Vec::new()),
             snapshot_plan: OnceLock::new(),
             shutdown: Some(shutdown),
             server: Some(server),
@@ -355,7 +571,7 @@ impl TestApp {
         self
     }
 
-    /// `spawn`, with HTTPS on (`tls = "self-signed"` unless `tweak` says otherwise) as
+    /// `spawn_private`, with HTTPS on (`tls = "self-signed"` unless `tweak` says otherwise) as
     /// `logbook serve` runs it: `base` is the HTTPS address (as `localhost`), the plain-HTTP port
     /// only redirects. `client` and the page helpers do not check the certificate (the tests
     /// that are about it make clients of their own).
@@ -378,20 +594,20 @@ impl TestApp {
         let server = tokio::spawn(logbook::serve_tls(state.clone(), http, https, async move {
             let _ = rx.await;
         }));
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .danger_accept_invalid_certs(true)
-            .build()
-            .unwrap();
+        let source_ip = source_ip_for(Isolation::Private);
         let app = TestApp {
             base: format!("https://localhost:{}", addr.port()),
             addr,
-            client,
+            client: http_client(source_ip, true),
             db,
             state,
             data_dir,
             a: placeholder_org(),
             b: placeholder_org(),
+            isolation: Isolation::Private,
+            source_ip,
+            tag: format!("{:08x}", rand::random::<u32>()),
+            orgs: Mutex::new(Vec::new()),
             snapshot_plan: OnceLock::new(),
             shutdown: Some(shutdown),
             server: Some(server),
@@ -399,36 +615,69 @@ impl TestApp {
         app.with_organizations(2).await
     }
 
+    /// The address the server sees this test's requests come from, as it records it.
+    pub fn client_ip(&self) -> String {
+        self.source_ip.to_string()
+    }
+
     /// A browser for this server's pages (`browser()`; over HTTPS, without checking the
     /// certificate).
     pub fn browser(&self) -> reqwest::Client {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .local_address(self.source_ip)
             .danger_accept_invalid_certs(self.base.starts_with("https:"))
             .build()
             .unwrap()
     }
 
-    /// Creates an organization through the same code as `logbook init` / `org add`.
+    /// Creates an organization through the same code as `logbook init` / `org add`. On the
+    /// shared database it is registered as `name` plus this test's tag (so that its slug is
+    /// unique there) and then renamed to `name`, the name the test knows.
     pub async fn provision(&self, name: &str, admin_username: &str) -> Org {
-        let done = organizations::provision(
-            &self.state.db,
-            &self.state.hasher,
-            OrgProfile {
-                name: Some(name.into()),
-                timezone: Some("America/Chicago".into()),
-                ..Default::default()
-            },
-            NewAdmin {
-                username: admin_username.into(),
-                email: format!("{admin_username}@example.org"),
-                password: PASSWORD.into(),
-                ..Default::default()
-            },
-            "test",
-        )
-        .await
-        .expect("provision organization");
+        let registered = match self.isolation {
+            Isolation::Shared => format!("{name} {}", self.tag),
+            Isolation::Private => name.to_string(),
+        };
+        // Called directly, not over HTTP, so without the server's retry after a lost deadlock;
+        // on the shared database another test may be provisioning at the same moment.
+        let mut attempt = 0;
+        let done = loop {
+            attempt += 1;
+            let done = organizations::provision(
+                &self.state.db,
+                &self.state.hasher,
+                OrgProfile {
+                    name: Some(registered.clone()),
+                    timezone: Some("America/Chicago".into()),
+                    ..Default::default()
+                },
+                NewAdmin {
+                    username: admin_username.into(),
+                    email: format!("{admin_username}@example.org"),
+                    password: PASSWORD.into(),
+                    ..Default::default()
+                },
+                "test",
+            )
+            .await;
+            match done {
+                Err(e) if attempt < 5 && format!("{e:?}").contains(CONTENDED) => {
+                    eprintln!("harness: provisioning {name} lost a deadlock; provisioning again");
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+                done => break done.expect("provision organization"),
+            }
+        };
+        if self.isolation == Isolation::Shared {
+            sqlx::query("UPDATE organizations SET name = ? WHERE id = ?")
+                .bind(name)
+                .bind(done.org_id)
+                .execute(&self.db.pool)
+                .await
+                .unwrap();
+        }
+        self.orgs.lock().unwrap().push(done.org_id);
         let admin = self.login(admin_username, PASSWORD).await;
         Org {
             id: done.org_id,
@@ -441,15 +690,67 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// The slug of the organization of this test where `identifier` (a username or an e-mail
+    /// address) signs in with `password`, as the server picks among several: the oldest
+    /// organization first, and of those the first whose password matches. None if no
+    /// organization of this test has it.
+    pub async fn organization_of(&self, identifier: &str, password: &str) -> Option<String> {
+        let orgs = self.orgs.lock().unwrap().clone();
+        if orgs.is_empty() {
+            return None;
+        }
+        let marks = vec!["?"; orgs.len()].join(", ");
+        let sql = format!(
+            "SELECT o.slug, u.password_hash FROM users u
+               JOIN organizations o ON o.id = u.organization_id
+              WHERE (u.username = ? OR u.email = ?) AND o.id IN ({marks})
+              ORDER BY o.created_at, u.id"
+        );
+        let mut q = sqlx::query_as::<_, (String, Option<String>)>(AssertSqlSafe(sql))
+            .bind(identifier)
+            .bind(identifier);
+        for org in &orgs {
+            q = q.bind(org);
+        }
+        let found = q.fetch_all(&self.db.pool).await.unwrap();
+        if found.len() > 1 {
+            for (slug, hash) in &found {
+                if self
+                    .state
+                    .hasher
+                    .verify(password.to_string(), hash.clone())
+                    .await
+                    .unwrap()
+                {
+                    return Some(slug.clone());
+                }
+            }
+        }
+        found.into_iter().next().map(|(slug, _)| slug)
+    }
+
+    /// POST /api/v1/auth/login naming the organization of this test that has `username`
+    /// (`organization_of`), as a client on a host with several departments does.
+    pub async fn login_response(
+        &self,
+        username: &str,
+        password: &str,
+        user_agent: Option<&str>,
+    ) -> reqwest::Response {
+        let mut body = json!({"username": username, "password": password});
+        if let Some(slug) = self.organization_of(username, password).await {
+            body["organization"] = json!(slug);
+        }
+        let mut req = self.client.post(self.url("/api/v1/auth/login")).json(&body);
+        if let Some(user_agent) = user_agent {
+            req = req.header(USER_AGENT, user_agent);
+        }
+        self.send(req).await
+    }
+
     /// Signs in; panics unless it succeeds.
     pub async fn login(&self, username: &str, password: &str) -> User {
-        let res = self
-            .client
-            .post(self.url("/api/v1/auth/login"))
-            .json(&json!({"username": username, "password": password}))
-            .send()
-            .await
-            .unwrap();
+        let res = self.login_response(username, password, None).await;
         assert_eq!(res.status(), StatusCode::OK, "login of {username} failed");
         let body: Value = res.json().await.unwrap();
         let token = body["access_token"].as_str().unwrap().to_string();
@@ -477,7 +778,7 @@ impl TestApp {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let res = req.send().await.unwrap();
+        let res = self.send(req).await;
         let status = res.status();
         let text = res.text().await.unwrap();
         let value = serde_json::from_str(&text).unwrap_or(if text.is_empty() {
@@ -572,6 +873,33 @@ impl TestApp {
             .await;
         assert_eq!(status, StatusCode::OK, "assign custom role: {body}");
         user
+    }
+
+    /// The organizations this test made (A, B and any it provisioned since).
+    pub fn org_ids(&self) -> Vec<Uuid> {
+        self.orgs.lock().unwrap().clone()
+    }
+
+    /// Number of rows of `table` (which has an `organization_id`) that belong to this test's
+    /// organizations: on the shared database the table also holds every other test's.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        self.count_rows_where(table, "TRUE").await
+    }
+
+    /// `count_rows`, of the rows that also meet `condition` (SQL, no parameters).
+    pub async fn count_rows_where(&self, table: &str, condition: &str) -> i64 {
+        let orgs = self.org_ids();
+        let marks = vec!["?"; orgs.len().max(1)].join(", ");
+        let mut q = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {table} WHERE organization_id IN ({marks}) AND ({condition})"
+        )));
+        if orgs.is_empty() {
+            q = q.bind(Uuid::nil());
+        }
+        for org in orgs {
+            q = q.bind(org);
+        }
+        q.fetch_one(&self.db.pool).await.unwrap()
     }
 
     /// Number of audit entries of `org`.
@@ -832,12 +1160,8 @@ async fn page_parts(res: reqwest::Response) -> (StatusCode, String, String) {
 impl TestApp {
     /// A GET of a page with these cookies; the whole response.
     pub async fn page_get_response(&self, path: &str, cookies: &str) -> reqwest::Response {
-        self.browser()
-            .get(self.url(path))
-            .header(COOKIE, cookies)
-            .send()
+        self.send(self.browser().get(self.url(path)).header(COOKIE, cookies))
             .await
-            .unwrap()
     }
 
     /// Status, Location (empty if none) and body of a GET.
@@ -874,7 +1198,8 @@ impl TestApp {
         self.form_post(path, None, None, form).await
     }
 
-    /// Submits the sign-in form; the whole response.
+    /// Submits the sign-in form; the whole response. The form names no organization: on the
+    /// shared database only a username or address that no other test uses signs in with it.
     pub async fn page_sign_in_form(
         &self,
         username: &str,
@@ -884,8 +1209,8 @@ impl TestApp {
         self.sign_in_request(username, password, next, None).await
     }
 
-    /// Signs in through the sign-in form; panics unless it succeeds. Returns the Cookie header
-    /// for later requests.
+    /// Signs in (through the form on a private database; see `page_session`); panics unless it
+    /// succeeds. Returns the Cookie header for later requests.
     pub async fn page_sign_in(&self, username: &str, password: &str) -> String {
         self.page_session(username, password, None).await
     }
@@ -901,12 +1226,27 @@ impl TestApp {
             .await
     }
 
+    /// Through the sign-in form on a private database. The form has no field for the
+    /// organization, so on the shared database (where the same username is in many) through
+    /// the API's sign-in, which names it and sets the same session cookies.
     async fn page_session(
         &self,
         username: &str,
         password: &str,
         user_agent: Option<&str>,
     ) -> String {
+        if self.isolation == Isolation::Shared {
+            let res = self.login_response(username, password, user_agent).await;
+            assert_eq!(res.status(), StatusCode::OK, "sign-in of {username}");
+            let cookies = cookies_from(&res);
+            assert!(
+                cookies
+                    .iter()
+                    .any(|(k, v)| k == "logbook_access" && !v.is_empty()),
+                "sign-in of {username} set no session cookie"
+            );
+            return cookie_header(&cookies);
+        }
         let res = self
             .sign_in_request(username, password, "/", user_agent)
             .await;
@@ -946,7 +1286,7 @@ impl TestApp {
         if let Some(user_agent) = user_agent {
             req = req.header(USER_AGENT, user_agent);
         }
-        req.form(form).send().await.unwrap()
+        self.send(req.form(form)).await
     }
 }
 
