@@ -72,12 +72,16 @@ fn actions(list: &[Logged]) -> Vec<&str> {
     list.iter().map(|e| e.action.as_str()).collect()
 }
 
-/// Every entry was made by `user` from the loopback address.
-fn made_by(list: &[Logged], user: &User) {
+/// Every entry was made by `user` from the address the test's requests come from.
+fn made_by(app: &TestApp, list: &[Logged], user: &User) {
     for e in list {
         assert_eq!(e.actor_user_id, Some(user.id), "actor of {e:?}");
         assert_eq!(e.actor_label, user.username, "actor label of {e:?}");
-        assert_eq!(e.ip_address.as_deref(), Some("127.0.0.1"), "ip of {e:?}");
+        assert_eq!(
+            e.ip_address.as_deref(),
+            Some(app.client_ip().as_str()),
+            "ip of {e:?}"
+        );
     }
 }
 
@@ -204,7 +208,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     let carol_id = id_of(&carol);
     let new = after(&app, org, mark).await;
     assert_eq!(actions(&new), ["member.created", "member.role_assigned"]);
-    made_by(&new, &admin);
+    made_by(&app, &new, &admin);
     assert_eq!(new[0].entity_id.as_deref(), Some(carol_id.as_str()));
     let c = new[0].changes();
     assert_eq!(c["username"], "carol");
@@ -230,7 +234,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let new = after(&app, org, mark).await;
     assert_eq!(actions(&new), ["member.updated"]);
-    made_by(&new, &admin);
+    made_by(&app, &new, &admin);
     assert_eq!(
         new[0].changes(),
         json!({"rank": {"from": null, "to": "Captain"},
@@ -249,7 +253,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let new = after(&app, org, mark).await;
     assert_eq!(actions(&new), ["member.status_changed"]);
-    made_by(&new, &admin);
+    made_by(&app, &new, &admin);
     assert_eq!(
         new[0].changes(),
         json!({"status": {"from": "active", "to": "leave"}, "reason": "Deployed overseas",
@@ -270,7 +274,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     let role_id = id_of(&role);
     let new = after(&app, org, mark).await;
     assert_eq!(actions(&new), ["role.created"]);
-    made_by(&new, &admin);
+    made_by(&app, &new, &admin);
     assert_eq!(new[0].entity_id.as_deref(), Some(role_id.as_str()));
     assert_eq!(
         new[0].changes(),
@@ -289,7 +293,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let new = after(&app, org, mark).await;
     assert_eq!(actions(&new), ["role.updated"]);
-    made_by(&new, &admin);
+    made_by(&app, &new, &admin);
     assert_eq!(
         new[0].changes(),
         json!({"name": {"from": "Pump Operators", "to": "Engine Drivers"},
@@ -308,7 +312,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let new = after(&app, org, mark).await;
     assert_eq!(actions(&new), ["member.role_assigned"]);
-    made_by(&new, &admin);
+    made_by(&app, &new, &admin);
     assert_eq!(new[0].entity_id.as_deref(), Some(carol_id.as_str()));
     assert_eq!(new[0].changes(), json!({"role_id": role_id}));
 
@@ -319,7 +323,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let new = after(&app, org, mark).await;
     assert_eq!(actions(&new), ["member.role_unassigned"]);
-    made_by(&new, &admin);
+    made_by(&app, &new, &admin);
     assert_eq!(new[0].changes(), json!({"role_id": role_id}));
 
     let mark = last_sequence(&app, org).await;
@@ -327,7 +331,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let new = after(&app, org, mark).await;
     assert_eq!(actions(&new), ["role.deleted"]);
-    made_by(&new, &admin);
+    made_by(&app, &new, &admin);
     assert_eq!(new[0].entity_id.as_deref(), Some(role_id.as_str()));
     let c = new[0].changes();
     assert_eq!(c["name"], "Engine Drivers");
@@ -347,7 +351,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let new = after(&app, org, mark).await;
     assert_eq!(actions(&new), ["member.password_reset"]);
-    made_by(&new, &admin);
+    made_by(&app, &new, &admin);
     assert_eq!(
         new[0].changes(),
         json!({"must_change_password": true, "sessions_ended": true, "via": "api"})
@@ -357,18 +361,12 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     let wrong = "not the right password at all";
     secrets.push(wrong.into());
     let mark = last_sequence(&app, org).await;
-    let res = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"username": "carol", "password": wrong}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.login_response("carol", wrong, None).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let new = after(&app, org, mark).await;
     assert_eq!(actions(&new), ["auth.login_failed"]);
     assert_eq!(new[0].actor_user_id, None);
-    assert_eq!(new[0].ip_address.as_deref(), Some("127.0.0.1"));
+    assert_eq!(new[0].ip_address.as_deref(), Some(app.client_ip().as_str()));
     assert_eq!(new[0].entity_id.as_deref(), Some(carol_id.as_str()));
     assert_eq!(
         new[0].changes(),
@@ -382,7 +380,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     secrets.push(carol_user.refresh.clone());
     let new = after(&app, org, mark).await;
     assert_eq!(actions(&new), ["auth.login"]);
-    made_by(&new, &carol_user);
+    made_by(&app, &new, &carol_user);
 
     let changed = "her own new passphrase 2026";
     secrets.push(changed.into());
@@ -400,7 +398,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     secrets.push(tokens["refresh_token"].as_str().unwrap().to_string());
     let new = after(&app, org, mark).await;
     assert_eq!(actions(&new), ["auth.password_changed"]);
-    made_by(&new, &carol_user);
+    made_by(&app, &new, &carol_user);
 
     let mark = last_sequence(&app, org).await;
     let (status, body) = app
@@ -409,7 +407,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let new = after(&app, org, mark).await;
     assert_eq!(actions(&new), ["auth.logout"]);
-    made_by(&new, &carol_user);
+    made_by(&app, &new, &carol_user);
 
     // The organization's profile.
     let mark = last_sequence(&app, org).await;
@@ -423,7 +421,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let new = after(&app, org, mark).await;
     assert_eq!(actions(&new), ["organization.updated"]);
-    made_by(&new, &admin);
+    made_by(&app, &new, &admin);
     assert_eq!(
         new[0].entity_id.as_deref(),
         Some(org.id.to_string().as_str())
@@ -456,7 +454,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
         actions(&new),
         ["member.created", "member.role_assigned", "member.imported"]
     );
-    made_by(&new, &admin);
+    made_by(&app, &new, &admin);
     assert_eq!(new[0].changes()["username"], "dave");
     assert_eq!(new[2].changes(), json!({"rows": 1, "created": 1}));
 
@@ -471,7 +469,7 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
     assert_eq!(res.status(), StatusCode::OK);
     let new = after(&app, org, mark).await;
     assert_eq!(actions(&new), ["member.exported"]);
-    made_by(&new, &admin);
+    made_by(&app, &new, &admin);
 
     // Nothing in either organization's log holds a password, a hash or a token.
     for org in [&app.a, &app.b] {
@@ -492,7 +490,8 @@ async fn every_mutation_writes_an_entry_with_actor_ip_and_changes() {
 
 #[tokio::test]
 async fn a_failed_audit_write_undoes_the_change() {
-    let app = TestApp::spawn().await;
+    // Private: it puts a trigger on audit_logs, which is the whole database's.
+    let app = TestApp::spawn_private().await;
     let pool = &app.db.pool;
     sqlx::query(
         "CREATE TRIGGER audit_logs_test_refuse BEFORE INSERT ON audit_logs FOR EACH ROW
@@ -663,7 +662,8 @@ async fn concurrent_changes_keep_the_chain_gapless_and_verify_stays_valid() {
 
 #[tokio::test]
 async fn the_database_refuses_update_and_delete_on_audit_logs() {
-    let app = TestApp::spawn().await;
+    // Private: it runs UPDATE and DELETE over the whole of audit_logs.
+    let app = TestApp::spawn_private().await;
     let before = entries(&app, &app.a).await;
     let pool = &app.db.pool;
     let err =
@@ -701,7 +701,9 @@ async fn the_database_refuses_update_and_delete_on_audit_logs() {
 
 #[tokio::test]
 async fn an_altered_entry_is_named_by_the_api_and_the_command() {
-    let app = TestApp::spawn().await;
+    // Private: it replaces the triggers that guard audit_logs, which are the whole database's.
+    // And `logbook audit verify` checks every department on the host.
+    let app = TestApp::spawn_private().await;
     some_activity(&app, &app.a, "alpha").await;
     some_activity(&app, &app.b, "bravo").await;
     let (ok, stdout) = cli_verify(&app).await;
@@ -778,7 +780,8 @@ async fn an_altered_entry_is_named_by_the_api_and_the_command() {
 
 #[tokio::test]
 async fn an_altered_actor_on_the_latest_entry_is_detected() {
-    let app = TestApp::spawn().await;
+    // Private: it replaces the triggers that guard audit_logs, which are the whole database's.
+    let app = TestApp::spawn_private().await;
     some_activity(&app, &app.a, "alpha").await;
     let last = entries(&app, &app.a).await.pop().unwrap();
     behind_the_triggers(
@@ -802,7 +805,8 @@ async fn an_altered_actor_on_the_latest_entry_is_detected() {
 
 #[tokio::test]
 async fn an_entry_rewritten_with_a_fresh_hash_breaks_the_link_to_the_next() {
-    let app = TestApp::spawn().await;
+    // Private: it replaces the triggers that guard audit_logs, which are the whole database's.
+    let app = TestApp::spawn_private().await;
     some_activity(&app, &app.a, "alpha").await;
     let list = entries(&app, &app.a).await;
     let victim = list[2].clone();
@@ -841,7 +845,9 @@ async fn an_entry_rewritten_with_a_fresh_hash_breaks_the_link_to_the_next() {
 
 #[tokio::test]
 async fn a_deleted_last_entry_is_detected_against_the_head() {
-    let app = TestApp::spawn().await;
+    // Private: it replaces the triggers that guard audit_logs, which are the whole database's.
+    // And `logbook audit verify` checks every department on the host.
+    let app = TestApp::spawn_private().await;
     some_activity(&app, &app.a, "alpha").await;
     let list = entries(&app, &app.a).await;
     let last = list.last().unwrap().clone();
@@ -867,7 +873,8 @@ async fn a_deleted_last_entry_is_detected_against_the_head() {
 
 #[tokio::test]
 async fn a_gap_in_the_middle_is_detected() {
-    let app = TestApp::spawn().await;
+    // Private: it replaces the triggers that guard audit_logs, which are the whole database's.
+    let app = TestApp::spawn_private().await;
     some_activity(&app, &app.a, "alpha").await;
     let list = entries(&app, &app.a).await;
     let gone = list[list.len() / 2].clone();
@@ -1068,12 +1075,8 @@ fn by_eve_len(all: &[Logged], eve: Uuid) -> u64 {
 async fn fail_login(app: &TestApp, username: &str, times: usize) {
     for _ in 0..times {
         let res = app
-            .client
-            .post(app.url("/api/v1/auth/login"))
-            .json(&json!({"username": username, "password": "definitely not the password"}))
-            .send()
-            .await
-            .unwrap();
+            .login_response(username, "definitely not the password", None)
+            .await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
 }
@@ -1104,7 +1107,7 @@ async fn a_lockout_raises_an_alert_that_can_be_acknowledged_and_resolved() {
         json!({"consecutive_failures": 5, "locked": true})
     );
     assert_eq!(new[5].changes()["alert_type"], "account_locked");
-    assert_eq!(new[5].ip_address.as_deref(), Some("127.0.0.1"));
+    assert_eq!(new[5].ip_address.as_deref(), Some(app.client_ip().as_str()));
 
     let (status, body) = app.get(t, "/api/v1/security-alerts").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -1114,7 +1117,7 @@ async fn a_lockout_raises_an_alert_that_can_be_acknowledged_and_resolved() {
     assert_eq!(alert["alert_type"], "account_locked");
     assert_eq!(alert["status"], "open");
     assert_eq!(alert["user_id"], json!(frank.id));
-    assert_eq!(alert["ip_address"], "127.0.0.1");
+    assert_eq!(alert["ip_address"], app.client_ip());
     assert!(alert["message"].as_str().unwrap().contains("frank"));
     let alert_id = id_of(alert);
     assert_eq!(new[5].entity_id.as_deref(), Some(alert_id.as_str()));
@@ -1159,7 +1162,7 @@ async fn a_lockout_raises_an_alert_that_can_be_acknowledged_and_resolved() {
     assert!(body["acknowledged_at"].is_string());
     let new = after(&app, &app.a, mark).await;
     assert_eq!(actions(&new), ["security_alert.acknowledged"]);
-    made_by(&new, &admin);
+    made_by(&app, &new, &admin);
     assert_eq!(new[0].entity_id.as_deref(), Some(alert_id.as_str()));
     assert_eq!(
         new[0].changes(),
@@ -1213,7 +1216,7 @@ async fn a_lockout_raises_an_alert_that_can_be_acknowledged_and_resolved() {
     assert_eq!(body["resolved_by"], json!(admin.id));
     let new = after(&app, &app.a, mark).await;
     assert_eq!(actions(&new), ["security_alert.resolved"]);
-    made_by(&new, &admin);
+    made_by(&app, &new, &admin);
     assert_eq!(
         new[0].changes(),
         json!({"status": {"from": "acknowledged", "to": "resolved"}, "resolution_note": note})
@@ -1319,7 +1322,7 @@ async fn an_organization_settings_change_is_recorded_and_keeps_the_other_modules
     assert_eq!(again["settings"]["modules"], modules_after);
     let new = after(&app, &app.a, mark).await;
     assert_eq!(actions(&new), ["organization.updated"]);
-    made_by(&new, &app.a.admin);
+    made_by(&app, &new, &app.a.admin);
     assert_eq!(
         new[0].changes(),
         json!({"settings": {"from": {"modules": modules_before},
@@ -1342,7 +1345,8 @@ async fn an_organization_settings_change_is_recorded_and_keeps_the_other_modules
 
 #[tokio::test]
 async fn a_chain_longer_than_one_batch_is_walked_to_the_end() {
-    let app = TestApp::spawn().await;
+    // Private: it replaces the triggers that guard audit_logs, which are the whole database's.
+    let app = TestApp::spawn_private().await;
     // Straight through the service function: 1100 entries more than one read batch of 1000.
     let actor = logbook::audit::Actor::system(app.a.id, "test");
     let mut tx = app.state.db.begin().await.unwrap();

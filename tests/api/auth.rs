@@ -40,6 +40,18 @@ async fn try_login(app: &TestApp, username: &str, password: &str) -> (StatusCode
     (status, body)
 }
 
+/// A sign-in naming the department of this test that has `username` (the harness's way on the
+/// shared database); status and JSON body.
+async fn try_login_named(app: &TestApp, username: &str, password: &str) -> (StatusCode, Value) {
+    let res = app.login_response(username, password, None).await;
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
 async fn try_refresh(app: &TestApp, refresh: &str) -> (StatusCode, Value) {
     let (status, _, body) = post_anon(
         app,
@@ -116,7 +128,9 @@ fn sign(claims: &Value, alg: jsonwebtoken::Algorithm, key: &[u8]) -> String {
 
 #[tokio::test]
 async fn login_with_username_or_email_returns_tokens_and_cookies() {
-    let app = TestApp::spawn().await;
+    // Private: a sign-in that names no department looks the name up across the whole host;
+    // this test needs its names to be the only ones there.
+    let app = TestApp::spawn_private().await;
     for identifier in ["alpha-admin", "alpha-admin@example.org"] {
         let (status, headers, body) = post_anon(
             &app,
@@ -177,7 +191,9 @@ async fn login_with_username_or_email_returns_tokens_and_cookies() {
 
 #[tokio::test]
 async fn wrong_password_and_unknown_user_answer_identically() {
-    let app = TestApp::spawn().await;
+    // Private: a sign-in that names no department looks the name up across the whole host;
+    // this test needs its names to be the only ones there.
+    let app = TestApp::spawn_private().await;
     let (s1, wrong_password) = try_login(&app, "alpha-admin", "not the right password").await;
     let (s2, unknown_user) = try_login(&app, "nobody-here", "not the right password").await;
     let (s3, unknown_email) = try_login(&app, "nobody@example.org", PASSWORD).await;
@@ -196,7 +212,9 @@ async fn wrong_password_and_unknown_user_answer_identically() {
 
 #[tokio::test]
 async fn five_failures_lock_the_account_until_the_lock_expires() {
-    let app = TestApp::spawn().await;
+    // Private: a sign-in that names no department looks the name up across the whole host;
+    // this test needs its names to be the only ones there.
+    let app = TestApp::spawn_private().await;
     let m = app.member(&app.a, "lockme", &[]).await;
     let (_, generic) = try_login(&app, "nobody-here", "whatever it is").await;
     for attempt in 1..=5 {
@@ -276,7 +294,8 @@ async fn five_failures_lock_the_account_until_the_lock_expires() {
 
 #[tokio::test]
 async fn fifty_failures_from_one_address_block_it() {
-    let app = TestApp::spawn().await;
+    // Private: the per-address block is the host's (and raises an alert in every department).
+    let app = TestApp::spawn_private().await;
     for attempt in 1..=50 {
         let (status, body) = try_login(&app, &format!("nobody-{attempt}"), "some password").await;
         assert_eq!(
@@ -414,7 +433,8 @@ async fn refresh_works_from_the_cookie() {
     let browser = cookie_client();
     let res = browser
         .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"username": "alpha-admin", "password": PASSWORD}))
+        .json(&json!({"username": "alpha-admin", "password": PASSWORD,
+                      "organization": app.a.slug}))
         .send()
         .await
         .unwrap();
@@ -485,7 +505,8 @@ async fn cookie_sessions_need_the_header_and_the_same_origin() {
     let browser = cookie_client();
     let res = browser
         .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"username": "alpha-admin", "password": PASSWORD}))
+        .json(&json!({"username": "alpha-admin", "password": PASSWORD,
+                      "organization": app.a.slug}))
         .send()
         .await
         .unwrap();
@@ -691,7 +712,7 @@ async fn change_password_checks_both_and_ends_other_sessions() {
     let (status, body) = try_refresh(&app, refresh).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    let (status, _) = try_login(&app, "changer", PASSWORD).await;
+    let (status, _) = try_login_named(&app, "changer", PASSWORD).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     app.login("changer", NEW_PASSWORD).await;
 
@@ -726,10 +747,10 @@ async fn reset_password_confines_the_member_to_changing_it() {
     // The reset ends the member's sessions and the old password.
     let (status, _) = app.get(&m.token, "/api/v1/auth/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = try_login(&app, "forgetful", PASSWORD).await;
+    let (status, _) = try_login_named(&app, "forgetful", PASSWORD).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    let (status, login) = try_login(&app, "forgetful", temporary).await;
+    let (status, login) = try_login_named(&app, "forgetful", temporary).await;
     assert_eq!(status, StatusCode::OK, "{login}");
     assert_eq!(login["must_change_password"], true);
     let token = login["access_token"].as_str().unwrap().to_string();
@@ -794,7 +815,7 @@ async fn suspending_a_member_ends_their_sessions_and_sign_in() {
     let app = TestApp::spawn().await;
     let m = app.member(&app.a, "suspect", &[]).await;
     let other = app.login("suspect", PASSWORD).await;
-    let (_, generic) = try_login(&app, "nobody-here", "whatever it is").await;
+    let (_, generic) = try_login_named(&app, "nobody-here", "whatever it is").await;
 
     let (status, body) = app
         .post(
@@ -819,7 +840,7 @@ async fn suspending_a_member_ends_their_sessions_and_sign_in() {
     .await
     .unwrap();
     assert_eq!(live, 0);
-    let (status, body) = try_login(&app, "suspect", PASSWORD).await;
+    let (status, body) = try_login_named(&app, "suspect", PASSWORD).await;
     assert_problem(status, &body, StatusCode::UNAUTHORIZED);
     assert_eq!(body, generic, "the answer reveals the suspension");
 
@@ -969,7 +990,9 @@ async fn forged_and_mangled_tokens_are_refused() {
 
 #[tokio::test]
 async fn the_organization_field_picks_the_department_on_a_shared_host() {
-    let app = TestApp::spawn().await;
+    // Private: a sign-in that names no department looks the name up across the whole host;
+    // this test needs its names to be the only ones there.
+    let app = TestApp::spawn_private().await;
     // The same person volunteers in both departments, with one username and one password.
     app.member(&app.a, "casey", &[]).await;
     app.member(&app.b, "casey", &[]).await;
@@ -1052,7 +1075,9 @@ async fn failures_audited(app: &TestApp, org: &Org, user: Uuid) -> i64 {
 
 #[tokio::test]
 async fn parallel_guesses_meet_the_account_limit() {
-    let app = TestApp::spawn().await;
+    // Private: a sign-in that names no department looks the name up across the whole host;
+    // this test needs its names to be the only ones there.
+    let app = TestApp::spawn_private().await;
     let m = app.member(&app.a, "guessed", &[]).await;
     // Thirty wrong guesses at once: five are checked and lock the account; the rest are
     // refused unchecked, exactly like guesses sent after the lock.
@@ -1084,7 +1109,8 @@ async fn parallel_guesses_meet_the_account_limit() {
 
 #[tokio::test]
 async fn parallel_guesses_meet_the_address_limit() {
-    let app = TestApp::spawn().await;
+    // Private: the per-address block is the host's (and raises an alert in every department).
+    let app = TestApp::spawn_private().await;
     let bodies = (0..120)
         .map(|i| json!({"username": format!("nobody-{i}"), "password": "some password"}))
         .collect();
@@ -1107,7 +1133,9 @@ async fn parallel_guesses_meet_the_address_limit() {
 
 #[tokio::test]
 async fn typos_in_one_department_never_lock_another_departments_account() {
-    let app = TestApp::spawn().await;
+    // Private: a sign-in that names no department looks the name up across the whole host;
+    // this test needs its names to be the only ones there.
+    let app = TestApp::spawn_private().await;
     app.member(&app.a, "sam", &[]).await;
     app.member(&app.b, "sam", &[]).await;
     // (The harness signs each in without a department, so their ids come from the database.)

@@ -1,5 +1,8 @@
 //! Backups: an archive holds every table as the database has it, stays consistent while the
 //! server keeps writing, refuses damage, and one runs at a time. Real MariaDB, the real server.
+//!
+//! A backup holds the whole server, a restore replaces it: every test here has a database of
+//! its own (`TestApp::spawn_private`).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -52,7 +55,7 @@ fn rows_of(path: &Path, table: &str) -> Vec<Vec<Option<String>>> {
 
 #[tokio::test]
 async fn a_backup_holds_every_table_exactly_and_reads_back() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     // Text that is not ASCII, NULLs, a long body, binary ids.
     let member = app.member(&app.a, "zoe", &[]).await;
     let (status, body) = app
@@ -159,7 +162,7 @@ async fn a_backup_holds_every_table_exactly_and_reads_back() {
 
 #[tokio::test]
 async fn writes_during_a_backup_never_give_an_archive_that_fails_its_manifest() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let dir = temp_dir();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Members created (each an insert, role grants and audit entries in one transaction) while
@@ -242,7 +245,7 @@ async fn writes_during_a_backup_never_give_an_archive_that_fails_its_manifest() 
 
 #[tokio::test]
 async fn a_damaged_cut_short_or_foreign_file_is_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let dir = temp_dir();
     let info = service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
         .await
@@ -340,7 +343,7 @@ async fn a_damaged_cut_short_or_foreign_file_is_refused() {
 
 #[tokio::test]
 async fn one_backup_at_a_time_and_the_command_makes_and_lists_them() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let dir = temp_dir();
     let held = service::lock(&app.state.db).await.expect("lock");
     let err = service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
@@ -402,7 +405,7 @@ fn tables_of(m: &archive::Manifest) -> BTreeMap<String, (u64, String)> {
 
 #[tokio::test]
 async fn a_restore_puts_back_every_row_exactly_and_the_audit_chain_verifies() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let member = app.member(&app.a, "kept", &[]).await;
     let (status, _) = app
         .patch(
@@ -571,7 +574,7 @@ fn rewritten(good: &Path, to: &Path, change: impl Fn(&mut archive::Manifest)) {
 
 #[tokio::test]
 async fn a_refused_restore_changes_nothing() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let dir = temp_dir();
     let info = service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
         .await
@@ -623,7 +626,7 @@ async fn a_refused_restore_changes_nothing() {
 
 #[tokio::test]
 async fn a_restore_cut_off_after_the_swap_is_finished_at_the_next_start() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     // The moment after the swap: the triggers are gone and the journal holds them.
     let defs: Vec<(String, String, String, String, String)> = sqlx::query_as(
         "SELECT CAST(trigger_name AS CHAR), CAST(action_timing AS CHAR),
@@ -704,7 +707,7 @@ fn cli_config(app: &TestApp, dir: &Path) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn a_backup_killed_half_way_leaves_nothing_listed_as_good() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     bulk(&app, 60_000).await;
     let dir = temp_dir();
     let work = temp_dir();
@@ -756,7 +759,7 @@ async fn a_backup_killed_half_way_leaves_nothing_listed_as_good() {
 
 #[tokio::test]
 async fn a_restore_killed_half_way_leaves_the_data_as_it_was() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     bulk(&app, 60_000).await;
     let dir = temp_dir();
     let info = service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
@@ -822,7 +825,7 @@ async fn a_restore_killed_half_way_leaves_the_data_as_it_was() {
 /// does not come back to life, every session ends, and each department's log says so.
 #[tokio::test]
 async fn the_command_line_restore_ends_every_session_and_is_audited() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let member = app.member(&app.a, "signed-out-later", &[]).await;
     let dir = temp_dir();
     let info = service::create(&app.state.db, &app.data_dir, &dir, &Default::default())

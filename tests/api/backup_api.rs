@@ -2,6 +2,8 @@
 //! watch it finish, the list with what each archive holds, download, check, delete; nothing
 //! outside the backup directory can be named; only administrators of a host that serves one
 //! organization may use them.
+//!
+//! Backups are the whole host's: every test here has a database of its own.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -287,7 +289,7 @@ fn service_list_len(app: &TestApp) -> usize {
 
 #[tokio::test]
 async fn a_host_with_several_departments_backs_up_from_the_command_line() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     // A backup made on the command line (as the host's operator does) is not offered either.
     let dir = backup_dir(&app);
     let info =

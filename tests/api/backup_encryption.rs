@@ -2,6 +2,8 @@
 //! made afterwards is an age file that opens with that passphrase and no other; restore refuses
 //! a missing or wrong passphrase and changes nothing; only administrators of a one-department
 //! host may change it; every change is audited.
+//!
+//! Backups are the whole host's: every test here has a database of its own.
 
 use std::path::Path;
 use std::time::Duration;
@@ -370,7 +372,7 @@ async fn only_administrators_of_a_one_department_host_may_change_it() {
     assert!(!app.data_dir.join("backup-passphrase").exists());
 
     // A host with two departments: the command line's business.
-    let two = TestApp::spawn().await;
+    let two = TestApp::spawn_private().await;
     for (method, path, body) in api_routes() {
         let (status, problem) = two.call(method, &two.a.admin.token, path, body).await;
         assert_problem(status, &problem, StatusCode::CONFLICT);

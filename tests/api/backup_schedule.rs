@@ -5,6 +5,8 @@
 //! one's run backs up. A full drive is not simulated here: the free-space decision is a pure
 //! function with its own unit test (`backup::schedule::tests`), as is the retention policy's
 //! table of cases (`backup::retention::tests`).
+//!
+//! Backups are the whole host's: every test here has a database of its own.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -277,7 +279,7 @@ async fn a_backup_that_cannot_be_made_fails_the_run_and_tells_the_admins() {
 
 #[tokio::test]
 async fn with_two_organizations_only_the_oldest_makes_the_backup() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let backup_dir = app.state.config.backup_dir.clone();
 
     let run = run_backup(&app, &app.b.admin).await;
@@ -312,7 +314,7 @@ async fn with_two_organizations_only_the_oldest_makes_the_backup() {
 
 #[tokio::test]
 async fn run_now_while_another_backup_runs_is_a_skip_not_a_failure() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let backup_dir = app.state.config.backup_dir.clone();
     // An administrator's backup (or a restore) holds the backup lock.
     let held = service::lock(&app.state.db).await.expect("lock");

@@ -1,6 +1,10 @@
 //! Email: the SMTP settings (password encrypted, never shown), the test message, notifications
 //! delivered through the outbox to a real SMTP sink, retries with backoff, giving up and retrying
 //! by hand, exactly-once delivery across a server killed mid-send, and isolation by organization.
+//!
+//! Every server's mail sender sends every organization's due email, so every test here has a
+//! database of its own (`TestApp::spawn_private`): on the shared one, another test's server could
+//! send, or fail to send, this test's mail.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -103,7 +107,7 @@ fn count_with_id(sink: &SmtpSink, id: uuid::Uuid) -> usize {
 
 #[tokio::test]
 async fn settings_start_unconfigured_and_never_show_the_password() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let admin = &app.a.admin.token;
 
     let (status, body) = app.get(admin, "/api/v1/settings/email").await;
@@ -197,7 +201,7 @@ async fn settings_start_unconfigured_and_never_show_the_password() {
 
 #[tokio::test]
 async fn invalid_settings_are_refused_field_by_field_and_change_nothing() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let admin = &app.a.admin.token;
     let (status, _) = put_settings(&app, admin, with_credentials(2525, Some(SECRET))).await;
     assert_eq!(status, StatusCode::OK);
@@ -348,7 +352,7 @@ async fn plain_members_cannot_see_or_use_email_settings() {
 
 #[tokio::test]
 async fn another_organizations_settings_and_outbox_stay_hidden() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let sink = SmtpSink::start().await;
     let mut a_settings = with_credentials(sink.port(), Some(SECRET));
     a_settings["from_name"] = json!("Alpha only");
@@ -442,7 +446,7 @@ async fn another_organizations_settings_and_outbox_stay_hidden() {
 
 #[tokio::test]
 async fn test_message_reaches_the_sink_with_the_saved_credentials() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let sink = SmtpSink::start().await;
     let admin = &app.a.admin.token;
     let (status, body) =
@@ -514,7 +518,7 @@ async fn test_message_reaches_the_sink_with_the_saved_credentials() {
 
 #[tokio::test]
 async fn test_message_failures_are_reported_not_raised() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let sink = SmtpSink::start().await;
     let admin = &app.a.admin.token;
 
@@ -617,7 +621,7 @@ async fn a_notification_is_emailed_with_text_html_and_an_absolute_link() {
 
 #[tokio::test]
 async fn disabled_email_queues_nothing_until_enabled() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let sink = SmtpSink::start().await;
     let mut settings = json!({"host": "127.0.0.1", "port": sink.port(), "security": "none",
                               "from_address": "logbook@example.org", "enabled": false});
@@ -713,7 +717,7 @@ async fn the_longest_subjects_and_names_are_still_emailed() {
 
 #[tokio::test]
 async fn unreachable_smtp_is_retried_with_backoff_and_delivered_once() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let sink = SmtpSink::start().await;
     let port = sink.port();
     sink.stop().await;
@@ -811,7 +815,7 @@ async fn a_deferred_message_goes_out_on_the_next_run() {
 
 #[tokio::test]
 async fn undeliverable_email_is_given_up_listed_and_retried_by_hand() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let sink = SmtpSink::start().await;
     let port = sink.port();
     sink.stop().await;
@@ -914,7 +918,7 @@ fn serve_binary(app: &TestApp, dir: &Path, port: u16) -> tokio::process::Child {
 
 #[tokio::test]
 async fn a_server_killed_mid_send_delivers_exactly_once_after_restart() {
-    let mut app = TestApp::spawn().await;
+    let mut app = TestApp::spawn_private().await;
     let sink = SmtpSink::start().await;
     let (status, body) = put_settings(
         &app,

@@ -216,12 +216,8 @@ async fn assert_foreign_ids_answer_404(
 async fn fail_login(app: &TestApp, username: &str) {
     for _ in 0..5 {
         let res = app
-            .client
-            .post(app.url("/api/v1/auth/login"))
-            .json(&json!({"username": username, "password": "not the right password"}))
-            .send()
-            .await
-            .unwrap();
+            .login_response(username, "not the right password", None)
+            .await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
 }

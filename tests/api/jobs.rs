@@ -3,6 +3,10 @@
 //! them; what the built-in jobs do (purge_sessions, audit_verify); failures and panics recorded;
 //! overlapping runs skipped; two servers on one database never running a slot twice; a job per
 //! organization; reminders never sent twice; interrupted runs closed when a scheduler starts.
+//!
+//! Jobs run for every organization on the host (the scheduler, interrupted runs closed at its
+//! start, the whole-server backup) and some tests here replace the audit triggers: every test
+//! here has a database of its own (`TestApp::spawn_private`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -314,7 +318,7 @@ async fn the_list_shows_the_built_in_jobs_with_schedule_zone_next_and_last_run()
 
 #[tokio::test]
 async fn only_settings_managers_see_and_run_jobs_and_unknown_jobs_are_404() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let pat = app.member(&app.a, "pat", &[]).await;
     let sam = app.member_with(&app.a, "sam", &["settings.manage"]).await;
     let audit_before = app.audit_count(&app.a).await;
@@ -411,7 +415,7 @@ async fn token_exists(app: &TestApp, id: Uuid) -> bool {
 
 #[tokio::test]
 async fn run_now_purges_expired_sessions_keeps_live_ones_and_records_the_run() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let now = Utc::now();
     let old1 = insert_refresh_token(&app, &app.a, now - chrono::Duration::days(2)).await;
     let old2 = insert_refresh_token(&app, &app.a, now - chrono::Duration::days(9)).await;
@@ -980,7 +984,7 @@ async fn a_sync_picks_up_new_organizations_and_drops_deactivated_ones() {
 
 #[tokio::test]
 async fn a_run_left_running_without_its_lock_is_closed_when_a_scheduler_starts() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let an_hour_ago = Utc::now() - chrono::Duration::hours(1);
     let insert = |job: &'static str, outcome: &'static str| {
         let id = Uuid::now_v7();
@@ -1196,7 +1200,7 @@ async fn security_notices(app: &TestApp, user: Uuid) -> i64 {
 
 #[tokio::test]
 async fn audit_verify_checks_the_chain_and_raises_one_alert_per_break() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let deputy = app
         .member_with(&app.a, "deputy", &["settings.manage"])
         .await;
@@ -1334,7 +1338,7 @@ fn audit_verify_every_second() -> Registry {
 
 #[tokio::test]
 async fn a_removed_last_audit_entry_is_alerted_once_however_often_it_is_found() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let deputy = app
         .member_with(&app.a, "deputy", &["settings.manage"])
         .await;

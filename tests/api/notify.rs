@@ -888,10 +888,16 @@ async fn another_organizations_announcements_answer_404() {
         .get(&app.a.admin.token, &format!("/api/v1/announcements/{id}"))
         .await;
     assert_eq!(a_view["withdrawn_at"], Value::Null);
-    let dismissals: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM announcement_dismissals")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let dismissals: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM announcement_dismissals d
+           JOIN announcements a ON a.id = d.announcement_id
+          WHERE a.organization_id IN (?, ?)",
+    )
+    .bind(app.a.id)
+    .bind(app.b.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
     assert_eq!(dismissals, 0);
     // B's audience roles cannot name A's roles either (covered above for the reverse), and B's
     // announcement does not reach A.

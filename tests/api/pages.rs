@@ -7,7 +7,9 @@ use crate::harness::*;
 
 #[tokio::test]
 async fn a_visitor_is_sent_to_sign_in_and_back() {
-    let app = TestApp::spawn().await;
+    // Private: the sign-in form names no department, so it looks the username up across the
+    // whole host; this test needs its names to be the only ones there.
+    let app = TestApp::spawn_private().await;
     let res = app.page_get_response("/?tab=x", "").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[LOCATION], "/login?next=/%3Ftab%3Dx");
@@ -36,7 +38,9 @@ async fn a_visitor_is_sent_to_sign_in_and_back() {
 
 #[tokio::test]
 async fn next_never_leaves_the_site() {
-    let app = TestApp::spawn().await;
+    // Private: the sign-in form names no department, so it looks the username up across the
+    // whole host; this test needs its names to be the only ones there.
+    let app = TestApp::spawn_private().await;
     for evil in [
         "//evil.example/",
         "https://evil.example/",
@@ -50,7 +54,9 @@ async fn next_never_leaves_the_site() {
 
 #[tokio::test]
 async fn a_wrong_password_is_shown_beside_the_form_and_keeps_the_username() {
-    let app = TestApp::spawn().await;
+    // Private: the sign-in form names no department, so it looks the username up across the
+    // whole host; this test needs its names to be the only ones there.
+    let app = TestApp::spawn_private().await;
     let res = app
         .page_sign_in_form("alpha-admin", "not the password", "/")
         .await;
@@ -75,7 +81,9 @@ async fn a_wrong_password_is_shown_beside_the_form_and_keeps_the_username() {
 
 #[tokio::test]
 async fn a_temporary_password_must_be_changed_first() {
-    let app = TestApp::spawn().await;
+    // Private: the sign-in form names no department, so it looks the username up across the
+    // whole host; this test needs its names to be the only ones there.
+    let app = TestApp::spawn_private().await;
     let m = app.member(&app.a, "newbie", &[]).await;
     let (status, _) = app
         .post(
@@ -124,7 +132,9 @@ async fn a_temporary_password_must_be_changed_first() {
 
 #[tokio::test]
 async fn signing_out_needs_the_same_origin_and_ends_the_session() {
-    let app = TestApp::spawn().await;
+    // Private: the sign-in form names no department, so it looks the username up across the
+    // whole host; this test needs its names to be the only ones there.
+    let app = TestApp::spawn_private().await;
     let res = app.page_sign_in_form("alpha-admin", PASSWORD, "/").await;
     let jar = cookie_header(&cookies_from(&res));
     // A cookie-borne POST with neither Origin nor X-Requested-With is refused.
@@ -166,7 +176,9 @@ async fn signing_out_needs_the_same_origin_and_ends_the_session() {
 
 #[tokio::test]
 async fn an_expired_access_cookie_is_refreshed_transparently() {
-    let app = TestApp::spawn().await;
+    // Private: the sign-in form names no department, so it looks the username up across the
+    // whole host; this test needs its names to be the only ones there.
+    let app = TestApp::spawn_private().await;
     let res = app.page_sign_in_form("alpha-admin", PASSWORD, "/").await;
     let jar = cookies_from(&res);
     let refresh_only: Vec<(String, String)> = jar

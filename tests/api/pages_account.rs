@@ -101,7 +101,7 @@ async fn the_page_shows_the_member_and_their_sessions_and_marks_this_one() {
     assert!(html.contains("Active sessions"));
     assert!(html.contains("Chrome on Android"), "{html}");
     assert!(html.contains("Firefox on Windows"), "{html}");
-    assert!(html.contains("127.0.0.1"));
+    assert!(html.contains(&app.client_ip()), "{html}");
     // Three sessions of this member, none of the admin's.
     let fams = families(&app, m.id).await;
     assert_eq!(fams.len(), 3);
@@ -317,7 +317,8 @@ async fn a_post_without_our_origin_is_refused() {
     let pc = app
         .page_sign_in_with_agent("firefighter", PASSWORD, "pc")
         .await;
-    let res = browser()
+    let res = app
+        .browser()
         .post(app.url("/account/sessions/revoke-all"))
         .header(COOKIE, &pc)
         .header(ORIGIN, "http://evil.example")

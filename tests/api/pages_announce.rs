@@ -272,16 +272,24 @@ async fn another_organizations_announcement_answers_404() {
         .page_post("/announcements/not-an-id/withdraw", &admin, &[])
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let withdrawn: Option<chrono::NaiveDateTime> =
-        sqlx::query_scalar("SELECT withdrawn_at FROM announcements WHERE title = 'Bravo only'")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let withdrawn: Option<chrono::NaiveDateTime> = sqlx::query_scalar(
+        "SELECT withdrawn_at FROM announcements WHERE organization_id = ? AND title = 'Bravo only'",
+    )
+    .bind(app.b.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
     assert!(withdrawn.is_none());
-    let dismissals: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM announcement_dismissals")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let dismissals: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM announcement_dismissals d
+           JOIN announcements a ON a.id = d.announcement_id
+          WHERE a.organization_id IN (?, ?)",
+    )
+    .bind(app.a.id)
+    .bind(app.b.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
     assert_eq!(dismissals, 0);
     let (_, _, html) = app.page_get("/announcements", &admin).await;
     assert!(!html.contains("Bravo only"));
@@ -354,10 +362,14 @@ async fn bad_input_is_shown_beside_the_fields_and_creates_nothing() {
     );
     assert!(html.contains(r#"value="Old news""#));
     assert_eq!(announcements_in(&app, &app.a).await, 0);
-    let notes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notification_logs")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let notes: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM notification_logs WHERE organization_id IN (?, ?)",
+    )
+    .bind(app.a.id)
+    .bind(app.b.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
     assert_eq!(notes, 0);
 
     // A role of another organization is refused like an unknown one.
@@ -400,20 +412,26 @@ async fn bad_input_is_shown_beside_the_fields_and_creates_nothing() {
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, "/announcements?posted=1");
-    let expires: chrono::NaiveDateTime =
-        sqlx::query_scalar("SELECT expires_at FROM announcements WHERE title = 'Today only'")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let expires: chrono::NaiveDateTime = sqlx::query_scalar(
+        "SELECT expires_at FROM announcements WHERE organization_id = ? AND title = 'Today only'",
+    )
+    .bind(app.a.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
     let local = expires
         .and_utc()
         .with_timezone(&chrono_tz::America::Chicago);
     assert_eq!(local.date_naive(), today);
     assert_eq!(local.format("%H:%M:%S").to_string(), "23:59:59");
-    let notes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notification_logs")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let notes: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM notification_logs WHERE organization_id IN (?, ?)",
+    )
+    .bind(app.a.id)
+    .bind(app.b.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
     assert_eq!(notes, 0);
     let (_, _, html) = app.page_get("/announcements?posted=1", &officer).await;
     assert!(html.contains("Nobody was notified"), "{html}");
@@ -546,7 +564,9 @@ async fn emailed_token(app: &TestApp, address: &str) -> String {
 
 #[tokio::test]
 async fn the_reset_request_answers_the_same_for_any_address() {
-    let app = TestApp::spawn().await;
+    // Private: it sets up email, and every server's mail sender sends every department's due
+    // email (and the reset throttle and the sign-in form are the host's).
+    let app = TestApp::spawn_private().await;
     configure_email(&app, &app.a).await;
     let (status, _, html) = app.page_get("/login", "").await;
     assert_eq!(status, StatusCode::OK);
@@ -643,7 +663,9 @@ async fn a_bad_reset_link_says_so() {
 
 #[tokio::test]
 async fn a_password_reset_end_to_end() {
-    let app = TestApp::spawn().await;
+    // Private: it sets up email, and every server's mail sender sends every department's due
+    // email (and the reset throttle and the sign-in form are the host's).
+    let app = TestApp::spawn_private().await;
     configure_email(&app, &app.a).await;
     app.member(&app.a, "forgetful", &[]).await;
     let res = app

@@ -438,7 +438,9 @@ async fn preferences_and_organization_defaults_are_saved_from_their_forms() {
 
 #[tokio::test]
 async fn a_bad_email_settings_form_shows_errors_beside_the_fields_and_saves_nothing() {
-    let app = TestApp::spawn().await;
+    // Private: it sets up email, and every server's mail sender sends every department's due
+    // email: on the shared database another test's server could send (or fail to send) this one's.
+    let app = TestApp::spawn_private().await;
     let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     let before = app.audit_count(&app.a).await;
     let (status, _, html) = app
@@ -502,7 +504,9 @@ async fn a_bad_email_settings_form_shows_errors_beside_the_fields_and_saves_noth
 
 #[tokio::test]
 async fn the_stored_smtp_password_never_appears_in_the_page() {
-    let app = TestApp::spawn().await;
+    // Private: it sets up email, and every server's mail sender sends every department's due
+    // email: on the shared database another test's server could send (or fail to send) this one's.
+    let app = TestApp::spawn_private().await;
     let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     let secret = "smtp-secret-4f1d9c";
     let form = |password: &'static str, remove: bool| {
@@ -588,7 +592,9 @@ async fn the_stored_smtp_password_never_appears_in_the_page() {
 
 #[tokio::test]
 async fn the_test_message_shows_the_mail_servers_answer() {
-    let app = TestApp::spawn().await;
+    // Private: it sets up email, and every server's mail sender sends every department's due
+    // email: on the shared database another test's server could send (or fail to send) this one's.
+    let app = TestApp::spawn_private().await;
     let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     let sink = SmtpSink::start().await;
 
@@ -657,7 +663,9 @@ async fn the_test_message_shows_the_mail_servers_answer() {
 
 #[tokio::test]
 async fn the_outbox_lists_counts_and_retries_a_failed_email() {
-    let app = TestApp::spawn().await;
+    // Private: it sets up email, and every server's mail sender sends every department's due
+    // email: on the shared database another test's server could send (or fail to send) this one's.
+    let app = TestApp::spawn_private().await;
     let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
     let failed = outbox_row(&app, &app.a, "gone@example.org", "failed").await;
     let pending = outbox_row(&app, &app.a, "later@example.org", "pending").await;
@@ -709,7 +717,8 @@ async fn the_outbox_lists_counts_and_retries_a_failed_email() {
 
 #[tokio::test]
 async fn run_now_from_the_jobs_page_records_a_run() {
-    let app = TestApp::spawn().await;
+    // Private: purge_sessions also clears the host's sign-in and reset throttles.
+    let app = TestApp::spawn_private().await;
     let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
 
     let (_, _, html) = app.page_get("/settings/jobs", &admin).await;

@@ -8,10 +8,7 @@ use reqwest::StatusCode;
 use crate::harness::*;
 
 async fn count(app: &TestApp, table: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap()
+    app.count_rows(table).await
 }
 
 fn id_in(location: &str, prefix: &str) -> String {

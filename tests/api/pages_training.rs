@@ -8,10 +8,7 @@ use serde_json::json;
 use crate::harness::*;
 
 async fn records(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM training_records")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap()
+    app.count_rows("training_records").await
 }
 
 #[tokio::test]
@@ -253,10 +250,12 @@ async fn outside_training_is_submitted_reviewed_and_shows_in_the_matrix() {
     let (status, _, html) = app.page_get("/training/submissions", &admin_cookies).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("County academy: pump operations"), "{html}");
-    let sid: uuid::Uuid = sqlx::query_scalar("SELECT id FROM training_submissions")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let sid: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM training_submissions WHERE organization_id = ?")
+            .bind(app.a.id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     let (status, _, html) = app
         .page_post(
             "/training/submissions",
@@ -392,11 +391,13 @@ async fn officers_set_up_courses_and_requirements_from_forms() {
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
     assert_eq!(location, "/training/setup?done=course");
-    let course: uuid::Uuid =
-        sqlx::query_scalar("SELECT id FROM training_courses WHERE name = 'EMT-B'")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let course: uuid::Uuid = sqlx::query_scalar(
+        "SELECT id FROM training_courses WHERE organization_id = ? AND name = 'EMT-B'",
+    )
+    .bind(app.a.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
     let officer_role = app.role_id(&app.a, "training_officer").await;
 
     let (status, _, html) = app
@@ -518,10 +519,12 @@ async fn leaves_are_granted_and_removed_from_the_members_page() {
     let (_, _, html) = app.page_get(&location, &cookies).await;
     assert!(html.contains("The leave was recorded."), "{html}");
     assert!(html.contains("Training waived for these dates"), "{html}");
-    let leave: uuid::Uuid = sqlx::query_scalar("SELECT id FROM member_leaves_of_absence")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let leave: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM member_leaves_of_absence WHERE organization_id = ?")
+            .bind(app.a.id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     let (status, _, html) = app
         .page_get(&format!("{path}/{leave}/remove"), &cookies)
         .await;
@@ -532,9 +535,11 @@ async fn leaves_are_granted_and_removed_from_the_members_page() {
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(location, format!("{path}?done=removed"));
-    let active: bool = sqlx::query_scalar("SELECT active FROM training_waivers")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let active: bool =
+        sqlx::query_scalar("SELECT active FROM training_waivers WHERE organization_id = ?")
+            .bind(app.a.id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert!(!active);
 }

@@ -37,11 +37,12 @@ async fn org_today(app: &TestApp) -> chrono::NaiveDate {
 }
 
 async fn credits(app: &TestApp, source: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM requirement_progress_credits WHERE source_type = ?")
-        .bind(source)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap()
+    assert!(source.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+    app.count_rows_where(
+        "requirement_progress_credits",
+        &format!("source_type = '{source}'"),
+    )
+    .await
 }
 
 /// A two-phase probationary program: phase 1 (a course and 10 hours) moves on by itself;

@@ -441,12 +441,8 @@ async fn member_status_alerts_and_announcements_change_once() {
     // A lockout raises an alert; acknowledged, then resolved, by two admins at once.
     let locked = app.member(&app.a, "locked", &[]).await;
     for _ in 0..5 {
-        app.client
-            .post(app.url("/api/v1/auth/login"))
-            .json(&json!({"username": locked.username, "password": "not the right password"}))
-            .send()
-            .await
-            .unwrap();
+        app.login_response(&locked.username, "not the right password", None)
+            .await;
     }
     let alert: Uuid = sqlx::query_scalar(
         "SELECT id FROM security_alerts WHERE organization_id = ? AND user_id = ?",

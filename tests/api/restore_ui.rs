@@ -2,6 +2,8 @@
 //! background (`/api/v1/backups/{file}/restore`, its progress for the run's secret), the
 //! restored secrets taking effect without a restart, the confirmation page, and "restore from a
 //! backup" in the setup wizard.
+//!
+//! A restore replaces the whole host's data: every test here has a database of its own.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -524,7 +526,7 @@ async fn only_administrators_of_a_one_department_host_upload_and_restore() {
 
 #[tokio::test]
 async fn a_host_with_several_departments_restores_from_the_command_line() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let admin = app.a.admin.token.clone();
     let (status, body) = upload(
         &app.client,

@@ -821,8 +821,9 @@ async fn the_only_admin_cannot_remove_themself() {
         .execute(&app.db.pool)
         .await
         .unwrap();
-    app.member(&app.a, "plain", &["secretary"]).await;
-    sqlx::query("UPDATE users SET status = 'retired' WHERE username = 'plain'")
+    let plain = app.member(&app.a, "plain", &["secretary"]).await;
+    sqlx::query("UPDATE users SET status = 'retired' WHERE id = ?")
+        .bind(plain.id)
         .execute(&app.db.pool)
         .await
         .unwrap();

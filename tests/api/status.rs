@@ -142,7 +142,8 @@ async fn the_permission_decides_who_sees_it() {
 
 #[tokio::test]
 async fn job_runs_are_the_callers_organizations_only() {
-    let app = TestApp::spawn().await;
+    // Private: purge_sessions also clears the host's sign-in and reset throttles.
+    let app = TestApp::spawn_private().await;
     let (status, run) = app
         .post(
             &app.a.admin.token,
@@ -182,7 +183,8 @@ async fn unknown_query_parameters_are_refused() {
 
 #[tokio::test]
 async fn the_page_shows_the_status_in_the_organizations_time_zone() {
-    let app = TestApp::spawn().await;
+    // Private: purge_sessions also clears the host's sign-in and reset throttles.
+    let app = TestApp::spawn_private().await;
     let (status, _) = app
         .post(
             &app.a.admin.token,

@@ -3,6 +3,8 @@
 //! at start, and the CA kept across restarts. Then the administrator's own certificate
 //! (`/api/v1/system/tls`, `/settings/https`): checked before use, served at once, kept across a
 //! restart, removed back to the generated one, audited, refused in `files` mode.
+//!
+//! The certificate is the host's: every test here has a database of its own.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -843,7 +845,7 @@ async fn with_files_in_the_configuration_uploads_are_refused() {
 
 #[tokio::test]
 async fn with_https_off_an_upload_is_stored_for_when_it_is_on() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let admin = &app.a.admin.token;
     let own = local_pki();
     let (status, body) = app
@@ -935,7 +937,7 @@ async fn with_https_off_an_upload_is_stored_for_when_it_is_on() {
 
 #[tokio::test]
 async fn only_settings_managers_see_or_change_the_certificate() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_private().await;
     let plain = app.member(&app.a, "plain", &[]).await;
     let own = local_pki();
     // An upload stored by the administrator, for the member to try to remove.

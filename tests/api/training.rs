@@ -32,10 +32,7 @@ async fn category(app: &TestApp, token: &str, code: &str) -> String {
 }
 
 async fn record_count(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM training_records")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap()
+    app.count_rows("training_records").await
 }
 
 #[tokio::test]
@@ -1490,10 +1487,7 @@ async fn submitted_training_is_reviewed_by_an_officer() {
     assert_problem(status, &problem, StatusCode::NOT_FOUND);
 
     // Bad input: nothing stored.
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM training_submissions")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let count = app.count_rows("training_submissions").await;
     for (body, fields) in [
         (
             json!({"course_name": "", "training_type": "nap", "completion_date": "2099-01-01",
@@ -1517,10 +1511,7 @@ async fn submitted_training_is_reviewed_by_an_officer() {
         assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(error_fields(&problem), fields, "{body}");
     }
-    let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM training_submissions")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let after = app.count_rows("training_submissions").await;
     assert_eq!(after, count);
 }
 

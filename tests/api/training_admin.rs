@@ -8,11 +8,9 @@ use uuid::Uuid;
 
 use crate::harness::*;
 
-async fn count(app: &TestApp, sql: &'static str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap()
+/// Rows of `table` of this test's departments that meet `condition`.
+async fn count(app: &TestApp, table: &str, condition: &str) -> i64 {
+    app.count_rows_where(table, condition).await
 }
 
 fn error_beside(html: &str, field: &str, message: &str) -> bool {
@@ -143,10 +141,7 @@ async fn waivers_are_granted_by_hand_listed_and_deactivated_after_asking() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}");
         assert!(error_beside(&html, field, message), "{form:?}: {html}");
     }
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM training_waivers").await,
-        0
-    );
+    assert_eq!(count(&app, "training_waivers", "TRUE").await, 0);
     assert_eq!(
         app.audit_actions(&app.a, "training.waiver_created").await,
         0
@@ -175,11 +170,13 @@ async fn waivers_are_granted_by_hand_listed_and_deactivated_after_asking() {
     assert!(html.contains("Test waived-one"), "{html}");
     assert!(html.contains("2026-01-01 to 2026-12-31"), "{html}");
     assert!(html.contains("<td>Hazmat refresher</td>"), "{html}");
-    let hand: Uuid =
-        sqlx::query_scalar("SELECT id FROM training_waivers WHERE NOT all_requirements")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let hand: Uuid = sqlx::query_scalar(
+        "SELECT id FROM training_waivers WHERE organization_id = ? AND NOT all_requirements",
+    )
+    .bind(app.a.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
     assert_eq!(
         app.audit_actions(&app.a, "training.waiver_created").await,
         1
@@ -231,10 +228,7 @@ async fn waivers_are_granted_by_hand_listed_and_deactivated_after_asking() {
         html.contains("change or remove the leave instead"),
         "{html}"
     );
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM training_waivers WHERE active").await,
-        2
-    );
+    assert_eq!(count(&app, "training_waivers", "active").await, 2);
 
     // Another department: not listed, not found, nothing changed.
     let bravo_admin = access_cookie(&app.b.admin);
@@ -487,10 +481,7 @@ async fn a_leave_is_changed_from_its_page_and_its_waiver_follows() {
         )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM training_waivers WHERE active").await,
-        0
-    );
+    assert_eq!(count(&app, "training_waivers", "active").await, 0);
     let (_, _, html) = app.page_get(&path, &cookies).await;
     assert!(
         html.contains(r#"name="exempt" value="1" checked"#),
@@ -517,7 +508,7 @@ async fn past_records_are_imported_from_the_page_after_a_preview() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{course}");
-    let records = || count(&app, "SELECT COUNT(*) FROM training_records");
+    let records = || count(&app, "training_records", "TRUE");
 
     // Only training.manage.
     let plain = access_cookie(&member);
