@@ -1,7 +1,7 @@
 //! The shared test harness: the real server on port 0 against MariaDB, two organizations with
 //! administrators, members of chosen roles, and HTTP helpers.
 //!
-//! Databases. A test on `Isolation::Shared` runs on the *shared* database of this run of
+//! Databases. An ordinary test (`TestApp::spawn`) runs on the *shared* database of this run of
 //! the test binary: created and migrated once, by whichever test process comes first (under a
 //! MariaDB named lock), and reused by every test process after it; nextest runs each test in a
 //! process of its own, so "once per binary" is kept across processes by the database's name
@@ -494,10 +494,10 @@ impl TestApp {
 }
 
 impl TestApp {
-    /// The server with two organizations of the test's own ("A" and "B") and their
-    /// administrators (on a database of its own until the host-wide tests say so).
+    /// The server on this run's shared database, with two organizations of the test's own
+    /// ("A" and "B") and their administrators.
     pub async fn spawn() -> TestApp {
-        Self::spawn_plain(Isolation::Private, |_| {}, None, 2).await
+        Self::spawn_plain(Isolation::Shared, |_| {}, None, 2).await
     }
 
     /// `spawn` on a database of the test's own: for host-wide tests (see the module's comment).

@@ -1,5 +1,6 @@
 //! Integration tests: the real server over real HTTP against a real MariaDB. One test binary
-//! (faster to build); each test gets its own database.
+//! (faster to build); each test makes its own organizations on the run's shared database, and
+//! host-wide tests get a database of their own (see `harness`).
 
 mod harness;
 
