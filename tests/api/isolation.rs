@@ -2,8 +2,14 @@
 //! names one of org B's records gets exactly what a missing record gives (404) and org B's data
 //! stays as it was; lists never show org B's rows; unique names are per organization.
 //!
-//! A later module adds its id-taking routes to `id_routes()` (or copies the table and
-//! `assert_foreign_ids_answer_404`) and its lists to the list test.
+//! The sweep is driven by the served API document (`/api/v1/openapi.json`): every operation
+//! whose path takes a parameter is called, its parameters filled by `CLASSES` (what kind of
+//! record a parameter names, by the path up to it). An operation with a parameter `CLASSES`
+//! does not know fails the sweep, naming it, so a new `{id}` route is covered by construction:
+//! its module adds a line to `CLASSES` (and, for a new kind of record, one in `records`), and a
+//! body to `BODIES` if the operation takes one. Lists go in the list test by hand.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -11,150 +17,421 @@ use uuid::Uuid;
 
 use crate::harness::*;
 
-/// Records of one organization that the routes below can name.
-#[derive(Debug, Clone, Copy)]
+/// What a path parameter names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// A record of one organization, by its kind (a key of `Ids`): org B's answers 404 to org A
+    /// and org A's own does not.
+    Record(&'static str),
+    /// A file in the host's backup folder: no organization's. On a host with several
+    /// departments every department's administrator is refused (409: the command line makes
+    /// backups there); backups on a one-department host are backup_api.rs's.
+    HostBackupFile,
+    /// A job's name: the same in every organization; its runs are each organization's own.
+    JobName,
+}
+
+/// The one classification table: the path up to and including a parameter, and what the
+/// parameter names. Every route below `/api/v1/members/{id}` is classified by its line; a new
+/// collection's `{id}` is not, until a line says what it is.
+const CLASSES: &[(&str, Class)] = &[
+    ("/api/v1/announcements/{id}", Class::Record("announcement")),
+    ("/api/v1/backups/{file}", Class::HostBackupFile),
+    ("/api/v1/jobs/{name}", Class::JobName),
+    ("/api/v1/leaves/{id}", Class::Record("leave")),
+    ("/api/v1/members/{id}", Class::Record("member")),
+    (
+        "/api/v1/members/{id}/roles/{role_id}",
+        Class::Record("role"),
+    ),
+    ("/api/v1/membership/tiers/{id}", Class::Record("tier")),
+    ("/api/v1/notifications/{id}", Class::Record("notification")),
+    ("/api/v1/roles/{id}", Class::Record("role")),
+    ("/api/v1/security-alerts/{id}", Class::Record("alert")),
+    ("/api/v1/settings/email/outbox/{id}", Class::Record("email")),
+    (
+        "/api/v1/training/compliance/{member_id}",
+        Class::Record("member"),
+    ),
+    ("/api/v1/training/courses/{id}", Class::Record("course")),
+    (
+        "/api/v1/training/enrollments/{id}",
+        Class::Record("enrollment"),
+    ),
+    (
+        "/api/v1/training/enrollments/{id}/items/{item}",
+        Class::Record("item"),
+    ),
+    ("/api/v1/training/programs/{id}", Class::Record("program")),
+    (
+        "/api/v1/training/programs/{id}/items/{item}",
+        Class::Record("item"),
+    ),
+    ("/api/v1/training/records/{id}", Class::Record("record")),
+    (
+        "/api/v1/training/requirements/{id}",
+        Class::Record("requirement"),
+    ),
+    (
+        "/api/v1/training/shift-reports/{id}",
+        Class::Record("shift_report"),
+    ),
+    (
+        "/api/v1/training/submissions/{id}",
+        Class::Record("submission"),
+    ),
+    ("/api/v1/training/waivers/{id}", Class::Record("waiver")),
+];
+
+/// Request bodies, by operation. `{kind}` stands for the id of that kind (of the same
+/// organization as the path's ids) and `{today}` for today's date. An operation that takes a
+/// body and has none here fails the sweep, naming it.
+const BODIES: &[(&str, &str)] = &[
+    ("POST /api/v1/backups/{file}/restore", r#"{}"#),
+    (
+        "PATCH /api/v1/leaves/{id}",
+        r#"{"reason": "Extended by someone"}"#,
+    ),
+    (
+        "PATCH /api/v1/members/{id}",
+        r#"{"rank": "Lieutenant", "phone": "555-0199"}"#,
+    ),
+    (
+        "POST /api/v1/members/{id}/password-reset",
+        r#"{"temporary_password": "a brand new passphrase 77"}"#,
+    ),
+    (
+        "POST /api/v1/members/{id}/roles",
+        r#"{"role_id": "{role}"}"#,
+    ),
+    (
+        "POST /api/v1/members/{id}/status",
+        r#"{"status": "leave", "reason": "Deployment"}"#,
+    ),
+    (
+        "PUT /api/v1/membership/tiers/{id}",
+        r#"{"name": "Senior", "years_required": 10, "voting_eligible": true}"#,
+    ),
+    (
+        "PATCH /api/v1/roles/{id}",
+        r#"{"description": "Changed by someone", "permissions": ["members.view"]}"#,
+    ),
+    (
+        "POST /api/v1/roles/{id}/clone",
+        r#"{"name": "Cloned role"}"#,
+    ),
+    (
+        "POST /api/v1/security-alerts/{id}/resolve",
+        r#"{"note": "Looked into it"}"#,
+    ),
+    (
+        "PUT /api/v1/training/courses/{id}",
+        r#"{"name": "Renamed course", "training_type": "drill", "duration_hours": 2}"#,
+    ),
+    ("POST /api/v1/training/enrollments/{id}/advance", r#"{}"#),
+    (
+        "POST /api/v1/training/enrollments/{id}/items/{item}",
+        r#"{"action": "credit", "units": 1}"#,
+    ),
+    (
+        "POST /api/v1/training/enrollments/{id}/withdraw",
+        r#"{"reason": "Moved away"}"#,
+    ),
+    (
+        "PUT /api/v1/training/programs/{id}",
+        r#"{"name": "Renamed program"}"#,
+    ),
+    (
+        "POST /api/v1/training/programs/{id}/enrollments",
+        r#"{"user_id": "{member}"}"#,
+    ),
+    (
+        "POST /api/v1/training/programs/{id}/items",
+        r#"{"phase_id": "{phase}", "item_type": "skill", "name": "Hose rolls"}"#,
+    ),
+    (
+        "POST /api/v1/training/programs/{id}/phases",
+        r#"{"name": "Another phase"}"#,
+    ),
+    (
+        "POST /api/v1/training/records/{id}/void",
+        r#"{"reason": "Entered twice"}"#,
+    ),
+    (
+        "PUT /api/v1/training/requirements/{id}",
+        r#"{"name": "Renamed requirement", "requirement_type": "hours", "required_hours": 12,
+            "period": "annual"}"#,
+    ),
+    (
+        "PUT /api/v1/training/shift-reports/{id}",
+        r#"{"trainee_id": "{member}", "shift_date": "{today}", "hours_on_shift": 6}"#,
+    ),
+    (
+        "POST /api/v1/training/shift-reports/{id}/review",
+        r#"{"decision": "approved"}"#,
+    ),
+    (
+        "PUT /api/v1/training/submissions/{id}",
+        r#"{"course_name": "Renamed class", "training_type": "drill",
+            "completion_date": "2026-01-06", "hours": 3}"#,
+    ),
+    (
+        "POST /api/v1/training/submissions/{id}/review",
+        r#"{"decision": "approve"}"#,
+    ),
+];
+
+/// Operations that only the member a record is about may use (anyone else gets the 404 of a
+/// record they cannot see), called as org A's `{member}`; every other one as org A's
+/// administrator, who holds every permission.
+const MEMBER_CALLS: &[&str] = &[
+    "PUT /api/v1/training/submissions/{id}",
+    "POST /api/v1/training/shift-reports/{id}/acknowledge",
+];
+
+/// The job the sweep names where a path takes a job's name: every organization has it, and it
+/// reads and writes only the organization it runs for.
+const SWEEP_JOB: &str = "audit_verify";
+
+/// Records of one organization that the operations can name, by kind.
+#[derive(Debug, Clone)]
 struct Ids {
-    member: Uuid,
-    role: Uuid,
-    alert: Uuid,
-    announcement: Uuid,
-    notification: Uuid,
-    email: Uuid,
-    tier: Uuid,
+    ids: BTreeMap<&'static str, Uuid>,
+    today: String,
 }
 
-/// One route that names records by id. In `path` and `body`, `{member}`, `{role}`, `{alert}`,
-/// `{announcement}`, `{notification}` (one of the admin's own), `{email}` (a failed one in the
-/// outbox) and `{tier}` (a membership tier) stand for ids. `ok` is what the route answers its own organization's caller, so the same
-/// table shows that the 404 comes from the organization and not from a broken request.
-struct IdRoute {
-    method: Method,
-    path: &'static str,
-    body: Option<&'static str>,
-    ok: StatusCode,
-}
+impl Ids {
+    fn id(&self, kind: &str) -> Uuid {
+        *self
+            .ids
+            .get(kind)
+            .unwrap_or_else(|| panic!("no record of kind `{kind}` (add one in `records`)"))
+    }
 
-const fn route(
-    method: Method,
-    path: &'static str,
-    body: Option<&'static str>,
-    ok: StatusCode,
-) -> IdRoute {
-    IdRoute {
-        method,
-        path,
-        body,
-        ok,
+    /// The same kinds, every id one that exists nowhere.
+    fn nowhere(&self) -> Ids {
+        Ids {
+            ids: self.ids.keys().map(|k| (*k, Uuid::now_v7())).collect(),
+            today: self.today.clone(),
+        }
+    }
+
+    /// These ids, with `kind`'s taken from `other`.
+    fn with(&self, kind: &'static str, other: &Ids) -> Ids {
+        let mut ids = self.clone();
+        ids.ids.insert(kind, other.id(kind));
+        ids
+    }
+
+    /// `template` with every `{kind}` and `{today}` filled in.
+    fn fill(&self, template: &str) -> String {
+        let mut out = template.replace("{today}", &self.today);
+        for (kind, id) in &self.ids {
+            out = out.replace(&format!("{{{kind}}}"), &id.to_string());
+        }
+        out
     }
 }
 
-/// Every route that takes an id, in an order in which the own-organization pass succeeds
-/// (the role is deleted last, the alert acknowledged before it is resolved).
-fn id_routes() -> Vec<IdRoute> {
-    use StatusCode as S;
-    vec![
-        route(Method::GET, "/api/v1/members/{member}", None, S::OK),
-        route(
-            Method::PATCH,
-            "/api/v1/members/{member}",
-            Some(r#"{"rank": "Lieutenant", "phone": "555-0199"}"#),
-            S::OK,
-        ),
-        route(
-            Method::POST,
-            "/api/v1/members/{member}/status",
-            Some(r#"{"status": "inactive", "reason": "Moved away"}"#),
-            S::OK,
-        ),
-        route(
-            Method::POST,
-            "/api/v1/members/{member}/password-reset",
-            Some(r#"{"temporary_password": "a brand new passphrase 77"}"#),
-            S::NO_CONTENT,
-        ),
-        route(Method::GET, "/api/v1/members/{member}/roles", None, S::OK),
-        route(
-            Method::POST,
-            "/api/v1/members/{member}/roles",
-            Some(r#"{"role_id": "{role}"}"#),
-            S::OK,
-        ),
-        route(
-            Method::DELETE,
-            "/api/v1/members/{member}/roles/{role}",
-            None,
-            S::OK,
-        ),
-        route(Method::GET, "/api/v1/roles/{role}", None, S::OK),
-        route(
-            Method::PATCH,
-            "/api/v1/roles/{role}",
-            Some(r#"{"description": "Changed by someone", "permissions": ["members.view"]}"#),
-            S::OK,
-        ),
-        route(
-            Method::POST,
-            "/api/v1/roles/{role}/clone",
-            Some(r#"{"name": "Cloned role"}"#),
-            S::CREATED,
-        ),
-        route(Method::DELETE, "/api/v1/roles/{role}", None, S::NO_CONTENT),
-        route(
-            Method::POST,
-            "/api/v1/security-alerts/{alert}/acknowledge",
-            None,
-            S::OK,
-        ),
-        route(
-            Method::POST,
-            "/api/v1/security-alerts/{alert}/resolve",
-            Some(r#"{"note": "Looked into it"}"#),
-            S::OK,
-        ),
-        route(
-            Method::GET,
-            "/api/v1/announcements/{announcement}",
-            None,
-            S::OK,
-        ),
-        route(
-            Method::POST,
-            "/api/v1/announcements/{announcement}/dismiss",
-            None,
-            S::NO_CONTENT,
-        ),
-        route(
-            Method::POST,
-            "/api/v1/announcements/{announcement}/withdraw",
-            None,
-            S::OK,
-        ),
-        route(
-            Method::POST,
-            "/api/v1/notifications/{notification}/read",
-            None,
-            S::OK,
-        ),
-        route(
-            Method::POST,
-            "/api/v1/settings/email/outbox/{email}/retry",
-            None,
-            S::OK,
-        ),
-        route(
-            Method::PUT,
-            "/api/v1/membership/tiers/{tier}",
-            Some(r#"{"name": "Senior", "years_required": 10, "voting_eligible": true}"#),
-            S::OK,
-        ),
-    ]
+/// One operation of the API document whose path takes parameters.
+#[derive(Debug, Clone)]
+struct Operation {
+    method: Method,
+    /// As documented, e.g. `/api/v1/members/{id}/roles/{role_id}`.
+    path: String,
+    /// Each parameter's name and class, in path order.
+    params: Vec<(String, Class)>,
+    body: Option<&'static str>,
+    /// Called as org A's `{member}` (`MEMBER_CALLS`), not its administrator.
+    by_member: bool,
+}
+
+impl Operation {
+    fn name(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    fn kinds(&self) -> Vec<&'static str> {
+        self.params
+            .iter()
+            .filter_map(|(_, c)| match c {
+                Class::Record(kind) => Some(*kind),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A parameter names a host backup file or a job, no organization's record.
+    fn names_no_record(&self) -> bool {
+        self.params
+            .iter()
+            .any(|(_, c)| !matches!(c, Class::Record(_)))
+    }
+
+    /// The path with `ids`, the body with `body_ids`.
+    fn request_with(&self, ids: &Ids, body_ids: &Ids) -> (String, Option<Value>) {
+        let mut path = self.path.clone();
+        for (name, class) in &self.params {
+            let value = match class {
+                Class::Record(kind) => ids.id(kind).to_string(),
+                Class::HostBackupFile => "logbook-20260101-000000.lbk".to_string(),
+                Class::JobName => SWEEP_JOB.to_string(),
+            };
+            path = path.replace(&format!("{{{name}}}"), &value);
+        }
+        let body = self.body.map(|b| {
+            serde_json::from_str(&body_ids.fill(b))
+                .unwrap_or_else(|e| panic!("the body of {} is not JSON: {e}", self.name()))
+        });
+        (path, body)
+    }
+}
+
+/// The parameters of a documented path: (name, the path up to and including it).
+fn path_params(path: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = 0;
+    while let Some(open) = path[rest..].find('{') {
+        let open = rest + open;
+        let close = open + path[open..].find('}').expect("a closing brace");
+        out.push((
+            path[open + 1..close].to_string(),
+            path[..=close].to_string(),
+        ));
+        rest = close + 1;
+    }
+    out
+}
+
+/// Every operation of the served API document whose path takes a parameter, classified by
+/// `CLASSES`, with its body from `BODIES`; panics naming every operation it cannot call.
+async fn operations(app: &TestApp) -> Vec<Operation> {
+    let res = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: Value = res.json().await.unwrap();
+    let classes: BTreeMap<&str, Class> = CLASSES.iter().copied().collect();
+    let bodies: BTreeMap<&str, &str> = BODIES.iter().copied().collect();
+    let mut ops = Vec::new();
+    let mut unknown = Vec::new();
+    let mut used_classes = BTreeSet::new();
+    let mut used_bodies = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let found = path_params(path);
+        if found.is_empty() {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            let Ok(method) = method.to_uppercase().parse::<Method>() else {
+                continue;
+            };
+            if !op.is_object() || op.get("responses").is_none() {
+                continue;
+            }
+            let name = format!("{method} {path}");
+            let mut params = Vec::new();
+            for (param, prefix) in &found {
+                match classes.get(prefix.as_str()) {
+                    Some(class) => {
+                        used_classes.insert(prefix.clone());
+                        params.push((param.clone(), *class));
+                    }
+                    None => unknown.push(format!(
+                        "{name}: nothing in CLASSES says what `{{{param}}}` names (add a line \
+                         for \"{prefix}\")"
+                    )),
+                }
+            }
+            let body = bodies.get(name.as_str()).copied();
+            if body.is_some() {
+                used_bodies.insert(name.clone());
+            } else if op.get("requestBody").is_some() {
+                unknown.push(format!("{name}: takes a body, and BODIES has none for it"));
+            }
+            ops.push(Operation {
+                by_member: MEMBER_CALLS.contains(&name.as_str()),
+                method,
+                path: path.clone(),
+                params,
+                body,
+            });
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "the cross-organization sweep cannot call every operation with a path id:\n  {}",
+        unknown.join("\n  ")
+    );
+    // And nothing in the tables that the document no longer has.
+    for (prefix, _) in CLASSES {
+        assert!(
+            used_classes.contains(*prefix),
+            "CLASSES has \"{prefix}\", which no documented path has"
+        );
+    }
+    for (name, _) in BODIES {
+        assert!(
+            used_bodies.contains(*name),
+            "BODIES has \"{name}\", which the document does not have"
+        );
+    }
+    for name in MEMBER_CALLS {
+        assert!(
+            ops.iter().any(|op| op.name() == *name),
+            "MEMBER_CALLS has \"{name}\", which the document does not have"
+        );
+    }
+    // The member's own first (before an administrator's password reset ends their session),
+    // then reads, changes, deletions last (a role's unassignment before the role), so that the
+    // pass with the caller's own ids finds each record still there.
+    let rank = |op: &Operation| {
+        let method = match op.method {
+            Method::GET => 0,
+            Method::PUT | Method::PATCH => 1,
+            Method::POST => 2,
+            _ => 3,
+        };
+        (!op.by_member, method, op.path.clone())
+    };
+    ops.sort_by_key(rank);
+    ops
+}
+
+/// Who calls `op` in org A: its administrator, or the member the records are about.
+fn caller<'a>(op: &Operation, admin: &'a User, member: &'a User) -> &'a User {
+    if op.by_member { member } else { admin }
+}
+
+async fn send(
+    app: &TestApp,
+    token: &str,
+    op: &Operation,
+    ids: &Ids,
+) -> (StatusCode, Value, String) {
+    send_with(app, token, op, ids, ids).await
+}
+
+async fn send_with(
+    app: &TestApp,
+    token: &str,
+    op: &Operation,
+    ids: &Ids,
+    body_ids: &Ids,
+) -> (StatusCode, Value, String) {
+    let (path, body) = op.request_with(ids, body_ids);
+    let (status, answer) = app.call(op.method.clone(), token, &path, body).await;
+    (status, answer, format!("{} {path}", op.method))
 }
 
 /// Like `assert_eq!` on two snapshots, but shows only the rows that differ.
 fn unchanged(before: &str, after: &str, what: &str) {
     if before != after {
-        let b: std::collections::BTreeSet<&str> = before.lines().collect();
-        let a: std::collections::BTreeSet<&str> = after.lines().collect();
+        let b: BTreeSet<&str> = before.lines().collect();
+        let a: BTreeSet<&str> = after.lines().collect();
         panic!(
             "{what}: data changed\n  before: {:#?}\n  after: {:#?}",
             b.difference(&a).collect::<Vec<_>>(),
@@ -163,118 +440,123 @@ fn unchanged(before: &str, after: &str, what: &str) {
     }
 }
 
-fn fill(template: &str, ids: &Ids) -> String {
-    template
-        .replace("{member}", &ids.member.to_string())
-        .replace("{role}", &ids.role.to_string())
-        .replace("{alert}", &ids.alert.to_string())
-        .replace("{announcement}", &ids.announcement.to_string())
-        .replace("{notification}", &ids.notification.to_string())
-        .replace("{email}", &ids.email.to_string())
-        .replace("{tier}", &ids.tier.to_string())
-}
-
-async fn send(app: &TestApp, token: &str, r: &IdRoute, ids: &Ids) -> (StatusCode, Value, String) {
-    let path = fill(r.path, ids);
-    let body = r
-        .body
-        .map(|b| serde_json::from_str(&fill(b, ids)).expect("table body is JSON"));
-    let (status, body) = app.call(r.method.clone(), token, &path, body).await;
-    (status, body, format!("{} {path}", r.method))
-}
-
-/// `caller` (of `own`) names `foreign`'s records on every route: each answers 404 with a problem
-/// document that says nothing about the record, and neither organization changes.
-async fn assert_foreign_ids_answer_404(
+/// `caller` (of `own`) calls `op` with `ids` (naming `foreign`'s records): 404 with a problem
+/// document that says nothing about the record, and `foreign` unchanged.
+async fn assert_not_found(
     app: &TestApp,
-    own: &Org,
     caller: &User,
     foreign: &Org,
-    routes: &[IdRoute],
+    op: &Operation,
     ids: &Ids,
     foreign_words: &[&str],
 ) {
-    let own_before = app.snapshot(own).await;
-    let foreign_before = app.snapshot(foreign).await;
-    for r in routes {
-        let (status, body, what) = send(app, &caller.token, r, ids).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{what}: {body}");
-        assert_problem(status, &body, StatusCode::NOT_FOUND);
-        let text = body.to_string();
-        for word in foreign_words {
-            assert!(!text.contains(word), "{what} leaks `{word}`: {text}");
+    let before = app.snapshot(foreign).await;
+    let (status, body, what) = send(app, &caller.token, op, ids).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{what}: {body}");
+    assert_problem(status, &body, StatusCode::NOT_FOUND);
+    let text = body.to_string();
+    for word in foreign_words {
+        assert!(!text.contains(word), "{what} leaks `{word}`: {text}");
+    }
+    unchanged(
+        &before,
+        &app.snapshot(foreign).await,
+        &format!("{what} changed the other organization"),
+    );
+}
+
+async fn one_id(app: &TestApp, sql: &str, org: &Org, what: &str) -> Uuid {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+        .bind(org.id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// Creates one record of each kind an operation can name in `org`; `prefix` is in their names.
+/// Returns them and the (signed-in) member they are about.
+async fn records(app: &TestApp, org: &Org, prefix: &str) -> (Ids, User) {
+    let admin = &org.admin.token;
+    let post = |path: &'static str, body: Value| {
+        let token = admin.clone();
+        async move {
+            let (status, answer) = app.post(&token, path, body).await;
+            assert!(status.is_success(), "POST {path}: {status} {answer}");
+            answer
         }
-        unchanged(
-            &foreign_before,
-            &app.snapshot(foreign).await,
-            &format!("{what} changed the other organization"),
-        );
-    }
-    unchanged(&own_before, &app.snapshot(own).await, "own organization");
-}
+    };
+    let today = app.org_today(org).await.to_string();
+    let mut ids = BTreeMap::new();
 
-async fn fail_login(app: &TestApp, username: &str) {
-    for _ in 0..5 {
-        let res = app
-            .login_response(username, "not the right password", None)
-            .await;
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    }
-}
-
-/// A member with a custom role and an open security alert about them.
-async fn records(app: &TestApp, org: &Org, prefix: &str) -> Ids {
+    // A member with a custom role, locked out (an open security alert about them).
     let member = app.member(org, &format!("{prefix}-member"), &[]).await;
-    let (status, role) = app
-        .post(
-            &org.admin.token,
-            "/api/v1/roles",
-            json!({"name": format!("{prefix} engine crew"), "description": "Crew",
-                   "permissions": ["members.view", "training.view"]}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{role}");
+    ids.insert("member", member.id);
+    let role = post(
+        "/api/v1/roles",
+        json!({"name": format!("{prefix} engine crew"), "description": "Crew",
+               "permissions": ["members.view", "training.view"]}),
+    )
+    .await;
     let role: Uuid = role["id"].as_str().unwrap().parse().unwrap();
+    ids.insert("role", role);
     let (status, body) = app
         .post(
-            &org.admin.token,
+            admin,
             &format!("/api/v1/members/{}/roles", member.id),
             json!({"role_id": role}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    fail_login(app, &member.username).await;
-    let alert: Uuid = sqlx::query_scalar(
-        "SELECT id FROM security_alerts WHERE organization_id = ? AND user_id = ?",
+    // Submitted while the member can still sign in.
+    post_as(
+        app,
+        &member,
+        "/api/v1/training/submissions",
+        json!({"course_name": format!("{prefix} county class"), "training_type": "drill",
+               "completion_date": "2026-01-05", "hours": 2}),
     )
-    .bind(org.id)
-    .bind(member.id)
-    .fetch_one(&app.db.pool)
-    .await
-    .expect("a lockout alert");
+    .await;
+    ids.insert(
+        "submission",
+        one_id(
+            app,
+            "SELECT id FROM training_submissions WHERE organization_id = ?",
+            org,
+            "the submission",
+        )
+        .await,
+    );
+    fail_login(app, &member.username).await;
+    ids.insert(
+        "alert",
+        one_id(
+            app,
+            "SELECT id FROM security_alerts WHERE organization_id = ?",
+            org,
+            "a lockout alert",
+        )
+        .await,
+    );
     // An announcement to everyone (the admin gets its notification) and an email the outbox
     // gave up on (written directly: no sender may race the test for it).
-    let (status, posted) = app
-        .post(
-            &org.admin.token,
-            "/api/v1/announcements",
-            json!({"title": format!("{prefix} drill night"), "body": "Thursday at seven"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{posted}");
-    let announcement: Uuid = posted["announcement"]["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let notification: Uuid = sqlx::query_scalar(
-        "SELECT id FROM notification_logs WHERE organization_id = ? AND recipient_id = ?",
+    let posted = post(
+        "/api/v1/announcements",
+        json!({"title": format!("{prefix} drill night"), "body": "Thursday at seven"}),
     )
-    .bind(org.id)
-    .bind(org.admin.id)
-    .fetch_one(&app.db.pool)
-    .await
-    .expect("the admin's notification");
+    .await;
+    ids.insert(
+        "announcement",
+        posted["announcement"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap(),
+    );
+    ids.insert(
+        "notification",
+        app.notification_id(org.admin.id, &format!("{prefix} drill night"))
+            .await,
+    );
     let email = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO email_outbox (id, organization_id, to_address, subject, body_text, body_html,
@@ -289,114 +571,286 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> Ids {
     .execute(&app.db.pool)
     .await
     .unwrap();
-    let tier: Uuid = sqlx::query_scalar(
-        "SELECT id FROM membership_tiers WHERE organization_id = ? AND slug = 'senior'",
-    )
-    .bind(org.id)
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
-    Ids {
-        member: member.id,
-        role,
-        alert,
-        announcement,
-        notification,
-        email,
-        tier,
-    }
-}
-
-#[tokio::test]
-async fn org_b_ids_answer_404_to_org_a_on_every_route() {
-    let app = TestApp::spawn().await;
-    let b = records(&app, &app.b, "bravo").await;
-    let a = records(&app, &app.a, "alpha").await;
-    let routes = id_routes();
-
-    // Org A's administrator (every permission) with org B's ids.
-    assert_foreign_ids_answer_404(&app, &app.a, &app.a.admin, &app.b, &routes, &b, &["bravo"])
-        .await;
-    // And the other way round.
-    assert_foreign_ids_answer_404(&app, &app.b, &app.b.admin, &app.a, &routes, &a, &["alpha"])
-        .await;
-
-    // Mixed: org A's own member with org B's role.
-    let mixed = Ids {
-        member: a.member,
-        role: b.role,
-        ..b
-    };
-    let a_before = app.snapshot(&app.a).await;
-    let b_before = app.snapshot(&app.b).await;
-    let (status, body) = app
-        .post(
-            &app.a.admin.token,
-            &format!("/api/v1/members/{}/roles", a.member),
-            json!({"role_id": b.role}),
+    ids.insert("email", email);
+    ids.insert(
+        "tier",
+        one_id(
+            app,
+            "SELECT id FROM membership_tiers WHERE organization_id = ? AND slug = 'senior'",
+            org,
+            "the senior tier",
         )
-        .await;
-    assert!(status.is_client_error(), "assign B's role: {status} {body}");
-    assert_problem(status, &body, status);
-    let (status, body) = app
-        .delete(
-            &app.a.admin.token,
-            &fill("/api/v1/members/{member}/roles/{role}", &mixed),
-        )
-        .await;
-    assert_problem(status, &body, StatusCode::NOT_FOUND);
-    // Org B's member with org A's role.
-    let (status, body) = app
-        .post(
-            &app.a.admin.token,
-            &format!("/api/v1/members/{}/roles", b.member),
-            json!({"role_id": a.role}),
-        )
-        .await;
-    assert_problem(status, &body, StatusCode::NOT_FOUND);
-    unchanged(&a_before, &app.snapshot(&app.a).await, "org A");
-    unchanged(&b_before, &app.snapshot(&app.b).await, "org B");
+        .await,
+    );
 
-    // The same table with org A's own ids succeeds, so the 404s above came from the
-    // organization, not from a wrong path or body.
-    for r in &routes {
-        let (status, body, what) = send(&app, &app.a.admin.token, r, &a).await;
-        assert_eq!(status, r.ok, "{what} with own ids: {body}");
-    }
-    unchanged(&b_before, &app.snapshot(&app.b).await, "org B");
-}
-
-#[tokio::test]
-async fn a_member_without_special_permissions_also_gets_404_for_org_b_ids() {
-    let app = TestApp::spawn().await;
-    let b = records(&app, &app.b, "bravo").await;
-    // An ordinary member: for the reading routes a 404 (not a 403 that would confirm the id).
-    let plain = app.member(&app.a, "plain", &[]).await;
-    let reads: Vec<IdRoute> = id_routes()
-        .into_iter()
-        .filter(|r| r.method == Method::GET)
-        .collect();
-    assert_foreign_ids_answer_404(&app, &app.a, &plain, &app.b, &reads, &b, &["bravo"]).await;
-    // An own-organization id that does not exist answers the same as a foreign one.
-    let nowhere = Ids {
-        member: Uuid::now_v7(),
-        role: Uuid::now_v7(),
-        alert: Uuid::now_v7(),
-        announcement: Uuid::now_v7(),
-        notification: Uuid::now_v7(),
-        email: Uuid::now_v7(),
-        tier: Uuid::now_v7(),
-    };
-    assert_foreign_ids_answer_404(
-        &app,
-        &app.a,
-        &app.a.admin,
-        &app.b,
-        &id_routes(),
-        &nowhere,
-        &[],
+    // Training: a course, a requirement, a record, a waiver, a leave.
+    let course = post(
+        "/api/v1/training/courses",
+        json!({"name": format!("{prefix} pump operations"), "training_type": "certification",
+               "duration_hours": 4}),
     )
     .await;
+    ids.insert("course", course["id"].as_str().unwrap().parse().unwrap());
+    let requirement = post(
+        "/api/v1/training/requirements",
+        json!({"name": format!("{prefix} annual hours"), "requirement_type": "hours",
+               "required_hours": 24, "period": "annual"}),
+    )
+    .await;
+    ids.insert(
+        "requirement",
+        requirement["id"].as_str().unwrap().parse().unwrap(),
+    );
+    post(
+        "/api/v1/training/records",
+        json!({"user_ids": [member.id], "course_name": format!("{prefix} ladder drill"),
+               "hours": 2, "training_type": "drill", "completion_date": "2026-02-03"}),
+    )
+    .await;
+    ids.insert(
+        "record",
+        one_id(
+            app,
+            "SELECT id FROM training_records WHERE organization_id = ?",
+            org,
+            "the training record",
+        )
+        .await,
+    );
+    let waiver = post(
+        "/api/v1/training/waivers",
+        json!({"user_id": member.id, "waiver_type": "medical", "start_date": "2026-01-01"}),
+    )
+    .await;
+    ids.insert("waiver", waiver["id"].as_str().unwrap().parse().unwrap());
+    let leave = post(
+        "/api/v1/leaves",
+        json!({"user_id": member.id, "leave_type": "personal", "start_date": "2026-10-01",
+               "end_date": "2026-10-31", "reason": format!("{prefix} trip")}),
+    )
+    .await;
+    ids.insert("leave", leave["id"].as_str().unwrap().parse().unwrap());
+
+    // A program with a phase and an item, the member enrolled, a shift report about them.
+    let program = post(
+        "/api/v1/training/programs",
+        json!({"name": format!("{prefix} recruits"), "structure_type": "phases"}),
+    )
+    .await;
+    let program: Uuid = program["id"].as_str().unwrap().parse().unwrap();
+    ids.insert("program", program);
+    let (status, body) = app
+        .post(
+            admin,
+            &format!("/api/v1/training/programs/{program}/phases"),
+            json!({"name": "Orientation"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let phase = one_id(
+        app,
+        "SELECT id FROM program_phases WHERE organization_id = ?",
+        org,
+        "the phase",
+    )
+    .await;
+    ids.insert("phase", phase);
+    let (status, body) = app
+        .post(
+            admin,
+            &format!("/api/v1/training/programs/{program}/items"),
+            json!({"phase_id": phase, "item_type": "skill", "name": "Knots", "target_value": 3}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    ids.insert(
+        "item",
+        one_id(
+            app,
+            "SELECT id FROM program_requirements WHERE organization_id = ?",
+            org,
+            "the program item",
+        )
+        .await,
+    );
+    let (status, body) = app
+        .post(
+            admin,
+            &format!("/api/v1/training/programs/{program}/enrollments"),
+            json!({"user_id": member.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    ids.insert(
+        "enrollment",
+        one_id(
+            app,
+            "SELECT id FROM program_enrollments WHERE organization_id = ?",
+            org,
+            "the enrollment",
+        )
+        .await,
+    );
+    // Written by an officer and approved, so that the trainee may see and acknowledge it.
+    let officer = app
+        .member(org, &format!("{prefix}-officer"), &["training_officer"])
+        .await;
+    let report = post_as(
+        app,
+        &officer,
+        "/api/v1/training/shift-reports",
+        json!({"trainee_id": member.id, "shift_date": today, "hours_on_shift": 8}),
+    )
+    .await;
+    let report: Uuid = report["id"].as_str().unwrap().parse().unwrap();
+    let (status, body) = app
+        .post(
+            admin,
+            &format!("/api/v1/training/shift-reports/{report}/review"),
+            json!({"decision": "approved"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    ids.insert("shift_report", report);
+    // A job run, which the job's runs list must keep to its organization.
+    app.run_job(org, SWEEP_JOB).await;
+    (Ids { ids, today }, member)
+}
+
+async fn post_as(app: &TestApp, user: &User, path: &str, body: Value) -> Value {
+    let (status, answer) = app.post(&user.token, path, body).await;
+    assert!(status.is_success(), "POST {path}: {status} {answer}");
+    answer
+}
+
+async fn fail_login(app: &TestApp, username: &str) {
+    for _ in 0..5 {
+        let res = app
+            .login_response(username, "not the right password", None)
+            .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn every_operation_with_a_path_id_answers_404_to_the_other_organization() {
+    let app = TestApp::spawn().await;
+    let ops = operations(&app).await;
+    let (b, _) = records(&app, &app.b, "bravo").await;
+    let (a, member) = records(&app, &app.a, "alpha").await;
+    let admin = &app.a.admin;
+    let a_before = app.snapshot(&app.a).await;
+
+    let mut called = 0;
+    for op in &ops {
+        if op.names_no_record() {
+            continue;
+        }
+        let by = caller(op, admin, &member);
+        // Org A's caller (its administrator, or the member for MEMBER_CALLS) with org B's ids.
+        assert_not_found(&app, by, &app.b, op, &b, &["bravo"]).await;
+        called += 1;
+        // With two ids, each of B's alone next to A's own is as unknown.
+        let kinds = op.kinds();
+        if kinds.len() > 1 {
+            for kind in kinds {
+                assert_not_found(&app, by, &app.b, op, &a.with(kind, &b), &["bravo"]).await;
+            }
+        }
+        // Org A's own record named in the path, org B's in the body: refused (a missing
+        // record, a field error, the record's state), and neither organization changes.
+        if op.body.is_some_and(|body| b.fill(body) != a.fill(body)) {
+            let b_before = app.snapshot(&app.b).await;
+            let (status, body, what) = send_with(&app, &by.token, op, &a, &b).await;
+            assert!(
+                status.is_client_error(),
+                "{what} with org B's ids in the body: {status} {body}"
+            );
+            assert_problem(status, &body, status);
+            unchanged(&b_before, &app.snapshot(&app.b).await, &what);
+            unchanged(&a_before, &app.snapshot(&app.a).await, &what);
+        }
+    }
+    unchanged(&a_before, &app.snapshot(&app.a).await, "org A");
+
+    // Names that are no organization's record: the host's backup files are refused to every
+    // department's administrator while the host has several; a job's runs are the caller's.
+    let b_before = app.snapshot(&app.b).await;
+    for op in ops.iter().filter(|op| op.names_no_record()) {
+        let (status, body, what) = send(&app, &admin.token, op, &a).await;
+        if op.params.iter().any(|(_, c)| *c == Class::HostBackupFile) {
+            assert_problem(status, &body, StatusCode::CONFLICT);
+        } else {
+            assert!(status.is_success(), "{what}: {status} {body}");
+            let b_runs: Vec<Uuid> =
+                sqlx::query_scalar("SELECT id FROM job_runs WHERE organization_id = ?")
+                    .bind(app.b.id)
+                    .fetch_all(&app.db.pool)
+                    .await
+                    .unwrap();
+            assert!(!b_runs.is_empty());
+            for run in b_runs {
+                assert!(
+                    !body.to_string().contains(&run.to_string()),
+                    "{what} shows org B's run {run}: {body}"
+                );
+            }
+        }
+        called += 1;
+        unchanged(&b_before, &app.snapshot(&app.b).await, &what);
+    }
+    assert_eq!(called, ops.len());
+
+    // The same operations with org A's own ids are found (whatever they then answer: done,
+    // refused for the record's state, …), so the 404s above came from the organization, not
+    // from a wrong path or body.
+    for op in ops.iter().filter(|op| !op.names_no_record()) {
+        let (status, body, what) = send(&app, &caller(op, admin, &member).token, op, &a).await;
+        assert!(
+            status != StatusCode::NOT_FOUND
+                && status != StatusCode::UNPROCESSABLE_ENTITY
+                && !status.is_server_error(),
+            "{what} with org A's own ids: {status} {body}"
+        );
+        eprintln!("own ids: {what} -> {status}");
+    }
+    unchanged(&b_before, &app.snapshot(&app.b).await, "org B");
+    eprintln!(
+        "the sweep called {} operations ({} classes)",
+        ops.len(),
+        CLASSES.len()
+    );
+}
+
+#[tokio::test]
+async fn org_b_ids_tell_a_member_without_permissions_nothing_a_missing_id_would_not() {
+    let app = TestApp::spawn().await;
+    let ops = operations(&app).await;
+    let (b, _) = records(&app, &app.b, "bravo").await;
+    let nowhere = b.nowhere();
+    let plain = app.member(&app.a, "plain", &[]).await;
+    let a_before = app.snapshot(&app.a).await;
+    for op in ops.iter().filter(|op| !op.names_no_record()) {
+        // An ordinary member: org B's record answers exactly as an id that exists nowhere
+        // (404, or the 403 of a permission they lack, which any id gets), and changes nothing.
+        let before = app.snapshot(&app.b).await;
+        let (status, body, what) = send(&app, &plain.token, op, &b).await;
+        let (missing, missing_body, _) = send(&app, &plain.token, op, &nowhere).await;
+        assert!(
+            status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN,
+            "{what}: {status} {body}"
+        );
+        assert_eq!(
+            (status, &body),
+            (missing, &missing_body),
+            "{what}: org B's id and a missing one answer differently"
+        );
+        assert!(!body.to_string().contains("bravo"), "{what} leaks: {body}");
+        unchanged(&before, &app.snapshot(&app.b).await, &what);
+        // The administrator, with an id that exists nowhere: 404 like org B's.
+        assert_not_found(&app, &app.a.admin, &app.b, op, &nowhere, &[]).await;
+    }
+    unchanged(&a_before, &app.snapshot(&app.a).await, "org A");
 }
 
 fn ids_in(list: &Value, key: &str) -> Vec<String> {
@@ -429,8 +883,8 @@ fn disjoint(listed: &[String], other: &[String], what: &str) {
 #[tokio::test]
 async fn lists_never_show_the_other_organization() {
     let app = TestApp::spawn().await;
-    let b = records(&app, &app.b, "bravo").await;
-    let a = records(&app, &app.a, "alpha").await;
+    let (b, _) = records(&app, &app.b, "bravo").await;
+    let (a, _) = records(&app, &app.a, "alpha").await;
     let t = &app.a.admin.token;
 
     // Members.
@@ -451,7 +905,7 @@ async fn lists_never_show_the_other_organization() {
     .await;
     disjoint(&listed, &b_users, "members");
     assert_eq!(listed.len(), a_users.len());
-    assert!(listed.contains(&a.member.to_string()));
+    assert!(listed.contains(&a.id("member").to_string()));
     assert!(!body.to_string().contains("bravo"), "{body}");
     for q in ["bravo", "bravo-member", "Bravo%20Fire", "example.org"] {
         let (status, body) = app.get(t, &format!("/api/v1/members?q={q}")).await;
@@ -480,8 +934,8 @@ async fn lists_never_show_the_other_organization() {
     .await;
     disjoint(&listed, &b_roles, "roles");
     assert_eq!(listed.len(), a_roles.len());
-    assert!(listed.contains(&a.role.to_string()));
-    assert!(!listed.contains(&b.role.to_string()));
+    assert!(listed.contains(&a.id("role").to_string()));
+    assert!(!listed.contains(&b.id("role").to_string()));
     // Member counts count only the organization's own members.
     let member_role = app.role_id(&app.a, "member").await.to_string();
     let row = body
@@ -526,8 +980,8 @@ async fn lists_never_show_the_other_organization() {
     let (status, body) = app.get(t, "/api/v1/security-alerts").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let listed = ids_in(&body["items"], "id");
-    assert_eq!(listed, [a.alert.to_string()]);
-    assert!(!listed.contains(&b.alert.to_string()));
+    assert_eq!(listed, [a.id("alert").to_string()]);
+    assert!(!listed.contains(&b.id("alert").to_string()));
 
     // CSV export.
     let res = app
@@ -545,7 +999,7 @@ async fn lists_never_show_the_other_organization() {
 
     // A member's roles list only the organization's own roles.
     let (status, body) = app
-        .get(t, &format!("/api/v1/members/{}/roles", a.member))
+        .get(t, &format!("/api/v1/members/{}/roles", a.id("member")))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     disjoint(&ids_in(&body, "role_id"), &b_roles, "member roles");
