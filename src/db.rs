@@ -191,6 +191,24 @@ pub async fn transition(
     Ok(())
 }
 
+/// Whether `id` is a row of `table` in the organization (a reference given in input, checked
+/// before it is stored). The table is a name written in the code, never input.
+pub async fn exists(
+    conn: &mut Conn,
+    table: &'static str,
+    org_id: uuid::Uuid,
+    id: uuid::Uuid,
+) -> crate::error::AppResult<bool> {
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {table} WHERE organization_id = ? AND id = ?"
+    )))
+    .bind(org_id)
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}
+
 /// Whether the database answered when last asked. While it does not, requests get their 503 at
 /// once from this flag instead of each waiting out the pool's connect timeout; a probe asks
 /// again every quarter second and clears the flag as soon as the database answers.

@@ -227,3 +227,9 @@ pub fn beside(
     }
     by_field
 }
+
+/// `?done=…`: the word a page's redirect after a save carries, for the notice it shows.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DoneQuery {
+    pub done: Option<String>,
+}

@@ -1,9 +1,10 @@
-//! Membership (`reference/features.md` §1.4): tiers by years of service, with their benefits, and
-//! the monthly job that moves members up. It uses training (the department's today); training
-//! never imports membership.
+//! Membership (`reference/features.md` §1.4): tiers by years of service, with their benefits, the
+//! monthly job that moves members up, and leaves of absence with the training waivers that follow
+//! them. It uses training (its waivers); training never imports membership.
 
 pub mod api;
 pub mod jobs;
+pub mod leaves;
 pub mod pages;
 pub mod rules;
 pub mod service;
@@ -17,11 +18,20 @@ pub const MODULE: Module = Module {
 };
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(api::api_tiers, api::api_create, api::api_update))]
+#[openapi(paths(
+    api::api_tiers,
+    api::api_create,
+    api::api_update,
+    leaves::api_leaves,
+    leaves::api_create_leave,
+    leaves::api_leave,
+    leaves::api_update_leave,
+    leaves::api_remove_leave,
+))]
 struct Api;
 
 fn router() -> axum::Router<crate::state::AppState> {
-    api::router().merge(pages::router())
+    api::router().merge(leaves::router()).merge(pages::router())
 }
 
 fn jobs() -> Vec<crate::jobs::JobDef> {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
@@ -19,9 +19,8 @@ use uuid::Uuid;
 use super::pages::{chrome, label};
 use super::{import, service, waivers};
 use crate::auth::Ctx;
-use crate::auth::permissions::{MEMBERS_MANAGE, TRAINING_MANAGE};
+use crate::auth::permissions::TRAINING_MANAGE;
 use crate::error::{AppError, FieldError};
-use crate::http::parse_id;
 use crate::members::service::RowError;
 use crate::state::AppState;
 use crate::web::PathId;
@@ -36,10 +35,6 @@ pub fn router() -> Router<AppState> {
             get(deactivate_confirm).post(deactivate),
         )
         .route(
-            "/members/{id}/leaves/{leave}/edit",
-            get(leave_edit).post(leave_update),
-        )
-        .route(
             "/training/import",
             get(import_form)
                 .post(import_csv)
@@ -47,9 +42,6 @@ pub fn router() -> Router<AppState> {
         )
         .route("/training/import/template.csv", get(import_template))
 }
-
-/// The header entry the member-side pages (leaves, tiers) belong to.
-const MEMBERS: &str = "/members";
 
 fn dates(start: chrono::NaiveDate, end: Option<chrono::NaiveDate>) -> String {
     match end {
@@ -367,156 +359,6 @@ async fn deactivate(
         }
         Err(other) => Err(other.into()),
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Editing a leave of absence (`members.manage`)
-
-#[derive(Debug, Default, Deserialize)]
-pub struct LeaveEditForm {
-    #[serde(default)]
-    leave_type: String,
-    #[serde(default)]
-    start_date: String,
-    #[serde(default)]
-    end_date: String,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    exempt: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "training/leave_edit.html")]
-struct LeaveEditPage {
-    chrome: Chrome,
-    member_id: Uuid,
-    member_name: String,
-    leave_id: Uuid,
-    form: LeaveEditForm,
-    types: Vec<(&'static str, String)>,
-    errors: HashMap<String, String>,
-}
-
-const LEAVE_LABELS: &[(&str, &str)] = &[
-    ("leave_type", "Kind of leave"),
-    ("start_date", "From"),
-    ("end_date", "Until"),
-    ("reason", "Reason"),
-];
-
-/// The leave, if it is the member's (another member's or department's: not found).
-async fn members_leave(
-    state: &AppState,
-    ctx: &Ctx,
-    member: Uuid,
-    leave: Uuid,
-) -> Result<(waivers::Leave, String), AppError> {
-    ctx.require(MEMBERS_MANAGE)?;
-    let mut conn = state.db.acquire().await?;
-    let l = waivers::get_leave(ctx, &mut conn, leave).await?;
-    if l.user_id != member {
-        return Err(AppError::NotFound);
-    }
-    let (first, last): (String, String) = sqlx::query_as(
-        "SELECT first_name, last_name FROM users WHERE organization_id = ? AND id = ?",
-    )
-    .bind(ctx.org_id)
-    .bind(member)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((l, format!("{first} {last}")))
-}
-
-fn leave_edit_page(
-    ctx: &Ctx,
-    member: Uuid,
-    member_name: String,
-    leave: Uuid,
-    form: LeaveEditForm,
-    errors: &[FieldError],
-) -> LeaveEditPage {
-    LeaveEditPage {
-        chrome: Chrome::for_viewer(ctx, MEMBERS),
-        member_id: member,
-        member_name,
-        leave_id: leave,
-        form,
-        types: waivers::LEAVE_TYPES
-            .iter()
-            .map(|t| (*t, label(t)))
-            .collect(),
-        errors: beside(errors, LEAVE_LABELS),
-    }
-}
-
-async fn leave_edit(
-    State(state): State<AppState>,
-    Viewer(ctx): Viewer,
-    Path((member, leave)): Path<(String, String)>,
-) -> PageResult {
-    let (member, leave) = (parse_id(&member)?, parse_id(&leave)?);
-    let (l, name) = members_leave(&state, &ctx, member, leave).await?;
-    if !l.active {
-        return Ok(Redirect::to(&format!("/members/{member}/leaves")).into_response());
-    }
-    let form = LeaveEditForm {
-        leave_type: l.leave_type,
-        start_date: l.start_date.to_string(),
-        end_date: l.end_date.map(|d| d.to_string()).unwrap_or_default(),
-        reason: l.reason.unwrap_or_default(),
-        exempt: l.exempt_from_training_waiver.then(|| "1".into()),
-    };
-    Ok(web::render(&leave_edit_page(
-        &ctx,
-        member,
-        name,
-        leave,
-        form,
-        &[],
-    )))
-}
-
-async fn leave_update(
-    State(state): State<AppState>,
-    Viewer(ctx): Viewer,
-    Path((member, leave)): Path<(String, String)>,
-    Form(form): Form<LeaveEditForm>,
-) -> PageResult {
-    let (member, leave) = (parse_id(&member)?, parse_id(&leave)?);
-    let (l, name) = members_leave(&state, &ctx, member, leave).await?;
-    if !l.active {
-        return Ok(Redirect::to(&format!("/members/{member}/leaves")).into_response());
-    }
-    let mut errors = Vec::new();
-    let start = parse_date("start_date", &form.start_date, &mut errors);
-    let end = opt_date("end_date", &form.end_date, &mut errors);
-    if let Some(start) = start {
-        let patch = waivers::LeavePatch {
-            leave_type: Some(form.leave_type.clone()),
-            reason: Some(Some(form.reason.clone())),
-            start_date: Some(start),
-            end_date: Some(end),
-            exempt_from_training_waiver: Some(form.exempt.is_some()),
-        };
-        let mut tx = state.db.begin().await?;
-        let saved = waivers::update_leave(&ctx, &mut tx, leave, patch).await;
-        match finish_form(tx, saved, &mut errors, &state.mailer).await {
-            Ok(Some(_)) => {
-                return Ok(
-                    Redirect::to(&format!("/members/{member}/leaves?done=updated")).into_response(),
-                );
-            }
-            Ok(None) => {}
-            // Removed meanwhile: the list shows it.
-            Err(AppError::Conflict(_)) => {
-                return Ok(Redirect::to(&format!("/members/{member}/leaves")).into_response());
-            }
-            Err(other) => return Err(other.into()),
-        }
-    }
-    let page = leave_edit_page(&ctx, member, name, leave, form, &errors);
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
 }
 
 // ---------------------------------------------------------------------------------------------

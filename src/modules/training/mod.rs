@@ -1,6 +1,7 @@
 //! Training: categories (the ISO ones seeded), courses, records (one member or a whole crew),
-//! requirements and the compliance engine that explains each member's standing, waivers and
-//! leaves of absence (`reference/features.md` §1.3, §1.4).
+//! requirements and the compliance engine that explains each member's standing, and waivers
+//! (`reference/features.md` §1.3, §1.4; leaves of absence are membership's and make their waivers
+//! through `waivers`).
 
 pub mod admin_pages;
 pub mod api;
@@ -53,11 +54,6 @@ pub const MODULE: Module = Module {
     waivers::api_waivers,
     waivers::api_create_waiver,
     waivers::api_deactivate_waiver,
-    waivers::api_leaves,
-    waivers::api_create_leave,
-    waivers::api_leave,
-    waivers::api_update_leave,
-    waivers::api_remove_leave,
     submissions::api_list,
     submissions::api_submit,
     submissions::api_pending_count,

@@ -6,7 +6,7 @@
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
@@ -28,8 +28,8 @@ use crate::http::parse_id;
 use crate::state::AppState;
 use crate::web::PathId;
 use crate::web::{
-    self, Chrome, PageResult, Pager, Viewer, beside, finish_form, parse_date, parse_hours,
-    parse_optional_id,
+    self, Chrome, DoneQuery, PageResult, Pager, Viewer, beside, finish_form, parse_date,
+    parse_hours, parse_optional_id,
 };
 
 pub fn router() -> Router<AppState> {
@@ -57,11 +57,6 @@ pub fn router() -> Router<AppState> {
         .route(
             "/training/requirements/{id}",
             get(requirement_edit).post(requirement_update),
-        )
-        .route("/members/{id}/leaves", get(leaves).post(grant_leave))
-        .route(
-            "/members/{id}/leaves/{leave}/remove",
-            get(remove_leave_confirm).post(remove_leave),
         )
 }
 
@@ -1296,11 +1291,6 @@ struct SetupPage {
     requirements: Vec<RequirementRow>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct DoneQuery {
-    pub done: Option<String>,
-}
-
 fn period_words(period: &str, rolling: Option<u16>) -> String {
     match (period, rolling) {
         ("rolling", Some(n)) => format!("Rolling {n} months"),
@@ -1778,213 +1768,4 @@ async fn requirement_update(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     requirement_save(&state, &ctx, Some(id), pairs).await
-}
-
-// ---------------------------------------------------------------------------------------------
-// A member's leaves of absence (`members.manage`)
-
-pub struct LeaveRow {
-    pub id: Uuid,
-    pub kind: String,
-    pub dates: String,
-    pub reason: String,
-    pub waiver: &'static str,
-    pub active: bool,
-}
-
-#[derive(Template)]
-#[template(path = "training/leaves.html")]
-struct LeavesPage {
-    chrome: Chrome,
-    member_id: Uuid,
-    member_name: String,
-    notice: Option<&'static str>,
-    leaves: Vec<LeaveRow>,
-    form: LeaveForm,
-    types: Vec<(&'static str, String)>,
-    errors: std::collections::HashMap<String, String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct LeaveForm {
-    #[serde(default)]
-    leave_type: String,
-    #[serde(default)]
-    start_date: String,
-    #[serde(default)]
-    end_date: String,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    exempt: Option<String>,
-}
-
-async fn leaves_page(
-    state: &AppState,
-    ctx: &Ctx,
-    member: Uuid,
-    form: LeaveForm,
-    errors: &[FieldError],
-) -> Result<LeavesPage, AppError> {
-    use super::waivers;
-    ctx.require(crate::auth::permissions::MEMBERS_MANAGE)?;
-    let mut conn = state.db.acquire().await?;
-    let name: (String, String) = sqlx::query_as(
-        "SELECT first_name, last_name FROM users WHERE organization_id = ? AND id = ?",
-    )
-    .bind(ctx.org_id)
-    .bind(member)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(AppError::NotFound)?;
-    let list = waivers::leaves(
-        ctx,
-        &mut conn,
-        waivers::LeaveQuery {
-            user_id: Some(member),
-            all: true,
-        },
-    )
-    .await?;
-    Ok(LeavesPage {
-        chrome: Chrome::for_viewer(ctx, "/members"),
-        member_id: member,
-        member_name: format!("{} {}", name.0, name.1),
-        notice: None,
-        leaves: list
-            .into_iter()
-            .map(|l| LeaveRow {
-                id: l.id,
-                kind: label(&l.leave_type),
-                dates: match l.end_date {
-                    Some(e) => format!("{} to {e}", l.start_date),
-                    None => format!("from {} until further notice", l.start_date),
-                },
-                reason: l.reason.unwrap_or_default(),
-                waiver: if l.exempt_from_training_waiver {
-                    "Training not waived"
-                } else {
-                    "Training waived for these dates"
-                },
-                active: l.active,
-            })
-            .collect(),
-        form,
-        types: waivers::LEAVE_TYPES
-            .iter()
-            .map(|t| (*t, label(t)))
-            .collect(),
-        errors: beside(
-            errors,
-            &[
-                ("leave_type", "Kind of leave"),
-                ("start_date", "From"),
-                ("end_date", "Until"),
-                ("reason", "Reason"),
-            ],
-        ),
-    })
-}
-
-async fn leaves(
-    State(state): State<AppState>,
-    Viewer(ctx): Viewer,
-    PathId(id): PathId,
-    query: Result<Query<DoneQuery>, QueryRejection>,
-) -> PageResult {
-    let q = query.map(|Query(q)| q).unwrap_or_default();
-    let form = LeaveForm {
-        leave_type: "leave_of_absence".into(),
-        ..LeaveForm::default()
-    };
-    let mut page = leaves_page(&state, &ctx, id, form, &[]).await?;
-    page.notice = match q.done.as_deref() {
-        Some("granted") => Some("The leave was recorded."),
-        Some("updated") => Some("The leave was changed, and its training waiver with it."),
-        Some("removed") => Some("The leave was removed, and its training waiver with it."),
-        _ => None,
-    };
-    Ok(web::render(&page))
-}
-
-async fn grant_leave(
-    State(state): State<AppState>,
-    Viewer(ctx): Viewer,
-    PathId(id): PathId,
-    Form(form): Form<LeaveForm>,
-) -> PageResult {
-    ctx.require(crate::auth::permissions::MEMBERS_MANAGE)?;
-    let mut errors = Vec::new();
-    let start = parse_date("start_date", &form.start_date, &mut errors);
-    let end = match form.end_date.trim() {
-        "" => None,
-        _ => parse_date("end_date", &form.end_date, &mut errors),
-    };
-    if let Some(start) = start {
-        let input = super::waivers::NewLeave {
-            user_id: id,
-            leave_type: form.leave_type.clone(),
-            reason: Some(form.reason.clone()),
-            start_date: start,
-            end_date: end,
-            exempt_from_training_waiver: form.exempt.is_some(),
-        };
-        let mut tx = state.db.begin().await?;
-        let saved = super::waivers::create_leave(&ctx, &mut tx, input).await;
-        let saved = finish_form(tx, saved, &mut errors, &state.mailer).await?;
-        if saved.is_some() {
-            return Ok(Redirect::to(&format!("/members/{id}/leaves?done=granted")).into_response());
-        }
-    }
-    let page = leaves_page(&state, &ctx, id, form, &errors).await?;
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
-}
-
-#[derive(Template)]
-#[template(path = "training/leave_remove.html")]
-struct RemoveLeavePage {
-    chrome: Chrome,
-    member_id: Uuid,
-    leave: LeaveRow,
-}
-
-async fn remove_leave_confirm(
-    State(state): State<AppState>,
-    Viewer(ctx): Viewer,
-    Path((member, leave)): Path<(String, String)>,
-) -> PageResult {
-    let (member, leave) = (parse_id(&member)?, parse_id(&leave)?);
-    let page = leaves_page(&state, &ctx, member, LeaveForm::default(), &[]).await?;
-    let row = page
-        .leaves
-        .into_iter()
-        .find(|l| l.id == leave && l.active)
-        .ok_or(AppError::NotFound)?;
-    Ok(web::render(&RemoveLeavePage {
-        chrome: Chrome::for_viewer(&ctx, "/members"),
-        member_id: member,
-        leave: row,
-    }))
-}
-
-async fn remove_leave(
-    State(state): State<AppState>,
-    Viewer(ctx): Viewer,
-    Path((member, leave)): Path<(String, String)>,
-) -> PageResult {
-    let (member, leave) = (parse_id(&member)?, parse_id(&leave)?);
-    let mut conn = state.db.acquire().await?;
-    let found = super::waivers::get_leave(&ctx, &mut conn, leave).await?;
-    drop(conn);
-    if found.user_id != member {
-        return Err(AppError::NotFound.into());
-    }
-    let mut tx = state.db.begin().await?;
-    match super::waivers::remove_leave(&ctx, &mut tx, leave).await {
-        Ok(()) => tx.commit().await?,
-        // Removed already (a second click): the list shows it.
-        Err(AppError::Conflict(_)) => {}
-        Err(other) => return Err(other.into()),
-    }
-    Ok(Redirect::to(&format!("/members/{member}/leaves?done=removed")).into_response())
 }

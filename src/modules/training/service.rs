@@ -200,23 +200,6 @@ async fn course(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Option<Cou
     .await?)
 }
 
-/// Whether `id` is a row of `table` in the organization.
-pub(super) async fn exists(
-    conn: &mut Conn,
-    table: &str,
-    org_id: Uuid,
-    id: Uuid,
-) -> AppResult<bool> {
-    let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM {table} WHERE organization_id = ? AND id = ?"
-    )))
-    .bind(org_id)
-    .bind(id)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(n > 0)
-}
-
 const COURSE_KEYS: &[(&str, &str, &str)] = &[
     (
         "uq_training_courses_org_name",
@@ -232,7 +215,7 @@ const COURSE_KEYS: &[(&str, &str, &str)] = &[
 
 async fn check_course_refs(conn: &mut Conn, org_id: Uuid, c: &ValidCourse) -> AppResult<()> {
     if let Some(cat) = c.category_id
-        && !exists(conn, "training_categories", org_id, cat).await?
+        && !db::exists(conn, "training_categories", org_id, cat).await?
     {
         return Err(AppError::field(
             "category_id",
@@ -529,7 +512,7 @@ pub async fn create_records(
         .category_id
         .or(course.as_ref().and_then(|c| c.category_id));
     if let Some(cat) = v.category_id
-        && !exists(tx, "training_categories", ctx.org_id, cat).await?
+        && !db::exists(tx, "training_categories", ctx.org_id, cat).await?
     {
         return Err(AppError::field(
             "category_id",
@@ -537,7 +520,7 @@ pub async fn create_records(
         ));
     }
     if let Some(loc) = v.location_id
-        && !exists(tx, "locations", ctx.org_id, loc).await?
+        && !db::exists(tx, "locations", ctx.org_id, loc).await?
     {
         return Err(AppError::field(
             "location_id",
@@ -889,7 +872,7 @@ async fn check_requirement_refs(
     r: &ValidRequirement,
 ) -> AppResult<()> {
     if let Some(cat) = r.category_id
-        && !exists(conn, "training_categories", org_id, cat).await?
+        && !db::exists(conn, "training_categories", org_id, cat).await?
     {
         return Err(AppError::field(
             "category_id",
@@ -907,7 +890,7 @@ async fn check_requirement_refs(
         ),
     ] {
         for id in ids {
-            if !exists(conn, table, org_id, *id).await? {
+            if !db::exists(conn, table, org_id, *id).await? {
                 return Err(AppError::field(
                     field,
                     format!("names a {what} that is not this department's"),

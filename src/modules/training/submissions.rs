@@ -200,7 +200,7 @@ async fn validate(
         ("category_id", "training_categories", input.category_id),
     ] {
         if let Some(id) = id
-            && !service::exists(conn, table, org_id, id).await?
+            && !db::exists(conn, table, org_id, id).await?
         {
             return Err(AppError::field(field, "is not one of this department's"));
         }

@@ -13,17 +13,14 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::super::service as tiers;
+use super::MEMBERS;
 use crate::auth::Ctx;
 use crate::auth::permissions::MEMBERS_MANAGE;
 use crate::error::FieldError;
-use crate::modules::training::pages::DoneQuery;
 use crate::state::AppState;
 use crate::web::PathId;
-use crate::web::{self, Chrome, PageResult, Viewer};
+use crate::web::{self, Chrome, DoneQuery, PageResult, Viewer};
 use crate::web::{beside, finish_form};
-
-/// The header entry the member-side pages belong to.
-const MEMBERS: &str = "/members";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -42,7 +39,7 @@ pub struct TierRow {
 }
 
 #[derive(Template)]
-#[template(path = "training/tiers.html")]
+#[template(path = "membership/tiers.html")]
 struct TiersPage {
     chrome: Chrome,
     notice: Option<&'static str>,
@@ -115,7 +112,7 @@ pub struct TierForm {
 }
 
 #[derive(Template)]
-#[template(path = "training/tier_form.html")]
+#[template(path = "membership/tier_form.html")]
 struct TierFormPage {
     chrome: Chrome,
     id: Option<Uuid>,
