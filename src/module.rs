@@ -37,6 +37,30 @@ pub struct Module {
     /// What a new department starts with (e.g. training's ISO categories), in the provisioning
     /// transaction.
     pub seed: Option<SeedFn>,
+    /// What it does when another module tells of a change (`tell`), in that change's
+    /// transaction: so a module can follow one it depends on without that one naming it.
+    pub listeners: &'static [Listener],
+}
+
+/// One module's answer to one kind of change another module tells of.
+pub struct Listener {
+    /// The change, as the telling module names it (e.g. `training::RECORDS_CHANGED`).
+    pub event: &'static str,
+    pub run: ListenFn,
+}
+
+/// Gets the change's subject (e.g. the member whose records changed).
+pub type ListenFn = for<'a, 'c> fn(&'a Ctx, &'a mut Tx<'c>, Uuid) -> BoxFuture<'a, AppResult<()>>;
+
+/// Tells every installed module that listens for `event` that it happened to `subject`, in the
+/// caller's transaction; an error from any listener fails the caller's change as a whole.
+pub async fn tell(ctx: &Ctx, tx: &mut Tx<'_>, event: &str, subject: Uuid) -> AppResult<()> {
+    for module in installed() {
+        for l in module.listeners.iter().filter(|l| l.event == event) {
+            (l.run)(ctx, tx, subject).await?;
+        }
+    }
+    Ok(())
 }
 
 /// One entry of the header's navigation.
@@ -104,6 +128,7 @@ pub const fn empty(name: &'static str, router: fn() -> Router<AppState>) -> Modu
         openapi: utoipa::openapi::OpenApi::default,
         export: &[],
         seed: None,
+        listeners: &[],
     }
 }
 

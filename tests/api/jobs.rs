@@ -249,8 +249,8 @@ async fn the_list_shows_the_built_in_jobs_with_schedule_zone_next_and_last_run()
             "email_outbox",
             "backup",
             "cert_expiry",
-            "program_deadlines",
-            "membership_tiers"
+            "membership_tiers",
+            "program_deadlines"
         ],
         "{list:?}"
     );

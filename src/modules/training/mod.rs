@@ -10,14 +10,16 @@ pub mod expiry;
 pub mod import;
 pub mod iso;
 pub mod pages;
-pub mod programs;
 pub mod rules;
 pub mod service;
-pub mod shift_reports;
 pub mod submissions;
 pub mod waivers;
 
 use crate::module::{ExportSection, Module, NavEntry};
+
+/// Told (`crate::module::tell`) with the member's id when a record of theirs is made or voided,
+/// in that transaction: programs recount their credit.
+pub const RECORDS_CHANGED: &str = "training.records_changed";
 
 pub const MODULE: Module = Module {
     name: "training",
@@ -33,6 +35,7 @@ pub const MODULE: Module = Module {
     openapi: <Api as utoipa::OpenApi>::openapi,
     export: EXPORT,
     seed: Some(|tx, org_id| Box::pin(service::seed(tx, org_id))),
+    listeners: &[],
 };
 
 #[derive(utoipa::OpenApi)]
@@ -61,25 +64,6 @@ pub const MODULE: Module = Module {
     submissions::api_edit,
     submissions::api_review,
     import::api_import,
-    programs::api::api_programs,
-    programs::api::api_create_program,
-    programs::api::api_program,
-    programs::api::api_update_program,
-    programs::api::api_add_phase,
-    programs::api::api_add_item,
-    programs::api::api_remove_item,
-    programs::api::api_enroll,
-    programs::api::api_enrollments,
-    programs::api::api_enrollment,
-    programs::api::api_advance,
-    programs::api::api_withdraw,
-    programs::api::api_item,
-    shift_reports::api_list,
-    shift_reports::api_create,
-    shift_reports::api_get,
-    shift_reports::api_update,
-    shift_reports::api_review,
-    shift_reports::api_acknowledge,
 ))]
 struct Api;
 
@@ -89,35 +73,21 @@ fn router() -> axum::Router<crate::state::AppState> {
         .merge(submissions::router())
         .merge(pages::router())
         .merge(import::router())
-        .merge(programs::router())
-        .merge(shift_reports::router())
         .merge(admin_pages::router())
 }
 
 /// Training's scheduled jobs.
 fn jobs() -> Vec<crate::jobs::JobDef> {
     use crate::jobs::JobDef;
-    vec![
-        JobDef::new(
-            expiry::JOB,
-            "Certification expiry notices",
-            "Tells members whose certification expires in 90, 60, 30 or 7 days, or has \
+    vec![JobDef::new(
+        expiry::JOB,
+        "Certification expiry notices",
+        "Tells members whose certification expires in 90, 60, 30 or 7 days, or has \
              expired; the training officers are copied from 30 days on. Each notice goes once \
              per certification; a renewed certification gets none.",
-            "0 0 6 * * *",
-            expiry::run,
-        ),
-        JobDef::new(
-            programs::deadlines::JOB,
-            "Training program deadlines",
-            "Reminds members whose training program is due within 30 days (once), and marks an \
-             enrollment past its finish-by date expired, telling the member and the training \
-             officers. Progress is kept. Shift reports a trainee has not acknowledged 7 days after \
-             approval are escalated once to the trainee and the report's author.",
-            "0 5 6 * * *",
-            programs::deadlines::run,
-        ),
-    ]
+        "0 0 6 * * *",
+        expiry::run,
+    )]
 }
 
 /// Training's files in the department's data export.

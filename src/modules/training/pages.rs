@@ -63,7 +63,7 @@ pub fn router() -> Router<AppState> {
 /// The header entry the training pages belong to.
 pub const SECTION: &str = "/training";
 
-pub(super) fn chrome(ctx: &Ctx) -> Chrome {
+pub fn chrome(ctx: &Ctx) -> Chrome {
     Chrome::for_viewer(ctx, SECTION)
 }
 
@@ -1172,38 +1172,6 @@ pub async fn dashboard_panels(
             link: "/training".into(),
         });
     }
-    let programs = super::programs::service::enrollments(
-        ctx,
-        conn,
-        super::programs::service::EnrollmentQuery {
-            user_id: Some(ctx.user_id),
-            status: Some("active".into()),
-            ..Default::default()
-        },
-    )
-    .await?;
-    items.extend(programs.iter().map(|e| PanelItem {
-        text: format!(
-            "{}: {} % done{}",
-            e.program_name,
-            hours(e.progress_percentage),
-            e.current_phase_name
-                .as_deref()
-                .map(|p| format!(", now in {p}"))
-                .unwrap_or_default()
-        ),
-        link: format!("/training/enrollments/{}", e.id),
-    }));
-    let unread = super::shift_reports::to_acknowledge(ctx, conn).await?;
-    if unread > 0 {
-        items.push(PanelItem {
-            text: match unread {
-                1 => "1 shift report about you to read".to_string(),
-                n => format!("{n} shift reports about you to read"),
-            },
-            link: "/training/shift-reports".into(),
-        });
-    }
     panels.push(Panel {
         title: format!("Training due ({})", colour(c.status).1),
         items,
@@ -1229,16 +1197,6 @@ pub async fn dashboard_panels(
             },
             link: "/training/submissions".into(),
         }];
-        let reports = super::shift_reports::to_review(ctx, conn).await?;
-        if reports > 0 {
-            items.push(PanelItem {
-                text: match reports {
-                    1 => "1 shift report waiting for review".to_string(),
-                    n => format!("{n} shift reports waiting for review"),
-                },
-                link: "/training/shift-reports".into(),
-            });
-        }
         items.push(PanelItem {
             text: match m.red {
                 0 => "No member is in red".to_string(),

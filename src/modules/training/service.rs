@@ -373,7 +373,7 @@ fn record_status_schema() -> utoipa::openapi::Object {
 
 /// The member a training list is about: anyone (or everyone) with `training.manage`, otherwise
 /// the caller (asking for someone else is refused).
-pub(super) fn whose(ctx: &Ctx, asked: Option<Uuid>) -> AppResult<Option<Uuid>> {
+pub fn whose(ctx: &Ctx, asked: Option<Uuid>) -> AppResult<Option<Uuid>> {
     ctx.require(TRAINING_VIEW)?;
     if ctx.has(TRAINING_MANAGE) {
         return Ok(asked);
@@ -683,7 +683,7 @@ pub(super) async fn insert_record(
             .changes(serde_json::to_value(&record).map_err(anyhow::Error::new)?),
     )
     .await?;
-    super::programs::service::refresh_member(ctx, tx, r.user_id).await?;
+    crate::module::tell(ctx, tx, super::RECORDS_CHANGED, r.user_id).await?;
     Ok(record)
 }
 
@@ -732,8 +732,8 @@ pub async fn void_record(
         })),
     )
     .await?;
-    // Program credit from the record is taken back.
-    super::programs::service::refresh_member(ctx, tx, before.user_id).await?;
+    // Whatever counted the record (a program's credit) takes it back.
+    crate::module::tell(ctx, tx, super::RECORDS_CHANGED, before.user_id).await?;
     record_row(tx, ctx.org_id, id).await
 }
 

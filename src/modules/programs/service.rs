@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::engine::{self, ItemState, PhaseState};
+use super::rules::{self as engine, ItemState, PhaseState};
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
@@ -214,7 +214,7 @@ pub struct ProgramInput {
     #[schema(max_length = 64)]
     pub target_position: Option<String>,
     /// phases (default), sequential or flexible.
-    #[schema(schema_with = crate::modules::training::programs::service::structure_type_schema)]
+    #[schema(schema_with = crate::modules::programs::service::structure_type_schema)]
     pub structure_type: Option<String>,
     #[schema(minimum = 1, maximum = 3660)]
     pub time_limit_days: Option<u16>,
@@ -438,7 +438,7 @@ pub struct ItemInput {
     #[schema(max_length = 200)]
     pub name: Option<String>,
     /// course, hours, shifts, calls or skill.
-    #[schema(schema_with = crate::modules::training::programs::service::item_type_schema)]
+    #[schema(schema_with = crate::modules::programs::service::item_type_schema)]
     pub item_type: String,
     /// The course to complete (item_type course).
     pub course_id: Option<Uuid>,
@@ -1403,7 +1403,7 @@ pub async fn act_on_item(
 }
 
 /// Writes one credit; a source already credited to the item is left as it is.
-pub(in crate::modules::training) async fn add_credit(
+pub(super) async fn add_credit(
     tx: &mut Tx<'_>,
     org_id: Uuid,
     progress_id: Uuid,
@@ -1430,11 +1430,7 @@ pub(in crate::modules::training) async fn add_credit(
 
 /// After a member's training records changed: every enrollment of theirs that is going or
 /// done is brought up to date.
-pub(in crate::modules::training) async fn refresh_member(
-    ctx: &Ctx,
-    tx: &mut Tx<'_>,
-    user_id: Uuid,
-) -> AppResult<()> {
+pub(super) async fn refresh_member(ctx: &Ctx, tx: &mut Tx<'_>, user_id: Uuid) -> AppResult<()> {
     let ids: Vec<Uuid> = sqlx::query_scalar(
         "SELECT id FROM program_enrollments WHERE organization_id = ? AND user_id = ?
             AND status IN ('active', 'completed')",
@@ -1454,11 +1450,7 @@ pub(in crate::modules::training) async fn refresh_member(
 /// records completed since enrolling), credit of voided records taken back, each item's value
 /// and status, then the percentage, the phase and completion. Only an active or completed
 /// enrollment changes; a completed one whose items fall short is reopened.
-pub(in crate::modules::training) async fn refresh(
-    ctx: &Ctx,
-    tx: &mut Tx<'_>,
-    id: Uuid,
-) -> AppResult<()> {
+pub(super) async fn refresh(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<()> {
     // Locked: a withdrawal or a second refresh waits, and sees what this one decided.
     let e = lock_enrollment(tx, ctx.org_id, id).await?;
     if !matches!(e.status.as_str(), "active" | "completed") {

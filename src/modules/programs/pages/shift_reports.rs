@@ -13,13 +13,15 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{ListQuery, ReviewInput, ShiftReport, ShiftReportInput};
+use super::super::shift_reports::{
+    self as reports, ListQuery, ReviewInput, ShiftReport, ShiftReportInput,
+};
+use super::programs::{Errors, Options};
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::error::{AppError, FieldError};
 use crate::modules::training::compliance::show;
 use crate::modules::training::pages::{chrome, label};
-use crate::modules::training::programs::pages::{Errors, Options};
 use crate::modules::training::service as training;
 use crate::state::AppState;
 use crate::web::DoneQuery;
@@ -72,7 +74,7 @@ fn row(r: &ShiftReport) -> Row {
 }
 
 #[derive(Template)]
-#[template(path = "training/shift_reports.html")]
+#[template(path = "programs/shift_reports.html")]
 struct ListPage {
     chrome: Chrome,
     officer: bool,
@@ -103,11 +105,11 @@ async fn list(
     let status = match q.status.as_deref() {
         None if officer => "pending_review".to_string(),
         None | Some("all") | Some("") => String::new(),
-        Some(s) if super::STATUSES.contains(&s) => s.to_string(),
+        Some(s) if reports::STATUSES.contains(&s) => s.to_string(),
         Some(_) => String::new(),
     };
     let mut conn = state.db.acquire().await?;
-    let page = super::list(
+    let page = reports::list(
         &state,
         &ctx,
         &mut conn,
@@ -124,7 +126,7 @@ async fn list(
         format!("/training/shift-reports?status={link_status}&page={p}")
     });
     let mut statuses: Options = vec![("all".into(), "All".into())];
-    statuses.extend(super::STATUSES.iter().map(|s| (s.to_string(), label(s))));
+    statuses.extend(reports::STATUSES.iter().map(|s| (s.to_string(), label(s))));
     Ok(web::render(&ListPage {
         chrome: chrome(&ctx),
         officer,
@@ -184,7 +186,7 @@ const LABELS: &[(&str, &str)] = &[
 ];
 
 #[derive(Template)]
-#[template(path = "training/shift_report_form.html")]
+#[template(path = "programs/shift_report_form.html")]
 struct FormPage {
     chrome: Chrome,
     id: Option<Uuid>,
@@ -357,8 +359,8 @@ async fn save(state: &AppState, ctx: &Ctx, id: Option<Uuid>, form: ReportForm) -
         };
         let mut tx = state.db.begin().await?;
         let saved = match id {
-            Some(id) => super::update(state, ctx, &mut tx, id, input).await,
-            None => super::create(state, ctx, &mut tx, input).await,
+            Some(id) => reports::update(state, ctx, &mut tx, id, input).await,
+            None => reports::create(state, ctx, &mut tx, input).await,
         };
         if let Some(r) = finish_form(tx, saved, &mut errors, &state.mailer).await? {
             let done = if r.review_status == "draft" {
@@ -391,7 +393,7 @@ async fn edit_form(
 ) -> PageResult {
     ctx.require(TRAINING_MANAGE)?;
     let mut conn = state.db.acquire().await?;
-    let r = super::get_report(&state, &ctx, &mut conn, id).await?;
+    let r = reports::get_report(&state, &ctx, &mut conn, id).await?;
     drop(conn);
     if r.officer_id != ctx.user_id || !matches!(r.review_status.as_str(), "draft" | "flagged") {
         return Err(AppError::Conflict(
@@ -432,7 +434,7 @@ async fn update(
 // Reading, reviewing, acknowledging
 
 #[derive(Template)]
-#[template(path = "training/shift_report.html")]
+#[template(path = "programs/shift_report.html")]
 struct DetailPage {
     chrome: Chrome,
     r: ShiftReport,
@@ -491,7 +493,7 @@ async fn detail(
 ) -> PageResult {
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let mut conn = state.db.acquire().await?;
-    let r = super::get_report(&state, &ctx, &mut conn, id).await?;
+    let r = reports::get_report(&state, &ctx, &mut conn, id).await?;
     let mut page = detail_page(&ctx, r);
     page.notice = match q.done.as_deref() {
         Some("draft") => {
@@ -525,7 +527,7 @@ async fn review(
         notes: (!form.notes.trim().is_empty()).then(|| form.notes.clone()),
     };
     let mut tx = state.db.begin().await?;
-    let failure = match super::review(&state, &ctx, &mut tx, id, input).await {
+    let failure = match reports::review(&state, &ctx, &mut tx, id, input).await {
         Ok(r) => {
             state.mailer.commit_and_kick(tx).await?;
             return Ok(Redirect::to(&format!(
@@ -542,7 +544,7 @@ async fn review(
     };
     tx.rollback().await?;
     let mut conn = state.db.acquire().await?;
-    let r = super::get_report(&state, &ctx, &mut conn, id).await?;
+    let r = reports::get_report(&state, &ctx, &mut conn, id).await?;
     let mut page = detail_page(&ctx, r);
     page.errors = Errors::new(&failure.1, &[("decision", "Decision"), ("notes", "Notes")]);
     page.notes = form.notes;
@@ -556,7 +558,7 @@ async fn acknowledge(
     PathId(id): PathId,
 ) -> PageResult {
     let mut tx = state.db.begin().await?;
-    super::acknowledge(&state, &ctx, &mut tx, id).await?;
+    reports::acknowledge(&state, &ctx, &mut tx, id).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/training/shift-reports/{id}?done=acknowledged")).into_response())
 }

@@ -5,51 +5,23 @@
 //! skill item observed) through the credit ledger, so it counts once whatever happens after.
 //! The trainee sees approved reports about them and acknowledges them.
 
-pub mod pages;
-
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::programs::service::{add_credit, refresh};
-use super::service as training;
+use super::service::{add_credit, refresh};
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
-use crate::http::{ApiJson, ApiQuery, Page, PageQuery};
+use crate::http::{Page, PageQuery};
 use crate::input::{Checks, optional_paragraphs};
+use crate::modules::training::service as training;
 use crate::notify::{self, Notice};
 use crate::state::AppState;
-use crate::web::PathId;
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/training/shift-reports",
-            get(api_list).post(api_create),
-        )
-        .route(
-            "/api/v1/training/shift-reports/{id}",
-            get(api_get).put(api_update),
-        )
-        .route(
-            "/api/v1/training/shift-reports/{id}/review",
-            post(api_review),
-        )
-        .route(
-            "/api/v1/training/shift-reports/{id}/acknowledge",
-            post(api_acknowledge),
-        )
-        .merge(pages::router())
-}
 
 pub const STATUSES: &[&str] = &["draft", "pending_review", "approved", "flagged"];
 const NARRATIVE_MAX: usize = 2000;
@@ -870,96 +842,4 @@ pub async fn to_review(ctx: &Ctx, conn: &mut Conn) -> AppResult<i64> {
     .bind(ctx.user_id)
     .fetch_one(&mut *conn)
     .await?)
-}
-
-// ---------------------------------------------------------------------------------------------
-// API
-
-#[utoipa::path(get, path = "/api/v1/training/shift-reports", tag = "training", params(ListQuery),
-    responses((status = 200, body = Page<ShiftReport>), (status = 403, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)))]
-pub async fn api_list(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    ApiQuery(q): ApiQuery<ListQuery>,
-) -> AppResult<Json<Page<ShiftReport>>> {
-    let mut conn = state.db.acquire().await?;
-    Ok(Json(list(&state, &ctx, &mut conn, q).await?))
-}
-
-#[utoipa::path(post, path = "/api/v1/training/shift-reports", tag = "training",
-    request_body = ShiftReportInput,
-    responses((status = 201, body = ShiftReport), (status = 403, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)))]
-pub async fn api_create(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    ApiJson(input): ApiJson<ShiftReportInput>,
-) -> AppResult<(StatusCode, Json<ShiftReport>)> {
-    let mut tx = state.db.begin().await?;
-    let r = create(&state, &ctx, &mut tx, input).await?;
-    state.mailer.commit_and_kick(tx).await?;
-    Ok((StatusCode::CREATED, Json(r)))
-}
-
-#[utoipa::path(get, path = "/api/v1/training/shift-reports/{id}", tag = "training",
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = ShiftReport), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem)))]
-pub async fn api_get(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    PathId(id): PathId,
-) -> AppResult<Json<ShiftReport>> {
-    let mut conn = state.db.acquire().await?;
-    Ok(Json(get_report(&state, &ctx, &mut conn, id).await?))
-}
-
-#[utoipa::path(put, path = "/api/v1/training/shift-reports/{id}", tag = "training",
-    params(("id" = Uuid, Path)), request_body = ShiftReportInput,
-    responses((status = 200, body = ShiftReport), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)))]
-pub async fn api_update(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    PathId(id): PathId,
-    ApiJson(input): ApiJson<ShiftReportInput>,
-) -> AppResult<Json<ShiftReport>> {
-    let mut tx = state.db.begin().await?;
-    let r = update(&state, &ctx, &mut tx, id, input).await?;
-    state.mailer.commit_and_kick(tx).await?;
-    Ok(Json(r))
-}
-
-#[utoipa::path(post, path = "/api/v1/training/shift-reports/{id}/review", tag = "training",
-    params(("id" = Uuid, Path)), request_body = ReviewInput,
-    responses((status = 200, body = ShiftReport), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
-        (status = 422, body = crate::error::Problem)))]
-pub async fn api_review(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    PathId(id): PathId,
-    ApiJson(input): ApiJson<ReviewInput>,
-) -> AppResult<Json<ShiftReport>> {
-    let mut tx = state.db.begin().await?;
-    let r = review(&state, &ctx, &mut tx, id, input).await?;
-    state.mailer.commit_and_kick(tx).await?;
-    Ok(Json(r))
-}
-
-#[utoipa::path(post, path = "/api/v1/training/shift-reports/{id}/acknowledge", tag = "training",
-    params(("id" = Uuid, Path)),
-    responses((status = 200, body = ShiftReport), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-pub async fn api_acknowledge(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    PathId(id): PathId,
-) -> AppResult<Json<ShiftReport>> {
-    let mut tx = state.db.begin().await?;
-    let r = acknowledge(&state, &ctx, &mut tx, id).await?;
-    tx.commit().await?;
-    Ok(Json(r))
 }

@@ -1,5 +1,5 @@
-//! `/api/v1/training/programs` and `/api/v1/training/enrollments`: thin JSON handlers over
-//! `service`.
+//! `/api/v1/training/programs`, `/api/v1/training/enrollments` and
+//! `/api/v1/training/shift-reports`: thin JSON handlers over `service` and `shift_reports`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,9 +10,10 @@ use super::service::{
     self, AdvanceInput, EnrollInput, Enrollment, EnrollmentDetail, EnrollmentQuery, ItemAction,
     ItemInput, PhaseInput, Program, ProgramInput, WithdrawInput,
 };
+use super::shift_reports::{self, ListQuery, ReviewInput, ShiftReport, ShiftReportInput};
 use crate::auth::Ctx;
 use crate::error::AppResult;
-use crate::http::{ApiJson, ApiQuery, parse_id};
+use crate::http::{ApiJson, ApiQuery, Page, parse_id};
 use crate::state::AppState;
 use crate::web::PathId;
 
@@ -49,6 +50,22 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/training/enrollments/{id}/items/{item}",
             post(api_item),
+        )
+        .route(
+            "/api/v1/training/shift-reports",
+            get(api_list).post(api_create),
+        )
+        .route(
+            "/api/v1/training/shift-reports/{id}",
+            get(api_get).put(api_update),
+        )
+        .route(
+            "/api/v1/training/shift-reports/{id}/review",
+            post(api_review),
+        )
+        .route(
+            "/api/v1/training/shift-reports/{id}/acknowledge",
+            post(api_acknowledge),
         )
 }
 
@@ -254,4 +271,98 @@ pub async fn api_item(
     let e = service::act_on_item(&ctx, &mut tx, id, item, input).await?;
     tx.commit().await?;
     Ok(Json(e))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shift reports
+
+#[utoipa::path(get, path = "/api/v1/training/shift-reports", tag = "training", params(ListQuery),
+    responses((status = 200, body = Page<ShiftReport>), (status = 403, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn api_list(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> AppResult<Json<Page<ShiftReport>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(shift_reports::list(&state, &ctx, &mut conn, q).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/training/shift-reports", tag = "training",
+    request_body = ShiftReportInput,
+    responses((status = 201, body = ShiftReport), (status = 403, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn api_create(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(input): ApiJson<ShiftReportInput>,
+) -> AppResult<(StatusCode, Json<ShiftReport>)> {
+    let mut tx = state.db.begin().await?;
+    let r = shift_reports::create(&state, &ctx, &mut tx, input).await?;
+    state.mailer.commit_and_kick(tx).await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+#[utoipa::path(get, path = "/api/v1/training/shift-reports/{id}", tag = "training",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ShiftReport), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+pub async fn api_get(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> AppResult<Json<ShiftReport>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(
+        shift_reports::get_report(&state, &ctx, &mut conn, id).await?,
+    ))
+}
+
+#[utoipa::path(put, path = "/api/v1/training/shift-reports/{id}", tag = "training",
+    params(("id" = Uuid, Path)), request_body = ShiftReportInput,
+    responses((status = 200, body = ShiftReport), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn api_update(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<ShiftReportInput>,
+) -> AppResult<Json<ShiftReport>> {
+    let mut tx = state.db.begin().await?;
+    let r = shift_reports::update(&state, &ctx, &mut tx, id, input).await?;
+    state.mailer.commit_and_kick(tx).await?;
+    Ok(Json(r))
+}
+
+#[utoipa::path(post, path = "/api/v1/training/shift-reports/{id}/review", tag = "training",
+    params(("id" = Uuid, Path)), request_body = ReviewInput,
+    responses((status = 200, body = ShiftReport), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn api_review(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<ReviewInput>,
+) -> AppResult<Json<ShiftReport>> {
+    let mut tx = state.db.begin().await?;
+    let r = shift_reports::review(&state, &ctx, &mut tx, id, input).await?;
+    state.mailer.commit_and_kick(tx).await?;
+    Ok(Json(r))
+}
+
+#[utoipa::path(post, path = "/api/v1/training/shift-reports/{id}/acknowledge", tag = "training",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ShiftReport), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn api_acknowledge(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> AppResult<Json<ShiftReport>> {
+    let mut tx = state.db.begin().await?;
+    let r = shift_reports::acknowledge(&state, &ctx, &mut tx, id).await?;
+    tx.commit().await?;
+    Ok(Json(r))
 }

@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::service::{
+use super::super::service::{
     self, AdvanceInput, EnrollInput, Enrollment, EnrollmentDetail, EnrollmentQuery, ItemAction,
     ItemInput, PhaseInput, Program, ProgramInput, WithdrawInput,
 };
@@ -56,7 +56,7 @@ pub fn router() -> Router<AppState> {
 
 /// Messages beside fields, for `training/fields.html` (whose macros name fields by `&str`).
 #[derive(Debug, Default)]
-pub(in crate::modules::training) struct Errors(HashMap<String, String>);
+pub(super) struct Errors(HashMap<String, String>);
 
 impl Errors {
     pub fn new(errors: &[FieldError], labels: &[(&str, &'static str)]) -> Self {
@@ -72,7 +72,7 @@ impl Errors {
     }
 }
 
-pub(in crate::modules::training) type Options = Vec<(String, String)>;
+pub(super) type Options = Vec<(String, String)>;
 
 fn structure_words(s: &str) -> &'static str {
     match s {
@@ -134,7 +134,7 @@ fn enrollment_row(e: &Enrollment) -> EnrollmentRow {
 }
 
 #[derive(Template)]
-#[template(path = "training/programs.html")]
+#[template(path = "programs/programs.html")]
 struct ListPage {
     chrome: Chrome,
     officer: bool,
@@ -207,7 +207,7 @@ const PROGRAM_LABELS: &[(&str, &str)] = &[
 ];
 
 #[derive(Template)]
-#[template(path = "training/program_form.html")]
+#[template(path = "programs/program_form.html")]
 struct ProgramFormPage {
     chrome: Chrome,
     id: Option<Uuid>,
@@ -384,7 +384,7 @@ struct EnrollForm {
 }
 
 #[derive(Template)]
-#[template(path = "training/program.html")]
+#[template(path = "programs/program.html")]
 struct ProgramPage {
     chrome: Chrome,
     id: Uuid,
@@ -680,7 +680,7 @@ async fn add_item(
 }
 
 #[derive(Template)]
-#[template(path = "training/item_remove.html")]
+#[template(path = "programs/item_remove.html")]
 struct RemoveItemPage {
     chrome: Chrome,
     program_id: Uuid,
@@ -822,7 +822,7 @@ struct PhaseProgressView {
 }
 
 #[derive(Template)]
-#[template(path = "training/enrollment.html")]
+#[template(path = "programs/enrollment.html")]
 struct EnrollmentPage {
     chrome: Chrome,
     officer: bool,
@@ -871,7 +871,7 @@ fn enrollment_page(ctx: &Ctx, d: EnrollmentDetail) -> EnrollmentPage {
         .map(|p| {
             p.items
                 .iter()
-                .filter(|i| i.is_required && !super::engine::is_done(&i.status))
+                .filter(|i| i.is_required && !super::super::rules::is_done(&i.status))
                 .count()
         })
         .unwrap_or(0);
@@ -1066,7 +1066,7 @@ struct WithdrawForm {
 }
 
 #[derive(Template)]
-#[template(path = "training/withdraw.html")]
+#[template(path = "programs/withdraw.html")]
 struct WithdrawPage {
     chrome: Chrome,
     id: Uuid,
