@@ -196,7 +196,7 @@ pub async fn transition(
 pub async fn exists(
     conn: &mut Conn,
     table: &'static str,
-    org_id: uuid::Uuid,
+    org_id: crate::auth::OrgId,
     id: uuid::Uuid,
 ) -> crate::error::AppResult<bool> {
     let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(

@@ -27,6 +27,7 @@ pub mod state;
 pub mod system;
 pub mod time;
 pub mod web;
+pub mod words;
 
 use std::future::Future;
 use std::sync::Arc;

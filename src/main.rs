@@ -460,7 +460,7 @@ fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
 
 async fn audit_verify(config: Config, only: Option<String>) -> anyhow::Result<ExitCode> {
     let state = logbook::prepare(config).await?;
-    let orgs: Vec<(uuid::Uuid, String)> =
+    let orgs: Vec<(logbook::auth::OrgId, String)> =
         sqlx::query_as("SELECT id, slug FROM organizations ORDER BY created_at")
             .fetch_all(&state.db)
             .await?;

@@ -87,7 +87,8 @@ pub struct PanelItem {
 
 pub type PanelsFn = for<'a> fn(&'a Ctx, &'a mut Conn) -> BoxFuture<'a, AppResult<Vec<Panel>>>;
 
-pub type SeedFn = for<'a, 'c> fn(&'a mut Tx<'c>, Uuid) -> BoxFuture<'a, AppResult<()>>;
+pub type SeedFn =
+    for<'a, 'c> fn(&'a mut Tx<'c>, crate::auth::OrgId) -> BoxFuture<'a, AppResult<()>>;
 
 /// One CSV file of the data export: a query with one `?`, the organization's id, whose columns
 /// are all text (the export writes them as they come).

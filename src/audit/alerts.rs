@@ -1,6 +1,7 @@
 //! Security alerts: raised by the sign-in guard and the chain verifier, acknowledged and
 //! resolved by members with `audit.view`.
 
+use crate::auth::OrgId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
@@ -22,7 +23,7 @@ pub struct NewAlert<'a> {
 }
 
 /// Raises an alert in the caller's transaction, audited like any other change.
-pub async fn raise(tx: &mut Tx<'_>, org_id: Uuid, alert: NewAlert<'_>) -> AppResult<Uuid> {
+pub async fn raise(tx: &mut Tx<'_>, org_id: OrgId, alert: NewAlert<'_>) -> AppResult<Uuid> {
     let id = db::new_id();
     sqlx::query(
         "INSERT INTO security_alerts (id, organization_id, alert_type, severity, message, user_id,

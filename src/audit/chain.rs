@@ -1,6 +1,7 @@
 //! Appending to and verifying the chain. `hash = SHA-256(previous_hash ‖ canonical bytes)`, where
 //! the canonical bytes are a JSON object with a fixed field order built from the stored columns.
 
+use crate::auth::OrgId;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -15,14 +16,14 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 /// Who did it: a member (from the session), the command line, or the system itself.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    pub org_id: Uuid,
+    pub org_id: crate::auth::OrgId,
     pub user_id: Option<Uuid>,
     pub label: String,
     pub ip: Option<String>,
 }
 
 impl Actor {
-    pub fn system(org_id: Uuid, label: &str) -> Self {
+    pub fn system(org_id: crate::auth::OrgId, label: &str) -> Self {
         Actor {
             org_id,
             user_id: None,
@@ -105,7 +106,7 @@ fn format_time(t: &DateTime<Utc>) -> String {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredEntry {
     pub id: Uuid,
-    pub organization_id: Uuid,
+    pub organization_id: crate::auth::OrgId,
     pub sequence: u64,
     pub occurred_at: DateTime<Utc>,
     pub actor_user_id: Option<Uuid>,
@@ -124,7 +125,7 @@ impl StoredEntry {
     pub fn compute_hash(&self) -> String {
         let canonical = Canonical {
             id: self.id.hyphenated().to_string(),
-            organization_id: self.organization_id.hyphenated().to_string(),
+            organization_id: self.organization_id.uuid().hyphenated().to_string(),
             sequence: self.sequence,
             occurred_at: format_time(&self.occurred_at),
             actor_user_id: self.actor_user_id.map(|u| u.hyphenated().to_string()),
@@ -145,7 +146,7 @@ impl StoredEntry {
 }
 
 /// Starts an organization's chain. Called once, when the organization is created.
-pub async fn start_chain(tx: &mut Tx<'_>, org_id: Uuid) -> AppResult<()> {
+pub async fn start_chain(tx: &mut Tx<'_>, org_id: OrgId) -> AppResult<()> {
     sqlx::query(
         "INSERT INTO audit_chain_heads (organization_id, last_sequence, last_hash) VALUES (?, 0, ?)",
     )
@@ -239,7 +240,7 @@ pub struct VerifyReport {
 }
 
 /// Walks an organization's chain in order and reports the first entry that does not hold.
-pub async fn verify(db: &MySqlPool, org_id: Uuid) -> AppResult<VerifyReport> {
+pub async fn verify(db: &MySqlPool, org_id: OrgId) -> AppResult<VerifyReport> {
     const BATCH: i64 = 1000;
     let mut expected_sequence: u64 = 1;
     let mut previous_hash = GENESIS_HASH.to_string();
@@ -354,7 +355,7 @@ mod tests {
     fn sample() -> StoredEntry {
         StoredEntry {
             id: Uuid::nil(),
-            organization_id: Uuid::nil(),
+            organization_id: crate::auth::OrgId::nil_for_tests(),
             sequence: 1,
             occurred_at: DateTime::from_timestamp(1_700_000_000, 123_456_000).unwrap(),
             actor_user_id: None,

@@ -121,7 +121,7 @@ fn with_session_cookies(
 
 pub(crate) fn pair(
     state: &AppState,
-    org: uuid::Uuid,
+    org: super::OrgId,
     user: uuid::Uuid,
     issued: &Issued,
     must_change_password: bool,

@@ -30,7 +30,7 @@ pub fn sign_in_status_set() -> String {
 #[derive(Debug, Clone)]
 pub struct Ctx {
     pub user_id: Uuid,
-    pub org_id: Uuid,
+    pub org_id: super::OrgId,
     pub session_id: Uuid,
     pub username: String,
     pub permissions: BTreeSet<String>,
@@ -153,7 +153,7 @@ async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
             .any(|p| permissions.contains(*p));
     Ok(Ctx {
         user_id: claims.sub,
-        org_id: claims.org,
+        org_id: super::OrgId::confirmed(claims.org),
         session_id: claims.sid,
         username: row.username,
         permissions,

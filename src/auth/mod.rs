@@ -5,6 +5,7 @@ pub mod account;
 pub mod api;
 pub mod cookies;
 pub mod ctx;
+mod org_id;
 pub mod pages;
 pub mod password;
 pub mod permissions;
@@ -16,6 +17,7 @@ pub mod two_factor;
 mod two_factor_pages;
 
 pub use ctx::{Ctx, SIGN_IN_STATUSES, SessionCtx};
+pub use org_id::OrgId;
 pub use password::{Hasher, NewPassword};
 
 pub fn router() -> axum::Router<crate::state::AppState> {

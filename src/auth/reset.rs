@@ -36,7 +36,7 @@ pub struct ResetRequest {
 #[derive(sqlx::FromRow)]
 struct Account {
     id: Uuid,
-    organization_id: Uuid,
+    organization_id: super::OrgId,
     username: String,
     first_name: String,
     last_name: String,
@@ -188,7 +188,7 @@ pub struct ResetConfirm {
 #[derive(sqlx::FromRow)]
 struct TokenRow {
     id: Uuid,
-    organization_id: Uuid,
+    organization_id: super::OrgId,
     user_id: Uuid,
     expires_at: chrono::DateTime<chrono::Utc>,
     used_at: Option<chrono::DateTime<chrono::Utc>>,

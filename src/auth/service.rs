@@ -1,6 +1,7 @@
 //! Signing in (with account lockout and the per-address throttle), changing a password, and
 //! describing the caller.
 
+use crate::auth::OrgId;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::MySqlPool;
@@ -40,7 +41,7 @@ pub struct LoginInput {
 #[derive(sqlx::FromRow)]
 struct Candidate {
     id: Uuid,
-    organization_id: Uuid,
+    organization_id: super::OrgId,
     username: String,
     password_hash: Option<String>,
     status: String,
@@ -50,7 +51,7 @@ struct Candidate {
 }
 
 pub struct SignedIn {
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     pub user_id: Uuid,
     pub issued: Issued,
     pub must_change_password: bool,
@@ -328,7 +329,7 @@ async fn record_account_failure(
 pub(super) async fn record_failure(
     tx: &mut Tx<'_>,
     user_id: Uuid,
-    org_id: Uuid,
+    org_id: OrgId,
     username: &str,
     ip: Option<&str>,
     counted: bool,
@@ -434,7 +435,7 @@ async fn block_address_if_due(db: &MySqlPool, ip: &str, since: DateTime<Utc>) ->
     if blocked {
         // In id order: every writer that takes several departments' chains takes them in the
         // same order.
-        let orgs: Vec<Uuid> =
+        let orgs: Vec<super::OrgId> =
             sqlx::query_scalar("SELECT id FROM organizations WHERE active ORDER BY id")
                 .fetch_all(&mut *tx)
                 .await?;
@@ -529,7 +530,7 @@ pub async fn logout(tx: &mut Tx<'_>, actor: &Actor, family_id: Uuid) -> AppResul
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrganizationSummary {
-    pub id: Uuid,
+    pub id: super::OrgId,
     pub name: String,
     pub slug: String,
     pub timezone: String,

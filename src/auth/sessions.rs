@@ -1,6 +1,7 @@
 //! Sessions: a sign-in starts a refresh-token family; each refresh rotates the token within the
 //! family; replaying a used token revokes the family and raises a security alert.
 
+use crate::auth::OrgId;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
@@ -20,7 +21,7 @@ pub struct Issued {
 
 async fn insert_token(
     tx: &mut Tx<'_>,
-    org_id: Uuid,
+    org_id: OrgId,
     user_id: Uuid,
     family_id: Uuid,
     ip: Option<&str>,
@@ -48,7 +49,7 @@ async fn insert_token(
 
 pub async fn start(
     tx: &mut Tx<'_>,
-    org_id: Uuid,
+    org_id: OrgId,
     user_id: Uuid,
     ip: Option<&str>,
     user_agent: Option<&str>,
@@ -74,7 +75,7 @@ pub async fn revoke_family(tx: &mut Tx<'_>, family_id: Uuid) -> AppResult<()> {
 
 /// Ends every session of a member at once (their access tokens stop working too, because the
 /// context extractor checks the session on every request).
-pub async fn revoke_all_for_user(tx: &mut Tx<'_>, org_id: Uuid, user_id: Uuid) -> AppResult<()> {
+pub async fn revoke_all_for_user(tx: &mut Tx<'_>, org_id: OrgId, user_id: Uuid) -> AppResult<()> {
     sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = ?
           WHERE user_id = ? AND organization_id = ? AND revoked_at IS NULL",
@@ -90,7 +91,7 @@ pub async fn revoke_all_for_user(tx: &mut Tx<'_>, org_id: Uuid, user_id: Uuid) -
 #[derive(sqlx::FromRow)]
 struct TokenRow {
     id: Uuid,
-    organization_id: Uuid,
+    organization_id: super::OrgId,
     user_id: Uuid,
     family_id: Uuid,
     expires_at: DateTime<Utc>,
@@ -103,7 +104,7 @@ struct TokenRow {
 }
 
 pub struct Rotated {
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     pub user_id: Uuid,
     pub must_change_password: bool,
     pub issued: Issued,

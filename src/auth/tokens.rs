@@ -78,11 +78,16 @@ impl TokenKeys {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub fn issue_access(&self, user: Uuid, org: Uuid, session: Uuid) -> anyhow::Result<String> {
+    pub fn issue_access(
+        &self,
+        user: Uuid,
+        org: super::OrgId,
+        session: Uuid,
+    ) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user,
-            org,
+            org: org.uuid(),
             sid: session,
             typ: ACCESS_TYPE.into(),
             iss: ISSUER.into(),
@@ -124,10 +129,14 @@ mod tests {
     #[test]
     fn roundtrip_and_tamper() {
         let keys = TokenKeys::new(&[7u8; 32]);
-        let (u, o, s) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let (u, o, s) = (
+            Uuid::now_v7(),
+            super::super::OrgId::generate(),
+            Uuid::now_v7(),
+        );
         let token = keys.issue_access(u, o, s).unwrap();
         let claims = keys.verify_access(&token).unwrap();
-        assert_eq!((claims.sub, claims.org, claims.sid), (u, o, s));
+        assert_eq!((claims.sub, claims.org, claims.sid), (u, o.uuid(), s));
         let other = TokenKeys::new(&[8u8; 32]);
         assert!(other.verify_access(&token).is_none());
         // alg=none and a mangled signature are refused
@@ -140,7 +149,11 @@ mod tests {
     fn replaced_keys_take_effect_in_every_clone() {
         let keys = TokenKeys::new(&[7u8; 32]);
         let shared = keys.clone();
-        let (u, o, s) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let (u, o, s) = (
+            Uuid::now_v7(),
+            super::super::OrgId::generate(),
+            Uuid::now_v7(),
+        );
         let before = keys.issue_access(u, o, s).unwrap();
         keys.replace(&[9u8; 32]);
         assert!(shared.verify_access(&before).is_none());

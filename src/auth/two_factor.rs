@@ -5,6 +5,7 @@
 //! it for members who manage settings or members; until they enrol, such a member can do
 //! nothing else. Every change is audited in its transaction.
 
+use crate::auth::OrgId;
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -133,7 +134,7 @@ pub async fn enabled(db: &MySqlPool, user_id: Uuid) -> AppResult<bool> {
 }
 
 /// A single-use challenge for the member whose password was right; only its hash is stored.
-pub async fn issue_challenge(db: &MySqlPool, org_id: Uuid, user_id: Uuid) -> AppResult<String> {
+pub async fn issue_challenge(db: &MySqlPool, org_id: OrgId, user_id: Uuid) -> AppResult<String> {
     let token = hex::encode(random_bytes::<32>());
     sqlx::query(
         "INSERT INTO two_factor_challenges (token_hash, organization_id, user_id, expires_at)
@@ -207,7 +208,7 @@ pub async fn complete(
     // The challenge row, then the member's secret row, locked: of two requests with one
     // challenge the second waits and sees it used; code checks of one member take turns, each
     // seeing the step the one before it used. (Locking reads see the latest rows.)
-    let (org_id, used_at, expires_at): (Uuid, Option<DateTime<Utc>>, DateTime<Utc>) =
+    let (org_id, used_at, expires_at): (OrgId, Option<DateTime<Utc>>, DateTime<Utc>) =
         sqlx::query_as(
             "SELECT organization_id, used_at, expires_at FROM two_factor_challenges
               WHERE token_hash = ? FOR UPDATE",

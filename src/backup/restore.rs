@@ -206,7 +206,7 @@ async fn restore_with(
 
     // The audit chains must verify, or the safety backup goes back.
     progress.set_stage("verifying the audit log");
-    let orgs: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM organizations")
+    let orgs: Vec<crate::auth::OrgId> = sqlx::query_scalar("SELECT id FROM organizations")
         .fetch_all(db)
         .await?;
     for org in orgs {

@@ -397,9 +397,10 @@ async fn record_restored(
         .execute(&mut *tx)
         .await?
         .rows_affected();
-    let orgs: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM organizations ORDER BY created_at")
-        .fetch_all(&mut *tx)
-        .await?;
+    let orgs: Vec<crate::auth::OrgId> =
+        sqlx::query_scalar("SELECT id FROM organizations ORDER BY created_at")
+            .fetch_all(&mut *tx)
+            .await?;
     let actors: Vec<Actor> = match starter {
         Starter::Admin(a) if orgs.contains(&a.org_id) => vec![a.clone()],
         Starter::Admin(a) => orgs

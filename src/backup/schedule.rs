@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::{retention, service};
 use crate::auth::permissions::SETTINGS_MANAGE;
@@ -30,7 +29,9 @@ pub fn room_for_copy(archive_bytes: u64, free_bytes: u64) -> bool {
 }
 
 /// The organization whose run makes the backup: the oldest active one.
-pub async fn backing_up_org(db: &sqlx::MySqlPool) -> anyhow::Result<Option<(Uuid, String)>> {
+pub async fn backing_up_org(
+    db: &sqlx::MySqlPool,
+) -> anyhow::Result<Option<(crate::auth::OrgId, String)>> {
     Ok(sqlx::query_as(
         "SELECT id, name FROM organizations WHERE active ORDER BY created_at, id LIMIT 1",
     )
@@ -364,7 +365,7 @@ mod tests {
 
     #[test]
     fn backup_copy_is_byte_identical_and_missing_folder_is_named() {
-        let base = std::env::temp_dir().join(format!("logbook-copy-{}", Uuid::now_v7()));
+        let base = std::env::temp_dir().join(format!("logbook-copy-{}", uuid::Uuid::now_v7()));
         let from = base.join("from");
         let to = base.join("usb");
         std::fs::create_dir_all(&from).unwrap();

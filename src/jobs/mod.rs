@@ -14,7 +14,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::state::AppState;
 
@@ -42,7 +41,7 @@ impl std::error::Error for Skip {}
 #[derive(Clone)]
 pub struct JobCtx {
     pub state: AppState,
-    pub org_id: Uuid,
+    pub org_id: crate::auth::OrgId,
     /// Started by an administrator ("run now") rather than the schedule.
     pub manual: bool,
     /// The scheduled time this run is for (None for a manual run).

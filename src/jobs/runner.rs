@@ -5,6 +5,7 @@
 //! job's MariaDB named lock: if the previous run is still going, this one is recorded as
 //! skipped. The body runs in its own task, so a panic is recorded as a failure, not lost.
 
+use crate::auth::OrgId;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -39,8 +40,8 @@ pub struct JobRun {
 pub const RUN_COLUMNS: &str = "id, job, trigger_kind, scheduled_for, started_at, finished_at, \
                                outcome, items, error, triggered_by, server";
 
-pub fn lock_name(job: &str, org_id: Uuid) -> String {
-    format!("logbook:{job}:{}", org_id.simple())
+pub fn lock_name(job: &str, org_id: OrgId) -> String {
+    format!("logbook:{job}:{}", org_id.uuid().simple())
 }
 
 /// This server's name in the records: the host name and process id.
@@ -63,7 +64,7 @@ pub enum Begun {
 pub async fn begin(
     state: &AppState,
     def: &JobDef,
-    org_id: Uuid,
+    org_id: OrgId,
     trigger: Trigger,
 ) -> anyhow::Result<Begun> {
     let run_id = db::new_id();
@@ -111,7 +112,7 @@ pub async fn begin(
 pub async fn execute(
     state: &AppState,
     def: &JobDef,
-    org_id: Uuid,
+    org_id: OrgId,
     trigger: Trigger,
     run_id: Uuid,
     lock: NamedLock,
@@ -169,7 +170,7 @@ pub async fn mark_interrupted(state: &AppState) -> anyhow::Result<u64> {
 }
 
 /// One scheduled firing: claim, lock, run, record.
-pub async fn run_scheduled(state: &AppState, def: &JobDef, org_id: Uuid, slot: DateTime<Utc>) {
+pub async fn run_scheduled(state: &AppState, def: &JobDef, org_id: OrgId, slot: DateTime<Utc>) {
     let trigger = Trigger::Schedule(slot);
     let outcome = match begin(state, def, org_id, trigger).await {
         Ok(Begun::Running { run_id, lock }) => {

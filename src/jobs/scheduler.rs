@@ -72,7 +72,7 @@ pub struct Scheduler {
 
 struct Inner {
     sched: JobScheduler,
-    entries: HashMap<(&'static str, Uuid), Entry>,
+    entries: HashMap<(&'static str, crate::auth::OrgId), Entry>,
 }
 
 impl Scheduler {
@@ -98,19 +98,19 @@ impl Scheduler {
 
     /// Brings the scheduled jobs in line with the organizations and their time zones.
     pub async fn sync(&self) -> anyhow::Result<()> {
-        let orgs: Vec<(Uuid, String)> =
+        let orgs: Vec<(crate::auth::OrgId, String)> =
             sqlx::query_as("SELECT id, timezone FROM organizations WHERE active")
                 .fetch_all(&self.state.db)
                 .await?;
         let mut inner = self.inner.lock().await;
-        let mut wanted: HashMap<(&'static str, Uuid), i32> = HashMap::new();
+        let mut wanted: HashMap<(&'static str, crate::auth::OrgId), i32> = HashMap::new();
         for (org_id, tz_name) in &orgs {
             let tz = crate::time::zone(tz_name);
             for def in self.state.jobs.iter() {
                 wanted.insert((def.name, *org_id), offset_seconds(tz));
             }
         }
-        let stale: Vec<(&'static str, Uuid)> = inner
+        let stale: Vec<(&'static str, crate::auth::OrgId)> = inner
             .entries
             .iter()
             .filter(|(k, e)| wanted.get(k) != Some(&e.offset))

@@ -1,5 +1,6 @@
 //! What administrators see of the jobs (`settings.manage`), and "run now".
 
+use crate::auth::OrgId;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -147,7 +148,7 @@ pub async fn runs(
     })
 }
 
-async fn get_run(state: &AppState, org_id: Uuid, id: Uuid) -> AppResult<JobRun> {
+async fn get_run(state: &AppState, org_id: OrgId, id: Uuid) -> AppResult<JobRun> {
     Ok(sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {RUN_COLUMNS} FROM job_runs WHERE id = ? AND organization_id = ?"
     )))

@@ -2,6 +2,7 @@
 //! import and export. Every function takes the caller's context and a transaction, checks the
 //! permission, scopes every query by the caller's organization, and writes the audit entry.
 
+use crate::auth::OrgId;
 use crate::input::{self, Checks};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -159,7 +160,7 @@ impl MemberRow {
     }
 }
 
-pub async fn load(conn: &mut Conn, org_id: Uuid, id: Uuid, lock: bool) -> AppResult<MemberRow> {
+pub async fn load(conn: &mut Conn, org_id: OrgId, id: Uuid, lock: bool) -> AppResult<MemberRow> {
     let sql = format!(
         "SELECT {MEMBER_COLUMNS} FROM users WHERE id = ? AND organization_id = ?{}",
         if lock { " FOR UPDATE" } else { "" }
@@ -1117,7 +1118,7 @@ pub async fn reset_password_from_shell(
     temporary_password: &str,
 ) -> AppResult<Uuid> {
     let mut tx = db.begin().await?;
-    let found: Option<(Uuid, Uuid)> = sqlx::query_as(
+    let found: Option<(Uuid, OrgId)> = sqlx::query_as(
         "SELECT u.id, u.organization_id FROM users u
            JOIN organizations o ON o.id = u.organization_id
           WHERE o.slug = ? AND u.username = ?",

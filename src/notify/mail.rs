@@ -6,6 +6,7 @@
 //! sender at a time across servers, and a row left `sending` by a server that died (its lock
 //! went with its connection) is sent again by the next holder.
 
+use crate::auth::OrgId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -182,7 +183,7 @@ impl EmailSettings {
     }
 }
 
-async fn load_settings(conn: &mut Conn, org_id: Uuid) -> AppResult<Option<SettingsRow>> {
+async fn load_settings(conn: &mut Conn, org_id: OrgId) -> AppResult<Option<SettingsRow>> {
     Ok(sqlx::query_as(
         "SELECT enabled, host, port, security, username, password_encrypted, from_address,
                 from_name, give_up_hours, updated_at
@@ -194,7 +195,7 @@ async fn load_settings(conn: &mut Conn, org_id: Uuid) -> AppResult<Option<Settin
 }
 
 /// Whether notifications should queue email at all for this organization.
-pub async fn is_configured(conn: &mut Conn, org_id: Uuid) -> AppResult<bool> {
+pub async fn is_configured(conn: &mut Conn, org_id: OrgId) -> AppResult<bool> {
     let on: Option<bool> =
         sqlx::query_scalar("SELECT enabled FROM email_settings WHERE organization_id = ?")
             .bind(org_id)
@@ -709,7 +710,7 @@ pub fn fit(s: &str, max: usize) -> String {
 }
 
 /// Queues emails in the caller's transaction; they are sent after it commits.
-pub async fn enqueue(tx: &mut Tx<'_>, org_id: Uuid, mails: &[Outgoing]) -> AppResult<u64> {
+pub async fn enqueue(tx: &mut Tx<'_>, org_id: OrgId, mails: &[Outgoing]) -> AppResult<u64> {
     if mails.is_empty() {
         return Ok(0);
     }
@@ -770,13 +771,13 @@ struct OutRow {
     give_up_at: DateTime<Utc>,
 }
 
-fn lock_name(org_id: Uuid) -> String {
-    format!("logbook:mail:{}", org_id.simple())
+fn lock_name(org_id: OrgId) -> String {
+    format!("logbook:mail:{}", org_id.uuid().simple())
 }
 
 /// Sends the organization's due email. `force` also sends what is waiting for its next retry
 /// (an administrator's "run now" after fixing the connection).
-pub async fn deliver_due(state: &AppState, org_id: Uuid, force: bool) -> anyhow::Result<Delivery> {
+pub async fn deliver_due(state: &AppState, org_id: OrgId, force: bool) -> anyhow::Result<Delivery> {
     let mut out = Delivery::default();
     // An administrator's run waits a little for a sender that is busy, rather than reporting
     // that nothing was sent.
@@ -792,7 +793,7 @@ pub async fn deliver_due(state: &AppState, org_id: Uuid, force: bool) -> anyhow:
 
 async fn deliver_locked(
     state: &AppState,
-    org_id: Uuid,
+    org_id: OrgId,
     force: bool,
     out: &mut Delivery,
 ) -> anyhow::Result<()> {
@@ -1064,7 +1065,7 @@ pub async fn run_sender(state: AppState, mut stop: tokio::sync::watch::Receiver<
 
 /// Returns whether some organization's sender was busy.
 async fn deliver_all(state: &AppState) -> anyhow::Result<bool> {
-    let orgs: Vec<Uuid> = sqlx::query_scalar(
+    let orgs: Vec<OrgId> = sqlx::query_scalar(
         "SELECT DISTINCT organization_id FROM email_outbox
           WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?",
     )

@@ -1,6 +1,7 @@
 //! `notify`: the one call modules use to tell members something, and the inbox and preferences
 //! behind it. Everything is scoped by the organization of the caller's session.
 
+use crate::auth::OrgId;
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -59,7 +60,7 @@ struct Recipient {
 pub async fn notify(
     state: &AppState,
     tx: &mut Tx<'_>,
-    org_id: Uuid,
+    org_id: OrgId,
     recipients: &[Uuid],
     notice: &Notice,
 ) -> AppResult<Sent> {
@@ -186,7 +187,7 @@ pub async fn notify(
 
 /// Members of the organization who hold `permission` and may sign in: who "the administrators"
 /// are for a job's alert.
-pub async fn holders_of(conn: &mut Conn, org_id: Uuid, permission: &str) -> AppResult<Vec<Uuid>> {
+pub async fn holders_of(conn: &mut Conn, org_id: OrgId, permission: &str) -> AppResult<Vec<Uuid>> {
     let ids = sqlx::query_scalar(
         "SELECT DISTINCT u.id FROM users u
            JOIN user_roles ur ON ur.user_id = u.id
@@ -351,7 +352,7 @@ pub struct PreferencesInput {
     pub email: BTreeMap<String, Option<bool>>,
 }
 
-async fn org_defaults(conn: &mut Conn, org_id: Uuid) -> AppResult<BTreeMap<String, bool>> {
+async fn org_defaults(conn: &mut Conn, org_id: OrgId) -> AppResult<BTreeMap<String, bool>> {
     let rows: Vec<(String, bool)> = sqlx::query_as(
         "SELECT category, email FROM notification_defaults WHERE organization_id = ?",
     )
@@ -445,7 +446,7 @@ pub async fn set_preferences(
 /// sets, `None` goes back to what applies without a choice.
 async fn store_choices(
     tx: &mut Tx<'_>,
-    org_id: Uuid,
+    org_id: OrgId,
     user: Option<Uuid>,
     input: &PreferencesInput,
 ) -> AppResult<()> {

@@ -1,5 +1,6 @@
 //! Organization rules and SQL.
 
+use crate::auth::OrgId;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -286,7 +287,7 @@ pub struct NewAdmin {
 }
 
 pub struct Provisioned {
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     pub slug: String,
     pub admin_id: Uuid,
 }
@@ -425,7 +426,7 @@ pub async fn create(
     password_hash: String,
     actor_label: &str,
 ) -> AppResult<Provisioned> {
-    let id = db::new_id();
+    let id = OrgId::generate();
     let now = db::now();
     let base_slug = slugify(&v.name);
     let mut slug = base_slug.clone();
@@ -492,7 +493,7 @@ pub async fn create(
     })
 }
 
-async fn load(tx: &mut Tx<'_>, org_id: Uuid, lock: bool) -> AppResult<OrgRow> {
+async fn load(tx: &mut Tx<'_>, org_id: OrgId, lock: bool) -> AppResult<OrgRow> {
     let sql = format!(
         "SELECT id, name, slug, organization_type, timezone, identifier_type, identifier, county,
                 address_line1, address_line2, city, state, postal_code, phone, email, settings,

@@ -1,6 +1,7 @@
 //! Roles pages: list, create, edit permissions (grouped by module), delete (asking first), and
 //! assigning the role to members. Plain forms; the rules live in `service`.
 
+use crate::auth::OrgId;
 use std::collections::BTreeSet;
 
 use askama::Template;
@@ -181,7 +182,7 @@ impl FormPage {
 /// The role's members, and the organization's members who do not hold it yet.
 async fn members_of(
     conn: &mut Conn,
-    org_id: Uuid,
+    org_id: OrgId,
     role_id: Uuid,
 ) -> AppResult<(Vec<RoleMember>, Vec<MemberOption>)> {
     let rows: Vec<(Uuid, String, String, String, bool)> = sqlx::query_as(

@@ -1,5 +1,6 @@
 //! Role rules and SQL.
 
+use crate::auth::OrgId;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
@@ -33,7 +34,7 @@ const UNIQUE_KEYS: &[(&str, &str, &str)] = &[
 /// Lock order: call this before the transaction writes anything (a write to a table that refers
 /// to the department takes a shared lock on this row, and two transactions each upgrading their
 /// shared lock deadlock) and so before the audit chain head, which `audit::record` takes last.
-pub async fn lock_organization(tx: &mut Tx<'_>, org_id: Uuid) -> AppResult<()> {
+pub async fn lock_organization(tx: &mut Tx<'_>, org_id: OrgId) -> AppResult<()> {
     sqlx::query("SELECT id FROM organizations WHERE id = ? FOR UPDATE")
         .bind(org_id)
         .fetch_optional(&mut **tx)
@@ -44,7 +45,7 @@ pub async fn lock_organization(tx: &mut Tx<'_>, org_id: Uuid) -> AppResult<()> {
 
 /// Refuses (409) a change that leaves no active member holding `members.manage`. Runs after the
 /// change, inside its transaction, so it judges the state the change would commit.
-pub async fn ensure_manager_remains(tx: &mut Tx<'_>, org_id: Uuid) -> AppResult<()> {
+pub async fn ensure_manager_remains(tx: &mut Tx<'_>, org_id: OrgId) -> AppResult<()> {
     let managers: i64 = sqlx::query_scalar(
         "SELECT COUNT(DISTINCT u.id) FROM users u
            JOIN user_roles ur ON ur.user_id = u.id
@@ -86,7 +87,7 @@ pub fn ensure_within_ceiling<'a>(
 
 pub async fn permissions_of_member(
     conn: &mut Conn,
-    org_id: Uuid,
+    org_id: OrgId,
     user_id: Uuid,
 ) -> AppResult<BTreeSet<String>> {
     let perms: Vec<String> = sqlx::query_scalar(
@@ -112,7 +113,7 @@ struct RoleSpec<'a> {
 
 async fn insert_role(
     tx: &mut Tx<'_>,
-    org_id: Uuid,
+    org_id: OrgId,
     spec: RoleSpec<'_>,
     perms: &BTreeSet<String>,
 ) -> AppResult<Uuid> {
@@ -140,7 +141,7 @@ async fn insert_role(
 
 async fn write_permissions(
     tx: &mut Tx<'_>,
-    org_id: Uuid,
+    org_id: OrgId,
     role_id: Uuid,
     perms: &BTreeSet<String>,
 ) -> AppResult<()> {
@@ -318,7 +319,7 @@ pub async fn list(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<Role>> {
     Ok(rows.into_iter().map(Role::from).collect())
 }
 
-async fn load(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Role> {
+async fn load(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<Role> {
     let row: RoleRow = sqlx::query_as(AssertSqlSafe(format!(
         "{ROLE_SELECT} WHERE r.id = ? AND r.organization_id = ?"
     )))
@@ -550,7 +551,7 @@ pub struct MemberRole {
     pub assigned_at: DateTime<Utc>,
 }
 
-async fn member_exists(conn: &mut Conn, org_id: Uuid, user_id: Uuid) -> AppResult<()> {
+async fn member_exists(conn: &mut Conn, org_id: OrgId, user_id: Uuid) -> AppResult<()> {
     sqlx::query("SELECT id FROM users WHERE id = ? AND organization_id = ?")
         .bind(user_id)
         .bind(org_id)
@@ -568,7 +569,7 @@ pub async fn member_roles(ctx: &Ctx, conn: &mut Conn, user_id: Uuid) -> AppResul
     roles_of(conn, ctx.org_id, user_id).await
 }
 
-pub async fn roles_of(conn: &mut Conn, org_id: Uuid, user_id: Uuid) -> AppResult<Vec<MemberRole>> {
+pub async fn roles_of(conn: &mut Conn, org_id: OrgId, user_id: Uuid) -> AppResult<Vec<MemberRole>> {
     Ok(sqlx::query_as(
         "SELECT r.id AS role_id, r.name, r.slug, r.is_system, ur.assigned_at
            FROM user_roles ur JOIN roles r ON r.id = ur.role_id

@@ -258,7 +258,7 @@ pub async fn modules(
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FinishedView {
-    pub organization_id: Uuid,
+    pub organization_id: crate::auth::OrgId,
     pub slug: String,
     pub administrator_id: Uuid,
     /// The administrator is signed in.

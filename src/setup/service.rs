@@ -1,6 +1,7 @@
 //! The wizard's rules: its steps, the draft kept in `setup_state`, the database check, and the
 //! finish that creates everything in one transaction.
 
+use crate::auth::OrgId;
 use std::collections::BTreeMap;
 
 use base64::Engine;
@@ -1095,7 +1096,7 @@ pub async fn save_modules(state: &AppState, modules: BTreeMap<String, bool>) -> 
 // Finish
 
 pub struct Finished {
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     pub slug: String,
     pub admin_id: Uuid,
     pub issued: Issued,

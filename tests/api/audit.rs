@@ -1348,7 +1348,7 @@ async fn a_chain_longer_than_one_batch_is_walked_to_the_end() {
     // Private: it replaces the triggers that guard audit_logs, which are the whole database's.
     let app = TestApp::spawn_private().await;
     // Straight through the service function: 1100 entries more than one read batch of 1000.
-    let actor = logbook::audit::Actor::system(app.a.id, "test");
+    let actor = logbook::audit::Actor::system(app.a.org_id, "test");
     let mut tx = app.state.db.begin().await.unwrap();
     for i in 0..1100 {
         logbook::audit::record(

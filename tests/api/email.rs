@@ -281,7 +281,7 @@ async fn plain_members_cannot_see_or_use_email_settings() {
     let (app, sink) = TestApp::spawn_with_sink().await;
     notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[app.a.admin.id],
         "account",
         "Hello",
@@ -360,7 +360,7 @@ async fn another_organizations_settings_and_outbox_stay_hidden() {
     assert_eq!(status, StatusCode::OK, "{body}");
     notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[app.a.admin.id],
         "account",
         "For Alpha",
@@ -561,7 +561,7 @@ async fn a_notification_is_emailed_with_text_html_and_an_absolute_link() {
 
     let sent = notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[pat.id],
         "account",
         "Your roles changed",
@@ -634,7 +634,7 @@ async fn disabled_email_queues_nothing_until_enabled() {
 
     let sent = notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[app.a.admin.id],
         "account",
         "Quiet",
@@ -650,7 +650,7 @@ async fn disabled_email_queues_nothing_until_enabled() {
     assert_eq!(status, StatusCode::OK);
     let sent = notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[app.a.admin.id],
         "account",
         "Loud",
@@ -687,7 +687,7 @@ async fn the_longest_subjects_and_names_are_still_emailed() {
     let sent = logbook::notify::notify(
         &app.state,
         &mut tx,
-        app.a.id,
+        app.a.org_id,
         &[pat.id],
         &logbook::notify::Notice {
             category: "account",
@@ -725,7 +725,7 @@ async fn unreachable_smtp_is_retried_with_backoff_and_delivered_once() {
 
     let sent = notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[app.a.admin.id],
         "account",
         "Retry me",
@@ -784,7 +784,7 @@ async fn a_deferred_message_goes_out_on_the_next_run() {
 
     notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[app.a.admin.id],
         "account",
         "Try again",
@@ -824,7 +824,7 @@ async fn undeliverable_email_is_given_up_listed_and_retried_by_hand() {
 
     notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[app.a.admin.id],
         "account",
         "Doomed",

@@ -276,6 +276,8 @@ pub struct User {
 #[derive(Clone, Debug)]
 pub struct Org {
     pub id: Uuid,
+    /// The same id, typed as the server's services take it.
+    pub org_id: logbook::auth::OrgId,
     pub slug: String,
     pub admin: User,
 }
@@ -677,10 +679,11 @@ impl TestApp {
                 .await
                 .unwrap();
         }
-        self.orgs.lock().unwrap().push(done.org_id);
+        self.orgs.lock().unwrap().push(done.org_id.uuid());
         let admin = self.login(admin_username, PASSWORD).await;
         Org {
-            id: done.org_id,
+            id: done.org_id.uuid(),
+            org_id: done.org_id,
             slug: done.slug,
             admin,
         }
@@ -1078,6 +1081,7 @@ impl Drop for TestApp {
 fn placeholder_org() -> Org {
     Org {
         id: Uuid::nil(),
+        org_id: logbook::auth::OrgId::generate(),
         slug: String::new(),
         admin: User {
             id: Uuid::nil(),
@@ -1334,7 +1338,7 @@ where
 /// Notifies `users` of `org_id` through the call the modules use, commits, and kicks the sender.
 pub async fn notify_now(
     state: &logbook::AppState,
-    org_id: Uuid,
+    org_id: logbook::auth::OrgId,
     users: &[Uuid],
     category: &'static str,
     subject: &str,

@@ -286,8 +286,8 @@ async fn the_list_shows_the_built_in_jobs_with_schedule_zone_next_and_last_run()
             ("0 * * * * *", "Every minute."),
             ("0 45 2 * * *", "At 02:45."),
             ("0 0 6 * * *", "At 06:00."),
-            ("0 5 6 * * *", "At 06:05."),
-            ("0 0 4 1 * *", "At 04:00, on day 1.")
+            ("0 0 4 1 * *", "At 04:00, on day 1."),
+            ("0 5 6 * * *", "At 06:05.")
         ]
     );
     // 03:10 in Chicago, whatever the season (08:10 or 09:10 UTC).
@@ -864,7 +864,7 @@ async fn the_scheduler_runs_each_job_for_every_organization_even_with_an_odd_tim
             async move {
                 assert!(!ctx.manual);
                 assert!(ctx.slot.is_some());
-                *p.lock().unwrap().entry(ctx.org_id).or_default() += 1;
+                *p.lock().unwrap().entry(ctx.org_id.uuid()).or_default() += 1;
                 Ok(1)
             }
         },
@@ -1018,7 +1018,7 @@ async fn a_run_left_running_without_its_lock_is_closed_when_a_scheduler_starts()
     .await
     .unwrap();
     let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 0)")
-        .bind(runner::lock_name("purge_sessions", app.a.id))
+        .bind(runner::lock_name("purge_sessions", app.a.org_id))
         .fetch_one(&mut holder)
         .await
         .unwrap();

@@ -73,7 +73,7 @@ async fn the_inbox_lists_pages_filters_and_marks_read() {
     for n in 1..=5 {
         let sent = notify_now(
             &app.state,
-            app.a.id,
+            app.a.org_id,
             &[pat.id],
             "account",
             &format!("N{n}"),
@@ -181,7 +181,7 @@ async fn nobody_sees_or_marks_another_members_notifications() {
     let sam = app.member(&app.a, "sam", &[]).await;
     notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[pat.id],
         "account",
         "For pat only",
@@ -191,7 +191,7 @@ async fn nobody_sees_or_marks_another_members_notifications() {
     .await;
     notify_now(
         &app.state,
-        app.b.id,
+        app.b.org_id,
         &[app.b.admin.id],
         "account",
         "For bravo",
@@ -202,7 +202,7 @@ async fn nobody_sees_or_marks_another_members_notifications() {
     // A recipient from another organization is ignored, not notified.
     let sent = notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[app.b.admin.id],
         "account",
         "Leak",
@@ -292,7 +292,7 @@ async fn preferences_list_every_category_and_decide_who_gets_email() {
     assert_eq!(pref(&prefs, "training")["email"], true);
     let sent = notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[pat.id, sam.id],
         "announcements",
         "Muster",
@@ -309,7 +309,7 @@ async fn preferences_list_every_category_and_decide_who_gets_email() {
     // Another category still emails pat.
     let sent = notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[pat.id],
         "training",
         "Cert",
@@ -353,7 +353,7 @@ async fn preferences_list_every_category_and_decide_who_gets_email() {
     assert_eq!(pref(&prefs, "announcements")["customised"], false);
     let sent = notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[pat.id],
         "announcements",
         "Muster 2",
@@ -422,7 +422,7 @@ async fn organization_defaults_apply_unless_the_member_chose() {
 
     let sent = notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[pat.id, sam.id],
         "training",
         "Lapsing",
@@ -453,7 +453,7 @@ async fn organization_defaults_apply_unless_the_member_chose() {
     assert_eq!(pref(&list, "training")["email"], true);
     let sent = notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[pat.id, sam.id],
         "training",
         "Lapsing 2",
@@ -478,7 +478,7 @@ async fn a_dedupe_key_notifies_once_even_after_a_restart() {
 
     let first = notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[pat.id],
         "training",
         "Expiring",
@@ -492,7 +492,7 @@ async fn a_dedupe_key_notifies_once_even_after_a_restart() {
     );
     let again = notify_now(
         &app.state,
-        app.a.id,
+        app.a.org_id,
         &[pat.id, sam.id],
         "training",
         "Expiring",
@@ -512,7 +512,7 @@ async fn a_dedupe_key_notifies_once_even_after_a_restart() {
         start_server(test_config(&app.db.url, app.data_dir.clone())).await;
     let third = notify_now(
         &state,
-        app.a.id,
+        app.a.org_id,
         &[pat.id, sam.id],
         "training",
         "Expiring",
@@ -527,7 +527,7 @@ async fn a_dedupe_key_notifies_once_even_after_a_restart() {
     // A different key is a different reminder.
     let other = notify_now(
         &state,
-        app.a.id,
+        app.a.org_id,
         &[pat.id],
         "training",
         "Expiring",

@@ -16,7 +16,7 @@ use crate::smtp_sink::SmtpSink;
 async fn tell(app: &TestApp, org: &Org, users: &[Uuid], subject: &str, link: Option<&str>) {
     let sent = notify_now(
         &app.state,
-        org.id,
+        org.org_id,
         users,
         "announcements",
         subject,
@@ -50,7 +50,7 @@ async fn outbox_row(app: &TestApp, org: &Org, to: &str, status: &str) -> Uuid {
     let mut tx = app.state.db.begin().await.unwrap();
     mail::enqueue(
         &mut tx,
-        org.id,
+        org.org_id,
         &[Outgoing {
             notification_id: None,
             to_address: to.into(),
@@ -290,7 +290,7 @@ async fn another_organizations_notifications_and_emails_are_not_found() {
     // Org A's member id given to org B's notify() is ignored: nobody outside B is told.
     let sent = notify_now(
         &app.state,
-        app.b.id,
+        app.b.org_id,
         &[ours.id],
         "announcements",
         "Leak",

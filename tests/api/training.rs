@@ -679,7 +679,7 @@ async fn the_matrix_takes_a_fixed_number_of_queries() {
     assert_eq!(status, StatusCode::CREATED);
     let ctx = logbook::auth::Ctx {
         user_id: app.a.admin.id,
-        org_id: app.a.id,
+        org_id: app.a.org_id,
         session_id: Uuid::now_v7(),
         username: "alpha-admin".into(),
         permissions: ["training.view", "training.manage"]

@@ -6,6 +6,7 @@
 //! with the same dates, so the months it covered stay waived. The waiver side is training's
 //! (`training::waivers`, "Waivers that follow a leave"), called in the leave's transaction.
 
+use crate::auth::OrgId;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -74,7 +75,7 @@ pub struct Leave {
 const LEAVE_COLUMNS: &str = "id, user_id, leave_type, reason, start_date, end_date, granted_by, \
      granted_at, active, exempt_from_training_waiver, linked_training_waiver_id";
 
-async fn lock_leave(tx: &mut Tx<'_>, org_id: Uuid, id: Uuid) -> AppResult<()> {
+async fn lock_leave(tx: &mut Tx<'_>, org_id: OrgId, id: Uuid) -> AppResult<()> {
     sqlx::query_scalar::<_, Uuid>(
         "SELECT id FROM member_leaves_of_absence WHERE organization_id = ? AND id = ? FOR UPDATE",
     )
@@ -86,7 +87,7 @@ async fn lock_leave(tx: &mut Tx<'_>, org_id: Uuid, id: Uuid) -> AppResult<()> {
     Ok(())
 }
 
-async fn leave(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Leave> {
+async fn leave(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<Leave> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {LEAVE_COLUMNS} FROM member_leaves_of_absence WHERE organization_id = ? AND id = ?"
     )))

@@ -6,6 +6,7 @@
 //! benefits, add tiers and switch them off (`members.manage`); a tier is never deleted, since
 //! members and requirements point at it.
 
+use crate::auth::OrgId;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -29,7 +30,7 @@ pub struct Tier {
     pub active: bool,
 }
 
-pub(super) async fn load(conn: &mut Conn, org_id: Uuid) -> AppResult<Vec<Tier>> {
+pub(super) async fn load(conn: &mut Conn, org_id: OrgId) -> AppResult<Vec<Tier>> {
     Ok(sqlx::query_as(
         "SELECT id, slug, name, years_required, sort_order, training_exempt, voting_eligible,
                 can_hold_office, active
@@ -60,7 +61,7 @@ pub async fn tier(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Tier> {
     find(conn, ctx.org_id, id).await
 }
 
-async fn find(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Tier> {
+async fn find(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<Tier> {
     sqlx::query_as(
         "SELECT id, slug, name, years_required, sort_order, training_exempt, voting_eligible,
                 can_hold_office, active
@@ -186,7 +187,7 @@ fn validate(input: &TierInput) -> AppResult<ValidTier> {
 /// regard to case).
 async fn check_unique(
     conn: &mut Conn,
-    org_id: Uuid,
+    org_id: OrgId,
     except: Option<Uuid>,
     name: &str,
     slug: &str,

@@ -6,6 +6,7 @@
 //! credit back. An item's value is the sum of its credits; `refresh` recomputes an enrollment
 //! from the ledger (statuses, percentage, phase, completion) and audits what changed.
 
+use crate::auth::OrgId;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -113,7 +114,7 @@ const PROGRAM_COLUMNS: &str = "p.id, p.name, p.description, p.target_position, p
 /// Programs with their phases and items, in three queries whatever their number.
 async fn load_programs(
     conn: &mut Conn,
-    org_id: Uuid,
+    org_id: OrgId,
     only: Option<Uuid>,
 ) -> AppResult<Vec<Program>> {
     let one = if only.is_some() { " AND p.id = ?" } else { "" };
@@ -419,7 +420,7 @@ pub async fn add_phase(
     program(ctx, tx, program_id).await
 }
 
-async fn lock_program(tx: &mut Tx<'_>, org_id: Uuid, id: Uuid) -> AppResult<()> {
+async fn lock_program(tx: &mut Tx<'_>, org_id: OrgId, id: Uuid) -> AppResult<()> {
     sqlx::query_scalar::<_, Uuid>(
         "SELECT id FROM training_programs WHERE organization_id = ? AND id = ? FOR UPDATE",
     )
@@ -686,7 +687,7 @@ const ENROLLMENT_FROM: &str = "program_enrollments e
      JOIN users u ON u.id = e.user_id
      LEFT JOIN program_phases ph ON ph.id = e.current_phase_id";
 
-async fn enrollment_row(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Enrollment> {
+async fn enrollment_row(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<Enrollment> {
     sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {ENROLLMENT_COLUMNS} FROM {ENROLLMENT_FROM} WHERE e.organization_id = ? AND e.id = ?"
     )))
@@ -812,7 +813,7 @@ pub struct EnrollmentDetail {
 
 async fn progress_rows(
     conn: &mut Conn,
-    org_id: Uuid,
+    org_id: OrgId,
     enrollment: Uuid,
 ) -> AppResult<Vec<ItemProgress>> {
     Ok(sqlx::query_as(
@@ -829,7 +830,7 @@ async fn progress_rows(
     .await?)
 }
 
-async fn phase_rows(conn: &mut Conn, org_id: Uuid, program: Uuid) -> AppResult<Vec<PhaseRow>> {
+async fn phase_rows(conn: &mut Conn, org_id: OrgId, program: Uuid) -> AppResult<Vec<PhaseRow>> {
     Ok(sqlx::query_as(
         "SELECT id, program_id, phase_number, name, description, requires_manual_advancement,
                 time_limit_days
@@ -841,7 +842,7 @@ async fn phase_rows(conn: &mut Conn, org_id: Uuid, program: Uuid) -> AppResult<V
     .await?)
 }
 
-async fn signoffs(conn: &mut Conn, org_id: Uuid, enrollment: Uuid) -> AppResult<Vec<Uuid>> {
+async fn signoffs(conn: &mut Conn, org_id: OrgId, enrollment: Uuid) -> AppResult<Vec<Uuid>> {
     Ok(sqlx::query_scalar(
         "SELECT phase_id FROM program_phase_signoffs WHERE organization_id = ? AND enrollment_id = ?",
     )
@@ -1063,7 +1064,7 @@ pub async fn enroll(
 /// Read by the locking read itself: a plain read after the lock would show this transaction's
 /// snapshot, which an earlier read may have taken before the change we waited for. The names
 /// come from subqueries, which the lock does not reach (only the enrollment row is locked).
-async fn lock_enrollment(tx: &mut Tx<'_>, org_id: Uuid, id: Uuid) -> AppResult<Enrollment> {
+async fn lock_enrollment(tx: &mut Tx<'_>, org_id: OrgId, id: Uuid) -> AppResult<Enrollment> {
     sqlx::query_as(
         "SELECT e.id, e.program_id,
                 (SELECT p.name FROM training_programs p WHERE p.id = e.program_id) AS program_name,
@@ -1405,7 +1406,7 @@ pub async fn act_on_item(
 /// Writes one credit; a source already credited to the item is left as it is.
 pub(super) async fn add_credit(
     tx: &mut Tx<'_>,
-    org_id: Uuid,
+    org_id: OrgId,
     progress_id: Uuid,
     source_type: &str,
     source_id: Uuid,

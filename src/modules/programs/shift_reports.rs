@@ -5,6 +5,7 @@
 //! skill item observed) through the credit ledger, so it counts once whatever happens after.
 //! The trainee sees approved reports about them and acknowledges them.
 
+use crate::auth::OrgId;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,31 @@ use crate::modules::training::service as training;
 use crate::notify::{self, Notice};
 use crate::state::AppState;
 
-pub const STATUSES: &[&str] = &["draft", "pending_review", "approved", "flagged"];
+crate::words! {
+    /// Where a report stands: written (`Draft`), sent for review, and reviewed.
+    pub enum ReviewStatus {
+        Draft = "draft",
+        PendingReview = "pending_review",
+        Approved = "approved",
+        Flagged = "flagged",
+    }
+}
+
+impl ReviewStatus {
+    /// The officer who wrote it may still change it.
+    pub fn editable(self) -> bool {
+        matches!(self, ReviewStatus::Draft | ReviewStatus::Flagged)
+    }
+
+    /// In words, for a sentence ("the report is pending review").
+    pub fn words(self) -> String {
+        self.as_str().replace('_', " ")
+    }
+}
+
+fn review_status_schema() -> utoipa::openapi::Object {
+    ReviewStatus::schema_object()
+}
 const NARRATIVE_MAX: usize = 2000;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -45,7 +70,8 @@ pub struct ShiftReport {
     /// Decrypted for those who may read the report.
     pub narrative: Option<String>,
     /// draft, pending_review, approved or flagged.
-    pub review_status: String,
+    #[schema(schema_with = review_status_schema)]
+    pub review_status: ReviewStatus,
     pub reviewed_by: Option<Uuid>,
     pub reviewed_at: Option<DateTime<Utc>>,
     /// When the approval credited the trainee's program (once).
@@ -70,7 +96,7 @@ struct Row {
     skills_observed: String,
     performance_rating: Option<u8>,
     narrative: Option<Vec<u8>>,
-    review_status: String,
+    review_status: ReviewStatus,
     reviewed_by: Option<Uuid>,
     reviewed_at: Option<DateTime<Utc>>,
     credited_at: Option<DateTime<Utc>>,
@@ -124,15 +150,15 @@ fn report(state: &AppState, r: Row) -> AppResult<ShiftReport> {
 /// about them); an officer any other report but another officer's draft.
 fn visible(ctx: &Ctx, r: &Row) -> bool {
     if r.trainee_id == ctx.user_id {
-        r.review_status == "approved"
+        r.review_status == ReviewStatus::Approved
     } else if ctx.has(TRAINING_MANAGE) {
-        r.review_status != "draft" || r.officer_id == ctx.user_id
+        r.review_status != ReviewStatus::Draft || r.officer_id == ctx.user_id
     } else {
-        r.trainee_id == ctx.user_id && r.review_status == "approved"
+        r.trainee_id == ctx.user_id && r.review_status == ReviewStatus::Approved
     }
 }
 
-async fn row(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Row> {
+async fn row(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<Row> {
     sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM {FROM} WHERE s.organization_id = ? AND s.id = ?"
     )))
@@ -162,14 +188,10 @@ pub async fn get_report(
 pub struct ListQuery {
     pub trainee_id: Option<Uuid>,
     /// draft, pending_review, approved or flagged.
-    #[param(schema_with = report_status_schema)]
+    #[param(schema_with = review_status_schema)]
     pub status: Option<String>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
-}
-
-fn report_status_schema() -> utoipa::openapi::Object {
-    crate::http::words_schema(&["draft", "pending_review", "approved", "flagged"])
 }
 
 /// Reports the caller may read, latest shift first.
@@ -181,14 +203,13 @@ pub async fn list(
 ) -> AppResult<Page<ShiftReport>> {
     ctx.require(TRAINING_VIEW)?;
     let (page, per_page) = PageQuery::resolve(q.page, q.per_page)?;
-    if let Some(s) = &q.status
-        && !STATUSES.contains(&s.as_str())
-    {
-        return Err(AppError::field(
-            "status",
-            "must be draft, pending_review, approved or flagged",
-        ));
-    }
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            ReviewStatus::parse(s)
+                .ok_or_else(|| AppError::field("status", ReviewStatus::must_be()))?,
+        ),
+    };
     let manage = ctx.has(TRAINING_MANAGE);
     if !manage && q.trainee_id.is_some_and(|t| t != ctx.user_id) {
         return Err(AppError::forbidden_permission(TRAINING_MANAGE));
@@ -203,7 +224,7 @@ pub async fn list(
     if q.trainee_id.is_some() {
         filter.push_str(" AND s.trainee_id = ?");
     }
-    if q.status.is_some() {
+    if status.is_some() {
         filter.push_str(" AND s.review_status = ?");
     }
     macro_rules! bind_all {
@@ -215,7 +236,7 @@ pub async fn list(
             if let Some(t) = q.trainee_id {
                 query = query.bind(t);
             }
-            if let Some(s) = &q.status {
+            if let Some(s) = status {
                 query = query.bind(s);
             }
             query
@@ -451,9 +472,9 @@ pub async fn create(
     let id = db::new_id();
     let now = db::now();
     let status = if input.draft {
-        "draft"
+        ReviewStatus::Draft
     } else {
-        "pending_review"
+        ReviewStatus::PendingReview
     };
     sqlx::query(
         "INSERT INTO shift_completion_reports (id, organization_id, trainee_id, officer_id,
@@ -490,7 +511,7 @@ pub async fn create(
     )
     .await?;
     let r = get_report(state, ctx, tx, id).await?;
-    if status == "pending_review" {
+    if status == ReviewStatus::PendingReview {
         tell_reviewers(state, ctx, tx, &r).await?;
     }
     Ok(r)
@@ -512,17 +533,17 @@ pub async fn update(
             "only the officer who wrote the report may change it".into(),
         ));
     }
-    if !matches!(before.review_status.as_str(), "draft" | "flagged") {
+    if !before.review_status.editable() {
         return Err(AppError::Conflict(format!(
             "the report is {}; only a draft or a flagged report can be changed",
-            before.review_status.replace('_', " ")
+            before.review_status.words()
         )));
     }
     let v = validate(state, ctx, tx, &input).await?;
     let status = if input.draft {
-        "draft"
+        ReviewStatus::Draft
     } else {
-        "pending_review"
+        ReviewStatus::PendingReview
     };
     sqlx::query(
         "UPDATE shift_completion_reports SET trainee_id = ?, enrollment_id = ?, shift_date = ?,
@@ -559,7 +580,7 @@ pub async fn update(
     )
     .await?;
     let r = get_report(state, ctx, tx, id).await?;
-    if status == "pending_review" {
+    if status == ReviewStatus::PendingReview {
         tell_reviewers(state, ctx, tx, &r).await?;
     }
     Ok(r)
@@ -616,10 +637,10 @@ pub async fn review(
             "another officer reviews this report: you wrote it or it is about you".into(),
         ));
     }
-    if r.review_status != "pending_review" {
+    if r.review_status != ReviewStatus::PendingReview {
         return Err(AppError::Conflict(format!(
             "the report is {}, not waiting for review",
-            r.review_status.replace('_', " ")
+            r.review_status.words()
         )));
     }
     let now = db::now();
@@ -786,7 +807,7 @@ pub async fn acknowledge(
             "only the trainee acknowledges a report about them".into(),
         ));
     }
-    if r.review_status != "approved" {
+    if r.review_status != ReviewStatus::Approved {
         return Err(AppError::Conflict("the report is not approved yet".into()));
     }
     db::transition(

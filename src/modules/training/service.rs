@@ -4,6 +4,7 @@
 //! audited in the same transaction. A member with only `training.view` sees their own records
 //! and standing.
 
+use crate::auth::OrgId;
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -60,7 +61,7 @@ pub const MATRIX_STATUSES: &[&str] = &["active", "probationary", "leave"];
 /// The members a form offers to choose (those the matrix counts), by last name.
 pub async fn member_choices(
     conn: &mut Conn,
-    org_id: Uuid,
+    org_id: OrgId,
 ) -> AppResult<Vec<(Uuid, String, String)>> {
     Ok(sqlx::query_as(
         "SELECT id, first_name, last_name FROM users
@@ -74,7 +75,7 @@ pub async fn member_choices(
 }
 
 /// Categories, tiers and settings for a department just created.
-pub async fn seed(tx: &mut Tx<'_>, org_id: Uuid) -> AppResult<()> {
+pub async fn seed(tx: &mut Tx<'_>, org_id: OrgId) -> AppResult<()> {
     let now = db::now();
     for (name, code, iso, color) in SEEDED_CATEGORIES {
         sqlx::query(
@@ -128,7 +129,7 @@ pub fn today_for(ctx: &Ctx) -> NaiveDate {
 }
 
 /// The department's date today, for a job (which has no request context).
-pub async fn today(conn: &mut Conn, org_id: Uuid) -> AppResult<NaiveDate> {
+pub async fn today(conn: &mut Conn, org_id: OrgId) -> AppResult<NaiveDate> {
     let tz: String = sqlx::query_scalar("SELECT timezone FROM organizations WHERE id = ?")
         .bind(org_id)
         .fetch_one(&mut *conn)
@@ -190,7 +191,7 @@ pub async fn courses(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<Course>> {
     .await?)
 }
 
-async fn course(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Option<Course>> {
+async fn course(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<Option<Course>> {
     Ok(sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {COURSE_COLUMNS} FROM training_courses WHERE organization_id = ? AND id = ?"
     )))
@@ -213,7 +214,7 @@ const COURSE_KEYS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-async fn check_course_refs(conn: &mut Conn, org_id: Uuid, c: &ValidCourse) -> AppResult<()> {
+async fn check_course_refs(conn: &mut Conn, org_id: OrgId, c: &ValidCourse) -> AppResult<()> {
     if let Some(cat) = c.category_id
         && !db::exists(conn, "training_categories", org_id, cat).await?
     {
@@ -469,7 +470,7 @@ pub async fn list_records(
     })
 }
 
-async fn record_row(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<TrainingRecord> {
+async fn record_row(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<TrainingRecord> {
     sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {RECORD_COLUMNS} FROM training_records r JOIN users u ON u.id = r.user_id
           WHERE r.organization_id = ? AND r.id = ?"
@@ -782,7 +783,7 @@ struct RequirementRow {
 /// Every requirement of the department with its courses, roles and tiers: two queries.
 async fn load_requirements(
     conn: &mut Conn,
-    org_id: Uuid,
+    org_id: OrgId,
     only_active: bool,
 ) -> AppResult<Vec<(Requirement, Option<String>)>> {
     let rows: Vec<RequirementRow> = sqlx::query_as(AssertSqlSafe(format!(
@@ -857,7 +858,7 @@ pub async fn requirements(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<Requireme
         .collect())
 }
 
-async fn requirement(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Requirement> {
+async fn requirement(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<Requirement> {
     load_requirements(conn, org_id, false)
         .await?
         .into_iter()
@@ -868,7 +869,7 @@ async fn requirement(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Requi
 
 async fn check_requirement_refs(
     conn: &mut Conn,
-    org_id: Uuid,
+    org_id: OrgId,
     r: &ValidRequirement,
 ) -> AppResult<()> {
     if let Some(cat) = r.category_id
@@ -903,7 +904,7 @@ async fn check_requirement_refs(
 
 async fn write_links(
     tx: &mut Tx<'_>,
-    org_id: Uuid,
+    org_id: OrgId,
     id: Uuid,
     r: &ValidRequirement,
 ) -> AppResult<()> {
@@ -1088,7 +1089,7 @@ struct Inputs {
 
 async fn inputs(
     conn: &mut Conn,
-    org_id: Uuid,
+    org_id: OrgId,
     member: Option<Uuid>,
     as_of: NaiveDate,
 ) -> AppResult<Inputs> {

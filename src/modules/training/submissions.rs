@@ -6,6 +6,7 @@
 //! category). Officers are told of new submissions; members of the decision. No one reviews
 //! their own.
 
+use crate::auth::OrgId;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -78,7 +79,7 @@ const COLUMNS: &str = "s.id, s.user_id, CONCAT(u.first_name, ' ', u.last_name) A
      s.description, s.status, s.reviewed_by, s.reviewed_at, s.reviewer_notes, \
      s.training_record_id, s.created_at";
 
-async fn load(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<Submission> {
+async fn load(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<Submission> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM training_submissions s JOIN users u ON u.id = s.user_id
           WHERE s.organization_id = ? AND s.id = ?"
@@ -131,7 +132,7 @@ struct Settings {
     max_hours_per_submission: Decimal,
 }
 
-async fn settings(conn: &mut Conn, org_id: Uuid) -> AppResult<Settings> {
+async fn settings(conn: &mut Conn, org_id: OrgId) -> AppResult<Settings> {
     Ok(sqlx::query_as(
         "SELECT require_approval, auto_approve_under_hours, max_hours_per_submission
            FROM training_settings WHERE organization_id = ?",

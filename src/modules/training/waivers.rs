@@ -3,6 +3,7 @@
 //! leaves and calls the three functions under "Waivers that follow a leave" (make, follow, end);
 //! training never imports membership. A leave's waiver can only be changed through its leave.
 
+use crate::auth::OrgId;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -72,7 +73,7 @@ pub struct TrainingWaiver {
 const WAIVER_COLUMNS: &str = "id, user_id, waiver_type, reason, start_date, end_date, \
      all_requirements, leave_id, active, created_at";
 
-async fn waiver(conn: &mut Conn, org_id: Uuid, id: Uuid) -> AppResult<TrainingWaiver> {
+async fn waiver(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<TrainingWaiver> {
     let mut w: TrainingWaiver = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {WAIVER_COLUMNS} FROM training_waivers WHERE organization_id = ? AND id = ?"
     )))

@@ -67,8 +67,8 @@ fn row(r: &ShiftReport) -> Row {
         program: r.program_name.clone().unwrap_or_default(),
         hours: show(r.hours_on_shift),
         calls: r.calls_responded,
-        status: r.review_status.clone(),
-        status_label: label(&r.review_status),
+        status: r.review_status.to_string(),
+        status_label: label(r.review_status.as_str()),
         acknowledged: r.trainee_acknowledged_at.is_some(),
     }
 }
@@ -105,7 +105,7 @@ async fn list(
     let status = match q.status.as_deref() {
         None if officer => "pending_review".to_string(),
         None | Some("all") | Some("") => String::new(),
-        Some(s) if reports::STATUSES.contains(&s) => s.to_string(),
+        Some(s) if reports::ReviewStatus::parse(s).is_some() => s.to_string(),
         Some(_) => String::new(),
     };
     let mut conn = state.db.acquire().await?;
@@ -126,7 +126,11 @@ async fn list(
         format!("/training/shift-reports?status={link_status}&page={p}")
     });
     let mut statuses: Options = vec![("all".into(), "All".into())];
-    statuses.extend(reports::STATUSES.iter().map(|s| (s.to_string(), label(s))));
+    statuses.extend(
+        reports::ReviewStatus::WORDS
+            .iter()
+            .map(|s| (s.to_string(), label(s))),
+    );
     Ok(web::render(&ListPage {
         chrome: chrome(&ctx),
         officer,
@@ -363,7 +367,7 @@ async fn save(state: &AppState, ctx: &Ctx, id: Option<Uuid>, form: ReportForm) -
             None => reports::create(state, ctx, &mut tx, input).await,
         };
         if let Some(r) = finish_form(tx, saved, &mut errors, &state.mailer).await? {
-            let done = if r.review_status == "draft" {
+            let done = if r.review_status == reports::ReviewStatus::Draft {
                 "draft"
             } else {
                 "sent"
@@ -395,7 +399,7 @@ async fn edit_form(
     let mut conn = state.db.acquire().await?;
     let r = reports::get_report(&state, &ctx, &mut conn, id).await?;
     drop(conn);
-    if r.officer_id != ctx.user_id || !matches!(r.review_status.as_str(), "draft" | "flagged") {
+    if r.officer_id != ctx.user_id || !r.review_status.editable() {
         return Err(AppError::Conflict(
             "only the officer who wrote a draft or a flagged report may change it".into(),
         )
@@ -457,18 +461,16 @@ fn detail_page(ctx: &Ctx, r: ShiftReport) -> DetailPage {
     DetailPage {
         chrome: chrome(ctx),
         hours: show(r.hours_on_shift),
-        status_label: label(&r.review_status),
+        status_label: label(r.review_status.as_str()),
         call_types: r.call_types.join(", "),
         skills: r.skills_observed.join(", "),
         can_review: manage
-            && r.review_status == "pending_review"
+            && r.review_status == reports::ReviewStatus::PendingReview
             && r.officer_id != ctx.user_id
             && r.trainee_id != ctx.user_id,
-        can_edit: manage
-            && r.officer_id == ctx.user_id
-            && matches!(r.review_status.as_str(), "draft" | "flagged"),
+        can_edit: manage && r.officer_id == ctx.user_id && r.review_status.editable(),
         can_acknowledge: r.trainee_id == ctx.user_id
-            && r.review_status == "approved"
+            && r.review_status == reports::ReviewStatus::Approved
             && r.trainee_acknowledged_at.is_none(),
         r,
         notes: String::new(),
