@@ -1,6 +1,6 @@
 //! `/api/v1/roles`, `/api/v1/permissions` and `/api/v1/members/{id}/roles`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -10,9 +10,10 @@ use super::service::{
 };
 use crate::auth::Ctx;
 use crate::error::AppResult;
-use crate::http::{ApiJson, parse_id};
+use crate::http::ApiJson;
 use crate::state::AppState;
 use crate::web::PathId;
+use crate::web::PathIds;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -150,9 +151,8 @@ pub async fn assign(
 pub async fn unassign(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path((id, role_id)): Path<(String, String)>,
+    PathIds(id, role_id): PathIds,
 ) -> AppResult<Json<Vec<MemberRole>>> {
-    let (id, role_id) = (parse_id(&id)?, parse_id(&role_id)?);
     let mut tx = state.db.begin().await?;
     let roles = service::unassign(&ctx, &mut tx, id, role_id).await?;
     tx.commit().await?;

@@ -2,10 +2,12 @@
 //! assigning the role to members. Plain forms; the rules live in `service`.
 
 use crate::auth::OrgId;
+use crate::web::PathId;
+use crate::web::PathIds;
 use std::collections::BTreeSet;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -16,7 +18,6 @@ use crate::auth::Ctx;
 use crate::auth::permissions::ROLES_MANAGE;
 use crate::db::Conn;
 use crate::error::{AppError, AppResult};
-use crate::http::parse_id;
 use crate::state::AppState;
 use crate::web::{self, Chrome, PageResult, Viewer};
 
@@ -298,16 +299,15 @@ async fn create(
     }
 }
 
-async fn load_role(ctx: &Ctx, conn: &mut Conn, id: &str) -> AppResult<Role> {
+async fn load_role(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Role> {
     ctx.require(ROLES_MANAGE)?;
-    let id = parse_id(id)?;
     service::get(ctx, conn, id).await
 }
 
 async fn edit_page(
     state: &AppState,
     ctx: &Ctx,
-    id: &str,
+    id: Uuid,
     members_message: Option<String>,
 ) -> AppResult<FormPage> {
     let mut conn = state.db.acquire().await?;
@@ -322,20 +322,20 @@ async fn edit_page(
 async fn edit_form(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    Ok(web::render(&edit_page(&state, &ctx, &id, None).await?))
+    Ok(web::render(&edit_page(&state, &ctx, id, None).await?))
 }
 
 async fn update(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let role = {
         let mut conn = state.db.acquire().await?;
-        load_role(&ctx, &mut conn, &id).await?
+        load_role(&ctx, &mut conn, id).await?
     };
     let form = RoleForm::from_pairs(pairs);
     let patch = RolePatch {
@@ -384,10 +384,10 @@ struct DeletePage {
 async fn delete_confirm(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
     let mut conn = state.db.acquire().await?;
-    let role = load_role(&ctx, &mut conn, &id).await?;
+    let role = load_role(&ctx, &mut conn, id).await?;
     let message = role
         .is_system
         .then(|| "System roles cannot be deleted.".to_string());
@@ -401,11 +401,11 @@ async fn delete_confirm(
 async fn delete(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
     let role = {
         let mut conn = state.db.acquire().await?;
-        load_role(&ctx, &mut conn, &id).await?
+        load_role(&ctx, &mut conn, id).await?
     };
     let mut tx = state.db.begin().await?;
     match service::delete(&ctx, &mut tx, role.id).await {
@@ -439,7 +439,7 @@ pub struct AssignForm {
 async fn after_member_change(
     state: &AppState,
     ctx: &Ctx,
-    id: &str,
+    id: Uuid,
     result: AppResult<()>,
 ) -> PageResult {
     match result {
@@ -455,12 +455,12 @@ async fn after_member_change(
 async fn assign(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     Form(form): Form<AssignForm>,
 ) -> PageResult {
     let role = {
         let mut conn = state.db.acquire().await?;
-        load_role(&ctx, &mut conn, &id).await?
+        load_role(&ctx, &mut conn, id).await?
     };
     let result = match Uuid::try_parse(form.user_id.trim()) {
         Err(_) => Err(AppError::field("member", "choose a member")),
@@ -476,19 +476,18 @@ async fn assign(
             }
         }
     };
-    after_member_change(&state, &ctx, &role.id.to_string(), result).await
+    after_member_change(&state, &ctx, role.id, result).await
 }
 
 async fn unassign(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path((id, user_id)): Path<(String, String)>,
+    PathIds(id, user_id): PathIds,
 ) -> PageResult {
     let role = {
         let mut conn = state.db.acquire().await?;
-        load_role(&ctx, &mut conn, &id).await?
+        load_role(&ctx, &mut conn, id).await?
     };
-    let user_id = parse_id(&user_id)?;
     let mut tx = state.db.begin().await?;
     let result = match service::unassign(&ctx, &mut tx, user_id, role.id).await {
         Ok(_) => {
@@ -500,5 +499,5 @@ async fn unassign(
             Err(e)
         }
     };
-    after_member_change(&state, &ctx, &role.id.to_string(), result).await
+    after_member_change(&state, &ctx, role.id, result).await
 }

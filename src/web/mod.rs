@@ -20,7 +20,7 @@ pub use assets::{asset_url, static_file};
 pub use chrome::{Chrome, NavItem, SETTINGS, settings_nav};
 pub use forms::*;
 pub use paging::{Pager, link, page_number};
-pub use viewer::{PathId, PendingViewer, Viewer};
+pub use viewer::{PathId, PathIds, PendingViewer, Viewer};
 
 /// Renders a template, or an error page if rendering fails.
 pub fn render<T: Template>(template: &T) -> Response {

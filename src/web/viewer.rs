@@ -49,6 +49,18 @@ impl FromRequestParts<AppState> for Viewer {
 /// missing row: a problem document under `/api/`, the error page elsewhere.
 pub struct PathId(pub uuid::Uuid);
 
+/// The two ids of a route's path (`/members/{id}/leaves/{leave}`), in the path's order; a
+/// malformed one answers 404 like `PathId`.
+pub struct PathIds(pub uuid::Uuid, pub uuid::Uuid);
+
+fn not_found(parts: &Parts) -> Response {
+    if parts.uri.path().starts_with("/api/") {
+        AppError::NotFound.into_response()
+    } else {
+        page_error(AppError::NotFound)
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = Response;
 
@@ -56,10 +68,25 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
         let raw = axum::extract::Path::<String>::from_request_parts(parts, state).await;
         match raw.ok().and_then(|p| uuid::Uuid::try_parse(&p.0).ok()) {
             Some(id) => Ok(PathId(id)),
-            None if parts.uri.path().starts_with("/api/") => {
-                Err(AppError::NotFound.into_response())
-            }
-            None => Err(page_error(AppError::NotFound)),
+            None => Err(not_found(parts)),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let raw = axum::extract::Path::<(String, String)>::from_request_parts(parts, state).await;
+        let ids = raw.ok().and_then(|axum::extract::Path((a, b))| {
+            Some((
+                uuid::Uuid::try_parse(&a).ok()?,
+                uuid::Uuid::try_parse(&b).ok()?,
+            ))
+        });
+        match ids {
+            Some((a, b)) => Ok(PathIds(a, b)),
+            None => Err(not_found(parts)),
         }
     }
 }

@@ -249,3 +249,25 @@ async fn assets_and_unknown_pages() {
             .contains("problem+json")
     );
 }
+
+/// A page path with two ids (`/members/{id}/leaves/{leave}/edit`) answers the 404 page when
+/// either is not an id, like a missing row; a role page with a malformed id too.
+#[tokio::test]
+async fn malformed_ids_in_page_paths_answer_the_404_page() {
+    let app = TestApp::spawn().await;
+    let cookies = app.page_sign_in("alpha-admin", PASSWORD).await;
+    let member = app.a.admin.id;
+    for path in [
+        format!("/members/{member}/leaves/not-a-uuid/edit"),
+        format!("/members/not-a-uuid/leaves/{member}/edit"),
+        format!("/members/{member}/leaves/1/remove"),
+        format!("/training/programs/{member}/items/%3Cscript%3E/remove"),
+        "/roles/not-a-uuid".to_string(),
+        "/announcements/not-a-uuid/withdraw".to_string(),
+    ] {
+        let res = app.page_get_response(&path, &cookies).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        let kind = res.headers()[CONTENT_TYPE].to_str().unwrap().to_string();
+        assert!(kind.starts_with("text/html"), "{path}: {kind}");
+    }
+}

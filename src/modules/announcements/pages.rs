@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -17,7 +17,6 @@ use crate::auth::Ctx;
 use crate::auth::permissions::{ANNOUNCEMENTS_MANAGE, MEMBERS_VIEW};
 use crate::db::Conn;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::parse_id;
 use crate::roles::service as roles;
 use crate::state::AppState;
 use crate::web::PathId;
@@ -491,9 +490,8 @@ struct WithdrawPage {
     message: Option<String>,
 }
 
-async fn load(state: &AppState, ctx: &Ctx, id: &str) -> AppResult<AnnouncementView> {
+async fn load(state: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<AnnouncementView> {
     ctx.require(ANNOUNCEMENTS_MANAGE)?;
-    let id = parse_id(id)?;
     let mut conn = state.db.acquire().await?;
     let a = service::get(ctx, &mut conn, id).await?;
     Ok(AnnouncementView::new(
@@ -506,9 +504,9 @@ async fn load(state: &AppState, ctx: &Ctx, id: &str) -> AppResult<AnnouncementVi
 async fn withdraw_confirm(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    let a = load(&state, &ctx, &id).await?;
+    let a = load(&state, &ctx, id).await?;
     let message = a
         .withdrawn
         .as_ref()
@@ -523,9 +521,9 @@ async fn withdraw_confirm(
 async fn withdraw(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> PageResult {
-    let a = load(&state, &ctx, &id).await?;
+    let a = load(&state, &ctx, id).await?;
     let mut tx = state.db.begin().await?;
     match service::withdraw(&ctx, &mut tx, a.id).await {
         Ok(_) => {

@@ -1,7 +1,7 @@
 //! `/api/v1/training/programs`, `/api/v1/training/enrollments` and
 //! `/api/v1/training/shift-reports`: thin JSON handlers over `service` and `shift_reports`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -13,9 +13,10 @@ use super::service::{
 use super::shift_reports::{self, ListQuery, ReviewInput, ShiftReport, ShiftReportInput};
 use crate::auth::Ctx;
 use crate::error::AppResult;
-use crate::http::{ApiJson, ApiQuery, Page, parse_id};
+use crate::http::{ApiJson, ApiQuery, Page};
 use crate::state::AppState;
 use crate::web::PathId;
+use crate::web::PathIds;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -164,9 +165,8 @@ pub async fn api_add_item(
 pub async fn api_remove_item(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path((id, item)): Path<(String, String)>,
+    PathIds(id, item): PathIds,
 ) -> AppResult<Json<Program>> {
-    let (id, item) = (parse_id(&id)?, parse_id(&item)?);
     let mut tx = state.db.begin().await?;
     let p = service::remove_item(&ctx, &mut tx, id, item).await?;
     tx.commit().await?;
@@ -263,10 +263,9 @@ pub async fn api_withdraw(
 pub async fn api_item(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path((id, item)): Path<(String, String)>,
+    PathIds(id, item): PathIds,
     ApiJson(input): ApiJson<ItemAction>,
 ) -> AppResult<Json<EnrollmentDetail>> {
-    let (id, item) = (parse_id(&id)?, parse_id(&item)?);
     let mut tx = state.db.begin().await?;
     let e = service::act_on_item(&ctx, &mut tx, id, item, input).await?;
     tx.commit().await?;

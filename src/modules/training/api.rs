@@ -1,6 +1,6 @@
 //! `/api/v1/training`: thin JSON handlers over `service`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -14,7 +14,7 @@ use super::service::{
 };
 use crate::auth::Ctx;
 use crate::error::AppResult;
-use crate::http::{ApiJson, ApiQuery, Page, parse_id};
+use crate::http::{ApiJson, ApiQuery, Page};
 use crate::state::AppState;
 use crate::web::PathId;
 
@@ -204,10 +204,9 @@ pub struct AsOf {
 pub async fn compliance(
     State(state): State<AppState>,
     ctx: Ctx,
-    Path(member_id): Path<String>,
+    PathId(member_id): PathId,
     ApiQuery(q): ApiQuery<AsOf>,
 ) -> AppResult<Json<ComplianceReport>> {
-    let member_id = parse_id(&member_id)?;
     let mut conn = state.db.acquire().await?;
     Ok(Json(
         service::member_compliance(&ctx, &mut conn, member_id, q.as_of).await?,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
@@ -20,9 +20,9 @@ use super::MEMBERS;
 use crate::auth::Ctx;
 use crate::auth::permissions::MEMBERS_MANAGE;
 use crate::error::{AppError, FieldError};
-use crate::http::parse_id;
 use crate::modules::training::pages::label;
 use crate::state::AppState;
+use crate::web::PathIds;
 use crate::web::{self, Chrome, DoneQuery, PageResult, PathId, Viewer};
 use crate::web::{beside, finish_form, parse_date};
 
@@ -210,9 +210,8 @@ struct RemoveLeavePage {
 async fn remove_leave_confirm(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path((member, leave)): Path<(String, String)>,
+    PathIds(member, leave): PathIds,
 ) -> PageResult {
-    let (member, leave) = (parse_id(&member)?, parse_id(&leave)?);
     let page = leaves_page(&state, &ctx, member, LeaveForm::default(), &[]).await?;
     let row = page
         .leaves
@@ -229,9 +228,8 @@ async fn remove_leave_confirm(
 async fn remove_leave(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path((member, leave)): Path<(String, String)>,
+    PathIds(member, leave): PathIds,
 ) -> PageResult {
-    let (member, leave) = (parse_id(&member)?, parse_id(&leave)?);
     let mut conn = state.db.acquire().await?;
     let found = leaves::get_leave(&ctx, &mut conn, leave).await?;
     drop(conn);
@@ -315,9 +313,8 @@ fn leave_edit_page(
 async fn leave_edit(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path((member, leave)): Path<(String, String)>,
+    PathIds(member, leave): PathIds,
 ) -> PageResult {
-    let (member, leave) = (parse_id(&member)?, parse_id(&leave)?);
     let (l, name) = members_leave(&state, &ctx, member, leave).await?;
     if !l.active {
         return Ok(Redirect::to(&format!("/members/{member}/leaves")).into_response());
@@ -342,10 +339,9 @@ async fn leave_edit(
 async fn leave_update(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path((member, leave)): Path<(String, String)>,
+    PathIds(member, leave): PathIds,
     Form(form): Form<LeaveForm>,
 ) -> PageResult {
-    let (member, leave) = (parse_id(&member)?, parse_id(&leave)?);
     let (l, name) = members_leave(&state, &ctx, member, leave).await?;
     if !l.active {
         return Ok(Redirect::to(&format!("/members/{member}/leaves")).into_response());

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -23,12 +23,12 @@ use super::super::service::{
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::error::{AppError, FieldError};
-use crate::http::parse_id;
 use crate::modules::training::compliance::show;
 use crate::modules::training::pages::{chrome, label};
 use crate::state::AppState;
 use crate::web::DoneQuery;
 use crate::web::PathId;
+use crate::web::PathIds;
 use crate::web::{self, Chrome, PageResult, Viewer};
 use crate::web::{beside, finish_form, parse_date, parse_optional_id};
 
@@ -719,18 +719,16 @@ async fn remove_page(
 async fn remove_item_confirm(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path((id, item)): Path<(String, String)>,
+    PathIds(id, item): PathIds,
 ) -> PageResult {
-    let (id, item) = (parse_id(&id)?, parse_id(&item)?);
     Ok(web::render(&remove_page(&state, &ctx, id, item).await?))
 }
 
 async fn remove_item(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path((id, item)): Path<(String, String)>,
+    PathIds(id, item): PathIds,
 ) -> PageResult {
-    let (id, item) = (parse_id(&id)?, parse_id(&item)?);
     let mut page = remove_page(&state, &ctx, id, item).await?;
     let mut tx = state.db.begin().await?;
     match service::remove_item(&ctx, &mut tx, id, item).await {
@@ -969,10 +967,9 @@ struct ItemActionForm {
 async fn act_on_item(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
-    Path((id, item)): Path<(String, String)>,
+    PathIds(id, item): PathIds,
     Form(form): Form<ItemActionForm>,
 ) -> PageResult {
-    let (id, item) = (parse_id(&id)?, parse_id(&item)?);
     ctx.require(TRAINING_MANAGE)?;
     let units = match (form.action.as_str(), form.units.trim()) {
         ("credit", "") => Err("Units: say how much to credit.".to_string()),
