@@ -688,7 +688,6 @@ async fn send_test(
 // The outbox
 
 const OUTBOX_PER_PAGE: u32 = 50;
-const OUTBOX_STATUSES: &[&str] = &["pending", "sending", "sent", "failed"];
 
 #[derive(Debug, Default, Deserialize)]
 pub struct OutboxFilter {
@@ -741,7 +740,7 @@ async fn outbox_page(
     message: Option<String>,
 ) -> AppResult<OutboxPage> {
     let status = match filter.status.trim() {
-        s if OUTBOX_STATUSES.contains(&s) => s.to_string(),
+        s if mail::OutboxStatus::parse(s).is_some() => s.to_string(),
         _ => String::new(),
     };
     let page = web::page_number(filter.page.as_deref());
@@ -763,9 +762,9 @@ async fn outbox_page(
         .items
         .into_iter()
         .map(|m| {
-            let (label, at) = match (m.status.as_str(), m.sent_at) {
-                ("sent", Some(t)) => ("Sent", t),
-                ("failed", _) => ("Gave up", m.next_attempt_at),
+            let (label, at) = match (m.status, m.sent_at) {
+                (mail::OutboxStatus::Sent, Some(t)) => ("Sent", t),
+                (mail::OutboxStatus::Failed, _) => ("Gave up", m.next_attempt_at),
                 _ => ("Next try", m.next_attempt_at),
             };
             let at_local = web::local_time(tz, &at);
@@ -776,13 +775,13 @@ async fn outbox_page(
                 attempts: m.attempts,
                 last_error: m.last_error.unwrap_or_default(),
                 created: web::local_time(tz, &m.created_at),
-                progress: if m.status == "failed" {
+                progress: if m.status == mail::OutboxStatus::Failed {
                     String::new()
                 } else {
                     format!("{label} {}", at_local.text)
                 },
                 progress_iso: at_local.iso,
-                status: m.status,
+                status: m.status.to_string(),
             }
         })
         .collect();
@@ -832,7 +831,7 @@ async fn retry(
     match mail::retry(&ctx, &mut tx, id).await {
         Ok(_) => {
             state.mailer.commit_and_kick(tx).await?;
-            let status = if OUTBOX_STATUSES.contains(&form.status.trim()) {
+            let status = if mail::OutboxStatus::parse(form.status.trim()).is_some() {
                 form.status.trim()
             } else {
                 ""
