@@ -27,7 +27,7 @@ pub async fn raise(tx: &mut Tx<'_>, org_id: OrgId, alert: NewAlert<'_>) -> AppRe
     let id = db::new_id();
     sqlx::query(
         "INSERT INTO security_alerts (id, organization_id, alert_type, severity, message, user_id,
-            ip_address, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?)",
+            ip_address, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id)
     .bind(org_id)
@@ -36,6 +36,7 @@ pub async fn raise(tx: &mut Tx<'_>, org_id: OrgId, alert: NewAlert<'_>) -> AppRe
     .bind(&alert.message)
     .bind(alert.user_id)
     .bind(alert.ip)
+    .bind(AlertStatus::Open)
     .bind(db::now())
     .execute(&mut **tx)
     .await?;
@@ -58,6 +59,15 @@ pub async fn raise(tx: &mut Tx<'_>, org_id: OrgId, alert: NewAlert<'_>) -> AppRe
     Ok(id)
 }
 
+crate::words! {
+    /// An alert is open until someone acknowledges it, and resolved with a note.
+    pub enum AlertStatus {
+        Open = "open",
+        Acknowledged = "acknowledged",
+        Resolved = "resolved",
+    }
+}
+
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Alert {
     pub id: Uuid,
@@ -66,7 +76,8 @@ pub struct Alert {
     pub message: String,
     pub user_id: Option<Uuid>,
     pub ip_address: Option<String>,
-    pub status: String,
+    #[schema(schema_with = alert_status_schema)]
+    pub status: AlertStatus,
     pub acknowledged_by: Option<Uuid>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub resolved_by: Option<Uuid>,
@@ -86,7 +97,7 @@ pub struct AlertQuery {
 }
 
 fn alert_status_schema() -> utoipa::openapi::Object {
-    crate::http::words_schema(&["open", "acknowledged", "resolved"])
+    AlertStatus::schema_object()
 }
 
 const ALERT_COLUMNS: &str = "id, alert_type, severity, message, user_id, ip_address, status,
@@ -95,20 +106,19 @@ const ALERT_COLUMNS: &str = "id, alert_type, severity, message, user_id, ip_addr
 pub async fn list(ctx: &Ctx, tx: &mut Tx<'_>, q: AlertQuery) -> AppResult<Page<Alert>> {
     ctx.require(AUDIT_VIEW)?;
     let (page, per_page) = crate::http::PageQuery::resolve(q.page, q.per_page)?;
-    if let Some(s) = &q.status
-        && !["open", "acknowledged", "resolved"].contains(&s.as_str())
-    {
-        return Err(AppError::field(
-            "status",
-            "must be open, acknowledged or resolved",
-        ));
-    }
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            AlertStatus::parse(s)
+                .ok_or_else(|| AppError::field("status", AlertStatus::must_be()))?,
+        ),
+    };
     let total: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM security_alerts WHERE organization_id = ? AND (? IS NULL OR status = ?)",
     )
     .bind(ctx.org_id)
-    .bind(&q.status)
-    .bind(&q.status)
+    .bind(status)
+    .bind(status)
     .fetch_one(&mut **tx)
     .await?;
     let items = sqlx::query_as(AssertSqlSafe(format!(
@@ -117,8 +127,8 @@ pub async fn list(ctx: &Ctx, tx: &mut Tx<'_>, q: AlertQuery) -> AppResult<Page<A
           ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
     )))
     .bind(ctx.org_id)
-    .bind(&q.status)
-    .bind(&q.status)
+    .bind(status)
+    .bind(status)
     .bind(per_page)
     .bind(u64::from(page - 1) * u64::from(per_page))
     .fetch_all(&mut **tx)
@@ -145,7 +155,7 @@ async fn load_for_update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Aler
 pub async fn acknowledge(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Alert> {
     ctx.require(AUDIT_VIEW)?;
     let alert = load_for_update(ctx, tx, id).await?;
-    if alert.status != "open" {
+    if alert.status != AlertStatus::Open {
         return Err(AppError::Conflict(format!(
             "the alert is already {}",
             alert.status
@@ -154,14 +164,15 @@ pub async fn acknowledge(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Aler
     db::transition(
         tx,
         sqlx::query(
-            "UPDATE security_alerts SET status = 'acknowledged', acknowledged_by = ?,
-                    acknowledged_at = ?
-              WHERE id = ? AND organization_id = ? AND status = 'open'",
+            "UPDATE security_alerts SET status = ?, acknowledged_by = ?, acknowledged_at = ?
+              WHERE id = ? AND organization_id = ? AND status = ?",
         )
+        .bind(AlertStatus::Acknowledged)
         .bind(ctx.user_id)
         .bind(db::now())
         .bind(id)
-        .bind(ctx.org_id),
+        .bind(ctx.org_id)
+        .bind(AlertStatus::Open),
         "the alert has just been acknowledged by someone else",
     )
     .await?;
@@ -169,7 +180,8 @@ pub async fn acknowledge(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Aler
         tx,
         &ctx.actor(),
         Entry::new("security_alert.acknowledged", "security_alert", id)
-            .changes(serde_json::json!({"status": {"from": "open", "to": "acknowledged"}})),
+            .changes(serde_json::json!({"status": {"from": AlertStatus::Open,
+                                                   "to": AlertStatus::Acknowledged}})),
     )
     .await?;
     load_for_update(ctx, tx, id).await
@@ -192,21 +204,23 @@ pub async fn resolve(
     ctx.require(AUDIT_VIEW)?;
     let note = crate::input::optional_text("note", input.note, 1000)?;
     let alert = load_for_update(ctx, tx, id).await?;
-    if alert.status == "resolved" {
+    if alert.status == AlertStatus::Resolved {
         return Err(AppError::Conflict("the alert is already resolved".into()));
     }
     db::transition(
         tx,
         sqlx::query(
-            "UPDATE security_alerts SET status = 'resolved', resolved_by = ?, resolved_at = ?,
+            "UPDATE security_alerts SET status = ?, resolved_by = ?, resolved_at = ?,
                     resolution_note = ?
-              WHERE id = ? AND organization_id = ? AND status <> 'resolved'",
+              WHERE id = ? AND organization_id = ? AND status <> ?",
         )
+        .bind(AlertStatus::Resolved)
         .bind(ctx.user_id)
         .bind(db::now())
         .bind(&note)
         .bind(id)
-        .bind(ctx.org_id),
+        .bind(ctx.org_id)
+        .bind(AlertStatus::Resolved),
         "the alert has just been resolved by someone else",
     )
     .await?;
@@ -214,7 +228,7 @@ pub async fn resolve(
         tx,
         &ctx.actor(),
         Entry::new("security_alert.resolved", "security_alert", id).changes(serde_json::json!({
-            "status": {"from": alert.status, "to": "resolved"},
+            "status": {"from": alert.status, "to": AlertStatus::Resolved},
             "resolution_note": note,
         })),
     )

@@ -259,7 +259,7 @@ fn alert_row(a: Alert, tz: chrono_tz::Tz) -> AlertRow {
         severity: a.severity,
         message: a.message,
         ip: a.ip_address.unwrap_or_default(),
-        status: a.status,
+        status: a.status.to_string(),
         acknowledged: a.acknowledged_at.map(|t| local_time(&t, tz).text),
         resolved: a.resolved_at.map(|t| local_time(&t, tz).text),
         note: a.resolution_note,
@@ -274,7 +274,7 @@ async fn alerts_page(
 ) -> AppResult<AlertsPage> {
     ctx.require(AUDIT_VIEW)?;
     let status = match filter.status.trim() {
-        s @ ("open" | "acknowledged" | "resolved") => s.to_string(),
+        s if alerts::AlertStatus::parse(s).is_some() => s.to_string(),
         _ => String::new(),
     };
     let page = web::page_number(filter.page.as_deref());

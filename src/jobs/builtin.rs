@@ -168,12 +168,13 @@ async fn raise_break(
     let prefix = break_at(sequence);
     let open: Option<Uuid> = sqlx::query_scalar(
         "SELECT id FROM security_alerts
-          WHERE organization_id = ? AND alert_type = ? AND status <> 'resolved'
+          WHERE organization_id = ? AND alert_type = ? AND status <> ?
             AND LEFT(message, CHAR_LENGTH(?)) = ?
           ORDER BY id LIMIT 1",
     )
     .bind(ctx.org_id)
     .bind(CHAIN_BROKEN)
+    .bind(crate::audit::alerts::AlertStatus::Resolved)
     .bind(&prefix)
     .bind(&prefix)
     .fetch_optional(&mut *tx)
