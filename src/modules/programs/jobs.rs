@@ -8,6 +8,7 @@
 use chrono::{Duration, NaiveDate};
 use uuid::Uuid;
 
+use super::service::EnrollmentStatus;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::permissions::TRAINING_MANAGE;
 use crate::jobs::JobCtx;
@@ -55,12 +56,14 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
         if d.target < today {
             // Expire it only if it is still active now (an officer may have acted meanwhile).
             let changed = sqlx::query(
-                "UPDATE program_enrollments SET status = 'expired', updated_at = ?
-                  WHERE organization_id = ? AND id = ? AND status = 'active'",
+                "UPDATE program_enrollments SET status = ?, updated_at = ?
+                  WHERE organization_id = ? AND id = ? AND status = ?",
             )
+            .bind(EnrollmentStatus::Expired)
             .bind(crate::db::now())
             .bind(org)
             .bind(d.id)
+            .bind(EnrollmentStatus::Active)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -74,7 +77,8 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
                     serde_json::json!({"member": d.user_id, "program": d.program,
                                        "target_completion_date": d.target,
                                        "progress_percentage": d.progress,
-                                       "status": ["active", "expired"]}),
+                                       "status": [EnrollmentStatus::Active,
+                                                  EnrollmentStatus::Expired]}),
                 ),
             )
             .await?;

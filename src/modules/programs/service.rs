@@ -665,7 +665,8 @@ pub struct Enrollment {
     pub user_id: Uuid,
     pub member_name: String,
     /// active, completed, expired, on_hold, withdrawn or failed.
-    pub status: String,
+    #[schema(schema_with = enrollment_status_schema)]
+    pub status: EnrollmentStatus,
     pub enrolled_at: DateTime<Utc>,
     pub target_completion_date: Option<NaiveDate>,
     pub current_phase_id: Option<Uuid>,
@@ -710,17 +711,38 @@ pub struct EnrollmentQuery {
 }
 
 fn enrollment_status_schema() -> utoipa::openapi::Object {
-    crate::http::words_schema(STATUSES)
+    EnrollmentStatus::schema_object()
 }
 
-pub const STATUSES: &[&str] = &[
-    "active",
-    "completed",
-    "expired",
-    "on_hold",
-    "withdrawn",
-    "failed",
-];
+crate::words! {
+    /// Where an enrollment stands.
+    pub enum EnrollmentStatus {
+        Active = "active",
+        Completed = "completed",
+        Expired = "expired",
+        OnHold = "on_hold",
+        Withdrawn = "withdrawn",
+        Failed = "failed",
+    }
+}
+
+impl EnrollmentStatus {
+    /// Still going: the member may withdraw, and nobody may enrol them in the program again.
+    pub fn going(self) -> bool {
+        matches!(self, EnrollmentStatus::Active | EnrollmentStatus::OnHold)
+    }
+
+    /// Its items still change with the member's credit (a completed one reopens if they fall
+    /// short).
+    pub fn counting(self) -> bool {
+        matches!(self, EnrollmentStatus::Active | EnrollmentStatus::Completed)
+    }
+
+    /// In words, for a sentence ("the enrollment is on hold").
+    pub fn words(self) -> String {
+        self.as_str().replace('_', " ")
+    }
+}
 
 pub async fn enrollments(
     ctx: &Ctx,
@@ -728,14 +750,13 @@ pub async fn enrollments(
     q: EnrollmentQuery,
 ) -> AppResult<Vec<Enrollment>> {
     let user = training::whose(ctx, q.user_id)?;
-    if let Some(s) = &q.status
-        && !STATUSES.contains(&s.as_str())
-    {
-        return Err(AppError::field(
-            "status",
-            format!("must be one of {}", STATUSES.join(", ")),
-        ));
-    }
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            EnrollmentStatus::parse(s)
+                .ok_or_else(|| AppError::field("status", EnrollmentStatus::must_be()))?,
+        ),
+    };
     let mut filter = String::from("e.organization_id = ?");
     if user.is_some() {
         filter.push_str(" AND e.user_id = ?");
@@ -743,7 +764,7 @@ pub async fn enrollments(
     if q.program_id.is_some() {
         filter.push_str(" AND e.program_id = ?");
     }
-    if q.status.is_some() {
+    if status.is_some() {
         filter.push_str(" AND e.status = ?");
     }
     let mut query = sqlx::query_as::<_, Enrollment>(AssertSqlSafe(format!(
@@ -757,7 +778,7 @@ pub async fn enrollments(
     if let Some(p) = q.program_id {
         query = query.bind(p);
     }
-    if let Some(s) = &q.status {
+    if let Some(s) = status {
         query = query.bind(s);
     }
     Ok(query.fetch_all(&mut *conn).await?)
@@ -884,7 +905,7 @@ pub async fn enrollment(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Enrol
     let states = phase_states(&phases, &items);
     let signed = signoffs(conn, ctx.org_id, id).await?;
     let standing = engine::standing(&e.structure_type, &states, e.current_phase_id, &signed);
-    let awaiting = e.status == "active" && standing.awaiting_sign_off;
+    let awaiting = e.status == EnrollmentStatus::Active && standing.awaiting_sign_off;
     Ok(EnrollmentDetail {
         phases: phases
             .iter()
@@ -1107,10 +1128,10 @@ pub async fn withdraw(
         return Err(AppError::NotFound);
     }
     let reason = required_text("reason", &input.reason, 500)?;
-    if !matches!(e.status.as_str(), "active" | "on_hold") {
+    if !e.status.going() {
         return Err(AppError::Conflict(format!(
             "the enrollment is {}, not active",
-            e.status.replace('_', " ")
+            e.status.words()
         )));
     }
     db::transition(
@@ -1133,7 +1154,7 @@ pub async fn withdraw(
         &ctx.actor(),
         Entry::new("training.enrollment_withdrawn", "program_enrollment", id).changes(
             serde_json::json!({"member": e.user_id, "program": e.program_id,
-                               "status": [e.status, "withdrawn"], "reason": reason}),
+                               "status": [e.status, EnrollmentStatus::Withdrawn], "reason": reason}),
         ),
     )
     .await?;
@@ -1164,10 +1185,10 @@ pub async fn advance(
             "another officer decides on your own program".into(),
         ));
     }
-    if e.status != "active" {
+    if e.status != EnrollmentStatus::Active {
         return Err(AppError::Conflict(format!(
             "the enrollment is {}, not active",
-            e.status.replace('_', " ")
+            e.status.words()
         )));
     }
     if e.structure_type == "flexible" {
@@ -1231,16 +1252,16 @@ async fn set_status(
     ctx: &Ctx,
     tx: &mut Tx<'_>,
     e: &Enrollment,
-    status: &str,
+    status: EnrollmentStatus,
     phase: Option<Uuid>,
     percent: Decimal,
 ) -> AppResult<()> {
-    let completed_at = (status == "completed").then(db::now);
+    let completed_at = (status == EnrollmentStatus::Completed).then(db::now);
     // Reopened after its finish-by date (credit taken back long after): 30 more days rather
     // than an expiry the next night.
     let today = training::today_for(ctx);
     let target = match e.target_completion_date {
-        Some(t) if status == "active" && t < today + Duration::days(30) => {
+        Some(t) if status == EnrollmentStatus::Active && t < today + Duration::days(30) => {
             Some(today + Duration::days(30))
         }
         other => other,
@@ -1260,11 +1281,11 @@ async fn set_status(
         .bind(db::now())
         .bind(ctx.org_id)
         .bind(e.id)
-        .bind(&e.status),
+        .bind(e.status),
         "the enrollment changed meanwhile; try again",
     )
     .await?;
-    let action = if status == "completed" {
+    let action = if status == EnrollmentStatus::Completed {
         "training.program_completed"
     } else {
         "training.program_reopened"
@@ -1322,10 +1343,10 @@ pub async fn act_on_item(
     let Some((progress_id, before, name)) = progress else {
         return Err(AppError::NotFound);
     };
-    if !matches!(e.status.as_str(), "active" | "completed") {
+    if !e.status.counting() {
         return Err(AppError::Conflict(format!(
             "the enrollment is {}; its items can no longer change",
-            e.status.replace('_', " ")
+            e.status.words()
         )));
     }
     match input.action.as_str() {
@@ -1454,7 +1475,7 @@ pub(super) async fn refresh_member(ctx: &Ctx, tx: &mut Tx<'_>, user_id: Uuid) ->
 pub(super) async fn refresh(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<()> {
     // Locked: a withdrawal or a second refresh waits, and sees what this one decided.
     let e = lock_enrollment(tx, ctx.org_id, id).await?;
-    if !matches!(e.status.as_str(), "active" | "completed") {
+    if !e.status.counting() {
         return Ok(());
     }
     let now = db::now();
@@ -1523,24 +1544,24 @@ pub(super) async fn refresh(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<(
     let states = phase_states(&phases, &items);
     let signed = signoffs(tx, ctx.org_id, id).await?;
     let standing = engine::standing(&e.structure_type, &states, e.current_phase_id, &signed);
-    match (e.status.as_str(), standing.complete) {
-        ("active", true) => {
+    match (e.status, standing.complete) {
+        (EnrollmentStatus::Active, true) => {
             set_status(
                 ctx,
                 tx,
                 &e,
-                "completed",
+                EnrollmentStatus::Completed,
                 standing.current_phase,
                 standing.percent,
             )
             .await?
         }
-        ("completed", false) => {
+        (EnrollmentStatus::Completed, false) => {
             set_status(
                 ctx,
                 tx,
                 &e,
-                "active",
+                EnrollmentStatus::Active,
                 standing.current_phase,
                 standing.percent,
             )

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::service::{add_credit, refresh};
+use super::service::{EnrollmentStatus, add_credit, refresh};
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
@@ -377,7 +377,7 @@ async fn validate(
         c.push("trainee_id", "is not a member of this department");
     }
     if let Some(e) = input.enrollment_id {
-        let ok: Option<String> = sqlx::query_scalar(
+        let ok: Option<EnrollmentStatus> = sqlx::query_scalar(
             "SELECT status FROM program_enrollments
               WHERE organization_id = ? AND id = ? AND user_id = ?",
         )
@@ -386,16 +386,13 @@ async fn validate(
         .bind(input.trainee_id)
         .fetch_optional(&mut **tx)
         .await?;
-        match ok.as_deref() {
+        match ok {
             None => c.push(
                 "enrollment_id",
                 "is not a program enrollment of this trainee",
             ),
-            Some("active") => {}
-            Some(other) => c.push(
-                "enrollment_id",
-                format!("is {}, not active", other.replace('_', " ")),
-            ),
+            Some(EnrollmentStatus::Active) => {}
+            Some(other) => c.push("enrollment_id", format!("is {}, not active", other.words())),
         }
     }
     c.finish()?;

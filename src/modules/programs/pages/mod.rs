@@ -27,7 +27,7 @@ pub async fn dashboard_panels(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<Panel
         conn,
         super::service::EnrollmentQuery {
             user_id: Some(ctx.user_id),
-            status: Some("active".into()),
+            status: Some(super::service::EnrollmentStatus::Active.to_string()),
             ..Default::default()
         },
     )

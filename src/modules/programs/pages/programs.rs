@@ -123,7 +123,7 @@ fn enrollment_row(e: &Enrollment) -> EnrollmentRow {
         id: e.id,
         member: e.member_name.clone(),
         program: e.program_name.clone(),
-        status: label(&e.status),
+        status: label(e.status.as_str()),
         phase: e.current_phase_name.clone().unwrap_or_default(),
         percent: show(e.progress_percentage),
         target: e
@@ -883,7 +883,7 @@ fn enrollment_page(ctx: &Ctx, d: EnrollmentDetail) -> EnrollmentPage {
         program: e.program_name.clone(),
         member: e.member_name.clone(),
         member_id: e.user_id,
-        status_label: label(&e.status),
+        status_label: label(e.status.as_str()),
         percent: show(e.progress_percentage),
         phase: e.current_phase_name.clone().unwrap_or_default(),
         target: e
@@ -922,7 +922,7 @@ fn enrollment_page(ctx: &Ctx, d: EnrollmentDetail) -> EnrollmentPage {
                     .collect(),
             })
             .collect(),
-        status: e.status,
+        status: e.status.to_string(),
         item_error: None,
         error: None,
         notice: None,
@@ -1083,10 +1083,10 @@ async fn withdraw_page(
 ) -> Result<WithdrawPage, AppError> {
     let mut conn = state.db.acquire().await?;
     let d = service::enrollment(ctx, &mut conn, id).await?;
-    if !matches!(d.enrollment.status.as_str(), "active" | "on_hold") {
+    if !d.enrollment.status.going() {
         return Err(AppError::Conflict(format!(
             "the enrollment is {}, not active",
-            d.enrollment.status.replace('_', " ")
+            d.enrollment.status.words()
         )));
     }
     Ok(WithdrawPage {
