@@ -3,7 +3,6 @@
 //! (`reference/features.md` §1.3, §1.4; leaves of absence are membership's and make their waivers
 //! through `waivers`).
 
-pub mod admin_pages;
 pub mod api;
 pub mod compliance;
 pub mod expiry;
@@ -73,7 +72,6 @@ fn router() -> axum::Router<crate::state::AppState> {
         .merge(submissions::router())
         .merge(pages::router())
         .merge(import::router())
-        .merge(admin_pages::router())
 }
 
 /// Training's scheduled jobs.
