@@ -5,9 +5,9 @@
 
 pub mod api;
 pub mod compliance;
-pub mod expiry;
 pub mod import;
 pub mod iso;
+pub mod jobs;
 pub mod pages;
 pub mod rules;
 pub mod service;
@@ -78,13 +78,13 @@ fn router() -> axum::Router<crate::state::AppState> {
 fn jobs() -> Vec<crate::jobs::JobDef> {
     use crate::jobs::JobDef;
     vec![JobDef::new(
-        expiry::JOB,
+        jobs::JOB,
         "Certification expiry notices",
         "Tells members whose certification expires in 90, 60, 30 or 7 days, or has \
              expired; the training officers are copied from 30 days on. Each notice goes once \
              per certification; a renewed certification gets none.",
         "0 0 6 * * *",
-        expiry::run,
+        jobs::run,
     )]
 }
 
