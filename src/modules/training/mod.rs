@@ -3,12 +3,11 @@
 //! (`reference/features.md` §1.3, §1.4; leaves of absence are membership's and make their waivers
 //! through `waivers`).
 
-pub mod admin_pages;
 pub mod api;
 pub mod compliance;
-pub mod expiry;
 pub mod import;
 pub mod iso;
+pub mod jobs;
 pub mod pages;
 pub mod rules;
 pub mod service;
@@ -73,20 +72,19 @@ fn router() -> axum::Router<crate::state::AppState> {
         .merge(submissions::router())
         .merge(pages::router())
         .merge(import::router())
-        .merge(admin_pages::router())
 }
 
 /// Training's scheduled jobs.
 fn jobs() -> Vec<crate::jobs::JobDef> {
     use crate::jobs::JobDef;
     vec![JobDef::new(
-        expiry::JOB,
+        jobs::JOB,
         "Certification expiry notices",
         "Tells members whose certification expires in 90, 60, 30 or 7 days, or has \
              expired; the training officers are copied from 30 days on. Each notice goes once \
              per certification; a renewed certification gets none.",
         "0 0 6 * * *",
-        expiry::run,
+        jobs::run,
     )]
 }
 

@@ -1,27 +1,25 @@
-//! Officers' pages for what the API already does: training waivers granted by hand (and
-//! deactivated after asking), editing a leave of absence, importing past records from a CSV
-//! after a preview, and the membership tiers with their benefits. Plain forms,
-//! post-redirect-get, errors beside the fields; the rules live in `waivers`, `import` and
-//! `tiers`.
+//! Training waivers granted by hand (`/training/waivers`, `training.manage`): the list, filtered
+//! by name and status, with the form that grants one, and deactivating one after asking
+//! (`/training/waivers/{id}/deactivate`). Waivers that follow a leave of absence are listed
+//! too; the rules live in `super::super::waivers`.
 
 use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::pages::{chrome, label};
-use super::{import, service, waivers};
+use super::super::{service, waivers};
+use super::{chrome, label};
 use crate::auth::Ctx;
 use crate::auth::permissions::TRAINING_MANAGE;
 use crate::error::{AppError, FieldError};
-use crate::members::service::RowError;
 use crate::state::AppState;
 use crate::web::PathId;
 use crate::web::{self, Chrome, PageResult, Pager, Viewer};
@@ -34,13 +32,6 @@ pub fn router() -> Router<AppState> {
             "/training/waivers/{id}/deactivate",
             get(deactivate_confirm).post(deactivate),
         )
-        .route(
-            "/training/import",
-            get(import_form)
-                .post(import_csv)
-                .layer(DefaultBodyLimit::max(4 * 1024 * 1024)),
-        )
-        .route("/training/import/template.csv", get(import_template))
 }
 
 fn dates(start: chrono::NaiveDate, end: Option<chrono::NaiveDate>) -> String {
@@ -56,9 +47,6 @@ fn opt_date(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<chro
         _ => parse_date(field, raw, errors),
     }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Training waivers by hand (`training.manage`)
 
 pub struct WaiverRow {
     pub id: Uuid,
@@ -359,140 +347,4 @@ async fn deactivate(
         }
         Err(other) => Err(other.into()),
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Importing past records from a CSV (`training.manage`)
-
-pub struct PreviewView {
-    pub line: u64,
-    pub username: String,
-    pub course: String,
-    pub date: String,
-    pub hours: String,
-    pub expires: String,
-}
-
-#[derive(Template)]
-#[template(path = "training/import.html")]
-struct ImportPage {
-    chrome: Chrome,
-    csv: String,
-    columns: String,
-    csv_error: Option<String>,
-    checked: bool,
-    rows: u64,
-    valid_rows: u64,
-    created: Option<u64>,
-    errors: Vec<RowError>,
-    preview: Vec<PreviewView>,
-}
-
-impl ImportPage {
-    fn new(ctx: &Ctx, csv: String) -> ImportPage {
-        ImportPage {
-            chrome: chrome(ctx),
-            csv,
-            columns: import::COLUMNS.join(", "),
-            csv_error: None,
-            checked: false,
-            rows: 0,
-            valid_rows: 0,
-            created: None,
-            errors: Vec::new(),
-            preview: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ImportForm {
-    #[serde(default)]
-    csv: String,
-    /// Present on the confirming button: import, all rows or none.
-    commit: Option<String>,
-}
-
-async fn import_form(Viewer(ctx): Viewer) -> PageResult {
-    ctx.require(TRAINING_MANAGE)?;
-    Ok(web::render(&ImportPage::new(&ctx, String::new())))
-}
-
-const TEMPLATE_CSV: &str = "username,course,course_name,category,training_type,completion_date,hours,expiration_date,certification_number,issuing_agency,instructor,notes\r\n\
-jdoe,,Ladder drill,company,drill,2024-05-05,2.5,,,,Capt. Smith,\r\n";
-
-async fn import_template(Viewer(ctx): Viewer) -> PageResult {
-    ctx.require(TRAINING_MANAGE)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"training-records-template.csv\"",
-            ),
-        ],
-        TEMPLATE_CSV,
-    )
-        .into_response())
-}
-
-async fn import_csv(
-    State(state): State<AppState>,
-    Viewer(ctx): Viewer,
-    Form(form): Form<ImportForm>,
-) -> PageResult {
-    ctx.require(TRAINING_MANAGE)?;
-    let dry_run = form.commit.is_none();
-    let mut page = ImportPage::new(&ctx, form.csv);
-    let mut tx = state.db.begin().await?;
-    let status = match import::import(&ctx, &mut tx, &page.csv, dry_run).await {
-        Ok(report) => {
-            let failed = !report.errors.is_empty();
-            if dry_run || failed {
-                tx.rollback().await?;
-            } else {
-                tx.commit().await?;
-                page.created = Some(report.created);
-            }
-            page.checked = true;
-            page.rows = report.rows;
-            page.valid_rows = report.valid_rows;
-            page.errors = report.errors;
-            page.preview = report
-                .preview
-                .into_iter()
-                .map(|p| PreviewView {
-                    line: p.line,
-                    username: p.username,
-                    course: p.course_name,
-                    date: p.completion_date.to_string(),
-                    hours: super::compliance::show(p.hours),
-                    expires: p.expiration_date.map(|d| d.to_string()).unwrap_or_default(),
-                })
-                .collect();
-            if failed {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::OK
-            }
-        }
-        Err(AppError::Validation(errors)) => {
-            tx.rollback().await?;
-            page.csv_error = Some(
-                errors
-                    .iter()
-                    .map(|e| web::field_sentence("The CSV", &e.message))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        Err(other) => return Err(other.into()),
-    };
-    if page.created.is_some() {
-        // Imported: nothing left to preview; the box starts empty again.
-        page.csv.clear();
-        page.preview.clear();
-    }
-    Ok((status, web::render(&page)).into_response())
 }

@@ -1,0 +1,221 @@
+//! The department's training records (`/training/records`, `training.manage`), searched and
+//! filtered by date, and voiding one after asking for the reason
+//! (`/training/records/{id}/void`): a void record stays listed and counts for nothing.
+
+use askama::Template;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+use axum::{Form, Router};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::super::service::{self, RecordQuery};
+use super::chrome;
+use super::standing::{RecordRow, record_row};
+use crate::auth::permissions::TRAINING_MANAGE;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::PathId;
+use crate::web::{self, Chrome, PageResult, Pager, Viewer, beside};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/training/records", get(records))
+        .route("/training/records/{id}/void", get(void_confirm).post(void))
+}
+
+#[derive(Template)]
+#[template(path = "training/records.html")]
+struct RecordsPage {
+    chrome: Chrome,
+    notice: Option<String>,
+    q: String,
+    from: String,
+    to: String,
+    records: Vec<RecordRow>,
+    total: u64,
+    pager: Pager,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RecordsQuery {
+    q: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    page: Option<String>,
+    done: Option<String>,
+    count: Option<String>,
+}
+
+async fn records(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    query: Result<Query<RecordsQuery>, QueryRejection>,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let page = web::page_number(q.page.as_deref());
+    let date = |s: &Option<String>| {
+        s.as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d"))
+    };
+    let (from, to) = (date(&q.from), date(&q.to));
+    let mut error = None;
+    if matches!(from, Some(Err(_))) || matches!(to, Some(Err(_))) {
+        error = Some("The dates must be written as YYYY-MM-DD.".to_string());
+    }
+    let per_page = 25;
+    let mut conn = state.db.acquire().await?;
+    let listed = service::list_records(
+        &ctx,
+        &mut conn,
+        RecordQuery {
+            q: q.q.clone().filter(|s| !s.trim().is_empty()),
+            from: from.and_then(Result::ok),
+            to: to.and_then(Result::ok),
+            page: Some(page),
+            per_page: Some(per_page),
+            ..RecordQuery::default()
+        },
+    )
+    .await;
+    let list = match listed {
+        Ok(l) => l,
+        Err(AppError::Validation(e)) => {
+            error = Some(web::refusal(&AppError::Validation(e)));
+            crate::http::Page {
+                items: Vec::new(),
+                page: 1,
+                per_page,
+                total: 0,
+            }
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let (qs, fs, ts) = (
+        q.q.clone().unwrap_or_default(),
+        q.from.clone().unwrap_or_default(),
+        q.to.clone().unwrap_or_default(),
+    );
+    let pager = Pager::new(page, list.total, per_page, |p| {
+        web::link(
+            "/training/records",
+            &[
+                ("q", &qs),
+                ("from", &fs),
+                ("to", &ts),
+                ("page", &p.to_string()),
+            ],
+        )
+    });
+    let notice = match q.done.as_deref() {
+        Some("recorded") => {
+            let n: u32 = q.count.as_deref().and_then(|c| c.parse().ok()).unwrap_or(1);
+            Some(if n == 1 {
+                "The training was recorded.".to_string()
+            } else {
+                format!("The training was recorded for {n} members.")
+            })
+        }
+        Some("voided") => {
+            Some("The record was voided. It stays listed, and counts for nothing.".into())
+        }
+        _ => None,
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let page = RecordsPage {
+        chrome: chrome(&ctx),
+        notice,
+        q: qs,
+        from: fs,
+        to: ts,
+        total: list.total,
+        records: list.items.into_iter().map(record_row).collect(),
+        pager,
+        error,
+    };
+    Ok((status, web::render(&page)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "training/void.html")]
+struct VoidPage {
+    chrome: Chrome,
+    record: RecordRow,
+    reason: String,
+    reason_error: Option<String>,
+}
+
+async fn void_confirm(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let mut conn = state.db.acquire().await?;
+    let r = service::get_record(&ctx, &mut conn, id).await?;
+    if r.status == "cancelled" {
+        return Ok(Redirect::to("/training/records").into_response());
+    }
+    Ok(web::render(&VoidPage {
+        chrome: chrome(&ctx),
+        record: record_row(r),
+        reason: String::new(),
+        reason_error: None,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct VoidForm {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn void(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+    Form(form): Form<VoidForm>,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let mut tx = state.db.begin().await?;
+    match service::void_record(
+        &ctx,
+        &mut tx,
+        id,
+        service::VoidRecord {
+            reason: form.reason.clone(),
+        },
+    )
+    .await
+    {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(Redirect::to("/training/records?done=voided").into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            tx.rollback().await?;
+            let mut conn = state.db.acquire().await?;
+            let r = service::get_record(&ctx, &mut conn, id).await?;
+            let page = VoidPage {
+                chrome: chrome(&ctx),
+                record: record_row(r),
+                reason: form.reason,
+                reason_error: beside(&errors, &[("reason", "Reason")]).remove("reason"),
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
+        }
+        // Voided already (a second click): the list shows it.
+        Err(AppError::Conflict(_)) => Ok(Redirect::to("/training/records").into_response()),
+        Err(other) => Err(other.into()),
+    }
+}

@@ -1,0 +1,259 @@
+//! A member's standing: their own training page (`/training`, `/training/me`; `training.view`)
+//! with their records and submissions, and any member's, shown to officers
+//! (`/training/members/{id}`; `training.manage`). The record and submission rows are shared
+//! with the records and review pages.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::super::compliance::show as hours;
+use super::super::compliance::{MemberCompliance, Outcome};
+use super::super::service::{self, RecordQuery, TrainingRecord};
+use super::super::submissions::{self, Submission};
+use super::{chrome, colour, label};
+use crate::auth::Ctx;
+use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::PathId;
+use crate::web::{self, Chrome, PageResult, Pager, Viewer};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/training", get(me))
+        .route("/training/me", get(me))
+        .route("/training/members/{id}", get(member))
+}
+
+pub struct RequirementView {
+    pub name: String,
+    pub outcome: &'static str,
+    pub outcome_label: &'static str,
+    pub explanation: String,
+    pub percent: String,
+}
+
+pub struct StandingView {
+    pub colour: &'static str,
+    pub colour_label: &'static str,
+    pub reason: String,
+    pub as_of: String,
+    pub requirements: Vec<RequirementView>,
+}
+
+pub fn standing_view(c: &MemberCompliance) -> StandingView {
+    let (colour, colour_label) = colour(c.status);
+    StandingView {
+        colour,
+        colour_label,
+        reason: c.reason.clone(),
+        as_of: c.as_of.to_string(),
+        requirements: c
+            .requirements
+            .iter()
+            .map(|r| {
+                let (outcome, outcome_label) = match r.outcome {
+                    Outcome::Met => ("completed", "Met"),
+                    Outcome::Waived => ("completed", "Waived"),
+                    Outcome::Expiring => ("in_progress", "Expiring soon"),
+                    Outcome::InProgress => ("in_progress", "In progress"),
+                    Outcome::NotStarted => ("not_started", "Not started"),
+                    Outcome::Expired => ("expired", "Expired"),
+                };
+                RequirementView {
+                    name: r.name.clone(),
+                    outcome,
+                    outcome_label,
+                    explanation: r.explanation.clone(),
+                    percent: format!("{}%", r.percent),
+                }
+            })
+            .collect(),
+    }
+}
+
+pub struct RecordRow {
+    pub id: Uuid,
+    pub member: String,
+    pub member_id: Uuid,
+    pub course: String,
+    pub date: String,
+    pub hours: String,
+    pub expires: String,
+    pub cancelled: bool,
+    pub cancel_reason: String,
+    pub kind: String,
+}
+
+pub(super) fn record_row(r: TrainingRecord) -> RecordRow {
+    RecordRow {
+        id: r.id,
+        member: r.member_name,
+        member_id: r.user_id,
+        course: r.course_name,
+        date: r.completion_date.to_string(),
+        hours: hours(r.hours_completed),
+        expires: r.expiration_date.map(|d| d.to_string()).unwrap_or_default(),
+        cancelled: r.status == "cancelled",
+        cancel_reason: r.cancel_reason.unwrap_or_default(),
+        kind: label(&r.training_type),
+    }
+}
+
+pub struct SubmissionRow {
+    pub id: Uuid,
+    pub member: String,
+    pub course: String,
+    pub date: String,
+    pub hours: String,
+    pub kind: String,
+    pub status: String,
+    pub notes: String,
+    pub description: String,
+}
+
+pub(super) fn submission_row(s: Submission) -> SubmissionRow {
+    SubmissionRow {
+        id: s.id,
+        member: s.member_name,
+        course: s.course_name,
+        date: s.completion_date.to_string(),
+        hours: hours(s.hours_completed),
+        kind: label(&s.training_type),
+        status: label(&s.status),
+        notes: s.reviewer_notes.unwrap_or_default(),
+        description: s.description.unwrap_or_default(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "training/me.html")]
+struct MePage {
+    chrome: Chrome,
+    member_id: Uuid,
+    heading: String,
+    own: bool,
+    officer: bool,
+    pending: u64,
+    notice: Option<&'static str>,
+    standing: StandingView,
+    records: Vec<RecordRow>,
+    pager: Pager,
+    submissions: Vec<SubmissionRow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct MeQuery {
+    page: Option<String>,
+    done: Option<String>,
+}
+
+async fn standing_page(
+    state: &AppState,
+    ctx: &Ctx,
+    member: Uuid,
+    page: u32,
+    own: bool,
+) -> Result<MePage, AppError> {
+    let mut conn = state.db.acquire().await?;
+    let report = service::member_compliance(ctx, &mut conn, member, None).await?;
+    let per_page = 25;
+    let list = service::list_records(
+        ctx,
+        &mut conn,
+        RecordQuery {
+            user_id: Some(member),
+            page: Some(page),
+            per_page: Some(per_page),
+            ..RecordQuery::default()
+        },
+    )
+    .await?;
+    let base = if own {
+        "/training".to_string()
+    } else {
+        format!("/training/members/{member}")
+    };
+    let pager = Pager::new(page, list.total, per_page, |p| {
+        web::link(&base, &[("page", &p.to_string())])
+    });
+    let submissions = if own {
+        submissions::list(
+            ctx,
+            &mut conn,
+            submissions::ListQuery {
+                mine: true,
+                per_page: Some(10),
+                ..submissions::ListQuery::default()
+            },
+        )
+        .await?
+        .items
+        .into_iter()
+        .map(submission_row)
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let officer = ctx.has(TRAINING_MANAGE);
+    let pending = if officer {
+        submissions::pending_count(ctx, &mut conn).await?
+    } else {
+        0
+    };
+    Ok(MePage {
+        chrome: chrome(ctx),
+        member_id: member,
+        heading: if own {
+            "Your training".into()
+        } else {
+            format!("Training: {}", report.member_name)
+        },
+        own,
+        officer,
+        pending,
+        notice: None,
+        standing: standing_view(&report.compliance),
+        records: list.items.into_iter().map(record_row).collect(),
+        pager,
+        submissions,
+    })
+}
+
+async fn me(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    query: Result<Query<MeQuery>, QueryRejection>,
+) -> PageResult {
+    ctx.require(TRAINING_VIEW)?;
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let page = web::page_number(q.page.as_deref());
+    let mut p = standing_page(&state, &ctx, ctx.user_id, page, true).await?;
+    p.notice = match q.done.as_deref() {
+        Some("submitted") => {
+            Some("Your training was submitted. A training officer will review it.")
+        }
+        Some("approved") => Some("Your training was recorded."),
+        _ => None,
+    };
+    Ok(web::render(&p))
+}
+
+async fn member(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+    query: Result<Query<MeQuery>, QueryRejection>,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let page = web::page_number(q.page.as_deref());
+    Ok(web::render(
+        &standing_page(&state, &ctx, id, page, id == ctx.user_id).await?,
+    ))
+}
