@@ -53,6 +53,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         hasher: auth::Hasher::new(2)?,
         cipher: crypto::FieldCipher::new(&secrets.encryption_key),
         mailer: notify::Mailer::default(),
+        notifier: notify::Notifier::new(&config.public_url),
         jobs: Arc::new(app::job_registry()),
         tls: None,
         setup: Arc::new(setup::Gate::default()),

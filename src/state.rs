@@ -19,6 +19,8 @@ pub struct AppState {
     pub cipher: crate::crypto::FieldCipher,
     /// Wakes the email sender after something was queued.
     pub mailer: crate::notify::Mailer,
+    /// What services that tell members something take (`notify::notify`).
+    pub notifier: crate::notify::Notifier,
     /// The scheduled jobs this server knows.
     pub jobs: Arc<crate::jobs::Registry>,
     /// The certificate served over HTTPS (None with `tls = "off"`).

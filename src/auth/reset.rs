@@ -278,7 +278,7 @@ pub async fn confirm(state: &AppState, ip: Option<&str>, input: ResetConfirm) ->
     )
     .await?;
     notify::notify(
-        state,
+        &state.notifier,
         &mut tx,
         row.organization_id,
         &[row.user_id],

@@ -312,7 +312,7 @@ async fn tell_admins(ctx: &JobCtx, message: &str, day: &str) -> anyhow::Result<(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     notify::notify(
-        state,
+        &state.notifier,
         &mut tx,
         ctx.org_id,
         &admins,

@@ -200,7 +200,7 @@ async fn raise_break(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let entry = id.map(|i| format!(" (id {i})")).unwrap_or_default();
     notify::notify(
-        state,
+        &state.notifier,
         &mut tx,
         ctx.org_id,
         &admins,

@@ -8,7 +8,7 @@ pub mod pages;
 pub mod service;
 
 pub use mail::Mailer;
-pub use service::{Notice, Sent, holders_of, notify};
+pub use service::{Notice, Notifier, Sent, holders_of, notify};
 
 pub fn router() -> axum::Router<crate::state::AppState> {
     api::router().merge(pages::router())

@@ -17,7 +17,6 @@ use crate::auth::permissions::SETTINGS_MANAGE;
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
 use crate::http::{Page, PageQuery};
-use crate::state::AppState;
 
 /// What to tell members. `link` is a path in the app (`/members/…`) the notification opens.
 /// `dedupe_key` stamps a reminder: a member never gets two notifications with the same key, so
@@ -43,6 +42,22 @@ pub struct Sent {
 
 const SUBJECT_MAX: usize = 200;
 
+/// What `notify` needs besides the caller's transaction: the address members open, for the
+/// links in emails. Held in `AppState`; a service that tells members something takes this, not
+/// the whole state.
+#[derive(Clone)]
+pub struct Notifier {
+    public_url: std::sync::Arc<str>,
+}
+
+impl Notifier {
+    pub fn new(public_url: &str) -> Notifier {
+        Notifier {
+            public_url: public_url.trim_end_matches('/').into(),
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct Recipient {
     id: Uuid,
@@ -58,7 +73,7 @@ struct Recipient {
 /// `web::finish_form`, which uses it) to send at once; otherwise the outbox job sends within a
 /// minute.
 pub async fn notify(
-    state: &AppState,
+    notifier: &Notifier,
     tx: &mut Tx<'_>,
     org_id: OrgId,
     recipients: &[Uuid],
@@ -168,8 +183,8 @@ pub async fn notify(
                 link: notice
                     .link
                     .as_deref()
-                    .map(|l| format!("{}{l}", state.config.public_url)),
-                preferences_url: format!("{}/account/notifications", state.config.public_url),
+                    .map(|l| format!("{}{l}", notifier.public_url)),
+                preferences_url: format!("{}/account/notifications", notifier.public_url),
             })?;
             queued.push(mail::Outgoing {
                 notification_id: Some(notification_id),

@@ -685,7 +685,7 @@ async fn the_longest_subjects_and_names_are_still_emailed() {
 
     let mut tx = app.state.db.begin().await.unwrap();
     let sent = logbook::notify::notify(
-        &app.state,
+        &app.state.notifier,
         &mut tx,
         app.a.org_id,
         &[pat.id],

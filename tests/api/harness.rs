@@ -1347,7 +1347,7 @@ pub async fn notify_now(
 ) -> logbook::notify::Sent {
     let mut tx = state.db.begin().await.unwrap();
     let sent = logbook::notify::notify(
-        state,
+        &state.notifier,
         &mut tx,
         org_id,
         users,

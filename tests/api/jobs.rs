@@ -1075,7 +1075,7 @@ async fn remind_admins(ctx: JobCtx) -> anyhow::Result<u64> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let sent = notify::notify(
-        state,
+        &state.notifier,
         &mut tx,
         ctx.org_id,
         &admins,

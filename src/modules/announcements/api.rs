@@ -66,7 +66,7 @@ pub async fn post_one(
     ApiJson(input): ApiJson<NewAnnouncement>,
 ) -> AppResult<(StatusCode, Json<Posted>)> {
     let mut tx = state.db.begin().await?;
-    let posted = service::post(&state, &ctx, &mut tx, input).await?;
+    let posted = service::post(&state.notifier, &ctx, &mut tx, input).await?;
     state.mailer.commit_and_kick(tx).await?;
     Ok((StatusCode::CREATED, Json(posted)))
 }

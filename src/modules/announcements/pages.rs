@@ -422,7 +422,7 @@ async fn create(
     let form = PostForm::from_pairs(pairs);
     let (input, mut errors) = form.input(crate::time::zone(&ctx.timezone));
     let mut tx = state.db.begin().await?;
-    let result = service::post(&state, &ctx, &mut tx, input).await;
+    let result = service::post(&state.notifier, &ctx, &mut tx, input).await;
     match result {
         // Something could not be read: the service ran only to collect its own messages.
         Ok(_) if !errors.is_empty() => tx.rollback().await?,

@@ -13,8 +13,7 @@ use crate::auth::permissions::ANNOUNCEMENTS_MANAGE;
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::{Page, PageQuery};
-use crate::notify::{self, Notice, Sent, categories};
-use crate::state::AppState;
+use crate::notify::{self, Notice, Notifier, Sent, categories};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RoleRef {
@@ -206,7 +205,7 @@ pub struct Posted {
 }
 
 pub async fn post(
-    state: &AppState,
+    notifier: &Notifier,
     ctx: &Ctx,
     tx: &mut Tx<'_>,
     input: NewAnnouncement,
@@ -315,7 +314,7 @@ pub async fn post(
         .fetch_all(&mut **tx)
         .await?;
         notified = notify::notify(
-            state,
+            notifier,
             tx,
             ctx.org_id,
             &recipients,

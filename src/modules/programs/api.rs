@@ -186,7 +186,7 @@ pub async fn api_enroll(
     ApiJson(input): ApiJson<EnrollInput>,
 ) -> AppResult<(StatusCode, Json<EnrollmentDetail>)> {
     let mut tx = state.db.begin().await?;
-    let e = service::enroll(&state, &ctx, &mut tx, id, input).await?;
+    let e = service::enroll(&state.notifier, &ctx, &mut tx, id, input).await?;
     // The member's notice goes out now, not at the sender's next round.
     state.mailer.commit_and_kick(tx).await?;
     Ok((StatusCode::CREATED, Json(e)))
@@ -284,7 +284,9 @@ pub async fn api_list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> AppResult<Json<Page<ShiftReport>>> {
     let mut conn = state.db.acquire().await?;
-    Ok(Json(shift_reports::list(&state, &ctx, &mut conn, q).await?))
+    Ok(Json(
+        shift_reports::list(&state.cipher, &ctx, &mut conn, q).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/training/shift-reports", tag = "training",
@@ -297,7 +299,7 @@ pub async fn api_create(
     ApiJson(input): ApiJson<ShiftReportInput>,
 ) -> AppResult<(StatusCode, Json<ShiftReport>)> {
     let mut tx = state.db.begin().await?;
-    let r = shift_reports::create(&state, &ctx, &mut tx, input).await?;
+    let r = shift_reports::create(&state.cipher, &state.notifier, &ctx, &mut tx, input).await?;
     state.mailer.commit_and_kick(tx).await?;
     Ok((StatusCode::CREATED, Json(r)))
 }
@@ -313,7 +315,7 @@ pub async fn api_get(
 ) -> AppResult<Json<ShiftReport>> {
     let mut conn = state.db.acquire().await?;
     Ok(Json(
-        shift_reports::get_report(&state, &ctx, &mut conn, id).await?,
+        shift_reports::get_report(&state.cipher, &ctx, &mut conn, id).await?,
     ))
 }
 
@@ -329,7 +331,7 @@ pub async fn api_update(
     ApiJson(input): ApiJson<ShiftReportInput>,
 ) -> AppResult<Json<ShiftReport>> {
     let mut tx = state.db.begin().await?;
-    let r = shift_reports::update(&state, &ctx, &mut tx, id, input).await?;
+    let r = shift_reports::update(&state.cipher, &state.notifier, &ctx, &mut tx, id, input).await?;
     state.mailer.commit_and_kick(tx).await?;
     Ok(Json(r))
 }
@@ -346,7 +348,7 @@ pub async fn api_review(
     ApiJson(input): ApiJson<ReviewInput>,
 ) -> AppResult<Json<ShiftReport>> {
     let mut tx = state.db.begin().await?;
-    let r = shift_reports::review(&state, &ctx, &mut tx, id, input).await?;
+    let r = shift_reports::review(&state.cipher, &state.notifier, &ctx, &mut tx, id, input).await?;
     state.mailer.commit_and_kick(tx).await?;
     Ok(Json(r))
 }
@@ -361,7 +363,7 @@ pub async fn api_acknowledge(
     PathId(id): PathId,
 ) -> AppResult<Json<ShiftReport>> {
     let mut tx = state.db.begin().await?;
-    let r = shift_reports::acknowledge(&state, &ctx, &mut tx, id).await?;
+    let r = shift_reports::acknowledge(&state.cipher, &ctx, &mut tx, id).await?;
     tx.commit().await?;
     Ok(Json(r))
 }

@@ -85,7 +85,7 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
             let mut to = notify::holders_of(&mut tx, org, TRAINING_MANAGE).await?;
             to.push(d.user_id);
             notify::notify(
-                state,
+                &state.notifier,
                 &mut tx,
                 org,
                 &to,
@@ -108,7 +108,7 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
             .await?;
         } else {
             notify::notify(
-                state,
+                &state.notifier,
                 &mut tx,
                 org,
                 &[d.user_id],
@@ -168,7 +168,7 @@ async fn escalate_unread_reports(ctx: &JobCtx) -> anyhow::Result<u64> {
         let link = Some(format!("/training/shift-reports/{}", r.id));
         let key = Some(format!("shift-report-unread:{}", r.id));
         let sent = notify::notify(
-            state,
+            &state.notifier,
             &mut tx,
             org,
             &[r.trainee_id],
@@ -185,7 +185,7 @@ async fn escalate_unread_reports(ctx: &JobCtx) -> anyhow::Result<u64> {
         )
         .await?;
         notify::notify(
-            state,
+            &state.notifier,
             &mut tx,
             org,
             &[r.officer_id],

@@ -21,8 +21,7 @@ use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
 use crate::input::{Checks, optional_paragraphs, optional_text, required_text};
 use crate::modules::training::service as training;
-use crate::notify::{self, Notice};
-use crate::state::AppState;
+use crate::notify::{self, Notice, Notifier};
 
 pub const STRUCTURES: &[&str] = &["phases", "sequential", "flexible"];
 pub const ITEM_TYPES: &[&str] = &["course", "hours", "shifts", "calls", "skill"];
@@ -941,7 +940,7 @@ pub struct EnrollInput {
 /// Enrolls a member: blocked only by an enrollment in the same program that is still going
 /// (active or on hold). Credit for what the member has done already is applied at once.
 pub async fn enroll(
-    state: &AppState,
+    notifier: &Notifier,
     ctx: &Ctx,
     tx: &mut Tx<'_>,
     program_id: Uuid,
@@ -1057,7 +1056,7 @@ pub async fn enroll(
     .await?;
     refresh(ctx, tx, id).await?;
     notify::notify(
-        state,
+        notifier,
         tx,
         ctx.org_id,
         &[input.user_id],

@@ -16,13 +16,13 @@ use super::service::{EnrollmentStatus, add_credit, refresh};
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
+use crate::crypto::FieldCipher;
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
 use crate::http::{Page, PageQuery};
 use crate::input::{Checks, optional_paragraphs};
 use crate::modules::training::service as training;
-use crate::notify::{self, Notice};
-use crate::state::AppState;
+use crate::notify::{self, Notice, Notifier};
 
 crate::words! {
     /// Where a report stands: written (`Draft`), sent for review, and reviewed.
@@ -116,10 +116,10 @@ const FROM: &str = "shift_completion_reports s
      LEFT JOIN program_enrollments e ON e.id = s.enrollment_id
      LEFT JOIN training_programs p ON p.id = e.program_id";
 
-fn report(state: &AppState, r: Row) -> AppResult<ShiftReport> {
+fn report(cipher: &FieldCipher, r: Row) -> AppResult<ShiftReport> {
     let list = |s: &str| serde_json::from_str::<Vec<String>>(s).unwrap_or_default();
     let narrative = match &r.narrative {
-        Some(bytes) => Some(state.cipher.decrypt(bytes)?),
+        Some(bytes) => Some(cipher.decrypt(bytes)?),
         None => None,
     };
     Ok(ShiftReport {
@@ -170,7 +170,7 @@ async fn row(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<Row> {
 }
 
 pub async fn get_report(
-    state: &AppState,
+    cipher: &FieldCipher,
     ctx: &Ctx,
     conn: &mut Conn,
     id: Uuid,
@@ -180,7 +180,7 @@ pub async fn get_report(
     if !visible(ctx, &r) {
         return Err(AppError::NotFound);
     }
-    report(state, r)
+    report(cipher, r)
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -196,7 +196,7 @@ pub struct ListQuery {
 
 /// Reports the caller may read, latest shift first.
 pub async fn list(
-    state: &AppState,
+    cipher: &FieldCipher,
     ctx: &Ctx,
     conn: &mut Conn,
     q: ListQuery,
@@ -258,7 +258,7 @@ pub async fn list(
     Ok(Page {
         items: rows
             .into_iter()
-            .map(|r| report(state, r))
+            .map(|r| report(cipher, r))
             .collect::<AppResult<_>>()?,
         page,
         per_page,
@@ -320,7 +320,7 @@ fn short_list(c: &mut Checks, field: &str, items: &[String], max_items: usize) -
 }
 
 async fn validate(
-    state: &AppState,
+    cipher: &FieldCipher,
     ctx: &Ctx,
     tx: &mut Tx<'_>,
     input: &ShiftReportInput,
@@ -397,7 +397,7 @@ async fn validate(
     }
     c.finish()?;
     let narrative = match narrative {
-        Some(text) => Some(state.cipher.encrypt(&text)?),
+        Some(text) => Some(cipher.encrypt(&text)?),
         None => None,
     };
     let json = |v: &Vec<String>| serde_json::to_string(v).map_err(anyhow::Error::new);
@@ -424,7 +424,7 @@ fn what(input: &ShiftReportInput) -> serde_json::Value {
 }
 
 async fn tell_reviewers(
-    state: &AppState,
+    notifier: &Notifier,
     ctx: &Ctx,
     tx: &mut Tx<'_>,
     r: &ShiftReport,
@@ -435,7 +435,7 @@ async fn tell_reviewers(
         .filter(|u| *u != r.officer_id && *u != r.trainee_id)
         .collect();
     notify::notify(
-        state,
+        notifier,
         tx,
         ctx.org_id,
         &reviewers,
@@ -459,13 +459,14 @@ async fn tell_reviewers(
 
 /// An officer (`training.manage`) reports on a trainee's shift.
 pub async fn create(
-    state: &AppState,
+    cipher: &FieldCipher,
+    notifier: &Notifier,
     ctx: &Ctx,
     tx: &mut Tx<'_>,
     input: ShiftReportInput,
 ) -> AppResult<ShiftReport> {
     ctx.require(TRAINING_MANAGE)?;
-    let v = validate(state, ctx, tx, &input).await?;
+    let v = validate(cipher, ctx, tx, &input).await?;
     let id = db::new_id();
     let now = db::now();
     let status = if input.draft {
@@ -507,9 +508,9 @@ pub async fn create(
         .changes(what(&input)),
     )
     .await?;
-    let r = get_report(state, ctx, tx, id).await?;
+    let r = get_report(cipher, ctx, tx, id).await?;
     if status == ReviewStatus::PendingReview {
-        tell_reviewers(state, ctx, tx, &r).await?;
+        tell_reviewers(notifier, ctx, tx, &r).await?;
     }
     Ok(r)
 }
@@ -517,7 +518,8 @@ pub async fn create(
 /// The author edits a draft or a flagged report; unless kept as a draft it goes for review
 /// again.
 pub async fn update(
-    state: &AppState,
+    cipher: &FieldCipher,
+    notifier: &Notifier,
     ctx: &Ctx,
     tx: &mut Tx<'_>,
     id: Uuid,
@@ -536,7 +538,7 @@ pub async fn update(
             before.review_status.words()
         )));
     }
-    let v = validate(state, ctx, tx, &input).await?;
+    let v = validate(cipher, ctx, tx, &input).await?;
     let status = if input.draft {
         ReviewStatus::Draft
     } else {
@@ -576,9 +578,9 @@ pub async fn update(
         .changes(changes),
     )
     .await?;
-    let r = get_report(state, ctx, tx, id).await?;
+    let r = get_report(cipher, ctx, tx, id).await?;
     if status == ReviewStatus::PendingReview {
-        tell_reviewers(state, ctx, tx, &r).await?;
+        tell_reviewers(notifier, ctx, tx, &r).await?;
     }
     Ok(r)
 }
@@ -614,7 +616,8 @@ pub struct ReviewInput {
 /// Another officer approves or flags a report sent for review. The first approval credits the
 /// trainee's program.
 pub async fn review(
-    state: &AppState,
+    cipher: &FieldCipher,
+    notifier: &Notifier,
     ctx: &Ctx,
     tx: &mut Tx<'_>,
     id: Uuid,
@@ -702,7 +705,7 @@ pub async fn review(
         )
     };
     notify::notify(
-        state,
+        notifier,
         tx,
         ctx.org_id,
         &[to],
@@ -715,7 +718,7 @@ pub async fn review(
         },
     )
     .await?;
-    get_report(state, ctx, tx, id).await
+    get_report(cipher, ctx, tx, id).await
 }
 
 /// Credits the report to the trainee's program(s), once: a report is approved once (only from
@@ -792,7 +795,7 @@ async fn credit(ctx: &Ctx, tx: &mut Tx<'_>, r: &Row) -> AppResult<Vec<Uuid>> {
 
 /// The trainee confirms they have read an approved report about them.
 pub async fn acknowledge(
-    state: &AppState,
+    cipher: &FieldCipher,
     ctx: &Ctx,
     tx: &mut Tx<'_>,
     id: Uuid,
@@ -829,7 +832,7 @@ pub async fn acknowledge(
         ),
     )
     .await?;
-    get_report(state, ctx, tx, id).await
+    get_report(cipher, ctx, tx, id).await
 }
 
 /// Approved reports about the caller that they have not acknowledged yet.

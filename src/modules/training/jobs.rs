@@ -144,7 +144,7 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
             link: Some("/training/me".into()),
             dedupe_key: Some(format!("cert-expiry:{}:{t}", d.id)),
         };
-        notify::notify(state, &mut tx, org, &[d.user_id], &member_notice).await?;
+        notify::notify(&state.notifier, &mut tx, org, &[d.user_id], &member_notice).await?;
         if matches!(t, "30" | "7" | "expired") {
             let copy: Vec<Uuid> = officers
                 .iter()
@@ -164,7 +164,7 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
                 link: Some(format!("/training/members/{}", d.user_id)),
                 dedupe_key: Some(format!("cert-expiry-officer:{}:{t}", d.id)),
             };
-            notify::notify(state, &mut tx, org, &copy, &officer_notice).await?;
+            notify::notify(&state.notifier, &mut tx, org, &copy, &officer_notice).await?;
         }
         tx.commit().await?;
         sent += 1;

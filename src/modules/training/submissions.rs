@@ -26,7 +26,7 @@ use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
 use crate::http::{ApiJson, ApiQuery, Page, PageQuery};
 use crate::input::{Checks, optional_paragraphs, optional_text, required_text};
-use crate::notify::{self, Notice};
+use crate::notify::{self, Notice, Notifier};
 use crate::state::AppState;
 use crate::web::PathId;
 
@@ -268,7 +268,7 @@ async fn make_record(
 
 /// A member submits training taken elsewhere (their own).
 pub async fn submit(
-    state: &AppState,
+    notifier: &Notifier,
     ctx: &Ctx,
     tx: &mut Tx<'_>,
     input: SubmissionInput,
@@ -321,7 +321,7 @@ pub async fn submit(
         let officers = notify::holders_of(tx, ctx.org_id, TRAINING_MANAGE).await?;
         let officers: Vec<Uuid> = officers.into_iter().filter(|o| *o != ctx.user_id).collect();
         notify::notify(
-            state,
+            notifier,
             tx,
             ctx.org_id,
             &officers,
@@ -509,7 +509,7 @@ pub async fn find(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Submission>
 
 /// The member changes their submission while it waits or was sent back; it is pending again.
 pub async fn edit(
-    state: &AppState,
+    notifier: &Notifier,
     ctx: &Ctx,
     tx: &mut Tx<'_>,
     id: Uuid,
@@ -568,7 +568,7 @@ pub async fn edit(
         && let Some(reviewer) = before.reviewed_by
     {
         notify::notify(
-            state,
+            notifier,
             tx,
             ctx.org_id,
             &[reviewer],
@@ -605,7 +605,7 @@ pub struct Review {
 }
 
 pub async fn review(
-    state: &AppState,
+    notifier: &Notifier,
     ctx: &Ctx,
     tx: &mut Tx<'_>,
     id: Uuid,
@@ -666,7 +666,7 @@ pub async fn review(
     };
     record_decision(tx, ctx, &s, status, notes.as_deref(), record).await?;
     notify::notify(
-        state,
+        notifier,
         tx,
         ctx.org_id,
         &[s.user_id],
@@ -712,7 +712,7 @@ pub async fn api_submit(
     ApiJson(input): ApiJson<SubmissionInput>,
 ) -> AppResult<(StatusCode, Json<Submission>)> {
     let mut tx = state.db.begin().await?;
-    let s = submit(&state, &ctx, &mut tx, input).await?;
+    let s = submit(&state.notifier, &ctx, &mut tx, input).await?;
     state.mailer.commit_and_kick(tx).await?;
     Ok((StatusCode::CREATED, Json(s)))
 }
@@ -757,7 +757,7 @@ pub async fn api_edit(
     ApiJson(input): ApiJson<SubmissionInput>,
 ) -> AppResult<Json<Submission>> {
     let mut tx = state.db.begin().await?;
-    let s = edit(&state, &ctx, &mut tx, id, input).await?;
+    let s = edit(&state.notifier, &ctx, &mut tx, id, input).await?;
     state.mailer.commit_and_kick(tx).await?;
     Ok(Json(s))
 }
@@ -775,7 +775,7 @@ pub async fn api_review(
     ApiJson(input): ApiJson<Review>,
 ) -> AppResult<Json<Submission>> {
     let mut tx = state.db.begin().await?;
-    let s = review(&state, &ctx, &mut tx, id, input).await?;
+    let s = review(&state.notifier, &ctx, &mut tx, id, input).await?;
     state.mailer.commit_and_kick(tx).await?;
     Ok(Json(s))
 }

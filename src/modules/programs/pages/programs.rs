@@ -777,7 +777,7 @@ async fn enroll(
             user_id: user,
             target_completion_date: target,
         };
-        let saved = service::enroll(&state, &ctx, &mut tx, id, input).await;
+        let saved = service::enroll(&state.notifier, &ctx, &mut tx, id, input).await;
         if finish_form(tx, saved, &mut errors, &state.mailer)
             .await?
             .is_some()

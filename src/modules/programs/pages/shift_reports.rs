@@ -110,7 +110,7 @@ async fn list(
     };
     let mut conn = state.db.acquire().await?;
     let page = reports::list(
-        &state,
+        &state.cipher,
         &ctx,
         &mut conn,
         ListQuery {
@@ -363,8 +363,10 @@ async fn save(state: &AppState, ctx: &Ctx, id: Option<Uuid>, form: ReportForm) -
         };
         let mut tx = state.db.begin().await?;
         let saved = match id {
-            Some(id) => reports::update(state, ctx, &mut tx, id, input).await,
-            None => reports::create(state, ctx, &mut tx, input).await,
+            Some(id) => {
+                reports::update(&state.cipher, &state.notifier, ctx, &mut tx, id, input).await
+            }
+            None => reports::create(&state.cipher, &state.notifier, ctx, &mut tx, input).await,
         };
         if let Some(r) = finish_form(tx, saved, &mut errors, &state.mailer).await? {
             let done = if r.review_status == reports::ReviewStatus::Draft {
@@ -397,7 +399,7 @@ async fn edit_form(
 ) -> PageResult {
     ctx.require(TRAINING_MANAGE)?;
     let mut conn = state.db.acquire().await?;
-    let r = reports::get_report(&state, &ctx, &mut conn, id).await?;
+    let r = reports::get_report(&state.cipher, &ctx, &mut conn, id).await?;
     drop(conn);
     if r.officer_id != ctx.user_id || !r.review_status.editable() {
         return Err(AppError::Conflict(
@@ -495,7 +497,7 @@ async fn detail(
 ) -> PageResult {
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let mut conn = state.db.acquire().await?;
-    let r = reports::get_report(&state, &ctx, &mut conn, id).await?;
+    let r = reports::get_report(&state.cipher, &ctx, &mut conn, id).await?;
     let mut page = detail_page(&ctx, r);
     page.notice = match q.done.as_deref() {
         Some("draft") => {
@@ -529,24 +531,25 @@ async fn review(
         notes: (!form.notes.trim().is_empty()).then(|| form.notes.clone()),
     };
     let mut tx = state.db.begin().await?;
-    let failure = match reports::review(&state, &ctx, &mut tx, id, input).await {
-        Ok(r) => {
-            state.mailer.commit_and_kick(tx).await?;
-            return Ok(Redirect::to(&format!(
-                "/training/shift-reports/{id}?done={}",
-                r.review_status
-            ))
-            .into_response());
-        }
-        Err(AppError::Validation(found)) => (StatusCode::UNPROCESSABLE_ENTITY, found, None),
-        Err(AppError::Conflict(why)) => {
-            (StatusCode::CONFLICT, Vec::new(), Some(web::sentence(&why)))
-        }
-        Err(other) => return Err(other.into()),
-    };
+    let failure =
+        match reports::review(&state.cipher, &state.notifier, &ctx, &mut tx, id, input).await {
+            Ok(r) => {
+                state.mailer.commit_and_kick(tx).await?;
+                return Ok(Redirect::to(&format!(
+                    "/training/shift-reports/{id}?done={}",
+                    r.review_status
+                ))
+                .into_response());
+            }
+            Err(AppError::Validation(found)) => (StatusCode::UNPROCESSABLE_ENTITY, found, None),
+            Err(AppError::Conflict(why)) => {
+                (StatusCode::CONFLICT, Vec::new(), Some(web::sentence(&why)))
+            }
+            Err(other) => return Err(other.into()),
+        };
     tx.rollback().await?;
     let mut conn = state.db.acquire().await?;
-    let r = reports::get_report(&state, &ctx, &mut conn, id).await?;
+    let r = reports::get_report(&state.cipher, &ctx, &mut conn, id).await?;
     let mut page = detail_page(&ctx, r);
     page.errors = Errors::new(&failure.1, &[("decision", "Decision"), ("notes", "Notes")]);
     page.notes = form.notes;
@@ -560,7 +563,7 @@ async fn acknowledge(
     PathId(id): PathId,
 ) -> PageResult {
     let mut tx = state.db.begin().await?;
-    reports::acknowledge(&state, &ctx, &mut tx, id).await?;
+    reports::acknowledge(&state.cipher, &ctx, &mut tx, id).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/training/shift-reports/{id}?done=acknowledged")).into_response())
 }

@@ -128,7 +128,7 @@ async fn review(
     };
     let mut tx = state.db.begin().await?;
     let result = if errors.is_empty() {
-        submissions::review(&state, &ctx, &mut tx, id, input).await
+        submissions::review(&state.notifier, &ctx, &mut tx, id, input).await
     } else {
         Err(AppError::Validation(errors))
     };

@@ -96,7 +96,7 @@ async fn submit(
             description: Some(form.description.clone()),
         };
         let mut tx = state.db.begin().await?;
-        let saved = submissions::submit(&state, &ctx, &mut tx, input).await;
+        let saved = submissions::submit(&state.notifier, &ctx, &mut tx, input).await;
         let saved = finish_form(tx, saved, &mut errors, &state.mailer).await?;
         if let Some(s) = saved {
             let done = if s.status == "approved" {
