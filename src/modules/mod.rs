@@ -1,19 +1,22 @@
 //! The modules, each a vertical slice (`DESIGN.md`, "Layout"): `mod.rs` with its `MODULE`
-//! (router, jobs, navigation, dashboard panels, API paths, export, seed data, listeners), `rules.rs` (pure),
-//! `service.rs`, `api.rs`, `pages/`, `jobs.rs`. Adding one is its folder, its templates, a
-//! migration, its tests and one line in `ALL`.
+//! (router, jobs, navigation, dashboard panels, API paths, export, seed data, listeners),
+//! `rules.rs` (pure), `service.rs` (or `service/`), `api.rs`, `pages/`, `jobs.rs`. Adding one is
+//! its folder, its templates, a migration, its tests and one line below.
 
-pub mod announcements;
-pub mod dashboard;
-pub mod membership;
-pub mod programs;
-pub mod training;
+/// Declares each module and lists it in `ALL`, so that a module is named once.
+macro_rules! modules {
+    ($($module:ident),+ $(,)?) => {
+        $(pub mod $module;)+
 
-/// Every module, in the order their routes are merged.
-pub static ALL: &[crate::module::Module] = &[
-    dashboard::MODULE,
-    announcements::MODULE,
-    training::MODULE,
-    membership::MODULE,
-    programs::MODULE,
-];
+        /// Every module, in the order their routes are merged.
+        pub static ALL: &[crate::module::Module] = &[$($module::MODULE),+];
+    };
+}
+
+modules! {
+    dashboard,
+    announcements,
+    training,
+    membership,
+    programs,
+}
