@@ -103,8 +103,8 @@ impl Row {
             number: opt(&m.membership_number),
             rank: opt(&m.rank),
             station: opt(&m.station),
-            status_label: status_label(&m.status),
-            status: m.status,
+            status_label: status_label(m.status.as_str()),
+            status: m.status.to_string(),
             email,
             phone,
         }
@@ -315,9 +315,15 @@ async fn load_profile(
         chrome: Chrome::for_viewer(ctx, "/members"),
         id: m.id,
         name: format!("{} {}", m.first_name, m.last_name),
-        status_label: status_label(&m.status),
-        next_statuses: status_options(rules::allowed_next(&m.status), chosen),
-        status: m.status,
+        status_label: status_label(m.status.as_str()),
+        next_statuses: status_options(
+            &rules::allowed_next(m.status)
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>(),
+            chosen,
+        ),
+        status: m.status.to_string(),
         status_reason: m.status_change_reason,
         facts,
         contact,

@@ -2,6 +2,7 @@
 //! import and export. Every function takes the caller's context and a transaction, checks the
 //! permission, scopes every query by the caller's organization, and writes the audit entry.
 
+use super::rules::MemberStatus;
 use crate::auth::OrgId;
 use crate::input::{self, Checks};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -52,7 +53,7 @@ pub struct MemberRow {
     pub emergency_contact_name: Option<String>,
     pub emergency_contact_phone: Option<String>,
     pub emergency_contact_relationship: Option<String>,
-    pub status: String,
+    pub status: MemberStatus,
     pub status_changed_at: Option<DateTime<Utc>>,
     pub status_change_reason: Option<String>,
     pub must_change_password: bool,
@@ -87,7 +88,7 @@ pub struct Member {
     pub station: Option<String>,
     pub hire_date: Option<NaiveDate>,
     #[schema(schema_with = crate::members::rules::status_schema)]
-    pub status: String,
+    pub status: MemberStatus,
     pub status_changed_at: Option<DateTime<Utc>>,
     /// Shown to the member themself and to `members.manage`.
     pub status_change_reason: Option<String>,
@@ -190,7 +191,7 @@ pub struct ListQuery {
 pub async fn list(ctx: &Ctx, conn: &mut Conn, q: ListQuery) -> AppResult<Page<Member>> {
     ctx.require(MEMBERS_VIEW)?;
     let (page, per_page) = PageQuery::resolve(q.page, q.per_page)?;
-    let statuses: Vec<String> = match q.status.as_deref().map(str::trim) {
+    let statuses: Vec<MemberStatus> = match q.status.as_deref().map(str::trim) {
         None | Some("") => vec![],
         Some(s) => s
             .split(',')
@@ -682,7 +683,11 @@ pub async fn change_status(
     let status = c.take(rules::status("status", &input.status));
     let reason = c.take(input::required_text("reason", &input.reason, 500));
     c.finish()?;
-    let (status, reason) = (status.unwrap_or_default(), reason.unwrap_or_default());
+    let (Some(status), Some(reason)) = (status, reason) else {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "checked fields are set"
+        )));
+    };
     // Serializes changes that could remove the last administrator.
     roles::lock_organization(tx, ctx.org_id).await?;
     let before = load(tx, ctx.org_id, id, true).await?;
@@ -699,8 +704,11 @@ pub async fn change_status(
             "the member is already {status}"
         )));
     }
-    if !rules::transition_allowed(&before.status, &status) {
-        let allowed = rules::allowed_next(&before.status);
+    if !rules::transition_allowed(before.status, status) {
+        let allowed: Vec<&str> = rules::allowed_next(before.status)
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
         return Err(AppError::field(
             "status",
             format!(
@@ -717,13 +725,13 @@ pub async fn change_status(
                     updated_at = ?
               WHERE id = ? AND organization_id = ? AND status = ?",
         )
-        .bind(&status)
+        .bind(status)
         .bind(db::now())
         .bind(&reason)
         .bind(db::now())
         .bind(id)
         .bind(ctx.org_id)
-        .bind(&before.status),
+        .bind(before.status),
         "the member's status has just been changed by someone else; reload and try again",
     )
     .await?;
@@ -732,7 +740,10 @@ pub async fn change_status(
         sessions::revoke_all_for_user(tx, ctx.org_id, id).await?;
     }
     roles::ensure_manager_remains(tx, ctx.org_id).await?;
-    let severity = if status.starts_with("dropped") || status == "suspended" {
+    let severity = if matches!(
+        status,
+        MemberStatus::DroppedVoluntary | MemberStatus::DroppedInvoluntary | MemberStatus::Suspended
+    ) {
         Severity::Warning
     } else {
         Severity::Info
@@ -1085,7 +1096,7 @@ pub async fn export_csv(ctx: &Ctx, tx: &mut Tx<'_>) -> AppResult<String> {
                     "station" => r.station.as_deref(),
                     "phone" => r.phone.as_deref(),
                     "hire_date" => hire.as_deref(),
-                    "status" => Some(&r.status),
+                    "status" => Some(r.status.as_str()),
                     "emergency_contact_name" => r.emergency_contact_name.as_deref(),
                     "emergency_contact_phone" => r.emergency_contact_phone.as_deref(),
                     "emergency_contact_relationship" => r.emergency_contact_relationship.as_deref(),
