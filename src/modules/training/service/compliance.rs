@@ -1,0 +1,434 @@
+//! Compliance from the database: loading what the engine (`training::compliance`, pure) needs
+//! for one member or every member the matrix shows, in a fixed number of queries, and one
+//! member's standing and the department matrix built from it.
+
+use crate::auth::OrgId;
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::requirements::{Requirement, load_requirements};
+use super::{MATRIX_STATUSES, today_for};
+use crate::auth::Ctx;
+use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
+use crate::db::Conn;
+use crate::error::{AppError, AppResult};
+// The pure engine, not this file (`service::compliance`).
+use crate::modules::training::compliance::{self, Colour, Kind, MemberCompliance, Period};
+
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    id: Uuid,
+    first_name: String,
+    last_name: String,
+    status: String,
+    tier_id: Option<Uuid>,
+    tier_name: Option<String>,
+    training_exempt: Option<bool>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RecordRow {
+    id: Uuid,
+    user_id: Uuid,
+    course_id: Option<Uuid>,
+    category_id: Option<Uuid>,
+    course_name: String,
+    training_type: String,
+    completion_date: NaiveDate,
+    expiration_date: Option<NaiveDate>,
+    hours_completed: Decimal,
+}
+
+#[derive(sqlx::FromRow)]
+struct WaiverRow {
+    id: Uuid,
+    user_id: Uuid,
+    waiver_type: String,
+    start_date: NaiveDate,
+    end_date: Option<NaiveDate>,
+    all_requirements: bool,
+}
+
+/// Everything the engine needs for the members asked (one, or all the matrix shows), in a fixed
+/// number of queries whatever their number.
+struct Inputs {
+    requirements: Vec<(Requirement, compliance::Requirement)>,
+    members: Vec<MemberRow>,
+    roles: HashMap<Uuid, Vec<Uuid>>,
+    records: HashMap<Uuid, Vec<compliance::Record>>,
+    waivers: HashMap<Uuid, Vec<compliance::Waiver>>,
+}
+
+async fn inputs(
+    conn: &mut Conn,
+    org_id: OrgId,
+    member: Option<Uuid>,
+    as_of: NaiveDate,
+) -> AppResult<Inputs> {
+    let default_current: bool = sqlx::query_scalar(
+        "SELECT include_current_month FROM training_settings WHERE organization_id = ?",
+    )
+    .bind(org_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .unwrap_or(true);
+    let requirements = load_requirements(conn, org_id, true)
+        .await?
+        .into_iter()
+        .filter_map(|(r, category_name)| {
+            let kind = Kind::parse(&r.requirement_type)?;
+            let period = Period::parse(&r.period, r.rolling_months.map(u32::from))?;
+            let engine = compliance::Requirement {
+                id: r.id,
+                name: r.name.clone(),
+                kind,
+                category_id: r.category_id,
+                category_name,
+                training_type: r.training_type.clone(),
+                required_hours: r.required_hours.unwrap_or_default(),
+                required_count: r.required_count.map(u32::from).unwrap_or(0),
+                course_ids: r.course_ids.clone(),
+                period,
+                include_current_month: r.include_current_month.unwrap_or(default_current),
+            };
+            Some((r, engine))
+        })
+        .collect();
+    let one = if member.is_some() {
+        " AND u.id = ?"
+    } else {
+        ""
+    };
+    let statuses = if member.is_some() {
+        String::new()
+    } else {
+        format!(
+            " AND u.status IN ({})",
+            MATRIX_STATUSES
+                .iter()
+                .map(|s| format!("'{s}'"))
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+    };
+    let mut q = sqlx::query_as::<_, MemberRow>(AssertSqlSafe(format!(
+        "SELECT u.id, u.first_name, u.last_name, u.status, t.id AS tier_id, t.name AS tier_name,
+                t.training_exempt
+           FROM users u LEFT JOIN membership_tiers t ON t.id = u.membership_tier_id
+          WHERE u.organization_id = ?{one}{statuses}
+          ORDER BY u.last_name, u.first_name, u.id"
+    )))
+    .bind(org_id);
+    if let Some(m) = member {
+        q = q.bind(m);
+    }
+    let members = q.fetch_all(&mut *conn).await?;
+    let user_filter = if member.is_some() {
+        " AND user_id = ?"
+    } else {
+        ""
+    };
+    let mut q = sqlx::query_as::<_, (Uuid, Uuid)>(AssertSqlSafe(format!(
+        "SELECT user_id, role_id FROM user_roles WHERE organization_id = ?{user_filter}"
+    )))
+    .bind(org_id);
+    if let Some(m) = member {
+        q = q.bind(m);
+    }
+    let mut roles: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (u, r) in q.fetch_all(&mut *conn).await? {
+        roles.entry(u).or_default().push(r);
+    }
+    let mut q = sqlx::query_as::<_, RecordRow>(AssertSqlSafe(format!(
+        "SELECT id, user_id, course_id, category_id, course_name, training_type, completion_date,
+                expiration_date, hours_completed
+           FROM training_records
+          WHERE organization_id = ? AND status = 'completed' AND completion_date <= ?{user_filter}"
+    )))
+    .bind(org_id)
+    .bind(as_of);
+    if let Some(m) = member {
+        q = q.bind(m);
+    }
+    let mut records: HashMap<Uuid, Vec<compliance::Record>> = HashMap::new();
+    for r in q.fetch_all(&mut *conn).await? {
+        records
+            .entry(r.user_id)
+            .or_default()
+            .push(compliance::Record {
+                id: r.id,
+                course_id: r.course_id,
+                category_id: r.category_id,
+                course_name: r.course_name,
+                training_type: r.training_type,
+                completion_date: r.completion_date,
+                expiration_date: r.expiration_date,
+                hours: r.hours_completed,
+            });
+    }
+    let mut q = sqlx::query_as::<_, WaiverRow>(AssertSqlSafe(format!(
+        "SELECT id, user_id, waiver_type, start_date, end_date, all_requirements
+           FROM training_waivers WHERE organization_id = ? AND active{user_filter}"
+    )))
+    .bind(org_id);
+    if let Some(m) = member {
+        q = q.bind(m);
+    }
+    let waiver_rows = q.fetch_all(&mut *conn).await?;
+    let targeted: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT waiver_id, requirement_id FROM training_waiver_requirements
+          WHERE organization_id = ?",
+    )
+    .bind(org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut waivers: HashMap<Uuid, Vec<compliance::Waiver>> = HashMap::new();
+    for w in waiver_rows {
+        waivers
+            .entry(w.user_id)
+            .or_default()
+            .push(compliance::Waiver {
+                id: w.id,
+                start: w.start_date,
+                end: w.end_date,
+                requirement_ids: (!w.all_requirements).then(|| {
+                    targeted
+                        .iter()
+                        .filter(|(wid, _)| *wid == w.id)
+                        .map(|(_, r)| *r)
+                        .collect()
+                }),
+                kind: w.waiver_type.replace('_', " "),
+            });
+    }
+    Ok(Inputs {
+        requirements,
+        members,
+        roles,
+        records,
+        waivers,
+    })
+}
+
+impl Inputs {
+    fn evaluate(&self, m: &MemberRow, as_of: NaiveDate) -> MemberCompliance {
+        let no_roles = Vec::new();
+        let member_roles = self.roles.get(&m.id).unwrap_or(&no_roles);
+        let applicable: Vec<compliance::Requirement> = self
+            .requirements
+            .iter()
+            .filter(|(r, _)| {
+                compliance::applies(
+                    &r.applies_to,
+                    &r.role_ids,
+                    &r.tier_ids,
+                    member_roles,
+                    m.tier_id,
+                )
+            })
+            .map(|(_, e)| e.clone())
+            .collect();
+        let exempt = m.training_exempt.unwrap_or(false).then(|| {
+            format!(
+                "{} member",
+                m.tier_name.as_deref().unwrap_or("exempt").to_lowercase()
+            )
+        });
+        compliance::member(
+            &applicable,
+            self.records.get(&m.id).map(Vec::as_slice).unwrap_or(&[]),
+            self.waivers.get(&m.id).map(Vec::as_slice).unwrap_or(&[]),
+            as_of,
+            exempt.as_deref(),
+        )
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ComplianceReport {
+    pub member_id: Uuid,
+    pub member_name: String,
+    #[serde(flatten)]
+    pub compliance: MemberCompliance,
+}
+
+/// One member's standing at `as_of` (default: the department's today): their own, or anyone's
+/// with `training.manage`.
+pub async fn member_compliance(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    member_id: Uuid,
+    as_of: Option<NaiveDate>,
+) -> AppResult<ComplianceReport> {
+    ctx.require(TRAINING_VIEW)?;
+    if member_id != ctx.user_id && !ctx.has(TRAINING_MANAGE) {
+        return Err(AppError::forbidden_permission(TRAINING_MANAGE));
+    }
+    let as_of = match as_of {
+        Some(d) => d,
+        None => today_for(ctx),
+    };
+    let inputs = inputs(conn, ctx.org_id, Some(member_id), as_of).await?;
+    let m = inputs.members.first().ok_or(AppError::NotFound)?;
+    Ok(ComplianceReport {
+        member_id: m.id,
+        member_name: format!("{} {}", m.first_name, m.last_name),
+        compliance: inputs.evaluate(m, as_of),
+    })
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixQuery {
+    pub as_of: Option<NaiveDate>,
+    /// green, yellow or red: only members of that colour.
+    #[param(schema_with = matrix_status_schema)]
+    pub status: Option<String>,
+    /// Only members whose name contains this.
+    pub q: Option<String>,
+    /// Only this requirement's column.
+    pub requirement_id: Option<Uuid>,
+}
+
+fn matrix_status_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(&["green", "yellow", "red"])
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MatrixColumn {
+    pub id: Uuid,
+    pub name: String,
+    pub requirement_type: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MatrixCell {
+    pub requirement_id: Uuid,
+    /// completed, in_progress, not_started, expired; none when it does not apply.
+    pub cell: String,
+    pub percent: Option<f64>,
+    pub explanation: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MatrixRow {
+    pub member_id: Uuid,
+    pub member_name: String,
+    pub member_status: String,
+    pub status: Colour,
+    pub reason: String,
+    pub requirements_met: usize,
+    pub requirements_total: usize,
+    pub cells: Vec<MatrixCell>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Matrix {
+    pub as_of: NaiveDate,
+    pub requirements: Vec<MatrixColumn>,
+    pub members: Vec<MatrixRow>,
+    pub green: usize,
+    pub yellow: usize,
+    pub red: usize,
+}
+
+/// Members (active, probationary, on leave) × active requirements (`training.manage`).
+pub async fn matrix(ctx: &Ctx, conn: &mut Conn, q: MatrixQuery) -> AppResult<Matrix> {
+    ctx.require(TRAINING_MANAGE)?;
+    let wanted = match q.status.as_deref() {
+        None | Some("") => None,
+        Some("green") => Some(Colour::Green),
+        Some("yellow") => Some(Colour::Yellow),
+        Some("red") => Some(Colour::Red),
+        Some(_) => return Err(AppError::field("status", "must be green, yellow or red")),
+    };
+    let term = crate::input::optional_text("q", q.q, 100)?.map(|t| t.to_lowercase());
+    let as_of = match q.as_of {
+        Some(d) => d,
+        None => today_for(ctx),
+    };
+    let inputs = inputs(conn, ctx.org_id, None, as_of).await?;
+    if let Some(r) = q.requirement_id
+        && !inputs.requirements.iter().any(|(x, _)| x.id == r)
+    {
+        return Err(AppError::field(
+            "requirement_id",
+            "is not an active requirement of this department",
+        ));
+    }
+    let columns: Vec<MatrixColumn> = inputs
+        .requirements
+        .iter()
+        .filter(|(r, _)| q.requirement_id.is_none_or(|id| id == r.id))
+        .map(|(r, _)| MatrixColumn {
+            id: r.id,
+            name: r.name.clone(),
+            requirement_type: r.requirement_type.clone(),
+        })
+        .collect();
+    let mut rows = Vec::new();
+    let (mut green, mut yellow, mut red) = (0, 0, 0);
+    for m in &inputs.members {
+        let name = format!("{} {}", m.first_name, m.last_name);
+        if let Some(t) = &term
+            && !name.to_lowercase().contains(t)
+        {
+            continue;
+        }
+        let c = inputs.evaluate(m, as_of);
+        match c.status {
+            Colour::Green => green += 1,
+            Colour::Yellow => yellow += 1,
+            Colour::Red => red += 1,
+        }
+        if wanted.is_some_and(|w| w != c.status) {
+            continue;
+        }
+        let cells = columns
+            .iter()
+            .map(
+                |col| match c.requirements.iter().find(|r| r.requirement_id == col.id) {
+                    Some(r) => MatrixCell {
+                        requirement_id: col.id,
+                        cell: if r.outcome == compliance::Outcome::Waived {
+                            "waived".into()
+                        } else {
+                            r.outcome.cell().into()
+                        },
+                        percent: Some(r.percent),
+                        explanation: Some(r.explanation.clone()),
+                    },
+                    None => MatrixCell {
+                        requirement_id: col.id,
+                        cell: if c.exempt { "exempt" } else { "none" }.into(),
+                        percent: None,
+                        explanation: None,
+                    },
+                },
+            )
+            .collect();
+        rows.push(MatrixRow {
+            member_id: m.id,
+            member_name: name,
+            member_status: m.status.clone(),
+            status: c.status,
+            reason: c.reason,
+            requirements_met: c.requirements_met,
+            requirements_total: c.requirements_total,
+            cells,
+        });
+    }
+    Ok(Matrix {
+        as_of,
+        requirements: columns,
+        members: rows,
+        green,
+        yellow,
+        red,
+    })
+}

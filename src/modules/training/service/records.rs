@@ -1,0 +1,431 @@
+//! Training records: the list (searched, filtered, a page at a time), one record, recording a
+//! completion for one member or a crew, writing a checked record (also for submissions and
+//! imports), and voiding one. A member with only `training.view` sees their own.
+
+use crate::auth::OrgId;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::courses::course;
+use super::{today_for, whose};
+use crate::audit::{self, Entry};
+use crate::auth::Ctx;
+use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
+use crate::db::{self, Conn, Tx};
+use crate::error::{AppError, AppResult};
+use crate::http::{Page, PageQuery};
+use crate::modules::training::compliance;
+use crate::modules::training::rules::RecordInput;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct TrainingRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub member_name: String,
+    pub course_id: Option<Uuid>,
+    pub category_id: Option<Uuid>,
+    pub course_name: String,
+    pub training_type: String,
+    pub completion_date: NaiveDate,
+    pub expiration_date: Option<NaiveDate>,
+    #[schema(value_type = f64)]
+    pub hours_completed: Decimal,
+    pub certification_number: Option<String>,
+    pub issuing_agency: Option<String>,
+    pub instructor: Option<String>,
+    pub location_id: Option<Uuid>,
+    /// completed, or cancelled (voided: kept, but it counts for nothing).
+    pub status: String,
+    pub rank_at_completion: Option<String>,
+    pub station_at_completion: Option<String>,
+    pub notes: Option<String>,
+    /// Shared by the records of one crew entry.
+    pub session_id: Option<Uuid>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+const RECORD_COLUMNS: &str = "r.id, r.user_id, CONCAT(u.first_name, ' ', u.last_name) AS \
+     member_name, r.course_id, r.category_id, r.course_name, r.training_type, r.completion_date, \
+     r.expiration_date, r.hours_completed, r.certification_number, r.issuing_agency, \
+     r.instructor, r.location_id, r.status, r.rank_at_completion, r.station_at_completion, \
+     r.notes, r.session_id, r.cancelled_at, r.cancel_reason, r.created_at";
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RecordQuery {
+    /// One member's records (members without `training.manage` see only their own).
+    pub user_id: Option<Uuid>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// completed or cancelled (default: both).
+    #[param(schema_with = record_status_schema)]
+    pub status: Option<String>,
+    pub category_id: Option<Uuid>,
+    /// Course name, certification number or member name contains.
+    pub q: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+fn record_status_schema() -> utoipa::openapi::Object {
+    crate::http::words_schema(&["completed", "cancelled"])
+}
+
+pub async fn list_records(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    q: RecordQuery,
+) -> AppResult<Page<TrainingRecord>> {
+    let user_id = whose(ctx, q.user_id)?;
+    let (page, per_page) = PageQuery::resolve(q.page, q.per_page)?;
+    if let Some(s) = &q.status
+        && !["completed", "cancelled"].contains(&s.as_str())
+    {
+        return Err(AppError::field("status", "must be completed or cancelled"));
+    }
+    if let (Some(f), Some(t)) = (q.from, q.to)
+        && f > t
+    {
+        return Err(AppError::field("to", "must not be before from"));
+    }
+    let term = crate::input::optional_text("q", q.q, 100)?;
+    let mut filter = String::from("r.organization_id = ?");
+    if user_id.is_some() {
+        filter.push_str(" AND r.user_id = ?");
+    }
+    if q.from.is_some() {
+        filter.push_str(" AND r.completion_date >= ?");
+    }
+    if q.to.is_some() {
+        filter.push_str(" AND r.completion_date <= ?");
+    }
+    if q.status.is_some() {
+        filter.push_str(" AND r.status = ?");
+    }
+    if q.category_id.is_some() {
+        filter.push_str(" AND r.category_id = ?");
+    }
+    let pattern = term.as_deref().map(crate::http::like_pattern);
+    if pattern.is_some() {
+        filter.push_str(
+            " AND CONCAT_WS(' ', r.course_name, r.certification_number, u.first_name, u.last_name) LIKE ?",
+        );
+    }
+    macro_rules! bind_all {
+        ($query:expr) => {{
+            let mut query = $query.bind(ctx.org_id);
+            if let Some(u) = user_id {
+                query = query.bind(u);
+            }
+            if let Some(f) = q.from {
+                query = query.bind(f);
+            }
+            if let Some(t) = q.to {
+                query = query.bind(t);
+            }
+            if let Some(s) = &q.status {
+                query = query.bind(s);
+            }
+            if let Some(c) = q.category_id {
+                query = query.bind(c);
+            }
+            if let Some(p) = &pattern {
+                query = query.bind(p);
+            }
+            query
+        }};
+    }
+    let total: i64 = bind_all!(sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM training_records r JOIN users u ON u.id = r.user_id WHERE {filter}"
+    ))))
+    .fetch_one(&mut *conn)
+    .await?;
+    let items: Vec<TrainingRecord> = bind_all!(sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {RECORD_COLUMNS} FROM training_records r JOIN users u ON u.id = r.user_id
+          WHERE {filter} ORDER BY r.completion_date DESC, r.id DESC LIMIT ? OFFSET ?"
+    ))))
+    .bind(per_page)
+    .bind(u64::from(page - 1) * u64::from(per_page))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Page {
+        items,
+        page,
+        per_page,
+        total: total as u64,
+    })
+}
+
+async fn record_row(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<TrainingRecord> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {RECORD_COLUMNS} FROM training_records r JOIN users u ON u.id = r.user_id
+          WHERE r.organization_id = ? AND r.id = ?"
+    )))
+    .bind(org_id)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(AppError::NotFound)
+}
+
+/// One record: the member's own, or any with `training.manage` (another's is not found).
+pub async fn get_record(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<TrainingRecord> {
+    ctx.require(TRAINING_VIEW)?;
+    let r = record_row(conn, ctx.org_id, id).await?;
+    if r.user_id != ctx.user_id && !ctx.has(TRAINING_MANAGE) {
+        return Err(AppError::NotFound);
+    }
+    Ok(r)
+}
+
+/// Records a completion for each member named (a crew: one session id for all), filling from
+/// the course what is not given and copying rank and station from the member.
+pub async fn create_records(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    input: RecordInput,
+) -> AppResult<Vec<TrainingRecord>> {
+    ctx.require(TRAINING_MANAGE)?;
+    let today = today_for(ctx);
+    let v = input.validate(today)?;
+    let course =
+        match v.course_id {
+            Some(id) => Some(course(tx, ctx.org_id, id).await?.ok_or_else(|| {
+                AppError::field("course_id", "is not a course of this department")
+            })?),
+            None => None,
+        };
+    let category_id = v
+        .category_id
+        .or(course.as_ref().and_then(|c| c.category_id));
+    if let Some(cat) = v.category_id
+        && !db::exists(tx, "training_categories", ctx.org_id, cat).await?
+    {
+        return Err(AppError::field(
+            "category_id",
+            "is not a training category of this department",
+        ));
+    }
+    if let Some(loc) = v.location_id
+        && !db::exists(tx, "locations", ctx.org_id, loc).await?
+    {
+        return Err(AppError::field(
+            "location_id",
+            "is not a location of this department",
+        ));
+    }
+    let placeholders = vec!["?"; v.user_ids.len()].join(",");
+    let mut query = sqlx::query_scalar::<_, Uuid>(AssertSqlSafe(format!(
+        "SELECT id FROM users WHERE organization_id = ? AND id IN ({placeholders})"
+    )))
+    .bind(ctx.org_id);
+    for u in &v.user_ids {
+        query = query.bind(u);
+    }
+    let found: std::collections::HashSet<Uuid> =
+        query.fetch_all(&mut **tx).await?.into_iter().collect();
+    if v.user_ids.iter().any(|u| !found.contains(u)) {
+        return Err(AppError::field(
+            "user_ids",
+            "must name only members of this department",
+        ));
+    }
+    let course_name = v
+        .course_name
+        .clone()
+        .or(course.as_ref().map(|c| c.name.clone()))
+        .unwrap_or_default();
+    let training_type = v
+        .training_type
+        .clone()
+        .or(course.as_ref().map(|c| c.training_type.clone()))
+        .unwrap_or_else(|| "continuing_education".into());
+    let hours = v
+        .hours
+        .or(course.as_ref().map(|c| c.duration_hours))
+        .unwrap_or_default();
+    let expiration = v.expiration_date.or_else(|| {
+        compliance::expiry_from_course(
+            v.completion_date,
+            course
+                .as_ref()
+                .and_then(|c| c.expiration_months)
+                .map(u32::from),
+        )
+    });
+    let issuing_agency = v
+        .issuing_agency
+        .clone()
+        .or(course.as_ref().and_then(|c| c.issuing_agency.clone()));
+    let session = (v.user_ids.len() > 1).then(db::new_id);
+    let mut created = Vec::with_capacity(v.user_ids.len());
+    for user in &v.user_ids {
+        created.push(
+            insert_record(
+                tx,
+                ctx,
+                &NewRecord {
+                    user_id: *user,
+                    course_id: v.course_id,
+                    category_id,
+                    course_name: &course_name,
+                    training_type: &training_type,
+                    completion_date: v.completion_date,
+                    expiration_date: expiration,
+                    hours,
+                    certification_number: v.certification_number.as_deref(),
+                    issuing_agency: issuing_agency.as_deref(),
+                    instructor: v.instructor.as_deref(),
+                    location_id: v.location_id,
+                    rank: v.rank_at_completion.as_deref(),
+                    station: v.station_at_completion.as_deref(),
+                    notes: v.notes.as_deref(),
+                    session_id: session,
+                    submission_id: None,
+                },
+            )
+            .await?,
+        );
+    }
+    Ok(created)
+}
+
+/// A record to write, checked already.
+pub(in crate::modules::training) struct NewRecord<'a> {
+    pub user_id: Uuid,
+    pub course_id: Option<Uuid>,
+    pub category_id: Option<Uuid>,
+    pub course_name: &'a str,
+    pub training_type: &'a str,
+    pub completion_date: NaiveDate,
+    pub expiration_date: Option<NaiveDate>,
+    pub hours: Decimal,
+    pub certification_number: Option<&'a str>,
+    pub issuing_agency: Option<&'a str>,
+    pub instructor: Option<&'a str>,
+    pub location_id: Option<Uuid>,
+    /// None: the member's rank (station) now.
+    pub rank: Option<&'a str>,
+    pub station: Option<&'a str>,
+    pub notes: Option<&'a str>,
+    pub session_id: Option<Uuid>,
+    pub submission_id: Option<Uuid>,
+}
+
+/// Writes a completed record (rank and station copied from the member when not given) and
+/// audits it.
+pub(in crate::modules::training) async fn insert_record(
+    tx: &mut Tx<'_>,
+    ctx: &Ctx,
+    r: &NewRecord<'_>,
+) -> AppResult<TrainingRecord> {
+    let id = db::new_id();
+    let now = db::now();
+    let inserted = sqlx::query(
+        "INSERT INTO training_records (id, organization_id, user_id, course_id, category_id,
+             course_name, training_type, completion_date, expiration_date, hours_completed,
+             certification_number, issuing_agency, instructor, location_id, status,
+             rank_at_completion, station_at_completion, notes, session_id, submission_id,
+             created_by, created_at, updated_at)
+         SELECT ?, u.organization_id, u.id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'completed',
+                COALESCE(?, u.`rank`), COALESCE(?, u.station), ?, ?, ?, ?, ?, ?
+           FROM users u WHERE u.organization_id = ? AND u.id = ?",
+    )
+    .bind(id)
+    .bind(r.course_id)
+    .bind(r.category_id)
+    .bind(r.course_name)
+    .bind(r.training_type)
+    .bind(r.completion_date)
+    .bind(r.expiration_date)
+    .bind(r.hours)
+    .bind(r.certification_number)
+    .bind(r.issuing_agency)
+    .bind(r.instructor)
+    .bind(r.location_id)
+    .bind(r.rank)
+    .bind(r.station)
+    .bind(r.notes)
+    .bind(r.session_id)
+    .bind(r.submission_id)
+    .bind(ctx.user_id)
+    .bind(now)
+    .bind(now)
+    .bind(ctx.org_id)
+    .bind(r.user_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(AppError::field(
+            "user_ids",
+            "must name only members of this department",
+        ));
+    }
+    let record = record_row(tx, ctx.org_id, id).await?;
+    audit::record(
+        tx,
+        &ctx.actor(),
+        Entry::new("training.record_created", "training_record", id)
+            .changes(serde_json::to_value(&record).map_err(anyhow::Error::new)?),
+    )
+    .await?;
+    crate::module::tell(ctx, tx, super::super::RECORDS_CHANGED, r.user_id).await?;
+    Ok(record)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoidRecord {
+    #[schema(max_length = 500)]
+    pub reason: String,
+}
+
+/// Voids a record: kept and shown, marked cancelled, counting for nothing; audited.
+pub async fn void_record(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    input: VoidRecord,
+) -> AppResult<TrainingRecord> {
+    ctx.require(TRAINING_MANAGE)?;
+    let reason = crate::input::required_text("reason", &input.reason, 500)?;
+    let before = record_row(tx, ctx.org_id, id).await?;
+    if before.status == "cancelled" {
+        return Err(AppError::Conflict("the record is already void".into()));
+    }
+    db::transition(
+        tx,
+        sqlx::query(
+            "UPDATE training_records SET status = 'cancelled', cancelled_at = ?, cancelled_by = ?,
+                 cancel_reason = ?, updated_at = ?
+              WHERE organization_id = ? AND id = ? AND status = 'completed'",
+        )
+        .bind(db::now())
+        .bind(ctx.user_id)
+        .bind(&reason)
+        .bind(db::now())
+        .bind(ctx.org_id)
+        .bind(id),
+        "the record has just been voided by someone else",
+    )
+    .await?;
+    audit::record(
+        tx,
+        &ctx.actor(),
+        Entry::new("training.record_voided", "training_record", id).changes(serde_json::json!({
+            "member": before.user_id, "course_name": before.course_name,
+            "completion_date": before.completion_date, "reason": reason,
+        })),
+    )
+    .await?;
+    // Whatever counted the record (a program's credit) takes it back.
+    crate::module::tell(ctx, tx, super::super::RECORDS_CHANGED, before.user_id).await?;
+    record_row(tx, ctx.org_id, id).await
+}
