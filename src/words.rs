@@ -24,7 +24,7 @@ macro_rules! words {
             /// Every word, in declaration order.
             pub const WORDS: &'static [&'static str] = &[$($word),+];
 
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self {
                     $( $name::$variant => $word ),+
                 }

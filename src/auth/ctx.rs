@@ -13,13 +13,19 @@ use uuid::Uuid;
 
 use crate::audit::Actor;
 use crate::error::{AppError, AppResult};
+use crate::members::rules::MemberStatus;
 use crate::state::AppState;
 
 pub const ACCESS_COOKIE: &str = "logbook_access";
 pub const REFRESH_COOKIE: &str = "logbook_refresh";
 
-/// Member statuses that may sign in.
-pub const SIGN_IN_STATUSES: &[&str] = &["active", "probationary", "leave", "retired"];
+/// Member statuses that may sign in (their words, from `MemberStatus`).
+pub const SIGN_IN_STATUSES: &[&str] = &[
+    MemberStatus::Active.as_str(),
+    MemberStatus::Probationary.as_str(),
+    MemberStatus::Leave.as_str(),
+    MemberStatus::Retired.as_str(),
+];
 
 /// `SIGN_IN_STATUSES` as one value for SQL: `FIND_IN_SET(u.status, ?)` bound to this keeps the
 /// list in one place.

@@ -25,6 +25,7 @@ pub use records::{
 };
 pub use requirements::{Requirement, create_requirement, requirements, update_requirement};
 
+use crate::members::rules::MemberStatus;
 use crate::auth::OrgId;
 
 use chrono::NaiveDate;
@@ -68,8 +69,12 @@ pub const SEEDED_TIERS: &[(&str, &str, u16, bool, bool, bool)] = &[
     ("life", "Life", 20, true, true, true),
 ];
 
-/// The statuses of members the department matrix shows.
-pub const MATRIX_STATUSES: &[&str] = &["active", "probationary", "leave"];
+/// The members the matrix, the ISO report and expiry notices are about (`MemberStatus` words).
+pub const MATRIX_STATUSES: &[&str] = &[
+    MemberStatus::Active.as_str(),
+    MemberStatus::Probationary.as_str(),
+    MemberStatus::Leave.as_str(),
+];
 
 /// The members a form offers to choose (those the matrix counts), by last name.
 pub async fn member_choices(
