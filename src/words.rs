@@ -37,6 +37,18 @@ macro_rules! words {
                 }
             }
 
+            /// A query's optional filter word: none, or one of the words (else a field error).
+            pub fn parse_filter(
+                field: &str,
+                word: Option<&str>,
+            ) -> $crate::error::AppResult<Option<$name>> {
+                word.map(|w| {
+                    $name::parse(w)
+                        .ok_or_else(|| $crate::error::AppError::field(field, $name::must_be()))
+                })
+                .transpose()
+            }
+
             /// "must be one of …", for a field error.
             pub fn must_be() -> String {
                 format!("must be one of {}", Self::WORDS.join(", "))
@@ -139,6 +151,12 @@ mod tests {
             "{err}"
         );
         assert_eq!(Demo::must_be(), "must be one of draft, pending_review");
+        assert_eq!(Demo::parse_filter("status", None).unwrap(), None);
+        assert_eq!(
+            Demo::parse_filter("status", Some("draft")).unwrap(),
+            Some(Demo::Draft)
+        );
+        assert!(Demo::parse_filter("status", Some("")).is_err());
         assert!(Demo::Draft == "draft");
         let schema = serde_json::to_value(Demo::schema_object()).unwrap();
         assert_eq!(

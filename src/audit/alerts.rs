@@ -106,13 +106,7 @@ const ALERT_COLUMNS: &str = "id, alert_type, severity, message, user_id, ip_addr
 pub async fn list(ctx: &Ctx, tx: &mut Tx<'_>, q: AlertQuery) -> AppResult<Page<Alert>> {
     ctx.require(AUDIT_VIEW)?;
     let (page, per_page) = crate::http::PageQuery::resolve(q.page, q.per_page)?;
-    let status = match q.status.as_deref() {
-        None => None,
-        Some(s) => Some(
-            AlertStatus::parse(s)
-                .ok_or_else(|| AppError::field("status", AlertStatus::must_be()))?,
-        ),
-    };
+    let status = AlertStatus::parse_filter("status", q.status.as_deref())?;
     let total: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM security_alerts WHERE organization_id = ? AND (? IS NULL OR status = ?)",
     )

@@ -53,7 +53,8 @@ pub struct Notifier {
 impl Notifier {
     pub fn new(public_url: &str) -> Notifier {
         Notifier {
-            public_url: public_url.trim_end_matches('/').into(),
+            // The configuration has already dropped a trailing slash.
+            public_url: public_url.into(),
         }
     }
 }

@@ -228,6 +228,18 @@ pub fn beside(
     by_field
 }
 
+/// A date field that may be left empty (None), else `parse_date`.
+pub fn parse_optional_date(
+    field: &str,
+    raw: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<chrono::NaiveDate> {
+    match raw.trim() {
+        "" => None,
+        _ => parse_date(field, raw, errors),
+    }
+}
+
 /// `?done=…`: the word a page's redirect after a save carries, for the notice it shows.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct DoneQuery {

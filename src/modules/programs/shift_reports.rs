@@ -203,13 +203,7 @@ pub async fn list(
 ) -> AppResult<Page<ShiftReport>> {
     ctx.require(TRAINING_VIEW)?;
     let (page, per_page) = PageQuery::resolve(q.page, q.per_page)?;
-    let status = match q.status.as_deref() {
-        None => None,
-        Some(s) => Some(
-            ReviewStatus::parse(s)
-                .ok_or_else(|| AppError::field("status", ReviewStatus::must_be()))?,
-        ),
-    };
+    let status = ReviewStatus::parse_filter("status", q.status.as_deref())?;
     let manage = ctx.has(TRAINING_MANAGE);
     if !manage && q.trainee_id.is_some_and(|t| t != ctx.user_id) {
         return Err(AppError::forbidden_permission(TRAINING_MANAGE));

@@ -80,13 +80,8 @@ pub struct Outbox {
 pub async fn outbox(ctx: &Ctx, conn: &mut Conn, q: OutboxQuery) -> AppResult<Outbox> {
     ctx.require(SETTINGS_MANAGE)?;
     let (page, per_page) = PageQuery::resolve(q.page, q.per_page)?;
-    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(
-            OutboxStatus::parse(s)
-                .ok_or_else(|| AppError::field("status", OutboxStatus::must_be()))?,
-        ),
-    };
+    let status =
+        OutboxStatus::parse_filter("status", q.status.as_deref().filter(|s| !s.is_empty()))?;
     let mut counts = OutboxCounts::default();
     let rows: Vec<(OutboxStatus, i64)> = sqlx::query_as(
         "SELECT status, COUNT(*) FROM email_outbox WHERE organization_id = ? GROUP BY status",

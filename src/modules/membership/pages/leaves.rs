@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use axum::{Form, Router};
-use chrono::NaiveDate;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -51,13 +50,6 @@ pub struct LeaveForm {
     reason: String,
     #[serde(default)]
     exempt: Option<String>,
-}
-
-fn opt_date(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
-    match raw.trim() {
-        "" => None,
-        _ => parse_date(field, raw, errors),
-    }
 }
 
 pub struct LeaveRow {
@@ -175,10 +167,7 @@ async fn grant_leave(
     ctx.require(MEMBERS_MANAGE)?;
     let mut errors = Vec::new();
     let start = parse_date("start_date", &form.start_date, &mut errors);
-    let end = match form.end_date.trim() {
-        "" => None,
-        _ => parse_date("end_date", &form.end_date, &mut errors),
-    };
+    let end = crate::web::parse_optional_date("end_date", &form.end_date, &mut errors);
     if let Some(start) = start {
         let input = leaves::NewLeave {
             user_id: id,
@@ -348,7 +337,7 @@ async fn leave_update(
     }
     let mut errors = Vec::new();
     let start = parse_date("start_date", &form.start_date, &mut errors);
-    let end = opt_date("end_date", &form.end_date, &mut errors);
+    let end = crate::web::parse_optional_date("end_date", &form.end_date, &mut errors);
     if let Some(start) = start {
         let patch = leaves::LeavePatch {
             leave_type: Some(form.leave_type.clone()),

@@ -115,13 +115,7 @@ pub async fn enrollments(
     q: EnrollmentQuery,
 ) -> AppResult<Vec<Enrollment>> {
     let user = training::whose(ctx, q.user_id)?;
-    let status = match q.status.as_deref() {
-        None => None,
-        Some(s) => Some(
-            EnrollmentStatus::parse(s)
-                .ok_or_else(|| AppError::field("status", EnrollmentStatus::must_be()))?,
-        ),
-    };
+    let status = EnrollmentStatus::parse_filter("status", q.status.as_deref())?;
     let mut filter = String::from("e.organization_id = ?");
     if user.is_some() {
         filter.push_str(" AND e.user_id = ?");

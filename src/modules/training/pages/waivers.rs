@@ -41,13 +41,6 @@ fn dates(start: chrono::NaiveDate, end: Option<chrono::NaiveDate>) -> String {
     }
 }
 
-fn opt_date(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<chrono::NaiveDate> {
-    match raw.trim() {
-        "" => None,
-        _ => parse_date(field, raw, errors),
-    }
-}
-
 pub struct WaiverRow {
     pub id: Uuid,
     pub member_id: Uuid,
@@ -253,7 +246,7 @@ async fn grant_waiver(
         errors.push(FieldError::new("user_id", "is required"));
     }
     let start = parse_date("start_date", &form.start_date, &mut errors);
-    let end = opt_date("end_date", &form.end_date, &mut errors);
+    let end = crate::web::parse_optional_date("end_date", &form.end_date, &mut errors);
     let requirement_ids: Vec<Uuid> = if form.scope == "chosen" {
         let ids: Vec<Uuid> = form
             .requirement_ids
