@@ -137,8 +137,7 @@ pub const fn empty(name: &'static str, router: fn() -> Router<AppState>) -> Modu
 mod tests {
     /// The kernel and the platform never name a module: only `app.rs` (which installs the list)
     /// and the modules themselves may use the `modules` path.
-    #[test]
-    fn nothing_below_the_modules_names_one() {
+    fn sources() -> (std::path::PathBuf, Vec<std::path::PathBuf>) {
         fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
             for entry in std::fs::read_dir(dir).expect("read src") {
                 let path = entry.expect("entry").path();
@@ -153,6 +152,12 @@ mod tests {
         let mut files = Vec::new();
         walk(&src, &mut files);
         assert!(files.len() > 50, "found only {} source files", files.len());
+        (src, files)
+    }
+
+    #[test]
+    fn nothing_below_the_modules_names_one() {
+        let (src, files) = sources();
         // Spelled in two parts so that this file does not name what it looks for.
         let needles = [
             ["crate", "::modules"].concat(),
@@ -174,6 +179,36 @@ mod tests {
         assert!(
             offenders.is_empty(),
             "only src/app.rs and the modules may name a module:\n{}",
+            offenders.join("\n")
+        );
+    }
+
+    /// Handlers stay thin: page and API files (`pages.rs`, `pages/`, `api.rs`) call services;
+    /// the SQL lives beside the rules, in the service files.
+    #[test]
+    fn handler_files_hold_no_sql() {
+        let (src, files) = sources();
+        let needle = ["sqlx", "::query"].concat();
+        let mut offenders = Vec::new();
+        for file in files {
+            let rel = file.strip_prefix(&src).expect("under src");
+            let handler = rel
+                .file_name()
+                .is_some_and(|n| n == "pages.rs" || n == "api.rs")
+                || rel.components().any(|c| c.as_os_str() == "pages");
+            if !handler {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).expect("read source");
+            for (n, line) in text.lines().enumerate() {
+                if line.contains(needle.as_str()) {
+                    offenders.push(format!("src/{}:{}: {}", rel.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "SQL belongs in a service file, not a handler:\n{}",
             offenders.join("\n")
         );
     }

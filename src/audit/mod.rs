@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod api;
 pub mod chain;
+pub mod log;
 pub mod pages;
 
 pub use chain::{Actor, Entry, Severity, record};

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::alerts::{self, Alert, AlertQuery, ResolveInput};
-use super::api::{LogEntry, LogQuery, query_logs};
 use super::chain::{self, VerifyReport};
+use super::log::{LogEntry, LogQuery, query_logs};
 use crate::auth::Ctx;
 use crate::auth::permissions::AUDIT_VIEW;
 use crate::error::{AppError, AppResult};
@@ -108,13 +108,7 @@ async fn member_options(
     ctx: &Ctx,
     selected: &str,
 ) -> AppResult<Vec<MemberOption>> {
-    let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
-        "SELECT id, first_name, last_name, username FROM users WHERE organization_id = ?
-          ORDER BY last_name, first_name, username",
-    )
-    .bind(ctx.org_id)
-    .fetch_all(&state.db)
-    .await?;
+    let rows = super::log::actors(ctx, &state.db).await?;
     Ok(rows
         .into_iter()
         .map(|(id, first, last, username)| {

@@ -174,6 +174,19 @@ pub async fn load(conn: &mut Conn, org_id: OrgId, id: Uuid, lock: bool) -> AppRe
         .ok_or(AppError::NotFound)
 }
 
+/// A member's name, "First Last" (not found in another department).
+pub async fn name_of(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<String> {
+    let (first, last): (String, String) = sqlx::query_as(
+        "SELECT first_name, last_name FROM users WHERE organization_id = ? AND id = ?",
+    )
+    .bind(org_id)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    Ok(format!("{first} {last}").trim().to_string())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Directory
 

@@ -186,16 +186,7 @@ async fn members_of(
     org_id: OrgId,
     role_id: Uuid,
 ) -> AppResult<(Vec<RoleMember>, Vec<MemberOption>)> {
-    let rows: Vec<(Uuid, String, String, String, bool)> = sqlx::query_as(
-        "SELECT u.id, u.first_name, u.last_name, u.username,
-                EXISTS(SELECT 1 FROM user_roles ur WHERE ur.user_id = u.id AND ur.role_id = ?) AS holds
-           FROM users u WHERE u.organization_id = ?
-          ORDER BY u.last_name, u.first_name, u.username",
-    )
-    .bind(role_id)
-    .bind(org_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = service::members_with_role(conn, org_id, role_id).await?;
     let mut members = Vec::new();
     let mut candidates = Vec::new();
     for (user_id, first, last, username, holds) in rows {

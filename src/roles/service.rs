@@ -561,6 +561,25 @@ async fn member_exists(conn: &mut Conn, org_id: OrgId, user_id: Uuid) -> AppResu
     Ok(())
 }
 
+/// Every member of the department with whether they hold the role: id, first and last name,
+/// username, holds; by last name.
+pub async fn members_with_role(
+    conn: &mut Conn,
+    org_id: OrgId,
+    role_id: Uuid,
+) -> AppResult<Vec<(Uuid, String, String, String, bool)>> {
+    Ok(sqlx::query_as(
+        "SELECT u.id, u.first_name, u.last_name, u.username,
+                EXISTS(SELECT 1 FROM user_roles ur WHERE ur.user_id = u.id AND ur.role_id = ?) AS holds
+           FROM users u WHERE u.organization_id = ?
+          ORDER BY u.last_name, u.first_name, u.username",
+    )
+    .bind(role_id)
+    .bind(org_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 pub async fn member_roles(ctx: &Ctx, conn: &mut Conn, user_id: Uuid) -> AppResult<Vec<MemberRole>> {
     if user_id != ctx.user_id {
         ctx.require(MEMBERS_VIEW)?;

@@ -9,6 +9,7 @@ use chrono::{Duration, NaiveDate};
 use uuid::Uuid;
 
 use super::service::EnrollmentStatus;
+use super::shift_reports::ReviewStatus;
 use crate::audit::{self, Actor, Entry};
 use crate::auth::permissions::TRAINING_MANAGE;
 use crate::jobs::JobCtx;
@@ -40,11 +41,12 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
            FROM program_enrollments e
            JOIN users u ON u.id = e.user_id
            JOIN training_programs p ON p.id = e.program_id
-          WHERE e.organization_id = ? AND e.status = 'active'
+          WHERE e.organization_id = ? AND e.status = ?
             AND e.target_completion_date IS NOT NULL AND e.target_completion_date <= ?
           ORDER BY e.target_completion_date",
     )
     .bind(org)
+    .bind(EnrollmentStatus::Active)
     .bind(today + Duration::days(WARN_DAYS))
     .fetch_all(&mut *conn)
     .await?;
@@ -155,10 +157,11 @@ async fn escalate_unread_reports(ctx: &JobCtx) -> anyhow::Result<u64> {
         "SELECT s.id, s.trainee_id, s.officer_id,
                 CONCAT(t.first_name, ' ', t.last_name) AS trainee, s.shift_date
            FROM shift_completion_reports s JOIN users t ON t.id = s.trainee_id
-          WHERE s.organization_id = ? AND s.review_status = 'approved'
+          WHERE s.organization_id = ? AND s.review_status = ?
             AND s.trainee_acknowledged_at IS NULL AND s.reviewed_at < ?",
     )
     .bind(org)
+    .bind(ReviewStatus::Approved)
     .bind(crate::db::now() - Duration::days(ACKNOWLEDGE_DAYS))
     .fetch_all(&state.db)
     .await?;

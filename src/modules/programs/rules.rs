@@ -5,24 +5,41 @@
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-/// An officer's decision on an item stays until cleared; otherwise the credits decide.
-pub fn item_status(stored: &str, value: Decimal, target: Decimal) -> &'static str {
-    match stored {
-        "verified" => "verified",
-        "waived" => "waived",
-        _ if value >= target => "completed",
-        _ if value > Decimal::ZERO => "in_progress",
-        _ => "not_started",
+crate::words! {
+    /// Where one item of an enrollment stands: by its credits (not started, in progress,
+    /// completed) or by an officer's decision (verified, waived).
+    pub enum ItemStatus {
+        NotStarted = "not_started",
+        InProgress = "in_progress",
+        Completed = "completed",
+        Verified = "verified",
+        Waived = "waived",
     }
 }
 
-pub fn is_done(status: &str) -> bool {
-    matches!(status, "completed" | "verified" | "waived")
+impl ItemStatus {
+    /// Counts as done for the phase and the program.
+    pub fn done(self) -> bool {
+        matches!(
+            self,
+            ItemStatus::Completed | ItemStatus::Verified | ItemStatus::Waived
+        )
+    }
+}
+
+/// An officer's decision on an item stays until cleared; otherwise the credits decide.
+pub fn item_status(stored: ItemStatus, value: Decimal, target: Decimal) -> ItemStatus {
+    match stored {
+        ItemStatus::Verified | ItemStatus::Waived => stored,
+        _ if value >= target => ItemStatus::Completed,
+        _ if value > Decimal::ZERO => ItemStatus::InProgress,
+        _ => ItemStatus::NotStarted,
+    }
 }
 
 /// 0–100, one decimal.
-pub fn item_percent(status: &str, value: Decimal, target: Decimal) -> Decimal {
-    if is_done(status) {
+pub fn item_percent(status: ItemStatus, value: Decimal, target: Decimal) -> Decimal {
+    if status.done() {
         return Decimal::ONE_HUNDRED;
     }
     if target <= Decimal::ZERO {
@@ -37,7 +54,7 @@ pub fn item_percent(status: &str, value: Decimal, target: Decimal) -> Decimal {
 #[derive(Debug, Clone)]
 pub struct ItemState {
     pub required: bool,
-    pub status: String,
+    pub status: ItemStatus,
     pub percent: Decimal,
 }
 
@@ -54,16 +71,16 @@ impl PhaseState {
     pub fn complete(&self) -> bool {
         let required: Vec<&ItemState> = self.items.iter().filter(|i| i.required).collect();
         if required.is_empty() {
-            self.items.iter().all(|i| is_done(&i.status))
+            self.items.iter().all(|i| i.status.done())
         } else {
-            required.iter().all(|i| is_done(&i.status))
+            required.iter().all(|i| i.status.done())
         }
     }
 
     pub fn to_do(&self) -> usize {
         self.items
             .iter()
-            .filter(|i| i.required && !is_done(&i.status))
+            .filter(|i| i.required && !i.status.done())
             .count()
     }
 }
@@ -161,11 +178,11 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn item(required: bool, status: &str) -> ItemState {
+    fn item(required: bool, status: ItemStatus) -> ItemState {
         ItemState {
             required,
-            status: status.into(),
-            percent: if is_done(status) {
+            status,
+            percent: if status.done() {
                 Decimal::ONE_HUNDRED
             } else {
                 Decimal::ZERO
@@ -183,28 +200,28 @@ mod tests {
 
     #[test]
     fn an_item_is_done_by_credit_or_by_an_officer() {
-        assert_eq!(item_status("not_started", d("0"), d("1")), "not_started");
-        assert_eq!(item_status("not_started", d("0.5"), d("1")), "in_progress");
-        assert_eq!(item_status("in_progress", d("24"), d("24")), "completed");
-        assert_eq!(item_status("completed", d("3"), d("24")), "in_progress");
-        assert_eq!(item_status("verified", d("0"), d("5")), "verified");
-        assert_eq!(item_status("waived", d("0"), d("5")), "waived");
-        assert_eq!(item_percent("in_progress", d("6"), d("24")), d("25.0"));
-        assert_eq!(item_percent("completed", d("30"), d("24")), d("100"));
-        assert_eq!(item_percent("in_progress", d("1"), d("3")), d("33.3"));
-        assert_eq!(item_percent("waived", d("0"), d("3")), d("100"));
+        assert_eq!(item_status(ItemStatus::NotStarted, d("0"), d("1")), ItemStatus::NotStarted);
+        assert_eq!(item_status(ItemStatus::NotStarted, d("0.5"), d("1")), ItemStatus::InProgress);
+        assert_eq!(item_status(ItemStatus::InProgress, d("24"), d("24")), ItemStatus::Completed);
+        assert_eq!(item_status(ItemStatus::Completed, d("3"), d("24")), ItemStatus::InProgress);
+        assert_eq!(item_status(ItemStatus::Verified, d("0"), d("5")), ItemStatus::Verified);
+        assert_eq!(item_status(ItemStatus::Waived, d("0"), d("5")), ItemStatus::Waived);
+        assert_eq!(item_percent(ItemStatus::InProgress, d("6"), d("24")), d("25.0"));
+        assert_eq!(item_percent(ItemStatus::Completed, d("30"), d("24")), d("100"));
+        assert_eq!(item_percent(ItemStatus::InProgress, d("1"), d("3")), d("33.3"));
+        assert_eq!(item_percent(ItemStatus::Waived, d("0"), d("3")), d("100"));
     }
 
     #[test]
     fn the_rollup_is_the_mean_of_the_required_items() {
-        let mut half = item(true, "in_progress");
+        let mut half = item(true, ItemStatus::InProgress);
         half.percent = d("50");
         let phases = vec![
-            phase(1, false, vec![item(true, "completed"), half]),
+            phase(1, false, vec![item(true, ItemStatus::Completed), half]),
             phase(
                 2,
                 false,
-                vec![item(true, "not_started"), item(false, "completed")],
+                vec![item(true, ItemStatus::NotStarted), item(false, ItemStatus::Completed)],
             ),
         ];
         assert_eq!(rollup(&phases), d("50.0"));
@@ -212,7 +229,7 @@ mod tests {
         let optional = vec![phase(
             1,
             false,
-            vec![item(false, "completed"), item(false, "not_started")],
+            vec![item(false, ItemStatus::Completed), item(false, ItemStatus::NotStarted)],
         )];
         assert_eq!(rollup(&optional), d("50.0"));
         assert_eq!(rollup(&[]), d("0"));
@@ -221,9 +238,9 @@ mod tests {
     #[test]
     fn phases_advance_on_their_own_until_one_needs_a_sign_off() {
         let phases = vec![
-            phase(1, false, vec![item(true, "completed")]),
-            phase(2, true, vec![item(true, "verified")]),
-            phase(3, false, vec![item(true, "not_started")]),
+            phase(1, false, vec![item(true, ItemStatus::Completed)]),
+            phase(2, true, vec![item(true, ItemStatus::Verified)]),
+            phase(3, false, vec![item(true, ItemStatus::NotStarted)]),
         ];
         let s = standing("phases", &phases, Some(Uuid::from_u128(1)), &[]);
         assert_eq!(s.current_phase, Some(Uuid::from_u128(2)));
@@ -243,9 +260,9 @@ mod tests {
             phase(
                 1,
                 false,
-                vec![item(true, "completed"), item(false, "not_started")],
+                vec![item(true, ItemStatus::Completed), item(false, ItemStatus::NotStarted)],
             ),
-            phase(2, false, vec![item(true, "not_started")]),
+            phase(2, false, vec![item(true, ItemStatus::NotStarted)]),
         ];
         let s = standing("sequential", &phases, None, &[]);
         assert_eq!(s.current_phase, Some(Uuid::from_u128(2)));
@@ -254,15 +271,15 @@ mod tests {
     #[test]
     fn the_program_completes_after_the_last_phase_and_its_sign_off() {
         let done = vec![
-            phase(1, false, vec![item(true, "completed")]),
-            phase(2, false, vec![item(true, "waived")]),
+            phase(1, false, vec![item(true, ItemStatus::Completed)]),
+            phase(2, false, vec![item(true, ItemStatus::Waived)]),
         ];
         let s = standing("phases", &done, Some(Uuid::from_u128(1)), &[]);
         assert!(s.complete);
         assert_eq!(s.percent, d("100.0"));
         let signed = vec![
-            phase(1, false, vec![item(true, "completed")]),
-            phase(2, true, vec![item(true, "completed")]),
+            phase(1, false, vec![item(true, ItemStatus::Completed)]),
+            phase(2, true, vec![item(true, ItemStatus::Completed)]),
         ];
         let s = standing("phases", &signed, Some(Uuid::from_u128(2)), &[]);
         assert!(!s.complete && s.awaiting_sign_off);
@@ -275,8 +292,8 @@ mod tests {
         assert!(s.complete);
         // A forced sign-off passes a phase with items still open.
         let open = vec![
-            phase(1, false, vec![item(true, "completed")]),
-            phase(2, true, vec![item(true, "in_progress")]),
+            phase(1, false, vec![item(true, ItemStatus::Completed)]),
+            phase(2, true, vec![item(true, ItemStatus::InProgress)]),
         ];
         let s = standing("phases", &open, Some(Uuid::from_u128(2)), &[]);
         assert!(!s.complete && !s.awaiting_sign_off);
@@ -295,17 +312,17 @@ mod tests {
     fn credit_taken_back_keeps_the_member_in_an_open_later_phase_and_reopens_completion() {
         // The member is in phase 2; credit in phase 1 was taken back (a voided record).
         let phases = vec![
-            phase(1, false, vec![item(true, "in_progress")]),
-            phase(2, false, vec![item(true, "completed")]),
+            phase(1, false, vec![item(true, ItemStatus::InProgress)]),
+            phase(2, false, vec![item(true, ItemStatus::Completed)]),
         ];
         let s = standing("phases", &phases, Some(Uuid::from_u128(2)), &[]);
         assert_eq!(s.current_phase, Some(Uuid::from_u128(1)));
         assert!(!s.complete);
         // While a later phase is open, the member stays where they are.
         let three = vec![
-            phase(1, false, vec![item(true, "in_progress")]),
-            phase(2, true, vec![item(true, "completed")]),
-            phase(3, false, vec![item(true, "not_started")]),
+            phase(1, false, vec![item(true, ItemStatus::InProgress)]),
+            phase(2, true, vec![item(true, ItemStatus::Completed)]),
+            phase(3, false, vec![item(true, ItemStatus::NotStarted)]),
         ];
         let s = standing("phases", &three, Some(Uuid::from_u128(2)), &[]);
         assert_eq!(s.current_phase, Some(Uuid::from_u128(2)));
@@ -331,15 +348,15 @@ mod tests {
     #[test]
     fn a_flexible_program_has_no_order() {
         let phases = vec![
-            phase(1, true, vec![item(true, "not_started")]),
-            phase(2, false, vec![item(true, "completed")]),
+            phase(1, true, vec![item(true, ItemStatus::NotStarted)]),
+            phase(2, false, vec![item(true, ItemStatus::Completed)]),
         ];
         let s = standing("flexible", &phases, None, &[]);
         assert_eq!(s.current_phase, Some(Uuid::from_u128(1)));
         assert!(!s.complete && !s.awaiting_sign_off);
         let phases = vec![
-            phase(1, true, vec![item(true, "completed")]),
-            phase(2, false, vec![item(true, "completed")]),
+            phase(1, true, vec![item(true, ItemStatus::Completed)]),
+            phase(2, false, vec![item(true, ItemStatus::Completed)]),
         ];
         assert!(standing("flexible", &phases, None, &[]).complete);
     }

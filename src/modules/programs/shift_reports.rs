@@ -210,10 +210,10 @@ pub async fn list(
     }
     let mut filter = String::from("s.organization_id = ?");
     filter.push_str(if manage {
-        " AND (s.review_status <> 'draft' OR s.officer_id = ?)
-          AND (s.trainee_id <> ? OR s.review_status = 'approved')"
+        " AND (s.review_status <> ? OR s.officer_id = ?)
+          AND (s.trainee_id <> ? OR s.review_status = ?)"
     } else {
-        " AND s.trainee_id = ? AND s.review_status = 'approved'"
+        " AND s.trainee_id = ? AND s.review_status = ?"
     });
     if q.trainee_id.is_some() {
         filter.push_str(" AND s.trainee_id = ?");
@@ -223,9 +223,15 @@ pub async fn list(
     }
     macro_rules! bind_all {
         ($query:expr) => {{
-            let mut query = $query.bind(ctx.org_id).bind(ctx.user_id);
+            let mut query = $query.bind(ctx.org_id);
             if manage {
-                query = query.bind(ctx.user_id);
+                query = query
+                    .bind(ReviewStatus::Draft)
+                    .bind(ctx.user_id)
+                    .bind(ctx.user_id)
+                    .bind(ReviewStatus::Approved);
+            } else {
+                query = query.bind(ctx.user_id).bind(ReviewStatus::Approved);
             }
             if let Some(t) = q.trainee_id {
                 query = query.bind(t);
@@ -620,10 +626,11 @@ pub async fn review(
     ctx.require(TRAINING_MANAGE)?;
     let r = lock(tx, ctx, id).await?;
     let notes = optional_paragraphs("notes", input.notes, 1000)?;
-    if !matches!(input.decision.as_str(), "approved" | "flagged") {
-        return Err(AppError::field("decision", "must be approved or flagged"));
-    }
-    if input.decision == "flagged" && notes.is_none() {
+    let decision = match ReviewStatus::parse(&input.decision) {
+        Some(d @ (ReviewStatus::Approved | ReviewStatus::Flagged)) => d,
+        _ => return Err(AppError::field("decision", "must be approved or flagged")),
+    };
+    if decision == ReviewStatus::Flagged && notes.is_none() {
         return Err(AppError::field("notes", "say what needs changing"));
     }
     if r.officer_id == ctx.user_id || r.trainee_id == ctx.user_id {
@@ -643,18 +650,19 @@ pub async fn review(
         sqlx::query(
             "UPDATE shift_completion_reports SET review_status = ?, reviewed_by = ?,
                  reviewed_at = ?, updated_at = ?
-              WHERE organization_id = ? AND id = ? AND review_status = 'pending_review'",
+              WHERE organization_id = ? AND id = ? AND review_status = ?",
         )
-        .bind(&input.decision)
+        .bind(decision)
         .bind(ctx.user_id)
         .bind(now)
         .bind(now)
         .bind(ctx.org_id)
-        .bind(id),
+        .bind(id)
+        .bind(ReviewStatus::PendingReview),
         "someone else has just reviewed this report; reload to see their decision",
     )
     .await?;
-    let credited = if input.decision == "approved" {
+    let credited = if decision == ReviewStatus::Approved {
         credit(ctx, tx, &r).await?
     } else {
         Vec::new()
@@ -668,12 +676,12 @@ pub async fn review(
             id,
         )
         .changes(
-            serde_json::json!({"trainee": r.trainee_id, "decision": input.decision,
+            serde_json::json!({"trainee": r.trainee_id, "decision": decision,
                                "notes": notes, "credited_enrollments": credited}),
         ),
     )
     .await?;
-    let (to, subject, body) = if input.decision == "approved" {
+    let (to, subject, body) = if decision == ReviewStatus::Approved {
         (
             r.trainee_id,
             format!("Shift report for {}", r.shift_date),
@@ -708,7 +716,7 @@ pub async fn review(
             subject,
             body,
             link: Some(format!("/training/shift-reports/{id}")),
-            dedupe_key: Some(format!("shift-report:{id}:{}", input.decision)),
+            dedupe_key: Some(format!("shift-report:{id}:{decision}")),
         },
     )
     .await?;
@@ -727,10 +735,11 @@ async fn credit(ctx: &Ctx, tx: &mut Tx<'_>, r: &Row) -> AppResult<Vec<Uuid>> {
         None => {
             sqlx::query_scalar(
                 "SELECT id FROM program_enrollments
-                  WHERE organization_id = ? AND user_id = ? AND status = 'active'",
+                  WHERE organization_id = ? AND user_id = ? AND status = ?",
             )
             .bind(ctx.org_id)
             .bind(r.trainee_id)
+            .bind(EnrollmentStatus::Active)
             .fetch_all(&mut **tx)
             .await?
         }
@@ -742,10 +751,11 @@ async fn credit(ctx: &Ctx, tx: &mut Tx<'_>, r: &Row) -> AppResult<Vec<Uuid>> {
             "SELECT p.id, i.item_type, i.name FROM requirement_progress p
                JOIN program_requirements i ON i.id = p.program_requirement_id
                JOIN program_enrollments e ON e.id = p.enrollment_id
-              WHERE p.organization_id = ? AND p.enrollment_id = ? AND e.status = 'active'",
+              WHERE p.organization_id = ? AND p.enrollment_id = ? AND e.status = ?",
         )
         .bind(ctx.org_id)
         .bind(e)
+        .bind(EnrollmentStatus::Active)
         .fetch_all(&mut **tx)
         .await?;
         for (progress, kind, name) in items {
@@ -829,15 +839,42 @@ pub async fn acknowledge(
     get_report(cipher, ctx, tx, id).await
 }
 
+/// What a report's form offers: the active enrollments (id, member's first and last name,
+/// program) and the skills the programs name.
+pub async fn form_choices(
+    conn: &mut Conn,
+    org_id: OrgId,
+) -> AppResult<(Vec<(Uuid, String, String, String)>, Vec<String>)> {
+    let going = sqlx::query_as(
+        "SELECT e.id, u.first_name, u.last_name, p.name FROM program_enrollments e
+           JOIN users u ON u.id = e.user_id JOIN training_programs p ON p.id = e.program_id
+          WHERE e.organization_id = ? AND e.status = ?
+          ORDER BY u.last_name, u.first_name, p.name",
+    )
+    .bind(org_id)
+    .bind(EnrollmentStatus::Active)
+    .fetch_all(&mut *conn)
+    .await?;
+    let skills = sqlx::query_scalar(
+        "SELECT DISTINCT name FROM program_requirements
+          WHERE organization_id = ? AND item_type = 'skill' ORDER BY name",
+    )
+    .bind(org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((going, skills))
+}
+
 /// Approved reports about the caller that they have not acknowledged yet.
 pub async fn to_acknowledge(ctx: &Ctx, conn: &mut Conn) -> AppResult<i64> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM shift_completion_reports
-          WHERE organization_id = ? AND trainee_id = ? AND review_status = 'approved'
+          WHERE organization_id = ? AND trainee_id = ? AND review_status = ?
             AND trainee_acknowledged_at IS NULL",
     )
     .bind(ctx.org_id)
     .bind(ctx.user_id)
+    .bind(ReviewStatus::Approved)
     .fetch_one(&mut *conn)
     .await?)
 }
@@ -849,10 +886,11 @@ pub async fn to_review(ctx: &Ctx, conn: &mut Conn) -> AppResult<i64> {
     }
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM shift_completion_reports
-          WHERE organization_id = ? AND review_status = 'pending_review'
+          WHERE organization_id = ? AND review_status = ?
             AND officer_id <> ? AND trainee_id <> ?",
     )
     .bind(ctx.org_id)
+    .bind(ReviewStatus::PendingReview)
     .bind(ctx.user_id)
     .bind(ctx.user_id)
     .fetch_one(&mut *conn)

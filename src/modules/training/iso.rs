@@ -13,7 +13,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::compliance::show;
-use super::service::MATRIX_STATUSES;
+use super::service::{MATRIX_STATUSES, RecordStatus};
 use crate::auth::Ctx;
 use crate::auth::permissions::TRAINING_MANAGE;
 use crate::db::Conn;
@@ -145,11 +145,12 @@ pub async fn report(
         "SELECT r.user_id, c.iso_category, SUM(r.hours_completed)
            FROM training_records r
            JOIN training_categories c ON c.id = r.category_id
-          WHERE r.organization_id = ? AND r.status = 'completed'
+          WHERE r.organization_id = ? AND r.status = ?
             AND r.completion_date BETWEEN ? AND ? AND c.iso_category IS NOT NULL
           GROUP BY r.user_id, c.iso_category",
     )
     .bind(ctx.org_id)
+    .bind(RecordStatus::Completed)
     .bind(from)
     .bind(to)
     .fetch_all(&mut *conn)

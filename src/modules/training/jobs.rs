@@ -12,7 +12,7 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use super::service::MATRIX_STATUSES;
+use super::service::{MATRIX_STATUSES, RecordStatus};
 use crate::auth::permissions::TRAINING_MANAGE;
 use crate::jobs::JobCtx;
 use crate::notify::{self, Notice};
@@ -67,13 +67,13 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
         "SELECT r.id, r.user_id, u.first_name, u.last_name, r.course_name, r.expiration_date
            FROM training_records r
            JOIN users u ON u.id = r.user_id
-          WHERE r.organization_id = ? AND r.status = 'completed'
+          WHERE r.organization_id = ? AND r.status = ?
             AND r.expiration_date IS NOT NULL AND r.expiration_date <= ?
             AND u.status IN ({statuses})
             AND NOT EXISTS (
                 SELECT 1 FROM training_records n
                  WHERE n.organization_id = r.organization_id AND n.user_id = r.user_id
-                   AND n.status = 'completed' AND n.id <> r.id
+                   AND n.status = ? AND n.id <> r.id
                    AND (n.course_id = r.course_id
                         OR (r.course_id IS NULL AND n.course_id IS NULL
                             AND n.course_name = r.course_name))
@@ -81,7 +81,9 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
           ORDER BY r.expiration_date, r.id"
     )))
     .bind(org)
+    .bind(RecordStatus::Completed)
     .bind(today + chrono::Days::new(90))
+    .bind(RecordStatus::Completed)
     .fetch_all(&mut *conn)
     .await?;
     let officers = notify::holders_of(&mut conn, org, TRAINING_MANAGE).await?;

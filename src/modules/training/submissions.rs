@@ -27,6 +27,25 @@ use crate::error::{AppError, AppResult};
 use crate::http::{ApiJson, ApiQuery, Page, PageQuery};
 use crate::input::{Checks, optional_paragraphs, optional_text, required_text};
 use crate::notify::{self, Notice, Notifier};
+
+crate::words! {
+    /// Where a submission stands: waiting for an officer, decided, or sent back to the member.
+    pub enum SubmissionStatus {
+        PendingReview = "pending_review",
+        Approved = "approved",
+        Rejected = "rejected",
+        RevisionRequested = "revision_requested",
+    }
+}
+
+crate::words! {
+    /// An officer's decision on a waiting submission.
+    pub enum Decision {
+        Approve = "approve",
+        Reject = "reject",
+        RequestChanges = "request_changes",
+    }
+}
 use crate::state::AppState;
 use crate::web::PathId;
 
@@ -64,7 +83,8 @@ pub struct Submission {
     pub expiration_date: Option<NaiveDate>,
     pub description: Option<String>,
     /// pending_review, approved, rejected or revision_requested.
-    pub status: String,
+    #[schema(schema_with = SubmissionStatus::schema_object)]
+    pub status: SubmissionStatus,
     pub reviewed_by: Option<Uuid>,
     pub reviewed_at: Option<DateTime<Utc>>,
     pub reviewer_notes: Option<String>,
@@ -283,7 +303,7 @@ pub async fn submit(
         "INSERT INTO training_submissions (id, organization_id, user_id, course_id, course_name,
              category_id, training_type, completion_date, hours_completed, certification_number,
              issuing_agency, expiration_date, description, status, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending_review', ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id)
     .bind(ctx.org_id)
@@ -298,6 +318,7 @@ pub async fn submit(
     .bind(&v.issuing_agency)
     .bind(v.expiration_date)
     .bind(&v.description)
+    .bind(SubmissionStatus::PendingReview)
     .bind(now)
     .bind(now)
     .execute(&mut **tx)
@@ -314,9 +335,9 @@ pub async fn submit(
     let s = load(tx, ctx.org_id, id).await?;
     if auto {
         let notes = Some("Approved automatically");
-        decide(tx, ctx, &s, "approved", notes).await?;
+        decide(tx, ctx, &s, SubmissionStatus::Approved, notes).await?;
         let record = make_record(tx, ctx, &s, s.hours_completed).await?;
-        record_decision(tx, ctx, &s, "approved", notes, Some(record.id)).await?;
+        record_decision(tx, ctx, &s, SubmissionStatus::Approved, notes, Some(record.id)).await?;
     } else {
         let officers = notify::holders_of(tx, ctx.org_id, TRAINING_MANAGE).await?;
         let officers: Vec<Uuid> = officers.into_iter().filter(|o| *o != ctx.user_id).collect();
@@ -352,7 +373,7 @@ async fn decide(
     tx: &mut Tx<'_>,
     ctx: &Ctx,
     s: &Submission,
-    status: &str,
+    status: SubmissionStatus,
     notes: Option<&str>,
 ) -> AppResult<()> {
     db::transition(
@@ -360,7 +381,7 @@ async fn decide(
         sqlx::query(
             "UPDATE training_submissions SET status = ?, reviewed_by = ?, reviewed_at = ?,
                  reviewer_notes = ?, updated_at = ?
-              WHERE organization_id = ? AND id = ? AND status = 'pending_review'",
+              WHERE organization_id = ? AND id = ? AND status = ?",
         )
         .bind(status)
         .bind(ctx.user_id)
@@ -368,7 +389,8 @@ async fn decide(
         .bind(notes)
         .bind(db::now())
         .bind(ctx.org_id)
-        .bind(s.id),
+        .bind(s.id)
+        .bind(SubmissionStatus::PendingReview),
         "someone else has just reviewed this submission; reload to see their decision",
     )
     .await
@@ -379,7 +401,7 @@ async fn record_decision(
     tx: &mut Tx<'_>,
     ctx: &Ctx,
     s: &Submission,
-    status: &str,
+    status: SubmissionStatus,
     notes: Option<&str>,
     record: Option<Uuid>,
 ) -> AppResult<()> {
@@ -409,7 +431,7 @@ async fn record_decision(
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// pending_review, approved, rejected or revision_requested.
-    #[param(schema_with = submission_status_schema)]
+    #[param(schema_with = SubmissionStatus::schema_object)]
     pub status: Option<String>,
     /// Only the caller's own (officers see everyone's otherwise).
     #[serde(default)]
@@ -418,37 +440,15 @@ pub struct ListQuery {
     pub per_page: Option<u32>,
 }
 
-fn submission_status_schema() -> utoipa::openapi::Object {
-    crate::http::words_schema(&[
-        "pending_review",
-        "approved",
-        "rejected",
-        "revision_requested",
-    ])
-}
-
 pub async fn list(ctx: &Ctx, conn: &mut Conn, q: ListQuery) -> AppResult<Page<Submission>> {
     ctx.require(TRAINING_VIEW)?;
     let (page, per_page) = PageQuery::resolve(q.page, q.per_page)?;
-    if let Some(s) = &q.status
-        && ![
-            "pending_review",
-            "approved",
-            "rejected",
-            "revision_requested",
-        ]
-        .contains(&s.as_str())
-    {
-        return Err(AppError::field(
-            "status",
-            "must be pending_review, approved, rejected or revision_requested",
-        ));
-    }
+    let status = SubmissionStatus::parse_filter("status", q.status.as_deref())?;
     let own = q.mine || !ctx.has(TRAINING_MANAGE);
     let filter = format!(
         "s.organization_id = ?{}{}",
         if own { " AND s.user_id = ?" } else { "" },
-        if q.status.is_some() {
+        if status.is_some() {
             " AND s.status = ?"
         } else {
             ""
@@ -467,7 +467,7 @@ pub async fn list(ctx: &Ctx, conn: &mut Conn, q: ListQuery) -> AppResult<Page<Su
         count = count.bind(ctx.user_id);
         rows = rows.bind(ctx.user_id);
     }
-    if let Some(s) = &q.status {
+    if let Some(s) = status {
         count = count.bind(s);
         rows = rows.bind(s);
     }
@@ -490,9 +490,10 @@ pub async fn pending_count(ctx: &Ctx, conn: &mut Conn) -> AppResult<u64> {
     ctx.require(TRAINING_MANAGE)?;
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM training_submissions
-          WHERE organization_id = ? AND status = 'pending_review'",
+          WHERE organization_id = ? AND status = ?",
     )
     .bind(ctx.org_id)
+    .bind(SubmissionStatus::PendingReview)
     .fetch_one(&mut *conn)
     .await?;
     Ok(n as u64)
@@ -520,10 +521,13 @@ pub async fn edit(
     if before.user_id != ctx.user_id {
         return Err(AppError::NotFound);
     }
-    if !["pending_review", "revision_requested"].contains(&before.status.as_str()) {
+    if !matches!(
+        before.status,
+        SubmissionStatus::PendingReview | SubmissionStatus::RevisionRequested
+    ) {
         return Err(AppError::Conflict(format!(
             "the submission is {} and can no longer be changed",
-            before.status.replace('_', " ")
+            before.status.as_str().replace('_', " ")
         )));
     }
     let settings = settings(tx, ctx.org_id).await?;
@@ -536,7 +540,7 @@ pub async fn edit(
             "UPDATE training_submissions SET course_id = ?, course_name = ?, category_id = ?,
              training_type = ?, completion_date = ?, hours_completed = ?,
              certification_number = ?, issuing_agency = ?, expiration_date = ?, description = ?,
-             status = 'pending_review', updated_at = ?
+             status = ?, updated_at = ?
           WHERE organization_id = ? AND id = ? AND status = ?",
         )
         .bind(v.course_id)
@@ -549,10 +553,11 @@ pub async fn edit(
         .bind(&v.issuing_agency)
         .bind(v.expiration_date)
         .bind(&v.description)
+        .bind(SubmissionStatus::PendingReview)
         .bind(db::now())
         .bind(ctx.org_id)
         .bind(id)
-        .bind(&before.status),
+        .bind(before.status),
         "the submission has just been reviewed; reload to see the decision",
     )
     .await?;
@@ -564,7 +569,7 @@ pub async fn edit(
             .changes(serde_json::json!({"before": before, "after": after})),
     )
     .await?;
-    if before.status == "revision_requested"
+    if before.status == SubmissionStatus::RevisionRequested
         && let Some(reviewer) = before.reviewed_by
     {
         notify::notify(
@@ -617,13 +622,13 @@ pub async fn review(
     let notes = c
         .take(optional_paragraphs("notes", input.notes, 1000))
         .flatten();
-    match input.decision.as_str() {
-        "approve" => {}
-        "reject" | "request_changes" if notes.is_none() => {
+    let decision = Decision::parse(&input.decision);
+    match decision {
+        None => c.push("decision", Decision::must_be()),
+        Some(Decision::Reject | Decision::RequestChanges) if notes.is_none() => {
             c.push("notes", "is required: say why, for the member")
         }
-        "reject" | "request_changes" => {}
-        _ => c.push("decision", "must be approve, reject or request_changes"),
+        Some(_) => {}
     }
     let hours_override = match input.hours {
         Some(h) => c.take(hours("hours", h, 1000)),
@@ -637,27 +642,30 @@ pub async fn review(
             "another officer must review your own submission".into(),
         ));
     }
-    if s.status != "pending_review" {
+    if s.status != SubmissionStatus::PendingReview {
         return Err(AppError::Conflict(format!(
             "the submission is {}, not waiting for review",
-            s.status.replace('_', " ")
+            s.status.as_str().replace('_', " ")
         )));
     }
-    let (status, subject) = match input.decision.as_str() {
-        "approve" => ("approved", format!("Training approved: {}", s.course_name)),
-        "reject" => (
-            "rejected",
+    let (status, subject) = match decision {
+        Some(Decision::Approve) => (
+            SubmissionStatus::Approved,
+            format!("Training approved: {}", s.course_name),
+        ),
+        Some(Decision::Reject) => (
+            SubmissionStatus::Rejected,
             format!("Training not approved: {}", s.course_name),
         ),
         _ => (
-            "revision_requested",
+            SubmissionStatus::RevisionRequested,
             format!("Changes asked for: {}", s.course_name),
         ),
     };
     // The decision is claimed first: only its winner makes a record.
     decide(tx, ctx, &s, status, notes.as_deref()).await?;
     let record = match status {
-        "approved" => Some(
+        SubmissionStatus::Approved => Some(
             make_record(tx, ctx, &s, hours_override.unwrap_or(s.hours_completed))
                 .await?
                 .id,

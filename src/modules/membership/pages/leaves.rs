@@ -83,14 +83,7 @@ async fn leaves_page(
 ) -> Result<LeavesPage, AppError> {
     ctx.require(MEMBERS_MANAGE)?;
     let mut conn = state.db.acquire().await?;
-    let name: (String, String) = sqlx::query_as(
-        "SELECT first_name, last_name FROM users WHERE organization_id = ? AND id = ?",
-    )
-    .bind(ctx.org_id)
-    .bind(member)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(AppError::NotFound)?;
+    let name = crate::members::service::name_of(&mut conn, ctx.org_id, member).await?;
     let list = leaves::leaves(
         ctx,
         &mut conn,
@@ -103,7 +96,7 @@ async fn leaves_page(
     Ok(LeavesPage {
         chrome: Chrome::for_viewer(ctx, MEMBERS),
         member_id: member,
-        member_name: format!("{} {}", name.0, name.1),
+        member_name: name,
         notice: None,
         leaves: list
             .into_iter()
@@ -270,14 +263,8 @@ async fn members_leave(
     if l.user_id != member {
         return Err(AppError::NotFound);
     }
-    let (first, last): (String, String) = sqlx::query_as(
-        "SELECT first_name, last_name FROM users WHERE organization_id = ? AND id = ?",
-    )
-    .bind(ctx.org_id)
-    .bind(member)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok((l, format!("{first} {last}")))
+    let name = crate::members::service::name_of(&mut conn, ctx.org_id, member).await?;
+    Ok((l, name))
 }
 
 fn leave_edit_page(

@@ -869,7 +869,7 @@ fn enrollment_page(ctx: &Ctx, d: EnrollmentDetail) -> EnrollmentPage {
         .map(|p| {
             p.items
                 .iter()
-                .filter(|i| i.is_required && !super::super::rules::is_done(&i.status))
+                .filter(|i| i.is_required && !i.status.done())
                 .count()
         })
         .unwrap_or(0);
@@ -915,8 +915,8 @@ fn enrollment_page(ctx: &Ctx, d: EnrollmentDetail) -> EnrollmentPage {
                             if i.is_required { "" } else { " (optional)" }
                         ),
                         done: done_words(&i.item_type, i.progress_value, i.target_value),
-                        status: i.status.clone(),
-                        status_label: label(&i.status),
+                        status: i.status.to_string(),
+                        status_label: label(i.status.as_str()),
                         percent: show(i.percent()),
                     })
                     .collect(),

@@ -216,22 +216,7 @@ async fn form_page(
         .into_iter()
         .filter(|(id, _, _)| *id != ctx.user_id)
         .collect();
-    let going: Vec<(Uuid, String, String, String)> = sqlx::query_as(
-        "SELECT e.id, u.first_name, u.last_name, p.name FROM program_enrollments e
-           JOIN users u ON u.id = e.user_id JOIN training_programs p ON p.id = e.program_id
-          WHERE e.organization_id = ? AND e.status = 'active'
-          ORDER BY u.last_name, u.first_name, p.name",
-    )
-    .bind(ctx.org_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let skills: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT name FROM program_requirements
-          WHERE organization_id = ? AND item_type = 'skill' ORDER BY name",
-    )
-    .bind(ctx.org_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let (going, skills) = super::super::shift_reports::form_choices(&mut conn, ctx.org_id).await?;
     let mut members: Options = vec![(String::new(), "Choose the trainee".into())];
     members.extend(
         people

@@ -15,7 +15,7 @@ use crate::auth::Ctx;
 use crate::db::{self, Tx};
 use crate::error::AppResult;
 use crate::modules::programs::rules as engine;
-use crate::modules::training::service as training;
+use crate::modules::training::service::{self as training, RecordStatus};
 
 /// Writes one credit; a source already credited to the item is left as it is.
 pub(in crate::modules::programs) async fn add_credit(
@@ -52,10 +52,12 @@ pub(in crate::modules::programs) async fn refresh_member(
 ) -> AppResult<()> {
     let ids: Vec<Uuid> = sqlx::query_scalar(
         "SELECT id FROM program_enrollments WHERE organization_id = ? AND user_id = ?
-            AND status IN ('active', 'completed')",
+            AND status IN (?, ?)",
     )
     .bind(ctx.org_id)
     .bind(user_id)
+    .bind(EnrollmentStatus::Active)
+    .bind(EnrollmentStatus::Completed)
     .fetch_all(&mut **tx)
     .await?;
     for id in ids {
@@ -92,7 +94,7 @@ pub(in crate::modules::programs) async fn refresh(
            JOIN program_requirements i ON i.id = p.program_requirement_id
            JOIN program_enrollments e ON e.id = p.enrollment_id
            JOIN training_records r ON r.organization_id = e.organization_id AND r.user_id = e.user_id
-          WHERE p.organization_id = ? AND p.enrollment_id = ? AND r.status = 'completed'
+          WHERE p.organization_id = ? AND p.enrollment_id = ? AND r.status = ?
             AND ((i.item_type = 'course' AND r.course_id = i.course_id)
                  OR (i.item_type = 'hours' AND r.hours_completed > 0
                      AND r.completion_date >= ?))",
@@ -100,6 +102,7 @@ pub(in crate::modules::programs) async fn refresh(
     .bind(now)
     .bind(ctx.org_id)
     .bind(id)
+    .bind(RecordStatus::Completed)
     .bind(since)
     .execute(&mut **tx)
     .await?;
@@ -108,10 +111,11 @@ pub(in crate::modules::programs) async fn refresh(
            JOIN requirement_progress p ON p.id = c.progress_id
            JOIN training_records r ON r.organization_id = c.organization_id AND r.id = c.source_id
           WHERE c.organization_id = ? AND p.enrollment_id = ? AND c.source_type = 'training_record'
-            AND r.status <> 'completed'",
+            AND r.status <> ?",
     )
     .bind(ctx.org_id)
     .bind(id)
+    .bind(RecordStatus::Completed)
     .execute(&mut **tx)
     .await?;
     sqlx::query(
@@ -128,7 +132,7 @@ pub(in crate::modules::programs) async fn refresh(
     .await?;
     let mut items = progress_rows(tx, ctx.org_id, id).await?;
     for item in &mut items {
-        let status = engine::item_status(&item.status, item.progress_value, item.target_value);
+        let status = engine::item_status(item.status, item.progress_value, item.target_value);
         if status != item.status {
             sqlx::query(
                 "UPDATE requirement_progress SET status = ? WHERE organization_id = ? AND id = ?",
@@ -138,7 +142,7 @@ pub(in crate::modules::programs) async fn refresh(
             .bind(item.id)
             .execute(&mut **tx)
             .await?;
-            item.status = status.to_string();
+            item.status = status;
         }
     }
     let phases = phase_rows(tx, ctx.org_id, e.program_id).await?;

@@ -17,7 +17,7 @@ use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
 use crate::input::{optional_text, required_text};
-use crate::modules::programs::rules::{self as engine, ItemState, PhaseState};
+use crate::modules::programs::rules::{self as engine, ItemState, ItemStatus, PhaseState};
 use crate::modules::training::service as training;
 use crate::notify::{self, Notice, Notifier};
 
@@ -128,7 +128,7 @@ pub async fn enrollments(
     }
     let mut query = sqlx::query_as::<_, Enrollment>(AssertSqlSafe(format!(
         "SELECT {ENROLLMENT_COLUMNS} FROM {ENROLLMENT_FROM} WHERE {filter}
-          ORDER BY e.status = 'active' DESC, u.last_name, u.first_name, e.enrolled_at DESC"
+          ORDER BY e.status = ? DESC, u.last_name, u.first_name, e.enrolled_at DESC"
     )))
     .bind(ctx.org_id);
     if let Some(u) = user {
@@ -140,7 +140,10 @@ pub async fn enrollments(
     if let Some(s) = status {
         query = query.bind(s);
     }
-    Ok(query.fetch_all(&mut *conn).await?)
+    Ok(query
+        .bind(EnrollmentStatus::Active)
+        .fetch_all(&mut *conn)
+        .await?)
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -156,7 +159,8 @@ pub struct ItemProgress {
     #[schema(value_type = f64)]
     pub progress_value: Decimal,
     /// not_started, in_progress, completed, verified or waived.
-    pub status: String,
+    #[schema(schema_with = ItemStatus::schema_object)]
+    pub status: ItemStatus,
     pub is_required: bool,
     pub verified_by: Option<Uuid>,
     pub verified_at: Option<DateTime<Utc>>,
@@ -164,7 +168,7 @@ pub struct ItemProgress {
 
 impl ItemProgress {
     pub fn percent(&self) -> Decimal {
-        engine::item_percent(&self.status, self.progress_value, self.target_value)
+        engine::item_percent(self.status, self.progress_value, self.target_value)
     }
 }
 
@@ -251,7 +255,7 @@ pub(super) fn phase_states(phases: &[PhaseRow], items: &[ItemProgress]) -> Vec<P
                 .filter(|i| i.phase_id == ph.id)
                 .map(|i| ItemState {
                     required: i.is_required,
-                    status: i.status.clone(),
+                    status: i.status,
                     percent: i.percent(),
                 })
                 .collect(),
@@ -364,12 +368,14 @@ pub async fn enroll(
     let going: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM program_enrollments
           WHERE organization_id = ? AND program_id = ? AND user_id = ?
-            AND status IN ('active', 'on_hold')
+            AND status IN (?, ?)
           LOCK IN SHARE MODE",
     )
     .bind(ctx.org_id)
     .bind(program_id)
     .bind(input.user_id)
+    .bind(EnrollmentStatus::Active)
+    .bind(EnrollmentStatus::OnHold)
     .fetch_one(&mut **tx)
     .await?;
     if going > 0 {
@@ -388,12 +394,13 @@ pub async fn enroll(
         "INSERT INTO program_enrollments (id, organization_id, program_id, user_id, status,
              enrolled_at, enrolled_by, target_completion_date, current_phase_id,
              progress_percentage, updated_at)
-         VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, 0, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
     )
     .bind(id)
     .bind(ctx.org_id)
     .bind(program_id)
     .bind(input.user_id)
+    .bind(EnrollmentStatus::Active)
     .bind(now)
     .bind(ctx.user_id)
     .bind(target)
@@ -404,10 +411,11 @@ pub async fn enroll(
     sqlx::query(
         "INSERT INTO requirement_progress (id, organization_id, enrollment_id,
              program_requirement_id, status, progress_value, updated_at)
-         SELECT UNHEX(REPLACE(UUID(), '-', '')), i.organization_id, ?, i.id, 'not_started', 0, ?
+         SELECT UNHEX(REPLACE(UUID(), '-', '')), i.organization_id, ?, i.id, ?, 0, ?
            FROM program_requirements i WHERE i.organization_id = ? AND i.program_id = ?",
     )
     .bind(id)
+    .bind(ItemStatus::NotStarted)
     .bind(now)
     .bind(ctx.org_id)
     .bind(program_id)
@@ -508,15 +516,18 @@ pub async fn withdraw(
     db::transition(
         tx,
         sqlx::query(
-            "UPDATE program_enrollments SET status = 'withdrawn', withdrawn_at = ?,
+            "UPDATE program_enrollments SET status = ?, withdrawn_at = ?,
                  withdrawn_reason = ?, updated_at = ?
-              WHERE organization_id = ? AND id = ? AND status IN ('active', 'on_hold')",
+              WHERE organization_id = ? AND id = ? AND status IN (?, ?)",
         )
+        .bind(EnrollmentStatus::Withdrawn)
         .bind(db::now())
         .bind(&reason)
         .bind(db::now())
         .bind(ctx.org_id)
-        .bind(id),
+        .bind(id)
+        .bind(EnrollmentStatus::Active)
+        .bind(EnrollmentStatus::OnHold),
         "the enrollment has just been withdrawn by someone else",
     )
     .await?;
@@ -647,7 +658,7 @@ pub async fn act_on_item(
         ));
     }
     let note = optional_text("note", input.note, 500)?;
-    let progress: Option<(Uuid, String, String)> = sqlx::query_as(
+    let progress: Option<(Uuid, ItemStatus, String)> = sqlx::query_as(
         "SELECT p.id, p.status, i.name FROM requirement_progress p
            JOIN program_requirements i ON i.id = p.program_requirement_id
           WHERE p.organization_id = ? AND p.enrollment_id = ? AND i.id = ?",
@@ -672,10 +683,10 @@ pub async fn act_on_item(
                 return Err(AppError::field("units", "goes only with the action credit"));
             }
             let (status, by) = match input.action.as_str() {
-                "verify" => ("verified", Some(ctx.user_id)),
-                "waive" => ("waived", Some(ctx.user_id)),
+                "verify" => (ItemStatus::Verified, Some(ctx.user_id)),
+                "waive" => (ItemStatus::Waived, Some(ctx.user_id)),
                 // The next refresh puts the status the credits give.
-                _ => ("in_progress", None),
+                _ => (ItemStatus::InProgress, None),
             };
             // The enrollment is locked, so a second officer signing off the same item at
             // the same moment reads the first one's decision here.

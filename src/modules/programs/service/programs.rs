@@ -9,7 +9,8 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::credit::refresh;
-use super::{ITEM_TYPES, STRUCTURES};
+use super::{EnrollmentStatus, ITEM_TYPES, STRUCTURES};
+use crate::modules::programs::rules::ItemStatus;
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
@@ -87,9 +88,9 @@ pub(super) struct PhaseRow {
 const PROGRAM_COLUMNS: &str = "p.id, p.name, p.description, p.target_position, p.structure_type, \
      p.time_limit_days, p.active, \
      (SELECT COUNT(*) FROM program_enrollments e WHERE e.program_id = p.id \
-        AND e.status IN ('active', 'on_hold')) AS enrolled, \
+        AND e.status IN (?, ?)) AS enrolled, \
      (SELECT COUNT(*) FROM program_enrollments e WHERE e.program_id = p.id \
-        AND e.status = 'completed') AS completed";
+        AND e.status = ?) AS completed";
 
 /// Programs with their phases and items, in three queries whatever their number.
 async fn load_programs(
@@ -102,6 +103,10 @@ async fn load_programs(
         "SELECT {PROGRAM_COLUMNS} FROM training_programs p WHERE p.organization_id = ?{one}
           ORDER BY p.active DESC, p.name"
     )))
+    // The counts' words come first: they are in the column list.
+    .bind(EnrollmentStatus::Active)
+    .bind(EnrollmentStatus::OnHold)
+    .bind(EnrollmentStatus::Completed)
     .bind(org_id);
     if let Some(id) = only {
         q = q.bind(id);
@@ -541,15 +546,17 @@ pub async fn add_item(
     sqlx::query(
         "INSERT INTO requirement_progress (id, organization_id, enrollment_id,
              program_requirement_id, status, progress_value, updated_at)
-         SELECT UNHEX(REPLACE(UUID(), '-', '')), e.organization_id, e.id, ?, 'not_started', 0, ?
+         SELECT UNHEX(REPLACE(UUID(), '-', '')), e.organization_id, e.id, ?, ?, 0, ?
            FROM program_enrollments e
-          WHERE e.organization_id = ? AND e.program_id = ?
-            AND e.status IN ('active', 'on_hold')",
+          WHERE e.organization_id = ? AND e.program_id = ? AND e.status IN (?, ?)",
     )
     .bind(id)
+    .bind(ItemStatus::NotStarted)
     .bind(db::now())
     .bind(ctx.org_id)
     .bind(program_id)
+    .bind(EnrollmentStatus::Active)
+    .bind(EnrollmentStatus::OnHold)
     .execute(&mut **tx)
     .await?;
     refresh_program(ctx, tx, program_id).await?;
@@ -577,11 +584,13 @@ pub async fn remove_item(
     let used: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM requirement_progress p
           WHERE p.organization_id = ? AND p.program_requirement_id = ?
-            AND (p.status IN ('verified', 'waived')
+            AND (p.status IN (?, ?)
                  OR EXISTS (SELECT 1 FROM requirement_progress_credits c WHERE c.progress_id = p.id))",
     )
     .bind(ctx.org_id)
     .bind(item_id)
+    .bind(ItemStatus::Verified)
+    .bind(ItemStatus::Waived)
     .fetch_one(&mut **tx)
     .await?;
     if used > 0 {

@@ -163,7 +163,7 @@ async fn void_confirm(
     ctx.require(TRAINING_MANAGE)?;
     let mut conn = state.db.acquire().await?;
     let r = service::get_record(&ctx, &mut conn, id).await?;
-    if r.status == "cancelled" {
+    if r.status == service::RecordStatus::Cancelled {
         return Ok(Redirect::to("/training/records").into_response());
     }
     Ok(web::render(&VoidPage {

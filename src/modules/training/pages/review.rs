@@ -68,7 +68,7 @@ async fn queue_page(state: &AppState, ctx: &Ctx) -> Result<QueuePage, AppError> 
     )
     .await?
     .items;
-    decided.retain(|s| s.status != "pending_review");
+    decided.retain(|s| s.status != submissions::SubmissionStatus::PendingReview);
     Ok(QueuePage {
         chrome: chrome(ctx),
         notice: None,

@@ -403,18 +403,7 @@ async fn requirement_page(
     let mut conn = state.db.acquire().await?;
     let categories = service::categories(ctx, &mut conn).await?;
     let courses = service::courses(ctx, &mut conn).await?;
-    let roles: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT id, name FROM roles WHERE organization_id = ? ORDER BY priority DESC, name",
-    )
-    .bind(ctx.org_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let tiers: Vec<(Uuid, String)> = sqlx::query_as(
-        "SELECT id, name FROM membership_tiers WHERE organization_id = ? ORDER BY sort_order",
-    )
-    .bind(ctx.org_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let (roles, tiers) = service::audience_choices(&mut conn, ctx.org_id).await?;
     Ok(RequirementFormPage {
         chrome: chrome(ctx),
         id,

@@ -99,7 +99,7 @@ pub(super) fn record_row(r: TrainingRecord) -> RecordRow {
         date: r.completion_date.to_string(),
         hours: hours(r.hours_completed),
         expires: r.expiration_date.map(|d| d.to_string()).unwrap_or_default(),
-        cancelled: r.status == "cancelled",
+        cancelled: r.status == service::RecordStatus::Cancelled,
         cancel_reason: r.cancel_reason.unwrap_or_default(),
         kind: label(&r.training_type),
     }
@@ -125,7 +125,7 @@ pub(super) fn submission_row(s: Submission) -> SubmissionRow {
         date: s.completion_date.to_string(),
         hours: hours(s.hours_completed),
         kind: label(&s.training_type),
-        status: label(&s.status),
+        status: label(s.status.as_str()),
         notes: s.reviewer_notes.unwrap_or_default(),
         description: s.description.unwrap_or_default(),
     }

@@ -99,7 +99,7 @@ async fn submit(
         let saved = submissions::submit(&state.notifier, &ctx, &mut tx, input).await;
         let saved = finish_form(tx, saved, &mut errors, &state.mailer).await?;
         if let Some(s) = saved {
-            let done = if s.status == "approved" {
+            let done = if s.status == submissions::SubmissionStatus::Approved {
                 "approved"
             } else {
                 "submitted"

@@ -12,6 +12,7 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::requirements::{Requirement, load_requirements};
+use super::records::RecordStatus;
 use super::{MATRIX_STATUSES, today_for};
 use crate::auth::Ctx;
 use crate::auth::permissions::{TRAINING_MANAGE, TRAINING_VIEW};
@@ -148,9 +149,10 @@ async fn inputs(
         "SELECT id, user_id, course_id, category_id, course_name, training_type, completion_date,
                 expiration_date, hours_completed
            FROM training_records
-          WHERE organization_id = ? AND status = 'completed' AND completion_date <= ?{user_filter}"
+          WHERE organization_id = ? AND status = ? AND completion_date <= ?{user_filter}"
     )))
     .bind(org_id)
+    .bind(RecordStatus::Completed)
     .bind(as_of);
     if let Some(m) = member {
         q = q.bind(m);

@@ -21,9 +21,11 @@ pub use compliance::{
 pub use courses::{Category, Course, categories, courses, create_course, update_course};
 pub(super) use records::{NewRecord, insert_record};
 pub use records::{
-    RecordQuery, TrainingRecord, VoidRecord, create_records, get_record, list_records, void_record,
+    RecordQuery, RecordStatus, TrainingRecord, VoidRecord, create_records, get_record, list_records, void_record,
 };
-pub use requirements::{Requirement, create_requirement, requirements, update_requirement};
+pub use requirements::{
+    Requirement, audience_choices, create_requirement, requirements, update_requirement,
+};
 
 use crate::members::rules::MemberStatus;
 use crate::auth::OrgId;

@@ -21,6 +21,14 @@ use crate::http::{Page, PageQuery};
 use crate::modules::training::compliance;
 use crate::modules::training::rules::RecordInput;
 
+crate::words! {
+    /// A record counts (`completed`) or was voided (`cancelled`: kept, counting for nothing).
+    pub enum RecordStatus {
+        Completed = "completed",
+        Cancelled = "cancelled",
+    }
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TrainingRecord {
     pub id: Uuid,
@@ -39,7 +47,8 @@ pub struct TrainingRecord {
     pub instructor: Option<String>,
     pub location_id: Option<Uuid>,
     /// completed, or cancelled (voided: kept, but it counts for nothing).
-    pub status: String,
+    #[schema(schema_with = RecordStatus::schema_object)]
+    pub status: RecordStatus,
     pub rank_at_completion: Option<String>,
     pub station_at_completion: Option<String>,
     pub notes: Option<String>,
@@ -64,17 +73,13 @@ pub struct RecordQuery {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     /// completed or cancelled (default: both).
-    #[param(schema_with = record_status_schema)]
+    #[param(schema_with = RecordStatus::schema_object)]
     pub status: Option<String>,
     pub category_id: Option<Uuid>,
     /// Course name, certification number or member name contains.
     pub q: Option<String>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
-}
-
-fn record_status_schema() -> utoipa::openapi::Object {
-    crate::http::words_schema(&["completed", "cancelled"])
 }
 
 pub async fn list_records(
@@ -84,11 +89,7 @@ pub async fn list_records(
 ) -> AppResult<Page<TrainingRecord>> {
     let user_id = whose(ctx, q.user_id)?;
     let (page, per_page) = PageQuery::resolve(q.page, q.per_page)?;
-    if let Some(s) = &q.status
-        && !["completed", "cancelled"].contains(&s.as_str())
-    {
-        return Err(AppError::field("status", "must be completed or cancelled"));
-    }
+    let status = RecordStatus::parse_filter("status", q.status.as_deref())?;
     if let (Some(f), Some(t)) = (q.from, q.to)
         && f > t
     {
@@ -105,7 +106,7 @@ pub async fn list_records(
     if q.to.is_some() {
         filter.push_str(" AND r.completion_date <= ?");
     }
-    if q.status.is_some() {
+    if status.is_some() {
         filter.push_str(" AND r.status = ?");
     }
     if q.category_id.is_some() {
@@ -129,7 +130,7 @@ pub async fn list_records(
             if let Some(t) = q.to {
                 query = query.bind(t);
             }
-            if let Some(s) = &q.status {
+            if let Some(s) = status {
                 query = query.bind(s);
             }
             if let Some(c) = q.category_id {
@@ -333,7 +334,7 @@ pub(in crate::modules::training) async fn insert_record(
              certification_number, issuing_agency, instructor, location_id, status,
              rank_at_completion, station_at_completion, notes, session_id, submission_id,
              created_by, created_at, updated_at)
-         SELECT ?, u.organization_id, u.id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'completed',
+         SELECT ?, u.organization_id, u.id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
                 COALESCE(?, u.`rank`), COALESCE(?, u.station), ?, ?, ?, ?, ?, ?
            FROM users u WHERE u.organization_id = ? AND u.id = ?",
     )
@@ -349,6 +350,7 @@ pub(in crate::modules::training) async fn insert_record(
     .bind(r.issuing_agency)
     .bind(r.instructor)
     .bind(r.location_id)
+    .bind(RecordStatus::Completed)
     .bind(r.rank)
     .bind(r.station)
     .bind(r.notes)
@@ -397,22 +399,24 @@ pub async fn void_record(
     ctx.require(TRAINING_MANAGE)?;
     let reason = crate::input::required_text("reason", &input.reason, 500)?;
     let before = record_row(tx, ctx.org_id, id).await?;
-    if before.status == "cancelled" {
+    if before.status == RecordStatus::Cancelled {
         return Err(AppError::Conflict("the record is already void".into()));
     }
     db::transition(
         tx,
         sqlx::query(
-            "UPDATE training_records SET status = 'cancelled', cancelled_at = ?, cancelled_by = ?,
+            "UPDATE training_records SET status = ?, cancelled_at = ?, cancelled_by = ?,
                  cancel_reason = ?, updated_at = ?
-              WHERE organization_id = ? AND id = ? AND status = 'completed'",
+              WHERE organization_id = ? AND id = ? AND status = ?",
         )
+        .bind(RecordStatus::Cancelled)
         .bind(db::now())
         .bind(ctx.user_id)
         .bind(&reason)
         .bind(db::now())
         .bind(ctx.org_id)
-        .bind(id),
+        .bind(id)
+        .bind(RecordStatus::Completed),
         "the record has just been voided by someone else",
     )
     .await?;

@@ -314,3 +314,24 @@ pub async fn update_requirement(
     .await?;
     Ok(after)
 }
+
+/// The roles and membership tiers a requirement can be aimed at, for its form: (id, name) each,
+/// roles by priority, tiers in their order.
+pub async fn audience_choices(
+    conn: &mut Conn,
+    org_id: OrgId,
+) -> AppResult<(Vec<(Uuid, String)>, Vec<(Uuid, String)>)> {
+    let roles = sqlx::query_as(
+        "SELECT id, name FROM roles WHERE organization_id = ? ORDER BY priority DESC, name",
+    )
+    .bind(org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let tiers = sqlx::query_as(
+        "SELECT id, name FROM membership_tiers WHERE organization_id = ? ORDER BY sort_order",
+    )
+    .bind(org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok((roles, tiers))
+}
