@@ -27,6 +27,11 @@ pub const SIGN_IN_STATUSES: &[&str] = &[
     MemberStatus::Retired.as_str(),
 ];
 
+/// Whether a member with this status may sign in.
+pub fn may_sign_in(status: MemberStatus) -> bool {
+    SIGN_IN_STATUSES.contains(&status.as_str())
+}
+
 /// `SIGN_IN_STATUSES` as one value for SQL: `FIND_IN_SET(u.status, ?)` bound to this keeps the
 /// list in one place.
 pub fn sign_in_status_set() -> String {
@@ -100,7 +105,7 @@ fn bearer_or_cookie(headers: &HeaderMap) -> Option<String> {
 #[derive(sqlx::FromRow)]
 struct CtxRow {
     username: String,
-    status: String,
+    status: MemberStatus,
     must_change_password: bool,
     timezone: String,
     org_active: bool,
@@ -140,7 +145,7 @@ async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
     .fetch_optional(&state.db)
     .await?;
     let row = row.ok_or_else(|| AppError::Unauthorized("your session has ended".into()))?;
-    if !row.live || !row.org_active || !SIGN_IN_STATUSES.contains(&row.status.as_str()) {
+    if !row.live || !row.org_active || !may_sign_in(row.status) {
         return Err(AppError::Unauthorized(
             "your session has ended; sign in again".into(),
         ));

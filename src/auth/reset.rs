@@ -193,7 +193,7 @@ struct TokenRow {
     expires_at: chrono::DateTime<chrono::Utc>,
     used_at: Option<chrono::DateTime<chrono::Utc>>,
     username: String,
-    status: String,
+    status: crate::members::rules::MemberStatus,
 }
 
 pub fn invalid_link() -> AppError {
@@ -233,9 +233,7 @@ pub async fn confirm(state: &AppState, ip: Option<&str>, input: ResetConfirm) ->
     .await?;
     let now = db::now();
     let Some(row) = row.filter(|r| {
-        r.used_at.is_none()
-            && r.expires_at > now
-            && crate::auth::ctx::SIGN_IN_STATUSES.contains(&r.status.as_str())
+        r.used_at.is_none() && r.expires_at > now && crate::auth::ctx::may_sign_in(r.status)
     }) else {
         return Err(invalid_link());
     };

@@ -2,6 +2,7 @@
 //! describing the caller.
 
 use crate::auth::OrgId;
+use crate::members::rules::MemberStatus;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::MySqlPool;
@@ -44,7 +45,7 @@ struct Candidate {
     organization_id: super::OrgId,
     username: String,
     password_hash: Option<String>,
-    status: String,
+    status: MemberStatus,
     locked_until: Option<DateTime<Utc>>,
     must_change_password: bool,
     org_active: bool,
@@ -543,7 +544,8 @@ pub struct Me {
     pub first_name: String,
     pub last_name: String,
     pub email: String,
-    pub status: String,
+    #[schema(schema_with = crate::members::rules::status_schema)]
+    pub status: MemberStatus,
     pub must_change_password: bool,
     pub organization: OrganizationSummary,
     pub roles: Vec<MemberRole>,
@@ -555,7 +557,7 @@ struct MeRow {
     first_name: String,
     last_name: String,
     email: String,
-    status: String,
+    status: MemberStatus,
     org_name: String,
     org_slug: String,
 }

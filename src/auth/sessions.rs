@@ -98,7 +98,7 @@ struct TokenRow {
     used_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
     username: String,
-    status: String,
+    status: crate::members::rules::MemberStatus,
     must_change_password: bool,
     org_active: bool,
 }
@@ -182,10 +182,7 @@ pub async fn rotate(
         .await?;
         return Ok(Refresh::Refused);
     }
-    if row.expires_at <= db::now()
-        || !row.org_active
-        || !super::SIGN_IN_STATUSES.contains(&row.status.as_str())
-    {
+    if row.expires_at <= db::now() || !row.org_active || !super::ctx::may_sign_in(row.status) {
         return Ok(Refresh::Refused);
     }
     sqlx::query("UPDATE refresh_tokens SET used_at = ? WHERE id = ?")

@@ -17,7 +17,7 @@ use super::Ctx;
 use super::password::Hasher;
 use super::permissions::{MEMBERS_MANAGE, SETTINGS_MANAGE};
 use super::service::{self, SignedIn};
-use super::{SIGN_IN_STATUSES, sessions};
+use super::sessions;
 use crate::audit::{self, Actor, Entry, Severity};
 use crate::crypto::FieldCipher;
 use crate::db::{self, Conn, Tx};
@@ -161,7 +161,7 @@ pub struct CompleteInput {
 #[derive(sqlx::FromRow)]
 struct MemberRow {
     username: String,
-    status: String,
+    status: crate::members::rules::MemberStatus,
     must_change_password: bool,
     org_active: bool,
 }
@@ -242,9 +242,7 @@ pub async fn complete(
         ));
     }
     let Some((secret, last_used_step)) = secret.filter(|_| {
-        expires_at > db::now()
-            && member.org_active
-            && SIGN_IN_STATUSES.contains(&member.status.as_str())
+        expires_at > db::now() && member.org_active && super::ctx::may_sign_in(member.status)
     }) else {
         drop(tx);
         service::release_account(db, user_id).await?;

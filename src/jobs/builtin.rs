@@ -85,16 +85,6 @@ async fn purge_sessions(ctx: JobCtx) -> anyhow::Result<u64> {
             30,
         ),
         (
-            "DELETE FROM email_outbox WHERE organization_id = ? AND status = 'sent' \
-          AND created_at < ?",
-            30,
-        ),
-        (
-            "DELETE FROM email_outbox WHERE organization_id = ? AND status = 'failed' \
-          AND created_at < ?",
-            90,
-        ),
-        (
             "DELETE FROM notification_logs WHERE organization_id = ? AND read_at IS NOT NULL \
           AND created_at < ?",
             180,
@@ -112,6 +102,7 @@ async fn purge_sessions(ctx: JobCtx) -> anyhow::Result<u64> {
             .await?
             .rows_affected();
     }
+    removed += notify::mail::prune(db, ctx.org_id, now).await?;
     // Host-level throttling records, not tied to an organization.
     for sql in [
         "DELETE FROM login_failures WHERE attempted_at < ?",

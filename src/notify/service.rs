@@ -2,6 +2,7 @@
 //! behind it. Everything is scoped by the organization of the caller's session.
 
 use crate::auth::OrgId;
+use crate::members::rules::MemberStatus;
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -112,7 +113,9 @@ pub async fn notify(
         q.push_bind(category.key);
         q.push(" WHERE u.organization_id = ");
         q.push_bind(org_id);
-        q.push(" AND u.status <> 'archived' AND u.id IN (");
+        q.push(" AND u.status <> ");
+        q.push_bind(MemberStatus::Archived);
+        q.push(" AND u.id IN (");
         let mut sep = q.separated(", ");
         for id in chunk {
             sep.push_bind(*id);

@@ -1,6 +1,7 @@
 //! Role rules and SQL.
 
 use crate::auth::OrgId;
+use crate::members::rules::MemberStatus;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
@@ -50,10 +51,12 @@ pub async fn ensure_manager_remains(tx: &mut Tx<'_>, org_id: OrgId) -> AppResult
         "SELECT COUNT(DISTINCT u.id) FROM users u
            JOIN user_roles ur ON ur.user_id = u.id
            JOIN role_permissions rp ON rp.role_id = ur.role_id
-          WHERE u.organization_id = ? AND u.status IN ('active', 'probationary')
+          WHERE u.organization_id = ? AND u.status IN (?, ?)
             AND rp.permission = ?",
     )
     .bind(org_id)
+    .bind(MemberStatus::Active)
+    .bind(MemberStatus::Probationary)
     .bind(MEMBERS_MANAGE)
     .fetch_one(&mut **tx)
     .await?;

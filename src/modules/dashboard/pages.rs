@@ -33,7 +33,7 @@ struct DashboardPage {
     chrome: Chrome,
     org_name: String,
     member_name: String,
-    status: String,
+    status: crate::members::rules::MemberStatus,
     roles: Vec<String>,
     /// Current announcements for the member, not dismissed: at the top.
     announcements: Vec<AnnouncementView>,

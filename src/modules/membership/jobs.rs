@@ -1,6 +1,7 @@
 //! The monthly tier job: moves active and probationary members up to the tier their years of
 //! service reach; never down; each move audited.
 
+use crate::members::rules::MemberStatus;
 use chrono::NaiveDate;
 use uuid::Uuid;
 
@@ -28,11 +29,13 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
     let tiers = load(&mut tx, org).await?;
     let members: Vec<Candidate> = sqlx::query_as(
         "SELECT id, first_name, last_name, hire_date, membership_tier_id FROM users
-          WHERE organization_id = ? AND status IN ('active', 'probationary')
+          WHERE organization_id = ? AND status IN (?, ?)
             AND hire_date IS NOT NULL
           ORDER BY id FOR UPDATE",
     )
     .bind(org)
+    .bind(MemberStatus::Active)
+    .bind(MemberStatus::Probationary)
     .fetch_all(&mut *tx)
     .await?;
     let actor = Actor::system(org, "membership tier job");

@@ -172,11 +172,12 @@ pub async fn report(
                 AND (u.status IN ({statuses}) OR EXISTS (
                      SELECT 1 FROM training_records r
                        JOIN training_categories c ON c.id = r.category_id
-                      WHERE r.user_id = u.id AND r.status = 'completed'
+                      WHERE r.user_id = u.id AND r.status = ?
                         AND r.completion_date BETWEEN ? AND ? AND c.iso_category IS NOT NULL))
               ORDER BY u.last_name, u.first_name, u.id"
     )))
     .bind(ctx.org_id)
+    .bind(RecordStatus::Completed)
     .bind(from)
     .bind(to)
     .fetch_all(&mut *conn)

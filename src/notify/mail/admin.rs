@@ -149,9 +149,10 @@ pub async fn retry(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<OutboxItem
             .unwrap_or(72);
     let now = db::now();
     sqlx::query(
-        "UPDATE email_outbox SET status = 'pending', next_attempt_at = ?, give_up_at = ?
+        "UPDATE email_outbox SET status = ?, next_attempt_at = ?, give_up_at = ?
           WHERE id = ? AND organization_id = ?",
     )
+    .bind(OutboxStatus::Pending)
     .bind(now)
     .bind(now + chrono::Duration::hours(i64::from(hours)))
     .bind(id)

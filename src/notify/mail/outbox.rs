@@ -139,20 +139,21 @@ async fn deliver_locked(
 ) -> anyhow::Result<()> {
     let now = db::now();
     // Whoever held the lock before us is gone: what it left `sending` was not confirmed.
-    sqlx::query(
-        "UPDATE email_outbox SET status = 'pending'
-          WHERE organization_id = ? AND status = 'sending'",
-    )
-    .bind(org_id)
-    .execute(&state.db)
-    .await?;
+    sqlx::query("UPDATE email_outbox SET status = ? WHERE organization_id = ? AND status = ?")
+        .bind(OutboxStatus::Pending)
+        .bind(org_id)
+        .bind(OutboxStatus::Sending)
+        .execute(&state.db)
+        .await?;
     out.failed += sqlx::query(
-        "UPDATE email_outbox SET status = 'failed',
+        "UPDATE email_outbox SET status = ?,
                 last_error = CONCAT('gave up: not delivered within the retry period',
                                     COALESCE(CONCAT('; last error: ', last_error), ''))
-          WHERE organization_id = ? AND status = 'pending' AND give_up_at <= ?",
+          WHERE organization_id = ? AND status = ? AND give_up_at <= ?",
     )
+    .bind(OutboxStatus::Failed)
     .bind(org_id)
+    .bind(OutboxStatus::Pending)
     .bind(now)
     .execute(&state.db)
     .await?
@@ -173,10 +174,11 @@ async fn deliver_locked(
     let mut q = sqlx::query_as::<_, OutRow>(AssertSqlSafe(format!(
         "SELECT id, to_address, to_name, subject, body_text, body_html, attempts, give_up_at
            FROM email_outbox
-          WHERE organization_id = ? AND status = 'pending'{due}
+          WHERE organization_id = ? AND status = ?{due}
           ORDER BY created_at, id LIMIT 2000"
     )))
-    .bind(org_id);
+    .bind(org_id)
+    .bind(OutboxStatus::Pending);
     if !force {
         q = q.bind(now);
     }
@@ -262,10 +264,12 @@ enum Sent {
 async fn send_row(state: &AppState, smtp: &Smtp, row: &OutRow) -> anyhow::Result<Sent> {
     // The claim is the transition: only the sender whose UPDATE matched sends the message.
     let claimed = sqlx::query(
-        "UPDATE email_outbox SET status = 'sending', attempts = attempts + 1
-          WHERE id = ? AND status = 'pending'",
+        "UPDATE email_outbox SET status = ?, attempts = attempts + 1
+          WHERE id = ? AND status = ?",
     )
+    .bind(OutboxStatus::Sending)
     .bind(row.id)
+    .bind(OutboxStatus::Pending)
     .execute(&state.db)
     .await?
     .rows_affected();
@@ -285,18 +289,18 @@ async fn send_row(state: &AppState, smtp: &Smtp, row: &OutRow) -> anyhow::Result
         Ok(m) => m,
         Err(e) => {
             let error = e.to_string();
-            finish(state, row.id, "failed", None, Some(&error)).await?;
+            finish(state, row.id, OutboxStatus::Failed, None, Some(&error)).await?;
             return Ok(Sent::Refused(error));
         }
     };
     match send(smtp, message).await {
         Ok(_) => {
-            finish(state, row.id, "sent", None, None).await?;
+            finish(state, row.id, OutboxStatus::Sent, None, None).await?;
             Ok(Sent::Delivered)
         }
         Err(e) if e.is_permanent() => {
             let error = e.describe();
-            finish(state, row.id, "failed", None, Some(&error)).await?;
+            finish(state, row.id, OutboxStatus::Failed, None, Some(&error)).await?;
             Ok(Sent::Refused(error))
         }
         Err(e) => {
@@ -306,9 +310,16 @@ async fn send_row(state: &AppState, smtp: &Smtp, row: &OutRow) -> anyhow::Result
             let gave_up = next >= row.give_up_at;
             if gave_up {
                 let msg = format!("gave up after {attempts} attempts: {error}");
-                finish(state, row.id, "failed", None, Some(&msg)).await?;
+                finish(state, row.id, OutboxStatus::Failed, None, Some(&msg)).await?;
             } else {
-                finish(state, row.id, "pending", Some(next), Some(&error)).await?;
+                finish(
+                    state,
+                    row.id,
+                    OutboxStatus::Pending,
+                    Some(next),
+                    Some(&error),
+                )
+                .await?;
             }
             Ok(Sent::Deferred { error, gave_up })
         }
@@ -318,7 +329,7 @@ async fn send_row(state: &AppState, smtp: &Smtp, row: &OutRow) -> anyhow::Result
 async fn finish(
     state: &AppState,
     id: Uuid,
-    status: &str,
+    status: OutboxStatus,
     next: Option<DateTime<Utc>>,
     error: Option<&str>,
 ) -> anyhow::Result<()> {
@@ -326,13 +337,13 @@ async fn finish(
     sqlx::query(
         "UPDATE email_outbox SET status = ?, last_error = ?,
                 next_attempt_at = COALESCE(?, next_attempt_at),
-                sent_at = IF(? = 'sent', ?, sent_at)
+                sent_at = IF(?, ?, sent_at)
           WHERE id = ?",
     )
     .bind(status)
     .bind(error)
     .bind(next)
-    .bind(status)
+    .bind(status == OutboxStatus::Sent)
     .bind(now)
     .bind(id)
     .execute(&state.db)
@@ -348,7 +359,9 @@ async fn defer_rows(state: &AppState, rows: &[&OutRow], error: &str) -> anyhow::
         q.push_bind(error);
         q.push(", next_attempt_at = GREATEST(next_attempt_at, ");
         q.push_bind(next);
-        q.push(") WHERE status = 'pending' AND id IN (");
+        q.push(") WHERE status = ");
+        q.push_bind(OutboxStatus::Pending);
+        q.push(" AND id IN (");
         let mut sep = q.separated(", ");
         for r in chunk {
             sep.push_bind(r.id);
@@ -407,8 +420,10 @@ pub async fn run_sender(state: AppState, mut stop: tokio::sync::watch::Receiver<
 async fn deliver_all(state: &AppState) -> anyhow::Result<bool> {
     let orgs: Vec<OrgId> = sqlx::query_scalar(
         "SELECT DISTINCT organization_id FROM email_outbox
-          WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?",
+          WHERE status IN (?, ?) AND next_attempt_at <= ?",
     )
+    .bind(OutboxStatus::Pending)
+    .bind(OutboxStatus::Sending)
     .bind(db::now())
     .fetch_all(&state.db)
     .await?;
@@ -431,4 +446,22 @@ mod tests {
         assert_eq!(backoff(3).num_seconds(), 120);
         assert_eq!(backoff(20).num_seconds(), 3600);
     }
+}
+
+/// Forgets delivered email after 30 days and failed email after 90 (the outbox is not an
+/// archive); returns how many went.
+pub async fn prune(db: &sqlx::MySqlPool, org_id: OrgId, now: DateTime<Utc>) -> AppResult<u64> {
+    let mut removed = 0;
+    for (status, days) in [(OutboxStatus::Sent, 30), (OutboxStatus::Failed, 90)] {
+        removed += sqlx::query(
+            "DELETE FROM email_outbox WHERE organization_id = ? AND status = ? AND created_at < ?",
+        )
+        .bind(org_id)
+        .bind(status)
+        .bind(now - chrono::Duration::days(days))
+        .execute(db)
+        .await?
+        .rows_affected();
+    }
+    Ok(removed)
 }

@@ -630,10 +630,11 @@ pub async fn remove_item(
 async fn refresh_program(ctx: &Ctx, tx: &mut Tx<'_>, program_id: Uuid) -> AppResult<()> {
     let ids: Vec<Uuid> = sqlx::query_scalar(
         "SELECT id FROM program_enrollments WHERE organization_id = ? AND program_id = ?
-            AND status = 'active'",
+            AND status = ?",
     )
     .bind(ctx.org_id)
     .bind(program_id)
+    .bind(EnrollmentStatus::Active)
     .fetch_all(&mut **tx)
     .await?;
     for id in ids {
