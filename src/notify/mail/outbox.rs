@@ -435,19 +435,6 @@ async fn deliver_all(state: &AppState) -> anyhow::Result<bool> {
     Ok(busy)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert_eq!(backoff(1).num_seconds(), 30);
-        assert_eq!(backoff(2).num_seconds(), 60);
-        assert_eq!(backoff(3).num_seconds(), 120);
-        assert_eq!(backoff(20).num_seconds(), 3600);
-    }
-}
-
 /// Forgets delivered email after 30 days and failed email after 90 (the outbox is not an
 /// archive); returns how many went.
 pub async fn prune(db: &sqlx::MySqlPool, org_id: OrgId, now: DateTime<Utc>) -> AppResult<u64> {
@@ -464,4 +451,17 @@ pub async fn prune(db: &sqlx::MySqlPool, org_id: OrgId, now: DateTime<Utc>) -> A
         .rows_affected();
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1).num_seconds(), 30);
+        assert_eq!(backoff(2).num_seconds(), 60);
+        assert_eq!(backoff(3).num_seconds(), 120);
+        assert_eq!(backoff(20).num_seconds(), 3600);
+    }
 }
