@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::compliance::show;
 use super::service::{MATRIX_STATUSES, RecordStatus};
+use crate::members::rules::MemberStatus;
 use crate::auth::Ctx;
 use crate::auth::permissions::TRAINING_MANAGE;
 use crate::db::Conn;
@@ -51,7 +52,8 @@ pub struct IsoRow {
     pub member_name: String,
     pub membership_number: Option<String>,
     pub rank: Option<String>,
-    pub status: String,
+    #[schema(schema_with = crate::members::rules::status_schema)]
+    pub status: MemberStatus,
     /// Hours per category, in the order of `targets`.
     #[schema(value_type = Vec<f64>)]
     pub hours: Vec<Decimal>,
@@ -86,7 +88,7 @@ struct IsoMember {
     last_name: String,
     membership_number: Option<String>,
     rank: Option<String>,
-    status: String,
+    status: MemberStatus,
 }
 
 fn one_decimal(d: Decimal) -> Decimal {
@@ -251,7 +253,7 @@ pub fn csv(r: &IsoReport) -> AppResult<String> {
             safe(&m.member_name),
             safe(m.membership_number.as_deref().unwrap_or("")),
             safe(m.rank.as_deref().unwrap_or("")),
-            m.status.clone(),
+            m.status.to_string(),
         ];
         row.extend(m.hours.iter().map(|h| show(*h)));
         row.push(show(m.total));

@@ -2,6 +2,7 @@
 //! for one member or every member the matrix shows, in a fixed number of queries, and one
 //! member's standing and the department matrix built from it.
 
+use crate::members::rules::MemberStatus;
 use crate::auth::OrgId;
 use std::collections::HashMap;
 
@@ -26,7 +27,7 @@ struct MemberRow {
     id: Uuid,
     first_name: String,
     last_name: String,
-    status: String,
+    status: MemberStatus,
     tier_id: Option<Uuid>,
     tier_name: Option<String>,
     training_exempt: Option<bool>,
@@ -321,7 +322,8 @@ pub struct MatrixCell {
 pub struct MatrixRow {
     pub member_id: Uuid,
     pub member_name: String,
-    pub member_status: String,
+    #[schema(schema_with = crate::members::rules::status_schema)]
+    pub member_status: MemberStatus,
     pub status: Colour,
     pub reason: String,
     pub requirements_met: usize,
@@ -417,7 +419,7 @@ pub async fn matrix(ctx: &Ctx, conn: &mut Conn, q: MatrixQuery) -> AppResult<Mat
         rows.push(MatrixRow {
             member_id: m.id,
             member_name: name,
-            member_status: m.status.clone(),
+            member_status: m.status,
             status: c.status,
             reason: c.reason,
             requirements_met: c.requirements_met,
