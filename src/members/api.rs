@@ -5,12 +5,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 
 use super::service::{
-    self, ImportReport, ListQuery, Member, MemberPatch, NewMember, PasswordReset, StatusChange,
+    self, ListQuery, Member, MemberPatch, NewMember, PasswordReset, StatusChange,
 };
 use crate::auth::Ctx;
+use crate::csv::ImportQuery;
 use crate::error::AppResult;
 use crate::http::{ApiJson, ApiQuery, ApiText, Page};
 use crate::state::AppState;
@@ -115,19 +115,12 @@ pub async fn reset_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ImportQuery {
-    /// true (default): check and preview only; false: import, all rows or none.
-    pub dry_run: Option<bool>,
-}
-
 #[utoipa::path(post, path = "/api/v1/members/import", tag = "members", params(ImportQuery),
     request_body(content = String, content_type = "text/csv",
         description = "Header line with columns from: username, email, first_name, last_name, membership_number, rank, station, phone, hire_date, status, emergency_contact_name, emergency_contact_phone, emergency_contact_relationship"),
-    responses((status = 200, body = ImportReport,
+    responses((status = 200, body = crate::csv::ImportReport<service::ImportPreviewRow>,
         description = "Dry run, or import done. With dry_run=false and any row error, the answer is 422 with the same report and nothing is imported."),
-        (status = 422, body = ImportReport)))]
+        (status = 422, body = crate::csv::ImportReport<service::ImportPreviewRow>)))]
 pub async fn import(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -137,12 +130,8 @@ pub async fn import(
     let dry_run = q.dry_run.unwrap_or(true);
     let mut tx = state.db.begin().await?;
     let report = service::import_csv(&ctx, &mut tx, &body, dry_run).await?;
-    if !dry_run && !report.errors.is_empty() {
-        tx.rollback().await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(report)).into_response());
-    }
-    tx.commit().await?;
-    Ok(Json(report).into_response())
+    report.settle(tx).await?;
+    Ok((report.api_status(), Json(report)).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/members/export", tag = "members",

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::rules;
 use super::service::{
-    self, ImportPreviewRow, ListQuery, Member, MemberPatch, NewMember, RowError, StatusChange,
+    self, ImportPreviewRow, ListQuery, Member, MemberPatch, NewMember, StatusChange,
 };
 use crate::auth::Ctx;
 use crate::auth::permissions::{MEMBERS_MANAGE, USERS_VIEW_CONTACT};
@@ -812,7 +812,7 @@ struct ImportPage {
     columns: String,
     csv_error: Option<String>,
     report: Option<Summary>,
-    errors: Vec<RowError>,
+    errors: Vec<crate::csv::RowError>,
     preview: Vec<ImportPreviewRow>,
     committed: bool,
 }
@@ -859,15 +859,11 @@ async fn import(
     let dry_run = form.commit.is_none();
     let mut page = ImportPage::new(&ctx, form.csv);
     let mut tx = state.db.begin().await?;
-    let code = match service::import_csv(&ctx, &mut tx, &page.csv, dry_run).await {
-        Ok(report) => {
-            let failed = !report.errors.is_empty();
-            if dry_run || failed {
-                tx.rollback().await?;
-            } else {
-                tx.commit().await?;
-                page.committed = true;
-            }
+    let result = service::import_csv(&ctx, &mut tx, &page.csv, dry_run).await;
+    let (code, imported) = web::finish_import(tx, result).await?;
+    match imported {
+        web::Imported::Report { report, committed } => {
+            page.committed = committed;
             page.report = Some(Summary {
                 rows: report.rows,
                 valid_rows: report.valid_rows,
@@ -875,25 +871,9 @@ async fn import(
             });
             page.errors = report.errors;
             page.preview = report.preview;
-            if failed {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::OK
-            }
         }
-        Err(AppError::Validation(errors)) => {
-            tx.rollback().await?;
-            page.csv_error = Some(
-                errors
-                    .iter()
-                    .map(|e| web::field_sentence("The CSV", &e.message))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        Err(other) => return Err(other.into()),
-    };
+        web::Imported::Refused(why) => page.csv_error = Some(why),
+    }
     if page.committed {
         // Nothing left to preview: the CSV box starts empty again.
         page.csv.clear();

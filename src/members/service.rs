@@ -4,6 +4,7 @@
 
 use super::rules::MemberStatus;
 use crate::auth::OrgId;
+use crate::csv::RowError;
 use crate::input::{self, Checks};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -868,14 +869,6 @@ const CSV_REQUIRED: &[&str] = &["username", "email", "first_name", "last_name"];
 pub const MAX_IMPORT_ROWS: usize = 2000;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RowError {
-    /// The line in the file (the header is line 1).
-    pub line: u64,
-    pub field: String,
-    pub message: String,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ImportPreviewRow {
     pub line: u64,
     pub username: String,
@@ -885,17 +878,8 @@ pub struct ImportPreviewRow {
     pub status: String,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ImportReport {
-    pub dry_run: bool,
-    pub rows: u64,
-    pub valid_rows: u64,
-    pub created: u64,
-    /// Every problem, per row and field. With any error, nothing is imported.
-    pub errors: Vec<RowError>,
-    /// The members that would be (or were) created.
-    pub preview: Vec<ImportPreviewRow>,
-}
+/// A members import's report: its preview lists the members that would be (or were) created.
+pub type ImportReport = crate::csv::ImportReport<ImportPreviewRow>;
 
 pub async fn import_csv(
     ctx: &Ctx,

@@ -207,6 +207,47 @@ pub async fn finish_form<T>(
     }
 }
 
+/// What an import page shows after a check or an import.
+pub enum Imported<P> {
+    /// The rows were read: the report, and whether they were imported (all of them).
+    Report {
+        report: crate::csv::ImportReport<P>,
+        committed: bool,
+    },
+    /// The file as a whole was refused (its header, its size): a sentence for beside the box.
+    Refused(String),
+}
+
+/// Ends an import page's transaction the one way (a real run without row errors commits, all
+/// else rolls back) and answers 422 when anything was wrong. Other errors pass through.
+pub async fn finish_import<P>(
+    tx: Tx<'static>,
+    result: Result<crate::csv::ImportReport<P>, AppError>,
+) -> Result<(axum::http::StatusCode, Imported<P>), AppError> {
+    use axum::http::StatusCode;
+    match result {
+        Ok(report) => {
+            let committed = report.settle(tx).await?;
+            let code = if report.errors.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            Ok((code, Imported::Report { report, committed }))
+        }
+        Err(AppError::Validation(errors)) => {
+            tx.rollback().await?;
+            let why = errors
+                .iter()
+                .map(|e| field_sentence("The CSV", &e.message))
+                .collect::<Vec<_>>()
+                .join(" ");
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Imported::Refused(why)))
+        }
+        Err(other) => Err(other),
+    }
+}
+
 /// Field errors as sentences keyed by field ("Hours must not be negative."): `web::field_errors`
 /// with the form's labels; a message about no field of the form is kept under its own key.
 pub fn beside(

@@ -10,13 +10,12 @@
 use std::collections::HashMap;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::compliance;
@@ -28,7 +27,7 @@ use crate::auth::permissions::TRAINING_MANAGE;
 use crate::db::Tx;
 use crate::error::{AppError, AppResult};
 use crate::http::ApiQuery;
-use crate::members::service::RowError;
+use crate::csv::{ImportQuery, RowError};
 use crate::state::AppState;
 
 pub const COLUMNS: &[&str] = &[
@@ -65,16 +64,8 @@ pub struct PreviewRow {
     pub expiration_date: Option<NaiveDate>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ImportReport {
-    pub dry_run: bool,
-    pub rows: u64,
-    pub valid_rows: u64,
-    pub created: u64,
-    /// Every problem, per line and field. With any, nothing is imported.
-    pub errors: Vec<RowError>,
-    pub preview: Vec<PreviewRow>,
-}
+/// A records import's report: its preview lists the records that would be (or were) made.
+pub type ImportReport = crate::csv::ImportReport<PreviewRow>;
 
 #[derive(sqlx::FromRow)]
 struct CourseRow {
@@ -358,19 +349,13 @@ pub async fn import(
     })
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ImportQuery {
-    /// true (default): check and preview only; false: import, all rows or none.
-    pub dry_run: Option<bool>,
-}
 
 #[utoipa::path(post, path = "/api/v1/training/records/import", tag = "training", params(ImportQuery),
     request_body(content = String, content_type = "text/csv",
         description = "Header line with columns from: username, course, course_name, category, training_type, completion_date, hours, expiration_date, certification_number, issuing_agency, instructor, notes"),
-    responses((status = 200, body = ImportReport,
+    responses((status = 200, body = crate::csv::ImportReport<PreviewRow>,
         description = "Dry run, or import done. With dry_run=false and any row error, the answer is 422 with the same report and nothing is imported."),
-        (status = 403, body = crate::error::Problem), (status = 422, body = ImportReport)))]
+        (status = 403, body = crate::error::Problem), (status = 422, body = crate::csv::ImportReport<PreviewRow>)))]
 pub async fn api_import(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -380,10 +365,6 @@ pub async fn api_import(
     let dry_run = q.dry_run.unwrap_or(true);
     let mut tx = state.db.begin().await?;
     let report = import(&ctx, &mut tx, &body, dry_run).await?;
-    if !dry_run && !report.errors.is_empty() {
-        tx.rollback().await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(report)).into_response());
-    }
-    tx.commit().await?;
-    Ok(Json(report).into_response())
+    report.settle(tx).await?;
+    Ok((report.api_status(), Json(report)).into_response())
 }

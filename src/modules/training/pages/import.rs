@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Form, Router};
@@ -14,8 +14,7 @@ use super::super::import;
 use super::chrome;
 use crate::auth::Ctx;
 use crate::auth::permissions::TRAINING_MANAGE;
-use crate::error::AppError;
-use crate::members::service::RowError;
+use crate::csv::RowError;
 use crate::state::AppState;
 use crate::web::{self, Chrome, PageResult, Viewer};
 
@@ -111,13 +110,11 @@ async fn import_csv(
     let dry_run = form.commit.is_none();
     let mut page = ImportPage::new(&ctx, form.csv);
     let mut tx = state.db.begin().await?;
-    let status = match import::import(&ctx, &mut tx, &page.csv, dry_run).await {
-        Ok(report) => {
-            let failed = !report.errors.is_empty();
-            if dry_run || failed {
-                tx.rollback().await?;
-            } else {
-                tx.commit().await?;
+    let result = import::import(&ctx, &mut tx, &page.csv, dry_run).await;
+    let (status, imported) = web::finish_import(tx, result).await?;
+    match imported {
+        web::Imported::Report { report, committed } => {
+            if committed {
                 page.created = Some(report.created);
             }
             page.checked = true;
@@ -136,25 +133,9 @@ async fn import_csv(
                     expires: p.expiration_date.map(|d| d.to_string()).unwrap_or_default(),
                 })
                 .collect();
-            if failed {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::OK
-            }
         }
-        Err(AppError::Validation(errors)) => {
-            tx.rollback().await?;
-            page.csv_error = Some(
-                errors
-                    .iter()
-                    .map(|e| web::field_sentence("The CSV", &e.message))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        Err(other) => return Err(other.into()),
-    };
+        web::Imported::Refused(why) => page.csv_error = Some(why),
+    }
     if page.created.is_some() {
         // Imported: nothing left to preview; the box starts empty again.
         page.csv.clear();
