@@ -390,23 +390,28 @@ async fn change_status(
 // ---------------------------------------------------------------------------------------------
 // Create and edit
 
+/// A member's name, as every form that makes or edits one asks for it (the wizard's
+/// administrator too).
+pub const FIRST_NAME: FieldSpec = FieldSpec {
+    name: "first_name",
+    label: "First name",
+    kind: "text",
+    required: true,
+    autocomplete: "given-name",
+    hint: "",
+};
+pub const LAST_NAME: FieldSpec = FieldSpec {
+    name: "last_name",
+    label: "Last name",
+    kind: "text",
+    required: true,
+    autocomplete: "family-name",
+    hint: "",
+};
+
 const PROFILE_FIELDS: &[FieldSpec] = &[
-    FieldSpec {
-        name: "first_name",
-        label: "First name",
-        kind: "text",
-        required: true,
-        autocomplete: "given-name",
-        hint: "",
-    },
-    FieldSpec {
-        name: "last_name",
-        label: "Last name",
-        kind: "text",
-        required: true,
-        autocomplete: "family-name",
-        hint: "",
-    },
+    FIRST_NAME,
+    LAST_NAME,
     FieldSpec {
         name: "username",
         label: "Username",

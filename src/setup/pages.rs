@@ -745,22 +745,8 @@ fn organization_page(
 // Administrator
 
 const ADMIN_FIELDS: &[FieldSpec] = &[
-    FieldSpec {
-        name: "first_name",
-        label: "First name",
-        kind: "text",
-        required: true,
-        autocomplete: "given-name",
-        hint: "",
-    },
-    FieldSpec {
-        name: "last_name",
-        label: "Last name",
-        kind: "text",
-        required: true,
-        autocomplete: "family-name",
-        hint: "",
-    },
+    crate::members::pages::FIRST_NAME,
+    crate::members::pages::LAST_NAME,
     FieldSpec {
         name: "username",
         label: "Username",
