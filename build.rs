@@ -13,4 +13,23 @@ fn main() {
             );
         }
     }
+    // The server sends the precompressed copy to every browser that takes gzip: a copy older
+    // than its file would serve yesterday's styles.
+    for entry in std::fs::read_dir("web/static").expect("web/static") {
+        let path = entry.expect("entry").path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !["css", "js", "svg"].contains(&ext) {
+            continue;
+        }
+        let gz = path.with_extension(format!("{ext}.gz"));
+        let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        if modified(&gz) < modified(&path) {
+            panic!(
+                "\n\n{} is older than {} (or missing): the compressed copy is stale.\n\
+                 Run `scripts/build-web`, then build again.\n\n",
+                gz.display(),
+                path.display()
+            );
+        }
+    }
 }

@@ -501,6 +501,66 @@ test('every page passes axe (pages not built yet are skipped)', () =>
     }
   }, { allow: PAGES.map((p) => [404, p.path]) }));
 
+/// What is wrong with the page as a phone shows it: wider than the screen (and what sticks out),
+/// or a control smaller than 24 × 24 px (WCAG 2.2 2.5.8; links inside a sentence are exempt).
+function phoneProblems() {
+  const out = [];
+  const name = (el) => {
+    const text = (el.getAttribute('aria-label') || el.innerText || el.value || el.name || '').trim().slice(0, 40);
+    return `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.className ? `.${String(el.className).split(' ').join('.')}` : ''} "${text}"`;
+  };
+  const width = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth > width + 1) {
+    const clipped = (el) => {
+      for (let p = el.parentElement; p; p = p.parentElement) {
+        const o = getComputedStyle(p).overflowX;
+        if (o === 'auto' || o === 'scroll' || o === 'hidden') return true;
+      }
+      return false;
+    };
+    const wide = [...document.querySelectorAll('body *')]
+      .filter((el) => el.getBoundingClientRect().right > width + 1 && !clipped(el))
+      .slice(0, 4)
+      .map(name);
+    out.push(`wider than the screen: ${document.documentElement.scrollWidth} px > ${width} px: ${wide.join(', ')}`);
+  }
+  for (const el of document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')) {
+    const r = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    if (r.width === 0 || r.height === 0 || style.visibility === 'hidden') continue;
+    if (el.tagName === 'A' && style.display === 'inline') continue; // a link in running text
+    if (el.closest('.skip')) continue;
+    if (r.width < 23.5 || r.height < 23.5) out.push(`${name(el)} is ${Math.round(r.width)} × ${Math.round(r.height)} px`);
+  }
+  return out;
+}
+
+test('on a 360 px phone every page fits the screen, its controls can be tapped, and the menu opens', () =>
+  withPage('phone-pages', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    const problems = [];
+    for (const p of PAGES) {
+      const res = await page.goto(p.path);
+      if (res.status() === 404) continue;
+      assert.equal(res.status(), 200, `${p.path} answered ${res.status()}`);
+      for (const found of await page.evaluate(phoneProblems)) problems.push(`${p.path}: ${found}`);
+      await page.screenshot({ path: join(artifacts, `phone-${p.name}.png`), fullPage: true });
+    }
+    // The header is one row: the menu button opens the navigation, and a link in it works.
+    await page.goto('/');
+    const header = await page.locator('header.top').boundingBox();
+    assert.ok(header.height <= 64, `the header is ${header.height} px tall`);
+    const main = page.getByRole('navigation', { name: 'Main' });
+    assert.equal(await main.isVisible(), false, 'the navigation waits behind the menu button');
+    await page.locator('summary', { hasText: 'Menu' }).click();
+    assert.ok(await main.isVisible(), 'the menu opened');
+    for (const found of await page.evaluate(phoneProblems)) problems.push(`/ (menu open): ${found}`);
+    await page.screenshot({ path: join(artifacts, 'phone-menu-open.png') });
+    await main.getByRole('link', { name: 'Members' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Members' }).waitFor();
+    assert.equal(problems.length, 0, `pages that do not fit a phone:\n  ${problems.join('\n  ')}`);
+  }, { allow: PAGES.map((p) => [404, p.path]), context: { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true } }));
+
 // --- members, roles and the audit log ----------------------------------------------------------
 //
 // These run in order and share the member the first one creates (node --test runs the tests of
