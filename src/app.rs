@@ -211,9 +211,19 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{*path}", get(crate::web::static_file))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/health", get(crate::system::health));
-    let api = crate::module::installed()
-        .iter()
-        .fold(platform, |r, m| r.merge((m.router)()));
+    let api = crate::module::installed().iter().fold(platform, |r, m| {
+        let routes = (m.router)();
+        match m.feature {
+            // A feature the department turned off: its routes are not there for it.
+            Some(feature) => r.merge(routes.route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                move |axum::extract::State(state): axum::extract::State<AppState>,
+                      req: Request,
+                      next: Next| feature_gate(feature, state, req, next),
+            ))),
+            None => r.merge(routes),
+        }
+    });
     let api = api
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -242,6 +252,26 @@ pub fn router(state: AppState) -> Router {
 
 async fn openapi() -> Json<serde_json::Value> {
     Json(openapi_document())
+}
+
+/// Lets a request through to a feature's routes unless the signed-in member's department has
+/// turned the feature off (then 404, as if it were not built). Who is signed in is worked out
+/// once: the handler's own `Ctx` finds it in the request.
+async fn feature_gate(
+    feature: &'static crate::module::Feature,
+    state: AppState,
+    req: Request,
+    next: Next,
+) -> Response {
+    use axum::extract::FromRequestParts;
+    let (mut parts, body) = req.into_parts();
+    match crate::auth::SessionCtx::from_request_parts(&mut parts, &state).await {
+        Ok(crate::auth::SessionCtx(ctx)) if !ctx.feature_on(feature.key) => {
+            not_found(parts.uri).await
+        }
+        // Signed out (or the session is gone): the handler answers that as it always does.
+        _ => next.run(Request::from_parts(parts, body)).await,
+    }
 }
 
 /// Unknown paths: a problem document under /api, an error page elsewhere.

@@ -40,6 +40,45 @@ pub struct Module {
     /// What it does when another module tells of a change (`tell`), in that change's
     /// transaction: so a module can follow one it depends on without that one naming it.
     pub listeners: &'static [Listener],
+    /// The part of Logbook a department may turn off that this module belongs to (several
+    /// modules may share one: programs are part of training). None: always on.
+    pub feature: Option<&'static Feature>,
+}
+
+/// A part of Logbook a department chooses in the wizard and may turn off later: while it is off
+/// its modules leave the navigation and the dashboard, their routes answer 404 and their jobs
+/// skip the department. Its key is the one the department's settings and the permissions
+/// (`training.view`) use.
+#[derive(Debug)]
+pub struct Feature {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub description: &'static str,
+}
+
+/// The features the installed modules make up, each once, in the modules' order: what the
+/// wizard and the settings offer to turn on or off.
+pub fn features() -> Vec<&'static Feature> {
+    let mut out: Vec<&'static Feature> = Vec::new();
+    for f in installed().iter().filter_map(|m| m.feature) {
+        if !out.iter().any(|o| o.key == f.key) {
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// Whether some installed module makes up the feature `key`: a permission or notification
+/// category of a feature not built yet is not offered.
+pub fn built(key: &str) -> bool {
+    features().iter().any(|f| f.key == key)
+}
+
+impl Module {
+    /// Whether the department of `ctx` has this module on.
+    pub fn on_for(&self, ctx: &Ctx) -> bool {
+        self.feature.is_none_or(|f| ctx.feature_on(f.key))
+    }
 }
 
 /// One module's answer to one kind of change another module tells of.
@@ -130,6 +169,7 @@ pub const fn empty(name: &'static str, router: fn() -> Router<AppState>) -> Modu
         export: &[],
         seed: None,
         listeners: &[],
+        feature: None,
     }
 }
 

@@ -53,9 +53,16 @@ pub struct Ctx {
     pub ip: Option<String>,
     /// Unread in-app notifications, for the page header (loaded with everything else).
     pub unread: u64,
+    /// The features (`Module::feature` keys) the department turned off.
+    pub features_off: BTreeSet<String>,
 }
 
 impl Ctx {
+    /// Whether the department has the feature `key` on (every feature is, until turned off).
+    pub fn feature_on(&self, key: &str) -> bool {
+        !self.features_off.contains(key)
+    }
+
     pub fn has(&self, permission: &str) -> bool {
         self.permissions.contains(permission)
     }
@@ -114,6 +121,23 @@ struct CtxRow {
     perms: Option<String>,
     live: bool,
     unread: i64,
+    settings: String,
+}
+
+/// The features a department's settings (`{"modules": {"training": false, …}}`) turn off.
+fn features_off(settings: &str) -> BTreeSet<String> {
+    #[derive(serde::Deserialize, Default)]
+    struct Settings {
+        #[serde(default)]
+        modules: std::collections::BTreeMap<String, bool>,
+    }
+    serde_json::from_str::<Settings>(settings)
+        .unwrap_or_default()
+        .modules
+        .into_iter()
+        .filter(|(_, on)| !on)
+        .map(|(key, _)| key)
+        .collect()
 }
 
 async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
@@ -125,7 +149,7 @@ async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
         .ok_or_else(|| AppError::Unauthorized("your session is not valid; sign in again".into()))?;
     let row: Option<CtxRow> = sqlx::query_as(
         "SELECT u.username, u.status, u.must_change_password, o.timezone, o.active AS org_active,
-                o.require_two_factor,
+                o.require_two_factor, o.settings,
                 EXISTS (SELECT 1 FROM two_factor_secrets t
                          WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) AS has_two_factor,
                 (SELECT GROUP_CONCAT(DISTINCT rp.permission)
@@ -173,6 +197,7 @@ async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
         timezone: row.timezone,
         ip: client_ip(parts),
         unread: row.unread.max(0) as u64,
+        features_off: features_off(&row.settings),
     })
 }
 

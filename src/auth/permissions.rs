@@ -59,6 +59,12 @@ pub fn list_schema() -> utoipa::openapi::schema::Array {
         .build()
 }
 
+/// Whether the permissions of `module` are offered on the roles page: the platform's always, a
+/// feature's once it is built (a role keeps what it holds of one still to come).
+pub fn offered(module: &str) -> bool {
+    !MODULES.contains(&module) || crate::module::built(module)
+}
+
 pub fn is_known(permission: &str) -> bool {
     catalogue().iter().any(|p| p == permission)
 }

@@ -86,6 +86,13 @@ pub const CATEGORIES: &[Category] = &[
     },
 ];
 
+/// The categories a member can choose about: a feature's only once it is built.
+pub fn offered() -> impl Iterator<Item = &'static Category> {
+    CATEGORIES
+        .iter()
+        .filter(|c| crate::auth::permissions::offered(c.key))
+}
+
 pub fn find(key: &str) -> Option<&'static Category> {
     CATEGORIES.iter().find(|c| c.key == key)
 }

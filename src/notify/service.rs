@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, QueryBuilder};
 use uuid::Uuid;
 
-use super::categories::{self, CATEGORIES};
+use super::categories;
 use super::mail;
 use crate::audit::{self, Entry};
 use crate::auth::Ctx;
@@ -393,8 +393,7 @@ pub async fn preferences(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<Preference
     .await?
     .into_iter()
     .collect();
-    Ok(CATEGORIES
-        .iter()
+    Ok(categories::offered()
         .map(|c| {
             let default = c.email_required || *defaults.get(c.key).unwrap_or(&c.email_default);
             let chosen = own.get(c.key).copied();
@@ -541,8 +540,7 @@ pub struct DefaultPreference {
 pub async fn defaults(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<DefaultPreference>> {
     ctx.require(SETTINGS_MANAGE)?;
     let set = org_defaults(conn, ctx.org_id).await?;
-    Ok(CATEGORIES
-        .iter()
+    Ok(categories::offered()
         .map(|c| DefaultPreference {
             category: c.key,
             label: c.label,

@@ -329,10 +329,19 @@ async fn update(
         load_role(&ctx, &mut conn, id).await?
     };
     let form = RoleForm::from_pairs(pairs);
+    // The page shows only the permissions of what is built: the role keeps what it holds of
+    // a part still to come.
+    let mut permissions = form.permissions.clone();
+    permissions.extend(
+        role.permissions
+            .iter()
+            .filter(|p| !crate::auth::permissions::offered(p.split('.').next().unwrap_or_default()))
+            .cloned(),
+    );
     let patch = RolePatch {
         name: Some(form.name.clone()),
         description: Some(form.description.clone()),
-        permissions: Some(form.permissions.clone()),
+        permissions: Some(permissions),
     };
     let mut tx = state.db.begin().await?;
     match service::update(&ctx, &mut tx, role.id, patch).await {

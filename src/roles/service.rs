@@ -670,9 +670,12 @@ pub struct PermissionInfo {
 
 pub async fn catalogue(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<PermissionInfo>> {
     ctx.require(MEMBERS_VIEW)?;
-    Ok(
+    let all: Vec<PermissionInfo> =
         sqlx::query_as("SELECT name, module, description FROM permissions ORDER BY module, name")
             .fetch_all(&mut *conn)
-            .await?,
-    )
+            .await?;
+    Ok(all
+        .into_iter()
+        .filter(|p| crate::auth::permissions::offered(&p.module))
+        .collect())
 }

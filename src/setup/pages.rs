@@ -15,7 +15,6 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
 use super::service::{self, APPARATUS_TYPES, ApparatusInput, Draft, LocationInput, STEPS, Step};
-use crate::auth::permissions::MODULES;
 use crate::error::{AppError, FieldError};
 use crate::notify::mail::{SECURITY_MODES, TestResult};
 use crate::organization::service::{
@@ -412,9 +411,14 @@ async fn submit(
             .await
         }
         Step::Modules => {
-            let chosen = MODULES
+            let chosen = crate::module::features()
                 .iter()
-                .map(|m| (m.to_string(), form.contains_key(&format!("module_{m}"))))
+                .map(|f| {
+                    (
+                        f.key.to_string(),
+                        form.contains_key(&format!("module_{}", f.key)),
+                    )
+                })
                 .collect();
             service::save_modules(&state, chosen).await
         }
@@ -1353,31 +1357,6 @@ pub struct ModuleChoice {
     pub on: bool,
 }
 
-pub fn module_label(m: &str) -> (&'static str, &'static str) {
-    match m {
-        "training" => (
-            "Training",
-            "Training records, requirements, compliance and ISO reports.",
-        ),
-        "events" => ("Events", "Meetings, drills and events with sign-in."),
-        "scheduling" => ("Scheduling", "Shifts, crews and apparatus staffing."),
-        "inventory" => ("Inventory", "Equipment, gear issued to members, checkouts."),
-        "elections" => ("Elections", "Officer elections with secret ballots."),
-        "minutes" => ("Meeting minutes", "Minutes with review and approval."),
-        "documents" => ("Documents", "SOPs, forms and files."),
-        "forms" => ("Forms", "Custom forms members fill in."),
-        "prospects" => (
-            "Prospective members",
-            "Applicants from first contact to membership.",
-        ),
-        "facilities" => (
-            "Facilities",
-            "Stations, building systems and their maintenance.",
-        ),
-        _ => ("Module", ""),
-    }
-}
-
 #[derive(Template)]
 #[template(path = "setup/modules.html")]
 struct ModulesPage {
@@ -1393,16 +1372,14 @@ fn modules_page(draft: &Draft, p: Progress, problems: Vec<String>) -> Response {
         chrome: Chrome::anonymous(),
         p,
         problems,
-        modules: MODULES
+        // Only what is built: a part of Logbook still to come is not offered.
+        modules: crate::module::features()
             .iter()
-            .map(|m| {
-                let (label, description) = module_label(m);
-                ModuleChoice {
-                    name: m,
-                    label,
-                    description,
-                    on: chosen.get(*m).copied().unwrap_or(true),
-                }
+            .map(|f| ModuleChoice {
+                name: f.key,
+                label: f.label,
+                description: f.description,
+                on: chosen.get(f.key).copied().unwrap_or(true),
             })
             .collect(),
     })
@@ -1452,7 +1429,12 @@ fn finish_page(draft: &Draft, p: Progress, problems: Vec<String>) -> Response {
         .modules_or_default()
         .iter()
         .filter(|(_, on)| **on)
-        .map(|(m, _)| module_label(m).0)
+        .filter_map(|(m, _)| {
+            crate::module::features()
+                .into_iter()
+                .find(|f| f.key == m)
+                .map(|f| f.label)
+        })
         .collect();
     web::render(&FinishPage {
         chrome: Chrome::anonymous(),

@@ -36,7 +36,10 @@ impl Chrome {
 
     /// `current` is the href of the section the page belongs to.
     pub fn for_viewer(ctx: &Ctx, current: &str) -> Self {
-        let modules = crate::module::installed().iter().flat_map(|m| m.nav);
+        let modules = crate::module::installed()
+            .iter()
+            .filter(|m| m.on_for(ctx))
+            .flat_map(|m| m.nav);
         let mut entries: Vec<&NavEntry> = PLATFORM_NAV.iter().chain(modules).collect();
         entries.sort_by_key(|e| e.order);
         let nav = nav_items(

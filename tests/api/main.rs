@@ -14,6 +14,7 @@ mod bad_input;
 mod connections;
 mod email;
 mod export;
+mod features;
 mod isolation;
 mod jobs;
 mod members;

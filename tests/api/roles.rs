@@ -263,8 +263,14 @@ async fn permission_catalogue_is_listed_and_matches_the_table() {
         .iter()
         .map(|p| p["name"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(names, all_permissions());
-    assert_eq!(list.len(), catalogue().len(), "no duplicates");
+    // The catalogue, but a part of Logbook still to come is not offered.
+    let offered: BTreeSet<String> = all_permissions()
+        .into_iter()
+        .filter(|p| logbook::auth::permissions::offered(p.split('.').next().unwrap()))
+        .collect();
+    assert!(offered.contains("training.manage") && !offered.contains("events.view"));
+    assert_eq!(names, offered);
+    assert_eq!(list.len(), offered.len(), "no duplicates");
     for p in list {
         let name = p["name"].as_str().unwrap();
         assert_eq!(

@@ -1030,6 +1030,21 @@ async fn the_wizard_pages_take_the_token_show_errors_beside_fields_and_sign_the_
     assert_eq!(res.headers()[LOCATION], "/setup/https");
     let res = post("/setup/https", &cookies, &[]).await;
     assert_eq!(res.headers()[LOCATION], "/setup/modules");
+    // Only what is built is offered.
+    let html = get("/setup/modules", &cookies).await.text().await.unwrap();
+    assert!(html.contains(r#"name="module_training""#), "{html}");
+    for unbuilt in [
+        "events",
+        "scheduling",
+        "inventory",
+        "elections",
+        "facilities",
+    ] {
+        assert!(
+            !html.contains(&format!("module_{unbuilt}")),
+            "{unbuilt} offered"
+        );
+    }
     let res = post("/setup/modules", &cookies, &[("module_training", "on")]).await;
     assert_eq!(res.headers()[LOCATION], "/setup/finish");
     let html = get("/setup/finish", &cookies).await.text().await.unwrap();
@@ -1052,14 +1067,14 @@ async fn the_wizard_pages_take_the_token_show_errors_beside_fields_and_sign_the_
     let res = get("/", &cookie_header(&session)).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("Pat Olsen"));
-    // Only training is on.
+    // Training is on; what the wizard did not offer keeps its default.
     let settings: String = sqlx::query_scalar("SELECT settings FROM organizations")
         .fetch_one(&app.db.pool)
         .await
         .unwrap();
     let settings: Value = serde_json::from_str(&settings).unwrap();
     assert_eq!(settings["modules"]["training"], true);
-    assert_eq!(settings["modules"]["events"], false);
+    assert_eq!(settings["modules"]["events"], true);
 }
 
 #[tokio::test]

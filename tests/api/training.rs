@@ -691,6 +691,7 @@ async fn the_matrix_takes_a_fixed_number_of_queries() {
         timezone: "UTC".into(),
         ip: None,
         unread: 0,
+        features_off: Default::default(),
     };
     let mut queries = Vec::new();
     for n in 0..2 {

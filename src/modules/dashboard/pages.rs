@@ -21,7 +21,8 @@ pub fn router() -> Router<AppState> {
 /// Every module's panels for this member, in the modules' order.
 async fn panels(ctx: &crate::auth::Ctx, conn: &mut Conn) -> AppResult<Vec<Panel>> {
     let mut all = Vec::new();
-    for panels in crate::module::installed().iter().filter_map(|m| m.panels) {
+    let modules = crate::module::installed().iter().filter(|m| m.on_for(ctx));
+    for panels in modules.filter_map(|m| m.panels) {
         all.extend(panels(ctx, conn).await?);
     }
     Ok(all)

@@ -24,6 +24,7 @@ pub const MODULE: Module = Module {
         event: training::RECORDS_CHANGED,
         run: |ctx, tx, member| Box::pin(service::refresh_member(ctx, tx, member)),
     }],
+    feature: Some(&training::FEATURE),
     ..crate::module::empty("programs", router)
 };
 

@@ -14,7 +14,7 @@ pub mod service;
 pub mod submissions;
 pub mod waivers;
 
-use crate::module::{ExportSection, Module, NavEntry};
+use crate::module::{ExportSection, Feature, Module, NavEntry};
 
 /// Told (`crate::module::tell`) with the member's id when a record of theirs is made or voided,
 /// in that transaction: programs recount their credit.
@@ -35,6 +35,14 @@ pub const MODULE: Module = Module {
     export: EXPORT,
     seed: Some(|tx, org_id| Box::pin(service::seed(tx, org_id))),
     listeners: &[],
+    feature: Some(&FEATURE),
+};
+
+/// Training, with programs and shift reports (the `programs` module is part of it).
+pub static FEATURE: Feature = Feature {
+    key: "training",
+    label: "Training",
+    description: "Training records, requirements, compliance, ISO reports and programs.",
 };
 
 #[derive(utoipa::OpenApi)]
