@@ -184,10 +184,13 @@ pub fn openapi_document() -> serde_json::Value {
 
 /// The jobs this server schedules: the platform's and every module's.
 pub fn job_registry() -> crate::jobs::Registry {
-    crate::modules::ALL.iter().flat_map(|m| (m.jobs)()).fold(
-        crate::jobs::Registry::platform(),
-        crate::jobs::Registry::with,
-    )
+    crate::modules::ALL
+        .iter()
+        .flat_map(|m| m.scheduled_jobs())
+        .fold(
+            crate::jobs::Registry::platform(),
+            crate::jobs::Registry::with,
+        )
 }
 
 pub fn router(state: AppState) -> Router {

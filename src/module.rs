@@ -74,7 +74,53 @@ pub fn built(key: &str) -> bool {
     features().iter().any(|f| f.key == key)
 }
 
+/// The features a department's settings (`{"modules": {"training": false, …}}`) turn off.
+pub fn features_off(settings: &str) -> std::collections::BTreeSet<String> {
+    #[derive(serde::Deserialize, Default)]
+    struct Settings {
+        #[serde(default)]
+        modules: std::collections::BTreeMap<String, bool>,
+    }
+    serde_json::from_str::<Settings>(settings)
+        .unwrap_or_default()
+        .modules
+        .into_iter()
+        .filter(|(_, on)| !on)
+        .map(|(key, _)| key)
+        .collect()
+}
+
+/// A module's job that runs only for departments with the module's feature on (for the
+/// others, each run does nothing and says so: 0 items).
+pub fn only_when_on(feature: &'static Feature, mut def: JobDef) -> JobDef {
+    let inner = def.run.clone();
+    def.run = std::sync::Arc::new(move |ctx: crate::jobs::JobCtx| {
+        let inner = inner.clone();
+        Box::pin(async move {
+            let settings: Option<String> =
+                sqlx::query_scalar("SELECT settings FROM organizations WHERE id = ?")
+                    .bind(ctx.org_id)
+                    .fetch_optional(&ctx.state.db)
+                    .await?;
+            if features_off(settings.as_deref().unwrap_or("{}")).contains(feature.key) {
+                return Ok(0);
+            }
+            inner(ctx).await
+        })
+    });
+    def
+}
+
 impl Module {
+    /// Its jobs, each skipping departments that turned its feature off.
+    pub fn scheduled_jobs(&self) -> Vec<JobDef> {
+        let jobs = (self.jobs)();
+        match self.feature {
+            Some(f) => jobs.into_iter().map(|j| only_when_on(f, j)).collect(),
+            None => jobs,
+        }
+    }
+
     /// Whether the department of `ctx` has this module on.
     pub fn on_for(&self, ctx: &Ctx) -> bool {
         self.feature.is_none_or(|f| ctx.feature_on(f.key))

@@ -124,22 +124,6 @@ struct CtxRow {
     settings: String,
 }
 
-/// The features a department's settings (`{"modules": {"training": false, …}}`) turn off.
-fn features_off(settings: &str) -> BTreeSet<String> {
-    #[derive(serde::Deserialize, Default)]
-    struct Settings {
-        #[serde(default)]
-        modules: std::collections::BTreeMap<String, bool>,
-    }
-    serde_json::from_str::<Settings>(settings)
-        .unwrap_or_default()
-        .modules
-        .into_iter()
-        .filter(|(_, on)| !on)
-        .map(|(key, _)| key)
-        .collect()
-}
-
 async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
     let token = bearer_or_cookie(&parts.headers)
         .ok_or_else(|| AppError::Unauthorized("sign in first".into()))?;
@@ -197,7 +181,7 @@ async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
         timezone: row.timezone,
         ip: client_ip(parts),
         unread: row.unread.max(0) as u64,
-        features_off: features_off(&row.settings),
+        features_off: crate::module::features_off(&row.settings),
     })
 }
 

@@ -172,3 +172,62 @@ async fn a_part_turned_off_leaves_the_navigation_and_answers_404_for_that_depart
     let (status, _, _) = app.page_get("/training", &cookies).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_part_turned_off_sends_no_reminders_until_it_is_back() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let member = app.member(&app.a, "certified", &[]).await;
+    let (status, cpr) = app
+        .post(
+            &admin,
+            "/api/v1/training/courses",
+            json!({"name": "CPR", "training_type": "certification", "duration_hours": 4}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{cpr}");
+    let today = app.org_today(&app.a).await;
+    let (status, r) = app
+        .post(
+            &admin,
+            "/api/v1/training/records",
+            json!({"user_ids": [member.id], "course_id": cpr["id"],
+                   "completion_date": (today - chrono::Duration::days(600)).to_string(),
+                   "expiration_date": (today + chrono::Duration::days(20)).to_string()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    let notices = |app: &TestApp| {
+        let pool = app.db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM notification_logs WHERE recipient_id = ? AND category = 'training'",
+            )
+            .bind(member.id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let switch = |on: bool| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let (status, body) = app
+                .patch(
+                    &admin,
+                    "/api/v1/organization",
+                    json!({"settings": {"modules": {"training": on}}}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    switch(false).await;
+    let run = app.run_job(&app.a, "cert_expiry").await;
+    assert_eq!(run["items"], 0, "skipped while training is off: {run}");
+    assert_eq!(notices(&app).await, 0);
+    switch(true).await;
+    let run = app.run_job(&app.a, "cert_expiry").await;
+    assert_eq!(run["items"], 1, "{run}");
+    assert_eq!(notices(&app).await, 1);
+}

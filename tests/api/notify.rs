@@ -8,7 +8,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-
 use crate::harness::*;
 
 const WAIT: Duration = Duration::from_secs(15);
