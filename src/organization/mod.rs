@@ -3,6 +3,7 @@
 //! audit chain and first administrator in one transaction.
 
 pub mod api;
+pub mod pages;
 pub mod service;
 
 pub use api::router;

@@ -17,11 +17,10 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use super::service::{self, APPARATUS_TYPES, ApparatusInput, Draft, LocationInput, STEPS, Step};
 use crate::error::{AppError, FieldError};
 use crate::notify::mail::{SECURITY_MODES, TestResult};
-use crate::organization::service::{
-    self as organizations, IDENTIFIER_TYPES, NewAdmin, OrgProfile, TYPES,
-};
+use crate::organization::pages::{CITY_STATE_ZIP, PROFILE_FIELDS, ProfileForm};
+use crate::organization::service::{self as organizations, NewAdmin, OrgProfile};
 use crate::state::AppState;
-use crate::web::{self, Chrome, Field, FieldSpec};
+use crate::web::{self, Chrome, Field, FieldSpec, Opt, options};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -234,29 +233,6 @@ fn progress(draft: &Draft, step: Step) -> Progress {
         title: step.title(),
         back: step.previous().map(step_href),
     }
-}
-
-pub struct Opt {
-    pub value: String,
-    pub label: String,
-    pub selected: bool,
-}
-
-fn options(pairs: &[(&str, &str)], current: &str, blank: Option<&str>) -> Vec<Opt> {
-    let mut out = Vec::new();
-    if let Some(label) = blank {
-        out.push(Opt {
-            value: String::new(),
-            label: label.into(),
-            selected: current.is_empty(),
-        });
-    }
-    out.extend(pairs.iter().map(|(v, l)| Opt {
-        value: v.to_string(),
-        label: l.to_string(),
-        selected: *v == current,
-    }));
-    out
 }
 
 fn val(values: &Values, name: &str) -> String {
@@ -478,7 +454,7 @@ fn next_after(draft: &Draft, step: Step) -> String {
 
 fn specs_of(step: Step) -> Vec<&'static [FieldSpec]> {
     match step {
-        Step::Organization => vec![ORG_FIELDS, ORG_STREET, CITY_STATE_ZIP, ORG_CONTACT],
+        Step::Organization => PROFILE_FIELDS.to_vec(),
         Step::Administrator => vec![ADMIN_FIELDS],
         Step::Stations => vec![LOCATION_FIELDS, CITY_STATE_ZIP, APPARATUS_FIELDS],
         Step::Email => vec![EMAIL_SERVER, EMAIL_SIGN_IN, EMAIL_SENDER],
@@ -525,111 +501,13 @@ struct CheckPage {
 // ---------------------------------------------------------------------------------------------
 // Organization
 
-const ORG_FIELDS: &[FieldSpec] = &[
-    FieldSpec {
-        name: "name",
-        label: "Department name",
-        kind: "text",
-        required: true,
-        autocomplete: "organization",
-        hint: "As it should appear on reports, e.g. Maple Grove Volunteer Fire Department.",
-    },
-    FieldSpec {
-        name: "identifier",
-        label: "FDID or state id (optional)",
-        kind: "text",
-        required: false,
-        autocomplete: "off",
-        hint: "The number your state fire marshal or NFIRS gave the department.",
-    },
-];
-/// City, state and ZIP: the department's address and a station's.
-const CITY_STATE_ZIP: &[FieldSpec] = &[
-    FieldSpec {
-        name: "city",
-        label: "City (optional)",
-        kind: "text",
-        required: false,
-        autocomplete: "address-level2",
-        hint: "",
-    },
-    FieldSpec {
-        name: "state",
-        label: "State (optional)",
-        kind: "text",
-        required: false,
-        autocomplete: "address-level1",
-        hint: "",
-    },
-    FieldSpec {
-        name: "postal_code",
-        label: "ZIP code (optional)",
-        kind: "text",
-        required: false,
-        autocomplete: "postal-code",
-        hint: "",
-    },
-];
-const ORG_STREET: &[FieldSpec] = &[
-    FieldSpec {
-        name: "address_line1",
-        label: "Street address (optional)",
-        kind: "text",
-        required: false,
-        autocomplete: "address-line1",
-        hint: "",
-    },
-    FieldSpec {
-        name: "address_line2",
-        label: "Address line 2 (optional)",
-        kind: "text",
-        required: false,
-        autocomplete: "address-line2",
-        hint: "",
-    },
-];
-const ORG_CONTACT: &[FieldSpec] = &[
-    FieldSpec {
-        name: "county",
-        label: "County (optional)",
-        kind: "text",
-        required: false,
-        autocomplete: "off",
-        hint: "",
-    },
-    FieldSpec {
-        name: "phone",
-        label: "Phone (optional)",
-        kind: "tel",
-        required: false,
-        autocomplete: "tel",
-        hint: "",
-    },
-    FieldSpec {
-        name: "email",
-        label: "Department email (optional)",
-        kind: "email",
-        required: false,
-        autocomplete: "email",
-        hint: "",
-    },
-];
-
 #[derive(Template)]
 #[template(path = "setup/organization.html")]
 struct OrganizationPage {
     chrome: Chrome,
     p: Progress,
     problems: Vec<String>,
-    main: Vec<Field>,
-    address: Vec<Field>,
-    types: Vec<Opt>,
-    type_error: Option<String>,
-    identifier_types: Vec<Opt>,
-    identifier_type_error: Option<String>,
-    timezone: String,
-    timezone_error: Option<String>,
-    zones: Vec<&'static str>,
+    form: ProfileForm,
 }
 
 /// The server's own time zone (a Pi set up for the station usually has the right one).
@@ -699,49 +577,11 @@ fn organization_page(
 ) -> Response {
     let values = posted.cloned().unwrap_or_else(|| org_values(draft));
     let value = |n: &str| val(&values, n);
-    let type_labels: Vec<(&str, &str)> = TYPES
-        .iter()
-        .map(|t| {
-            (
-                *t,
-                match *t {
-                    "fire_department" => "Fire department",
-                    "ems_only" => "EMS only",
-                    _ => "Fire and EMS",
-                },
-            )
-        })
-        .collect();
-    let id_labels: Vec<(&str, &str)> = IDENTIFIER_TYPES
-        .iter()
-        .map(|t| {
-            (
-                *t,
-                match *t {
-                    "fdid" => "FDID",
-                    "state_id" => "State id",
-                    _ => "Department id",
-                },
-            )
-        })
-        .collect();
     web::render(&OrganizationPage {
         chrome: Chrome::anonymous(),
         p,
         problems,
-        main: web::fields(ORG_FIELDS, value, &errors),
-        address: web::fields(
-            &[ORG_STREET, CITY_STATE_ZIP, ORG_CONTACT].concat(),
-            value,
-            &errors,
-        ),
-        types: options(&type_labels, &value("organization_type"), None),
-        type_error: errors.get("organization_type").cloned(),
-        identifier_types: options(&id_labels, &value("identifier_type"), Some("None")),
-        identifier_type_error: errors.get("identifier_type").cloned(),
-        timezone: value("timezone"),
-        timezone_error: errors.get("timezone").cloned(),
-        zones: chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect(),
+        form: ProfileForm::new(value, &errors),
     })
 }
 

@@ -80,7 +80,7 @@ const PLATFORM_NAV: &[NavEntry] = {
         entry("Roles", "/roles", &[ROLES_MANAGE, MEMBERS_VIEW], 40),
         entry("Audit log", "/audit", &[AUDIT_VIEW], 80),
         entry("Security alerts", "/security-alerts", &[AUDIT_VIEW], 81),
-        entry("Settings", "/settings/email", &[SETTINGS_MANAGE], 90),
+        entry("Settings", SETTINGS, &[SETTINGS_MANAGE], 90),
         entry("Notifications", "/notifications", &[], 95),
         entry("Account", "/account", &[], 99),
     ]
@@ -102,13 +102,14 @@ fn nav_items(
 }
 
 /// The href of the header entry the settings pages belong to.
-pub const SETTINGS: &str = "/settings/email";
+pub const SETTINGS: &str = "/settings/department";
 
 /// The settings area's sub-navigation (`settings_nav.html`); `current` is the href of the page's
 /// section.
 pub fn settings_nav(current: &str) -> Vec<NavItem> {
     nav_items(
         [
+            ("Department", "/settings/department"),
             ("Email", "/settings/email"),
             ("Outbox", "/settings/email/outbox"),
             ("Jobs", "/settings/jobs"),

@@ -286,3 +286,28 @@ pub fn parse_optional_date(
 pub struct DoneQuery {
     pub done: Option<String>,
 }
+
+/// One option of a `<select>`.
+pub struct Opt {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// The options for `pairs` (value, label), `current` selected; `blank` adds an empty first one.
+pub fn options(pairs: &[(&str, &str)], current: &str, blank: Option<&str>) -> Vec<Opt> {
+    let mut out = Vec::new();
+    if let Some(label) = blank {
+        out.push(Opt {
+            value: String::new(),
+            label: label.into(),
+            selected: current.is_empty(),
+        });
+    }
+    out.extend(pairs.iter().map(|(v, l)| Opt {
+        value: v.to_string(),
+        label: l.to_string(),
+        selected: *v == current,
+    }));
+    out
+}

@@ -151,10 +151,10 @@ async fn admins_see_the_settings_pages_and_members_their_inbox_only() {
 
     // The header: "Settings" only for settings.manage; "Notifications" for everyone.
     let (_, _, html) = app.page_get("/", &admin).await;
-    assert!(html.contains(r#"href="/settings/email""#));
+    assert!(html.contains(r#"href="/settings/department""#));
     assert!(html.contains(r#"href="/notifications""#));
     let (_, _, html) = app.page_get("/", &plain).await;
-    assert!(!html.contains(r#"href="/settings/email""#));
+    assert!(!html.contains(r#"href="/settings/department""#));
     assert!(html.contains(r#"href="/notifications""#));
 }
 

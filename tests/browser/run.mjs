@@ -42,6 +42,7 @@ const PAGES = [
   { name: 'security-alerts', path: '/security-alerts' },
   { name: 'notifications', path: '/notifications' },
   { name: 'notification-settings', path: '/account/notifications' },
+  { name: 'settings-department', path: '/settings/department' },
   { name: 'settings-email', path: '/settings/email' },
   { name: 'settings-outbox', path: '/settings/email/outbox' },
   { name: 'settings-notification-defaults', path: '/settings/notifications' },
@@ -976,6 +977,31 @@ test('notification settings: turning an email category off is saved, and back to
     assert.match(await group().innerText(), /Following the department default/);
   }));
 
+test('department settings on a phone: an empty name is shown beside the field; corrected, the FDID is saved', () =>
+  withPage('department-settings', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.locator('summary', { hasText: 'Menu' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Department' }).waitFor();
+    const name = page.getByLabel('Department name');
+    assert.equal(await name.inputValue(), ORG_NAME);
+    await name.fill('   ');
+    await page.getByLabel(/^FDID/).fill('27-041');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('#name-error').waitFor();
+    assert.match(await page.locator('#name-error').innerText(), /Department name is required/);
+    assert.equal(await page.getByLabel(/^FDID/).inputValue(), '27-041', 'what was typed stays');
+    await checkA11y(page, 'department settings (error)');
+    await page.screenshot({ path: join(artifacts, 'department-error.png'), fullPage: true });
+    await name.fill(ORG_NAME);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText("The department's settings are saved.").waitFor();
+    assert.equal(await page.getByLabel(/^FDID/).inputValue(), '27-041');
+    assert.ok(await page.getByLabel('Training').isChecked(), 'training stays on');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`does not fit a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'department-saved.png'), fullPage: true });
+  }, { expect: [[422, '/settings/department']], context: { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true } }));
+
 test('email settings: a bad port is shown beside the field; corrected, the settings are saved', async () => {
   // A port nothing listens on: the test message's connection is refused at once.
   const closedPort = String(await freePort());
@@ -983,6 +1009,8 @@ test('email settings: a bad port is shown beside the field; corrected, the setti
   await withPage('email-settings', async (page) => {
     await signIn(page, ADMIN.username, ADMIN.password);
     await page.getByRole('link', { name: 'Settings', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Department' }).waitFor();
+    await page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Email' }).click();
     await page.getByRole('heading', { level: 1, name: 'Email settings' }).waitFor();
     assert.equal(new URL(page.url()).pathname, '/settings/email');
     await checkA11y(page, 'email settings');
