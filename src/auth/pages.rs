@@ -185,6 +185,8 @@ struct ResetRequestPage {
     ask_organization: bool,
     /// The request was taken: show the answer, which is the same for any address.
     answer: Option<&'static str>,
+    /// No department here has email set up: no link can go, so say so and who can help.
+    email_off: bool,
     email_error: Option<String>,
     organization_error: Option<String>,
     error: Option<String>,
@@ -199,6 +201,7 @@ impl ResetRequestPage {
             organization: String::new(),
             ask_organization: orgs > 1,
             answer: None,
+            email_off: !crate::notify::mail::configured_anywhere(&state.db, None).await?,
             email_error: None,
             organization_error: None,
             error: None,
@@ -240,6 +243,15 @@ async fn reset_request(
         email: form.email.clone(),
         organization: Some(form.organization.trim().to_string()).filter(|s| !s.is_empty()),
     };
+    // The department named has no email: say so rather than promise a link (a fact about the
+    // department, not about any account).
+    if let Some(slug) = input.organization.as_deref()
+        && !crate::notify::mail::configured_anywhere(&state.db, Some(slug)).await?
+    {
+        let mut page = ResetRequestPage::new(&state).await?;
+        page.email_off = true;
+        return Ok(no_store(web::render(&page)));
+    }
     let err = match reset::request(&state, Some(&ip), input).await {
         // The same answer whether or not the address is known (post-redirect-get).
         Ok(()) => return Ok(Redirect::to("/password-reset?sent=1").into_response()),

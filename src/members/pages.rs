@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/members/{id}", get(profile))
         .route("/members/{id}/edit", get(edit_form).post(edit))
         .route("/members/{id}/status", axum::routing::post(change_status))
+        .route("/members/{id}/password", axum::routing::post(set_password))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,6 +245,11 @@ struct ProfilePage {
     status_error: Option<String>,
     reason_error: Option<String>,
     form_error: Option<String>,
+    /// When they last signed in, in words ("Never" for a member who has not yet).
+    last_sign_in: String,
+    never_signed_in: bool,
+    password_error: Option<String>,
+    notice: Option<&'static str>,
 }
 
 #[derive(Deserialize)]
@@ -334,6 +340,13 @@ async fn load_profile(
         status_error: None,
         reason_error: None,
         form_error: None,
+        never_signed_in: m.last_login_at.is_none(),
+        last_sign_in: m
+            .last_login_at
+            .map(|t| crate::time::today_in(&ctx.timezone, t).to_string())
+            .unwrap_or_else(|| "Never".into()),
+        password_error: None,
+        notice: None,
     })
 }
 
@@ -341,9 +354,61 @@ async fn profile(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
     PathId(id): PathId,
+    Query(done): Query<web::DoneQuery>,
 ) -> PageResult {
-    let page = load_profile(&state, &ctx, id, None).await?;
+    let mut page = load_profile(&state, &ctx, id, None).await?;
+    if done.done.as_deref() == Some("password") {
+        page.notice = Some(
+            "Temporary password set. Give it to the member in person: they choose their own \
+             at the next sign-in, and any session of theirs has ended.",
+        );
+    }
     Ok(web::render(&page))
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    temporary_password: String,
+}
+
+/// An officer sets a temporary password (for a member without email, or locked out): the
+/// member must choose their own at the next sign-in.
+async fn set_password(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+    Form(form): Form<PasswordForm>,
+) -> PageResult {
+    let input = service::PasswordReset {
+        temporary_password: form.temporary_password,
+    };
+    let mut tx = state.db.begin().await?;
+    let err = match service::reset_password(&ctx, &mut tx, &state.hasher, id, input).await {
+        Ok(()) => {
+            tx.commit().await?;
+            return Ok(Redirect::to(&format!("/members/{id}?done=password")).into_response());
+        }
+        Err(e) => e,
+    };
+    tx.rollback().await?;
+    let code = err.status();
+    let mut page = load_profile(&state, &ctx, id, None).await?;
+    match err {
+        AppError::Validation(errors) => {
+            let message = errors
+                .iter()
+                .map(|e| web::field_sentence("The temporary password", &e.message))
+                .collect::<Vec<_>>()
+                .join(" ");
+            page.password_error = Some(message);
+        }
+        AppError::Forbidden(_) if ctx.has(MEMBERS_MANAGE) => {
+            page.password_error = Some(web::field_sentence("", &err.to_problem().detail));
+        }
+        other => return Err(other.into()),
+    }
+    Ok((code, web::render(&page)).into_response())
 }
 
 async fn change_status(

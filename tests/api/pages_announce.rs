@@ -773,3 +773,124 @@ async fn the_account_page_links_to_notifications() {
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn without_email_the_reset_page_says_so_and_names_who_can_help() {
+    // Private: whether email is set up is the host's fact.
+    let app = TestApp::spawn_private().await;
+    let (status, _, html) = app.page_get("/password-reset", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Email is not set up on this Logbook yet"),
+        "{html}"
+    );
+    assert!(html.contains("set a temporary password"), "{html}");
+    assert!(!html.contains(ANSWER), "no promise of a link: {html}");
+    // One department with email: the form is back, and a request for the other (named) says
+    // its truth, while one for the first gets the usual answer.
+    configure_email(&app, &app.a).await;
+    let (_, _, html) = app.page_get("/password-reset", "").await;
+    assert!(html.contains(r#"name="email""#), "{html}");
+    let res = app
+        .page_post_anonymous(
+            "/password-reset",
+            &[
+                ("email", "bravo-admin@example.org"),
+                ("organization", &app.b.slug),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("Email is not set up on this Logbook yet"),
+        "{html}"
+    );
+    let res = app
+        .page_post_anonymous(
+            "/password-reset",
+            &[
+                ("email", "alpha-admin@example.org"),
+                ("organization", &app.a.slug),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn an_officer_sets_a_temporary_password_on_the_profile_and_the_member_signs_in_with_it() {
+    let app = TestApp::spawn().await;
+    let officer = app.page_sign_in("alpha-admin", PASSWORD).await;
+    // Imported or added without a password: never signed in.
+    let (status, body) = app
+        .post(
+            &app.a.admin.token,
+            "/api/v1/members",
+            serde_json::json!({"username": "no-email", "email": "no-email@example.org",
+                               "first_name": "Nora", "last_name": "Mail"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let path = format!("/members/{}", body["id"].as_str().unwrap());
+    let (status, _, html) = app.page_get(&path, &officer).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Last signed in: <strong>never</strong>"),
+        "{html}"
+    );
+    // Too short: beside the field, nothing changes.
+    let before = app.snapshot(&app.a).await;
+    let (status, _, html) = app
+        .page_post(
+            &format!("{path}/password"),
+            &officer,
+            &[("temporary_password", "short")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains(r#"id="temporary_password-error""#), "{html}");
+    assert_eq!(before, app.snapshot(&app.a).await);
+    // Set: the member signs in with it and must choose their own first.
+    let temporary = "ladder truck tuesday night";
+    let (status, location, _) = app
+        .page_post(
+            &format!("{path}/password"),
+            &officer,
+            &[("temporary_password", temporary)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, format!("{path}?done=password"));
+    let (_, _, html) = app.page_get(&location, &officer).await;
+    assert!(html.contains("Temporary password set."), "{html}");
+    let (status, body) = app
+        .post(
+            "",
+            "/api/v1/auth/login",
+            serde_json::json!({"username": "no-email", "password": temporary}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["must_change_password"], true);
+    // A plain member cannot, nor can anyone reach another department's member.
+    let plain = app.member(&app.a, "plain", &[]).await;
+    let plain_cookies = app.page_sign_in(&plain.username, PASSWORD).await;
+    let (status, _, _) = app
+        .page_post(
+            &format!("{path}/password"),
+            &plain_cookies,
+            &[("temporary_password", temporary)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let theirs = app.member(&app.b, "bravo-member", &[]).await;
+    let (status, _, _) = app
+        .page_post(
+            &format!("/members/{}/password", theirs.id),
+            &officer,
+            &[("temporary_password", temporary)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

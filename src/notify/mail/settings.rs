@@ -108,6 +108,21 @@ pub async fn is_configured(conn: &mut Conn, org_id: OrgId) -> AppResult<bool> {
     Ok(on.unwrap_or(false))
 }
 
+/// Whether any active department on this server (or the one with this short name) has email
+/// set up: a host-wide fact, safe to tell someone who is not signed in (it says nothing about
+/// any account).
+pub async fn configured_anywhere(db: &sqlx::MySqlPool, slug: Option<&str>) -> AppResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM email_settings s JOIN organizations o ON o.id = s.organization_id
+          WHERE s.enabled AND o.active AND (? IS NULL OR o.slug = ?)",
+    )
+    .bind(slug)
+    .bind(slug)
+    .fetch_one(db)
+    .await?;
+    Ok(n > 0)
+}
+
 pub async fn settings(ctx: &Ctx, conn: &mut Conn) -> AppResult<EmailSettings> {
     ctx.require(SETTINGS_MANAGE)?;
     Ok(load_settings(conn, ctx.org_id)
