@@ -50,6 +50,8 @@ pub struct SystemStatus {
     pub certificate: CertificateStatus,
     /// This organization's last runs, newest first.
     pub recent_job_runs: Vec<JobRun>,
+    /// The department has email set up (reminders, password resets, alerts by email).
+    pub email_configured: bool,
     /// What needs attention; empty when all is well.
     pub warnings: Vec<Warning>,
 }
@@ -189,7 +191,8 @@ impl CertificateStatus {
 }
 
 /// Something that needs attention. `subject` names the part of the status it is about:
-/// `data_dir`, `backup_target`, `cpu_temperature`, `memory`, `migrations` or `certificate`.
+/// `data_dir`, `backup_target`, `cpu_temperature`, `memory`, `migrations`, `certificate`,
+/// `email`, `https`, `backup` or `jobs`.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Warning {
     pub subject: &'static str,
@@ -212,7 +215,8 @@ pub async fn collect(state: &AppState, ctx: &Ctx) -> AppResult<SystemStatus> {
             )),
         }
     };
-    let (host, (database, recent_job_runs)) = tokio::try_join!(host, database_part(state, ctx))?;
+    let (host, (database, recent_job_runs, email_configured)) =
+        tokio::try_join!(host, database_part(state, ctx))?;
     let HostSample {
         host,
         server,
@@ -231,13 +235,17 @@ pub async fn collect(state: &AppState, ctx: &Ctx) -> AppResult<SystemStatus> {
             None => CertificateStatus::not_configured(),
         },
         recent_job_runs,
+        email_configured,
         warnings: Vec::new(),
     };
     status.warnings = warnings(&status);
     Ok(status)
 }
 
-async fn database_part(state: &AppState, ctx: &Ctx) -> AppResult<(DatabaseStatus, Vec<JobRun>)> {
+async fn database_part(
+    state: &AppState,
+    ctx: &Ctx,
+) -> AppResult<(DatabaseStatus, Vec<JobRun>, bool)> {
     let mut conn = state.db.acquire().await?;
     let version: String = sqlx::query_scalar("SELECT VERSION()")
         .fetch_one(&mut *conn)
@@ -264,6 +272,7 @@ async fn database_part(state: &AppState, ctx: &Ctx) -> AppResult<(DatabaseStatus
     .bind(RECENT_RUNS)
     .fetch_all(&mut *conn)
     .await?;
+    let email = crate::notify::mail::is_configured(&mut conn, ctx.org_id).await?;
     Ok((
         DatabaseStatus {
             version,
@@ -272,6 +281,7 @@ async fn database_part(state: &AppState, ctx: &Ctx) -> AppResult<(DatabaseStatus
             migrations_known: known as u64,
         },
         runs,
+        email,
     ))
 }
 
@@ -549,8 +559,54 @@ pub fn warnings(s: &SystemStatus) -> Vec<Warning> {
             format!("the HTTPS certificate expires {}", end.format("%Y-%m-%d")),
         );
     }
+    if !s.certificate.configured {
+        warn(
+            "https",
+            "HTTPS is off: passwords cross the station's network unprotected (unless a proxy \
+             in front of Logbook provides HTTPS)"
+                .into(),
+        );
+    }
+    if !s.email_configured {
+        warn(
+            "email",
+            "email is not set up: members get no reminders by email and no password-reset links"
+                .into(),
+        );
+    }
+    if s.backup_target.configured {
+        match s.backup_target.last_backup_at {
+            None => warn("backup", "no backup has been made yet".into()),
+            Some(at) if (s.collected_at - at).num_days() >= BACKUP_WARN_DAYS => warn(
+                "backup",
+                format!("the last backup was made {}", at.format("%Y-%m-%d")),
+            ),
+            Some(_) => {}
+        }
+    }
+    // A job whose latest run failed (a later success clears it).
+    let mut seen: Vec<&str> = Vec::new();
+    for run in &s.recent_job_runs {
+        if seen.contains(&run.job.as_str()) {
+            continue;
+        }
+        seen.push(&run.job);
+        if run.outcome == "failed" {
+            warn(
+                "jobs",
+                format!(
+                    "the job {} failed at its last run ({})",
+                    run.job,
+                    run.started_at.format("%Y-%m-%d %H:%M UTC")
+                ),
+            );
+        }
+    }
     out
 }
+
+/// A backup older than this many days is a warning (the scheduled one runs daily).
+const BACKUP_WARN_DAYS: i64 = 8;
 
 /// Bytes for people: "812 MiB", "1.4 GiB".
 pub fn bytes(n: u64) -> String {
@@ -639,6 +695,7 @@ pub(crate) fn troubled_example() -> SystemStatus {
             fingerprint_sha256: None,
         },
         recent_job_runs: Vec::new(),
+        email_configured: false,
         warnings: Vec::new(),
     };
     s.warnings = warnings(&s);
@@ -660,7 +717,9 @@ mod tests {
                 "cpu_temperature",
                 "memory",
                 "migrations",
-                "certificate"
+                "certificate",
+                "email",
+                "backup"
             ]
         );
         assert_eq!(

@@ -109,6 +109,23 @@ async fn an_administrator_sees_every_part_with_sane_values() {
         assert!(w["subject"].is_string() && w["message"].is_string(), "{w}");
         assert_ne!(w["subject"], "migrations");
     }
+    // A department without email on a server without HTTPS is told so (not "all is well").
+    let subjects: Vec<&str> = s["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["subject"].as_str().unwrap())
+        .collect();
+    assert!(subjects.contains(&"email"), "{subjects:?}");
+    assert!(subjects.contains(&"https"), "{subjects:?}");
+    email_to_sink(&app, &app.a, 9).await;
+    let s = status_of(&app, &app.a.admin).await;
+    let warned_email = s["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["subject"] == "email");
+    assert!(!warned_email, "email is set up now: {s}");
 }
 
 #[tokio::test]

@@ -1624,11 +1624,21 @@ test('training admin: a waiver granted after a mistake, a CSV with a bad row the
   }, { expect: [[422, '/training/waivers'], [422, '/training/import']] });
 });
 
-test('password reset: the request answers the same for any address; a bad link says so', () =>
-  withPage('password-reset', async (page) => {
+test('password reset: without email it says who can help; with email the request answers the same for any address; a bad link says so', async () => {
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  await withPage('password-reset', async (page) => {
     await page.goto('/login');
     await page.getByRole('link', { name: 'Forgot your password?' }).click();
     await page.getByRole('heading', { level: 1, name: 'Reset your password' }).waitFor();
+    // No department here has email yet: no promise of a link, and who can help instead.
+    await page.getByText('Email is not set up on this Logbook yet').waitFor();
+    await checkA11y(page, 'password reset (no email)');
+    await page.screenshot({ path: join(artifacts, 'password-reset-no-email.png'), fullPage: true });
+    const saved = await api('PUT', '/api/v1/settings/email', token, {
+      host: '127.0.0.1', port: await freePort(), security: 'none', from_address: 'logbook@example.org',
+    });
+    assert.equal(saved.status, 200, JSON.stringify(saved.body));
+    await page.goto('/password-reset');
     await checkA11y(page, 'password reset request');
     await page.getByLabel('E-mail').fill('nobody-here@example.org');
     await page.getByRole('button', { name: 'Send the link' }).click();
@@ -1644,7 +1654,8 @@ test('password reset: the request answers the same for any address; a bad link s
     await page.goto('/password-reset/confirm?token=not-a-real-token');
     await page.getByRole('alert').filter({ hasText: /not valid or has expired/ }).waitFor();
     await checkA11y(page, 'password reset (bad link)');
-  }, { allow: [[422, '/password-reset/confirm']] }));
+  }, { allow: [[422, '/password-reset/confirm']] });
+});
 
 // --- the first-boot setup wizard, on its own server and database ------------------------------
 
