@@ -264,14 +264,7 @@ async fn database_part(
         .iter()
         .filter(|m| m.migration_type.is_up_migration())
         .count();
-    // Ids are UUIDv7: their order is the order the runs started in.
-    let runs = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {RUN_COLUMNS} FROM job_runs WHERE organization_id = ? ORDER BY id DESC LIMIT ?"
-    )))
-    .bind(ctx.org_id)
-    .bind(RECENT_RUNS)
-    .fetch_all(&mut *conn)
-    .await?;
+    let runs = recent_runs(&mut conn, ctx).await?;
     let email = crate::notify::mail::is_configured(&mut conn, ctx.org_id).await?;
     Ok((
         DatabaseStatus {
@@ -559,7 +552,28 @@ pub fn warnings(s: &SystemStatus) -> Vec<Warning> {
             format!("the HTTPS certificate expires {}", end.format("%Y-%m-%d")),
         );
     }
-    if !s.certificate.configured {
+    out.extend(operational(
+        s.email_configured,
+        s.certificate.configured,
+        &s.backup_target,
+        &s.recent_job_runs,
+        s.collected_at,
+    ));
+    out
+}
+
+/// What needs attention in how the department runs (as against the host): email, HTTPS,
+/// backups and jobs. The status page and the dashboard both say it.
+fn operational(
+    email: bool,
+    https: bool,
+    backup: &BackupTarget,
+    runs: &[JobRun],
+    now: DateTime<Utc>,
+) -> Vec<Warning> {
+    let mut out = Vec::new();
+    let mut warn = |subject, message: String| out.push(Warning { subject, message });
+    if !https {
         warn(
             "https",
             "HTTPS is off: passwords cross the station's network unprotected (unless a proxy \
@@ -567,17 +581,17 @@ pub fn warnings(s: &SystemStatus) -> Vec<Warning> {
                 .into(),
         );
     }
-    if !s.email_configured {
+    if !email {
         warn(
             "email",
             "email is not set up: members get no reminders by email and no password-reset links"
                 .into(),
         );
     }
-    if s.backup_target.configured {
-        match s.backup_target.last_backup_at {
+    if backup.configured {
+        match backup.last_backup_at {
             None => warn("backup", "no backup has been made yet".into()),
-            Some(at) if (s.collected_at - at).num_days() >= BACKUP_WARN_DAYS => warn(
+            Some(at) if (now - at).num_days() >= BACKUP_WARN_DAYS => warn(
                 "backup",
                 format!("the last backup was made {}", at.format("%Y-%m-%d")),
             ),
@@ -586,7 +600,7 @@ pub fn warnings(s: &SystemStatus) -> Vec<Warning> {
     }
     // A job whose latest run failed (a later success clears it).
     let mut seen: Vec<&str> = Vec::new();
-    for run in &s.recent_job_runs {
+    for run in runs {
         if seen.contains(&run.job.as_str()) {
             continue;
         }
@@ -603,6 +617,46 @@ pub fn warnings(s: &SystemStatus) -> Vec<Warning> {
         }
     }
     out
+}
+
+/// The department's last job runs, newest first (ids are UUIDv7: their order is the order the
+/// runs started in).
+async fn recent_runs(conn: &mut crate::db::Conn, ctx: &Ctx) -> AppResult<Vec<JobRun>> {
+    Ok(sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {RUN_COLUMNS} FROM job_runs WHERE organization_id = ? ORDER BY id DESC LIMIT ?"
+    )))
+    .bind(ctx.org_id)
+    .bind(RECENT_RUNS)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// The department's operational warnings for the dashboard of a settings manager: cheap to
+/// find (no host sampling), each with the settings page that fixes it.
+pub async fn attention(state: &AppState, ctx: &Ctx) -> AppResult<Vec<(Warning, &'static str)>> {
+    ctx.require(SETTINGS_MANAGE)?;
+    let mut conn = state.db.acquire().await?;
+    let email = crate::notify::mail::is_configured(&mut conn, ctx.org_id).await?;
+    let runs = recent_runs(&mut conn, ctx).await?;
+    drop(conn);
+    let dir = state.config.backup_dir.clone();
+    let backup = tokio::task::spawn_blocking(move || BackupTarget::of(&dir))
+        .await
+        .context("reading the backup folder")?;
+    let warnings = operational(email, state.tls.is_some(), &backup, &runs, Utc::now());
+    Ok(warnings
+        .into_iter()
+        .map(|w| {
+            let page = match w.subject {
+                "email" => "/settings/email",
+                "https" => "/settings/https",
+                "backup" => "/settings/backups",
+                "jobs" => "/settings/jobs",
+                _ => "/settings/status",
+            };
+            (w, page)
+        })
+        .collect())
 }
 
 /// A backup older than this many days is a warning (the scheduled one runs daily).

@@ -12,6 +12,7 @@ mod backup_encryption;
 mod backup_schedule;
 mod bad_input;
 mod connections;
+mod dashboard;
 mod email;
 mod export;
 mod features;

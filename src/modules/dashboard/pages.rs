@@ -57,7 +57,27 @@ async fn dashboard(
     let mut conn = state.db.acquire().await?;
     let me = auth::me(&ctx, &mut conn).await?;
     let announcements = announcements::for_dashboard(&ctx, &mut conn).await?;
-    let panels = panels(&ctx, &mut conn).await?;
+    let mut panels = panels(&ctx, &mut conn).await?;
+    drop(conn);
+    // For whoever runs the server: what needs fixing in Settings, first.
+    if ctx.has(crate::auth::permissions::SETTINGS_MANAGE) {
+        let attention = crate::system::status::attention(&state, &ctx).await?;
+        if !attention.is_empty() {
+            panels.insert(
+                0,
+                Panel {
+                    title: "Needs attention".into(),
+                    items: attention
+                        .into_iter()
+                        .map(|(w, page)| crate::module::PanelItem {
+                            text: web::sentence(&w.message),
+                            link: page.into(),
+                        })
+                        .collect(),
+                },
+            );
+        }
+    }
     Ok(web::render(&DashboardPage {
         chrome: Chrome::for_viewer(&ctx, "/"),
         org_name: me.organization.name,

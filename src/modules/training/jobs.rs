@@ -12,7 +12,6 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use super::service::{MATRIX_STATUSES, RecordStatus};
 use crate::auth::permissions::TRAINING_MANAGE;
 use crate::jobs::JobCtx;
 use crate::notify::{self, Notice};
@@ -42,50 +41,13 @@ fn as_urgent(t: &str) -> Vec<&'static str> {
     order[at..].to_vec()
 }
 
-#[derive(sqlx::FromRow)]
-struct Due {
-    id: Uuid,
-    user_id: Uuid,
-    first_name: String,
-    last_name: String,
-    course_name: String,
-    expiration_date: NaiveDate,
-}
-
 pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
     let state = &ctx.state;
     let org = ctx.org_id;
     let mut conn = state.db.acquire().await?;
     let today = super::service::today(&mut conn, org).await?;
-    let statuses = MATRIX_STATUSES
-        .iter()
-        .map(|s| format!("'{s}'"))
-        .collect::<Vec<_>>()
-        .join(",");
     // Certifications expiring within 90 days or already expired, not renewed since.
-    let due: Vec<Due> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT r.id, r.user_id, u.first_name, u.last_name, r.course_name, r.expiration_date
-           FROM training_records r
-           JOIN users u ON u.id = r.user_id
-          WHERE r.organization_id = ? AND r.status = ?
-            AND r.expiration_date IS NOT NULL AND r.expiration_date <= ?
-            AND u.status IN ({statuses})
-            AND NOT EXISTS (
-                SELECT 1 FROM training_records n
-                 WHERE n.organization_id = r.organization_id AND n.user_id = r.user_id
-                   AND n.status = ? AND n.id <> r.id
-                   AND (n.course_id = r.course_id
-                        OR (r.course_id IS NULL AND n.course_id IS NULL
-                            AND n.course_name = r.course_name))
-                   AND (n.expiration_date IS NULL OR n.expiration_date > r.expiration_date))
-          ORDER BY r.expiration_date, r.id"
-    )))
-    .bind(org)
-    .bind(RecordStatus::Completed)
-    .bind(today + chrono::Days::new(90))
-    .bind(RecordStatus::Completed)
-    .fetch_all(&mut *conn)
-    .await?;
+    let due = super::service::expiring(&mut conn, org, today + chrono::Days::new(90)).await?;
     let officers = notify::holders_of(&mut conn, org, TRAINING_MANAGE).await?;
     drop(conn);
     let mut sent = 0;

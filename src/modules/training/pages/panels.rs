@@ -75,6 +75,36 @@ pub async fn dashboard_panels(
             title: "Training officer".into(),
             items,
         });
+        // Certifications running out within 30 days (or run out), not renewed.
+        let today = service::today_for(ctx);
+        let soon = service::expiring(conn, ctx.org_id, today + chrono::Days::new(30)).await?;
+        let mut items = vec![PanelItem {
+            text: match soon.len() {
+                0 => "No certification runs out in the next 30 days".to_string(),
+                1 => "1 certification runs out within 30 days or has run out".to_string(),
+                n => format!("{n} certifications run out within 30 days or have run out"),
+            },
+            link: "/training/records".into(),
+        }];
+        items.extend(soon.iter().take(10).map(|e| PanelItem {
+            text: format!(
+                "{} {}: {} {} {}",
+                e.first_name,
+                e.last_name,
+                e.course_name,
+                if e.expiration_date < today {
+                    "expired on"
+                } else {
+                    "expires on"
+                },
+                e.expiration_date
+            ),
+            link: format!("/training/members/{}", e.user_id),
+        }));
+        panels.push(Panel {
+            title: "Certifications expiring".into(),
+            items,
+        });
     }
     Ok(panels)
 }

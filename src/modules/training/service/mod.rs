@@ -21,7 +21,7 @@ pub use compliance::{
 pub use courses::{Category, Course, categories, courses, create_course, update_course};
 pub(super) use records::{NewRecord, insert_record};
 pub use records::{
-    RecordQuery, RecordStatus, TrainingRecord, VoidRecord, create_records, get_record, list_records, void_record,
+    Expiring, RecordQuery, RecordStatus, TrainingRecord, VoidRecord, create_records, expiring, get_record, list_records, void_record,
 };
 pub use requirements::{
     Requirement, audience_choices, create_requirement, requirements, update_requirement,

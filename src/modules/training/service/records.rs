@@ -433,3 +433,48 @@ pub async fn void_record(
     crate::module::tell(ctx, tx, super::super::RECORDS_CHANGED, before.user_id).await?;
     record_row(tx, ctx.org_id, id).await
 }
+
+/// A certification that runs out: the record, its member and its date.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Expiring {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub course_name: String,
+    pub expiration_date: NaiveDate,
+}
+
+/// Certifications of counted members that expire by `until` (or have expired) and were not
+/// renewed since (no later record of the same course that lasts longer), soonest first.
+pub async fn expiring(
+    conn: &mut Conn,
+    org_id: OrgId,
+    until: NaiveDate,
+) -> AppResult<Vec<Expiring>> {
+    let statuses = vec!["?"; super::MATRIX_STATUSES.len()].join(",");
+    let mut q = sqlx::query_as::<_, Expiring>(AssertSqlSafe(format!(
+        "SELECT r.id, r.user_id, u.first_name, u.last_name, r.course_name, r.expiration_date
+           FROM training_records r
+           JOIN users u ON u.id = r.user_id
+          WHERE r.organization_id = ? AND r.status = ?
+            AND r.expiration_date IS NOT NULL AND r.expiration_date <= ?
+            AND u.status IN ({statuses})
+            AND NOT EXISTS (
+                SELECT 1 FROM training_records n
+                 WHERE n.organization_id = r.organization_id AND n.user_id = r.user_id
+                   AND n.status = ? AND n.id <> r.id
+                   AND (n.course_id = r.course_id
+                        OR (r.course_id IS NULL AND n.course_id IS NULL
+                            AND n.course_name = r.course_name))
+                   AND (n.expiration_date IS NULL OR n.expiration_date > r.expiration_date))
+          ORDER BY r.expiration_date, r.id"
+    )))
+    .bind(org_id)
+    .bind(RecordStatus::Completed)
+    .bind(until);
+    for s in super::MATRIX_STATUSES {
+        q = q.bind(*s);
+    }
+    Ok(q.bind(RecordStatus::Completed).fetch_all(&mut *conn).await?)
+}
