@@ -1,7 +1,8 @@
 //! Reading an imported CSV file's header line, the same way for every import: a byte-order mark
-//! from a spreadsheet is dropped, names are matched without regard to case, and a column that is
-//! unknown, given twice or missing is refused before any row is read (a duplicated column would
-//! otherwise let the second copy silently win). The import's report, the same for every import:
+//! from a spreadsheet is dropped, names are matched loosely (case, spaces and punctuation do not
+//! matter, and the names spreadsheets commonly use — "First Name", "E-mail", "Surname" — are
+//! understood), and a column that is unknown, given twice or missing is refused before any row
+//! is read (a duplicated column would otherwise let the second copy silently win). The import's report, the same for every import:
 //! a preview first, then all rows or none. And writing one: a cell a spreadsheet would take for a
 //! formula is kept as text.
 
@@ -65,35 +66,99 @@ impl<P> ImportReport<P> {
     }
 }
 
-/// The header of `reader`, lower-cased, checked against the `known` columns and the `required`
-/// ones. Errors are field errors on `file`, for the page to show beside the upload.
+/// Names spreadsheets use for our columns, after `normalize` (an alias counts only where the
+/// import knows the column it stands for).
+const ALIASES: &[(&str, &str)] = &[
+    ("e_mail", "email"),
+    ("email_address", "email"),
+    ("e_mail_address", "email"),
+    ("mail", "email"),
+    ("first", "first_name"),
+    ("firstname", "first_name"),
+    ("given_name", "first_name"),
+    ("last", "last_name"),
+    ("lastname", "last_name"),
+    ("surname", "last_name"),
+    ("family_name", "last_name"),
+    ("user_name", "username"),
+    ("login", "username"),
+    ("phone_number", "phone"),
+    ("mobile", "phone"),
+    ("cell", "phone"),
+    ("cell_phone", "phone"),
+    ("telephone", "phone"),
+    ("member_number", "membership_number"),
+    ("member_no", "membership_number"),
+    ("badge", "membership_number"),
+    ("badge_number", "membership_number"),
+    ("start_date", "hire_date"),
+    ("join_date", "hire_date"),
+    ("date_joined", "hire_date"),
+    ("joined", "hire_date"),
+    ("emergency_contact", "emergency_contact_name"),
+    ("date", "completion_date"),
+    ("date_completed", "completion_date"),
+    ("completed", "completion_date"),
+    ("expires", "expiration_date"),
+    ("expiry_date", "expiration_date"),
+    ("expiration", "expiration_date"),
+    ("certificate_number", "certification_number"),
+    ("cert_number", "certification_number"),
+];
+
+/// A header name as a column name: lower case, each run of spaces and punctuation one `_`.
+fn normalize(name: &str) -> String {
+    let mut out = String::new();
+    for ch in name.trim_start_matches('\u{feff}').trim().chars() {
+        if ch.is_alphanumeric() {
+            out.extend(ch.to_lowercase());
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_end_matches('_').to_string()
+}
+
+/// The header of `reader` as the import's column names, checked against the `known` columns and
+/// the `required` ones. Errors are field errors on `file`, for the page to show beside the upload.
 pub fn header<R: std::io::Read>(
     reader: &mut ::csv::Reader<R>,
     known: &[&str],
     required: &[&str],
 ) -> AppResult<Vec<String>> {
-    let names: Vec<String> = reader
+    let given: Vec<String> = reader
         .headers()
         .map_err(|e| AppError::field("file", format!("cannot read the header line: {e}")))?
         .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').trim().to_lowercase())
+        .map(str::to_string)
         .collect();
-    for (i, name) in names.iter().enumerate() {
-        if !known.contains(&name.as_str()) {
+    let mut names: Vec<String> = Vec::new();
+    for original in &given {
+        let n = normalize(original);
+        let name = if known.contains(&n.as_str()) {
+            n
+        } else if let Some((_, column)) = ALIASES
+            .iter()
+            .find(|(alias, column)| *alias == n && known.contains(column))
+        {
+            column.to_string()
+        } else {
             return Err(AppError::field(
                 "file",
                 format!(
-                    "has a column \"{name}\" that is not one of {}",
+                    "has a column \"{}\" that is not one of {}",
+                    original.trim_start_matches('\u{feff}').trim(),
                     known.join(", ")
                 ),
             ));
-        }
-        if names[..i].contains(name) {
+        };
+        if names.contains(&name) {
             return Err(AppError::field(
                 "file",
                 format!("has the column \"{name}\" twice; keep one"),
             ));
         }
+        names.push(name);
     }
     for r in required {
         if !names.iter().any(|h| h == r) {
@@ -140,5 +205,39 @@ mod tests {
                 .contains("not one of")
         );
         assert_eq!(check("email\n"), Err("needs a \"username\" column".into()));
+    }
+
+    #[test]
+    fn spreadsheet_names_are_understood() {
+        let check = |text: &str| -> Result<Vec<String>, String> {
+            let mut reader = ::csv::ReaderBuilder::new().from_reader(text.as_bytes());
+            header(
+                &mut reader,
+                &["username", "email", "first_name", "last_name", "hire_date"],
+                &["username"],
+            )
+            .map_err(|e| match e {
+                AppError::Validation(errs) => errs[0].message.clone(),
+                other => other.to_string(),
+            })
+        };
+        assert_eq!(
+            check("User Name,First Name,Surname,E-mail,Date Joined\n"),
+            Ok(vec![
+                "username".into(),
+                "first_name".into(),
+                "last_name".into(),
+                "email".into(),
+                "hire_date".into()
+            ])
+        );
+        assert_eq!(check("  USERNAME  ,first-name\n").unwrap()[1], "first_name");
+        // Two names for one column are one column twice.
+        assert_eq!(
+            check("username,Email,E-mail Address\n"),
+            Err("has the column \"email\" twice; keep one".into())
+        );
+        // An alias counts only for a column the import has: "Date" is no member column.
+        assert!(check("username,Date\n").unwrap_err().contains("\"Date\""));
     }
 }

@@ -203,7 +203,8 @@ pub fn membership_number(field: &str, value: Option<String>) -> AppResult<Option
     }
 }
 
-/// A date `YYYY-MM-DD`, not in the future and not before 1900.
+/// A date (`YYYY-MM-DD`, or `MM/DD/YYYY` as US spreadsheets write it), not in the future and
+/// not before 1900.
 pub fn past_date(
     field: &str,
     value: Option<String>,
@@ -212,8 +213,9 @@ pub fn past_date(
     match value.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => {
-            let date = NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                .map_err(|_| AppError::field(field, "must be a date like 2019-04-01"))?;
+            let date = crate::time::parse_day(v).ok_or_else(|| {
+                AppError::field(field, "must be a date like 2019-04-01 (or 04/01/2019)")
+            })?;
             if date > today {
                 return Err(AppError::field(field, "must not be in the future"));
             }

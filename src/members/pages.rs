@@ -885,6 +885,7 @@ struct ImportPage {
     errors: Vec<crate::csv::RowError>,
     preview: Vec<ImportPreviewRow>,
     committed: bool,
+    csv_file_js: String,
 }
 
 pub struct Summary {
@@ -904,6 +905,7 @@ impl ImportPage {
             errors: Vec::new(),
             preview: Vec::new(),
             committed: false,
+            csv_file_js: web::asset_url("csv-file.js"),
         }
     }
 }

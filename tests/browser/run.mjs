@@ -741,6 +741,32 @@ test('members: a CSV with one bad row shows the error and imports nothing', () =
     await page.getByText('No members match.').waitFor();
   }, { expect: [[422, '/members/import']] }));
 
+test('members: a US spreadsheet saved as CSV is chosen as a file on a phone and imported', () =>
+  withPage('member-import-file', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/members/import');
+    // What a spreadsheet exports: its own column names, US dates, CRLF line ends.
+    const csv = 'First Name,Last Name,E-mail,User Name,Date Joined,Phone Number\r\n'
+      + 'Dana,Whitaker,dana.whitaker@example.org,dwhitaker,06/01/2025,555-0101\r\n'
+      + 'Pat,Kim,pat.kim@example.org,pkim,11/15/2019,\r\n';
+    await page.locator('#csv-file').setInputFiles({ name: 'roster.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await page.waitForFunction(() => document.getElementById('csv').value.includes('Whitaker'));
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await page.getByRole('heading', { level: 2, name: 'Ready to import' }).waitFor();
+    const preview = page.getByRole('table', { name: 'Members to be created' });
+    assert.equal(await preview.locator('tbody tr').count(), 2);
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`does not fit a phone: ${found}`);
+    await checkA11y(page, 'import (file chosen, preview)');
+    await page.screenshot({ path: join(artifacts, 'member-import-file-preview.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Imported 2 members.' }).waitFor();
+    await page.goto('/members?q=Whitaker');
+    await page.getByRole('link', { name: /Whitaker, Dana/ }).click();
+    await page.getByRole('heading', { level: 1, name: 'Dana Whitaker' }).waitFor();
+    assert.match(await page.locator('main').innerText(), /2025-06-01/, 'the US date is read as June 1');
+    assert.match(await page.locator('main').innerText(), /Last signed in: never/);
+  }, { context: { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true } }));
+
 test('audit log: the actions just taken are listed and the chain is verified', () =>
   withPage('audit-log', async (page) => {
     await signIn(page, ADMIN.username, ADMIN.password);

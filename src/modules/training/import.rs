@@ -220,10 +220,13 @@ pub async fn import(
             None => None,
         };
         let date = |field: &str, errs: &mut Vec<(String, String)>| {
-            cell(field).and_then(|v| match NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
-                Ok(d) => Some(d),
-                Err(_) => {
-                    errs.push((field.into(), format!("\"{v}\" is not a date (YYYY-MM-DD)")));
+            cell(field).and_then(|v| match crate::time::parse_day(&v) {
+                Some(d) => Some(d),
+                None => {
+                    errs.push((
+                        field.into(),
+                        format!("\"{v}\" is not a date (YYYY-MM-DD or MM/DD/YYYY)"),
+                    ));
                     None
                 }
             })

@@ -51,6 +51,7 @@ struct ImportPage {
     created: Option<u64>,
     errors: Vec<RowError>,
     preview: Vec<PreviewView>,
+    csv_file_js: String,
 }
 
 impl ImportPage {
@@ -66,6 +67,7 @@ impl ImportPage {
             created: None,
             errors: Vec::new(),
             preview: Vec::new(),
+            csv_file_js: web::asset_url("csv-file.js"),
         }
     }
 }
