@@ -580,6 +580,14 @@ async fn compliance_is_explained_per_requirement_and_the_matrix_follows_it() {
         .collect();
     // Columns by name: Company training, CPR certification, Officer development.
     assert_eq!(cells, ["in_progress", "completed", "none"]);
+    // The figures beside the words: 8 of 24 hours, not just "in progress".
+    let figures: Vec<&Value> = ff_row["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["figures"])
+        .collect();
+    assert_eq!(figures, [&json!("8 / 24 h"), &Value::Null, &Value::Null]);
     let (_, yellow) = app
         .get(
             &admin,

@@ -38,6 +38,25 @@ pub fn show(h: Hours) -> String {
     h.normalize().to_string()
 }
 
+impl RequirementResult {
+    /// What was done against what is asked, in figures: "19 / 24 h", "2 / 3 courses" (none for
+    /// a certification, which is held or not).
+    pub fn figures(&self) -> Option<String> {
+        if self.kind == Kind::Certification {
+            return None;
+        }
+        let unit = match self.unit {
+            "hours" => "h",
+            other => other,
+        };
+        Some(format!(
+            "{} / {} {unit}",
+            show(self.done),
+            show(self.adjusted_required)
+        ))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {

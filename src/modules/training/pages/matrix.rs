@@ -27,7 +27,8 @@ pub struct MatrixRowView {
     pub colour: &'static str,
     pub colour_label: &'static str,
     pub reason: String,
-    pub cells: Vec<(String, String, String)>,
+    /// Per requirement: the cell word, its label, the explanation and the figures.
+    pub cells: Vec<(String, String, String, String)>,
 }
 
 #[derive(Template)]
@@ -138,6 +139,7 @@ async fn matrix(
                                 c.cell.clone(),
                                 cell_label(&c.cell).to_string(),
                                 c.explanation.unwrap_or_default(),
+                                c.figures.unwrap_or_default(),
                             )
                         })
                         .collect(),

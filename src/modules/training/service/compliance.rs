@@ -315,6 +315,9 @@ pub struct MatrixCell {
     /// completed, in_progress, not_started, expired; none when it does not apply.
     pub cell: String,
     pub percent: Option<f64>,
+    /// Done against asked, e.g. "19 / 24 h" (none for a certification or where it does not
+    /// apply).
+    pub figures: Option<String>,
     pub explanation: Option<String>,
 }
 
@@ -405,12 +408,14 @@ pub async fn matrix(ctx: &Ctx, conn: &mut Conn, q: MatrixQuery) -> AppResult<Mat
                             r.outcome.cell().into()
                         },
                         percent: Some(r.percent),
+                        figures: r.figures(),
                         explanation: Some(r.explanation.clone()),
                     },
                     None => MatrixCell {
                         requirement_id: col.id,
                         cell: if c.exempt { "exempt" } else { "none" }.into(),
                         percent: None,
+                        figures: None,
                         explanation: None,
                     },
                 },
