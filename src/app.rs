@@ -271,7 +271,11 @@ async fn feature_gate(
     let (mut parts, body) = req.into_parts();
     match crate::auth::SessionCtx::from_request_parts(&mut parts, &state).await {
         Ok(crate::auth::SessionCtx(ctx)) if !ctx.feature_on(feature.key) => {
-            not_found(parts.uri).await
+            if parts.uri.path().starts_with("/api/") {
+                AppError::NotFound.into_response()
+            } else {
+                crate::web::page_error_for(Some(&ctx), AppError::NotFound)
+            }
         }
         // Signed out (or the session is gone): the handler answers that as it always does.
         _ => next.run(Request::from_parts(parts, body)).await,
@@ -279,12 +283,21 @@ async fn feature_gate(
 }
 
 /// Unknown paths: a problem document under /api, an error page elsewhere.
-async fn not_found(uri: axum::http::Uri) -> Response {
-    if uri.path().starts_with("/api/") {
-        AppError::NotFound.into_response()
-    } else {
-        crate::web::page_error(AppError::NotFound)
+async fn not_found(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+) -> Response {
+    use axum::extract::FromRequestParts;
+    let (mut parts, _) = req.into_parts();
+    if parts.uri.path().starts_with("/api/") {
+        return AppError::NotFound.into_response();
     }
+    // Signed in: the page keeps the member's navigation.
+    let viewer = crate::auth::SessionCtx::from_request_parts(&mut parts, &state)
+        .await
+        .ok()
+        .map(|s| s.0);
+    crate::web::page_error_for(viewer.as_ref(), AppError::NotFound)
 }
 
 /// Transparent refresh for browsers: when the access cookie is missing or expired but a refresh

@@ -42,10 +42,15 @@ struct ErrorPage {
 /// The HTML face of an error: a friendly page with the status, and a reference id that is in the
 /// log for server errors.
 pub fn page_error(err: AppError) -> Response {
+    page_error_for(None, err)
+}
+
+/// `page_error` in the signed-in member's frame (their navigation stays on the page).
+pub fn page_error_for(viewer: Option<&crate::auth::Ctx>, err: AppError) -> Response {
     let status = err.status();
     let problem = err.to_problem();
     let page = ErrorPage {
-        chrome: Chrome::anonymous(),
+        chrome: viewer.map_or_else(Chrome::anonymous, |ctx| Chrome::for_viewer(ctx, "")),
         title: problem.title,
         detail: problem.detail,
         reference: problem.reference,

@@ -137,9 +137,20 @@ async fn a_part_turned_off_leaves_the_navigation_and_answers_404_for_that_depart
         "its dashboard panel is gone"
     );
     for path in ["/training", "/training/matrix", "/training/programs"] {
-        let (status, _, _) = app.page_get(path, &cookies).await;
+        let (status, _, html) = app.page_get(path, &cookies).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            html.contains(r#"aria-label="Main""#),
+            "the navigation stays: {html}"
+        );
     }
+    // Any unknown page keeps the navigation of whoever is signed in, and shows none otherwise.
+    let (status, _, html) = app.page_get("/no-such-page", &cookies).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains(r#"href="/members""#), "{html}");
+    let (status, _, html) = app.page_get("/no-such-page", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!html.contains(r#"aria-label="Main""#), "{html}");
     for path in [
         "/api/v1/training/records",
         "/api/v1/training/programs",
