@@ -249,7 +249,7 @@ impl ValidProfile {
                 if MODULES.contains(&m.as_str()) {
                     v.settings.modules.insert(m, on);
                 } else {
-                    c.push("settings", format!("`{m}` is not a module"));
+                    c.push("settings", format!("\"{m}\" is not a part of Logbook"));
                 }
             }
         }
@@ -308,7 +308,7 @@ impl ValidProfile {
             if MODULES.contains(&m.as_str()) {
                 self.settings.modules.insert(m.clone(), *on);
             } else {
-                c.push("modules", format!("`{m}` is not a module"));
+                c.push("modules", format!("\"{m}\" is not a part of Logbook"));
             }
         }
         c.finish()

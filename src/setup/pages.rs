@@ -1243,11 +1243,16 @@ struct FinishPage {
 fn finish_page(draft: &Draft, p: Progress, problems: Vec<String>) -> Response {
     let stations = match &draft.stations {
         Some(s) if s.skipped => "Skipped; add them later.".to_string(),
-        Some(s) => format!(
-            "{} station(s), {} vehicle(s)",
-            s.locations.len(),
-            s.apparatus.len()
-        ),
+        Some(s) => {
+            let count = |n: usize, one: &str, many: &str| {
+                format!("{n} {}", if n == 1 { one } else { many })
+            };
+            format!(
+                "{}, {}",
+                count(s.locations.len(), "station", "stations"),
+                count(s.apparatus.len(), "vehicle", "vehicles")
+            )
+        }
         None => String::new(),
     };
     let email = match &draft.email {

@@ -1078,7 +1078,7 @@ pub async fn save_modules(state: &AppState, modules: BTreeMap<String, bool>) -> 
     let mut c = Checks::default();
     for m in modules.keys() {
         if !MODULES.contains(&m.as_str()) {
-            c.push("modules", format!("`{m}` is not a module"));
+            c.push("modules", format!("\"{m}\" is not a part of Logbook"));
         }
     }
     c.finish()?;

@@ -1048,7 +1048,7 @@ async fn the_wizard_pages_take_the_token_show_errors_beside_fields_and_sign_the_
     let res = post("/setup/modules", &cookies, &[("module_training", "on")]).await;
     assert_eq!(res.headers()[LOCATION], "/setup/finish");
     let html = get("/setup/finish", &cookies).await.text().await.unwrap();
-    assert!(html.contains("Maple Grove FD") && html.contains("1 station(s), 1 vehicle(s)"));
+    assert!(html.contains("Maple Grove FD") && html.contains("1 station, 1 vehicle"));
     let res = post("/setup/finish", &cookies, &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()[LOCATION], "/?welcome=1");
