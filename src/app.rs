@@ -271,11 +271,7 @@ async fn feature_gate(
     let (mut parts, body) = req.into_parts();
     match crate::auth::SessionCtx::from_request_parts(&mut parts, &state).await {
         Ok(crate::auth::SessionCtx(ctx)) if !ctx.feature_on(feature.key) => {
-            if parts.uri.path().starts_with("/api/") {
-                AppError::NotFound.into_response()
-            } else {
-                crate::web::page_error_for(Some(&ctx), AppError::NotFound)
-            }
+            not_there(parts.uri.path(), Some(&ctx))
         }
         // Signed out (or the session is gone): the handler answers that as it always does.
         _ => next.run(Request::from_parts(parts, body)).await,
@@ -290,14 +286,23 @@ async fn not_found(
     use axum::extract::FromRequestParts;
     let (mut parts, _) = req.into_parts();
     if parts.uri.path().starts_with("/api/") {
-        return AppError::NotFound.into_response();
+        return not_there(parts.uri.path(), None);
     }
     // Signed in: the page keeps the member's navigation.
     let viewer = crate::auth::SessionCtx::from_request_parts(&mut parts, &state)
         .await
         .ok()
         .map(|s| s.0);
-    crate::web::page_error_for(viewer.as_ref(), AppError::NotFound)
+    not_there(parts.uri.path(), viewer.as_ref())
+}
+
+/// 404: a problem document under /api, an error page (in the viewer's frame) elsewhere.
+fn not_there(path: &str, viewer: Option<&crate::auth::Ctx>) -> Response {
+    if path.starts_with("/api/") {
+        AppError::NotFound.into_response()
+    } else {
+        crate::web::page_error_for(viewer, AppError::NotFound)
+    }
 }
 
 /// Transparent refresh for browsers: when the access cookie is missing or expired but a refresh

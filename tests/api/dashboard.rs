@@ -3,35 +3,16 @@
 //! from its page; a plain member none of that.
 
 use reqwest::StatusCode;
-use serde_json::json;
 
 use crate::harness::*;
 
 #[tokio::test]
 async fn an_officer_sees_what_needs_attention_and_a_member_does_not() {
     let app = TestApp::spawn().await;
-    let admin = app.a.admin.token.clone();
     let member = app.member(&app.a, "certified", &[]).await;
-    let (status, cpr) = app
-        .post(
-            &admin,
-            "/api/v1/training/courses",
-            json!({"name": "CPR", "training_type": "certification", "duration_hours": 4}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{cpr}");
-    let today = app.org_today(&app.a).await;
-    let expires = (today + chrono::Duration::days(20)).to_string();
-    let (status, r) = app
-        .post(
-            &admin,
-            "/api/v1/training/records",
-            json!({"user_ids": [member.id], "course_id": cpr["id"],
-                   "completion_date": (today - chrono::Duration::days(700)).to_string(),
-                   "expiration_date": expires}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{r}");
+    let expires = certification_expiring(&app, &app.a, member.id, 700, 20)
+        .await
+        .to_string();
 
     let cookies = app.page_sign_in("alpha-admin", PASSWORD).await;
     let (status, _, html) = app.page_get("/", &cookies).await;

@@ -189,25 +189,7 @@ async fn a_part_turned_off_sends_no_reminders_until_it_is_back() {
     let app = TestApp::spawn().await;
     let admin = app.a.admin.token.clone();
     let member = app.member(&app.a, "certified", &[]).await;
-    let (status, cpr) = app
-        .post(
-            &admin,
-            "/api/v1/training/courses",
-            json!({"name": "CPR", "training_type": "certification", "duration_hours": 4}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{cpr}");
-    let today = app.org_today(&app.a).await;
-    let (status, r) = app
-        .post(
-            &admin,
-            "/api/v1/training/records",
-            json!({"user_ids": [member.id], "course_id": cpr["id"],
-                   "completion_date": (today - chrono::Duration::days(600)).to_string(),
-                   "expiration_date": (today + chrono::Duration::days(20)).to_string()}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{r}");
+    certification_expiring(&app, &app.a, member.id, 600, 20).await;
     let notices = |app: &TestApp| {
         let pool = app.db.pool.clone();
         async move {

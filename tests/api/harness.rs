@@ -1316,6 +1316,38 @@ pub async fn email_to_sink(app: &TestApp, org: &Org, port: u16) -> Value {
     body
 }
 
+/// A "CPR" certification course for `org`, and a record of it for `member` completed
+/// `completed_days_ago` and expiring `expires_in_days` from the department's today (its date).
+pub async fn certification_expiring(
+    app: &TestApp,
+    org: &Org,
+    member: Uuid,
+    completed_days_ago: i64,
+    expires_in_days: i64,
+) -> chrono::NaiveDate {
+    let (status, cpr) = app
+        .post(
+            &org.admin.token,
+            "/api/v1/training/courses",
+            json!({"name": "CPR", "training_type": "certification", "duration_hours": 4}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{cpr}");
+    let today = app.org_today(org).await;
+    let expires = today + chrono::Duration::days(expires_in_days);
+    let (status, r) = app
+        .post(
+            &org.admin.token,
+            "/api/v1/training/records",
+            json!({"user_ids": [member], "course_id": cpr["id"],
+                   "completion_date": (today - chrono::Duration::days(completed_days_ago)).to_string(),
+                   "expiration_date": expires.to_string()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    expires
+}
+
 /// Calls `check` every 50 ms until it answers `Some`; panics naming `what` after `timeout`.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
 where
