@@ -20,6 +20,11 @@ pub fn today(timezone: &str) -> NaiveDate {
     today_in(timezone, Utc::now())
 }
 
+/// A day in words, the same in every locale's reading: "Dec 11, 2026".
+pub fn day_in_words(day: NaiveDate) -> String {
+    day.format("%b %-d, %Y").to_string()
+}
+
 /// A day as people give it: `2026-12-03`, or month/day/year as US spreadsheets export it
 /// (`12/3/2026`, `12/03/2026`; the year in four digits, so `1/2/26` is refused, not guessed).
 pub fn parse_day(text: &str) -> Option<NaiveDate> {

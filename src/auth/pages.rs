@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
             "/account/password",
             get(password_form).post(change_password),
         )
+        .route("/welcome", get(welcome_form).post(welcome))
         .route("/account", get(account_page))
         .route("/account/sessions/revoke-all", post(revoke_all_sessions))
         .route("/account/sessions/{family_id}/revoke", post(revoke_session))
@@ -50,6 +51,8 @@ struct LoginPage {
     reset_done: bool,
     /// Just after a backup was restored (everyone signs in again).
     restored: bool,
+    /// Just after choosing a password with an invitation's code.
+    welcomed: bool,
 }
 
 #[derive(Deserialize)]
@@ -57,13 +60,19 @@ pub struct NextQuery {
     next: Option<String>,
     reset: Option<String>,
     restored: Option<String>,
+    /// Back from `/welcome`: the username the member chose a password for.
+    welcome: Option<String>,
 }
 
 async fn login_form(Query(q): Query<NextQuery>) -> Response {
     web::render(&LoginPage {
         chrome: Chrome::anonymous(),
         next: web::safe_next(q.next.as_deref()),
-        username: String::new(),
+        welcomed: q.welcome.is_some(),
+        username: q
+            .welcome
+            .filter(|u| u.len() <= 64 && u.chars().all(|c| !c.is_control()))
+            .unwrap_or_default(),
         error: None,
         reset_done: q.reset.is_some(),
         restored: q.restored.is_some(),
@@ -143,6 +152,7 @@ async fn login(
                 error: Some(web::sentence(&message)),
                 reset_done: false,
                 restored: false,
+                welcomed: false,
             };
             Ok((status, web::render(&page)).into_response())
         }
@@ -327,7 +337,7 @@ async fn reset_confirm_form(
 ) -> PageResult {
     let token = query.ok().and_then(|Query(q)| q.token).unwrap_or_default();
     match reset::check(&state, &token).await {
-        Ok(()) => Ok(no_store(web::render(&ResetConfirmPage::form(token)))),
+        Ok(_) => Ok(no_store(web::render(&ResetConfirmPage::form(token)))),
         Err(err @ AppError::Validation(_)) => Ok(invalid_link(&err)),
         Err(other) => Err(other.into()),
     }
@@ -351,7 +361,7 @@ async fn reset_confirm(
     if form.new_password != form.repeat_password {
         // Nothing to save; but a link that is no longer good is the first thing to say.
         return match reset::check(&state, &form.token).await {
-            Ok(()) => {
+            Ok(_) => {
                 let mut page = ResetConfirmPage::form(form.token);
                 page.repeat_error = Some("The two passwords do not match.".into());
                 Ok(no_store(
@@ -368,7 +378,7 @@ async fn reset_confirm(
         new_password: form.new_password,
     };
     match reset::confirm(&state, Some(&ip), input).await {
-        Ok(()) => Ok(Redirect::to("/login?reset=1").into_response()),
+        Ok(_) => Ok(Redirect::to("/login?reset=1").into_response()),
         Err(AppError::Validation(errors)) if errors.iter().any(|e| e.field == "token") => {
             Ok(invalid_link(&AppError::Validation(errors)))
         }
@@ -384,6 +394,138 @@ async fn reset_confirm(
             Ok(no_store(
                 (StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response(),
             ))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Welcome: a member invited by email follows the link here, one with a printed sheet types the
+// code. Any good code works (an invitation's or a reset link's); the page greets the member by
+// name once the code is known to be good.
+
+#[derive(Template)]
+#[template(path = "auth/welcome.html")]
+struct WelcomePage {
+    chrome: Chrome,
+    code: String,
+    holder: Option<reset::Holder>,
+    code_error: Option<String>,
+    new_error: Option<String>,
+    repeat_error: Option<String>,
+}
+
+impl WelcomePage {
+    fn new(code: String, holder: Option<reset::Holder>) -> Self {
+        WelcomePage {
+            chrome: Chrome::anonymous(),
+            code,
+            holder,
+            code_error: None,
+            new_error: None,
+            repeat_error: None,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct CodeQuery {
+    code: Option<String>,
+}
+
+/// The code a person typed or followed, cut to a length no real code exceeds.
+fn typed_code(code: Option<String>) -> String {
+    code.unwrap_or_default().trim().chars().take(64).collect()
+}
+
+async fn welcome_form(
+    State(state): State<AppState>,
+    query: Result<Query<CodeQuery>, QueryRejection>,
+) -> PageResult {
+    let code = typed_code(query.ok().and_then(|Query(q)| q.code));
+    if code.is_empty() {
+        return Ok(no_store(web::render(&WelcomePage::new(code, None))));
+    }
+    match reset::check(&state, &code).await {
+        Ok(holder) => Ok(no_store(web::render(&WelcomePage::new(code, Some(holder))))),
+        Err(err @ AppError::Validation(_)) => {
+            let mut page = WelcomePage::new(code, None);
+            page.code_error = Some(welcome_code_refusal());
+            Ok(no_store((err.status(), web::render(&page)).into_response()))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn welcome_code_refusal() -> String {
+    "This code is not valid, has been used or has expired. Check it against your sheet or \
+     email; if it is right, ask an officer for a new one."
+        .into()
+}
+
+#[derive(Deserialize)]
+pub struct WelcomeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    repeat_password: String,
+}
+
+async fn welcome(
+    State(state): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    Form(form): Form<WelcomeForm>,
+) -> PageResult {
+    let code = typed_code(Some(form.code));
+    let unprocessable = |page: WelcomePage| {
+        Ok(no_store(
+            (StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response(),
+        ))
+    };
+    let holder = match reset::check(&state, &code).await {
+        Ok(holder) => holder,
+        Err(AppError::Validation(_)) => {
+            let mut page = WelcomePage::new(code, None);
+            page.code_error = Some(if page.code.is_empty() {
+                "Enter the sign-in code from your sheet or email.".into()
+            } else {
+                welcome_code_refusal()
+            });
+            return unprocessable(page);
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if form.new_password != form.repeat_password {
+        let mut page = WelcomePage::new(code, Some(holder));
+        page.repeat_error = Some("The two passwords do not match.".into());
+        return unprocessable(page);
+    }
+    let ip = addr.ip().to_string();
+    let input = ResetConfirm {
+        token: code.clone(),
+        new_password: form.new_password,
+    };
+    match reset::confirm(&state, Some(&ip), input).await {
+        Ok(username) => {
+            Ok(Redirect::to(&web::link("/login", &[("welcome", &username)])).into_response())
+        }
+        Err(AppError::Validation(errors)) if errors.iter().any(|e| e.field == "token") => {
+            let mut page = WelcomePage::new(code, None);
+            page.code_error = Some(welcome_code_refusal());
+            unprocessable(page)
+        }
+        Err(AppError::Validation(errors)) => {
+            let mut page = WelcomePage::new(code, Some(holder));
+            page.new_error = Some(
+                errors
+                    .iter()
+                    .map(|e| web::sentence(&e.message))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            unprocessable(page)
         }
         Err(other) => Err(other.into()),
     }

@@ -1,6 +1,7 @@
-//! Password reset by email. The answer to a request is the same whether or not the address
-//! belongs to anyone; the link carries a single-use token stored only as its SHA-256, valid for
-//! 30 minutes. Requests are throttled per client address and per account. Completing a reset
+//! Password reset by email, and the codes it shares with invitations (`members::invitations`).
+//! The answer to a request is the same whether or not the address belongs to anyone; the link
+//! carries a single-use code stored only as its SHA-256, valid for 30 minutes (an invitation's,
+//! 7 days). Requests are throttled per client address and per account. Completing a reset
 //! ends every session of the account.
 
 use chrono::Duration;
@@ -44,12 +45,51 @@ struct Account {
     org_name: String,
 }
 
-fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+/// Letters and digits nobody misreads on paper or a phone screen (no 0/O, 1/I/L, U/V).
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTWXYZ23456789";
+
+/// A new single-use code of `len` characters from `CODE_ALPHABET`, in groups of four joined by
+/// dashes ("K7QM-4XPA-…"), for a link or to be typed from a printed sheet.
+pub fn new_code(len: usize) -> String {
+    let mut out = String::with_capacity(len + len / 4);
+    let mut rng = rand::rngs::OsRng;
+    let mut i = 0;
+    while i < len {
+        let mut byte = [0u8; 1];
+        rng.fill_bytes(&mut byte);
+        // Rejection sampling keeps every character equally likely.
+        let limit = 256 - 256 % CODE_ALPHABET.len();
+        if usize::from(byte[0]) >= limit {
+            continue;
+        }
+        if i > 0 && i % 4 == 0 {
+            out.push('-');
+        }
+        out.push(char::from(
+            CODE_ALPHABET[usize::from(byte[0]) % CODE_ALPHABET.len()],
+        ));
+        i += 1;
+    }
+    out
 }
+
+/// A code as stored (hashed): without spaces or dashes, in capitals, so "k7qm 4xpa" typed from
+/// paper is the same code as "K7QM-4XPA".
+pub fn canonical(code: &str) -> String {
+    code.chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// Reset links sent before codes were canonical were stored as typed: look a code up both ways.
+fn hashes(code: &str) -> (String, String) {
+    let code = code.trim();
+    (hash_token(code), hash_token(&canonical(code)))
+}
+
+/// Characters in a reset link's code.
+const RESET_CODE_LEN: usize = 24;
 
 /// Sends a reset link to every account with this address (in the named organization, if
 /// given) that may sign in and whose organization has email set up. Answers the same either way.
@@ -102,7 +142,8 @@ pub async fn request(state: &AppState, ip: Option<&str>, input: ResetRequest) ->
             continue;
         }
         let sent: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM password_reset_tokens WHERE user_id = ? AND created_at > ?",
+            "SELECT COUNT(*) FROM password_reset_tokens
+              WHERE user_id = ? AND purpose = 'reset' AND created_at > ?",
         )
         .bind(account.id)
         .bind(now - Duration::hours(1))
@@ -111,7 +152,7 @@ pub async fn request(state: &AppState, ip: Option<&str>, input: ResetRequest) ->
         if sent >= PER_ACCOUNT_PER_HOUR {
             continue;
         }
-        let token = new_token();
+        let token = new_code(RESET_CODE_LEN);
         let token_id = db::new_id();
         sqlx::query(
             "INSERT INTO password_reset_tokens (id, organization_id, user_id, token_hash,
@@ -120,7 +161,7 @@ pub async fn request(state: &AppState, ip: Option<&str>, input: ResetRequest) ->
         .bind(token_id)
         .bind(account.organization_id)
         .bind(account.id)
-        .bind(hash_token(&token))
+        .bind(hash_token(&canonical(&token)))
         .bind(now)
         .bind(now + Duration::minutes(TOKEN_LIFETIME_MINUTES))
         .bind(ip)
@@ -190,6 +231,7 @@ struct TokenRow {
     id: Uuid,
     organization_id: super::OrgId,
     user_id: Uuid,
+    purpose: String,
     expires_at: chrono::DateTime<chrono::Utc>,
     used_at: Option<chrono::DateTime<chrono::Utc>>,
     username: String,
@@ -203,32 +245,72 @@ pub fn invalid_link() -> AppError {
     )
 }
 
-/// Whether a link is still good (for the page that asks for the new password).
-pub async fn check(state: &AppState, token: &str) -> AppResult<()> {
-    let mut conn = state.db.acquire().await?;
-    let ok: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM password_reset_tokens
-          WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
-    )
-    .bind(hash_token(token.trim()))
-    .bind(db::now())
-    .fetch_optional(&mut *conn)
-    .await?;
-    ok.map(|_| ()).ok_or_else(invalid_link)
+/// What a code is for: a reset the member asked for, or an officer's invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Reset,
+    Invitation,
 }
 
-pub async fn confirm(state: &AppState, ip: Option<&str>, input: ResetConfirm) -> AppResult<()> {
+impl Purpose {
+    fn of(s: &str) -> Purpose {
+        if s == "invitation" {
+            Purpose::Invitation
+        } else {
+            Purpose::Reset
+        }
+    }
+}
+
+/// A good code: whose account it opens and what for.
+#[derive(Debug, Clone)]
+pub struct Holder {
+    pub username: String,
+    pub first_name: String,
+    pub purpose: Purpose,
+}
+
+/// Whether a link or code is still good, and whose it is (for the page that asks for the new
+/// password: an invitation greets the member by name and shows their username).
+pub async fn check(state: &AppState, token: &str) -> AppResult<Holder> {
+    let (raw, canon) = hashes(token);
+    let mut conn = state.db.acquire().await?;
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT u.username, u.first_name, t.purpose
+           FROM password_reset_tokens t JOIN users u ON u.id = t.user_id
+          WHERE t.token_hash IN (?, ?) AND t.used_at IS NULL AND t.expires_at > ?
+            AND FIND_IN_SET(u.status, ?)",
+    )
+    .bind(raw)
+    .bind(canon)
+    .bind(db::now())
+    .bind(crate::auth::ctx::sign_in_status_set())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (username, first_name, purpose) = row.ok_or_else(invalid_link)?;
+    Ok(Holder {
+        username,
+        first_name,
+        purpose: Purpose::of(&purpose),
+    })
+}
+
+/// Sets the password chosen with a reset link or an invitation's code; the account's username.
+pub async fn confirm(state: &AppState, ip: Option<&str>, input: ResetConfirm) -> AppResult<String> {
     let token = input.token.trim();
     if token.is_empty() || token.len() > 200 {
         return Err(invalid_link());
     }
+    let (raw, canon) = hashes(token);
     let mut tx = state.db.begin().await?;
     let row: Option<TokenRow> = sqlx::query_as(
-        "SELECT t.id, t.organization_id, t.user_id, t.expires_at, t.used_at, u.username, u.status
+        "SELECT t.id, t.organization_id, t.user_id, t.purpose, t.expires_at, t.used_at,
+                u.username, u.status
            FROM password_reset_tokens t JOIN users u ON u.id = t.user_id
-          WHERE t.token_hash = ? FOR UPDATE",
+          WHERE t.token_hash IN (?, ?) FOR UPDATE",
     )
-    .bind(hash_token(token))
+    .bind(raw)
+    .bind(canon)
     .fetch_optional(&mut *tx)
     .await?;
     let now = db::now();
@@ -267,6 +349,17 @@ pub async fn confirm(state: &AppState, ip: Option<&str>, input: ResetConfirm) ->
         label: row.username.clone(),
         ip: ip.map(str::to_string),
     };
+    if Purpose::of(&row.purpose) == Purpose::Invitation {
+        audit::record(
+            &mut tx,
+            &actor,
+            Entry::new("auth.invitation_accepted", "member", row.user_id)
+                .changes(serde_json::json!({"token_id": row.id})),
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(row.username);
+    }
     audit::record(
         &mut tx,
         &actor,
@@ -293,5 +386,5 @@ pub async fn confirm(state: &AppState, ip: Option<&str>, input: ResetConfirm) ->
     )
     .await?;
     state.mailer.commit_and_kick(tx).await?;
-    Ok(())
+    Ok(row.username)
 }

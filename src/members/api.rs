@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
+use super::invitations::{self, CodesRequest, PrintedCode, Sent, Waiting};
 use super::service::{
     self, ListQuery, Member, MemberPatch, NewMember, PasswordReset, StatusChange,
 };
@@ -27,6 +28,82 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/members/{id}", get(read).patch(update))
         .route("/api/v1/members/{id}/status", post(change_status))
         .route("/api/v1/members/{id}/password-reset", post(reset_password))
+        .route(
+            "/api/v1/members/{id}/invitation",
+            get(read_invitation).post(invite).delete(revoke_invitation),
+        )
+        .route("/api/v1/members/invitation-codes", post(print_codes))
+}
+
+#[utoipa::path(get, path = "/api/v1/members/{id}/invitation", tag = "members",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Waiting, description = "The invitation waiting to be used, if any"),
+        (status = 404, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+pub async fn read_invitation(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> AppResult<Json<Waiting>> {
+    ctx.require(crate::auth::permissions::MEMBERS_MANAGE)?;
+    let mut conn = state.db.acquire().await?;
+    service::get(&ctx, &mut conn, id).await?;
+    let waiting = invitations::outstanding(&mut conn, ctx.org_id, id).await?;
+    Ok(Json(Waiting { waiting }))
+}
+
+/// Emails the member a link to choose a password (valid 7 days, single use); any earlier
+/// invitation of theirs stops working.
+#[utoipa::path(post, path = "/api/v1/members/{id}/invitation", tag = "members",
+    params(("id" = Uuid, Path)),
+    responses((status = 201, body = Sent), (status = 409, body = crate::error::Problem,
+            description = "Email is not set up, or the member cannot sign in"),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn invite(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> AppResult<(StatusCode, Json<Sent>)> {
+    let mut tx = state.db.begin().await?;
+    let sent = invitations::send(&ctx, &mut tx, &state.config.public_url, id).await?;
+    state.mailer.commit_and_kick(tx).await?;
+    Ok((StatusCode::CREATED, Json(sent)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/members/{id}/invitation", tag = "members",
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "The invitation's code no longer works"),
+        (status = 409, body = crate::error::Problem, description = "No invitation waiting"),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn revoke_invitation(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> AppResult<StatusCode> {
+    let mut tx = state.db.begin().await?;
+    invitations::revoke(&ctx, &mut tx, id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One-time sign-in codes for a printed sheet, for members without email. The codes are in
+/// this answer only (they are stored hashed); each replaces the member's earlier invitation.
+#[utoipa::path(post, path = "/api/v1/members/invitation-codes", tag = "members",
+    request_body = CodesRequest,
+    responses((status = 201, body = Vec<PrintedCode>), (status = 422, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem, description = "A member cannot sign in"),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn print_codes(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(input): ApiJson<CodesRequest>,
+) -> AppResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let sheet = invitations::print(&ctx, &mut tx, &input.member_ids).await?;
+    tx.commit().await?;
+    let mut res = (StatusCode::CREATED, Json(sheet)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
 }
 
 #[utoipa::path(get, path = "/api/v1/members", tag = "members", params(ListQuery),

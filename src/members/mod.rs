@@ -2,6 +2,7 @@
 //! `users.view_contact`), the status lifecycle with a reason on every change, CSV import/export.
 
 pub mod api;
+pub mod invitations;
 pub mod pages;
 pub mod rules;
 pub mod service;

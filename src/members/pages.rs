@@ -14,6 +14,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::invitations;
 use super::rules;
 use super::service::{
     self, ImportPreviewRow, ListQuery, Member, MemberPatch, NewMember, StatusChange,
@@ -35,6 +36,19 @@ pub fn router() -> Router<AppState> {
         .route("/members/{id}/edit", get(edit_form).post(edit))
         .route("/members/{id}/status", axum::routing::post(change_status))
         .route("/members/{id}/password", axum::routing::post(set_password))
+        .route("/members/{id}/invite", axum::routing::post(invite))
+        .route(
+            "/members/{id}/invite/revoke",
+            axum::routing::post(revoke_invite),
+        )
+        .route(
+            "/members/invitations/codes",
+            axum::routing::post(print_codes),
+        )
+        .route(
+            "/members/invitations/email",
+            axum::routing::post(invite_all),
+        )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -89,6 +103,8 @@ pub struct Row {
     status_label: String,
     email: String,
     phone: String,
+    /// Shown to officers only (the field is empty for others).
+    never_signed_in: bool,
 }
 
 impl Row {
@@ -108,6 +124,7 @@ impl Row {
             status: m.status.to_string(),
             email,
             phone,
+            never_signed_in: m.must_change_password.is_some() && m.last_login_at.is_none(),
         }
     }
 }
@@ -118,6 +135,11 @@ struct DirectoryPage {
     chrome: Chrome,
     q: String,
     status: String,
+    /// "no": only members who have not signed in yet; "yes": only those who have.
+    signed_in: String,
+    notice: Option<String>,
+    /// Email is set up: offer to email invitations.
+    email_on: bool,
     statuses: Vec<StatusOption>,
     rows: Vec<Row>,
     error: Option<String>,
@@ -131,12 +153,43 @@ struct DirectoryPage {
 struct DirectoryQuery {
     q: Option<String>,
     status: Option<String>,
+    signed_in: Option<String>,
     page: Option<String>,
+    sent: Option<String>,
+    left_out: Option<String>,
 }
 
-fn directory_link(q: &str, status: &str, page: u32) -> String {
+fn directory_link(q: &str, status: &str, signed_in: &str, page: u32) -> String {
     let page = page.to_string();
-    web::link("/members", &[("q", q), ("status", status), ("page", &page)])
+    web::link(
+        "/members",
+        &[
+            ("q", q),
+            ("status", status),
+            ("signed_in", signed_in),
+            ("page", &page),
+        ],
+    )
+}
+
+/// The "sent N invitations" line after emailing everyone not signed in yet.
+fn sent_notice(sent: Option<&str>, left_out: Option<&str>) -> Option<String> {
+    let sent: u64 = sent?.parse().ok()?;
+    let left_out: u64 = left_out.and_then(|n| n.parse().ok()).unwrap_or(0);
+    let mut line = match sent {
+        0 => "No invitations were sent: everyone not signed in yet already has one that works."
+            .to_string(),
+        1 => "1 invitation was emailed.".to_string(),
+        n => format!("{n} invitations were emailed."),
+    };
+    if left_out > 0 {
+        line.push_str(&format!(
+            " {left_out} member{} with more permissions than you {} left out.",
+            if left_out == 1 { "" } else { "s" },
+            if left_out == 1 { "was" } else { "were" }
+        ));
+    }
+    Some(line)
 }
 
 async fn directory(
@@ -155,6 +208,12 @@ async fn directory(
     };
     let text = q.q.unwrap_or_default();
     let status = q.status.unwrap_or_default();
+    let can_manage = ctx.has(MEMBERS_MANAGE);
+    let signed_in = match q.signed_in.as_deref() {
+        Some(v @ ("yes" | "no")) if can_manage => v.to_string(),
+        _ => String::new(),
+    };
+    let notice = sent_notice(q.sent.as_deref(), q.left_out.as_deref());
     let page = match q.page.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(p) => p.parse::<u32>().map(Some).map_err(|_| ()),
@@ -168,6 +227,11 @@ async fn directory(
                 ListQuery {
                     q: Some(text.clone()),
                     status: Some(status.clone()),
+                    signed_in: match signed_in.as_str() {
+                        "yes" => Some(true),
+                        "no" => Some(false),
+                        _ => None,
+                    },
                     page,
                     per_page: None,
                 },
@@ -176,22 +240,26 @@ async fn directory(
         }
         Err(()) => Err(AppError::field("page", "must be a whole number, 1 or more")),
     };
+    let email_on = can_manage && crate::notify::mail::is_configured(&mut conn, ctx.org_id).await?;
     let mut shown = DirectoryPage {
         chrome: Chrome::for_viewer(&ctx, "/members"),
         statuses: status_options(rules::STATUSES, &status),
         q: text,
         status,
+        signed_in,
+        notice,
+        email_on,
         rows: Vec::new(),
         error,
         show_contact: ctx.has(USERS_VIEW_CONTACT),
-        can_manage: ctx.has(MEMBERS_MANAGE),
+        can_manage,
         pager: Pager::first(),
         total: 0,
     };
     let code = match result {
         Ok(p) => {
             shown.pager = Pager::new(p.page, p.total, p.per_page, |n| {
-                directory_link(&shown.q, &shown.status, n)
+                directory_link(&shown.q, &shown.status, &shown.signed_in, n)
             });
             shown.total = p.total;
             shown.rows = p.items.into_iter().map(Row::from).collect();
@@ -250,6 +318,11 @@ struct ProfilePage {
     never_signed_in: bool,
     password_error: Option<String>,
     notice: Option<&'static str>,
+    /// The invitation waiting to be used, in words.
+    invitation: Option<String>,
+    /// Email is set up: offer to email an invitation.
+    email_on: bool,
+    invite_error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -347,6 +420,31 @@ async fn load_profile(
             .unwrap_or_else(|| "Never".into()),
         password_error: None,
         notice: None,
+        invitation: if can_manage {
+            invitations::outstanding(&mut conn, ctx.org_id, id)
+                .await?
+                .map(|o| {
+                    let how = match o.delivery {
+                        invitations::Delivery::Email => "emailed",
+                        invitations::Delivery::Printed => "printed",
+                    };
+                    format!(
+                        "A sign-in code was {how} on {}; it works until {}.",
+                        crate::time::day_in_words(crate::time::today_in(
+                            &ctx.timezone,
+                            o.created_at
+                        )),
+                        crate::time::day_in_words(crate::time::today_in(
+                            &ctx.timezone,
+                            o.expires_at
+                        )),
+                    )
+                })
+        } else {
+            None
+        },
+        email_on: can_manage && crate::notify::mail::is_configured(&mut conn, ctx.org_id).await?,
+        invite_error: None,
     })
 }
 
@@ -357,13 +455,172 @@ async fn profile(
     Query(done): Query<web::DoneQuery>,
 ) -> PageResult {
     let mut page = load_profile(&state, &ctx, id, None).await?;
-    if done.done.as_deref() == Some("password") {
-        page.notice = Some(
+    page.notice = match done.done.as_deref() {
+        Some("password") => Some(
             "Temporary password set. Give it to the member in person: they choose their own \
              at the next sign-in, and any session of theirs has ended.",
-        );
-    }
+        ),
+        Some("invited") => Some(
+            "Invitation emailed. The member follows its link to choose a password; it works \
+             once, for 7 days.",
+        ),
+        Some("invite_failed") => Some(
+            "The member was added, but no invitation went: email is not set up, or their \
+             status does not let them sign in. Print a sign-in code below instead.",
+        ),
+        Some("revoked") => Some("Invitation revoked: its code no longer works."),
+        _ => None,
+    };
     Ok(web::render(&page))
+}
+
+/// The profile again with a refusal beside the invitation controls.
+async fn profile_refusing(state: &AppState, ctx: &Ctx, id: Uuid, err: AppError) -> PageResult {
+    match err {
+        AppError::Conflict(_) | AppError::Forbidden(_) if ctx.has(MEMBERS_MANAGE) => {
+            let code = err.status();
+            let mut page = load_profile(state, ctx, id, None).await?;
+            page.invite_error = Some(web::refusal(&err));
+            Ok((code, web::render(&page)).into_response())
+        }
+        other => Err(other.into()),
+    }
+}
+
+/// Emails the member an invitation (a new one replaces the earlier).
+async fn invite(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+) -> PageResult {
+    let mut tx = state.db.begin().await?;
+    match invitations::send(&ctx, &mut tx, &state.config.public_url, id).await {
+        Ok(_) => {
+            state.mailer.commit_and_kick(tx).await?;
+            Ok(Redirect::to(&format!("/members/{id}?done=invited")).into_response())
+        }
+        Err(err) => {
+            tx.rollback().await?;
+            profile_refusing(&state, &ctx, id, err).await
+        }
+    }
+}
+
+async fn revoke_invite(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+) -> PageResult {
+    let mut tx = state.db.begin().await?;
+    match invitations::revoke(&ctx, &mut tx, id).await {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(Redirect::to(&format!("/members/{id}?done=revoked")).into_response())
+        }
+        Err(err) => {
+            tx.rollback().await?;
+            profile_refusing(&state, &ctx, id, err).await
+        }
+    }
+}
+
+/// Emails invitations to everyone not signed in yet who holds none that works.
+async fn invite_all(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
+    let mut tx = state.db.begin().await?;
+    let (sent, left_out) =
+        invitations::send_to_uninvited(&ctx, &mut tx, &state.config.public_url).await?;
+    state.mailer.commit_and_kick(tx).await?;
+    let (sent, left_out) = (sent.to_string(), left_out.to_string());
+    Ok(Redirect::to(&web::link(
+        "/members",
+        &[
+            ("signed_in", "no"),
+            ("sent", &sent),
+            ("left_out", &left_out),
+        ],
+    ))
+    .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "members/codes.html")]
+struct CodesPage {
+    chrome: Chrome,
+    org_name: String,
+    welcome_url: String,
+    sheet: Vec<CodeSlip>,
+    print_js: String,
+}
+
+pub struct CodeSlip {
+    name: String,
+    username: String,
+    code: String,
+    until: String,
+}
+
+#[derive(Deserialize)]
+struct CodesForm {
+    /// One member, from their profile.
+    member_id: Option<String>,
+    /// `not_signed_in`: everyone who has not signed in yet.
+    scope: Option<String>,
+}
+
+/// A printable sheet of one-time sign-in codes: for one member, or for everyone not signed
+/// in yet. The codes exist only on this page (they are stored hashed), so it is not cached.
+async fn print_codes(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Form(form): Form<CodesForm>,
+) -> PageResult {
+    ctx.require(MEMBERS_MANAGE)?;
+    let mut tx = state.db.begin().await?;
+    let ids = match (form.member_id.as_deref(), form.scope.as_deref()) {
+        (Some(id), _) => vec![Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound)?],
+        (None, Some("not_signed_in")) => invitations::never_signed_in(&ctx, &mut tx).await?,
+        _ => return Err(AppError::BadRequest("choose a member or a group".into()).into()),
+    };
+    if ids.is_empty() {
+        tx.rollback().await?;
+        return Ok(Redirect::to("/members?signed_in=no&sent=0").into_response());
+    }
+    let sheet = match invitations::print(&ctx, &mut tx, &ids).await {
+        Ok(sheet) => sheet,
+        Err(err) => {
+            tx.rollback().await?;
+            return match form.member_id {
+                Some(_) => profile_refusing(&state, &ctx, ids[0], err).await,
+                None => Err(err.into()),
+            };
+        }
+    };
+    let org_name = crate::organization::service::name(&mut tx, ctx.org_id).await?;
+    tx.commit().await?;
+    let page = CodesPage {
+        chrome: Chrome::for_viewer(&ctx, "/members"),
+        org_name,
+        welcome_url: format!("{}/welcome", state.config.public_url),
+        print_js: web::asset_url("print.js"),
+        sheet: sheet
+            .into_iter()
+            .map(|c| CodeSlip {
+                name: c.name,
+                username: c.username,
+                code: c.code,
+                until: crate::time::day_in_words(crate::time::today_in(
+                    &ctx.timezone,
+                    c.expires_at,
+                )),
+            })
+            .collect(),
+    };
+    let mut res = web::render(&page);
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
 }
 
 #[derive(Deserialize)]
@@ -610,6 +867,9 @@ struct FormPage {
     status_error: Option<String>,
     errors: Vec<String>,
     submit: &'static str,
+    /// On the new-member form with email set up: the "email an invitation" box, and whether
+    /// it is ticked.
+    invite: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -628,6 +888,8 @@ struct MemberForm {
     emergency_contact_relationship: Option<String>,
     status: Option<String>,
     temporary_password: Option<String>,
+    /// The "email an invitation" box (new member only).
+    invite: Option<String>,
 }
 
 impl MemberForm {
@@ -672,11 +934,17 @@ impl MemberForm {
                 .and_then(|c| c.emergency_contact_relationship.clone()),
             status: None,
             temporary_password: None,
+            invite: None,
         }
     }
 }
 
-fn new_page(ctx: &Ctx, form: &MemberForm, errors: Vec<FieldError>) -> FormPage {
+fn new_page(
+    ctx: &Ctx,
+    form: &MemberForm,
+    errors: Vec<FieldError>,
+    invite: Option<bool>,
+) -> FormPage {
     let (by_field, other) =
         split_errors(errors, &[PROFILE_FIELDS, CONTACT_FIELDS, &[PASSWORD_FIELD]]);
     let values = form.values();
@@ -699,12 +967,20 @@ fn new_page(ctx: &Ctx, form: &MemberForm, errors: Vec<FieldError>) -> FormPage {
             .filter(|m| !m.starts_with("status"))
             .collect(),
         submit: "Create member",
+        invite,
     }
 }
 
-async fn new_form(Viewer(ctx): Viewer) -> PageResult {
+async fn new_form(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
     ctx.require(MEMBERS_MANAGE)?;
-    Ok(web::render(&new_page(&ctx, &MemberForm::default(), vec![])))
+    let mut conn = state.db.acquire().await?;
+    let email_on = crate::notify::mail::is_configured(&mut conn, ctx.org_id).await?;
+    Ok(web::render(&new_page(
+        &ctx,
+        &MemberForm::default(),
+        vec![],
+        email_on.then_some(true),
+    )))
 }
 
 async fn create(
@@ -733,11 +1009,35 @@ async fn create(
     match service::create(&ctx, &mut tx, &state.hasher, input).await {
         Ok(member) => {
             tx.commit().await?;
-            Ok(Redirect::to(&format!("/members/{}", member.id)).into_response())
+            if form.invite.is_none() {
+                return Ok(Redirect::to(&format!("/members/{}", member.id)).into_response());
+            }
+            // The member is in either way; the invitation is its own step.
+            let mut tx = state.db.begin().await?;
+            let done =
+                match invitations::send(&ctx, &mut tx, &state.config.public_url, member.id).await {
+                    Ok(_) => {
+                        state.mailer.commit_and_kick(tx).await?;
+                        "invited"
+                    }
+                    Err(AppError::Conflict(_) | AppError::Forbidden(_)) => {
+                        tx.rollback().await?;
+                        "invite_failed"
+                    }
+                    Err(other) => return Err(other.into()),
+                };
+            Ok(Redirect::to(&format!("/members/{}?done={done}", member.id)).into_response())
         }
         Err(AppError::Validation(errors)) => {
             tx.rollback().await?;
-            let page = new_page(&ctx, &form, errors);
+            let mut conn = state.db.acquire().await?;
+            let email_on = crate::notify::mail::is_configured(&mut conn, ctx.org_id).await?;
+            let page = new_page(
+                &ctx,
+                &form,
+                errors,
+                email_on.then_some(form.invite.is_some()),
+            );
             Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
         }
         Err(other) => Err(other.into()),
@@ -764,6 +1064,7 @@ fn edit_page(
     let (by_field, errors) = split_errors(errors, &[PROFILE_FIELDS, CONTACT_FIELDS]);
     let values = form.values();
     Ok(FormPage {
+        invite: None,
         chrome: Chrome::for_viewer(ctx, "/members"),
         title: if profile {
             format!("Edit {} {}", m.first_name, m.last_name)
@@ -886,6 +1187,11 @@ struct ImportPage {
     preview: Vec<ImportPreviewRow>,
     committed: bool,
     csv_file_js: String,
+    /// Email is set up: offer to invite the new members.
+    email_on: bool,
+    invite: bool,
+    /// After importing with "invite": what went.
+    invited: Option<String>,
 }
 
 pub struct Summary {
@@ -906,6 +1212,9 @@ impl ImportPage {
             preview: Vec::new(),
             committed: false,
             csv_file_js: web::asset_url("csv-file.js"),
+            email_on: false,
+            invite: true,
+            invited: None,
         }
     }
 }
@@ -915,11 +1224,15 @@ struct ImportForm {
     #[serde(default)]
     csv: String,
     commit: Option<String>,
+    invite: Option<String>,
 }
 
-async fn import_form(Viewer(ctx): Viewer) -> PageResult {
+async fn import_form(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
     ctx.require(MEMBERS_MANAGE)?;
-    Ok(web::render(&ImportPage::new(&ctx, String::new())))
+    let mut page = ImportPage::new(&ctx, String::new());
+    let mut conn = state.db.acquire().await?;
+    page.email_on = crate::notify::mail::is_configured(&mut conn, ctx.org_id).await?;
+    Ok(web::render(&page))
 }
 
 async fn import(
@@ -930,7 +1243,9 @@ async fn import(
     ctx.require(MEMBERS_MANAGE)?;
     let dry_run = form.commit.is_none();
     let mut page = ImportPage::new(&ctx, form.csv);
+    page.invite = form.invite.is_some();
     let mut tx = state.db.begin().await?;
+    page.email_on = crate::notify::mail::is_configured(&mut tx, ctx.org_id).await?;
     let result = service::import_csv(&ctx, &mut tx, &page.csv, dry_run).await;
     let (code, imported) = web::finish_import(tx, result).await?;
     match imported {
@@ -949,6 +1264,13 @@ async fn import(
     if page.committed {
         // Nothing left to preview: the CSV box starts empty again.
         page.csv.clear();
+        if page.invite && page.email_on {
+            let mut tx = state.db.begin().await?;
+            let (sent, left_out) =
+                invitations::send_to_uninvited(&ctx, &mut tx, &state.config.public_url).await?;
+            state.mailer.commit_and_kick(tx).await?;
+            page.invited = sent_notice(Some(&sent.to_string()), Some(&left_out.to_string()));
+        }
     }
     Ok((code, web::render(&page)).into_response())
 }

@@ -198,6 +198,9 @@ pub struct ListQuery {
     pub q: Option<String>,
     /// One status, or several separated by commas.
     pub status: Option<String>,
+    /// `false`: only members who have never signed in (needs `members.manage`); `true`: only
+    /// those who have.
+    pub signed_in: Option<bool>,
     pub page: Option<u32>,
     pub per_page: Option<u32>,
 }
@@ -219,6 +222,14 @@ pub async fn list(ctx: &Ctx, conn: &mut Conn, q: ListQuery) -> AppResult<Page<Me
             " AND status IN ({})",
             vec!["?"; statuses.len()].join(",")
         ));
+    }
+    if let Some(signed_in) = q.signed_in {
+        ctx.require(MEMBERS_MANAGE)?;
+        filter.push_str(if signed_in {
+            " AND last_login_at IS NOT NULL"
+        } else {
+            " AND last_login_at IS NULL"
+        });
     }
     let searchable = if ctx.has(USERS_VIEW_CONTACT) {
         "CONCAT_WS(' ', first_name, last_name, username, membership_number, email)"

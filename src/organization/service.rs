@@ -585,3 +585,13 @@ pub async fn count(db: &MySqlPool) -> AppResult<i64> {
         .fetch_one(db)
         .await?)
 }
+
+/// The department's name, for letters and printed sheets.
+pub async fn name(conn: &mut crate::db::Conn, org_id: OrgId) -> AppResult<String> {
+    Ok(
+        sqlx::query_scalar("SELECT name FROM organizations WHERE id = ?")
+            .bind(org_id)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}

@@ -62,7 +62,7 @@ fn token_in(m: &Received) -> String {
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect();
-    assert!(token.len() >= 40, "short token {token:?} in {text}");
+    assert!(token.len() >= 29, "short token {token:?} in {text}");
     let html = m.html.as_deref().expect("no html part");
     assert!(html.contains(&format!("href=\"{LINK}{token}\"")), "{html}");
     token

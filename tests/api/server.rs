@@ -115,6 +115,11 @@ fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("/api/v1/members/{id}", &["get", "patch"]),
         ("/api/v1/members/{id}/status", &["post"]),
         ("/api/v1/members/{id}/password-reset", &["post"]),
+        (
+            "/api/v1/members/{id}/invitation",
+            &["get", "post", "delete"],
+        ),
+        ("/api/v1/members/invitation-codes", &["post"]),
         ("/api/v1/members/import", &["post"]),
         ("/api/v1/members/export", &["get"]),
         ("/api/v1/members/{id}/roles", &["get", "post"]),

@@ -11,7 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createServer, createServer as createNetServer } from 'node:net';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,6 +72,7 @@ const PAGES = [
   { name: 'membership-tier-new', path: '/membership/tiers/new' },
   { name: 'announcements', path: '/announcements' },
   { name: 'announcements-new', path: '/announcements/new' },
+  { name: 'welcome', path: '/welcome' },
 ];
 
 // --- database and server -------------------------------------------------------------------
@@ -1681,6 +1682,157 @@ test('password reset: without email it says who can help; with email the request
     await page.getByRole('alert').filter({ hasText: /not valid or has expired/ }).waitFor();
     await checkA11y(page, 'password reset (bad link)');
   }, { allow: [[422, '/password-reset/confirm']] });
+});
+
+/// A real SMTP server on this machine that keeps what it receives: enough of RFC 5321 for
+/// Logbook's sender (no STARTTLS offered, no authentication), each message's text decoded from
+/// quoted-printable.
+async function startSmtpSink() {
+  const messages = [];
+  const server = createNetServer((socket) => {
+    let buffer = '';
+    let inData = false;
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.write('220 sink.test ESMTP\r\n');
+    socket.on('data', (chunk) => {
+      buffer += chunk;
+      for (;;) {
+        if (inData) {
+          const end = buffer.indexOf('\r\n.\r\n');
+          if (end < 0) return;
+          data += buffer.slice(0, end);
+          buffer = buffer.slice(end + 5);
+          inData = false;
+          const decoded = data.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+          messages.push(decoded);
+          data = '';
+          socket.write('250 kept\r\n');
+          continue;
+        }
+        const eol = buffer.indexOf('\r\n');
+        if (eol < 0) return;
+        const line = buffer.slice(0, eol);
+        buffer = buffer.slice(eol + 2);
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === 'EHLO' || verb === 'HELO') socket.write('250 sink.test\r\n');
+        else if (verb === 'DATA') { inData = true; socket.write('354 go on\r\n'); }
+        else if (verb === 'QUIT') { socket.end('221 bye\r\n'); return; }
+        else socket.write('250 ok\r\n');
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return {
+    port: server.address().port,
+    messages,
+    /// The first message that matches `pattern`, waited for.
+    async waitFor(pattern, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = messages.find((m) => pattern.test(m));
+        if (found) return found;
+        if (Date.now() > deadline) throw new Error(`no email matching ${pattern}; got ${messages.length}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    close: () => new Promise((ok) => server.close(ok)),
+  };
+}
+
+/// A member chooses a password on /welcome, then signs in with it; ends on the dashboard.
+async function welcomeAndSignIn(page, { code, typed, firstName, username, password }) {
+  if (code) await page.goto(`/welcome?code=${encodeURIComponent(code)}`);
+  else {
+    await page.goto('/login');
+    await page.getByRole('link', { name: 'Have a sign-in code? Choose your password' }).click();
+    await page.getByLabel('Sign-in code').fill(typed);
+  }
+  if (code) await page.getByText(`Welcome, ${firstName}.`).waitFor();
+  await page.getByLabel('New password', { exact: true }).fill(password);
+  await page.getByLabel('New password again').fill(password);
+  await page.getByRole('button', { name: 'Set my password' }).click();
+  await page.getByText('Your password is set.').waitFor();
+  assert.equal(await page.getByLabel('Username or e-mail').inputValue(), username);
+  await checkA11y(page, 'sign in after welcome');
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  // The member's own dashboard: the "You" panel names them.
+  await page.getByRole('heading', { level: 2, name: 'You' }).waitFor();
+  assert.equal(new URL(page.url()).pathname, '/');
+}
+
+test('invitations on a phone: one by email (a real SMTP server) and one by a printed code; each member signs in', async () => {
+  const sink = await startSmtpSink();
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  try {
+    const saved = await api('PUT', '/api/v1/settings/email', token, {
+      host: '127.0.0.1', port: sink.port, security: 'none', from_address: 'logbook@example.org',
+    });
+    assert.equal(saved.status, 200, JSON.stringify(saved.body));
+    const printed = await api('POST', '/api/v1/members', token, {
+      username: 'jwalsh', email: 'jordan.walsh@example.org', first_name: 'Jordan', last_name: 'Walsh',
+    });
+    assert.equal(printed.status, 201, JSON.stringify(printed.body));
+
+    await withPage('invitations-phone', async (page, context) => {
+      await signIn(page, ADMIN.username, ADMIN.password);
+      // By email: added with "Email an invitation" ticked (the default when email is set up).
+      await page.goto('/members/new');
+      await page.getByLabel('Username').fill('crivera');
+      await page.getByLabel('First name').fill('Casey');
+      await page.getByLabel('Last name').fill('Rivera');
+      await page.getByLabel('E-mail').fill('casey.rivera@example.org');
+      assert.ok(await page.getByLabel('Email an invitation to choose a password').isChecked());
+      await page.getByRole('button', { name: 'Create member' }).click();
+      await page.getByText('Invitation emailed.').waitFor();
+      await page.getByText(/A sign-in code was emailed on/).waitFor();
+      await checkA11y(page, 'member profile (invited)');
+      await page.screenshot({ path: join(artifacts, 'invitations-profile.png'), fullPage: true });
+      const letter = await sink.waitFor(/casey\.rivera@example\.org/);
+      const link = letter.match(/\/welcome\?code=([A-Z0-9-]+)/);
+      assert.ok(link, `a link in the letter:\n${letter}`);
+
+      // By a printed code: the members not signed in yet, on one sheet.
+      await page.goto('/members');
+      await page.getByLabel('Sign-in').selectOption('no');
+      await page.getByRole('heading', { name: 'Getting them in' }).waitFor();
+      await page.getByRole('row', { name: /Walsh, Jordan/ }).getByText('not signed in yet').waitFor();
+      await checkA11y(page, 'members not signed in yet');
+      await page.screenshot({ path: join(artifacts, 'invitations-not-signed-in.png'), fullPage: true });
+      await page.getByRole('button', { name: 'Print sign-in codes' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Sign-in codes' }).waitFor();
+      const slip = page.getByRole('listitem').filter({ hasText: 'Jordan Walsh' });
+      const code = (await slip.locator('.code-value').innerText()).trim();
+      assert.match(code, /^[A-Z0-9]{4}(-[A-Z0-9]{4}){3}$/);
+      await checkA11y(page, 'sign-in codes sheet');
+      await page.screenshot({ path: join(artifacts, 'invitations-codes.png'), fullPage: true });
+
+      // Each member, on a phone, without the admin's session.
+      await context.clearCookies();
+      await welcomeAndSignIn(page, {
+        code: link[1], firstName: 'Casey', username: 'crivera', password: 'engine company nine',
+      });
+      await context.clearCookies();
+      // Typed from paper: small letters and spaces are the same code.
+      await welcomeAndSignIn(page, {
+        typed: code.toLowerCase().replaceAll('-', ' '), username: 'jwalsh', password: 'tanker water supply',
+      });
+      await page.screenshot({ path: join(artifacts, 'invitations-signed-in.png'), fullPage: true });
+      // Used once: the same code again is refused beside the field.
+      await context.clearCookies();
+      await page.goto('/welcome');
+      await page.getByLabel('Sign-in code').fill(code);
+      await page.getByLabel('New password', { exact: true }).fill('a third password here');
+      await page.getByLabel('New password again').fill('a third password here');
+      await page.getByRole('button', { name: 'Set my password' }).click();
+      await page.locator('#code-error').filter({ hasText: /has been used or has expired/ }).waitFor();
+      await checkA11y(page, 'welcome (used code)');
+    }, { expect: [[422, '/welcome']], context: { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true } });
+  } finally {
+    await sink.close();
+  }
 });
 
 // --- the first-boot setup wizard, on its own server and database ------------------------------
