@@ -201,6 +201,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::roles::router())
         .merge(crate::organization::router())
         .merge(crate::organization::pages::router())
+        .merge(crate::organization::station_pages::router())
         .merge(crate::audit::router())
         .merge(crate::notify::router())
         .merge(crate::jobs::router())

@@ -5,5 +5,7 @@
 pub mod api;
 pub mod pages;
 pub mod service;
+pub mod station_pages;
+pub mod stations;
 
 pub use api::router;

@@ -110,6 +110,7 @@ pub fn settings_nav(current: &str) -> Vec<NavItem> {
     nav_items(
         [
             ("Department", "/settings/department"),
+            ("Stations", "/settings/stations"),
             ("Email", "/settings/email"),
             ("Outbox", "/settings/email/outbox"),
             ("Jobs", "/settings/jobs"),

@@ -36,6 +36,7 @@ enum Class {
 /// collection's `{id}` is not, until a line says what it is.
 const CLASSES: &[(&str, Class)] = &[
     ("/api/v1/announcements/{id}", Class::Record("announcement")),
+    ("/api/v1/apparatus/{id}", Class::Record("apparatus")),
     ("/api/v1/backups/{file}", Class::HostBackupFile),
     ("/api/v1/jobs/{name}", Class::JobName),
     ("/api/v1/leaves/{id}", Class::Record("leave")),
@@ -49,6 +50,7 @@ const CLASSES: &[(&str, Class)] = &[
     ("/api/v1/roles/{id}", Class::Record("role")),
     ("/api/v1/security-alerts/{id}", Class::Record("alert")),
     ("/api/v1/settings/email/outbox/{id}", Class::Record("email")),
+    ("/api/v1/stations/{id}", Class::Record("station")),
     (
         "/api/v1/training/compliance/{member_id}",
         Class::Record("member"),
@@ -87,6 +89,14 @@ const CLASSES: &[(&str, Class)] = &[
 /// organization as the path's ids) and `{today}` for today's date. An operation that takes a
 /// body and has none here fails the sweep, naming it.
 const BODIES: &[(&str, &str)] = &[
+    (
+        "PUT /api/v1/apparatus/{id}",
+        r#"{"unit_number": "R9", "apparatus_type": "rescue", "station_id": "{station}"}"#,
+    ),
+    (
+        "PUT /api/v1/stations/{id}",
+        r#"{"name": "Renamed station", "station_number": "9"}"#,
+    ),
     ("POST /api/v1/backups/{file}/restore", r#"{}"#),
     (
         "PATCH /api/v1/leaves/{id}",
@@ -581,6 +591,28 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> (Ids, User) {
             "the senior tier",
         )
         .await,
+    );
+
+    // A station with no vehicle (so it can be retired) and a vehicle at another station.
+    let station = post(
+        "/api/v1/stations",
+        json!({"name": format!("{prefix} north station"), "station_number": "1"}),
+    )
+    .await;
+    ids.insert("station", station["id"].as_str().unwrap().parse().unwrap());
+    let home = post(
+        "/api/v1/stations",
+        json!({"name": format!("{prefix} south station")}),
+    )
+    .await;
+    let vehicle = post(
+        "/api/v1/apparatus",
+        json!({"unit_number": "E1", "apparatus_type": "engine", "station_id": home["id"]}),
+    )
+    .await;
+    ids.insert(
+        "apparatus",
+        vehicle["id"].as_str().unwrap().parse().unwrap(),
     );
 
     // Training: a course, a requirement, a record, a waiver, a leave.

@@ -41,6 +41,7 @@ mod server;
 mod service;
 mod setup;
 mod smtp_sink;
+mod stations;
 mod status;
 mod tls;
 mod training;

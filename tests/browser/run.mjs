@@ -43,6 +43,9 @@ const PAGES = [
   { name: 'notifications', path: '/notifications' },
   { name: 'notification-settings', path: '/account/notifications' },
   { name: 'settings-department', path: '/settings/department' },
+  { name: 'settings-stations', path: '/settings/stations' },
+  { name: 'settings-station-new', path: '/settings/stations/new' },
+  { name: 'settings-apparatus-new', path: '/settings/apparatus/new' },
   { name: 'settings-email', path: '/settings/email' },
   { name: 'settings-outbox', path: '/settings/email/outbox' },
   { name: 'settings-notification-defaults', path: '/settings/notifications' },
@@ -1028,6 +1031,51 @@ test('department settings on a phone: an empty name is shown beside the field; c
     for (const found of await page.evaluate(phoneProblems)) assert.fail(`does not fit a phone: ${found}`);
     await page.screenshot({ path: join(artifacts, 'department-saved.png'), fullPage: true });
   }, { expect: [[422, '/settings/department']], context: { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true } }));
+
+test('stations on a phone: a station added after a mistake, a vehicle placed there, the station renamed, a vehicle retired after asking', () =>
+  withPage('stations-phone', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/settings/department');
+    await page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Stations' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Stations and apparatus' }).waitFor();
+    await page.getByRole('link', { name: 'Add a station' }).click();
+    await page.getByLabel('Station number (optional)').fill('2');
+    await page.getByRole('button', { name: 'Save the station' }).click();
+    await page.locator('#name-error').filter({ hasText: /Name is required|Name must/ }).waitFor();
+    await checkA11y(page, 'new station (error)');
+    await page.screenshot({ path: join(artifacts, 'stations-error.png'), fullPage: true });
+    await page.getByLabel('Name', { exact: false }).first().fill('Lakeside');
+    await page.getByLabel('City (optional)').fill('Maple Grove');
+    await page.getByRole('button', { name: 'Save the station' }).click();
+    await page.getByText('The station was saved.').waitFor();
+    await page.getByRole('heading', { level: 2, name: 'Station 2 · Lakeside' }).waitFor();
+
+    await page.getByRole('link', { name: 'Add a vehicle' }).click();
+    await page.getByLabel('Unit number').fill('T2');
+    await page.getByLabel('Type').selectOption('tanker');
+    await page.getByLabel('Station').selectOption({ label: 'Station 2 · Lakeside' });
+    await page.getByRole('button', { name: 'Save the vehicle' }).click();
+    await page.getByText('The vehicle was saved.').waitFor();
+    const card = page.getByRole('region', { name: 'Station 2 · Lakeside' });
+    await card.getByText('Tanker').waitFor();
+    await card.getByText('1 seat, at least 1 to respond').waitFor();
+
+    await card.getByRole('link', { name: 'Edit Station 2 · Lakeside' }).click();
+    await page.getByLabel('Name', { exact: false }).first().fill('Lakeside Road');
+    await page.getByRole('button', { name: 'Save the station' }).click();
+    await page.getByRole('heading', { level: 2, name: 'Station 2 · Lakeside Road' }).waitFor();
+    await checkA11y(page, 'stations list');
+    await page.screenshot({ path: join(artifacts, 'stations-list.png'), fullPage: true });
+
+    await page.getByRole('link', { name: 'T2' }).click();
+    await page.getByText('Retire…').click();
+    await checkA11y(page, 'vehicle (retire asks first)');
+    await page.screenshot({ path: join(artifacts, 'stations-vehicle-retire.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Yes, retire it' }).click();
+    await page.getByText('Retired: it stays in the records').waitFor();
+    await page.getByText('Retired (1)').click();
+    await page.getByRole('link', { name: 'T2' }).waitFor();
+  }, { expect: [[422, '/settings/stations/new']], context: { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true } }));
 
 test('email settings: a bad port is shown beside the field; corrected, the settings are saved', async () => {
   // A port nothing listens on: the test message's connection is refused at once.
