@@ -18,6 +18,9 @@ pub struct LogQuery {
     pub member_id: Option<Uuid>,
     /// Exact action name, e.g. `member.status_changed`.
     pub action: Option<String>,
+    /// A kind of change: sign_in, members, roles, training, announcements, backups, security
+    /// or settings.
+    pub kind: Option<String>,
     /// First day (inclusive, in the organization's time zone), YYYY-MM-DD.
     pub from: Option<NaiveDate>,
     /// Last day (inclusive, in the organization's time zone), YYYY-MM-DD.
@@ -68,12 +71,29 @@ pub async fn query_logs(ctx: &Ctx, db: &MySqlPool, q: &LogQuery) -> AppResult<Pa
         return Err(AppError::field("to", "must not be before `from`"));
     }
     // Entries are shown in the organization's time zone, so its days are the ones filtered on.
+    let kind = match q.kind.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(k) => Some(super::words::kind_pattern(k).ok_or_else(|| {
+            AppError::field(
+                "kind",
+                format!(
+                    "must be one of {}",
+                    super::words::KINDS
+                        .iter()
+                        .map(|(k, _, _)| *k)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?),
+    };
     let tz = crate::time::zone(&ctx.timezone);
     let from = q.from.map(|d| start_of_day(d, tz));
     let to = q.to.and_then(|d| d.succ_opt()).map(|d| start_of_day(d, tz));
     const FILTER: &str = "organization_id = ?
         AND (? IS NULL OR actor_user_id = ?)
         AND (? IS NULL OR action = ?)
+        AND (? IS NULL OR action REGEXP ?)
         AND (? IS NULL OR occurred_at >= ?)
         AND (? IS NULL OR occurred_at < ?)";
     let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
@@ -84,6 +104,8 @@ pub async fn query_logs(ctx: &Ctx, db: &MySqlPool, q: &LogQuery) -> AppResult<Pa
     .bind(q.member_id)
     .bind(&q.action)
     .bind(&q.action)
+    .bind(&kind)
+    .bind(&kind)
     .bind(from)
     .bind(from)
     .bind(to)
@@ -100,6 +122,8 @@ pub async fn query_logs(ctx: &Ctx, db: &MySqlPool, q: &LogQuery) -> AppResult<Pa
     .bind(q.member_id)
     .bind(&q.action)
     .bind(&q.action)
+    .bind(&kind)
+    .bind(&kind)
     .bind(from)
     .bind(from)
     .bind(to)
@@ -127,4 +151,26 @@ pub async fn actors(ctx: &Ctx, db: &MySqlPool) -> AppResult<Vec<(Uuid, String, S
     .bind(ctx.org_id)
     .fetch_all(db)
     .await?)
+}
+
+/// The names the log's ids stand for in the caller's department: members and roles.
+pub async fn names(ctx: &Ctx, db: &MySqlPool) -> AppResult<super::words::Names> {
+    ctx.require(AUDIT_VIEW)?;
+    let members: Vec<(Uuid, String, String)> =
+        sqlx::query_as("SELECT id, first_name, last_name FROM users WHERE organization_id = ?")
+            .bind(ctx.org_id)
+            .fetch_all(db)
+            .await?;
+    let roles: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, name FROM roles WHERE organization_id = ?")
+            .bind(ctx.org_id)
+            .fetch_all(db)
+            .await?;
+    Ok(super::words::Names {
+        members: members
+            .into_iter()
+            .map(|(id, first, last)| (id, format!("{first} {last}").trim().to_string()))
+            .collect(),
+        roles: roles.into_iter().collect(),
+    })
 }

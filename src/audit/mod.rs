@@ -6,6 +6,7 @@ pub mod api;
 pub mod chain;
 pub mod log;
 pub mod pages;
+pub mod words;
 
 pub use chain::{Actor, Entry, Severity, record};
 

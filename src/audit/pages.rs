@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::alerts::{self, Alert, AlertQuery, ResolveInput};
 use super::chain::{self, VerifyReport};
 use super::log::{LogEntry, LogQuery, query_logs};
+use super::words;
 use crate::auth::Ctx;
 use crate::auth::permissions::AUDIT_VIEW;
 use crate::error::{AppError, AppResult};
@@ -46,6 +47,9 @@ pub struct AuditFilter {
     member: String,
     #[serde(default)]
     action: String,
+    /// A kind of change (`words::KINDS`).
+    #[serde(default)]
+    kind: String,
     #[serde(default)]
     from: String,
     #[serde(default)]
@@ -56,11 +60,14 @@ pub struct AuditFilter {
 pub struct Row {
     pub sequence: u64,
     pub time: LocalTime,
-    pub actor: String,
+    /// The entry in words: who did what to whom.
+    pub sentence: String,
     pub action: String,
     pub severity: String,
     pub entity: String,
+    /// The changes as recorded, indented.
     pub changes: String,
+    pub ip: String,
 }
 
 pub struct MemberOption {
@@ -77,6 +84,7 @@ struct LogPage {
     timezone: String,
     filter: AuditFilter,
     members: Vec<MemberOption>,
+    kinds: Vec<KindOption>,
     member_error: Option<String>,
     from_error: Option<String>,
     to_error: Option<String>,
@@ -87,7 +95,7 @@ struct LogPage {
     next: Option<String>,
 }
 
-fn row(e: LogEntry, tz: chrono_tz::Tz) -> Row {
+fn row(e: LogEntry, tz: chrono_tz::Tz, names: &words::Names) -> Row {
     let entity = match &e.entity_id {
         Some(id) => format!("{} {id}", e.entity_type),
         None => e.entity_type.clone(),
@@ -95,12 +103,19 @@ fn row(e: LogEntry, tz: chrono_tz::Tz) -> Row {
     Row {
         sequence: e.sequence,
         time: local_time(&e.occurred_at, tz),
-        actor: e.actor_label,
+        sentence: words::sentence(&e, names),
+        ip: e.ip_address.clone().unwrap_or_default(),
         action: e.action,
         severity: e.severity,
         entity,
-        changes: serde_json::to_string(&e.changes).unwrap_or_default(),
+        changes: serde_json::to_string_pretty(&e.changes).unwrap_or_default(),
     }
+}
+
+pub struct KindOption {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
 }
 
 async fn member_options(
@@ -139,7 +154,7 @@ async fn audit_log(
         raw => match Uuid::try_parse(raw) {
             Ok(id) => Some(id),
             Err(_) => {
-                member_error = Some("Choose a member from the list, or enter a member id.".into());
+                member_error = Some("Choose a member from the list.".into());
                 None
             }
         },
@@ -163,6 +178,7 @@ async fn audit_log(
     let q = LogQuery {
         member_id,
         action: (!action.is_empty()).then_some(action.clone()),
+        kind: words::kind_pattern(filter.kind.trim()).map(|_| filter.kind.trim().to_string()),
         from,
         to,
         page: Some(page),
@@ -171,6 +187,15 @@ async fn audit_log(
     let logs: Page<LogEntry> = query_logs(&ctx, &state.db, &q).await?;
     let report = chain::verify(&state.db, ctx.org_id).await?;
     let members = member_options(&state, &ctx, &filter.member).await?;
+    let names = super::log::names(&ctx, &state.db).await?;
+    let kinds = words::KINDS
+        .iter()
+        .map(|(key, label, _)| KindOption {
+            key,
+            label,
+            selected: *key == filter.kind.trim(),
+        })
+        .collect();
     let link = |p: u32| {
         let p = p.to_string();
         web::link(
@@ -178,6 +203,7 @@ async fn audit_log(
             &[
                 ("member", filter.member.trim()),
                 ("action", &action),
+                ("kind", filter.kind.trim()),
                 ("from", filter.from.trim()),
                 ("to", filter.to.trim()),
                 ("page", &p),
@@ -191,7 +217,8 @@ async fn audit_log(
         chrome: Chrome::for_viewer(&ctx, "/audit"),
         report,
         timezone: tz.name().to_string(),
-        rows: logs.items.into_iter().map(|e| row(e, tz)).collect(),
+        rows: logs.items.into_iter().map(|e| row(e, tz, &names)).collect(),
+        kinds,
         total: logs.total,
         page,
         prev,

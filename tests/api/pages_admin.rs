@@ -541,14 +541,25 @@ async fn the_audit_page_shows_local_times_and_the_chain_status() {
     let (_, _, html) = app
         .page_get(&format!("/audit?member={}", Uuid::now_v7()), &auditor)
         .await;
-    assert!(html.contains(">0 entries."), "{html}");
+    assert!(html.contains(">0 entries,"), "{html}");
     let today = chrono::Utc::now()
         .with_timezone(&chrono_tz::America::Chicago)
         .date_naive();
     let (_, _, html) = app
         .page_get(&format!("/audit?from={today}&to={today}"), &auditor)
         .await;
-    assert!(html.contains(&format!(">{count} entries.")), "{html}");
+    assert!(html.contains(&format!(">{count} entries,")), "{html}");
+    // Entries read as sentences with names, and filter by kind of change in words.
+    let (_, _, html) = app.page_get("/audit?kind=members", &auditor).await;
+    assert!(html.contains("<code>member.role_assigned</code>"), "{html}");
+    assert!(!html.contains("<code>auth.login</code>"), "{html}");
+    assert!(html.contains(" the role "), "a role by its name: {html}");
+    let (status, _, _) = app.page_get("/audit?kind=nonsense", &auditor).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "an unknown kind is no filter on the page"
+    );
     let (status, _, html) = app.page_get("/audit?from=yesterday", &auditor).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains(r#"id="from-error""#), "{html}");
