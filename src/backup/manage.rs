@@ -470,6 +470,7 @@ pub async fn start(state: &AppState, ctx: &Ctx) -> AppResult<BackupRun> {
     let options = service::CreateOptions {
         progress: Some(progress),
     };
+    let started_at = crate::db::now();
     tokio::spawn(async move {
         let made = service::create_locked(&db, &data_dir, &dir, &options)
             .await
@@ -493,6 +494,16 @@ pub async fn start(state: &AppState, ctx: &Ctx) -> AppResult<BackupRun> {
         let recorded = async {
             let mut tx = db.begin().await?;
             audit::record(&mut tx, &actor, entry).await?;
+            // "Back up now" is a run of the backup job: its last run and the status count it.
+            crate::jobs::runner::record_manual_run(
+                &mut tx,
+                actor.org_id,
+                super::schedule::BACKUP_JOB,
+                actor.user_id,
+                started_at,
+                made.as_ref().map(|_| 1).map_err(String::as_str),
+            )
+            .await?;
             tx.commit().await?;
             AppResult::Ok(())
         }

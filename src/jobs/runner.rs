@@ -183,3 +183,38 @@ pub async fn run_scheduled(state: &AppState, def: &JobDef, org_id: OrgId, slot: 
         tracing::warn!(job = def.name, org = %org_id, error = %e, "could not run job");
     }
 }
+
+/// Records work a job does that was done outside the runner as one of the job's manual runs:
+/// "Back up now" is a run of the backup job, so the jobs page and the status page count it.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_manual_run(
+    tx: &mut crate::db::Tx<'_>,
+    org_id: OrgId,
+    job: &str,
+    by: Option<Uuid>,
+    started_at: DateTime<Utc>,
+    result: Result<u64, &str>,
+) -> crate::error::AppResult<()> {
+    let (outcome, items, error) = match result {
+        Ok(items) => ("succeeded", items, None),
+        Err(reason) => ("failed", 0, Some(reason)),
+    };
+    sqlx::query(
+        "INSERT INTO job_runs (id, organization_id, job, trigger_kind, scheduled_for, started_at,
+            finished_at, outcome, items, error, triggered_by, server)
+         VALUES (?, ?, ?, 'manual', NULL, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(db::new_id())
+    .bind(org_id)
+    .bind(job)
+    .bind(started_at)
+    .bind(db::now())
+    .bind(outcome)
+    .bind(items)
+    .bind(error)
+    .bind(by)
+    .bind(server_name())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

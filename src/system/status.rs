@@ -640,10 +640,36 @@ pub async fn attention(state: &AppState, ctx: &Ctx) -> AppResult<Vec<(Warning, &
     let runs = recent_runs(&mut conn, ctx).await?;
     drop(conn);
     let dir = state.config.backup_dir.clone();
-    let backup = tokio::task::spawn_blocking(move || BackupTarget::of(&dir))
-        .await
-        .context("reading the backup folder")?;
-    let warnings = operational(email, state.tls.is_some(), &backup, &runs, Utc::now());
+    let data_dir = state.config.data_dir.clone();
+    let (backup, data) =
+        tokio::task::spawn_blocking(move || (BackupTarget::of(&dir), storage(&data_dir)))
+            .await
+            .context("reading the backup folder")?;
+    let mut warnings = operational(email, state.tls.is_some(), &backup, &runs, Utc::now());
+    // A full disk stops backups and then the database: say so while there is room to act.
+    if let Some(space) = data.space.as_ref().filter(|s| disk_low(s)) {
+        warnings.push(Warning {
+            subject: "disk",
+            message: format!(
+                "only {} free on the disk holding Logbook's data",
+                bytes(space.free_bytes)
+            ),
+        });
+    }
+    if let Some(space) = backup
+        .storage
+        .as_ref()
+        .and_then(|t| t.space.as_ref())
+        .filter(|s| disk_low(s))
+    {
+        warnings.push(Warning {
+            subject: "backup",
+            message: format!(
+                "only {} free where backups are written",
+                bytes(space.free_bytes)
+            ),
+        });
+    }
     Ok(warnings
         .into_iter()
         .map(|w| {

@@ -65,6 +65,22 @@ async fn back_up_now_then_list_download_check_and_delete() {
             .await
             .unwrap();
     assert!(changes.contains(&file), "{changes}");
+    // A run of the backup job, for the jobs and status pages: "last run" is not "never".
+    assert_eq!(
+        app.count_rows_where(
+            "job_runs",
+            "job = 'backup' AND trigger_kind = 'manual' AND outcome = 'succeeded' AND items = 1"
+        )
+        .await,
+        1
+    );
+    let (status, jobs) = app.get(&admin, "/api/v1/jobs").await;
+    assert_eq!(status, StatusCode::OK, "{jobs}");
+    assert!(
+        jobs.to_string().contains("\"trigger_kind\":\"manual\"")
+            || jobs.to_string().contains("\"trigger\":\"manual\""),
+        "the backup job's last run is the manual one: {jobs}"
+    );
 
     // Listed, with what it holds, checked and restorable; the sidecar is not a backup.
     let path = backup_dir(&app).join(&file);
