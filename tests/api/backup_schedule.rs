@@ -71,9 +71,12 @@ async fn system_notices(app: &TestApp, user: Uuid) -> Vec<(String, String)> {
     .unwrap()
 }
 
-/// An archive name (not an archive: retention goes by names) for `days_ago` days ago.
+/// An archive name (not an archive: retention goes by names) for `days_ago` days ago. Counted
+/// from one instant per test (each test is its own process), so the same age always gives the
+/// same name, however many seconds the test takes between writing and checking.
 fn old_name(days_ago: i64) -> String {
-    let at = Utc::now() - chrono::Duration::days(days_ago);
+    static START: std::sync::OnceLock<chrono::DateTime<Utc>> = std::sync::OnceLock::new();
+    let at = *START.get_or_init(Utc::now) - chrono::Duration::days(days_ago);
     format!("logbook-{}-000-0123abcd.lbk", at.format("%Y%m%d-%H%M%S"))
 }
 
@@ -191,9 +194,11 @@ async fn the_backup_run_applies_retention_in_both_folders() {
     .await;
     let backup_dir = app.state.config.backup_dir.clone();
     std::fs::create_dir_all(&backup_dir).unwrap();
+    // Named once: a name is the time now, less the days, to the second, and the clock moves on.
+    let old: Vec<String> = [3, 10, 20].into_iter().map(old_name).collect();
     for dir in [&backup_dir, &usb] {
-        for days in [3, 10, 20] {
-            std::fs::write(dir.join(old_name(days)), b"an old backup").unwrap();
+        for name in &old {
+            std::fs::write(dir.join(name), b"an old backup").unwrap();
         }
         std::fs::write(dir.join("keep-me.txt"), b"mine").unwrap();
     }
@@ -201,7 +206,7 @@ async fn the_backup_run_applies_retention_in_both_folders() {
     assert_eq!(run["outcome"], "succeeded", "{run}");
     let new = service::list(&backup_dir).unwrap()[0].file.clone();
     // Today's (the new one) and, before today, the newest of one week (3 days ago).
-    let mut want = vec![new.clone(), old_name(3), "keep-me.txt".to_string()];
+    let mut want = vec![new.clone(), old[0].clone(), "keep-me.txt".to_string()];
     want.sort();
     assert_eq!(names_in(&usb), want);
     // The backup folder also holds the new archive's summary for the backups page.
