@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use super::invitations::{self, CodesRequest, PrintedCode, Sent, Waiting};
+use super::invitations::{self, CodesRequest, InvitationSent, PrintedCode, Waiting};
 use super::service::{
     self, ListQuery, Member, MemberPatch, NewMember, PasswordReset, StatusChange,
 };
@@ -55,14 +55,14 @@ pub async fn read_invitation(
 /// invitation of theirs stops working.
 #[utoipa::path(post, path = "/api/v1/members/{id}/invitation", tag = "members",
     params(("id" = Uuid, Path)),
-    responses((status = 201, body = Sent), (status = 409, body = crate::error::Problem,
+    responses((status = 201, body = InvitationSent), (status = 409, body = crate::error::Problem,
             description = "Email is not set up, or the member cannot sign in"),
         (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn invite(
     State(state): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,
-) -> AppResult<(StatusCode, Json<Sent>)> {
+) -> AppResult<(StatusCode, Json<InvitationSent>)> {
     let mut tx = state.db.begin().await?;
     let sent = invitations::send(&ctx, &mut tx, &state.config.public_url, id).await?;
     state.mailer.commit_and_kick(tx).await?;

@@ -58,7 +58,7 @@ pub struct Waiting {
 
 /// An invitation sent by email.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Sent {
+pub struct InvitationSent {
     pub member_id: Uuid,
     pub sent_to: String,
     pub expires_at: DateTime<Utc>,
@@ -177,7 +177,12 @@ async fn issue(
 
 /// Emails `id` an invitation: a link to `/welcome` with the code. The caller commits with
 /// `mailer.commit_and_kick`.
-pub async fn send(ctx: &Ctx, tx: &mut Tx<'_>, public_url: &str, id: Uuid) -> AppResult<Sent> {
+pub async fn send(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    public_url: &str,
+    id: Uuid,
+) -> AppResult<InvitationSent> {
     let member = target(ctx, tx, id).await?;
     if !mail::is_configured(tx, ctx.org_id).await? {
         return Err(AppError::Conflict(
@@ -219,7 +224,7 @@ pub async fn send(ctx: &Ctx, tx: &mut Tx<'_>, public_url: &str, id: Uuid) -> App
         }],
     )
     .await?;
-    Ok(Sent {
+    Ok(InvitationSent {
         member_id: member.id,
         sent_to: member.email,
         expires_at,
