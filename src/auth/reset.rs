@@ -267,7 +267,6 @@ impl Purpose {
 pub struct Holder {
     pub username: String,
     pub first_name: String,
-    pub purpose: Purpose,
 }
 
 /// Whether a link or code is still good, and whose it is (for the page that asks for the new
@@ -275,8 +274,8 @@ pub struct Holder {
 pub async fn check(state: &AppState, token: &str) -> AppResult<Holder> {
     let (raw, canon) = hashes(token);
     let mut conn = state.db.acquire().await?;
-    let row: Option<(String, String, String)> = sqlx::query_as(
-        "SELECT u.username, u.first_name, t.purpose
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT u.username, u.first_name
            FROM password_reset_tokens t JOIN users u ON u.id = t.user_id
           WHERE t.token_hash IN (?, ?) AND t.used_at IS NULL AND t.expires_at > ?
             AND FIND_IN_SET(u.status, ?)",
@@ -287,11 +286,10 @@ pub async fn check(state: &AppState, token: &str) -> AppResult<Holder> {
     .bind(crate::auth::ctx::sign_in_status_set())
     .fetch_optional(&mut *conn)
     .await?;
-    let (username, first_name, purpose) = row.ok_or_else(invalid_link)?;
+    let (username, first_name) = row.ok_or_else(invalid_link)?;
     Ok(Holder {
         username,
         first_name,
-        purpose: Purpose::of(&purpose),
     })
 }
 

@@ -186,7 +186,6 @@ pub async fn run_scheduled(state: &AppState, def: &JobDef, org_id: OrgId, slot: 
 
 /// Records work a job does that was done outside the runner as one of the job's manual runs:
 /// "Back up now" is a run of the backup job, so the jobs page and the status page count it.
-#[allow(clippy::too_many_arguments)]
 pub async fn record_manual_run(
     tx: &mut crate::db::Tx<'_>,
     org_id: OrgId,

@@ -174,11 +174,19 @@ fn directory_link(q: &str, status: &str, signed_in: &str, page: u32) -> String {
 
 /// The "sent N invitations" line after emailing everyone not signed in yet.
 fn sent_notice(sent: Option<&str>, left_out: Option<&str>) -> Option<String> {
+    sent_notice_or(
+        sent,
+        left_out,
+        "No invitations were sent: everyone not signed in yet already has one that works.",
+    )
+}
+
+/// `sent_notice`, with what to say when nothing was sent.
+fn sent_notice_or(sent: Option<&str>, left_out: Option<&str>, none: &str) -> Option<String> {
     let sent: u64 = sent?.parse().ok()?;
     let left_out: u64 = left_out.and_then(|n| n.parse().ok()).unwrap_or(0);
     let mut line = match sent {
-        0 => "No invitations were sent: everyone not signed in yet already has one that works."
-            .to_string(),
+        0 => none.to_string(),
         1 => "1 invitation was emailed.".to_string(),
         n => format!("{n} invitations were emailed."),
     };
@@ -1265,11 +1273,18 @@ async fn import(
         // Nothing left to preview: the CSV box starts empty again.
         page.csv.clear();
         if page.invite && page.email_on {
+            // Only the members this import created: not everyone else still waiting.
+            let created: Vec<Uuid> = page.preview.iter().filter_map(|r| r.member_id).collect();
             let mut tx = state.db.begin().await?;
             let (sent, left_out) =
-                invitations::send_to_uninvited(&ctx, &mut tx, &state.config.public_url).await?;
+                invitations::send_to_members(&ctx, &mut tx, &state.config.public_url, &created)
+                    .await?;
             state.mailer.commit_and_kick(tx).await?;
-            page.invited = sent_notice(Some(&sent.to_string()), Some(&left_out.to_string()));
+            page.invited = sent_notice_or(
+                Some(&sent.to_string()),
+                Some(&left_out.to_string()),
+                "No invitations were sent: no new member's status lets them sign in.",
+            );
         }
     }
     Ok((code, web::render(&page)).into_response())

@@ -887,6 +887,8 @@ pub struct ImportPreviewRow {
     pub last_name: String,
     #[schema(schema_with = crate::members::rules::status_schema)]
     pub status: String,
+    /// The new member's id once the import is done; null in a dry run.
+    pub member_id: Option<Uuid>,
 }
 
 /// A members import's report: its preview lists the members that would be (or were) created.
@@ -1018,7 +1020,7 @@ pub async fn import_csv(
     }
     errors.sort_by_key(|e| e.line);
     let error_lines: std::collections::HashSet<u64> = errors.iter().map(|e| e.line).collect();
-    let preview: Vec<ImportPreviewRow> = valid
+    let mut preview: Vec<ImportPreviewRow> = valid
         .iter()
         .filter(|(line, _)| !error_lines.contains(line))
         .map(|(line, m)| ImportPreviewRow {
@@ -1027,6 +1029,7 @@ pub async fn import_csv(
             first_name: m.first_name.clone(),
             last_name: m.last_name.clone(),
             status: m.status.clone(),
+            member_id: None,
         })
         .collect();
     let valid_rows = preview.len() as u64;
@@ -1039,9 +1042,11 @@ pub async fn import_csv(
     let mut created = 0;
     if !dry_run && errors.is_empty() {
         let actor = ctx.actor();
-        for (_, m) in &valid {
+        // No row has an error here, so the preview holds every valid row, in the same order.
+        for ((_, m), row) in valid.iter().zip(preview.iter_mut()) {
             let id = insert(tx, &actor, m, None).await?;
             roles::assign_member_role(tx, &actor, id).await?;
+            row.member_id = Some(id);
             created += 1;
         }
         audit::record(

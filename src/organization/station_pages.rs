@@ -230,6 +230,19 @@ pub struct StationForm {
 }
 
 impl StationForm {
+    /// The form filled in from a saved station.
+    fn of(s: &stations::Station) -> StationForm {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        StationForm {
+            name: s.name.clone(),
+            station_number: opt(&s.station_number),
+            address_line1: opt(&s.address_line1),
+            city: opt(&s.city),
+            state: opt(&s.state),
+            postal_code: opt(&s.postal_code),
+        }
+    }
+
     fn value(&self, name: &str) -> String {
         match name {
             "name" => &self.name,
@@ -309,15 +322,7 @@ async fn station_edit(
     ctx.require(SETTINGS_MANAGE)?;
     let mut conn = state.db.acquire().await?;
     let s = stations::station(&ctx, &mut conn, id).await?;
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    let form = StationForm {
-        name: s.name.clone(),
-        station_number: opt(&s.station_number),
-        address_line1: opt(&s.address_line1),
-        city: opt(&s.city),
-        state: opt(&s.state),
-        postal_code: opt(&s.postal_code),
-    };
+    let form = StationForm::of(&s);
     let page = station_page(&ctx, Some(id), (s.active, s.vehicles), &form, &[]);
     Ok(web::render(&page))
 }
@@ -335,8 +340,10 @@ async fn station_save(
         Some(id) => stations::update_station(ctx, &mut tx, id, form.input()).await,
     };
     let mut errors = Vec::new();
-    if let Some(s) = finish_form(tx, saved, &mut errors, &state.mailer).await? {
-        let _ = s;
+    if finish_form(tx, saved, &mut errors, &state.mailer)
+        .await?
+        .is_some()
+    {
         return Ok(Redirect::to("/settings/stations?done=station").into_response());
     }
     let (active, vehicles) = match id {
@@ -401,15 +408,7 @@ async fn station_active(
             tx.rollback().await?;
             let mut conn = state.db.acquire().await?;
             let s = stations::station(&ctx, &mut conn, id).await?;
-            let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-            let form = StationForm {
-                name: s.name.clone(),
-                station_number: opt(&s.station_number),
-                address_line1: opt(&s.address_line1),
-                city: opt(&s.city),
-                state: opt(&s.state),
-                postal_code: opt(&s.postal_code),
-            };
+            let form = StationForm::of(&s);
             let mut page = station_page(&ctx, Some(id), (s.active, s.vehicles), &form, &[]);
             page.problem = Some(web::refusal(&err));
             Ok((StatusCode::CONFLICT, web::render(&page)).into_response())

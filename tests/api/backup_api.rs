@@ -76,11 +76,14 @@ async fn back_up_now_then_list_download_check_and_delete() {
     );
     let (status, jobs) = app.get(&admin, "/api/v1/jobs").await;
     assert_eq!(status, StatusCode::OK, "{jobs}");
-    assert!(
-        jobs.to_string().contains("\"trigger_kind\":\"manual\"")
-            || jobs.to_string().contains("\"trigger\":\"manual\""),
-        "the backup job's last run is the manual one: {jobs}"
-    );
+    let backup_job = jobs
+        .as_array()
+        .and_then(|all| all.iter().find(|j| j["name"] == "backup"))
+        .unwrap_or_else(|| panic!("the backup job is listed: {jobs}"));
+    let last = &backup_job["last_run"];
+    assert_eq!(last["trigger_kind"], "manual", "{backup_job}");
+    assert_eq!(last["outcome"], "succeeded", "{backup_job}");
+    assert_eq!(last["items"], 1, "{backup_job}");
 
     // Listed, with what it holds, checked and restorable; the sidecar is not a backup.
     let path = backup_dir(&app).join(&file);

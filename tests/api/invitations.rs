@@ -504,3 +504,50 @@ async fn the_member_pages_offer_invitations_and_print_a_sheet() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(waiting(&app, target).await, 0);
 }
+
+#[tokio::test]
+async fn an_import_invites_only_the_members_it_adds() {
+    let (app, sink) = TestApp::spawn_with_sink().await;
+    let cookie = access_cookie(&app.a.admin);
+    // Added earlier, never signed in, holding no invitation: not this import's to invite.
+    let earlier = added(&app, &app.a, "earlier-one").await;
+
+    // A dry run names no ids; the real run names each new member.
+    let csv = "username,email,first_name,last_name,status\n\
+               imp-one,imp-one@example.org,Imp,One,active\n\
+               imp-two,imp-two@example.org,Imp,Two,probationary\n";
+    let res = app
+        .client
+        .post(app.url("/api/v1/members/import?dry_run=true"))
+        .bearer_auth(&app.a.admin.token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(report["preview"][0]["member_id"], Value::Null, "{report}");
+
+    let (status, _, html) = app
+        .page_post(
+            "/members/import",
+            &cookie,
+            &[("csv", csv), ("commit", "1"), ("invite", "1")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Imported 2 members."), "{html}");
+    assert!(html.contains("2 invitations were emailed."), "{html}");
+    let mail = sink.wait_for(2, WAIT).await;
+    let mut to: Vec<&str> = mail.iter().map(|m| m.rcpt_to[0].as_str()).collect();
+    to.sort();
+    assert_eq!(to, ["imp-one@example.org", "imp-two@example.org"]);
+    assert_eq!(
+        waiting(&app, earlier).await,
+        0,
+        "the earlier member is left alone"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.messages().len(), 2, "no letter to anyone else");
+}
