@@ -55,12 +55,23 @@ pub struct Ctx {
     pub unread: u64,
     /// The features (`Module::feature` keys) the department turned off.
     pub features_off: BTreeSet<String>,
+    /// The department lets every member see each other's email and phone (the station's call
+    /// list); otherwise only holders of `users.view_contact` do.
+    pub contact_directory_open: bool,
 }
 
 impl Ctx {
     /// Whether the department has the feature `key` on (every feature is, until turned off).
     pub fn feature_on(&self, key: &str) -> bool {
         !self.features_off.contains(key)
+    }
+
+    /// Whether this member sees other members' email and (unless they keep it to officers)
+    /// phone: holders of `users.view_contact` always; everyone who sees the member list when
+    /// the department's directory is open.
+    pub fn sees_directory(&self) -> bool {
+        self.has(super::permissions::USERS_VIEW_CONTACT)
+            || (self.contact_directory_open && self.has(super::permissions::MEMBERS_VIEW))
     }
 
     pub fn has(&self, permission: &str) -> bool {
@@ -182,6 +193,10 @@ async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
         ip: client_ip(parts),
         unread: row.unread.max(0) as u64,
         features_off: crate::module::features_off(&row.settings),
+        contact_directory_open: crate::organization::service::Settings::parse(&row.settings)
+            .contact_directory
+            .unwrap_or_default()
+            == crate::organization::service::ContactDirectory::Members,
     })
 }
 

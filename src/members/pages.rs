@@ -20,7 +20,7 @@ use super::service::{
     self, ImportPreviewRow, ListQuery, Member, MemberPatch, NewMember, StatusChange,
 };
 use crate::auth::Ctx;
-use crate::auth::permissions::{MEMBERS_MANAGE, USERS_VIEW_CONTACT};
+use crate::auth::permissions::MEMBERS_MANAGE;
 use crate::error::{AppError, FieldError};
 use crate::roles::service as roles;
 use crate::state::AppState;
@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/members", get(directory))
         .route("/members/new", get(new_form).post(create))
         .route("/members/import", get(import_form).post(import))
+        .route("/members/import/template.csv", get(import_template))
         .route("/members/{id}", get(profile))
         .route("/members/{id}/edit", get(edit_form).post(edit))
         .route("/members/{id}/status", axum::routing::post(change_status))
@@ -259,7 +260,7 @@ async fn directory(
         email_on,
         rows: Vec::new(),
         error,
-        show_contact: ctx.has(USERS_VIEW_CONTACT),
+        show_contact: ctx.sees_directory(),
         can_manage,
         pager: Pager::first(),
         total: 0,
@@ -373,16 +374,27 @@ async fn load_profile(
             value: m.hire_date.map(|d| d.to_string()).unwrap_or_default(),
         },
     ];
+    let full = service::sees_full_contact(ctx, m.id);
     let contact = m.contact.as_ref().map(|c| {
-        vec![
+        let mut facts = vec![
             Fact {
                 label: "E-mail",
                 value: c.email.clone(),
             },
             Fact {
                 label: "Phone",
-                value: opt(&c.phone),
+                value: match &c.phone {
+                    Some(p) if full && c.hide_phone => format!("{p} (shown to officers only)"),
+                    Some(p) => p.clone(),
+                    None if c.hide_phone => "Shown to officers only".into(),
+                    None => String::new(),
+                },
             },
+        ];
+        if !full {
+            return facts;
+        }
+        facts.extend([
             Fact {
                 label: "Emergency contact",
                 value: opt(&c.emergency_contact_name),
@@ -395,7 +407,8 @@ async fn load_profile(
                 label: "Relationship",
                 value: opt(&c.emergency_contact_relationship),
             },
-        ]
+        ]);
+        facts
     });
     let chosen = form.map(|f| f.status.as_str()).unwrap_or("");
     Ok(ProfilePage {
@@ -878,6 +891,8 @@ struct FormPage {
     /// On the new-member form with email set up: the "email an invitation" box, and whether
     /// it is ticked.
     invite: Option<bool>,
+    /// On a form with contact details: the "keep my phone to officers" box, ticked or not.
+    hide_phone: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -894,6 +909,8 @@ struct MemberForm {
     emergency_contact_name: Option<String>,
     emergency_contact_phone: Option<String>,
     emergency_contact_relationship: Option<String>,
+    /// The "keep my phone number to officers" box (edit only).
+    hide_phone: Option<String>,
     status: Option<String>,
     temporary_password: Option<String>,
     /// The "email an invitation" box (new member only).
@@ -940,6 +957,7 @@ impl MemberForm {
             emergency_contact_phone: c.and_then(|c| c.emergency_contact_phone.clone()),
             emergency_contact_relationship: c
                 .and_then(|c| c.emergency_contact_relationship.clone()),
+            hide_phone: c.is_some_and(|c| c.hide_phone).then(|| "1".into()),
             status: None,
             temporary_password: None,
             invite: None,
@@ -976,6 +994,7 @@ fn new_page(
             .collect(),
         submit: "Create member",
         invite,
+        hide_phone: None,
     }
 }
 
@@ -1059,7 +1078,7 @@ fn edit_sections(ctx: &Ctx, m: &Member) -> Result<(bool, bool), AppError> {
     if !manager && m.id != ctx.user_id {
         return Err(AppError::forbidden_permission(MEMBERS_MANAGE));
     }
-    Ok((manager, m.contact.is_some()))
+    Ok((manager, service::sees_full_contact(ctx, m.id)))
 }
 
 fn edit_page(
@@ -1096,6 +1115,7 @@ fn edit_page(
         status_error: None,
         errors,
         submit: "Save",
+        hide_phone: contact.then_some(form.hide_phone.is_some()),
     })
 }
 
@@ -1164,6 +1184,10 @@ async fn edit(
             was.emergency_contact_relationship.clone(),
             form.emergency_contact_relationship.clone(),
         );
+        let hide = form.hide_phone.is_some();
+        if hide != was.hide_phone.is_some() {
+            patch.hide_phone = Some(hide);
+        }
     }
     let mut tx = state.db.begin().await?;
     match service::update(&ctx, &mut tx, id, patch).await {
@@ -1233,6 +1257,28 @@ struct ImportForm {
     csv: String,
     commit: Option<String>,
     invite: Option<String>,
+}
+
+/// A file to fill in, with the headers a spreadsheet would have (they are matched loosely) and
+/// one example row with a US date.
+const TEMPLATE_CSV: &str = "Username,E-mail,First Name,Last Name,Membership Number,Rank,Station,\
+Phone,Hire Date,Status,Emergency Contact Name,Emergency Contact Phone,Emergency Contact Relationship\r\n\
+jdoe,jdoe@example.org,Jane,Doe,1042,Firefighter,Station 1,555-0100,06/01/2025,probationary,\
+John Doe,555-0101,spouse\r\n";
+
+async fn import_template(Viewer(ctx): Viewer) -> PageResult {
+    ctx.require(MEMBERS_MANAGE)?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"members-template.csv\"",
+            ),
+        ],
+        TEMPLATE_CSV,
+    )
+        .into_response())
 }
 
 async fn import_form(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {

@@ -50,6 +50,7 @@ pub struct MemberRow {
     pub rank: Option<String>,
     pub station: Option<String>,
     pub phone: Option<String>,
+    pub hide_phone: bool,
     pub hire_date: Option<NaiveDate>,
     pub emergency_contact_name: Option<String>,
     pub emergency_contact_phone: Option<String>,
@@ -64,15 +65,22 @@ pub struct MemberRow {
 }
 
 pub const MEMBER_COLUMNS: &str = "id, username, email, first_name, last_name, membership_number,
-    `rank`, station, phone, hire_date, emergency_contact_name, emergency_contact_phone,
+    `rank`, station, phone, hide_phone, hire_date, emergency_contact_name, emergency_contact_phone,
     emergency_contact_relationship, status, status_changed_at, status_change_reason,
     must_change_password, last_login_at, created_at, updated_at";
 
-/// Contact details: shown to the member themself and to holders of `users.view_contact`.
+/// Contact details. Email and phone: the member themself, holders of `users.view_contact`, and
+/// every member when the department's directory is open (the phone then only if the member
+/// does not keep it to officers). Emergency contacts: the member and `users.view_contact` only.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Contact {
     pub email: String,
+    /// Null when the member keeps it to officers and the caller is not one (or has none).
     pub phone: Option<String>,
+    /// The member keeps their phone number to holders of `users.view_contact`.
+    pub hide_phone: bool,
+    /// The emergency contact: null unless the caller is the member or holds
+    /// `users.view_contact`.
     pub emergency_contact_name: Option<String>,
     pub emergency_contact_phone: Option<String>,
     pub emergency_contact_relationship: Option<String>,
@@ -106,12 +114,21 @@ impl MemberRow {
     /// What `ctx` may see of this member.
     pub fn view(self, ctx: &Ctx) -> Member {
         let is_self = self.id == ctx.user_id;
-        let contact = (is_self || ctx.has(USERS_VIEW_CONTACT)).then(|| Contact {
+        let full = sees_full_contact(ctx, self.id);
+        let contact = (full || ctx.sees_directory()).then(|| Contact {
             email: self.email.clone(),
-            phone: self.phone.clone(),
-            emergency_contact_name: self.emergency_contact_name.clone(),
-            emergency_contact_phone: self.emergency_contact_phone.clone(),
-            emergency_contact_relationship: self.emergency_contact_relationship.clone(),
+            phone: if full || !self.hide_phone {
+                self.phone.clone()
+            } else {
+                None
+            },
+            hide_phone: self.hide_phone,
+            emergency_contact_name: self.emergency_contact_name.clone().filter(|_| full),
+            emergency_contact_phone: self.emergency_contact_phone.clone().filter(|_| full),
+            emergency_contact_relationship: self
+                .emergency_contact_relationship
+                .clone()
+                .filter(|_| full),
         });
         // The status reason and account state are the member's and their managers' business.
         let reason_visible = is_self || ctx.has(MEMBERS_MANAGE);
@@ -154,12 +171,19 @@ impl MemberRow {
             "rank": self.rank,
             "station": self.station,
             "phone": self.phone,
+            "hide_phone": self.hide_phone,
             "hire_date": self.hire_date,
             "emergency_contact_name": self.emergency_contact_name,
             "emergency_contact_phone": self.emergency_contact_phone,
             "emergency_contact_relationship": self.emergency_contact_relationship,
         })
     }
+}
+
+/// Whether `ctx` sees all of member `id`'s contact details, emergency contact included: the
+/// member themself and holders of `users.view_contact`.
+pub fn sees_full_contact(ctx: &Ctx, id: Uuid) -> bool {
+    id == ctx.user_id || ctx.has(USERS_VIEW_CONTACT)
 }
 
 pub async fn load(conn: &mut Conn, org_id: OrgId, id: Uuid, lock: bool) -> AppResult<MemberRow> {
@@ -231,7 +255,7 @@ pub async fn list(ctx: &Ctx, conn: &mut Conn, q: ListQuery) -> AppResult<Page<Me
             " AND last_login_at IS NULL"
         });
     }
-    let searchable = if ctx.has(USERS_VIEW_CONTACT) {
+    let searchable = if ctx.sees_directory() {
         "CONCAT_WS(' ', first_name, last_name, username, membership_number, email)"
     } else {
         "CONCAT_WS(' ', first_name, last_name, username, membership_number)"
@@ -535,6 +559,9 @@ pub struct MemberPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, pattern = r"^[0-9+().x-]*[0-9]([0-9+ ().x-]*[0-9+().x-])?$", min_length = 3, max_length = 32)]
     pub phone: Option<Option<String>>,
+    /// Keep the phone number to holders of `users.view_contact`.
+    #[serde(default)]
+    pub hide_phone: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub emergency_contact_name: Option<Option<String>>,
@@ -630,6 +657,9 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, patch: MemberPatch) ->
         p.email.map(|v| input::email("email", &required(v))),
     );
     c.apply(&mut after.phone, p.phone.map(|v| input::phone("phone", v)));
+    if let Some(hide) = p.hide_phone {
+        after.hide_phone = hide;
+    }
     c.apply(
         &mut after.emergency_contact_name,
         p.emergency_contact_name
@@ -652,8 +682,8 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, patch: MemberPatch) ->
     }
     sqlx::query(
         "UPDATE users SET username = ?, email = ?, first_name = ?, last_name = ?,
-                membership_number = ?, `rank` = ?, station = ?, phone = ?, hire_date = ?,
-                emergency_contact_name = ?, emergency_contact_phone = ?,
+                membership_number = ?, `rank` = ?, station = ?, phone = ?, hide_phone = ?,
+                hire_date = ?, emergency_contact_name = ?, emergency_contact_phone = ?,
                 emergency_contact_relationship = ?, updated_at = ?
           WHERE id = ? AND organization_id = ?",
     )
@@ -665,6 +695,7 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, patch: MemberPatch) ->
     .bind(&after.rank)
     .bind(&after.station)
     .bind(&after.phone)
+    .bind(after.hide_phone)
     .bind(after.hire_date)
     .bind(&after.emergency_contact_name)
     .bind(&after.emergency_contact_phone)

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use axum::{Form, Router};
 
-use super::service::{self, IDENTIFIER_TYPES, OrgProfile, Settings, TYPES};
+use super::service::{self, ContactDirectory, IDENTIFIER_TYPES, OrgProfile, Settings, TYPES};
 use crate::auth::permissions::SETTINGS_MANAGE;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -210,6 +210,9 @@ struct DepartmentPage {
     notice: Option<&'static str>,
     form: ProfileForm,
     features: Vec<FeatureChoice>,
+    /// Every member sees each other's email and phone.
+    directory_open: bool,
+    directory_error: Option<String>,
     /// Errors of no field of the form, as sentences.
     problems: Vec<String>,
 }
@@ -217,7 +220,7 @@ struct DepartmentPage {
 fn page(
     ctx: &crate::auth::Ctx,
     values: &HashMap<String, String>,
-    on: &dyn Fn(&str) -> bool,
+    (on, directory): (&dyn Fn(&str) -> bool, ContactDirectory),
     errors: &[crate::error::FieldError],
     notice: Option<&'static str>,
 ) -> DepartmentPage {
@@ -228,9 +231,11 @@ fn page(
             ("organization_type", "Type"),
             ("timezone", "Time zone"),
             ("identifier_type", "Identifier type"),
+            ("contact_directory", "Contact directory"),
         ])
         .collect();
     let beside = web::beside(errors, &labels);
+    let directory_error = beside.get("contact_directory").cloned();
     let known: Vec<&str> = labels.iter().map(|(n, _)| *n).collect();
     let problems = beside
         .iter()
@@ -251,6 +256,8 @@ fn page(
                 on: on(f.key),
             })
             .collect(),
+        directory_open: directory == ContactDirectory::Members,
+        directory_error,
         problems,
     }
 }
@@ -289,7 +296,14 @@ async fn department(
         .is_some()
         .then_some("The department's settings are saved.");
     let on = |key: &str| org.settings.modules.get(key).copied().unwrap_or(true);
-    Ok(web::render(&page(&ctx, &values, &on, &[], notice)))
+    let directory = org.settings.contact_directory.unwrap_or_default();
+    Ok(web::render(&page(
+        &ctx,
+        &values,
+        (&on, directory),
+        &[],
+        notice,
+    )))
 }
 
 async fn save(
@@ -310,12 +324,30 @@ async fn save(
             (f.key.to_string(), on)
         })
         .collect();
+    let directory = match form
+        .iter()
+        .find(|(k, _)| k == "contact_directory")
+        .map(|(_, v)| v.as_str())
+    {
+        Some("officers") => Ok(ContactDirectory::Officers),
+        Some("members") | None => Ok(ContactDirectory::Members),
+        Some(_) => Err(crate::error::FieldError::new(
+            "contact_directory",
+            "choose who sees members' contact details",
+        )),
+    };
     let mut patch = posted_profile(&values);
     patch.settings = Some(Settings {
         modules: chosen.clone(),
+        contact_directory: directory.as_ref().ok().copied(),
     });
     let mut tx = state.db.begin().await?;
-    match service::update(&ctx, &mut tx, patch).await {
+    let saved = match &directory {
+        Ok(_) => service::update(&ctx, &mut tx, patch).await,
+        Err(e) => Err(AppError::Validation(vec![e.clone()])),
+    };
+    let directory = directory.unwrap_or_default();
+    match saved {
         Ok(_) => {
             tx.commit().await?;
             Ok(Redirect::to("/settings/department?done=saved").into_response())
@@ -325,7 +357,7 @@ async fn save(
             let on = |key: &str| chosen.get(key).copied().unwrap_or(true);
             Ok((
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                web::render(&page(&ctx, &values, &on, &errors, None)),
+                web::render(&page(&ctx, &values, (&on, directory), &errors, None)),
             )
                 .into_response())
         }

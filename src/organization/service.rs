@@ -38,15 +38,41 @@ pub fn timezone_schema() -> utoipa::openapi::Object {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Settings {
     /// Module name → on/off.
+    #[serde(default)]
     pub modules: BTreeMap<String, bool>,
+    /// Who sees members' email and phone: `members` (everyone, the default: the roster is
+    /// the call list) or `officers` (holders of `users.view_contact`). Unchanged when left out
+    /// of an edit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_directory: Option<ContactDirectory>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             modules: MODULES.iter().map(|m| (m.to_string(), true)).collect(),
+            contact_directory: None,
         }
     }
+}
+
+impl Settings {
+    /// A department's stored settings (defaults where they are missing or unreadable).
+    pub fn parse(stored: &str) -> Settings {
+        serde_json::from_str(stored).unwrap_or_default()
+    }
+}
+
+/// Who sees members' contact details.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactDirectory {
+    /// Every member sees each other's email and phone (a member may keep their phone to
+    /// officers).
+    #[default]
+    Members,
+    /// Only holders of `users.view_contact`.
+    Officers,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -111,7 +137,12 @@ impl From<OrgRow> for Organization {
             postal_code: r.postal_code,
             phone: r.phone,
             email: r.email,
-            settings: serde_json::from_str(&r.settings).unwrap_or_default(),
+            settings: {
+                let mut settings = Settings::parse(&r.settings);
+                // The answer names the directory's setting even before anyone chose one.
+                settings.contact_directory = Some(settings.contact_directory.unwrap_or_default());
+                settings
+            },
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -251,6 +282,9 @@ impl ValidProfile {
                 } else {
                     c.push("settings", format!("\"{m}\" is not a part of Logbook"));
                 }
+            }
+            if settings.contact_directory.is_some() {
+                v.settings.contact_directory = settings.contact_directory;
             }
         }
         c.finish()?;

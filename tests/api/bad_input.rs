@@ -238,7 +238,7 @@ async fn json_routes(app: &TestApp) -> Vec<JsonRoute> {
                 json!({"settings": "all"}),
                 json!({"settings": {"modules": ["training"]}}),
                 json!({"settings": {"modules": {"training": "yes"}}}),
-                json!({"settings": {}}),
+                json!({"settings": {"contact_directory": "everyone"}}),
                 json!({"phone": 5551234}),
                 json!({"timezone": ["UTC"]}),
             ],

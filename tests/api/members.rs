@@ -676,7 +676,7 @@ async fn duplicate_username_email_or_number_is_a_422_on_that_field() {
 // Contact details
 
 #[tokio::test]
-async fn contact_details_need_users_view_contact_except_ones_own() {
+async fn the_contact_directory_is_open_to_members_unless_the_department_or_member_says_not() {
     let app = TestApp::spawn().await;
     let other = create(
         &app,
@@ -690,15 +690,66 @@ async fn contact_details_need_users_view_contact_except_ones_own() {
     let viewer = app
         .member_with(&app.a, "viewer", &["members.view", "users.view_contact"])
         .await;
+    let path = format!("/api/v1/members/{other}");
 
-    // A plain member: others' contact is null, their own is shown.
+    // By default every member sees each other's email and phone (the roster is the call
+    // list), but never the emergency contact.
+    let (status, body) = app.get(&plain.token, &path).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["contact"],
+        json!({"email": "secret-inbox@example.org", "phone": "555-0123", "hide_phone": false,
+               "emergency_contact_name": null, "emergency_contact_phone": null,
+               "emergency_contact_relationship": null})
+    );
+    assert!(!body.to_string().contains("555-0124"), "{body}");
     let (status, body) = app
-        .get(&plain.token, &format!("/api/v1/members/{other}"))
+        .get(&plain.token, "/api/v1/members?q=secret-inbox")
         .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(usernames_of_page(&body), set(&["contacty"]), "{body}");
+
+    // With users.view_contact: everything.
+    let full = json!({"email": "secret-inbox@example.org", "phone": "555-0123",
+                      "hide_phone": false, "emergency_contact_name": "Kin",
+                      "emergency_contact_phone": "555-0124",
+                      "emergency_contact_relationship": "sibling"});
+    let (_, body) = app.get(&viewer.token, &path).await;
+    assert_eq!(body["contact"], full);
+
+    // The member keeps their number to officers: members no longer see it, officers do.
+    let (status, body) = app
+        .patch(&app.a.admin.token, &path, json!({"hide_phone": true}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = app.get(&plain.token, &path).await;
+    assert!(body["contact"]["phone"].is_null(), "{body}");
+    assert_eq!(body["contact"]["hide_phone"], true);
+    assert_eq!(body["contact"]["email"], "secret-inbox@example.org");
+    let (_, list) = app.get(&plain.token, "/api/v1/members?per_page=100").await;
+    assert!(!list.to_string().contains("555-0123"), "{list}");
+    let (_, body) = app.get(&viewer.token, &path).await;
+    assert_eq!(body["contact"]["phone"], "555-0123");
+    assert_eq!(
+        app.audit_actions(&app.a, "member.updated").await,
+        1,
+        "the choice is audited"
+    );
+
+    // The department keeps contact details to officers: a plain member sees only their own.
+    let (status, body) = app
+        .patch(
+            &app.a.admin.token,
+            "/api/v1/organization",
+            json!({"settings": {"contact_directory": "officers"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["settings"]["contact_directory"], "officers");
+    let (status, body) = app.get(&plain.token, &path).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["contact"].is_null(), "{body}");
     assert!(!body.to_string().contains("secret-inbox"), "{body}");
-    assert!(!body.to_string().contains("555-0123"), "{body}");
     let (status, body) = app
         .get(&plain.token, &format!("/api/v1/members/{}", plain.id))
         .await;
@@ -714,18 +765,8 @@ async fn contact_details_need_users_view_contact_except_ones_own() {
         }
     }
     assert!(!list.to_string().contains("secret-inbox"));
-
-    // With users.view_contact: shown.
-    let (status, body) = app
-        .get(&viewer.token, &format!("/api/v1/members/{other}"))
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        body["contact"],
-        json!({"email": "secret-inbox@example.org", "phone": "555-0123",
-               "emergency_contact_name": "Kin", "emergency_contact_phone": "555-0124",
-               "emergency_contact_relationship": "sibling"})
-    );
+    let (_, body) = app.get(&viewer.token, &path).await;
+    assert_eq!(body["contact"]["email"], "secret-inbox@example.org");
     let (_, list) = app.get(&viewer.token, "/api/v1/members").await;
     for m in list["items"].as_array().unwrap() {
         assert!(m["contact"].is_object(), "{m}");
@@ -744,6 +785,39 @@ async fn contact_details_need_users_view_contact_except_ones_own() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["total"], 1, "{body}");
     assert_eq!(usernames_of_page(&body), set(&["contacty"]));
+
+    // The other department's directory is its own: still open to its members.
+    let b_member = app.member(&app.b, "bravo-plain", &[]).await;
+    let (_, list) = app.get(&b_member.token, "/api/v1/members").await;
+    assert!(!list.to_string().contains("secret-inbox"), "{list}");
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["contact"].is_object()),
+        "{list}"
+    );
+
+    // Only a settings manager chooses, and only from the two answers.
+    let (status, _) = app
+        .patch(
+            &plain.token,
+            "/api/v1/organization",
+            json!({"settings": {"contact_directory": "members"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app
+        .patch(
+            &app.a.admin.token,
+            "/api/v1/organization",
+            json!({"settings": {"contact_directory": "everyone"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (_, body) = app.get(&app.a.admin.token, "/api/v1/organization").await;
+    assert_eq!(body["settings"]["contact_directory"], "officers");
 }
 
 // ---------------------------------------------------------------------------------------------

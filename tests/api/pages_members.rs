@@ -75,12 +75,53 @@ async fn the_directory_shows_controls_and_contact_by_permission() {
     assert!(html.contains(&format!(r#"href="/members/{}""#, plain.id)));
     assert!(!html.contains("bravo-admin"), "another org's member");
 
+    // The directory is open by default: a plain member sees email and phone, no controls.
     let (status, _, html) = app.page_get("/members", &access_cookie(&plain)).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains(&format!(r#"href="/members/{}""#, viewer.id)));
     assert!(!html.contains(r#"href="/members/new""#), "{html}");
     assert!(!html.contains("/members/import"));
     assert!(!html.contains("/api/v1/members/export"));
+    assert!(html.contains("E-mail</th>"));
+    assert!(html.contains("contacter@example.org"));
+
+    // The department keeps contact details to officers (its settings page, a radio button).
+    let (status, _, html) = app.page_get("/settings/department", &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"name="contact_directory" value="members" checked"#),
+        "{html}"
+    );
+    let (status, location, html) = app
+        .page_post(
+            "/settings/department",
+            &admin,
+            &[
+                ("name", "Alpha Fire Department"),
+                ("organization_type", "fire_department"),
+                ("timezone", "America/Chicago"),
+                ("contact_directory", "nobody"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{location}");
+    assert!(html.contains(r#"id="contact_directory-error""#), "{html}");
+    let (status, location, _) = app
+        .page_post(
+            "/settings/department",
+            &admin,
+            &[
+                ("name", "Alpha Fire Department"),
+                ("organization_type", "fire_department"),
+                ("timezone", "America/Chicago"),
+                ("contact_directory", "officers"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/settings/department?done=saved");
+    let (status, _, html) = app.page_get("/members", &access_cookie(&plain)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
     assert!(!html.contains("E-mail</th>"));
     assert!(!html.contains("contacter@example.org"));
 
@@ -191,7 +232,9 @@ async fn a_plain_member_sees_a_profile_without_edit_controls() {
     assert!(html.contains("Member"), "roles are listed: {html}");
     assert!(!html.contains("Edit"), "{html}");
     assert!(!html.contains("/status\""), "{html}");
-    assert!(!html.contains("other@example.org"), "contact hidden");
+    // The directory is open: email and phone, never the emergency contact.
+    assert!(html.contains("other@example.org"), "{html}");
+    assert!(!html.contains("Emergency contact"), "{html}");
 
     // Their own profile: contact details and a way to edit them, still no status form.
     let (status, _, html) = app
@@ -201,6 +244,46 @@ async fn a_plain_member_sees_a_profile_without_edit_controls() {
     assert!(html.contains("plain@example.org"));
     assert!(html.contains("Edit my contact details"));
     assert!(!html.contains("Change status"));
+
+    // They keep their phone number to officers from their own edit form.
+    let (status, _, html) = app
+        .page_get(
+            &format!("/members/{}/edit", plain.id),
+            &access_cookie(&plain),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"id="hide_phone""#), "{html}");
+    let (status, location, html) = app
+        .page_post(
+            &format!("/members/{}/edit", plain.id),
+            &access_cookie(&plain),
+            &[
+                ("email", "plain@example.org"),
+                ("phone", "555-0177"),
+                ("hide_phone", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    assert_eq!(location, format!("/members/{}", plain.id));
+    let neighbour = app.member(&app.a, "neighbour", &[]).await;
+    let (_, _, html) = app
+        .page_get(
+            &format!("/members/{}", plain.id),
+            &access_cookie(&neighbour),
+        )
+        .await;
+    assert!(html.contains("plain@example.org"), "{html}");
+    assert!(!html.contains("555-0177"), "{html}");
+    assert!(html.contains("Shown to officers only"), "{html}");
+    let (_, _, html) = app
+        .page_get(
+            &format!("/members/{}", plain.id),
+            &access_cookie(&app.a.admin),
+        )
+        .await;
+    assert!(html.contains("555-0177 (shown to officers only)"), "{html}");
 
     // The admin sees everything.
     let (status, _, html) = app
@@ -589,4 +672,54 @@ async fn without_members_view_the_directory_is_forbidden() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_import_template_is_a_file_the_import_takes_as_it_is() {
+    let app = TestApp::spawn().await;
+    let admin = access_cookie(&app.a.admin);
+    let plain = app.member(&app.a, "plain", &[]).await;
+    let (status, _, _) = app
+        .page_get("/members/import/template.csv", &access_cookie(&plain))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (_, _, html) = app.page_get("/members/import", &admin).await;
+    assert!(
+        html.contains(r#"href="/members/import/template.csv""#),
+        "{html}"
+    );
+    let res = app
+        .page_get_response("/members/import/template.csv", &admin)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("members-template.csv")
+    );
+    let csv = res.text().await.unwrap();
+    assert!(
+        csv.starts_with("Username,E-mail,First Name,Last Name"),
+        "{csv}"
+    );
+
+    // Its headers and its example row (a US date) are taken as they are.
+    let count = users_in(&app, &app.a).await;
+    let (status, _, html) = app
+        .page_post("/members/import", &admin, &[("csv", &csv), ("commit", "1")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Imported 1 member."), "{html}");
+    assert_eq!(users_in(&app, &app.a).await, count + 1);
+    let (status, body) = app.get(&app.a.admin.token, "/api/v1/members?q=jdoe").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["items"][0]["hire_date"], "2025-06-01", "{body}");
+    assert_eq!(body["items"][0]["status"], "probationary", "{body}");
+    assert_eq!(
+        body["items"][0]["contact"]["emergency_contact_relationship"],
+        "spouse"
+    );
 }

@@ -700,6 +700,7 @@ async fn the_matrix_takes_a_fixed_number_of_queries() {
         ip: None,
         unread: 0,
         features_off: Default::default(),
+        contact_directory_open: true,
     };
     let mut queries = Vec::new();
     for n in 0..2 {
