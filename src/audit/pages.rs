@@ -33,8 +33,8 @@ pub fn router() -> Router<AppState> {
 const PER_PAGE: u32 = 50;
 
 /// The audit pages show times to the second.
-fn local_time(t: &DateTime<Utc>, tz: chrono_tz::Tz) -> LocalTime {
-    web::local_time_as(tz, t, "%Y-%m-%d %H:%M:%S %Z")
+fn local_time(t: &DateTime<Utc>, tz: crate::time::Local) -> LocalTime {
+    web::local_time_exact(tz, t)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ struct LogPage {
     next: Option<String>,
 }
 
-fn row(e: LogEntry, tz: chrono_tz::Tz, names: &words::Names) -> Row {
+fn row(e: LogEntry, tz: crate::time::Local, names: &words::Names) -> Row {
     let entity = match &e.entity_id {
         Some(id) => format!("{} {id}", e.entity_type),
         None => e.entity_type.clone(),
@@ -145,7 +145,7 @@ async fn audit_log(
     Query(filter): Query<AuditFilter>,
 ) -> PageResult {
     ctx.require(AUDIT_VIEW)?;
-    let tz = crate::time::zone(&ctx.timezone);
+    let tz = ctx.local();
     let mut member_error = None;
     let mut from_error = None;
     let mut to_error = None;
@@ -216,7 +216,7 @@ async fn audit_log(
     let page_html = LogPage {
         chrome: Chrome::for_viewer(&ctx, "/audit"),
         report,
-        timezone: tz.name().to_string(),
+        timezone: tz.tz.name().to_string(),
         rows: logs.items.into_iter().map(|e| row(e, tz, &names)).collect(),
         kinds,
         total: logs.total,
@@ -272,7 +272,7 @@ struct AlertsPage {
     next: Option<String>,
 }
 
-fn alert_row(a: Alert, tz: chrono_tz::Tz) -> AlertRow {
+fn alert_row(a: Alert, tz: crate::time::Local) -> AlertRow {
     AlertRow {
         id: a.id,
         created: local_time(&a.created_at, tz).text,
@@ -315,7 +315,7 @@ async fn alerts_page(
         let p = p.to_string();
         web::link("/security-alerts", &[("status", &status), ("page", &p)])
     };
-    let tz = crate::time::zone(&ctx.timezone);
+    let tz = ctx.local();
     Ok(AlertsPage {
         chrome: Chrome::for_viewer(ctx, "/security-alerts"),
         prev: (page > 1).then(|| link(page - 1)),

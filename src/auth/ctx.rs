@@ -58,6 +58,8 @@ pub struct Ctx {
     /// The department lets every member see each other's email and phone (the station's call
     /// list); otherwise only holders of `users.view_contact` do.
     pub contact_directory_open: bool,
+    /// How the department writes dates and times, and prints.
+    pub locale: crate::time::Locale,
 }
 
 impl Ctx {
@@ -72,6 +74,11 @@ impl Ctx {
     pub fn sees_directory(&self) -> bool {
         self.has(super::permissions::USERS_VIEW_CONTACT)
             || (self.contact_directory_open && self.has(super::permissions::MEMBERS_VIEW))
+    }
+
+    /// The department's zone and way of writing dates and times, for showing a moment.
+    pub fn local(&self) -> crate::time::Local {
+        crate::time::Local::new(&self.timezone, self.locale)
     }
 
     pub fn has(&self, permission: &str) -> bool {
@@ -176,6 +183,7 @@ async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
+    let settings = crate::organization::service::Settings::parse(&row.settings);
     let two_factor_due = row.require_two_factor
         && !row.has_two_factor
         && super::two_factor::GUARDED
@@ -193,10 +201,9 @@ async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
         ip: client_ip(parts),
         unread: row.unread.max(0) as u64,
         features_off: crate::module::features_off(&row.settings),
-        contact_directory_open: crate::organization::service::Settings::parse(&row.settings)
-            .contact_directory
-            .unwrap_or_default()
+        contact_directory_open: settings.contact_directory.unwrap_or_default()
             == crate::organization::service::ContactDirectory::Members,
+        locale: settings.locale(),
     })
 }
 

@@ -661,9 +661,12 @@ async fn account_page(State(state): State<AppState>, Viewer(ctx): Viewer) -> Pag
     let mut conn = state.db.acquire().await?;
     let me = service::me(&ctx, &mut conn).await?;
     let sessions = account::sessions(&ctx, &mut conn).await?;
-    let tz = crate::time::zone(&ctx.timezone);
+    let tz = ctx.local();
     // To the minute, without the zone.
-    let local = |t: chrono::DateTime<chrono::Utc>| web::local_time_as(tz, &t, "%Y-%m-%d %H:%M");
+    let local = |t: chrono::DateTime<chrono::Utc>| web::LocalTime {
+        text: tz.moment_plain(&t),
+        iso: t.to_rfc3339(),
+    };
     let sessions = sessions
         .into_iter()
         .map(|s| SessionView {

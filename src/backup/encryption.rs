@@ -216,7 +216,7 @@ pub async fn kit(state: &AppState, ctx: &Ctx, new: Option<&str>) -> AppResult<St
         .bind(ctx.org_id)
         .fetch_one(&state.db)
         .await?;
-    let tz = crate::time::zone(&ctx.timezone);
+    let tz = ctx.local();
     let made = web::local_time(tz, &Utc::now()).text;
     let text = KitText {
         department: &department,
@@ -343,7 +343,7 @@ pub struct DoneQuery {
 
 async fn encryption_page(state: &AppState, ctx: &Ctx) -> AppResult<EncryptionPage> {
     let s = status(state, ctx).await?;
-    let tz = crate::time::zone(&ctx.timezone);
+    let tz = ctx.local();
     Ok(EncryptionPage {
         chrome: Chrome::for_viewer(ctx, SETTINGS),
         settings_nav: web::settings_nav("/settings/backups"),

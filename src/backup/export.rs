@@ -105,7 +105,7 @@ pub async fn export(state: &AppState, ctx: &Ctx) -> AppResult<(String, Vec<u8>)>
     let now = Utc::now();
     let readme = Readme {
         department: &department,
-        made: crate::web::local_time(crate::time::zone(&ctx.timezone), &now).text,
+        made: crate::web::local_time(ctx.local(), &now).text,
         files: files.iter().map(|f| (f.0, f.1, f.3)).collect(),
     }
     .render()

@@ -55,7 +55,7 @@ pub struct Row {
     uploaded: bool,
 }
 
-fn row(b: BackupEntry, tz: chrono_tz::Tz) -> Row {
+fn row(b: BackupEntry, tz: crate::time::Local) -> Row {
     Row {
         href: web::url_encode(&b.file),
         made: web::local_time(tz, &b.created_at.unwrap_or(b.modified)),
@@ -150,7 +150,7 @@ pub struct DoneQuery {
 async fn list_page(state: &AppState, ctx: &Ctx) -> Result<ListPage, AppError> {
     let list = manage::list(state, ctx).await?;
     let run = manage::progress(state, ctx).await?;
-    let tz = crate::time::zone(&ctx.timezone);
+    let tz = ctx.local();
     Ok(ListPage {
         chrome: Chrome::for_viewer(ctx, SETTINGS),
         settings_nav: web::settings_nav("/settings/backups"),
@@ -265,7 +265,7 @@ async fn delete_confirm(
         .ok_or(AppError::NotFound)?;
     Ok(web::render(&DeletePage {
         chrome: Chrome::for_viewer(&ctx, SETTINGS),
-        row: row(found, crate::time::zone(&ctx.timezone)),
+        row: row(found, ctx.local()),
     }))
 }
 
@@ -307,7 +307,7 @@ async fn restore_confirm(
     let (entry, asks_passphrase) = manage::restore_confirm(&state, &ctx, &file).await?;
     Ok(web::render(&RestorePage {
         chrome: Chrome::for_viewer(&ctx, SETTINGS),
-        row: row(entry, crate::time::zone(&ctx.timezone)),
+        row: row(entry, ctx.local()),
         asks_passphrase,
         passphrase_error: None,
         error: None,
@@ -364,7 +364,7 @@ async fn restore(
             };
             let page = RestorePage {
                 chrome: Chrome::for_viewer(&ctx, SETTINGS),
-                row: row(entry, crate::time::zone(&ctx.timezone)),
+                row: row(entry, ctx.local()),
                 asks_passphrase: asks_passphrase || passphrase_error.is_some(),
                 passphrase_error,
                 error,

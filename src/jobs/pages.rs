@@ -51,7 +51,7 @@ fn duration(run: &JobRun) -> String {
     }
 }
 
-fn run_view(run: JobRun, tz: chrono_tz::Tz) -> RunView {
+fn run_view(run: JobRun, tz: crate::time::Local) -> RunView {
     RunView {
         duration: duration(&run),
         id: run.id,
@@ -80,7 +80,7 @@ pub struct JobView {
     last_failure: Option<RunView>,
 }
 
-fn job_view(j: JobInfo, tz: chrono_tz::Tz) -> JobView {
+fn job_view(j: JobInfo, tz: crate::time::Local) -> JobView {
     JobView {
         name: j.name,
         title: j.title,
@@ -168,7 +168,7 @@ struct ListPage {
 
 async fn jobs_of(state: &AppState, ctx: &Ctx) -> AppResult<Vec<JobView>> {
     let mut conn = state.db.acquire().await?;
-    let tz = crate::time::zone(&ctx.timezone);
+    let tz = ctx.local();
     Ok(service::list(state, ctx, &mut conn)
         .await?
         .into_iter()
@@ -252,7 +252,7 @@ async fn history(
         },
     )
     .await?;
-    let tz = crate::time::zone(&ctx.timezone);
+    let tz = ctx.local();
     let pager = Pager::new(runs.page, runs.total, runs.per_page, |p| {
         let p = p.to_string();
         web::link(

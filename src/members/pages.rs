@@ -371,7 +371,7 @@ async fn load_profile(
         },
         Fact {
             label: "Hire date",
-            value: m.hire_date.map(|d| d.to_string()).unwrap_or_default(),
+            value: ctx.locale.day_or_blank(m.hire_date),
         },
     ];
     let full = service::sees_full_contact(ctx, m.id);

@@ -121,7 +121,7 @@ async fn inbox(
         },
     )
     .await?;
-    let tz = crate::time::zone(&ctx.timezone);
+    let tz = ctx.local();
     let p = inbox.page;
     let pager = Pager::new(p.page, p.total, p.per_page, |n| inbox_link(unread_only, n));
     let items = p
@@ -146,7 +146,7 @@ async fn inbox(
         total: p.total,
         pager,
         back: inbox_link(unread_only, p.page),
-        timezone: tz.name().to_string(),
+        timezone: tz.tz.name().to_string(),
     }))
 }
 
@@ -755,7 +755,7 @@ async fn outbox_page(
         },
     )
     .await?;
-    let tz = crate::time::zone(&ctx.timezone);
+    let tz = ctx.local();
     let p = outbox.page;
     let pager = Pager::new(p.page, p.total, p.per_page, |n| outbox_link(&status, n));
     let rows = p
@@ -798,7 +798,7 @@ async fn outbox_page(
             .retried
             .is_some()
             .then(|| "The email is back in the queue and is sent within a minute.".to_string()),
-        timezone: tz.name().to_string(),
+        timezone: tz.tz.name().to_string(),
     })
 }
 

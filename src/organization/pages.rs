@@ -14,7 +14,9 @@ use axum::{Form, Router};
 use super::service::{self, ContactDirectory, IDENTIFIER_TYPES, OrgProfile, Settings, TYPES};
 use crate::auth::permissions::SETTINGS_MANAGE;
 use crate::error::AppError;
+use crate::error::FieldError;
 use crate::state::AppState;
+use crate::time::{Clock, DateStyle, Paper};
 use crate::web::{self, Chrome, DoneQuery, Field, FieldSpec, NavItem, Opt, PageResult, Viewer};
 
 pub fn router() -> Router<AppState> {
@@ -213,14 +215,28 @@ struct DepartmentPage {
     /// Every member sees each other's email and phone.
     directory_open: bool,
     directory_error: Option<String>,
+    date_formats: Vec<Opt>,
+    date_format_error: Option<String>,
+    clocks: Vec<Opt>,
+    clock_error: Option<String>,
+    papers: Vec<Opt>,
+    paper_error: Option<String>,
     /// Errors of no field of the form, as sentences.
     problems: Vec<String>,
 }
 
+/// The labels of the settings' fields, for errors beside them.
+const SETTING_LABELS: &[(&str, &str)] = &[
+    ("contact_directory", "Contact directory"),
+    ("date_format", "Dates"),
+    ("clock", "Times"),
+    ("paper", "Paper"),
+];
+
 fn page(
     ctx: &crate::auth::Ctx,
     values: &HashMap<String, String>,
-    (on, directory): (&dyn Fn(&str) -> bool, ContactDirectory),
+    settings: &Settings,
     errors: &[crate::error::FieldError],
     notice: Option<&'static str>,
 ) -> DepartmentPage {
@@ -231,17 +247,18 @@ fn page(
             ("organization_type", "Type"),
             ("timezone", "Time zone"),
             ("identifier_type", "Identifier type"),
-            ("contact_directory", "Contact directory"),
         ])
+        .chain(SETTING_LABELS.iter().copied())
         .collect();
     let beside = web::beside(errors, &labels);
-    let directory_error = beside.get("contact_directory").cloned();
     let known: Vec<&str> = labels.iter().map(|(n, _)| *n).collect();
     let problems = beside
         .iter()
         .filter(|(k, _)| !known.contains(&k.as_str()))
         .map(|(_, v)| v.clone())
         .collect();
+    let on = |key: &str| settings.modules.get(key).copied().unwrap_or(true);
+    let locale = settings.locale();
     DepartmentPage {
         chrome: Chrome::for_viewer(ctx, crate::web::SETTINGS),
         settings_nav: web::settings_nav("/settings/department"),
@@ -256,8 +273,33 @@ fn page(
                 on: on(f.key),
             })
             .collect(),
-        directory_open: directory == ContactDirectory::Members,
-        directory_error,
+        directory_open: settings.contact_directory.unwrap_or_default() == ContactDirectory::Members,
+        directory_error: beside.get("contact_directory").cloned(),
+        date_formats: web::options(
+            &[
+                ("us", "12/31/2026 (month first)"),
+                ("iso", "2026-12-31 (year first)"),
+                ("day_first", "31/12/2026 (day first)"),
+            ],
+            locale.date.as_str(),
+            None,
+        ),
+        date_format_error: beside.get("date_format").cloned(),
+        clocks: web::options(
+            &[("12h", "7:30 PM (12-hour)"), ("24h", "19:30 (24-hour)")],
+            locale.clock.as_str(),
+            None,
+        ),
+        clock_error: beside.get("clock").cloned(),
+        papers: web::options(
+            &[
+                ("letter", "Letter (8.5 × 11 in)"),
+                ("a4", "A4 (210 × 297 mm)"),
+            ],
+            locale.paper.as_str(),
+            None,
+        ),
+        paper_error: beside.get("paper").cloned(),
         problems,
     }
 }
@@ -295,15 +337,76 @@ async fn department(
         .done
         .is_some()
         .then_some("The department's settings are saved.");
-    let on = |key: &str| org.settings.modules.get(key).copied().unwrap_or(true);
-    let directory = org.settings.contact_directory.unwrap_or_default();
     Ok(web::render(&page(
         &ctx,
         &values,
-        (&on, directory),
+        &org.settings,
         &[],
         notice,
     )))
+}
+
+/// The settings a posted form chose: each field one of its words (a field left out stays as it
+/// was); a word that is not one is an error beside its field.
+fn posted_settings(
+    form: &[(String, String)],
+    modules: BTreeMap<String, bool>,
+) -> (Settings, Vec<FieldError>) {
+    let get = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim());
+    let mut errors = Vec::new();
+    let mut word = |name: &str, message: &str| -> Option<String> {
+        let value = get(name)?;
+        if value.is_empty() {
+            errors.push(FieldError::new(name, message));
+            return None;
+        }
+        Some(value.to_string())
+    };
+    let directory = word(
+        "contact_directory",
+        "choose who sees members' contact details",
+    );
+    let date = word("date_format", "choose how dates are written");
+    let clock = word("clock", "choose how times are written");
+    let paper = word("paper", "choose a paper size");
+    let mut settings = Settings {
+        modules,
+        contact_directory: None,
+        date_format: None,
+        clock: None,
+        paper: None,
+    };
+    match directory.as_deref() {
+        None => {}
+        Some("members") => settings.contact_directory = Some(ContactDirectory::Members),
+        Some("officers") => settings.contact_directory = Some(ContactDirectory::Officers),
+        Some(_) => errors.push(FieldError::new(
+            "contact_directory",
+            "choose who sees members' contact details",
+        )),
+    }
+    if let Some(d) = date {
+        match DateStyle::parse(&d) {
+            Some(d) => settings.date_format = Some(d),
+            None => errors.push(FieldError::new(
+                "date_format",
+                "choose how dates are written",
+            )),
+        }
+    }
+    if let Some(c) = clock {
+        match Clock::parse(&c) {
+            Some(c) => settings.clock = Some(c),
+            None => errors.push(FieldError::new("clock", "choose how times are written")),
+        }
+    }
+    if let Some(p) = paper {
+        match Paper::parse(&p) {
+            Some(p) => settings.paper = Some(p),
+            None => errors.push(FieldError::new("paper", "choose a paper size")),
+        }
+    }
+    (settings, errors)
 }
 
 async fn save(
@@ -312,41 +415,28 @@ async fn save(
     Form(form): Form<Vec<(String, String)>>,
 ) -> PageResult {
     ctx.require(SETTINGS_MANAGE)?;
+    let setting_names: Vec<&str> = SETTING_LABELS.iter().map(|(n, _)| *n).collect();
     let values: HashMap<String, String> = form
         .iter()
-        .filter(|(k, _)| !k.starts_with("feature_"))
+        .filter(|(k, _)| !k.starts_with("feature_") && !setting_names.contains(&k.as_str()))
         .cloned()
         .collect();
-    let chosen: BTreeMap<String, bool> = crate::module::features()
+    let modules: BTreeMap<String, bool> = crate::module::features()
         .iter()
         .map(|f| {
             let on = form.iter().any(|(k, _)| *k == format!("feature_{}", f.key));
             (f.key.to_string(), on)
         })
         .collect();
-    let directory = match form
-        .iter()
-        .find(|(k, _)| k == "contact_directory")
-        .map(|(_, v)| v.as_str())
-    {
-        Some("officers") => Ok(ContactDirectory::Officers),
-        Some("members") | None => Ok(ContactDirectory::Members),
-        Some(_) => Err(crate::error::FieldError::new(
-            "contact_directory",
-            "choose who sees members' contact details",
-        )),
-    };
+    let (settings, setting_errors) = posted_settings(&form, modules);
     let mut patch = posted_profile(&values);
-    patch.settings = Some(Settings {
-        modules: chosen.clone(),
-        contact_directory: directory.as_ref().ok().copied(),
-    });
+    patch.settings = Some(settings.clone());
     let mut tx = state.db.begin().await?;
-    let saved = match &directory {
-        Ok(_) => service::update(&ctx, &mut tx, patch).await,
-        Err(e) => Err(AppError::Validation(vec![e.clone()])),
+    let saved = if setting_errors.is_empty() {
+        service::update(&ctx, &mut tx, patch).await
+    } else {
+        Err(AppError::Validation(setting_errors))
     };
-    let directory = directory.unwrap_or_default();
     match saved {
         Ok(_) => {
             tx.commit().await?;
@@ -354,10 +444,9 @@ async fn save(
         }
         Err(AppError::Validation(errors)) => {
             tx.rollback().await?;
-            let on = |key: &str| chosen.get(key).copied().unwrap_or(true);
             Ok((
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                web::render(&page(&ctx, &values, (&on, directory), &errors, None)),
+                web::render(&page(&ctx, &values, &settings, &errors, None)),
             )
                 .into_response())
         }

@@ -45,6 +45,19 @@ pub struct Settings {
     /// of an edit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_directory: Option<ContactDirectory>,
+    /// How dates are written: `us` (12/03/2026, the default), `iso` (2026-12-03) or
+    /// `day_first` (03/12/2026).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::time::DateStyle::schema_object)]
+    pub date_format: Option<crate::time::DateStyle>,
+    /// How times are written: `12h` (7:30 PM, the default) or `24h` (19:30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::time::Clock::schema_object)]
+    pub clock: Option<crate::time::Clock>,
+    /// The paper every PDF is made for: `letter` (the default) or `a4`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = crate::time::Paper::schema_object)]
+    pub paper: Option<crate::time::Paper>,
 }
 
 impl Default for Settings {
@@ -52,6 +65,9 @@ impl Default for Settings {
         Settings {
             modules: MODULES.iter().map(|m| (m.to_string(), true)).collect(),
             contact_directory: None,
+            date_format: None,
+            clock: None,
+            paper: None,
         }
     }
 }
@@ -60,6 +76,27 @@ impl Settings {
     /// A department's stored settings (defaults where they are missing or unreadable).
     pub fn parse(stored: &str) -> Settings {
         serde_json::from_str(stored).unwrap_or_default()
+    }
+
+    /// How the department writes dates and times, and prints (defaults where it has not
+    /// chosen).
+    pub fn locale(&self) -> crate::time::Locale {
+        let d = crate::time::Locale::default();
+        crate::time::Locale {
+            date: self.date_format.unwrap_or(d.date),
+            clock: self.clock.unwrap_or(d.clock),
+            paper: self.paper.unwrap_or(d.paper),
+        }
+    }
+
+    /// Every choice named, defaults included (for answers and forms).
+    fn filled(mut self) -> Settings {
+        let locale = self.locale();
+        self.contact_directory = Some(self.contact_directory.unwrap_or_default());
+        self.date_format = Some(locale.date);
+        self.clock = Some(locale.clock);
+        self.paper = Some(locale.paper);
+        self
     }
 }
 
@@ -137,12 +174,8 @@ impl From<OrgRow> for Organization {
             postal_code: r.postal_code,
             phone: r.phone,
             email: r.email,
-            settings: {
-                let mut settings = Settings::parse(&r.settings);
-                // The answer names the directory's setting even before anyone chose one.
-                settings.contact_directory = Some(settings.contact_directory.unwrap_or_default());
-                settings
-            },
+            // The answer names every setting, even before anyone chose one.
+            settings: Settings::parse(&r.settings).filled(),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -285,6 +318,15 @@ impl ValidProfile {
             }
             if settings.contact_directory.is_some() {
                 v.settings.contact_directory = settings.contact_directory;
+            }
+            if settings.date_format.is_some() {
+                v.settings.date_format = settings.date_format;
+            }
+            if settings.clock.is_some() {
+                v.settings.clock = settings.clock;
+            }
+            if settings.paper.is_some() {
+                v.settings.paper = settings.paper;
             }
         }
         c.finish()?;

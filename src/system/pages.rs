@@ -99,7 +99,7 @@ struct StatusPage {
 
 async fn show(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
     let status = status::collect(&state, &ctx).await?;
-    let tz = crate::time::zone(&ctx.timezone);
+    let tz = ctx.local();
     Ok(web::render(&StatusPage {
         chrome: Chrome::for_viewer(&ctx, SETTINGS),
         settings_nav: web::settings_nav("/settings/status"),
@@ -136,14 +136,14 @@ fn percent(part: u64, whole: u64) -> u64 {
 fn since(
     now: &DateTime<Utc>,
     seconds: Option<u64>,
-    tz: chrono_tz::Tz,
+    tz: crate::time::Local,
 ) -> Option<(String, LocalTime)> {
     let s = seconds?;
     let start = *now - chrono::Duration::seconds(i64::try_from(s).ok()?);
     Some((duration(s), web::local_time(tz, &start)))
 }
 
-fn uptime_fact(now: &DateTime<Utc>, seconds: Option<u64>, tz: chrono_tz::Tz) -> Fact {
+fn uptime_fact(now: &DateTime<Utc>, seconds: Option<u64>, tz: crate::time::Local) -> Fact {
     match since(now, seconds, tz) {
         Some((d, start)) => Fact::plain(format!("{d} (since {})", start.text)),
         None => Fact::plain("Unknown"),
@@ -166,7 +166,7 @@ fn space_fact(space: Option<&DiskSpace>) -> Fact {
     }
 }
 
-fn view(s: SystemStatus, tz: chrono_tz::Tz, jobs: &Registry) -> StatusView {
+fn view(s: SystemStatus, tz: crate::time::Local, jobs: &Registry) -> StatusView {
     let now = s.collected_at;
     let h = &s.host;
     let mem = &h.memory;
@@ -186,8 +186,8 @@ fn view(s: SystemStatus, tz: chrono_tz::Tz, jobs: &Registry) -> StatusView {
         None => Fact::plain("Unknown"),
     };
     StatusView {
-        collected: web::local_time_as(tz, &now, "%Y-%m-%d %H:%M:%S %Z"),
-        timezone: tz.name().to_string(),
+        collected: web::local_time_exact(tz, &now),
+        timezone: tz.tz.name().to_string(),
         warnings: s
             .warnings
             .iter()
@@ -270,7 +270,7 @@ fn view(s: SystemStatus, tz: chrono_tz::Tz, jobs: &Registry) -> StatusView {
     }
 }
 
-fn run_row(r: JobRun, tz: chrono_tz::Tz, jobs: &Registry) -> RunRow {
+fn run_row(r: JobRun, tz: crate::time::Local, jobs: &Registry) -> RunRow {
     let def = jobs.get(&r.job);
     RunRow {
         link: def.map(|j| format!("/settings/jobs/{}", j.name)),
@@ -294,7 +294,7 @@ pub struct CertificateView {
     valid_until: Option<LocalTime>,
 }
 
-fn certificate_view(c: &CertificateInfo, tz: chrono_tz::Tz) -> CertificateView {
+fn certificate_view(c: &CertificateInfo, tz: crate::time::Local) -> CertificateView {
     CertificateView {
         source: match c.source {
             "generated" => "Made by this server",
@@ -338,7 +338,7 @@ struct HttpsPage {
 }
 
 fn https_page(ctx: &Ctx, s: &HttpsSettings) -> HttpsPage {
-    let tz = crate::time::zone(&ctx.timezone);
+    let tz = ctx.local();
     let uploaded = s.uploaded.as_ref();
     HttpsPage {
         chrome: Chrome::for_viewer(ctx, SETTINGS),
@@ -471,7 +471,7 @@ async fn remove_confirm(State(state): State<AppState>, Viewer(ctx): Viewer) -> P
         )
         .into());
     }
-    let tz = crate::time::zone(&ctx.timezone);
+    let tz = ctx.local();
     Ok(web::render(&RemovePage {
         chrome: Chrome::for_viewer(&ctx, SETTINGS),
         serving_uploaded: settings
@@ -501,7 +501,11 @@ mod tests {
         let html = StatusPage {
             chrome: Chrome::anonymous(),
             settings_nav: web::settings_nav("/settings/status"),
-            s: view(s, chrono_tz::America::Chicago, &Registry::default()),
+            s: view(
+                s,
+                crate::time::Local::new("America/Chicago", Default::default()),
+                &Registry::default(),
+            ),
         }
         .render()
         .unwrap();

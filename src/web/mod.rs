@@ -139,12 +139,25 @@ pub struct LocalTime {
     pub iso: String,
 }
 
-/// `t` in `tz` to the minute, with the zone: "2026-11-25 14:05 CST".
-pub fn local_time(tz: chrono_tz::Tz, t: &DateTime<Utc>) -> LocalTime {
-    local_time_as(tz, t, "%Y-%m-%d %H:%M %Z")
+/// `t` in the department's zone and style, to the minute, with the zone:
+/// "11/25/2026 2:05 PM CST".
+pub fn local_time(local: crate::time::Local, t: &DateTime<Utc>) -> LocalTime {
+    LocalTime {
+        text: local.moment(t),
+        iso: t.to_rfc3339(),
+    }
 }
 
-/// `t` in `tz`, written as `format` (chrono's `strftime` syntax) has it.
+/// `t` as `local_time`, to the second (the audit log, the status page).
+pub fn local_time_exact(local: crate::time::Local, t: &DateTime<Utc>) -> LocalTime {
+    LocalTime {
+        text: local.moment_exact(t),
+        iso: t.to_rfc3339(),
+    }
+}
+
+/// `t` in `tz`, written as `format` (chrono's `strftime` syntax) has it: for values a form
+/// or a machine reads, not for people.
 pub fn local_time_as(tz: chrono_tz::Tz, t: &DateTime<Utc>, format: &str) -> LocalTime {
     LocalTime {
         text: t.with_timezone(&tz).format(format).to_string(),
@@ -198,17 +211,19 @@ mod tests {
     #[test]
     fn times_in_the_organizations_zone() {
         let t = "2026-01-15T18:30:45Z".parse::<DateTime<Utc>>().unwrap();
-        let chicago = crate::time::zone("America/Chicago");
+        let us = crate::time::Locale::default();
+        let chicago = crate::time::Local::new("America/Chicago", us);
         let shown = local_time(chicago, &t);
-        assert_eq!(shown.text, "2026-01-15 12:30 CST");
+        assert_eq!(shown.text, "01/15/2026 12:30 PM CST");
         assert_eq!(shown.iso, "2026-01-15T18:30:45+00:00");
         assert_eq!(
-            local_time_as(chicago, &t, "%Y-%m-%d %H:%M:%S %Z").text,
-            "2026-01-15 12:30:45 CST"
+            local_time_exact(chicago, &t).text,
+            "01/15/2026 12:30:45 PM CST"
         );
+        assert_eq!(local_time_as(chicago.tz, &t, "%Y-%m-%d").text, "2026-01-15");
         assert_eq!(
-            local_time(crate::time::zone("Nowhere"), &t).text,
-            "2026-01-15 18:30 UTC"
+            local_time(crate::time::Local::new("Nowhere", us), &t).text,
+            "01/15/2026 6:30 PM UTC"
         );
     }
 }

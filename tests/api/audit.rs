@@ -1325,8 +1325,10 @@ async fn an_organization_settings_change_is_recorded_and_keeps_the_other_modules
     made_by(&app, &new, &app.a.admin);
     assert_eq!(
         new[0].changes(),
-        json!({"settings": {"from": {"modules": modules_before, "contact_directory": "members"},
-                            "to": {"modules": modules_after, "contact_directory": "members"}}})
+        json!({"settings": {"from": {"modules": modules_before, "contact_directory": "members",
+                                     "date_format": "us", "clock": "12h", "paper": "letter"},
+                            "to": {"modules": modules_after, "contact_directory": "members",
+                                   "date_format": "us", "clock": "12h", "paper": "letter"}}})
     );
 
     // An unknown module is a field error that changes nothing.

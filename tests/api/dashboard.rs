@@ -10,8 +10,10 @@ use crate::harness::*;
 async fn an_officer_sees_what_needs_attention_and_a_member_does_not() {
     let app = TestApp::spawn().await;
     let member = app.member(&app.a, "certified", &[]).await;
+    // Written as the department writes dates (US by default: month first).
     let expires = certification_expiring(&app, &app.a, member.id, 700, 20)
         .await
+        .format("%m/%d/%Y")
         .to_string();
 
     let cookies = app.page_sign_in("alpha-admin", PASSWORD).await;

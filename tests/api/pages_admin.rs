@@ -522,7 +522,7 @@ async fn the_audit_page_shows_local_times_and_the_chain_status() {
     .unwrap();
     let local = at
         .with_timezone(&chrono_tz::America::Chicago)
-        .format("%Y-%m-%d %H:%M:%S %Z")
+        .format("%m/%d/%Y %-I:%M:%S %p %Z")
         .to_string();
     assert!(local.ends_with("CST") || local.ends_with("CDT"));
     assert!(html.contains(&local), "{local}: {html}");

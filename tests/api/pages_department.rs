@@ -170,3 +170,76 @@ async fn two_officers_saving_at_once_both_land_in_order() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(report["valid"], true, "{report}");
 }
+
+#[tokio::test]
+async fn dates_times_and_paper_are_the_departments_choice() {
+    let app = TestApp::spawn().await;
+    let admin = app.page_sign_in("alpha-admin", PASSWORD).await;
+    let member = create_member_with_hire_date(&app).await;
+
+    // US defaults: month first, 12-hour clock, Letter.
+    let (status, _, html) = app.page_get("/settings/department", &admin).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"<option value="us" selected>"#), "{html}");
+    assert!(html.contains(r#"<option value="12h" selected>"#), "{html}");
+    assert!(
+        html.contains(r#"<option value="letter" selected>"#),
+        "{html}"
+    );
+    let (_, _, html) = app.page_get(&format!("/members/{member}"), &admin).await;
+    assert!(
+        html.contains("06/01/2025"),
+        "the hire date, month first: {html}"
+    );
+    let (_, _, html) = app.page_get("/audit", &admin).await;
+    assert!(
+        html.contains(" AM ") || html.contains(" PM "),
+        "12-hour times in the audit log: {html}"
+    );
+
+    // A word that is not a choice is refused beside its field, and nothing changes.
+    let before = app.snapshot(&app.a).await;
+    let mut form = FORM.to_vec();
+    form.push(("date_format", "julian"));
+    form.push(("clock", "24h"));
+    let (status, _, html) = app.page_post("/settings/department", &admin, &form).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains(r#"id="date_format-error""#), "{html}");
+    assert_eq!(before, app.snapshot(&app.a).await);
+
+    // Year first and a 24-hour clock: pages follow at once.
+    let mut form = FORM.to_vec();
+    form.push(("feature_training", "on"));
+    form.push(("date_format", "iso"));
+    form.push(("clock", "24h"));
+    form.push(("paper", "a4"));
+    let (status, _, _) = app.page_post("/settings/department", &admin, &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, body) = app.get(&app.a.admin.token, "/api/v1/organization").await;
+    assert_eq!(body["settings"]["date_format"], "iso", "{body}");
+    assert_eq!(body["settings"]["clock"], "24h");
+    assert_eq!(body["settings"]["paper"], "a4");
+    let (_, _, html) = app.page_get(&format!("/members/{member}"), &admin).await;
+    assert!(html.contains("2025-06-01"), "{html}");
+    let (_, _, html) = app.page_get("/audit", &admin).await;
+    assert!(!html.contains(" AM ") && !html.contains(" PM "), "{html}");
+
+    // Another department keeps its own way of writing dates.
+    let b_admin = access_cookie(&app.b.admin);
+    let (_, _, html) = app.page_get("/settings/department", &b_admin).await;
+    assert!(html.contains(r#"<option value="us" selected>"#), "{html}");
+}
+
+async fn create_member_with_hire_date(app: &TestApp) -> uuid::Uuid {
+    let (status, body) = app
+        .post(
+            &app.a.admin.token,
+            "/api/v1/members",
+            serde_json::json!({"username": "hired", "email": "hired@example.org",
+                               "first_name": "Hired", "last_name": "Hand",
+                               "hire_date": "2025-06-01"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().parse().unwrap()
+}

@@ -476,7 +476,7 @@ async fn creating_a_member_shows_errors_beside_fields() {
     let (status, _, html) = app.page_get(&location, &admin).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        html.contains("New Newbie") && html.contains("2020-05-01"),
+        html.contains("New Newbie") && html.contains("05/01/2020"),
         "{html}"
     );
 }

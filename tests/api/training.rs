@@ -701,6 +701,7 @@ async fn the_matrix_takes_a_fixed_number_of_queries() {
         unread: 0,
         features_off: Default::default(),
         contact_directory_open: true,
+        locale: Default::default(),
     };
     let mut queries = Vec::new();
     for n in 0..2 {
@@ -1280,6 +1281,48 @@ async fn the_iso_report_sums_hours_per_category_for_any_range() {
     );
     assert!(text.contains("(ann, Test)"));
     assert!(text.contains("(26.5)"));
+    // US defaults: Letter, landscape; dates month first; every column starts well inside the
+    // right margin (the last one used to fall off the page).
+    assert!(text.contains("/MediaBox [0 0 792 612]"), "Letter landscape");
+    assert!(text.contains("(01/01/2025 to 12/31/2025 "), "US dates");
+    let last_x = text
+        .lines()
+        .filter_map(|l| l.strip_suffix(" Td"))
+        .filter_map(|l| l.split(' ').next()?.parse::<f32>().ok())
+        .fold(0.0_f32, f32::max);
+    assert!(
+        last_x > 600.0 && last_x <= 792.0 - 40.0 - 50.0,
+        "the last column starts at {last_x}"
+    );
+
+    // The department's FDID, A4 and year-first dates, as its settings say.
+    let (status, body) = app
+        .patch(
+            &admin,
+            "/api/v1/organization",
+            json!({"identifier_type": "fdid", "identifier": "48-201",
+                   "settings": {"paper": "a4", "date_format": "iso", "clock": "24h"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let pdf = app
+        .client
+        .get(app.url("/api/v1/training/reports/iso?from=2025-01-01&to=2025-12-31&format=pdf"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&pdf);
+    assert!(text.contains("/MediaBox [0 0 842 595]"), "A4 landscape");
+    assert!(
+        text.contains("(ISO training report: Alpha Fire Department \\(FDID 48-201\\))")
+            || text.contains("(ISO training report: Alpha Fire Department (FDID 48-201))"),
+        "the FDID in the title"
+    );
+    assert!(text.contains("(2025-01-01 to 2025-12-31 "), "ISO dates");
 
     // Bad input, permissions, isolation.
     for (query, field) in [

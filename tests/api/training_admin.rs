@@ -168,7 +168,7 @@ async fn waivers_are_granted_by_hand_listed_and_deactivated_after_asking() {
     let (_, _, html) = app.page_get(&location, &cookies).await;
     assert!(html.contains("The waiver was granted."), "{html}");
     assert!(html.contains("Test waived-one"), "{html}");
-    assert!(html.contains("2026-01-01 to 2026-12-31"), "{html}");
+    assert!(html.contains("01/01/2026 to 12/31/2026"), "{html}");
     assert!(html.contains("<td>Hazmat refresher</td>"), "{html}");
     let hand: Uuid = sqlx::query_scalar(
         "SELECT id FROM training_waivers WHERE organization_id = ? AND NOT all_requirements",
@@ -294,8 +294,8 @@ async fn the_waiver_list_is_paged() {
     let (_, _, html) = app.page_get("/training/waivers", &cookies).await;
     assert!(html.contains("26 waivers."), "{html}");
     assert!(html.contains("Page 1 of 2"), "{html}");
-    assert!(html.contains("2025-01-26 to"), "{html}");
-    assert!(!html.contains("2025-01-01 to"), "{html}");
+    assert!(html.contains("01/26/2025 to"), "{html}");
+    assert!(!html.contains("01/01/2025 to"), "{html}");
     assert!(
         html.contains(r#"href="/training/waivers?status=active&#38;page=2""#),
         "{html}"
@@ -304,7 +304,7 @@ async fn the_waiver_list_is_paged() {
         .page_get("/training/waivers?status=active&page=2", &cookies)
         .await;
     assert!(html.contains("Page 2 of 2"), "{html}");
-    assert!(html.contains("2025-01-01 to"), "{html}");
+    assert!(html.contains("01/01/2025 to"), "{html}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -454,7 +454,7 @@ async fn a_leave_is_changed_from_its_page_and_its_waiver_follows() {
     let (_, _, html) = app.page_get(&location, &cookies).await;
     assert!(html.contains("The leave was changed"), "{html}");
     assert!(
-        html.contains("from 2026-03-15 until further notice"),
+        html.contains("from 03/15/2026 until further notice"),
         "{html}"
     );
     let (start, end, active): (String, Option<String>, bool) = sqlx::query_as(
@@ -606,7 +606,7 @@ async fn past_records_are_imported_from_the_page_after_a_preview() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Ready to import"), "{html}");
     assert!(html.contains("Ladder drill"), "{html}");
-    assert!(html.contains("2026-03-01"), "the course's expiry: {html}");
+    assert!(html.contains("03/01/2026"), "the course's expiry: {html}");
     assert!(html.contains("Import 2 records"), "{html}");
     assert_eq!(records().await, 0);
     let (status, _, html) = app

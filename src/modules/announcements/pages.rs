@@ -58,7 +58,7 @@ pub struct AnnouncementView {
 }
 
 impl AnnouncementView {
-    pub fn new(a: Announcement, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Self {
+    pub fn new(a: Announcement, tz: crate::time::Local, now: DateTime<Utc>) -> Self {
         let (state, state_label) = if a.withdrawn_at.is_some() {
             ("withdrawn", "Withdrawn")
         } else if a.expires_at.is_some_and(|t| t <= now) {
@@ -96,7 +96,7 @@ impl AnnouncementView {
 
 /// What the dashboard shows the member: current announcements addressed to them, not dismissed.
 pub async fn for_dashboard(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<AnnouncementView>> {
-    let tz = crate::time::zone(&ctx.timezone);
+    let tz = ctx.local();
     let now = Utc::now();
     Ok(service::for_me(ctx, conn)
         .await?
@@ -189,7 +189,7 @@ async fn list(
         },
     )
     .await?;
-    let tz = crate::time::zone(&ctx.timezone);
+    let tz = ctx.local();
     let now = Utc::now();
     Ok(web::render(&ListPage {
         chrome: Chrome::for_viewer(&ctx, SECTION),
@@ -268,7 +268,7 @@ impl PostForm {
     }
 
     /// The service's input, and what could not be read (beside the field it belongs to).
-    fn input(&self, tz: chrono_tz::Tz) -> (NewAnnouncement, Vec<FieldError>) {
+    fn input(&self, tz: crate::time::Local) -> (NewAnnouncement, Vec<FieldError>) {
         let mut errors = Vec::new();
         let audience = match self.audience.trim() {
             "" => "all".to_string(),
@@ -294,7 +294,7 @@ impl PostForm {
         let expires_at = match self.expires_on.trim() {
             "" => None,
             raw => match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-                Ok(date) => Some(end_of_day(date, tz)),
+                Ok(date) => Some(end_of_day(date, tz.tz)),
                 Err(_) => {
                     errors.push(FieldError::new(
                         "expires_at",
@@ -349,7 +349,7 @@ impl FormPage {
         } else {
             Vec::new()
         };
-        let tz = crate::time::zone(&ctx.timezone);
+        let tz = ctx.local();
         Ok(FormPage {
             chrome: Chrome::for_viewer(ctx, SECTION),
             title: form.title.clone(),
@@ -362,7 +362,7 @@ impl FormPage {
             roles,
             roles_listed,
             expires_on: form.expires_on.clone(),
-            today: web::local_time_as(tz, &Utc::now(), "%Y-%m-%d").text,
+            today: web::local_time_as(tz.tz, &Utc::now(), "%Y-%m-%d").text,
             notify: form.notify,
             timezone: ctx.timezone.clone(),
             message: None,
@@ -420,7 +420,7 @@ async fn create(
 ) -> PageResult {
     ctx.require(ANNOUNCEMENTS_MANAGE)?;
     let form = PostForm::from_pairs(pairs);
-    let (input, mut errors) = form.input(crate::time::zone(&ctx.timezone));
+    let (input, mut errors) = form.input(ctx.local());
     let mut tx = state.db.begin().await?;
     let result = service::post(&state.notifier, &ctx, &mut tx, input).await;
     match result {
@@ -494,11 +494,7 @@ async fn load(state: &AppState, ctx: &Ctx, id: Uuid) -> AppResult<AnnouncementVi
     ctx.require(ANNOUNCEMENTS_MANAGE)?;
     let mut conn = state.db.acquire().await?;
     let a = service::get(ctx, &mut conn, id).await?;
-    Ok(AnnouncementView::new(
-        a,
-        crate::time::zone(&ctx.timezone),
-        Utc::now(),
-    ))
+    Ok(AnnouncementView::new(a, ctx.local(), Utc::now()))
 }
 
 async fn withdraw_confirm(

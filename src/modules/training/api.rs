@@ -266,7 +266,7 @@ pub async fn iso_report(
             super::iso::csv(&report)?.into_bytes(),
             "text/csv; charset=utf-8",
         ),
-        "pdf" => (super::iso::pdf(&report), "application/pdf"),
+        "pdf" => (super::iso::pdf(&report, ctx.locale), "application/pdf"),
         _ => return Ok(Json(report).into_response()),
     };
     let mut res = body.into_response();

@@ -66,6 +66,9 @@ pub struct IsoRow {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IsoReport {
     pub department: String,
+    /// The department's identifier as reports name it, e.g. "FDID 48-201"; null when none is
+    /// set.
+    pub identifier: Option<String>,
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub days: i64,
@@ -123,10 +126,21 @@ pub async fn report(
             "must be at most ten years after from",
         ));
     }
-    let department: String = sqlx::query_scalar("SELECT name FROM organizations WHERE id = ?")
+    let (department, identifier_type, identifier): (String, Option<String>, Option<String>) =
+        sqlx::query_as(
+            "SELECT name, identifier_type, identifier FROM organizations WHERE id = ?",
+        )
         .bind(ctx.org_id)
         .fetch_one(&mut *conn)
         .await?;
+    let identifier = identifier.filter(|i| !i.trim().is_empty()).map(|i| {
+        let kind = match identifier_type.as_deref() {
+            Some("fdid") => "FDID",
+            Some("state_id") => "State id",
+            _ => "Department id",
+        };
+        format!("{kind} {}", i.trim())
+    });
     let share = Decimal::from(days) / Decimal::from(365);
     let targets: Vec<IsoTarget> = CATEGORIES
         .iter()
@@ -222,6 +236,7 @@ pub async fn report(
     let average_total = one_decimal(rows.iter().map(|r| r.total).sum::<Decimal>() / n);
     Ok(IsoReport {
         department,
+        identifier,
         from,
         to,
         days,
@@ -313,12 +328,15 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
-/// The report as a PDF: A4 landscape pages of a table, with the figures and the rule below.
-pub fn pdf(r: &IsoReport) -> Vec<u8> {
+/// The report as a PDF: landscape pages of the department's paper, a table that fits between
+/// the margins, with the figures and the rule below; dates as the department writes them.
+pub fn pdf(r: &IsoReport, locale: crate::time::Locale) -> Vec<u8> {
     use pdf_writer::{Content, Name, Pdf, Rect, Ref, Str};
-    const W: f32 = 842.0;
-    const H: f32 = 595.0;
-    const ROWS_PER_PAGE: usize = 30;
+    // Landscape: the long side across.
+    let (short, long) = locale.paper.points();
+    let (w, h) = (long, short);
+    const MARGIN: f32 = 40.0;
+    const ROWS_PER_PAGE: usize = 28;
     let font = Name(b"F1");
     let bold = Name(b"F2");
     let mut pdf = Pdf::new();
@@ -334,11 +352,18 @@ pub fn pdf(r: &IsoReport) -> Vec<u8> {
     };
     let pages = chunks.len();
     let mut page_ids = Vec::new();
-    // Columns: member, then the categories, total, 24 h rule.
-    let mut xs = vec![40.0_f32, 230.0];
-    for i in 1..=CATEGORIES.len() + 2 {
-        xs.push(230.0 + i as f32 * 64.0);
+    // Columns: member, number, then the categories, total and the 24 h rule sharing what is
+    // left between the margins, so the last one ends inside the page whatever the paper.
+    let numbers = CATEGORIES.len() + 2;
+    let member_width = 150.0_f32;
+    let number_width = 46.0_f32;
+    let figure_width = (w - 2.0 * MARGIN - member_width - number_width) / numbers as f32;
+    let mut xs = vec![MARGIN, MARGIN + member_width];
+    for i in 0..numbers {
+        xs.push(MARGIN + member_width + number_width + i as f32 * figure_width);
     }
+    // Helvetica's figures and most letters are about half the type size wide.
+    let heading_chars = ((figure_width - 4.0) / 4.4).floor() as usize;
     for (n, chunk) in chunks.iter().enumerate() {
         let page_id = Ref::new(next);
         let content_id = Ref::new(next + 1);
@@ -352,26 +377,28 @@ pub fn pdf(r: &IsoReport) -> Vec<u8> {
             c.show(Str(&win_ansi(s)));
             c.end_text();
         };
-        let mut y = H - 40.0;
+        let mut y = h - MARGIN;
         text(
             &mut c,
             bold,
             14.0,
-            40.0,
+            MARGIN,
             y,
-            &format!("ISO training report: {}", r.department),
+            &match &r.identifier {
+                Some(id) => format!("ISO training report: {} ({id})", r.department),
+                None => format!("ISO training report: {}", r.department),
+            },
         );
         y -= 18.0;
         text(
             &mut c,
             font,
             9.0,
-            40.0,
+            MARGIN,
             y,
             &format!(
-                "{} to {} ({} days). Hours of completed training by ISO category; page {} of {}.",
-                r.from,
-                r.to,
+                "{} ({} days). Hours of completed training by ISO category; page {} of {}.",
+                locale.span(r.from, Some(r.to)),
                 r.days,
                 n + 1,
                 pages
@@ -382,13 +409,14 @@ pub fn pdf(r: &IsoReport) -> Vec<u8> {
         headings.extend(r.targets.iter().map(|t| t.heading.to_string()));
         headings.push("Total".into());
         headings.push("24 h/yr".into());
-        for (i, h) in headings.iter().enumerate() {
-            text(&mut c, bold, 8.0, xs[i], y, &cut(h, 14));
+        for (i, heading) in headings.iter().enumerate() {
+            let width = if i == 0 { 34 } else { heading_chars };
+            text(&mut c, bold, 8.0, xs[i], y, &cut(heading, width));
         }
         y -= 4.0;
         c.set_line_width(0.5);
-        c.move_to(40.0, y);
-        c.line_to(W - 40.0, y);
+        c.move_to(MARGIN, y);
+        c.line_to(w - MARGIN, y);
         c.stroke();
         y -= 12.0;
         let figure = {
@@ -423,8 +451,8 @@ pub fn pdf(r: &IsoReport) -> Vec<u8> {
         }
         if n + 1 == pages {
             y -= 4.0;
-            c.move_to(40.0, y + 10.0);
-            c.line_to(W - 40.0, y + 10.0);
+            c.move_to(MARGIN, y + 10.0);
+            c.line_to(w - MARGIN, y + 10.0);
             c.stroke();
             let mut avg = vec!["Department average".to_string(), String::new()];
             avg.extend(r.average.iter().map(|h| show(*h)));
@@ -442,7 +470,7 @@ pub fn pdf(r: &IsoReport) -> Vec<u8> {
                 &mut c,
                 font,
                 8.0,
-                40.0,
+                MARGIN,
                 y,
                 "ISO figures per member per year: company 192 h, facility 18 h, officer 12 h, \
                  driver/operator 12 h, hazmat 6 h (scaled to the range); new driver 60 h and \
@@ -453,14 +481,14 @@ pub fn pdf(r: &IsoReport) -> Vec<u8> {
                 &mut c,
                 font,
                 8.0,
-                40.0,
+                MARGIN,
                 y,
                 "Class 8B: at least 24 h of structural training per active firefighter per year.",
             );
         }
         pdf.stream(content_id, &c.finish());
         let mut page = pdf.page(page_id);
-        page.media_box(Rect::new(0.0, 0.0, W, H));
+        page.media_box(Rect::new(0.0, 0.0, w, h));
         page.parent(tree);
         page.contents(content_id);
         let mut resources = page.resources();

@@ -103,10 +103,7 @@ async fn leaves_page(
             .map(|l| LeaveRow {
                 id: l.id,
                 kind: label(&l.leave_type),
-                dates: match l.end_date {
-                    Some(e) => format!("{} to {e}", l.start_date),
-                    None => format!("from {} until further notice", l.start_date),
-                },
+                dates: ctx.locale.span(l.start_date, l.end_date),
                 reason: l.reason.unwrap_or_default(),
                 waiver: if l.exempt_from_training_waiver {
                     "Training not waived"

@@ -118,7 +118,7 @@ struct EnrollmentRow {
     target: String,
 }
 
-fn enrollment_row(e: &Enrollment) -> EnrollmentRow {
+fn enrollment_row(e: &Enrollment, locale: crate::time::Locale) -> EnrollmentRow {
     EnrollmentRow {
         id: e.id,
         member: e.member_name.clone(),
@@ -126,10 +126,7 @@ fn enrollment_row(e: &Enrollment) -> EnrollmentRow {
         status: label(e.status.as_str()),
         phase: e.current_phase_name.clone().unwrap_or_default(),
         percent: show(e.progress_percentage),
-        target: e
-            .target_completion_date
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
+        target: locale.day_or_blank(e.target_completion_date),
     }
 }
 
@@ -176,7 +173,7 @@ async fn list(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult 
                 active: p.active,
             })
             .collect(),
-        mine: mine.iter().map(enrollment_row).collect(),
+        mine: mine.iter().map(|e| enrollment_row(e, ctx.locale)).collect(),
     }))
 }
 
@@ -504,7 +501,10 @@ async fn program_page(
             })
             .collect(),
         name: p.name,
-        enrollments: enrollments.iter().map(enrollment_row).collect(),
+        enrollments: enrollments
+            .iter()
+            .map(|e| enrollment_row(e, ctx.locale))
+            .collect(),
         phase_errors: Errors::new(
             &forms.phase_errors,
             &[
@@ -863,6 +863,7 @@ fn done_words(kind: &str, value: Decimal, target: Decimal) -> String {
 }
 
 fn enrollment_page(ctx: &Ctx, d: EnrollmentDetail) -> EnrollmentPage {
+    let locale = ctx.locale;
     let e = d.enrollment;
     let current = d.phases.iter().find(|p| p.current);
     let open_items = current
@@ -886,10 +887,7 @@ fn enrollment_page(ctx: &Ctx, d: EnrollmentDetail) -> EnrollmentPage {
         status_label: label(e.status.as_str()),
         percent: show(e.progress_percentage),
         phase: e.current_phase_name.clone().unwrap_or_default(),
-        target: e
-            .target_completion_date
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
+        target: locale.day_or_blank(e.target_completion_date),
         withdrawn_reason: e.withdrawn_reason.clone().unwrap_or_default(),
         awaiting: d.awaiting_sign_off,
         flexible: e.structure_type == "flexible",

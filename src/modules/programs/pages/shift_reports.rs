@@ -58,10 +58,10 @@ struct Row {
     acknowledged: bool,
 }
 
-fn row(r: &ShiftReport) -> Row {
+fn row(r: &ShiftReport, locale: crate::time::Locale) -> Row {
     Row {
         id: r.id,
-        date: r.shift_date.to_string(),
+        date: locale.day(r.shift_date),
         trainee: r.trainee_name.clone(),
         officer: r.officer_name.clone(),
         program: r.program_name.clone().unwrap_or_default(),
@@ -134,7 +134,7 @@ async fn list(
     Ok(web::render(&ListPage {
         chrome: chrome(&ctx),
         officer,
-        rows: page.items.iter().map(row).collect(),
+        rows: page.items.iter().map(|r| row(r, ctx.locale)).collect(),
         total: page.total,
         status: if status.is_empty() {
             "all".into()
@@ -429,6 +429,8 @@ async fn update(
 struct DetailPage {
     chrome: Chrome,
     r: ShiftReport,
+    /// The shift's day, as the department writes dates.
+    day: String,
     hours: String,
     status_label: String,
     call_types: String,
@@ -447,6 +449,7 @@ fn detail_page(ctx: &Ctx, r: ShiftReport) -> DetailPage {
     let manage = ctx.has(TRAINING_MANAGE);
     DetailPage {
         chrome: chrome(ctx),
+        day: ctx.locale.day(r.shift_date),
         hours: show(r.hours_on_shift),
         status_label: label(r.review_status.as_str()),
         call_types: r.call_types.join(", "),

@@ -130,9 +130,9 @@ async fn import_csv(
                     line: p.line,
                     username: p.username,
                     course: p.course_name,
-                    date: p.completion_date.to_string(),
+                    date: ctx.locale.day(p.completion_date),
                     hours: super::super::compliance::show(p.hours),
-                    expires: p.expiration_date.map(|d| d.to_string()).unwrap_or_default(),
+                    expires: ctx.locale.day_or_blank(p.expiration_date),
                 })
                 .collect();
         }

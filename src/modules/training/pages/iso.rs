@@ -32,6 +32,8 @@ struct IsoPage {
     from: String,
     to: String,
     report: Option<super::super::iso::IsoReport>,
+    /// The report's days, as the department writes dates: "01/01/2025 to 12/31/2025".
+    period: String,
     from_error: Option<String>,
     to_error: Option<String>,
     csv_link: String,
@@ -86,8 +88,13 @@ async fn iso(
             &[("from", &from), ("to", &to), ("format", format)],
         )
     };
+    let period = report
+        .as_ref()
+        .map(|r| ctx.locale.span(r.from, Some(r.to)))
+        .unwrap_or_default();
     let page = IsoPage {
         chrome: chrome(&ctx),
+        period,
         csv_link: link("csv"),
         pdf_link: link("pdf"),
         from_error: by.remove("from"),

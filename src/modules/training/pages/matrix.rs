@@ -35,7 +35,10 @@ pub struct MatrixRowView {
 #[template(path = "training/matrix.html")]
 struct MatrixPage {
     chrome: Chrome,
+    /// The date input's value (ISO).
     as_of: String,
+    /// The same day, as the department writes dates.
+    as_of_day: String,
     q: String,
     status: String,
     columns: Vec<String>,
@@ -117,6 +120,7 @@ async fn matrix(
     let page = MatrixPage {
         chrome: chrome(&ctx),
         as_of: m.as_of.to_string(),
+        as_of_day: ctx.locale.day(m.as_of),
         q: q.q.unwrap_or_default(),
         status,
         columns: m.requirements.iter().map(|c| c.name.clone()).collect(),

@@ -97,7 +97,7 @@ pub async fn dashboard_panels(
                 } else {
                     "expires on"
                 },
-                e.expiration_date
+                ctx.locale.day(e.expiration_date)
             ),
             link: format!("/training/members/{}", e.user_id),
         }));

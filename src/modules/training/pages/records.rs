@@ -139,7 +139,7 @@ async fn records(
         from: fs,
         to: ts,
         total: list.total,
-        records: list.items.into_iter().map(record_row).collect(),
+        records: list.items.into_iter().map(|r| record_row(r, ctx.locale)).collect(),
         pager,
         error,
     };
@@ -168,7 +168,7 @@ async fn void_confirm(
     }
     Ok(web::render(&VoidPage {
         chrome: chrome(&ctx),
-        record: record_row(r),
+        record: record_row(r, ctx.locale),
         reason: String::new(),
         reason_error: None,
     }))
@@ -208,7 +208,7 @@ async fn void(
             let r = service::get_record(&ctx, &mut conn, id).await?;
             let page = VoidPage {
                 chrome: chrome(&ctx),
-                record: record_row(r),
+                record: record_row(r, ctx.locale),
                 reason: form.reason,
                 reason_error: beside(&errors, &[("reason", "Reason")]).remove("reason"),
             };

@@ -72,8 +72,8 @@ async fn queue_page(state: &AppState, ctx: &Ctx) -> Result<QueuePage, AppError> 
     Ok(QueuePage {
         chrome: chrome(ctx),
         notice: None,
-        pending: pending.items.into_iter().map(submission_row).collect(),
-        decided: decided.into_iter().map(submission_row).collect(),
+        pending: pending.items.into_iter().map(|s| submission_row(s, ctx.locale)).collect(),
+        decided: decided.into_iter().map(|s| submission_row(s, ctx.locale)).collect(),
         refused: None,
         notes: String::new(),
         hours: String::new(),

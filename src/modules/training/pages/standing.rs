@@ -46,13 +46,13 @@ pub struct StandingView {
     pub requirements: Vec<RequirementView>,
 }
 
-pub fn standing_view(c: &MemberCompliance) -> StandingView {
+pub fn standing_view(c: &MemberCompliance, locale: crate::time::Locale) -> StandingView {
     let (colour, colour_label) = colour(c.status);
     StandingView {
         colour,
         colour_label,
         reason: c.reason.clone(),
-        as_of: c.as_of.to_string(),
+        as_of: locale.day(c.as_of),
         requirements: c
             .requirements
             .iter()
@@ -90,15 +90,15 @@ pub struct RecordRow {
     pub kind: String,
 }
 
-pub(super) fn record_row(r: TrainingRecord) -> RecordRow {
+pub(super) fn record_row(r: TrainingRecord, locale: crate::time::Locale) -> RecordRow {
     RecordRow {
         id: r.id,
         member: r.member_name,
         member_id: r.user_id,
         course: r.course_name,
-        date: r.completion_date.to_string(),
+        date: locale.day(r.completion_date),
         hours: hours(r.hours_completed),
-        expires: r.expiration_date.map(|d| d.to_string()).unwrap_or_default(),
+        expires: locale.day_or_blank(r.expiration_date),
         cancelled: r.status == service::RecordStatus::Cancelled,
         cancel_reason: r.cancel_reason.unwrap_or_default(),
         kind: label(&r.training_type),
@@ -117,12 +117,12 @@ pub struct SubmissionRow {
     pub description: String,
 }
 
-pub(super) fn submission_row(s: Submission) -> SubmissionRow {
+pub(super) fn submission_row(s: Submission, locale: crate::time::Locale) -> SubmissionRow {
     SubmissionRow {
         id: s.id,
         member: s.member_name,
         course: s.course_name,
-        date: s.completion_date.to_string(),
+        date: locale.day(s.completion_date),
         hours: hours(s.hours_completed),
         kind: label(&s.training_type),
         status: label(s.status.as_str()),
@@ -195,7 +195,7 @@ async fn standing_page(
         .await?
         .items
         .into_iter()
-        .map(submission_row)
+        .map(|s| submission_row(s, ctx.locale))
         .collect()
     } else {
         Vec::new()
@@ -218,8 +218,12 @@ async fn standing_page(
         officer,
         pending,
         notice: None,
-        standing: standing_view(&report.compliance),
-        records: list.items.into_iter().map(record_row).collect(),
+        standing: standing_view(&report.compliance, ctx.locale),
+        records: list
+            .items
+            .into_iter()
+            .map(|r| record_row(r, ctx.locale))
+            .collect(),
         pager,
         submissions,
     })

@@ -34,13 +34,6 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-fn dates(start: chrono::NaiveDate, end: Option<chrono::NaiveDate>) -> String {
-    match end {
-        Some(e) => format!("{start} to {e}"),
-        None => format!("from {start} until further notice"),
-    }
-}
-
 pub struct WaiverRow {
     pub id: Uuid,
     pub member_id: Uuid,
@@ -53,13 +46,13 @@ pub struct WaiverRow {
     pub active: bool,
 }
 
-fn waiver_row(w: waivers::ListedWaiver) -> WaiverRow {
+fn waiver_row(w: waivers::ListedWaiver, locale: crate::time::Locale) -> WaiverRow {
     WaiverRow {
         id: w.id,
         member_id: w.user_id,
         member: format!("{} {}", w.first_name, w.last_name),
         kind: label(&w.waiver_type),
-        dates: dates(w.start_date, w.end_date),
+        dates: locale.span(w.start_date, w.end_date),
         covers: if w.all_requirements {
             "All requirements".into()
         } else {
@@ -195,7 +188,11 @@ async fn waivers_page(
         q: qs,
         status: status.to_string(),
         total: list.total,
-        rows: list.items.into_iter().map(waiver_row).collect(),
+        rows: list
+            .items
+            .into_iter()
+            .map(|w| waiver_row(w, ctx.locale))
+            .collect(),
         pager,
         members: members
             .into_iter()
@@ -306,7 +303,7 @@ async fn deactivate_confirm(
     }
     Ok(web::render(&DeactivatePage {
         chrome: chrome(&ctx),
-        waiver: waiver_row(w),
+        waiver: waiver_row(w, ctx.locale),
         error: None,
     }))
 }
@@ -333,7 +330,7 @@ async fn deactivate(
             }
             let page = DeactivatePage {
                 chrome: chrome(&ctx),
-                waiver: waiver_row(w),
+                waiver: waiver_row(w, ctx.locale),
                 error: Some(web::sentence(&message)),
             };
             Ok((StatusCode::CONFLICT, web::render(&page)).into_response())
