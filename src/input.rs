@@ -203,18 +203,26 @@ pub fn membership_number(field: &str, value: Option<String>) -> AppResult<Option
     }
 }
 
-/// A date (`YYYY-MM-DD`, or `MM/DD/YYYY` as US spreadsheets write it), not in the future and
-/// not before 1900.
+/// A date (`YYYY-MM-DD`, or with slashes in the department's order, as its spreadsheets write
+/// it), not in the future and not before 1900.
 pub fn past_date(
     field: &str,
     value: Option<String>,
     today: NaiveDate,
+    locale: crate::time::Locale,
 ) -> AppResult<Option<NaiveDate>> {
     match value.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => {
-            let date = crate::time::parse_day(v).ok_or_else(|| {
-                AppError::field(field, "must be a date like 2019-04-01 (or 04/01/2019)")
+            let date = locale.parse_day(v).ok_or_else(|| {
+                let example = NaiveDate::from_ymd_opt(2019, 4, 1).expect("valid date");
+                AppError::field(
+                    field,
+                    format!(
+                        "must be a date like {} (or 2019-04-01)",
+                        locale.day(example)
+                    ),
+                )
             })?;
             if date > today {
                 return Err(AppError::field(field, "must not be in the future"));
@@ -246,8 +254,24 @@ mod tests {
         );
         assert!(phone("p", Some("call me".into())).is_err());
         let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
-        assert!(past_date("d", Some("2027-01-01".into()), today).is_err());
-        assert!(past_date("d", Some("2020-02-30".into()), today).is_err());
+        let us = crate::time::Locale::default();
+        assert!(past_date("d", Some("2027-01-01".into()), today, us).is_err());
+        assert!(past_date("d", Some("2020-02-30".into()), today, us).is_err());
+        let june = NaiveDate::from_ymd_opt(2025, 6, 1);
+        assert_eq!(
+            past_date("d", Some("06/01/2025".into()), today, us).unwrap(),
+            june
+        );
+        let day_first = crate::time::Locale {
+            date: crate::time::DateStyle::DayFirst,
+            ..us
+        };
+        assert_eq!(
+            past_date("d", Some("01/06/2025".into()), today, day_first).unwrap(),
+            june
+        );
+        let err = past_date("d", Some("31/31/2025".into()), today, day_first).unwrap_err();
+        assert!(format!("{err:?}").contains("01/04/2019"), "{err:?}");
         assert!(required_text("n", "  ", 10).is_err());
         assert!(required_text("n", "O'Brien <b>", 20).is_ok());
         assert!(required_text("n", "a\u{0}b", 20).is_err());

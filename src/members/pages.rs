@@ -1213,6 +1213,9 @@ struct ImportPage {
     chrome: Chrome,
     csv: String,
     columns: String,
+    /// June 1, 2025 as the department writes dates (the import reads them that way too).
+    date_example: String,
+
     csv_error: Option<String>,
     report: Option<Summary>,
     errors: Vec<crate::csv::RowError>,
@@ -1238,6 +1241,9 @@ impl ImportPage {
             chrome: Chrome::for_viewer(ctx, "/members"),
             csv,
             columns: service::CSV_COLUMNS.join(", "),
+            date_example: ctx
+                .locale
+                .day(chrono::NaiveDate::from_ymd_opt(2025, 6, 1).expect("valid date")),
             csv_error: None,
             report: None,
             errors: Vec::new(),

@@ -371,6 +371,15 @@ pub struct ValidMember {
 
 impl NewMember {
     pub fn validate(self, today: NaiveDate) -> Result<ValidMember, Vec<FieldError>> {
+        self.validate_in(today, crate::time::Locale::default())
+    }
+
+    /// `validate`, reading dates in the department's order (`locale`).
+    pub fn validate_in(
+        self,
+        today: NaiveDate,
+        locale: crate::time::Locale,
+    ) -> Result<ValidMember, Vec<FieldError>> {
         let mut c = Checks::default();
         let username = c.take(input::username("username", &self.username));
         let email = c.take(input::email("email", &self.email));
@@ -383,7 +392,7 @@ impl NewMember {
         let rank = c.take(input::optional_text("rank", self.rank, 64));
         let station = c.take(input::optional_text("station", self.station, 100));
         let phone = c.take(input::phone("phone", self.phone));
-        let hire_date = c.take(input::past_date("hire_date", self.hire_date, today));
+        let hire_date = c.take(input::past_date("hire_date", self.hire_date, today, locale));
         let status = match self.status.as_deref().map(str::trim) {
             None | Some("") => Some("active".to_string()),
             Some(s @ ("active" | "probationary")) => Some(s.to_string()),
@@ -512,7 +521,7 @@ pub async fn create(
 ) -> AppResult<Member> {
     ctx.require(MEMBERS_MANAGE)?;
     let valid = input
-        .validate(crate::time::today(&ctx.timezone))
+        .validate_in(crate::time::today(&ctx.timezone), ctx.locale)
         .map_err(AppError::Validation)?;
     let hash = match &valid.temporary_password {
         Some(p) => Some(hasher.hash(p.as_str().to_string()).await?),
@@ -650,7 +659,8 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, patch: MemberPatch) ->
     );
     c.apply(
         &mut after.hire_date,
-        p.hire_date.map(|v| input::past_date("hire_date", v, today)),
+        p.hire_date
+            .map(|v| input::past_date("hire_date", v, today, ctx.locale)),
     );
     c.apply(
         &mut after.email,
@@ -985,7 +995,7 @@ pub async fn import_csv(
             emergency_contact_relationship: get("emergency_contact_relationship"),
             temporary_password: None,
         };
-        match input.validate(today) {
+        match input.validate_in(today, ctx.locale) {
             Err(field_errors) => errors.extend(field_errors.into_iter().map(|e| RowError {
                 line,
                 field: e.field,

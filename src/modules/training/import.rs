@@ -220,12 +220,15 @@ pub async fn import(
             None => None,
         };
         let date = |field: &str, errs: &mut Vec<(String, String)>| {
-            cell(field).and_then(|v| match crate::time::parse_day(&v) {
+            cell(field).and_then(|v| match ctx.locale.parse_day(&v) {
                 Some(d) => Some(d),
                 None => {
                     errs.push((
                         field.into(),
-                        format!("\"{v}\" is not a date (YYYY-MM-DD or MM/DD/YYYY)"),
+                        format!(
+                            "\"{v}\" is not a date (YYYY-MM-DD or {})",
+                            ctx.locale.date_hint()
+                        ),
                     ));
                     None
                 }
