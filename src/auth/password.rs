@@ -1,11 +1,14 @@
-//! Password hashing (argon2id, m=19456 KiB, t=2, p=1) and the password policy. Each hash holds
-//! 19 MiB, so a semaphore caps how many run at once on a Pi.
+//! Password hashing (argon2id, m=19456 KiB, t=2, p=1) and the password policy. Each hash needs
+//! 19 MiB: a fixed set of workers (two on a Pi) each keep theirs, so memory stays bounded
+//! however many members sign in at once.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use argon2::password_hash::{
+    self, Output, ParamsString, PasswordHash, PasswordVerifier, SaltString,
+};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::error::{AppError, AppResult};
 
@@ -59,47 +62,170 @@ const BLOCKLIST: &[&str] = &[
     "password1!password1!",
 ];
 
+/// Hashes and verifies passwords on a fixed set of long-lived worker threads, each with its own
+/// argon2 memory (19 MiB) allocated at its first job and reused for every job after. Memory
+/// under any number of sign-ins is therefore the workers' blocks and no more: a fresh blocking
+/// thread per hash left its allocator arena holding 19 MiB after each one (hundreds of MiB
+/// after a room full of members signed in at once). A semaphore with one permit per worker
+/// keeps the queue as short as the workers are many; callers wait asynchronously.
 #[derive(Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
+    jobs: Arc<Mutex<mpsc::Sender<Job>>>,
     /// A real hash of a random value, verified against when no account matched, so that a
     /// wrong username takes as long as a wrong password.
     dummy_hash: Arc<String>,
 }
 
+/// One piece of work for a hashing worker, with where to send the answer.
+enum Job {
+    Hash {
+        password: String,
+        reply: oneshot::Sender<anyhow::Result<String>>,
+    },
+    Verify {
+        password: String,
+        hash: String,
+        reply: oneshot::Sender<bool>,
+    },
+}
+
+fn params() -> Params {
+    Params::new(19_456, 2, 1, None).expect("argon2 parameters are valid")
+}
+
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(19_456, 2, 1, None).expect("argon2 parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
 }
 
-fn hash_blocking(password: &str) -> anyhow::Result<String> {
+/// A new argon2id hash of `password` in PHC form, computed in `memory`.
+fn hash_in(memory: &mut [Block], password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let hasher = argon2();
+    let output = Output::init_with(Params::DEFAULT_OUTPUT_LEN, |out| {
+        hasher
+            .hash_password_into_with_memory(password.as_bytes(), raw_salt, out, &mut *memory)
+            .map_err(password_hash::Error::from)
+    })
+    .map_err(|e| anyhow::anyhow!("hashing password: {e}"))?;
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params())
+            .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
 }
 
-fn verify_blocking(password: &str, hash: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => argon2()
+/// Whether `password` is the one `hash` (PHC form) was made from, computed in `memory` when
+/// the hash's parameters fit in it (every hash Logbook makes), else with memory of its own.
+fn verify_in(memory: &mut [Block], password: &str, hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let blocks = params.block_count();
+    if blocks > memory.len() {
+        return argon2()
             .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
+            .is_ok();
+    }
+    let mut salt_bytes = [0u8; 64];
+    let Ok(raw_salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let hasher = Argon2::new(algorithm, version, params);
+    let computed = Output::init_with(expected.len(), |out| {
+        hasher
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                raw_salt,
+                out,
+                &mut memory[..blocks],
+            )
+            .map_err(password_hash::Error::from)
+    });
+    // `Output`'s equality is constant-time.
+    computed.is_ok_and(|c| c == expected)
+}
+
+/// A worker: takes jobs until the `Hasher` is gone, on memory allocated once.
+fn work(jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    let mut memory: Vec<Block> = Vec::new();
+    loop {
+        let job = {
+            let rx = jobs.lock().unwrap_or_else(|p| p.into_inner());
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        if memory.is_empty() {
+            memory = vec![Block::default(); params().block_count()];
+        }
+        match job {
+            Job::Hash { password, reply } => {
+                let _ = reply.send(hash_in(&mut memory, &password));
+            }
+            Job::Verify {
+                password,
+                hash,
+                reply,
+            } => {
+                let _ = reply.send(verify_in(&mut memory, &password, &hash));
+            }
+        }
     }
 }
 
 impl Hasher {
-    pub fn new(max_concurrent: usize) -> anyhow::Result<Self> {
+    /// `workers` threads (at least one), each hashing one password at a time.
+    pub fn new(workers: usize) -> anyhow::Result<Self> {
+        let workers = workers.max(1);
+        let (tx, rx) = mpsc::channel();
+        let rx = Arc::new(Mutex::new(rx));
+        for n in 0..workers {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("logbook-hash-{n}"))
+                .spawn(move || work(rx))?;
+        }
+        let mut memory = vec![Block::default(); params().block_count()];
+        let dummy = hash_in(&mut memory, "not a real password, only for timing")?;
         Ok(Hasher {
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            dummy_hash: Arc::new(hash_blocking("not a real password, only for timing")?),
+            permits: Arc::new(Semaphore::new(workers)),
+            jobs: Arc::new(Mutex::new(tx)),
+            dummy_hash: Arc::new(dummy),
         })
     }
 
     pub async fn hash(&self, password: String) -> AppResult<String> {
+        let (reply, answer) = oneshot::channel();
+        // The permit is held until the answer comes: at most one job per worker is queued.
         let _permit = self.permits.acquire().await.map_err(anyhow::Error::new)?;
-        tokio::task::spawn_blocking(move || hash_blocking(&password))
+        self.send(Job::Hash { password, reply })?;
+        answer
             .await
             .map_err(anyhow::Error::new)?
             .map_err(AppError::Internal)
@@ -107,15 +233,27 @@ impl Hasher {
 
     /// Verifies against `hash`, or against the dummy hash when there is none (same cost).
     pub async fn verify(&self, password: String, hash: Option<String>) -> AppResult<bool> {
-        let _permit = self.permits.acquire().await.map_err(anyhow::Error::new)?;
         let (hash, real) = match hash {
             Some(h) => (h, true),
             None => (self.dummy_hash.as_ref().clone(), false),
         };
-        let ok = tokio::task::spawn_blocking(move || verify_blocking(&password, &hash))
-            .await
-            .map_err(anyhow::Error::new)?;
+        let (reply, answer) = oneshot::channel();
+        let _permit = self.permits.acquire().await.map_err(anyhow::Error::new)?;
+        self.send(Job::Verify {
+            password,
+            hash,
+            reply,
+        })?;
+        let ok = answer.await.map_err(anyhow::Error::new)?;
         Ok(ok && real)
+    }
+
+    fn send(&self, job: Job) -> AppResult<()> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(job)
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("the password workers have stopped")))
     }
 }
 
@@ -174,10 +312,71 @@ mod tests {
     }
 
     #[test]
-    fn hash_and_verify() {
-        let h = hash_blocking("correct horse battery").unwrap();
-        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify_blocking("correct horse battery", &h));
-        assert!(!verify_blocking("wrong horse battery", &h));
+    fn hash_and_verify_in_reused_memory_agree_with_the_argon2_crate() {
+        let mut memory = vec![Block::default(); params().block_count()];
+        let h = hash_in(&mut memory, "correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        // The same memory, dirty from the run before, for the next ones.
+        assert!(verify_in(&mut memory, "correct horse battery", &h));
+        assert!(!verify_in(&mut memory, "wrong horse battery", &h));
+        // The crate's own verifier reads our hash, and we read the crate's.
+        let parsed = PasswordHash::new(&h).unwrap();
+        assert!(
+            argon2()
+                .verify_password(b"correct horse battery", &parsed)
+                .is_ok()
+        );
+        use argon2::password_hash::PasswordHasher;
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let theirs = argon2()
+            .hash_password(b"ladder truck", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_in(&mut memory, "ladder truck", &theirs));
+        assert!(!verify_in(&mut memory, "ladder truck!", &theirs));
+        // Other parameters (a hash from elsewhere, cheaper or dearer) are verified too.
+        for (m, t) in [(8_192, 1), (32_768, 2)] {
+            let other = Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(m, t, 1, None).unwrap(),
+            );
+            let theirs = other
+                .hash_password(b"pump panel", &salt)
+                .unwrap()
+                .to_string();
+            assert!(verify_in(&mut memory, "pump panel", &theirs), "m={m}");
+            assert!(!verify_in(&mut memory, "pump panel.", &theirs), "m={m}");
+        }
+        assert!(!verify_in(&mut memory, "x", "not a hash"));
+        assert!(!verify_in(
+            &mut memory,
+            "x",
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA"
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_workers_answer_many_callers_at_once() {
+        let hasher = Hasher::new(2).unwrap();
+        let hash = hasher.hash("correct horse battery".into()).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let (hasher, hash) = (hasher.clone(), hash.clone());
+            tasks.push(tokio::spawn(async move {
+                let password = if i % 2 == 0 {
+                    "correct horse battery"
+                } else {
+                    "wrong horse battery"
+                };
+                (i, hasher.verify(password.into(), Some(hash)).await.unwrap())
+            }));
+        }
+        for task in tasks {
+            let (i, ok) = task.await.unwrap();
+            assert_eq!(ok, i % 2 == 0, "caller {i}");
+        }
+        // No account: the dummy hash is checked, and the answer is always no.
+        assert!(!hasher.verify("anything".into(), None).await.unwrap());
     }
 }
