@@ -311,3 +311,22 @@ pub fn options(pairs: &[(&str, &str)], current: &str, blank: Option<&str>) -> Ve
     }));
     out
 }
+
+/// Errors beside the fields of a form, for the `training/fields.html` macros: looked up by a
+/// field's name.
+#[derive(Debug, Default)]
+pub struct FieldErrors(std::collections::HashMap<String, String>);
+
+impl FieldErrors {
+    pub fn new(errors: &[FieldError], labels: &[(&str, &'static str)]) -> Self {
+        FieldErrors(beside(errors, labels))
+    }
+
+    pub fn contains_key(&self, field: &str) -> bool {
+        self.0.contains_key(field)
+    }
+
+    pub fn get(&self, field: &str) -> Option<&String> {
+        self.0.get(field)
+    }
+}

@@ -164,6 +164,10 @@ const BODIES: &[(&str, &str)] = &[
         r#"{"name": "Another phase"}"#,
     ),
     (
+        "POST /api/v1/training/records/{id}/correct",
+        r#"{"hours": 3, "reason": "The sheet says 3"}"#,
+    ),
+    (
         "POST /api/v1/training/records/{id}/void",
         r#"{"reason": "Entered twice"}"#,
     ),

@@ -158,6 +158,74 @@ async fn a_crew_is_recorded_from_the_form_and_mistakes_are_shown_beside_the_fiel
     );
     assert!(html.contains("Hose advancement"), "{html}");
 
+    // Correcting: the form holds the record's values; a reason is required; saved, the list
+    // says so and the record has the new hours.
+    let two_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM training_records WHERE user_id = ?")
+            .bind(two.id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(
+        html.contains(&format!(r#"href="/training/records/{two_id}/correct""#)),
+        "{html}"
+    );
+    let (status, _, html) = app
+        .page_get(&format!("/training/records/{two_id}/correct"), &cookies)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"value="2026-01-05""#), "{html}");
+    assert!(html.contains(r#"value="2.5""#), "{html}");
+    let correction = |reason: &'static str| {
+        vec![
+            ("completion_date", "2026-01-05"),
+            ("hours", "3"),
+            ("expiration_date", ""),
+            ("certification_number", ""),
+            ("reason", reason),
+        ]
+    };
+    let (status, _, html) = app
+        .page_post(
+            &format!("/training/records/{two_id}/correct"),
+            &cookies,
+            &correction(""),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(r#"id="reason-error">Reason is required."#),
+        "{html}"
+    );
+    let (status, location, _) = app
+        .page_post(
+            &format!("/training/records/{two_id}/correct"),
+            &cookies,
+            &correction("The drill ran three hours"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/training/records?done=corrected");
+    let hours: String = sqlx::query_scalar(
+        "SELECT CAST(hours_completed AS CHAR) FROM training_records WHERE id = ?",
+    )
+    .bind(two_id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(hours, "3.00");
+    let (_, _, html) = app.page_get(&location, &cookies).await;
+    assert!(html.contains("The record was corrected."), "{html}");
+    let plain = app.member(&app.a, "plain-reader", &[]).await;
+    let (status, _, _) = app
+        .page_post(
+            &format!("/training/records/{two_id}/correct"),
+            &access_cookie(&plain),
+            &correction("Not mine to fix"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
     // Voiding asks first and needs a reason.
     let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM training_records WHERE user_id = ?")
         .bind(one.id)

@@ -1819,3 +1819,118 @@ async fn past_records_are_imported_from_csv_after_a_dry_run() {
     assert_eq!(page["items"][0]["hours_completed"], 2.5);
     assert_eq!(page["items"][0]["completion_date"], "2019-05-05");
 }
+
+#[tokio::test]
+async fn an_officer_corrects_a_record_with_a_reason_and_the_log_keeps_both_values() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let member = app.member(&app.a, "corrected", &[]).await;
+    let (status, made) = app
+        .post(
+            &admin,
+            "/api/v1/training/records",
+            json!({"user_ids": [member.id], "course_name": "CPR", "completion_date": "2025-03-01",
+                   "hours": 4, "expiration_date": "2027-03-01"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let id = made[0]["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/training/records/{id}/correct");
+
+    // Bad input: nothing changes.
+    let snapshot = app.snapshot(&app.a).await;
+    for (body, fields) in [
+        (json!({"hours": 3}), &["reason"][..]),
+        (json!({"hours": 3, "reason": "  "}), &["reason"]),
+        (
+            json!({"completion_date": "2999-01-01", "reason": "typo"}),
+            &["completion_date", "expiration_date"],
+        ),
+        (json!({"hours": -1, "reason": "typo"}), &["hours"]),
+        (
+            json!({"expiration_date": "2020-01-01", "reason": "typo"}),
+            &["expiration_date"],
+        ),
+        (
+            json!({"hours": 4, "reason": "the same"}),
+            &["completion_date"],
+        ),
+    ] {
+        let (status, problem) = app.post(&admin, &path, body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {problem}"
+        );
+        assert_eq!(error_fields(&problem), fields, "{body}: {problem}");
+    }
+    assert_eq!(snapshot, app.snapshot(&app.a).await);
+
+    // Who may: not the member, not another department's officer.
+    let (status, _) = app
+        .post(&member.token, &path, json!({"hours": 3, "reason": "mine"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .post(
+            &app.b.admin.token,
+            &path,
+            json!({"hours": 3, "reason": "theirs"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Two officers correct at once: both land, one after the other, each audited.
+    let (one, two) = tokio::join!(
+        app.post(
+            &admin,
+            &path,
+            json!({"hours": 3.5, "reason": "the sign-in sheet says 3.5"})
+        ),
+        app.post(
+            &admin,
+            &path,
+            json!({"certification_number": "AHA-1042", "reason": "card number added"})
+        )
+    );
+    assert_eq!(
+        (one.0, two.0),
+        (StatusCode::OK, StatusCode::OK),
+        "{one:?} {two:?}"
+    );
+    let (_, after) = app
+        .get(&admin, &format!("/api/v1/training/records/{id}"))
+        .await;
+    assert_eq!(after["hours_completed"], 3.5, "{after}");
+    assert_eq!(after["certification_number"], "AHA-1042");
+    assert_eq!(after["completion_date"], "2025-03-01");
+    assert_eq!(after["status"], "completed");
+    assert_eq!(
+        app.audit_actions(&app.a, "training.record_corrected").await,
+        2
+    );
+    let changes: String = sqlx::query_scalar(
+        "SELECT changes FROM audit_logs WHERE action = 'training.record_corrected'
+          AND organization_id = ? AND changes LIKE '%3.5%'",
+    )
+    .bind(app.a.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert!(changes.contains("the sign-in sheet says 3.5"), "{changes}");
+    assert!(changes.contains("\"from\""), "both values: {changes}");
+
+    // A void record is not corrected.
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/training/records/{id}/void"),
+            json!({"reason": "wrong member"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .post(&admin, &path, json!({"hours": 2, "reason": "too late"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}

@@ -279,7 +279,9 @@ async function withPage(name, body, { expect = [], allow = [], downloads = [], c
   page.on('response', (res) => {
     if (res.status() < 400) return;
     const path = new URL(res.url()).pathname;
-    const hit = expected.find((e) => e.status === res.status() && e.path === path);
+    // An expected path is a string, or a pattern for one with an id in it.
+    const hit = expected.find((e) => e.status === res.status()
+      && (e.path instanceof RegExp ? e.path.test(path) : e.path === path));
     if (hit) hit.seen = true;
     else if (allow.some(([status, p]) => status === res.status() && p === path)) return;
     else problems.push(`unexpected ${res.status()} for ${res.request().method()} ${path}`);
@@ -1480,7 +1482,19 @@ test('training: a crew is recorded, a member submits outside training, an office
     await page.getByText('The training was recorded for 2 members.').waitFor();
     assert.match(await page.locator('tbody').innerText(), /Hose drill at the tower/);
     await checkA11y(page, 'training records');
-  }, { expect: [[422, '/training/record']] });
+    // A record is corrected: the reason is required, then the list says it was corrected.
+    await page.getByRole('link', { name: /^Correct/ }).first().click();
+    await page.getByRole('heading', { level: 1, name: 'Correct this record' }).waitFor();
+    await checkA11y(page, 'correct a training record');
+    await page.getByLabel('Certificate number (optional)').fill('TWR-2026-01');
+    await page.getByRole('button', { name: 'Save the correction' }).click();
+    await page.locator('#reason-error').waitFor();
+    await checkA11y(page, 'correct a training record (no reason)');
+    await page.getByLabel('Reason').fill('The tower drill had a certificate number');
+    await page.getByRole('button', { name: 'Save the correction' }).click();
+    await page.getByText('The record was corrected.').waitFor();
+    await page.screenshot({ path: join(artifacts, 'training-record-corrected.png'), fullPage: true });
+  }, { expect: [[422, '/training/record'], [422, /^\/training\/records\/[0-9a-f-]+\/correct$/]] });
 
   // A member submits training from elsewhere.
   await withPage('training-submit', async (page) => {

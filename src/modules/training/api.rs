@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/training/records/{id}", get(record))
         .route("/api/v1/training/records/{id}/void", post(void_record))
+        .route("/api/v1/training/records/{id}/correct", post(correct_record))
         .route(
             "/api/v1/training/requirements",
             get(requirements).post(create_requirement),
@@ -126,6 +127,24 @@ pub async fn record(
 ) -> AppResult<Json<TrainingRecord>> {
     let mut conn = state.db.acquire().await?;
     Ok(Json(service::get_record(&ctx, &mut conn, id).await?))
+}
+
+/// Corrects a record's date, hours, expiry or certificate number, with a reason (audited).
+#[utoipa::path(post, path = "/api/v1/training/records/{id}/correct", tag = "training",
+    params(("id" = Uuid, Path)), request_body = service::RecordCorrection,
+    responses((status = 200, body = TrainingRecord), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn correct_record(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<service::RecordCorrection>,
+) -> AppResult<Json<TrainingRecord>> {
+    let mut tx = state.db.begin().await?;
+    let r = service::correct_record(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(r))
 }
 
 /// Voids a record: it stays, marked cancelled, and counts for nothing.

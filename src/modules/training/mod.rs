@@ -55,6 +55,7 @@ pub static FEATURE: Feature = Feature {
     api::create_records,
     api::record,
     api::void_record,
+    api::correct_record,
     api::requirements,
     api::create_requirement,
     api::update_requirement,

@@ -3,7 +3,6 @@
 //! enrollment's progress with the officer's decisions on items and phase sign-offs, and
 //! withdrawing after asking. Plain forms, post-redirect-get; the rules live in `service`.
 
-use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
@@ -30,7 +29,7 @@ use crate::web::DoneQuery;
 use crate::web::PathId;
 use crate::web::PathIds;
 use crate::web::{self, Chrome, PageResult, Viewer};
-use crate::web::{beside, finish_form, parse_date, parse_optional_id};
+use crate::web::{finish_form, parse_date, parse_optional_id};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -55,22 +54,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Messages beside fields, for `training/fields.html` (whose macros name fields by `&str`).
-#[derive(Debug, Default)]
-pub(super) struct Errors(HashMap<String, String>);
-
-impl Errors {
-    pub fn new(errors: &[FieldError], labels: &[(&str, &'static str)]) -> Self {
-        Errors(beside(errors, labels))
-    }
-
-    pub fn contains_key(&self, field: &str) -> bool {
-        self.0.contains_key(field)
-    }
-
-    pub fn get(&self, field: &str) -> Option<&String> {
-        self.0.get(field)
-    }
-}
+pub(super) type Errors = crate::web::FieldErrors;
 
 pub(super) type Options = Vec<(String, String)>;
 

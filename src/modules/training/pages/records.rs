@@ -25,6 +25,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/training/records", get(records))
         .route("/training/records/{id}/void", get(void_confirm).post(void))
+        .route(
+            "/training/records/{id}/correct",
+            get(correct_form).post(correct),
+        )
 }
 
 #[derive(Template)]
@@ -125,6 +129,10 @@ async fn records(
         Some("voided") => {
             Some("The record was voided. It stays listed, and counts for nothing.".into())
         }
+        Some("corrected") => Some(
+            "The record was corrected. The audit log keeps the values before and the reason."
+                .into(),
+        ),
         _ => None,
     };
     let status = if error.is_some() {
@@ -215,6 +223,118 @@ async fn void(
             Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
         }
         // Voided already (a second click): the list shows it.
+        Err(AppError::Conflict(_)) => Ok(Redirect::to("/training/records").into_response()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Correcting a record
+
+#[derive(Template)]
+#[template(path = "training/correct.html")]
+struct CorrectPage {
+    chrome: Chrome,
+    record: RecordRow,
+    form: CorrectForm,
+    errors: web::FieldErrors,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CorrectForm {
+    #[serde(default)]
+    completion_date: String,
+    #[serde(default)]
+    hours: String,
+    #[serde(default)]
+    expiration_date: String,
+    #[serde(default)]
+    certification_number: String,
+    #[serde(default)]
+    reason: String,
+}
+
+const CORRECT_LABELS: &[(&str, &str)] = &[
+    ("completion_date", "Date"),
+    ("hours", "Hours"),
+    ("expiration_date", "Expires"),
+    ("certification_number", "Certificate number"),
+    ("reason", "Reason"),
+];
+
+async fn correct_form(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let mut conn = state.db.acquire().await?;
+    let r = service::get_record(&ctx, &mut conn, id).await?;
+    if r.status == service::RecordStatus::Cancelled {
+        return Ok(Redirect::to("/training/records").into_response());
+    }
+    let form = CorrectForm {
+        completion_date: r.completion_date.to_string(),
+        hours: super::super::compliance::show(r.hours_completed),
+        expiration_date: r.expiration_date.map(|d| d.to_string()).unwrap_or_default(),
+        certification_number: r.certification_number.clone().unwrap_or_default(),
+        reason: String::new(),
+    };
+    Ok(web::render(&CorrectPage {
+        chrome: chrome(&ctx),
+        record: record_row(r, ctx.locale),
+        form,
+        errors: Default::default(),
+    }))
+}
+
+async fn correct(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+    Form(form): Form<CorrectForm>,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let mut errors = Vec::new();
+    let date = web::parse_date("completion_date", &form.completion_date, &mut errors);
+    let hours = web::parse_hours("hours", &form.hours, &mut errors);
+    let expires = web::parse_optional_date("expiration_date", &form.expiration_date, &mut errors);
+    let mut tx = state.db.begin().await?;
+    let saved = if errors.is_empty() {
+        service::correct_record(
+            &ctx,
+            &mut tx,
+            id,
+            service::RecordCorrection {
+                completion_date: date,
+                hours,
+                expiration_date: expires,
+                certification_number: Some(form.certification_number.clone()),
+                reason: form.reason.clone(),
+            },
+        )
+        .await
+    } else {
+        Err(AppError::Validation(errors))
+    };
+    match saved {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(Redirect::to("/training/records?done=corrected").into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            tx.rollback().await?;
+            let mut conn = state.db.acquire().await?;
+            let r = service::get_record(&ctx, &mut conn, id).await?;
+            let page = CorrectPage {
+                chrome: chrome(&ctx),
+                record: record_row(r, ctx.locale),
+                form,
+                errors: web::FieldErrors::new(&errors, CORRECT_LABELS),
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
+        }
+        // Voided meanwhile: the list shows it.
         Err(AppError::Conflict(_)) => Ok(Redirect::to("/training/records").into_response()),
         Err(other) => Err(other.into()),
     }

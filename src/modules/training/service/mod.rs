@@ -21,7 +21,8 @@ pub use compliance::{
 pub use courses::{Category, Course, categories, courses, create_course, update_course};
 pub(super) use records::{NewRecord, insert_record};
 pub use records::{
-    Expiring, RecordQuery, RecordStatus, TrainingRecord, VoidRecord, create_records, expiring, get_record, list_records, void_record,
+    Expiring, RecordCorrection, RecordQuery, RecordStatus, TrainingRecord, VoidRecord, correct_record,
+    create_records, expiring, get_record, list_records, void_record,
 };
 pub use requirements::{
     Requirement, audience_choices, create_requirement, requirements, update_requirement,

@@ -434,6 +434,123 @@ pub async fn void_record(
     record_row(tx, ctx.org_id, id).await
 }
 
+/// A correction of a recorded completion: the new values (a field left out keeps its value;
+/// an empty certification number clears it) and why, which is required. Voiding stays for a
+/// record that should not exist at all.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordCorrection {
+    pub completion_date: Option<NaiveDate>,
+    #[schema(value_type = Option<f64>)]
+    pub hours: Option<Decimal>,
+    pub expiration_date: Option<NaiveDate>,
+    #[schema(max_length = 64)]
+    pub certification_number: Option<String>,
+    /// Why it is corrected (kept in the audit log); required.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reason: String,
+}
+
+/// Corrects a record in place: its date, hours, expiry or certificate number, with the reason
+/// and the values before and after in the audit log. The row is locked, so two officers
+/// correcting at once apply one after the other; a void record cannot be corrected.
+pub async fn correct_record(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    input: RecordCorrection,
+) -> AppResult<TrainingRecord> {
+    ctx.require(TRAINING_MANAGE)?;
+    sqlx::query("SELECT id FROM training_records WHERE organization_id = ? AND id = ? FOR UPDATE")
+        .bind(ctx.org_id)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let before = record_row(tx, ctx.org_id, id).await?;
+    if before.status == RecordStatus::Cancelled {
+        return Err(AppError::Conflict(
+            "the record is void and cannot be corrected".into(),
+        ));
+    }
+    let today = today_for(ctx);
+    let mut c = crate::input::Checks::default();
+    let reason = c.take(crate::input::required_text("reason", &input.reason, 500));
+    let date = input.completion_date.unwrap_or(before.completion_date);
+    if date > today {
+        c.push(
+            "completion_date",
+            format!("must not be in the future (today is {})", ctx.locale.day(today)),
+        );
+    }
+    let hours = match input.hours {
+        Some(h) => c
+            .take(crate::modules::training::rules::hours("hours", h, 1000))
+            .unwrap_or(before.hours_completed),
+        None => before.hours_completed,
+    };
+    let expires = input.expiration_date.or(before.expiration_date);
+    if let Some(e) = expires
+        && e < date
+    {
+        c.push("expiration_date", "must not be before the completion date");
+    }
+    let certificate = match input.certification_number {
+        Some(n) => c
+            .take(crate::input::optional_text("certification_number", Some(n), 64))
+            .flatten(),
+        None => before.certification_number.clone(),
+    };
+    let changes = audit::chain::diff(
+        &serde_json::json!({
+            "completion_date": before.completion_date, "hours": before.hours_completed,
+            "expiration_date": before.expiration_date,
+            "certification_number": before.certification_number,
+        }),
+        &serde_json::json!({
+            "completion_date": date, "hours": hours, "expiration_date": expires,
+            "certification_number": certificate,
+        }),
+    );
+    if c.is_empty() && changes.as_object().is_some_and(|m| m.is_empty()) {
+        c.push(
+            "completion_date",
+            "the correction changes nothing; give the right date, hours, expiry or number",
+        );
+    }
+    c.finish()?;
+    sqlx::query(
+        "UPDATE training_records SET completion_date = ?, hours_completed = ?,
+                expiration_date = ?, certification_number = ?, updated_at = ?
+          WHERE organization_id = ? AND id = ?",
+    )
+    .bind(date)
+    .bind(hours)
+    .bind(expires)
+    .bind(&certificate)
+    .bind(db::now())
+    .bind(ctx.org_id)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    let mut entry = changes;
+    if let Some(map) = entry.as_object_mut() {
+        map.insert("member".into(), serde_json::json!(before.user_id));
+        map.insert("course_name".into(), serde_json::json!(before.course_name));
+        map.insert("reason".into(), serde_json::json!(reason));
+    }
+    audit::record(
+        tx,
+        &ctx.actor(),
+        Entry::new("training.record_corrected", "training_record", id).changes(entry),
+    )
+    .await?;
+    // Whatever counted the record (a program's credit, compliance) sees the new values.
+    crate::module::tell(ctx, tx, super::super::RECORDS_CHANGED, before.user_id).await?;
+    record_row(tx, ctx.org_id, id).await
+}
+
 /// A certification that runs out: the record, its member and its date.
 #[derive(Debug, sqlx::FromRow)]
 pub struct Expiring {
