@@ -588,6 +588,14 @@ async fn compliance_is_explained_per_requirement_and_the_matrix_follows_it() {
         .map(|c| &c["figures"])
         .collect();
     assert_eq!(figures, [&json!("8 / 24 h"), &Value::Null, &Value::Null]);
+    // Half the year gone, a third of the hours done: behind pace (a certification has none).
+    let pace: Vec<&Value> = ff_row["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["pace"])
+        .collect();
+    assert_eq!(pace, [&json!("behind"), &Value::Null, &Value::Null]);
     let (_, yellow) = app
         .get(
             &admin,

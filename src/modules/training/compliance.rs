@@ -39,6 +39,28 @@ pub fn show(h: Hours) -> String {
 }
 
 impl RequirementResult {
+    /// Whether the member keeps up with the time of year, for a requirement of hours, shifts or
+    /// calls over a period that is not met yet: done so far against the share of the period
+    /// gone by `as_of` (its first day counted). `behind` or `on_pace`; none when it does not
+    /// apply (met, a certification, courses, a one-time requirement).
+    pub fn pace(&self, as_of: NaiveDate) -> Option<&'static str> {
+        if self.outcome.is_met() || !matches!(self.kind, Kind::Hours | Kind::Shifts | Kind::Calls) {
+            return None;
+        }
+        let (start, end) = (self.period_start?, self.period_end?);
+        let total = (end - start).num_days() + 1;
+        let gone = ((as_of.min(end) - start).num_days() + 1).clamp(0, total);
+        if total <= 0 {
+            return None;
+        }
+        let expected = self.adjusted_required * Hours::from(gone) / Hours::from(total);
+        Some(if self.done < expected {
+            "behind"
+        } else {
+            "on_pace"
+        })
+    }
+
     /// What was done against what is asked, in figures: "19 / 24 h", "2 / 3 courses" (none for
     /// a certification, which is held or not).
     pub fn figures(&self) -> Option<String> {

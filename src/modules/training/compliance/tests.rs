@@ -614,3 +614,42 @@ fn expiry_from_the_course_clamps_to_the_months_end() {
     );
     assert_eq!(expiry_from_course(d("2026-05-10"), None), None);
 }
+
+#[test]
+fn pace_compares_what_is_done_with_the_share_of_the_period_gone() {
+    let result = |done: &str, outcome: Outcome, kind: Kind| RequirementResult {
+        requirement_id: id(1),
+        name: "Annual hours".into(),
+        kind,
+        period_start: Some(d("2026-01-01")),
+        period_end: Some(d("2026-12-31")),
+        required: h("24"),
+        adjusted_required: h("24"),
+        done: h(done),
+        unit: "hours",
+        months_in_period: 12,
+        months_waived: 0,
+        waived_by: vec![],
+        counted_records: vec![],
+        expires_on: None,
+        missing_courses: vec![],
+        outcome,
+        percent: 0.0,
+        explanation: String::new(),
+    };
+    // July 2: 183 of 365 days gone, so about 12 of 24 hours expected.
+    let mid = d("2026-07-02");
+    assert_eq!(result("6", Outcome::InProgress, Kind::Hours).pace(mid), Some("behind"));
+    assert_eq!(result("12.1", Outcome::InProgress, Kind::Hours).pace(mid), Some("on_pace"));
+    assert_eq!(result("0", Outcome::NotStarted, Kind::Hours).pace(d("2026-01-01")), Some("behind"));
+    // The first day counts: nothing done on January 1 is already a little behind, and on
+    // the last day anything short is behind.
+    assert_eq!(result("23.9", Outcome::InProgress, Kind::Hours).pace(d("2026-12-31")), Some("behind"));
+    // Met, or a kind without a pace: none.
+    assert_eq!(result("24", Outcome::Met, Kind::Hours).pace(mid), None);
+    assert_eq!(result("0", Outcome::NotStarted, Kind::Courses).pace(mid), None);
+    assert_eq!(result("0", Outcome::NotStarted, Kind::Certification).pace(mid), None);
+    let mut one_time = result("0", Outcome::NotStarted, Kind::Hours);
+    one_time.period_start = None;
+    assert_eq!(one_time.pace(mid), None);
+}

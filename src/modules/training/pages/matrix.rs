@@ -143,7 +143,12 @@ async fn matrix(
                                 c.cell.clone(),
                                 cell_label(&c.cell).to_string(),
                                 c.explanation.unwrap_or_default(),
-                                c.figures.unwrap_or_default(),
+                                match (c.figures, c.pace) {
+                                    (Some(f), Some("behind")) => format!("{f}, behind pace"),
+                                    (Some(f), Some(_)) => format!("{f}, on pace"),
+                                    (Some(f), None) => f,
+                                    (None, _) => String::new(),
+                                },
                             )
                         })
                         .collect(),

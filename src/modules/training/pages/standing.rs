@@ -70,7 +70,11 @@ pub fn standing_view(c: &MemberCompliance, locale: crate::time::Locale) -> Stand
                     outcome,
                     outcome_label,
                     explanation: r.explanation.clone(),
-                    percent: format!("{}%", r.percent),
+                    percent: match r.pace(c.as_of) {
+                        Some("behind") => format!("{}%, behind pace", r.percent),
+                        Some(_) => format!("{}%, on pace", r.percent),
+                        None => format!("{}%", r.percent),
+                    },
                 }
             })
             .collect(),

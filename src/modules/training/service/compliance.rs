@@ -318,6 +318,8 @@ pub struct MatrixCell {
     /// Done against asked, e.g. "19 / 24 h" (none for a certification or where it does not
     /// apply).
     pub figures: Option<String>,
+    /// For a requirement over a period not met yet: `behind` or `on_pace` for the time of year.
+    pub pace: Option<&'static str>,
     pub explanation: Option<String>,
 }
 
@@ -409,6 +411,7 @@ pub async fn matrix(ctx: &Ctx, conn: &mut Conn, q: MatrixQuery) -> AppResult<Mat
                         },
                         percent: Some(r.percent),
                         figures: r.figures(),
+                        pace: r.pace(c.as_of),
                         explanation: Some(r.explanation.clone()),
                     },
                     None => MatrixCell {
@@ -416,6 +419,7 @@ pub async fn matrix(ctx: &Ctx, conn: &mut Conn, q: MatrixQuery) -> AppResult<Mat
                         cell: if c.exempt { "exempt" } else { "none" }.into(),
                         percent: None,
                         figures: None,
+                        pace: None,
                         explanation: None,
                     },
                 },
