@@ -664,9 +664,13 @@ impl TestApp {
             )
             .await;
             match done {
-                Err(e) if attempt < 5 && format!("{e:?}").contains(CONTENDED) => {
+                // Tests provisioning at once on the shared database deadlock on the system
+                // roles (a known limit of provisioning, noted in the issue log); six tests at a
+                // time make it common, so the retries are many and spread out by a jitter.
+                Err(e) if attempt < 15 && format!("{e:?}").contains(CONTENDED) => {
                     eprintln!("harness: provisioning {name} lost a deadlock; provisioning again");
-                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                    let jitter = rand::random::<u64>() % 100;
+                    tokio::time::sleep(Duration::from_millis(50 * attempt.min(6) + jitter)).await;
                 }
                 done => break done.expect("provision organization"),
             }
