@@ -185,11 +185,6 @@ impl Local {
         self.format(t, false, false)
     }
 
-    /// The department's date at `t`, in its style.
-    pub fn day_of(self, t: &DateTime<Utc>) -> String {
-        self.locale.day(t.with_timezone(&self.tz).date_naive())
-    }
-
     fn format(self, t: &DateTime<Utc>, seconds: bool, zone: bool) -> String {
         let pattern = format!(
             "{} {}{}",
@@ -245,7 +240,6 @@ mod tests {
         assert_eq!(us.moment(&t), "12/03/2026 7:30 PM CST");
         assert_eq!(us.moment_exact(&t), "12/03/2026 7:30:05 PM CST");
         assert_eq!(us.moment_plain(&t), "12/03/2026 7:30 PM");
-        assert_eq!(us.day_of(&t), "12/03/2026");
         let iso = Locale {
             date: DateStyle::Iso,
             clock: Clock::H24,

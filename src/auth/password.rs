@@ -71,7 +71,7 @@ const BLOCKLIST: &[&str] = &[
 #[derive(Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
-    jobs: Arc<Mutex<mpsc::Sender<Job>>>,
+    jobs: mpsc::Sender<Job>,
     /// A real hash of a random value, verified against when no account matched, so that a
     /// wrong username takes as long as a wrong password.
     dummy_hash: Arc<String>,
@@ -215,7 +215,7 @@ impl Hasher {
         let dummy = hash_in(&mut memory, "not a real password, only for timing")?;
         Ok(Hasher {
             permits: Arc::new(Semaphore::new(workers)),
-            jobs: Arc::new(Mutex::new(tx)),
+            jobs: tx,
             dummy_hash: Arc::new(dummy),
         })
     }
@@ -250,8 +250,6 @@ impl Hasher {
 
     fn send(&self, job: Job) -> AppResult<()> {
         self.jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .send(job)
             .map_err(|_| AppError::Internal(anyhow::anyhow!("the password workers have stopped")))
     }

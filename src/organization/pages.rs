@@ -347,66 +347,61 @@ async fn department(
 }
 
 /// The settings a posted form chose: each field one of its words (a field left out stays as it
-/// was); a word that is not one is an error beside its field.
+/// was); an empty or unknown word is an error beside its field.
 fn posted_settings(
     form: &[(String, String)],
     modules: BTreeMap<String, bool>,
 ) -> (Settings, Vec<FieldError>) {
-    let get = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim());
     let mut errors = Vec::new();
-    let mut word = |name: &str, message: &str| -> Option<String> {
-        let value = get(name)?;
-        if value.is_empty() {
-            errors.push(FieldError::new(name, message));
-            return None;
-        }
-        Some(value.to_string())
-    };
-    let directory = word(
-        "contact_directory",
-        "choose who sees members' contact details",
-    );
-    let date = word("date_format", "choose how dates are written");
-    let clock = word("clock", "choose how times are written");
-    let paper = word("paper", "choose a paper size");
-    let mut settings = Settings {
+    let settings = Settings {
         modules,
-        contact_directory: None,
-        date_format: None,
-        clock: None,
-        paper: None,
-    };
-    match directory.as_deref() {
-        None => {}
-        Some("members") => settings.contact_directory = Some(ContactDirectory::Members),
-        Some("officers") => settings.contact_directory = Some(ContactDirectory::Officers),
-        Some(_) => errors.push(FieldError::new(
+        contact_directory: posted_word(
+            form,
             "contact_directory",
+            ContactDirectory::parse,
             "choose who sees members' contact details",
-        )),
-    }
-    if let Some(d) = date {
-        match DateStyle::parse(&d) {
-            Some(d) => settings.date_format = Some(d),
-            None => errors.push(FieldError::new(
-                "date_format",
-                "choose how dates are written",
-            )),
-        }
-    }
-    if let Some(c) = clock {
-        match Clock::parse(&c) {
-            Some(c) => settings.clock = Some(c),
-            None => errors.push(FieldError::new("clock", "choose how times are written")),
-        }
-    }
-    if let Some(p) = paper {
-        match Paper::parse(&p) {
-            Some(p) => settings.paper = Some(p),
-            None => errors.push(FieldError::new("paper", "choose a paper size")),
-        }
-    }
+            &mut errors,
+        ),
+        date_format: posted_word(
+            form,
+            "date_format",
+            DateStyle::parse,
+            "choose how dates are written",
+            &mut errors,
+        ),
+        clock: posted_word(
+            form,
+            "clock",
+            Clock::parse,
+            "choose how times are written",
+            &mut errors,
+        ),
+        paper: posted_word(
+            form,
+            "paper",
+            Paper::parse,
+            "choose a paper size",
+            &mut errors,
+        ),
+    };
     (settings, errors)
+}
+
+/// The word posted for `name`, read by `parse`: none when the field was left out, and an error
+/// beside it when the value is not one of the words.
+fn posted_word<T>(
+    form: &[(String, String)],
+    name: &str,
+    parse: fn(&str) -> Option<T>,
+    message: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    let (_, value) = form.iter().find(|(k, _)| k == name)?;
+    let word = parse(value.trim());
+    if word.is_none() {
+        errors.push(FieldError::new(name, message));
+    }
+    word
 }
 
 async fn save(

@@ -44,6 +44,7 @@ pub struct Settings {
     /// the call list) or `officers` (holders of `users.view_contact`). Unchanged when left out
     /// of an edit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = ContactDirectory::schema_object)]
     pub contact_directory: Option<ContactDirectory>,
     /// How dates are written: `us` (12/03/2026, the default), `iso` (2026-12-03) or
     /// `day_first` (03/12/2026).
@@ -100,16 +101,17 @@ impl Settings {
     }
 }
 
-/// Who sees members' contact details.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ContactDirectory {
-    /// Every member sees each other's email and phone (a member may keep their phone to
-    /// officers).
-    #[default]
-    Members,
-    /// Only holders of `users.view_contact`.
-    Officers,
+crate::words! {
+    /// Who sees members' contact details.
+    #[derive(Default)]
+    pub enum ContactDirectory {
+        /// Every member sees each other's email and phone (a member may keep their phone to
+        /// officers).
+        #[default]
+        Members = "members",
+        /// Only holders of `users.view_contact`.
+        Officers = "officers",
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
