@@ -337,8 +337,27 @@ pub fn temp_dir() -> PathBuf {
     dir
 }
 
-/// A local port with nothing listening on it.
+/// A local port with nothing listening on it, for a server the test starts a moment later.
+///
+/// Chosen at random below the kernel's ephemeral range: a port the kernel hands out (as
+/// `bind(0)` would) can be handed again, to another test's outgoing connection, before the
+/// server binds it ("Address already in use" in CI); below the range only another test's
+/// `free_port` could take it, one in ~20 000.
 pub fn free_port() -> u16 {
+    use rand::Rng;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    if ephemeral_low > 12_000 {
+        let mut rng = rand::thread_rng();
+        for _ in 0..200 {
+            let port = rng.gen_range(10_000..ephemeral_low);
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
