@@ -166,10 +166,47 @@ async fn a_crew_is_recorded_from_the_form_and_mistakes_are_shown_beside_the_fiel
             .fetch_one(&app.db.pool)
             .await
             .unwrap();
+    // The crew is one line of the list, opening on its attendees, each correctable alone.
+    let session: uuid::Uuid =
+        sqlx::query_scalar("SELECT session_id FROM training_records WHERE user_id = ?")
+            .bind(two.id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(
+        html.contains(&format!(
+            r#"<a href="/training/sessions/{session}">Crew of 2</a>"#
+        )),
+        "{html}"
+    );
+    assert!(html.contains("1 entry"), "{html}");
+    let (status, _, html) = app
+        .page_get(&format!("/training/sessions/{session}"), &cookies)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Lt. Gómez") && html.contains("crew-b"),
+        "{html}"
+    );
     assert!(
         html.contains(&format!(r#"href="/training/records/{two_id}/correct""#)),
         "{html}"
     );
+    let plain = app.member(&app.a, "plain-session", &[]).await;
+    let (status, _, _) = app
+        .page_get(
+            &format!("/training/sessions/{session}"),
+            &access_cookie(&plain),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = app
+        .page_get(
+            &format!("/training/sessions/{session}"),
+            &app.page_sign_in("bravo-admin", PASSWORD).await,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _, html) = app
         .page_get(&format!("/training/records/{two_id}/correct"), &cookies)
         .await;
@@ -264,6 +301,38 @@ async fn a_crew_is_recorded_from_the_form_and_mistakes_are_shown_beside_the_fiel
         .await
         .unwrap();
     assert_eq!(status, "cancelled");
+
+    // Voiding the whole session asks too, for the record left, with a reason.
+    let path = format!("/training/sessions/{session}/void");
+    let (status, _, html) = app.page_get(&path, &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Void this session?"), "{html}");
+    assert!(html.contains("Void the last record"), "{html}");
+    let (status, _, html) = app.page_post(&path, &cookies, &[("reason", " ")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(r#"id="reason-error">Reason is required."#),
+        "{html}"
+    );
+    let (status, location, _) = app
+        .page_post(&path, &cookies, &[("reason", "Rained out")])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/training/records?done=session_voided");
+    let counting: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM training_records WHERE session_id = ? AND status = 'completed'",
+    )
+    .bind(session)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(counting, 0);
+    // A second tap lands on the session, all void.
+    let (status, location, _) = app
+        .page_post(&path, &cookies, &[("reason", "Rained out")])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, format!("/training/sessions/{session}"));
 }
 
 #[tokio::test]

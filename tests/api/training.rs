@@ -1942,3 +1942,154 @@ async fn an_officer_corrects_a_record_with_a_reason_and_the_log_keeps_both_value
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
+
+#[tokio::test]
+async fn a_crew_drill_is_one_session_opened_and_voided_together() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let crew = [
+        app.member(&app.a, "session-one", &[]).await,
+        app.member(&app.a, "session-two", &[]).await,
+        app.member(&app.a, "session-three", &[]).await,
+    ];
+    let ids: Vec<Uuid> = crew.iter().map(|u| u.id).collect();
+    let (status, made) = app
+        .post(
+            &admin,
+            "/api/v1/training/records",
+            json!({"user_ids": ids, "course_name": "Pump operations drill", "hours": 2,
+                   "training_type": "drill", "completion_date": "2026-03-10"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let session = made[0]["session_id"].as_str().unwrap().to_string();
+    let (status, alone) = app
+        .post(
+            &admin,
+            "/api/v1/training/records",
+            json!({"user_ids": [crew[0].id], "course_name": "Ladder drill", "hours": 1,
+                   "training_type": "drill", "completion_date": "2026-03-11"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{alone}");
+
+    // The session: every attendee's record, by name.
+    let path = format!("/api/v1/training/sessions/{session}");
+    let (status, s) = app.get(&admin, &path).await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    assert_eq!(s["id"], session.as_str());
+    let members: BTreeSet<&str> = s["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["user_id"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    assert_eq!(
+        members,
+        expected.iter().map(String::as_str).collect::<BTreeSet<_>>()
+    );
+    // A record's own id is not a session; nor is another department's session.
+    let (status, _) = app
+        .get(
+            &admin,
+            &format!(
+                "/api/v1/training/sessions/{}",
+                alone[0]["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.get(&app.b.admin.token, &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .post(
+            &app.b.admin.token,
+            &format!("{path}/void"),
+            json!({"reason": "not ours"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // An attendee without training.manage sees their own record, not the session.
+    let (status, _) = app.get(&crew[1].token, &path).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .post(
+            &crew[1].token,
+            &format!("{path}/void"),
+            json!({"reason": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Bad input changes nothing.
+    let snapshot = app.snapshot(&app.a).await;
+    for body in [
+        json!({}),
+        json!({"reason": " "}),
+        json!({"reason": "x".repeat(501)}),
+    ] {
+        let (status, problem) = app
+            .post(&admin, &format!("{path}/void"), body.clone())
+            .await;
+        assert!(
+            status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST,
+            "{body}: {status} {problem}"
+        );
+    }
+    assert_eq!(snapshot, app.snapshot(&app.a).await);
+
+    // One attendee's record voided alone; then two officers void the session at once: one
+    // does it (the two records left, each audited), the other is told it is done.
+    let one = made
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["user_id"] == crew[2].id.to_string())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/training/records/{one}/void"),
+            json!({"reason": "left before the drill"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let void = format!("{path}/void");
+    let before = app.audit_actions(&app.a, "training.record_voided").await;
+    let (first, second) = tokio::join!(
+        app.post(&admin, &void, json!({"reason": "the drill was rained out"})),
+        app.post(&admin, &void, json!({"reason": "the drill was rained out"}))
+    );
+    let mut statuses = [first.0, second.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{first:?} {second:?}"
+    );
+    assert_eq!(
+        app.audit_actions(&app.a, "training.record_voided").await,
+        before + 2
+    );
+    let (_, s) = app.get(&admin, &path).await;
+    for r in s["records"].as_array().unwrap() {
+        assert_eq!(r["status"], "cancelled", "{r}");
+    }
+    let (_, lone) = app
+        .get(
+            &admin,
+            &format!(
+                "/api/v1/training/records/{}",
+                alone[0]["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(
+        lone["status"], "completed",
+        "the member's other record stays"
+    );
+}

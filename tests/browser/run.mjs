@@ -1481,7 +1481,17 @@ test('training: a crew is recorded, a member submits outside training, an office
     await page.getByRole('button', { name: 'Record the training' }).click();
     await page.getByText('The training was recorded for 2 members.').waitFor();
     assert.match(await page.locator('tbody').innerText(), /Hose drill at the tower/);
+    // The crew is one line, opening on its attendees.
+    assert.equal(await page.locator('tbody tr').count(), 1);
     await checkA11y(page, 'training records');
+    await page.screenshot({ path: join(artifacts, 'training-records-crew.png'), fullPage: true });
+    await page.getByRole('link', { name: 'Crew of 2' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Hose drill at the tower' }).waitFor();
+    const attendees = await page.locator('tbody').innerText();
+    assert.match(attendees, /Ortiz, Ana|Ana Ortiz/);
+    assert.match(attendees, /Lund, Ola|Ola Lund/);
+    await checkA11y(page, 'crew session');
+    await page.screenshot({ path: join(artifacts, 'training-session.png'), fullPage: true });
     // A record is corrected: the reason is required, then the list says it was corrected.
     await page.getByRole('link', { name: /^Correct/ }).first().click();
     await page.getByRole('heading', { level: 1, name: 'Correct this record' }).waitFor();

@@ -30,6 +30,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/training/records/{id}", get(record))
         .route("/api/v1/training/records/{id}/void", post(void_record))
         .route("/api/v1/training/records/{id}/correct", post(correct_record))
+        .route("/api/v1/training/sessions/{id}", get(session))
+        .route("/api/v1/training/sessions/{id}/void", post(void_session))
         .route(
             "/api/v1/training/requirements",
             get(requirements).post(create_requirement),
@@ -163,6 +165,38 @@ pub async fn void_record(
     let r = service::void_record(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;
     Ok(Json(r))
+}
+
+/// A crew session: the records of one entry for several members (their shared `session_id`).
+#[utoipa::path(get, path = "/api/v1/training/sessions/{id}", tag = "training",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = service::TrainingSession),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn session(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> AppResult<Json<service::TrainingSession>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::get_session(&ctx, &mut conn, id).await?))
+}
+
+/// Voids every record of a crew session still counting, with one reason.
+#[utoipa::path(post, path = "/api/v1/training/sessions/{id}/void", tag = "training",
+    params(("id" = Uuid, Path)), request_body = VoidRecord,
+    responses((status = 200, body = service::TrainingSession),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn void_session(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<VoidRecord>,
+) -> AppResult<Json<service::TrainingSession>> {
+    let mut tx = state.db.begin().await?;
+    let s = service::void_session(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(s))
 }
 
 #[utoipa::path(get, path = "/api/v1/training/requirements", tag = "training",

@@ -56,6 +56,8 @@ pub static FEATURE: Feature = Feature {
     api::record,
     api::void_record,
     api::correct_record,
+    api::session,
+    api::void_session,
     api::requirements,
     api::create_requirement,
     api::update_requirement,

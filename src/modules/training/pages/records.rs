@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 use chrono::NaiveDate;
 use serde::Deserialize;
+use uuid::Uuid;
 
 use super::super::service::{self, RecordQuery};
 use super::chrome;
@@ -25,6 +26,11 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/training/records", get(records))
         .route("/training/records/{id}/void", get(void_confirm).post(void))
+        .route("/training/sessions/{id}", get(session))
+        .route(
+            "/training/sessions/{id}/void",
+            get(session_void_confirm).post(session_void),
+        )
         .route(
             "/training/records/{id}/correct",
             get(correct_form).post(correct),
@@ -39,10 +45,52 @@ struct RecordsPage {
     q: String,
     from: String,
     to: String,
-    records: Vec<RecordRow>,
+    entries: Vec<EntryRow>,
     total: u64,
     pager: Pager,
     error: Option<String>,
+}
+
+/// A line of the records list: one record, or a crew session shown once (`members` > 1), its
+/// first attendee's record standing for the date, training and kind.
+struct EntryRow {
+    record: RecordRow,
+    session: Option<SessionLine>,
+}
+
+struct SessionLine {
+    id: Uuid,
+    members: usize,
+    voided: usize,
+    /// The hours, or "varies" when a correction made them differ.
+    hours: String,
+}
+
+impl SessionLine {
+    fn of(id: Uuid, records: &[service::TrainingRecord]) -> SessionLine {
+        let first = records.first().map_or_else(Default::default, |r| r.hours_completed);
+        SessionLine {
+            id,
+            members: records.len(),
+            voided: records
+                .iter()
+                .filter(|r| r.status == service::RecordStatus::Cancelled)
+                .count(),
+            hours: if records.iter().all(|r| r.hours_completed == first) {
+                super::super::compliance::show(first)
+            } else {
+                "varies".into()
+            },
+        }
+    }
+}
+
+fn entry_row(e: service::RecordEntry, locale: crate::time::Locale) -> Option<EntryRow> {
+    let session = e.session.map(|id| SessionLine::of(id, &e.records));
+    Some(EntryRow {
+        record: record_row(e.records.into_iter().next()?, locale),
+        session,
+    })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -75,7 +123,7 @@ async fn records(
     }
     let per_page = 25;
     let mut conn = state.db.acquire().await?;
-    let listed = service::list_records(
+    let listed = service::list_entries(
         &ctx,
         &mut conn,
         RecordQuery {
@@ -129,6 +177,9 @@ async fn records(
         Some("voided") => {
             Some("The record was voided. It stays listed, and counts for nothing.".into())
         }
+        Some("session_voided") => Some(
+            "The session's records were voided. They stay listed, and count for nothing.".into(),
+        ),
         Some("corrected") => Some(
             "The record was corrected. The audit log keeps the values before and the reason."
                 .into(),
@@ -147,7 +198,11 @@ async fn records(
         from: fs,
         to: ts,
         total: list.total,
-        records: list.items.into_iter().map(|r| record_row(r, ctx.locale)).collect(),
+        entries: list
+            .items
+            .into_iter()
+            .filter_map(|e| entry_row(e, ctx.locale))
+            .collect(),
         pager,
         error,
     };
@@ -159,6 +214,8 @@ async fn records(
 struct VoidPage {
     chrome: Chrome,
     record: RecordRow,
+    /// Voiding a whole crew session: its line and the attendees' names.
+    session: Option<(SessionLine, String)>,
     reason: String,
     reason_error: Option<String>,
 }
@@ -177,6 +234,7 @@ async fn void_confirm(
     Ok(web::render(&VoidPage {
         chrome: chrome(&ctx),
         record: record_row(r, ctx.locale),
+        session: None,
         reason: String::new(),
         reason_error: None,
     }))
@@ -217,6 +275,7 @@ async fn void(
             let page = VoidPage {
                 chrome: chrome(&ctx),
                 record: record_row(r, ctx.locale),
+                session: None,
                 reason: form.reason,
                 reason_error: beside(&errors, &[("reason", "Reason")]).remove("reason"),
             };
@@ -224,6 +283,128 @@ async fn void(
         }
         // Voided already (a second click): the list shows it.
         Err(AppError::Conflict(_)) => Ok(Redirect::to("/training/records").into_response()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A crew session: its attendees, and voiding it at once
+
+#[derive(Template)]
+#[template(path = "training/session.html")]
+struct SessionPage {
+    chrome: Chrome,
+    line: SessionLine,
+    /// The first attendee's record, for the training, date and kind they share.
+    first: RecordRow,
+    instructor: String,
+    attendees: Vec<RecordRow>,
+}
+
+async fn session(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let mut conn = state.db.acquire().await?;
+    let s = service::get_session(&ctx, &mut conn, id).await?;
+    let line = SessionLine::of(id, &s.records);
+    let head = s.records.first().ok_or(AppError::NotFound)?;
+    let instructor = head.instructor.clone().unwrap_or_default();
+    let attendees: Vec<RecordRow> = s
+        .records
+        .into_iter()
+        .map(|r| record_row(r, ctx.locale))
+        .collect();
+    Ok(web::render(&SessionPage {
+        chrome: chrome(&ctx),
+        line,
+        first: attendees.first().cloned().ok_or(AppError::NotFound)?,
+        instructor,
+        attendees,
+    }))
+}
+
+/// The void page for a session: its line, its first record, and the names of who attended.
+async fn session_void_page(
+    ctx: &crate::auth::Ctx,
+    conn: &mut crate::db::Conn,
+    id: Uuid,
+    reason: String,
+    reason_error: Option<String>,
+) -> Result<VoidPage, AppError> {
+    let s = service::get_session(ctx, conn, id).await?;
+    let line = SessionLine::of(id, &s.records);
+    let names = s
+        .records
+        .iter()
+        .map(|r| r.member_name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(VoidPage {
+        chrome: chrome(ctx),
+        record: record_row(
+            s.records.first().cloned().ok_or(AppError::NotFound)?,
+            ctx.locale,
+        ),
+        session: Some((line, names)),
+        reason,
+        reason_error,
+    })
+}
+
+async fn session_void_confirm(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let mut conn = state.db.acquire().await?;
+    let page = session_void_page(&ctx, &mut conn, id, String::new(), None).await?;
+    if page
+        .session
+        .as_ref()
+        .is_some_and(|(l, _)| l.voided == l.members)
+    {
+        return Ok(Redirect::to(&format!("/training/sessions/{id}")).into_response());
+    }
+    Ok(web::render(&page))
+}
+
+async fn session_void(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+    Form(form): Form<VoidForm>,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let mut tx = state.db.begin().await?;
+    match service::void_session(
+        &ctx,
+        &mut tx,
+        id,
+        service::VoidRecord {
+            reason: form.reason.clone(),
+        },
+    )
+    .await
+    {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(Redirect::to("/training/records?done=session_voided").into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            tx.rollback().await?;
+            let mut conn = state.db.acquire().await?;
+            let error = beside(&errors, &[("reason", "Reason")]).remove("reason");
+            let page = session_void_page(&ctx, &mut conn, id, form.reason, error).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
+        }
+        // Voided already (a second click, or another officer): the session shows it.
+        Err(AppError::Conflict(_)) => {
+            Ok(Redirect::to(&format!("/training/sessions/{id}")).into_response())
+        }
         Err(other) => Err(other.into()),
     }
 }

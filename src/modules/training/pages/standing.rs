@@ -81,6 +81,7 @@ pub fn standing_view(c: &MemberCompliance, locale: crate::time::Locale) -> Stand
     }
 }
 
+#[derive(Clone)]
 pub struct RecordRow {
     pub id: Uuid,
     pub member: String,

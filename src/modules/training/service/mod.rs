@@ -21,8 +21,9 @@ pub use compliance::{
 pub use courses::{Category, Course, categories, courses, create_course, update_course};
 pub(super) use records::{NewRecord, insert_record};
 pub use records::{
-    Expiring, RecordCorrection, RecordQuery, RecordStatus, TrainingRecord, VoidRecord, correct_record,
-    create_records, expiring, get_record, list_records, void_record,
+    Expiring, RecordCorrection, RecordEntry, RecordQuery, RecordStatus, TrainingRecord,
+    TrainingSession, VoidRecord, correct_record, create_records, expiring, get_record,
+    get_session, list_entries, list_records, void_record, void_session,
 };
 pub use requirements::{
     Requirement, audience_choices, create_requirement, requirements, update_requirement,

@@ -82,84 +82,289 @@ pub struct RecordQuery {
     pub per_page: Option<u32>,
 }
 
+/// A records query, checked, with the SQL condition it stands for (`r` the records, `u` their
+/// members); `bind_filter!` binds its values in the same order.
+struct Filter {
+    sql: String,
+    org_id: OrgId,
+    user_id: Option<Uuid>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    status: Option<RecordStatus>,
+    category_id: Option<Uuid>,
+    pattern: Option<String>,
+    page: u32,
+    per_page: u32,
+}
+
+impl Filter {
+    fn of(ctx: &Ctx, q: RecordQuery) -> AppResult<Filter> {
+        let user_id = whose(ctx, q.user_id)?;
+        let (page, per_page) = PageQuery::resolve(q.page, q.per_page)?;
+        let status = RecordStatus::parse_filter("status", q.status.as_deref())?;
+        if let (Some(f), Some(t)) = (q.from, q.to)
+            && f > t
+        {
+            return Err(AppError::field("to", "must not be before from"));
+        }
+        let term = crate::input::optional_text("q", q.q, 100)?;
+        let mut sql = String::from("r.organization_id = ?");
+        if user_id.is_some() {
+            sql.push_str(" AND r.user_id = ?");
+        }
+        if q.from.is_some() {
+            sql.push_str(" AND r.completion_date >= ?");
+        }
+        if q.to.is_some() {
+            sql.push_str(" AND r.completion_date <= ?");
+        }
+        if status.is_some() {
+            sql.push_str(" AND r.status = ?");
+        }
+        if q.category_id.is_some() {
+            sql.push_str(" AND r.category_id = ?");
+        }
+        let pattern = term.as_deref().map(crate::http::like_pattern);
+        if pattern.is_some() {
+            sql.push_str(
+                " AND CONCAT_WS(' ', r.course_name, r.certification_number, u.first_name, u.last_name) LIKE ?",
+            );
+        }
+        Ok(Filter {
+            sql,
+            org_id: ctx.org_id,
+            user_id,
+            from: q.from,
+            to: q.to,
+            status,
+            category_id: q.category_id,
+            pattern,
+            page,
+            per_page,
+        })
+    }
+
+    fn offset(&self) -> u64 {
+        u64::from(self.page - 1) * u64::from(self.per_page)
+    }
+}
+
+macro_rules! bind_filter {
+    ($query:expr, $f:expr) => {{
+        let f = &$f;
+        let mut query = $query.bind(f.org_id);
+        if let Some(u) = f.user_id {
+            query = query.bind(u);
+        }
+        if let Some(d) = f.from {
+            query = query.bind(d);
+        }
+        if let Some(d) = f.to {
+            query = query.bind(d);
+        }
+        if let Some(s) = f.status {
+            query = query.bind(s);
+        }
+        if let Some(c) = f.category_id {
+            query = query.bind(c);
+        }
+        if let Some(p) = &f.pattern {
+            query = query.bind(p);
+        }
+        query
+    }};
+}
+
 pub async fn list_records(
     ctx: &Ctx,
     conn: &mut Conn,
     q: RecordQuery,
 ) -> AppResult<Page<TrainingRecord>> {
-    let user_id = whose(ctx, q.user_id)?;
-    let (page, per_page) = PageQuery::resolve(q.page, q.per_page)?;
-    let status = RecordStatus::parse_filter("status", q.status.as_deref())?;
-    if let (Some(f), Some(t)) = (q.from, q.to)
-        && f > t
-    {
-        return Err(AppError::field("to", "must not be before from"));
-    }
-    let term = crate::input::optional_text("q", q.q, 100)?;
-    let mut filter = String::from("r.organization_id = ?");
-    if user_id.is_some() {
-        filter.push_str(" AND r.user_id = ?");
-    }
-    if q.from.is_some() {
-        filter.push_str(" AND r.completion_date >= ?");
-    }
-    if q.to.is_some() {
-        filter.push_str(" AND r.completion_date <= ?");
-    }
-    if status.is_some() {
-        filter.push_str(" AND r.status = ?");
-    }
-    if q.category_id.is_some() {
-        filter.push_str(" AND r.category_id = ?");
-    }
-    let pattern = term.as_deref().map(crate::http::like_pattern);
-    if pattern.is_some() {
-        filter.push_str(
-            " AND CONCAT_WS(' ', r.course_name, r.certification_number, u.first_name, u.last_name) LIKE ?",
-        );
-    }
-    macro_rules! bind_all {
-        ($query:expr) => {{
-            let mut query = $query.bind(ctx.org_id);
-            if let Some(u) = user_id {
-                query = query.bind(u);
-            }
-            if let Some(f) = q.from {
-                query = query.bind(f);
-            }
-            if let Some(t) = q.to {
-                query = query.bind(t);
-            }
-            if let Some(s) = status {
-                query = query.bind(s);
-            }
-            if let Some(c) = q.category_id {
-                query = query.bind(c);
-            }
-            if let Some(p) = &pattern {
-                query = query.bind(p);
-            }
-            query
-        }};
-    }
-    let total: i64 = bind_all!(sqlx::query_scalar(AssertSqlSafe(format!(
-        "SELECT COUNT(*) FROM training_records r JOIN users u ON u.id = r.user_id WHERE {filter}"
-    ))))
+    let f = Filter::of(ctx, q)?;
+    let total: i64 = bind_filter!(
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM training_records r JOIN users u ON u.id = r.user_id WHERE {}",
+            f.sql
+        ))),
+        f
+    )
     .fetch_one(&mut *conn)
     .await?;
-    let items: Vec<TrainingRecord> = bind_all!(sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {RECORD_COLUMNS} FROM training_records r JOIN users u ON u.id = r.user_id
-          WHERE {filter} ORDER BY r.completion_date DESC, r.id DESC LIMIT ? OFFSET ?"
-    ))))
-    .bind(per_page)
-    .bind(u64::from(page - 1) * u64::from(per_page))
+    let items: Vec<TrainingRecord> = bind_filter!(
+        sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {RECORD_COLUMNS} FROM training_records r JOIN users u ON u.id = r.user_id
+              WHERE {} ORDER BY r.completion_date DESC, r.id DESC LIMIT ? OFFSET ?",
+            f.sql
+        ))),
+        f
+    )
+    .bind(f.per_page)
+    .bind(f.offset())
     .fetch_all(&mut *conn)
     .await?;
     Ok(Page {
         items,
-        page,
-        per_page,
+        page: f.page,
+        per_page: f.per_page,
         total: total as u64,
+    })
+}
+
+/// A line of the department's list of records: one member's record, or a crew session (the
+/// records of one entry for several members, sharing a session id) shown once.
+#[derive(Debug, Clone)]
+pub struct RecordEntry {
+    /// The session, when the line is one (two records or more).
+    pub session: Option<Uuid>,
+    /// The record, or the session's records: every attendee's (not only those the search
+    /// matched), by name.
+    pub records: Vec<TrainingRecord>,
+}
+
+/// The list of `list_records`, with each crew session one line: the same filters, a page of
+/// lines (a session counts once, shown when any of its records matches), newest first.
+pub async fn list_entries(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    q: RecordQuery,
+) -> AppResult<Page<RecordEntry>> {
+    ctx.require(TRAINING_MANAGE)?;
+    let f = Filter::of(ctx, q)?;
+    let total: i64 = bind_filter!(
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(DISTINCT COALESCE(r.session_id, r.id))
+               FROM training_records r JOIN users u ON u.id = r.user_id WHERE {}",
+            f.sql
+        ))),
+        f
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let keys: Vec<(Uuid, NaiveDate, Uuid)> = bind_filter!(
+        sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT COALESCE(r.session_id, r.id) AS k, MAX(r.completion_date) AS d, MAX(r.id) AS m
+               FROM training_records r JOIN users u ON u.id = r.user_id
+              WHERE {} GROUP BY k ORDER BY d DESC, m DESC LIMIT ? OFFSET ?",
+            f.sql
+        ))),
+        f
+    )
+    .bind(f.per_page)
+    .bind(f.offset())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut items = Vec::with_capacity(keys.len());
+    if !keys.is_empty() {
+        let marks = vec!["?"; keys.len()].join(",");
+        let mut query = sqlx::query_as::<_, TrainingRecord>(AssertSqlSafe(format!(
+            "SELECT {RECORD_COLUMNS} FROM training_records r JOIN users u ON u.id = r.user_id
+              WHERE r.organization_id = ? AND (r.id IN ({marks}) OR r.session_id IN ({marks}))
+              ORDER BY u.last_name, u.first_name, r.id"
+        )))
+        .bind(ctx.org_id);
+        for _ in 0..2 {
+            for (k, _, _) in &keys {
+                query = query.bind(k);
+            }
+        }
+        let mut by_key: std::collections::HashMap<Uuid, Vec<TrainingRecord>> =
+            std::collections::HashMap::new();
+        for r in query.fetch_all(&mut *conn).await? {
+            by_key.entry(r.session_id.unwrap_or(r.id)).or_default().push(r);
+        }
+        for (k, _, _) in &keys {
+            let records = by_key.remove(k).unwrap_or_default();
+            if !records.is_empty() {
+                items.push(RecordEntry {
+                    session: (records.len() > 1).then_some(*k),
+                    records,
+                });
+            }
+        }
+    }
+    Ok(Page {
+        items,
+        page: f.page,
+        per_page: f.per_page,
+        total: total as u64,
+    })
+}
+
+/// A crew session: the records of one entry for several members, by name.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TrainingSession {
+    pub id: Uuid,
+    pub records: Vec<TrainingRecord>,
+}
+
+async fn session_records(
+    conn: &mut Conn,
+    org_id: OrgId,
+    id: Uuid,
+    lock: bool,
+) -> AppResult<Vec<TrainingRecord>> {
+    let records: Vec<TrainingRecord> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {RECORD_COLUMNS} FROM training_records r JOIN users u ON u.id = r.user_id
+          WHERE r.organization_id = ? AND r.session_id = ?
+          ORDER BY u.last_name, u.first_name, r.id{}",
+        if lock { " FOR UPDATE" } else { "" }
+    )))
+    .bind(org_id)
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    if records.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    Ok(records)
+}
+
+/// One crew session with every attendee's record (`training.manage`).
+pub async fn get_session(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<TrainingSession> {
+    ctx.require(TRAINING_MANAGE)?;
+    Ok(TrainingSession {
+        id,
+        records: session_records(conn, ctx.org_id, id, false).await?,
+    })
+}
+
+/// Voids every record of a crew session still counting, with one reason (each audited as a
+/// voided record): for a drill entered that did not take place. Nothing left to void is a
+/// conflict.
+pub async fn void_session(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    input: VoidRecord,
+) -> AppResult<TrainingSession> {
+    ctx.require(TRAINING_MANAGE)?;
+    crate::input::required_text("reason", &input.reason, 500)?;
+    // Locked, so that two officers voiding at once do it once.
+    let records = session_records(tx, ctx.org_id, id, true).await?;
+    let counting: Vec<Uuid> = records
+        .iter()
+        .filter(|r| r.status == RecordStatus::Completed)
+        .map(|r| r.id)
+        .collect();
+    if counting.is_empty() {
+        return Err(AppError::Conflict(
+            "every record of the session is void already".into(),
+        ));
+    }
+    for record in counting {
+        void_record(
+            ctx,
+            tx,
+            record,
+            VoidRecord {
+                reason: input.reason.clone(),
+            },
+        )
+        .await?;
+    }
+    Ok(TrainingSession {
+        id,
+        records: session_records(tx, ctx.org_id, id, false).await?,
     })
 }
 
