@@ -82,6 +82,15 @@ impl Default for Locale {
 }
 
 impl Locale {
+    /// ISO dates, a 24-hour clock and A4: what a machine reads.
+    pub fn iso() -> Locale {
+        Locale {
+            date: DateStyle::Iso,
+            clock: Clock::H24,
+            paper: Paper::A4,
+        }
+    }
+
     /// chrono's pattern for a date.
     pub fn date_pattern(self) -> &'static str {
         match self.date {

@@ -101,6 +101,17 @@ impl Settings {
     }
 }
 
+/// How a department writes dates and times, for what is written outside a request (a job's
+/// notices and emails).
+pub async fn locale_of(conn: &mut db::Conn, org_id: OrgId) -> AppResult<crate::time::Locale> {
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT settings FROM organizations WHERE id = ?")
+            .bind(org_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(Settings::parse(stored.as_deref().unwrap_or("{}")).locale())
+}
+
 crate::words! {
     /// Who sees members' contact details.
     #[derive(Default)]

@@ -523,6 +523,36 @@ async fn compliance_is_explained_per_requirement_and_the_matrix_follows_it() {
         .unwrap();
     assert_eq!(ce["outcome"], "expiring");
     assert_eq!(ce["expires_on"], "2026-07-01");
+    // The words a person reads write the date as the department does (US by default; ISO
+    // once it chooses that), the field stays ISO.
+    assert_eq!(
+        ce["explanation"],
+        "CPR expires on 07/01/2026, in 1 day"
+    );
+    let (status, body) = app
+        .patch(
+            &admin,
+            "/api/v1/organization",
+            json!({"settings": {"date_format": "iso"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, iso) = app
+        .get(
+            &admin,
+            &format!("/api/v1/training/compliance/{}?as_of=2026-06-29", ff.id),
+        )
+        .await;
+    let ce = iso["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "CPR certification")
+        .unwrap();
+    assert_eq!(
+        ce["explanation"],
+        "CPR expires on 2026-07-01, in 2 days"
+    );
     // One of two met: yellow (not fewer than half).
     assert_eq!(c["status"], "yellow", "{c}");
     assert!(
@@ -1059,6 +1089,12 @@ async fn expiry_notices_go_once_per_tier_and_never_twice() {
     .await;
     let today = app.org_today(&app.a).await;
     let date = |days: i64| (today + chrono::Duration::days(days)).to_string();
+    // As the department writes dates (the US default) in what a person reads.
+    let shown = |days: i64| {
+        (today + chrono::Duration::days(days))
+            .format("%m/%d/%Y")
+            .to_string()
+    };
     let record = |who: Uuid, completed: String, expires: String| {
         let (app, admin, course) = (&app, admin.clone(), cpr["id"].clone());
         async move {
@@ -1086,7 +1122,7 @@ async fn expiry_notices_go_once_per_tier_and_never_twice() {
         expiry_notices(&app, member.id).await,
         [format!(
             "Your CPR certification expires on {} (in 75 days)",
-            date(75)
+            shown(75)
         )]
     );
     assert!(expiry_notices(&app, officer.id).await.is_empty());
@@ -1112,7 +1148,7 @@ async fn expiry_notices_go_once_per_tier_and_never_twice() {
         got[1],
         format!(
             "Your CPR certification expires on {} (in 20 days)",
-            date(20)
+            shown(20)
         )
     );
     let copied = expiry_notices(&app, officer.id).await;
@@ -1120,7 +1156,7 @@ async fn expiry_notices_go_once_per_tier_and_never_twice() {
         copied,
         [format!(
             "Test certified's CPR certification expires on {} (in 20 days)",
-            date(20)
+            shown(20)
         )]
     );
     run_expiry(&app).await;

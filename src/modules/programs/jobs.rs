@@ -165,6 +165,10 @@ async fn escalate_unread_reports(ctx: &JobCtx) -> anyhow::Result<u64> {
     .bind(crate::db::now() - Duration::days(ACKNOWLEDGE_DAYS))
     .fetch_all(&state.db)
     .await?;
+    let locale = {
+        let mut conn = state.db.acquire().await?;
+        crate::organization::service::locale_of(&mut conn, org).await?
+    };
     let mut done = 0;
     for r in unread {
         let mut tx = state.db.begin().await?;
@@ -177,10 +181,14 @@ async fn escalate_unread_reports(ctx: &JobCtx) -> anyhow::Result<u64> {
             &[r.trainee_id],
             &Notice {
                 category: "training",
-                subject: format!("Please read the report on your shift of {}", r.shift_date),
+                subject: format!(
+                    "Please read the report on your shift of {}",
+                    locale.day(r.shift_date)
+                ),
                 body: format!(
-                    "The report on your shift of {} was approved more than {ACKNOWLEDGE_DAYS} days                      ago. Read it and acknowledge it.",
-                    r.shift_date
+                    "The report on your shift of {} was approved more than {ACKNOWLEDGE_DAYS} days \
+                     ago. Read it and acknowledge it.",
+                    locale.day(r.shift_date)
                 ),
                 link: link.clone(),
                 dedupe_key: key.clone(),
@@ -196,8 +204,10 @@ async fn escalate_unread_reports(ctx: &JobCtx) -> anyhow::Result<u64> {
                 category: "training",
                 subject: format!("{} has not read your shift report", r.trainee),
                 body: format!(
-                    "{} has not acknowledged your report on the shift of {} in {ACKNOWLEDGE_DAYS}                      days.",
-                    r.trainee, r.shift_date
+                    "{} has not acknowledged your report on the shift of {} in \
+                     {ACKNOWLEDGE_DAYS} days.",
+                    r.trainee,
+                    locale.day(r.shift_date)
                 ),
                 link,
                 dedupe_key: key,

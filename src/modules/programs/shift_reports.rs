@@ -443,11 +443,14 @@ async fn tell_reviewers(
             category: "training",
             subject: format!(
                 "Shift report to review: {} on {}",
-                r.trainee_name, r.shift_date
+                r.trainee_name,
+                ctx.locale.day(r.shift_date)
             ),
             body: format!(
                 "{} reported on {}'s shift of {}. Approve it or flag it.",
-                r.officer_name, r.trainee_name, r.shift_date
+                r.officer_name,
+                r.trainee_name,
+                ctx.locale.day(r.shift_date)
             ),
             link: Some(format!("/training/shift-reports/{}", r.id)),
             dedupe_key: Some(format!("shift-report:{}:{}", r.id, r.review_status)),
@@ -684,11 +687,12 @@ pub async fn review(
     let (to, subject, body) = if decision == ReviewStatus::Approved {
         (
             r.trainee_id,
-            format!("Shift report for {}", r.shift_date),
+            format!("Shift report for {}", ctx.locale.day(r.shift_date)),
             format!(
                 "{} reported on your shift of {}. Read it and acknowledge it on your training \
                  page.",
-                r.officer_name, r.shift_date
+                r.officer_name,
+                ctx.locale.day(r.shift_date)
             ),
         )
     } else {
@@ -696,12 +700,13 @@ pub async fn review(
             r.officer_id,
             format!(
                 "Shift report flagged: {} on {}",
-                r.trainee_name, r.shift_date
+                r.trainee_name,
+                ctx.locale.day(r.shift_date)
             ),
             format!(
                 "Your report on {}'s shift of {} was flagged: {}",
                 r.trainee_name,
-                r.shift_date,
+                ctx.locale.day(r.shift_date),
                 notes.as_deref().unwrap_or_default()
             ),
         )

@@ -443,12 +443,24 @@ fn waived_words(months: u32, total: u32, waivers: &[&Waiver], by: &BTreeSet<Uuid
     format!("; {months} of {total} month{plural} waived for {why}")
 }
 
-/// One requirement for one member at `as_of`.
+/// One requirement for one member at `as_of`, dates in the explanation written as ISO.
 pub fn evaluate(
     req: &Requirement,
     records: &[Record],
     waivers: &[Waiver],
     as_of: NaiveDate,
+) -> RequirementResult {
+    evaluate_in(req, records, waivers, as_of, crate::time::Locale::iso())
+}
+
+/// One requirement for one member at `as_of`, dates in the explanation written as `locale`
+/// writes them.
+pub fn evaluate_in(
+    req: &Requirement,
+    records: &[Record],
+    waivers: &[Waiver],
+    as_of: NaiveDate,
+    locale: crate::time::Locale,
 ) -> RequirementResult {
     let at = judged_at(as_of, req.include_current_month);
     let applicable: Vec<&Waiver> = waivers.iter().filter(|w| w.covers(req.id)).collect();
@@ -476,7 +488,7 @@ pub fn evaluate(
     let usable: Vec<&Record> = records.iter().filter(|r| r.completion_date <= at).collect();
 
     if req.kind == Kind::Certification {
-        return certification(req, &usable, &applicable, as_of, at, result);
+        return certification(req, &usable, &applicable, as_of, at, result, locale);
     }
 
     let (start, end) = period_bounds(req.period, at);
@@ -670,6 +682,7 @@ fn certification(
     as_of: NaiveDate,
     at: NaiveDate,
     mut result: RequirementResult,
+    locale: crate::time::Locale,
 ) -> RequirementResult {
     result.unit = "certifications";
     result.required = whole(1);
@@ -719,19 +732,21 @@ fn certification(
             result.outcome = Outcome::Expired;
             result.done = Hours::default();
             result.percent = 0.0;
-            result.explanation = format!("{} expired on {e}", best.course_name);
+            result.explanation = format!("{} expired on {}", best.course_name, locale.day(e));
         }
         Some(e) if (e - as_of).num_days() <= 90 => {
+            let days = (e - as_of).num_days();
             result.outcome = Outcome::Expiring;
             result.explanation = format!(
-                "{} expires on {e}, in {} days",
+                "{} expires on {}, in {days} day{}",
                 best.course_name,
-                (e - as_of).num_days()
+                locale.day(e),
+                if days == 1 { "" } else { "s" }
             );
         }
         Some(e) => {
             result.outcome = Outcome::Met;
-            result.explanation = format!("{} valid until {e}", best.course_name);
+            result.explanation = format!("{} valid until {}", best.course_name, locale.day(e));
         }
         None => {
             result.outcome = Outcome::Met;
@@ -750,6 +765,7 @@ pub fn member(
     waivers: &[Waiver],
     as_of: NaiveDate,
     exempt: Option<&str>,
+    locale: crate::time::Locale,
 ) -> MemberCompliance {
     if let Some(why) = exempt {
         return MemberCompliance {
@@ -764,7 +780,7 @@ pub fn member(
     }
     let results: Vec<RequirementResult> = requirements
         .iter()
-        .map(|r| evaluate(r, records, waivers, as_of))
+        .map(|r| evaluate_in(r, records, waivers, as_of, locale))
         .collect();
     let total = results.len();
     let met = results.iter().filter(|r| r.outcome.is_met()).count();

@@ -46,6 +46,7 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
     let org = ctx.org_id;
     let mut conn = state.db.acquire().await?;
     let today = super::service::today(&mut conn, org).await?;
+    let locale = crate::organization::service::locale_of(&mut conn, org).await?;
     // Certifications expiring within 90 days or already expired, not renewed since.
     let due = super::service::expiring(&mut conn, org, today + chrono::Days::new(90)).await?;
     let officers = notify::holders_of(&mut conn, org, TRAINING_MANAGE).await?;
@@ -84,12 +85,12 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
             continue;
         }
         let when = if t == "expired" {
-            format!("expired on {}", d.expiration_date)
+            format!("expired on {}", locale.day(d.expiration_date))
         } else {
             let days = (d.expiration_date - today).num_days();
             format!(
                 "expires on {} (in {days} day{})",
-                d.expiration_date,
+                locale.day(d.expiration_date),
                 if days == 1 { "" } else { "s" }
             )
         };

@@ -355,7 +355,7 @@ pub async fn submit(
                     s.member_name,
                     s.hours_completed.normalize(),
                     s.course_name,
-                    s.completion_date
+                    ctx.locale.day(s.completion_date)
                 ),
                 link: Some("/training/submissions".into()),
                 dedupe_key: Some(format!("submission:{id}")),

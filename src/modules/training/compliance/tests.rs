@@ -507,8 +507,8 @@ fn the_overall_colour() {
         &records,
         &[],
         as_of,
-        None,
-    );
+        None, crate::time::Locale::iso(),
+);
     assert_eq!(
         (m.status, m.requirements_met, m.requirements_total),
         (Colour::Yellow, 2, 3)
@@ -520,9 +520,9 @@ fn the_overall_colour() {
         m.reason
     );
     let few = vec![rec(10, "2026-03-01", "5")];
-    let m = member(&[a.clone(), b.clone(), c.clone()], &few, &[], as_of, None);
+    let m = member(&[a.clone(), b.clone(), c.clone()], &few, &[], as_of, None, crate::time::Locale::iso());
     assert_eq!((m.status, m.requirements_met), (Colour::Red, 1));
-    let m = member(&[a.clone(), b.clone()], &records, &[], as_of, None);
+    let m = member(&[a.clone(), b.clone()], &records, &[], as_of, None, crate::time::Locale::iso());
     assert_eq!(m.status, Colour::Green);
     assert_eq!(m.reason, "All 2 requirements met");
     // An expired certification makes red even with everything else met.
@@ -534,8 +534,8 @@ fn the_overall_colour() {
         ],
         &[],
         as_of,
-        None,
-    );
+        None, crate::time::Locale::iso(),
+);
     assert_eq!(m.status, Colour::Red);
     assert!(
         m.reason.contains("CPR expired on 2026-01-01"),
@@ -551,16 +551,16 @@ fn the_overall_colour() {
         ],
         &[],
         as_of,
-        None,
-    );
+        None, crate::time::Locale::iso(),
+);
     assert_eq!(m.status, Colour::Yellow);
     // Exempt: green, nothing evaluated.
-    let m = member(&[a, b, c], &[], &[], as_of, Some("life member"));
+    let m = member(&[a, b, c], &[], &[], as_of, Some("life member"), crate::time::Locale::iso());
     assert!(m.exempt);
     assert_eq!(m.status, Colour::Green);
     assert_eq!(m.reason, "Exempt from training requirements (life member)");
     // Nothing applies.
-    assert_eq!(member(&[], &[], &[], as_of, None).status, Colour::Green);
+    assert_eq!(member(&[], &[], &[], as_of, None, crate::time::Locale::iso()).status, Colour::Green);
 }
 
 #[test]

@@ -219,7 +219,12 @@ async fn inputs(
 }
 
 impl Inputs {
-    fn evaluate(&self, m: &MemberRow, as_of: NaiveDate) -> MemberCompliance {
+    fn evaluate(
+        &self,
+        m: &MemberRow,
+        as_of: NaiveDate,
+        locale: crate::time::Locale,
+    ) -> MemberCompliance {
         let no_roles = Vec::new();
         let member_roles = self.roles.get(&m.id).unwrap_or(&no_roles);
         let applicable: Vec<compliance::Requirement> = self
@@ -248,6 +253,7 @@ impl Inputs {
             self.waivers.get(&m.id).map(Vec::as_slice).unwrap_or(&[]),
             as_of,
             exempt.as_deref(),
+            locale,
         )
     }
 }
@@ -281,7 +287,7 @@ pub async fn member_compliance(
     Ok(ComplianceReport {
         member_id: m.id,
         member_name: format!("{} {}", m.first_name, m.last_name),
-        compliance: inputs.evaluate(m, as_of),
+        compliance: inputs.evaluate(m, as_of, ctx.locale),
     })
 }
 
@@ -389,7 +395,7 @@ pub async fn matrix(ctx: &Ctx, conn: &mut Conn, q: MatrixQuery) -> AppResult<Mat
         {
             continue;
         }
-        let c = inputs.evaluate(m, as_of);
+        let c = inputs.evaluate(m, as_of, ctx.locale);
         match c.status {
             Colour::Green => green += 1,
             Colour::Yellow => yellow += 1,
