@@ -75,17 +75,41 @@ async fn db_gate(
             "the database is not reachable; try again shortly",
         );
     }
+    let api = path.starts_with("/api/");
     let (res, lost) = DATABASE_LOST
         .scope(std::cell::Cell::new(false), async {
-            let res = next.run(req).await;
+            // Pooled connections are not pinged before use (a round trip on every request), so
+            // a database that stops answering mid-query would hang the request: one that takes
+            // longer than STALL_CHECK asks, on a connection of its own, whether the database
+            // still answers, and gives up with a 503 when it does not.
+            let run = next.run(req);
+            tokio::pin!(run);
+            let res = loop {
+                tokio::select! {
+                    res = &mut run => break Some(res),
+                    () = tokio::time::sleep(STALL_CHECK) => {
+                        if !crate::db::answers(&state.db).await {
+                            break None;
+                        }
+                    }
+                }
+            };
             (res, DATABASE_LOST.with(std::cell::Cell::get))
         })
         .await;
+    let Some(res) = res else {
+        state.db_health.lost(&state.db);
+        return unavailable(api, "the database is not answering; try again shortly");
+    };
     if lost {
         state.db_health.lost(&state.db);
     }
     res
 }
+
+/// How long a request runs before it checks that the database still answers (and again as
+/// often while it runs).
+const STALL_CHECK: Duration = Duration::from_millis(1500);
 
 /// Requests whose body is at most this big are kept, so that one lost to a deadlock can be run
 /// again; larger ones (uploads) answer 503 instead.

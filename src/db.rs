@@ -23,7 +23,9 @@ pub fn pool_options() -> MySqlPoolOptions {
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(3))
         .idle_timeout(Duration::from_secs(300))
-        .test_before_acquire(true)
+        // No ping per acquire (a round trip per request): the pool drops a connection that
+        // fails, and `app::db_gate` checks a request that runs long against a stalled database.
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 // MySQL 8 caps GROUP_CONCAT at 1 KiB by default; permission lists must not be cut.
@@ -207,6 +209,23 @@ pub async fn exists(
     .fetch_one(&mut *conn)
     .await?;
     Ok(n > 0)
+}
+
+/// Whether the database answers `SELECT 1` within a second on a connection of its own (not one
+/// of the pool's, which may all be busy or stuck behind the stall being checked for).
+pub async fn answers(pool: &MySqlPool) -> bool {
+    use sqlx::Connection;
+    let options = pool.connect_options();
+    let asked = tokio::time::timeout(Duration::from_secs(1), async {
+        let mut conn = sqlx::MySqlConnection::connect_with(&options).await?;
+        let one = sqlx::query_scalar::<_, i32>("SELECT 1")
+            .fetch_one(&mut conn)
+            .await;
+        let _ = conn.close().await;
+        one
+    })
+    .await;
+    matches!(asked, Ok(Ok(1)))
 }
 
 /// Whether the database answered when last asked. While it does not, requests get their 503 at

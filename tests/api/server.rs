@@ -171,6 +171,8 @@ fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("/api/v1/training/records/import", &["post"]),
         ("/api/v1/training/records/{id}/void", &["post"]),
         ("/api/v1/training/records/{id}/correct", &["post"]),
+        ("/api/v1/training/sessions/{id}", &["get"]),
+        ("/api/v1/training/sessions/{id}/void", &["post"]),
         ("/api/v1/training/requirements", &["get", "post"]),
         ("/api/v1/training/requirements/{id}", &["put"]),
         ("/api/v1/training/compliance/{member_id}", &["get"]),
