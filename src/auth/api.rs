@@ -413,10 +413,26 @@ pub async fn logout(
 
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
     responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)))]
-pub async fn me(State(state): State<AppState>, ctx: SessionCtx) -> AppResult<Json<Me>> {
-    let mut conn = state.db.acquire().await?;
-    let me = service::me(&ctx.0, &mut conn).await?;
-    Ok(Json(me))
+pub async fn me(me: MeSession) -> AppResult<Json<Me>> {
+    Ok(Json(me.0))
+}
+
+/// `/auth/me`'s caller (a session that may still have to change its password): the context
+/// and the account, read in one statement.
+pub struct MeSession(Me);
+
+impl axum::extract::FromRequestParts<AppState> for MeSession {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> AppResult<Self> {
+        let (ctx, row) = super::ctx::load_with(parts, state, Some(service::ME_COLUMNS)).await?;
+        let me = service::me_from_row(&ctx, &row)?;
+        parts.extensions.insert(ctx);
+        Ok(MeSession(me))
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/change-password", tag = "auth",

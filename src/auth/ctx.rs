@@ -142,35 +142,59 @@ struct CtxRow {
     settings: String,
 }
 
+/// The context's columns (`u` the member, `o` the organization; the session's family and the
+/// member's and organization's ids bound in that order).
+const CTX_COLUMNS: &str = "u.username, u.status, u.must_change_password, o.timezone,
+        o.active AS org_active, o.require_two_factor, o.settings,
+        EXISTS (SELECT 1 FROM two_factor_secrets t
+                 WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) AS has_two_factor,
+        (SELECT GROUP_CONCAT(DISTINCT rp.permission)
+           FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+          WHERE ur.user_id = u.id) AS perms,
+        EXISTS (SELECT 1 FROM refresh_tokens r
+                 WHERE r.family_id = ? AND r.user_id = u.id
+                   AND r.revoked_at IS NULL AND r.expires_at > UTC_TIMESTAMP(6)) AS live,
+        (SELECT COUNT(*) FROM notification_logs n
+          WHERE n.recipient_id = u.id AND n.read_at IS NULL) AS unread";
+
 async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
+    Ok(load_with(parts, state, None).await?.0)
+}
+
+/// The session's context, and with it in the same statement `extra` columns of the same member
+/// (`u`) and organization (`o`) for a route that needs them (`/auth/me`): one round trip.
+/// `extra` is SQL written in the code, never input.
+pub async fn load_with(
+    parts: &Parts,
+    state: &AppState,
+    extra: Option<&'static str>,
+) -> AppResult<(Ctx, sqlx::mysql::MySqlRow)> {
+    use sqlx::FromRow;
     let token = bearer_or_cookie(&parts.headers)
         .ok_or_else(|| AppError::Unauthorized("sign in first".into()))?;
     let claims = state
         .keys
         .verify_access(&token)
         .ok_or_else(|| AppError::Unauthorized("your session is not valid; sign in again".into()))?;
-    let row: Option<CtxRow> = sqlx::query_as(
-        "SELECT u.username, u.status, u.must_change_password, o.timezone, o.active AS org_active,
-                o.require_two_factor, o.settings,
-                EXISTS (SELECT 1 FROM two_factor_secrets t
-                         WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL) AS has_two_factor,
-                (SELECT GROUP_CONCAT(DISTINCT rp.permission)
-                   FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
-                  WHERE ur.user_id = u.id) AS perms,
-                EXISTS (SELECT 1 FROM refresh_tokens r
-                         WHERE r.family_id = ? AND r.user_id = u.id
-                           AND r.revoked_at IS NULL AND r.expires_at > UTC_TIMESTAMP(6)) AS live,
-                (SELECT COUNT(*) FROM notification_logs n
-                  WHERE n.recipient_id = u.id AND n.read_at IS NULL) AS unread
-           FROM users u JOIN organizations o ON o.id = u.organization_id
-          WHERE u.id = ? AND u.organization_id = ?",
-    )
-    .bind(claims.sid)
-    .bind(claims.sub)
-    .bind(claims.org)
-    .fetch_optional(&state.db)
-    .await?;
-    let row = row.ok_or_else(|| AppError::Unauthorized("your session has ended".into()))?;
+    let sql = match extra {
+        None => format!(
+            "SELECT {CTX_COLUMNS} FROM users u JOIN organizations o ON o.id = u.organization_id
+              WHERE u.id = ? AND u.organization_id = ?"
+        ),
+        Some(extra) => format!(
+            "SELECT {CTX_COLUMNS}, {extra}
+               FROM users u JOIN organizations o ON o.id = u.organization_id
+              WHERE u.id = ? AND u.organization_id = ?"
+        ),
+    };
+    let raw = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(claims.sid)
+        .bind(claims.sub)
+        .bind(claims.org)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("your session has ended".into()))?;
+    let row = CtxRow::from_row(&raw)?;
     if !row.live || !row.org_active || !may_sign_in(row.status) {
         return Err(AppError::Unauthorized(
             "your session has ended; sign in again".into(),
@@ -189,7 +213,7 @@ async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
         && super::two_factor::GUARDED
             .iter()
             .any(|p| permissions.contains(*p));
-    Ok(Ctx {
+    let ctx = Ctx {
         user_id: claims.sub,
         org_id: super::OrgId::confirmed(claims.org),
         session_id: claims.sid,
@@ -204,7 +228,8 @@ async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
         contact_directory_open: settings.contact_directory.unwrap_or_default()
             == crate::organization::service::ContactDirectory::Members,
         locale: settings.locale(),
-    })
+    };
+    Ok((ctx, raw))
 }
 
 impl FromRequestParts<AppState> for SessionCtx {

@@ -562,19 +562,63 @@ struct MeRow {
     org_slug: String,
 }
 
-pub async fn me(ctx: &Ctx, conn: &mut Conn) -> AppResult<Me> {
-    let row: MeRow = sqlx::query_as(
-        "SELECT u.first_name, u.last_name, u.email, u.status, o.name AS org_name,
-                o.slug AS org_slug
-           FROM users u JOIN organizations o ON o.id = u.organization_id
-          WHERE u.id = ? AND u.organization_id = ?",
-    )
-    .bind(ctx.user_id)
-    .bind(ctx.org_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    let roles = roles_of(conn, ctx.org_id, ctx.user_id).await?;
-    Ok(Me {
+/// What `/auth/me` reads beside the context, in the context's own statement
+/// (`ctx::load_with`): the member's names and address, the organization's name and slug, and
+/// the member's roles as JSON (ids in hex), highest priority first.
+pub const ME_COLUMNS: &str = "u.first_name, u.last_name, u.email, o.name AS org_name,
+        o.slug AS org_slug,
+        (SELECT JSON_ARRAYAGG(JSON_OBJECT('role_id', HEX(r.id), 'name', r.name, 'slug', r.slug,
+                    'is_system', r.is_system,
+                    'assigned_at', DATE_FORMAT(ur.assigned_at, '%Y-%m-%d %H:%i:%s.%f'))
+                    ORDER BY r.priority DESC, r.name)
+           FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+          WHERE ur.user_id = u.id AND ur.organization_id = u.organization_id) AS roles_json";
+
+#[derive(sqlx::FromRow)]
+struct MeColumns {
+    #[sqlx(flatten)]
+    row: MeRow,
+    roles_json: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RoleJson {
+    role_id: String,
+    name: String,
+    slug: String,
+    is_system: i64,
+    assigned_at: String,
+}
+
+/// The caller's own account from the context and the `ME_COLUMNS` of its statement.
+pub fn me_from_row(ctx: &Ctx, row: &sqlx::mysql::MySqlRow) -> AppResult<Me> {
+    use sqlx::FromRow;
+    let cols = MeColumns::from_row(row)?;
+    let unreadable = |what: &str| AppError::Internal(anyhow::anyhow!("/auth/me: {what}"));
+    let listed: Vec<RoleJson> = match cols.roles_json.as_deref() {
+        None => Vec::new(),
+        Some(json) => serde_json::from_str(json).map_err(|_| unreadable("roles"))?,
+    };
+    let mut roles = Vec::with_capacity(listed.len());
+    for r in listed {
+        roles.push(MemberRole {
+            role_id: Uuid::parse_str(&r.role_id).map_err(|_| unreadable("role id"))?,
+            name: r.name,
+            slug: r.slug,
+            is_system: r.is_system != 0,
+            assigned_at: chrono::NaiveDateTime::parse_from_str(
+                &r.assigned_at,
+                "%Y-%m-%d %H:%M:%S%.f",
+            )
+            .map_err(|_| unreadable("assigned_at"))?
+            .and_utc(),
+        });
+    }
+    Ok(me_of(ctx, cols.row, roles))
+}
+
+fn me_of(ctx: &Ctx, row: MeRow, roles: Vec<MemberRole>) -> Me {
+    Me {
         id: ctx.user_id,
         username: ctx.username.clone(),
         first_name: row.first_name,
@@ -590,5 +634,20 @@ pub async fn me(ctx: &Ctx, conn: &mut Conn) -> AppResult<Me> {
         },
         roles,
         permissions: ctx.permissions.iter().cloned().collect(),
-    })
+    }
+}
+
+pub async fn me(ctx: &Ctx, conn: &mut Conn) -> AppResult<Me> {
+    let row: MeRow = sqlx::query_as(
+        "SELECT u.first_name, u.last_name, u.email, u.status, o.name AS org_name,
+                o.slug AS org_slug
+           FROM users u JOIN organizations o ON o.id = u.organization_id
+          WHERE u.id = ? AND u.organization_id = ?",
+    )
+    .bind(ctx.user_id)
+    .bind(ctx.org_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let roles = roles_of(conn, ctx.org_id, ctx.user_id).await?;
+    Ok(me_of(ctx, row, roles))
 }

@@ -264,34 +264,46 @@ pub async fn list(ctx: &Ctx, conn: &mut Conn, q: ListQuery) -> AppResult<Page<Me
     if pattern.is_some() {
         filter.push_str(&format!(" AND {searchable} LIKE ?"));
     }
-    let count_sql = format!("SELECT COUNT(*) FROM users WHERE {filter}");
-    let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql)).bind(ctx.org_id);
-    for s in &statuses {
-        count = count.bind(s);
+    // The page and the number of all matches in one statement; a page past the end has no
+    // row to carry the number, and counts on its own.
+    #[derive(sqlx::FromRow)]
+    struct Counted {
+        #[sqlx(flatten)]
+        row: MemberRow,
+        total: i64,
     }
-    if let Some(p) = &pattern {
-        count = count.bind(p);
-    }
-    let total = count.fetch_one(&mut *conn).await?;
     let rows_sql = format!(
-        "SELECT {MEMBER_COLUMNS} FROM users WHERE {filter}
+        "SELECT {MEMBER_COLUMNS}, COUNT(*) OVER () AS total FROM users WHERE {filter}
           ORDER BY last_name, first_name, id LIMIT ? OFFSET ?"
     );
-    let mut rows = sqlx::query_as::<_, MemberRow>(AssertSqlSafe(rows_sql)).bind(ctx.org_id);
+    let mut rows = sqlx::query_as::<_, Counted>(AssertSqlSafe(rows_sql)).bind(ctx.org_id);
     for s in &statuses {
         rows = rows.bind(s);
     }
     if let Some(p) = &pattern {
         rows = rows.bind(p);
     }
-    let items = rows
+    let rows = rows
         .bind(per_page)
         .bind(u64::from(page - 1) * u64::from(per_page))
         .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(|r| r.view(ctx))
-        .collect();
+        .await?;
+    let total = match rows.first() {
+        Some(r) => r.total,
+        None if page == 1 => 0,
+        None => {
+            let count_sql = format!("SELECT COUNT(*) FROM users WHERE {filter}");
+            let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql)).bind(ctx.org_id);
+            for s in &statuses {
+                count = count.bind(s);
+            }
+            if let Some(p) = &pattern {
+                count = count.bind(p);
+            }
+            count.fetch_one(&mut *conn).await?
+        }
+    };
+    let items = rows.into_iter().map(|r| r.row.view(ctx)).collect();
     Ok(Page {
         items,
         page,

@@ -1182,3 +1182,37 @@ async fn typos_in_one_department_never_lock_another_departments_account() {
     assert!(lock_state(&app, a).await.1, "A's sam is locked");
     assert_eq!(lock_state(&app, b).await, (0, false));
 }
+
+/// `/auth/me` reads the account in the session's own statement: the same roles (ids, order,
+/// times) as the member's roles list, and none for a member without any.
+#[tokio::test]
+async fn me_lists_the_same_roles_as_the_members_roles() {
+    let app = TestApp::spawn().await;
+    let officer = app
+        .member(&app.a, "me-officer", &["training_officer", "secretary"])
+        .await;
+    let plain = app.member(&app.a, "me-plain", &[]).await;
+    let (status, me) = app.get(&officer.token, "/api/v1/auth/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    let (status, roles) = app
+        .get(
+            &app.a.admin.token,
+            &format!("/api/v1/members/{}/roles", officer.id),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{roles}");
+    // The two given and every member's own.
+    assert_eq!(roles.as_array().unwrap().len(), 3, "{roles}");
+    assert_eq!(me["roles"], roles);
+    assert_eq!(me["username"], "me-officer");
+    assert_eq!(me["organization"]["id"], app.a.id.to_string());
+    sqlx::query("DELETE FROM user_roles WHERE user_id = ?")
+        .bind(plain.id)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let (status, me) = app.get(&plain.token, "/api/v1/auth/me").await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["roles"], serde_json::json!([]));
+    assert_eq!(me["permissions"].as_array().map(Vec::len), Some(0), "{me}");
+}

@@ -525,10 +525,7 @@ async fn compliance_is_explained_per_requirement_and_the_matrix_follows_it() {
     assert_eq!(ce["expires_on"], "2026-07-01");
     // The words a person reads write the date as the department does (US by default; ISO
     // once it chooses that), the field stays ISO.
-    assert_eq!(
-        ce["explanation"],
-        "CPR expires on 07/01/2026, in 1 day"
-    );
+    assert_eq!(ce["explanation"], "CPR expires on 07/01/2026, in 1 day");
     let (status, body) = app
         .patch(
             &admin,
@@ -549,10 +546,7 @@ async fn compliance_is_explained_per_requirement_and_the_matrix_follows_it() {
         .iter()
         .find(|r| r["name"] == "CPR certification")
         .unwrap();
-    assert_eq!(
-        ce["explanation"],
-        "CPR expires on 2026-07-01, in 2 days"
-    );
+    assert_eq!(ce["explanation"], "CPR expires on 2026-07-01, in 2 days");
     // One of two met: yellow (not fewer than half).
     assert_eq!(c["status"], "yellow", "{c}");
     assert!(
