@@ -995,3 +995,127 @@ async fn binary_resets_a_password_from_the_shell() {
     assert!(via.contains("shell"), "{via}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Kibibytes of `field` (VmRSS, VmHWM) in /proc/`pid`/status.
+fn memory_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} for {pid}"))
+}
+
+/// A hundred sign-ins at once (a room after a meeting): every one answers, and the server's
+/// memory peak stays within a bound that only per-sign-in growth would cross. Each hash needs
+/// 19 MiB; the server hashes on two long-lived workers that reuse theirs, so the peak is the
+/// start plus about two hashes (it was 400 MiB and more when every hash had a thread and an
+/// allocator arena of its own). The figures are measured by `scripts/bench`; this bound is
+/// deliberately generous.
+#[tokio::test]
+async fn a_hundred_sign_ins_at_once_keep_memory_bounded() {
+    let db = TestDb::create().await;
+    let dir = temp_dir();
+    let password_file = dir.join("password");
+    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+    let mut init = logbook_command(&dir);
+    init.env("LOGBOOK_DATABASE_URL", &db.url)
+        .env("LOGBOOK_DATA_DIR", dir.join("data"))
+        .env("LOGBOOK_DB_WAIT_SECS", "10")
+        .args(["init", "--org-name", "Memory Fire Department"])
+        .args(["--admin-username", "memory-chief"])
+        .args(["--admin-email", "memory-chief@example.org"])
+        .arg("--admin-password-file")
+        .arg(&password_file);
+    let (status, _, stderr) = run(init).await;
+    assert!(status.success(), "init failed: {stderr}");
+    // A hundred members with the chief's password (copied, not hashed a hundred times).
+    {
+        let mut conn = db.pool.acquire().await.unwrap();
+        sqlx::query(
+            "CREATE TEMPORARY TABLE twin AS SELECT * FROM users WHERE username = 'memory-chief'",
+        )
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        for n in 0..100 {
+            sqlx::query("UPDATE twin SET id = ?, username = ?, email = ?")
+                .bind(uuid::Uuid::now_v7())
+                .bind(format!("memory-{n}"))
+                .bind(format!("memory-{n}@example.org"))
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO users SELECT * FROM twin")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+        }
+    }
+
+    let port = free_port();
+    let mut cmd = logbook_command(&dir);
+    cmd.env("LOGBOOK_DATABASE_URL", &db.url)
+        .env("LOGBOOK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LOGBOOK_DATA_DIR", dir.join("data"))
+        .env("LOGBOOK_DB_WAIT_SECS", "10")
+        .arg("serve");
+    let mut child = cmd.spawn().unwrap();
+    let pid = child.id().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_healthy(&mut child, &base, Duration::from_secs(60)).await;
+    // Phones of their own: each member from one of ten addresses (127.0.0.2–11), so that the
+    // per-address limit on sign-ins in flight is not what this measures.
+    let clients: Vec<reqwest::Client> = (2..12)
+        .map(|last| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let sign_in = |n: usize, username: String| {
+        let (client, url) = (clients[n % 10].clone(), format!("{base}/api/v1/auth/login"));
+        async move {
+            client
+                .post(url)
+                .json(&serde_json::json!({"username": username, "password": PASSWORD}))
+                .send()
+                .await
+                .map(|r| r.status())
+        }
+    };
+    // One sign-in first, so that the start figure includes what any sign-in needs once.
+    assert_eq!(
+        sign_in(0, "memory-chief".into()).await.unwrap(),
+        StatusCode::OK
+    );
+    let start = memory_kib(pid, "VmRSS");
+    let mut all = tokio::task::JoinSet::new();
+    for n in 0..100 {
+        all.spawn(sign_in(n, format!("memory-{n}")));
+    }
+    let mut ok = 0;
+    while let Some(done) = all.join_next().await {
+        if done.unwrap().unwrap() == StatusCode::OK {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 100, "every sign-in answered 200");
+    let peak = memory_kib(pid, "VmHWM");
+    let grown_mib = peak.saturating_sub(start) / 1024;
+    eprintln!(
+        "100 sign-ins at once: RSS {} MiB before, peak {} MiB (+{grown_mib} MiB)",
+        start / 1024,
+        peak / 1024
+    );
+    assert!(
+        grown_mib < 150,
+        "the peak grew by {grown_mib} MiB over {} MiB",
+        start / 1024
+    );
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
