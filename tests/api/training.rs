@@ -2123,3 +2123,80 @@ async fn a_crew_drill_is_one_session_opened_and_voided_together() {
         "the member's other record stays"
     );
 }
+
+/// Rule 13 through the API: a certification requirement with a registry code is met by a
+/// certificate recorded without the course link whose number holds the code; the code is
+/// checked beside its field.
+#[tokio::test]
+async fn a_registry_code_matches_a_certificate_recorded_without_its_course() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let medic = app.member(&app.a, "registry-medic", &[]).await;
+    let snapshot = app.snapshot(&app.a).await;
+    for (body, field) in [
+        (
+            json!({"name": "Hours", "requirement_type": "hours", "required_hours": 4,
+                   "period": "annual", "registry_code": "NREMT"}),
+            "registry_code",
+        ),
+        (
+            json!({"name": "EMT", "requirement_type": "certification", "period": "one_time",
+                   "registry_code": "N".repeat(65)}),
+            "registry_code",
+        ),
+    ] {
+        let (status, problem) = app
+            .post(&admin, "/api/v1/training/requirements", body.clone())
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {problem}"
+        );
+        assert_eq!(error_fields(&problem), [field], "{problem}");
+    }
+    assert_eq!(snapshot, app.snapshot(&app.a).await);
+    let (status, req) = app
+        .post(
+            &app.b.admin.token,
+            "/api/v1/training/requirements",
+            json!({"name": "EMT", "requirement_type": "certification", "period": "one_time",
+                   "registry_code": "NREMT"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{req}");
+    let (status, req) = app
+        .post(
+            &admin,
+            "/api/v1/training/requirements",
+            json!({"name": "EMT certification", "requirement_type": "certification",
+                   "period": "one_time", "registry_code": " NREMT "}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{req}");
+    assert_eq!(req["registry_code"], "NREMT");
+    let path = format!("/api/v1/training/compliance/{}?as_of=2026-06-30", medic.id);
+    let standing = || async {
+        let (status, c) = app.get(&admin, &path).await;
+        assert_eq!(status, StatusCode::OK, "{c}");
+        c["requirements"][0].clone()
+    };
+    assert_eq!(standing().await["outcome"], "not_started");
+    let (status, made) = app
+        .post(
+            &admin,
+            "/api/v1/training/records",
+            json!({"user_ids": [medic.id], "course_name": "Emergency Medical Technician",
+                   "training_type": "certification", "completion_date": "2026-01-10", "hours": 8,
+                   "expiration_date": "2028-03-31", "certification_number": "E-nremt-4471"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let r = standing().await;
+    assert_eq!(r["outcome"], "met", "{r}");
+    assert_eq!(
+        r["explanation"],
+        "Emergency Medical Technician valid until 03/31/2028 (certificate E-nremt-4471 matched \
+         by registry code)"
+    );
+}

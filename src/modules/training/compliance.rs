@@ -148,6 +148,8 @@ pub struct Requirement {
     pub required_hours: Hours,
     pub required_count: u32,
     pub course_ids: Vec<Uuid>,
+    /// A certification's state or national registry code (rule 13).
+    pub registry_code: Option<String>,
     pub period: Period,
     pub include_current_month: bool,
 }
@@ -163,6 +165,9 @@ pub struct Record {
     pub completion_date: NaiveDate,
     pub expiration_date: Option<NaiveDate>,
     pub hours: Hours,
+    pub certification_number: Option<String>,
+    /// The code of the record's course, when it has one.
+    pub course_code: Option<String>,
 }
 
 /// A waiver (or a leave's waiver) of the member.
@@ -336,9 +341,9 @@ pub fn period_bounds(period: Period, at: NaiveDate) -> (NaiveDate, NaiveDate) {
             (start, end)
         }
         Period::Monthly => (first_of_month(at), last_of_month(at)),
+        // Rule 11: [at − n months, at], both days included.
         Period::Rolling(n) => (
             at.checked_sub_months(Months::new(n))
-                .and_then(|d| d.succ_opt())
                 .unwrap_or(NaiveDate::MIN),
             at,
         ),
@@ -346,17 +351,31 @@ pub fn period_bounds(period: Period, at: NaiveDate) -> (NaiveDate, NaiveDate) {
     }
 }
 
-/// The calendar months of the period, each as (first day, last day), for pro-rating. A rolling
-/// period counts the `n` months ending with `at`'s month.
+/// The months of the period, each as (first day, last day), for pro-rating: calendar months,
+/// except for a rolling window (rule 11), whose `n` month-long slices end at `at` (the last
+/// slice ends at `at`, each earlier one a month before it), the first also holding the
+/// window's first day.
 fn months_of(period: Period, at: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
     let (count, first) = match period {
         Period::Annual => (12, NaiveDate::from_ymd_opt(at.year(), 1, 1)),
         Period::Quarterly => (3, Some(period_bounds(period, at).0)),
         Period::Monthly => (1, Some(first_of_month(at))),
-        Period::Rolling(n) => (
-            n,
-            first_of_month(at).checked_sub_months(Months::new(n.saturating_sub(1))),
-        ),
+        Period::Rolling(n) => {
+            let before = |k: u32| at.checked_sub_months(Months::new(k));
+            return (0..n)
+                .rev()
+                .filter_map(|k| {
+                    // The slice ending k months before `at`.
+                    let end = before(k)?;
+                    let start = if k + 1 == n {
+                        before(n)?
+                    } else {
+                        before(k + 1)?.succ_opt()?
+                    };
+                    Some((start, end))
+                })
+                .collect();
+        }
         Period::OneTime => return Vec::new(),
     };
     let Some(first) = first else {
@@ -675,6 +694,66 @@ fn waiver_phrase(waivers: &[&Waiver], by: &[Uuid]) -> String {
     }
 }
 
+/// How a record meets a certification requirement (rule 13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Matched {
+    /// Its course is one of the requirement's.
+    Course,
+    /// Its course's code is the requirement's registry code.
+    CourseCode,
+    /// Its certification number holds the registry code.
+    CertificateNumber,
+    /// The requirement names no course and no code, and its name is in the course name.
+    Name,
+    /// The requirement names no course and no code but a category or training type: a
+    /// certification record of that kind.
+    Category,
+}
+
+/// Whether `r` meets the certification requirement `req`, and how (rule 13): through the
+/// requirement's courses; through its registry code, as the course's code or inside the
+/// certification number (letters in any case); or, only when it names no course and no code,
+/// by its name inside the record's course name, or as a certification record of the category
+/// or training type it names.
+fn certifies(req: &Requirement, r: &Record) -> Option<Matched> {
+    if r.course_id.is_some_and(|c| req.course_ids.contains(&c)) {
+        return Some(Matched::Course);
+    }
+    let code = req
+        .registry_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_lowercase);
+    if let Some(code) = &code {
+        if r
+            .course_code
+            .as_deref()
+            .is_some_and(|c| c.trim().to_lowercase() == *code)
+        {
+            return Some(Matched::CourseCode);
+        }
+        if r
+            .certification_number
+            .as_deref()
+            .is_some_and(|n| n.to_lowercase().contains(code.as_str()))
+        {
+            return Some(Matched::CertificateNumber);
+        }
+        return None;
+    }
+    if !req.course_ids.is_empty() {
+        return None;
+    }
+    let name = req.name.trim().to_lowercase();
+    if !name.is_empty() && r.course_name.to_lowercase().contains(&name) {
+        return Some(Matched::Name);
+    }
+    let filtered = req.category_id.is_some() || req.training_type.is_some();
+    (filtered && r.training_type == "certification" && matches_filters(req, r))
+        .then_some(Matched::Category)
+}
+
 fn certification(
     req: &Requirement,
     usable: &[&Record],
@@ -687,23 +766,17 @@ fn certification(
     result.unit = "certifications";
     result.required = whole(1);
     result.adjusted_required = whole(1);
-    let matching: Vec<&Record> = usable
+    let matching: Vec<(&Record, Matched)> = usable
         .iter()
         .copied()
-        .filter(|r| {
-            if req.course_ids.is_empty() {
-                r.training_type == "certification" && matches_filters(req, r)
-            } else {
-                r.course_id.is_some_and(|c| req.course_ids.contains(&c))
-            }
-        })
+        .filter_map(|r| certifies(req, r).map(|how| (r, how)))
         .collect();
     let covering: Vec<&&Waiver> = waivers
         .iter()
         .filter(|w| w.start <= at && at <= w.end())
         .collect();
     // The latest expiry decides (rule 4); one that never expires beats any date.
-    let best = matching.iter().max_by_key(|r| {
+    let best = matching.iter().max_by_key(|(r, _)| {
         (
             r.expiration_date.unwrap_or(NaiveDate::MAX),
             r.completion_date,
@@ -722,6 +795,18 @@ fn certification(
         result.explanation = format!("No {} on record", req.name);
         return result;
     };
+    let (best, how) = (best.0, best.1);
+    // How a record without the requirement's course was taken for it, after its words.
+    let how = match how {
+        Matched::Course => String::new(),
+        Matched::CourseCode => format!(" (course code {} is the registry code)", best.course_code.as_deref().unwrap_or_default()),
+        Matched::CertificateNumber => format!(
+            " (certificate {} matched by registry code)",
+            best.certification_number.as_deref().unwrap_or_default()
+        ),
+        Matched::Name => " (matched by name)".into(),
+        Matched::Category => String::new(),
+    };
     result.counted_records = vec![best.id];
     result.expires_on = best.expiration_date;
     result.done = whole(1);
@@ -732,13 +817,14 @@ fn certification(
             result.outcome = Outcome::Expired;
             result.done = Hours::default();
             result.percent = 0.0;
-            result.explanation = format!("{} expired on {}", best.course_name, locale.day(e));
+            result.explanation =
+                format!("{} expired on {}{how}", best.course_name, locale.day(e));
         }
         Some(e) if (e - as_of).num_days() <= 90 => {
             let days = (e - as_of).num_days();
             result.outcome = Outcome::Expiring;
             result.explanation = format!(
-                "{} expires on {}, in {days} day{}",
+                "{} expires on {}, in {days} day{}{how}",
                 best.course_name,
                 locale.day(e),
                 if days == 1 { "" } else { "s" }
@@ -746,11 +832,12 @@ fn certification(
         }
         Some(e) => {
             result.outcome = Outcome::Met;
-            result.explanation = format!("{} valid until {}", best.course_name, locale.day(e));
+            result.explanation =
+                format!("{} valid until {}{how}", best.course_name, locale.day(e));
         }
         None => {
             result.outcome = Outcome::Met;
-            result.explanation = format!("{} (does not expire)", best.course_name);
+            result.explanation = format!("{} (does not expire){how}", best.course_name);
         }
     }
     result

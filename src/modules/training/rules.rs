@@ -313,6 +313,10 @@ pub struct RequirementInput {
     /// courses / certification: the courses that satisfy it.
     #[serde(default)]
     pub course_ids: Vec<Uuid>,
+    /// certification: the state or national registry code it stands for; a record meets it
+    /// when its course's code is this code or its certification number holds it.
+    #[schema(max_length = 64)]
+    pub registry_code: Option<String>,
     /// annual, quarterly, monthly, rolling or one_time.
     #[schema(schema_with = crate::modules::training::rules::period_schema)]
     pub period: String,
@@ -346,6 +350,7 @@ pub struct ValidRequirement {
     pub required_hours: Option<Decimal>,
     pub required_count: Option<u32>,
     pub course_ids: Vec<Uuid>,
+    pub registry_code: Option<String>,
     pub period: String,
     pub rolling_months: Option<u32>,
     pub include_current_month: Option<bool>,
@@ -373,6 +378,15 @@ impl RequirementInput {
             Some(t) if !t.trim().is_empty() => c.take(training_type("training_type", &t)),
             _ => None,
         };
+        let registry_code = c
+            .take(optional_text("registry_code", self.registry_code, 64))
+            .flatten();
+        if registry_code.is_some() && kind.is_some_and(|k| k != Kind::Certification) {
+            c.push(
+                "registry_code",
+                "is for a certification requirement only",
+            );
+        }
         let period = self.period.trim().to_string();
         if Period::parse(&period, self.rolling_months).is_none() {
             if period == "rolling" {
@@ -437,6 +451,7 @@ impl RequirementInput {
             required_hours,
             required_count,
             course_ids: dedup(self.course_ids),
+            registry_code,
             period,
             rolling_months,
             include_current_month: self.include_current_month,
@@ -542,6 +557,7 @@ mod tests {
             required_hours: Some("24".parse().unwrap()),
             required_count: None,
             course_ids: vec![],
+            registry_code: None,
             period: "annual".into(),
             rolling_months: None,
             include_current_month: None,

@@ -31,6 +31,7 @@ fn hours_req(required: &str, period: Period) -> Requirement {
         required_hours: h(required),
         required_count: 0,
         course_ids: Vec::new(),
+        registry_code: None,
         period,
         include_current_month: true,
     }
@@ -47,6 +48,7 @@ fn cert_req() -> Requirement {
         required_hours: Hours::ZERO,
         required_count: 1,
         course_ids: vec![id(CPR)],
+        registry_code: None,
         period: Period::OneTime,
         include_current_month: true,
     }
@@ -62,6 +64,8 @@ fn rec(n: u128, date: &str, hours: &str) -> Record {
         completion_date: d(date),
         expiration_date: None,
         hours: h(hours),
+        certification_number: None,
+        course_code: None,
     }
 }
 
@@ -75,6 +79,8 @@ fn cert(n: u128, course: u128, date: &str, expires: Option<&str>) -> Record {
         completion_date: d(date),
         expiration_date: expires.map(d),
         hours: h("4"),
+        certification_number: None,
+        course_code: None,
     }
 }
 
@@ -218,17 +224,56 @@ fn requirements_by_period_waiver_and_certification() {
             vec![10],
         ),
         case(
-            "rolling 12 months: from the day after the same date a year before",
+            "rolling 12 months: from the same date a year before, both days included (rule 11)",
             hours_req("10", Period::Rolling(12)),
             vec![
+                rec(9, "2025-06-14", "5"),
                 rec(10, "2025-06-15", "5"),
                 rec(11, "2025-06-16", "5"),
                 rec(12, "2026-06-15", "1"),
             ],
             vec![],
             "2026-06-15",
-            (InProgress, "6", "10"),
-            vec![11, 12],
+            (Met, "11", "10"),
+            vec![10, 11, 12],
+        ),
+        case(
+            "rolling 3 months from a month's end: the window starts on the clamped day",
+            hours_req("9", Period::Rolling(3)),
+            vec![rec(10, "2026-02-27", "4"), rec(11, "2026-02-28", "4")],
+            vec![],
+            "2026-05-31",
+            (InProgress, "4", "9"),
+            vec![11],
+        ),
+        case(
+            "rolling: a slice covered for exactly 15 days is waived (its slices end at as_of)",
+            hours_req("12", Period::Rolling(12)),
+            vec![],
+            // The slice 2026-01-16 – 2026-02-15: covered 2026-02-01 – 2026-02-15, 15 days.
+            vec![leave(50, "2026-02-01", Some("2026-02-15"))],
+            "2026-06-15",
+            (NotStarted, "0", "11"),
+            vec![],
+        ),
+        case(
+            "rolling: 14 covered days of a slice waive nothing",
+            hours_req("12", Period::Rolling(12)),
+            vec![],
+            vec![leave(50, "2026-02-02", Some("2026-02-15"))],
+            "2026-06-15",
+            (NotStarted, "0", "12"),
+            vec![],
+        ),
+        case(
+            "rolling: a waiver in the window's first, partial calendar month waives its slice",
+            hours_req("12", Period::Rolling(12)),
+            vec![],
+            // The first slice is 2025-06-15 – 2025-07-15 (the window's first day and a month).
+            vec![leave(50, "2025-06-15", Some("2025-06-30"))],
+            "2026-06-15",
+            (NotStarted, "0", "11"),
+            vec![],
         ),
         case(
             "one time: any date before counts",
@@ -652,4 +697,98 @@ fn pace_compares_what_is_done_with_the_share_of_the_period_gone() {
     let mut one_time = result("0", Outcome::NotStarted, Kind::Hours);
     one_time.period_start = None;
     assert_eq!(one_time.pace(mid), None);
+}
+
+/// Rule 13: a certification record meets the requirement through its courses, through the
+/// registry code (the course's code, or inside the certification number), or — only where the
+/// requirement names no course and no code — by the requirement's name in the course name.
+#[test]
+fn a_certificate_is_matched_by_course_registry_code_or_name() {
+    let as_of = d("2026-06-30");
+    let loose = |n: u128, name: &str, number: Option<&str>, code: Option<&str>| Record {
+        id: id(n),
+        course_id: None,
+        category_id: None,
+        course_name: name.into(),
+        training_type: "certification".into(),
+        completion_date: d("2026-01-10"),
+        expiration_date: Some(d("2028-01-10")),
+        hours: h("8"),
+        certification_number: number.map(Into::into),
+        course_code: code.map(Into::into),
+    };
+    let by_code = Requirement {
+        registry_code: Some("NREMT".into()),
+        course_ids: Vec::new(),
+        name: "EMT".into(),
+        ..cert_req()
+    };
+    // Inside a longer certification number, letters in any case.
+    let r = evaluate(
+        &by_code,
+        &[loose(10, "Emergency medical technician", Some("ab-nremt-12345"), None)],
+        &[],
+        as_of,
+    );
+    assert_eq!(r.outcome, Outcome::Met, "{}", r.explanation);
+    assert_eq!(r.counted_records, vec![id(10)]);
+    assert_eq!(
+        r.explanation,
+        "Emergency medical technician valid until 2028-01-10 (certificate ab-nremt-12345 \
+         matched by registry code)"
+    );
+    // As the course's code.
+    let r = evaluate(
+        &by_code,
+        &[loose(11, "EMT-B", None, Some("nremt"))],
+        &[],
+        as_of,
+    );
+    assert_eq!(r.outcome, Outcome::Met, "{}", r.explanation);
+    // A code names what counts: the name alone does not, nor another number.
+    let r = evaluate(
+        &by_code,
+        &[loose(12, "EMT refresher", Some("STATE-991"), Some("EMT-R"))],
+        &[],
+        as_of,
+    );
+    assert_eq!(r.outcome, Outcome::NotStarted, "{}", r.explanation);
+
+    // No course and no code: the requirement's name inside the course name (any case).
+    let by_name = Requirement {
+        course_ids: Vec::new(),
+        name: "CPR".into(),
+        ..cert_req()
+    };
+    let r = evaluate(
+        &by_name,
+        &[loose(13, "Adult and child cpr (AHA)", Some("X-1"), None)],
+        &[],
+        as_of,
+    );
+    assert_eq!(r.outcome, Outcome::Met, "{}", r.explanation);
+    assert!(r.explanation.ends_with("(matched by name)"), "{}", r.explanation);
+    // A requirement that names its course does not take a record by name: a certificate
+    // recorded without the course link needs the code or the course.
+    let r = evaluate(
+        &cert_req(),
+        &[loose(14, "CPR", None, None)],
+        &[],
+        as_of,
+    );
+    assert_eq!(r.outcome, Outcome::NotStarted, "{}", r.explanation);
+    // Among matches the latest expiry decides (rule 4), whichever way each matched.
+    let mut older = loose(15, "CPR", Some("NREMT-1"), None);
+    older.expiration_date = Some(d("2026-07-01"));
+    let newer = Record {
+        course_id: Some(id(CPR)),
+        ..loose(16, "CPR", None, None)
+    };
+    let both = Requirement {
+        registry_code: Some("NREMT".into()),
+        ..cert_req()
+    };
+    let r = evaluate(&both, &[older, newer], &[], as_of);
+    assert_eq!(r.counted_records, vec![id(16)]);
+    assert_eq!(r.outcome, Outcome::Met);
 }

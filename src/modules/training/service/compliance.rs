@@ -44,6 +44,8 @@ struct RecordRow {
     completion_date: NaiveDate,
     expiration_date: Option<NaiveDate>,
     hours_completed: Decimal,
+    certification_number: Option<String>,
+    course_code: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -95,6 +97,7 @@ async fn inputs(
                 required_hours: r.required_hours.unwrap_or_default(),
                 required_count: r.required_count.map(u32::from).unwrap_or(0),
                 course_ids: r.course_ids.clone(),
+                registry_code: r.registry_code.clone(),
                 period,
                 include_current_month: r.include_current_month.unwrap_or(default_current),
             };
@@ -147,10 +150,14 @@ async fn inputs(
         roles.entry(u).or_default().push(r);
     }
     let mut q = sqlx::query_as::<_, RecordRow>(AssertSqlSafe(format!(
-        "SELECT id, user_id, course_id, category_id, course_name, training_type, completion_date,
-                expiration_date, hours_completed
-           FROM training_records
-          WHERE organization_id = ? AND status = ? AND completion_date <= ?{user_filter}"
+        "SELECT r.id, r.user_id, r.course_id, r.category_id, r.course_name, r.training_type,
+                r.completion_date, r.expiration_date, r.hours_completed, r.certification_number,
+                c.code AS course_code
+           FROM training_records r
+           LEFT JOIN training_courses c
+             ON c.id = r.course_id AND c.organization_id = r.organization_id
+          WHERE r.organization_id = ? AND r.status = ? AND r.completion_date <= ?{}",
+        user_filter.replace("user_id", "r.user_id")
     )))
     .bind(org_id)
     .bind(RecordStatus::Completed)
@@ -172,6 +179,8 @@ async fn inputs(
                 completion_date: r.completion_date,
                 expiration_date: r.expiration_date,
                 hours: r.hours_completed,
+                certification_number: r.certification_number,
+                course_code: r.course_code,
             });
     }
     let mut q = sqlx::query_as::<_, WaiverRow>(AssertSqlSafe(format!(

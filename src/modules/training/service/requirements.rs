@@ -28,6 +28,8 @@ pub struct Requirement {
     pub required_hours: Option<Decimal>,
     pub required_count: Option<u16>,
     pub course_ids: Vec<Uuid>,
+    /// certification: the state or national registry code it stands for.
+    pub registry_code: Option<String>,
     pub period: String,
     pub rolling_months: Option<u16>,
     pub include_current_month: Option<bool>,
@@ -48,6 +50,7 @@ struct RequirementRow {
     training_type: Option<String>,
     required_hours: Option<Decimal>,
     required_count: Option<u16>,
+    registry_code: Option<String>,
     period: String,
     rolling_months: Option<u16>,
     include_current_month: Option<bool>,
@@ -64,7 +67,7 @@ pub(super) async fn load_requirements(
     let rows: Vec<RequirementRow> = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT r.id, r.name, r.description, r.requirement_type, r.category_id,
                 c.name AS category_name, r.training_type, r.required_hours, r.required_count,
-                r.period, r.rolling_months, r.include_current_month, r.applies_to, r.active
+                r.registry_code, r.period, r.rolling_months, r.include_current_month, r.applies_to, r.active
            FROM training_requirements r
            LEFT JOIN training_categories c ON c.id = r.category_id
           WHERE r.organization_id = ? {}
@@ -112,6 +115,7 @@ pub(super) async fn load_requirements(
                     training_type: r.training_type,
                     required_hours: r.required_hours,
                     required_count: r.required_count,
+                    registry_code: r.registry_code,
                     period: r.period,
                     rolling_months: r.rolling_months,
                     include_current_month: r.include_current_month,
@@ -234,8 +238,9 @@ pub async fn create_requirement(
     sqlx::query(
         "INSERT INTO training_requirements (id, organization_id, name, description,
              requirement_type, category_id, training_type, required_hours, required_count, period,
-             rolling_months, include_current_month, applies_to, active, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             rolling_months, include_current_month, applies_to, active, created_at, updated_at,
+             registry_code)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id)
     .bind(ctx.org_id)
@@ -253,6 +258,7 @@ pub async fn create_requirement(
     .bind(r.active)
     .bind(now)
     .bind(now)
+    .bind(&r.registry_code)
     .execute(&mut **tx)
     .await
     .map_err(|e| unique_violation(e, REQUIREMENT_KEYS))?;
@@ -282,7 +288,7 @@ pub async fn update_requirement(
         "UPDATE training_requirements SET name = ?, description = ?, requirement_type = ?,
              category_id = ?, training_type = ?, required_hours = ?, required_count = ?,
              period = ?, rolling_months = ?, include_current_month = ?, applies_to = ?,
-             active = ?, updated_at = ?
+             active = ?, updated_at = ?, registry_code = ?
           WHERE organization_id = ? AND id = ?",
     )
     .bind(&r.name)
@@ -298,6 +304,7 @@ pub async fn update_requirement(
     .bind(&r.applies_to)
     .bind(r.active)
     .bind(db::now())
+    .bind(&r.registry_code)
     .bind(ctx.org_id)
     .bind(id)
     .execute(&mut **tx)
