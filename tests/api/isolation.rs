@@ -70,6 +70,7 @@ const CLASSES: &[(&str, Class)] = &[
         Class::Record("item"),
     ),
     ("/api/v1/training/records/{id}", Class::Record("record")),
+    ("/api/v1/training/sessions/{id}", Class::Record("session")),
     (
         "/api/v1/training/requirements/{id}",
         Class::Record("requirement"),
@@ -170,6 +171,10 @@ const BODIES: &[(&str, &str)] = &[
     (
         "POST /api/v1/training/records/{id}/void",
         r#"{"reason": "Entered twice"}"#,
+    ),
+    (
+        "POST /api/v1/training/sessions/{id}/void",
+        r#"{"reason": "Rained out"}"#,
     ),
     (
         "PUT /api/v1/training/requirements/{id}",
@@ -650,6 +655,25 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> (Ids, User) {
             "SELECT id FROM training_records WHERE organization_id = ?",
             org,
             "the training record",
+        )
+        .await,
+    );
+    // A crew drill: one session of two records.
+    post(
+        "/api/v1/training/records",
+        json!({"user_ids": [member.id, org.admin.id],
+               "course_name": format!("{prefix} pump drill"), "hours": 2,
+               "training_type": "drill", "completion_date": "2026-02-04"}),
+    )
+    .await;
+    ids.insert(
+        "session",
+        one_id(
+            app,
+            "SELECT DISTINCT session_id FROM training_records
+              WHERE organization_id = ? AND session_id IS NOT NULL",
+            org,
+            "the crew session",
         )
         .await,
     );
