@@ -76,6 +76,9 @@ async fn db_gate(
         );
     }
     let api = path.starts_with("/api/");
+    // A long upload (a restore) is never cut by a check: a slow answer under its load is not a
+    // lost database.
+    let checked = !unbounded(path);
     let (res, lost) = DATABASE_LOST
         .scope(std::cell::Cell::new(false), async {
             // Pooled connections are not pinged before use (a round trip on every request), so
@@ -87,7 +90,7 @@ async fn db_gate(
             let res = loop {
                 tokio::select! {
                     res = &mut run => break Some(res),
-                    () = tokio::time::sleep(STALL_CHECK) => {
+                    () = tokio::time::sleep(STALL_CHECK), if checked => {
                         if !crate::db::answers(&state.db).await {
                             break None;
                         }

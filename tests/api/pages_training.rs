@@ -554,6 +554,36 @@ async fn officers_set_up_courses_and_requirements_from_forms() {
     assert!(html.contains(r#"id="rolling_months-error""#), "{html}");
     assert!(html.contains(r#"id="required_hours-error""#), "{html}");
     assert!(html.contains(r#"id="role_ids-error""#), "{html}");
+    // A fiscal year: 31 June is refused beside its field; 1 July is kept and listed.
+    let fiscal = |day: &'static str| {
+        vec![
+            ("name", "Fiscal hours"),
+            ("requirement_type", "hours"),
+            ("required_hours", "12"),
+            ("period", "annual"),
+            ("period_start_month", if day == "31" { "6" } else { "7" }),
+            ("period_start_day", day),
+            ("recency_days", ""),
+            ("applies_to", "all"),
+            // Inactive: the matrix below is about the other requirement.
+        ]
+    };
+    let (status, _, html) = app
+        .page_post("/training/requirements/new", &cookies, &fiscal("31"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(
+            r#"id="period_start_day-error">Year starts (day) is not a day of that month."#
+        ),
+        "{html}"
+    );
+    let (status, _, _) = app
+        .page_post("/training/requirements/new", &cookies, &fiscal("1"))
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, html) = app.page_get("/training/setup", &cookies).await;
+    assert!(html.contains("Annual from July 1"), "{html}");
     let (status, location, _) = app
         .page_post(
             "/training/requirements/new",

@@ -2200,3 +2200,126 @@ async fn a_registry_code_matches_a_certificate_recorded_without_its_course() {
          by registry code)"
     );
 }
+
+/// A fiscal-year requirement through the API: stored and answered with its start, judged over
+/// the year from July 1, and every part of a year of one's own checked beside its field.
+#[tokio::test]
+async fn a_fiscal_year_requirement_is_judged_from_its_own_start() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let ff = app.member(&app.a, "fiscal-ff", &[]).await;
+    let snapshot = app.snapshot(&app.a).await;
+    for (extra, field) in [
+        (
+            json!({"period": "rolling", "rolling_months": 12, "year": 2026}),
+            "year",
+        ),
+        (json!({"period": "annual", "year": 1999}), "year"),
+        (
+            json!({"period": "annual", "period_start_month": 7}),
+            "period_start_day",
+        ),
+        (
+            json!({"period": "annual", "period_start_month": 2, "period_start_day": 30}),
+            "period_start_day",
+        ),
+        (
+            json!({"period": "annual", "period_start_month": 13, "period_start_day": 1}),
+            "period_start_month",
+        ),
+        (
+            json!({"period": "monthly", "period_end_month": 6, "period_end_day": 30}),
+            "period_end_month",
+        ),
+        (
+            json!({"period": "annual", "recency_days": 0}),
+            "recency_days",
+        ),
+    ] {
+        let mut body = json!({"name": "Fiscal hours", "requirement_type": "hours",
+                              "required_hours": 12});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, problem) = app
+            .post(&admin, "/api/v1/training/requirements", body.clone())
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {problem}"
+        );
+        assert_eq!(error_fields(&problem), [field], "{body}: {problem}");
+    }
+    assert_eq!(snapshot, app.snapshot(&app.a).await);
+
+    let (status, req) = app
+        .post(
+            &admin,
+            "/api/v1/training/requirements",
+            json!({"name": "Fiscal hours", "requirement_type": "hours", "required_hours": 12,
+                   "period": "annual", "period_start_month": 7, "period_start_day": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{req}");
+    assert_eq!(
+        (
+            &req["period_start_month"],
+            &req["period_start_day"],
+            &req["year"]
+        ),
+        (&json!(7), &json!(1), &Value::Null)
+    );
+    for (date, hours) in [("2025-06-30", 5), ("2025-07-01", 4), ("2026-01-15", 4)] {
+        let (status, body) = app
+            .post(
+                &admin,
+                "/api/v1/training/records",
+                json!({"user_ids": [ff.id], "course_name": "Drill", "hours": hours,
+                       "training_type": "drill", "completion_date": date}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, c) = app
+        .get(
+            &admin,
+            &format!("/api/v1/training/compliance/{}?as_of=2026-03-10", ff.id),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    let r = &c["requirements"][0];
+    assert_eq!(r["period_start"], "2025-07-01", "{r}");
+    assert_eq!(r["period_end"], "2026-06-30", "{r}");
+    assert_eq!(r["done"], 8.0, "{r}");
+    assert_eq!(
+        r["explanation"], "8 of 12 hours of training this year (from July 1)",
+        "{r}"
+    );
+    // Another department does not see it, nor may a member change it.
+    let path = format!(
+        "/api/v1/training/requirements/{}",
+        req["id"].as_str().unwrap()
+    );
+    let change = json!({"name": "Fiscal hours", "requirement_type": "hours",
+                        "required_hours": 12, "period": "annual", "year": 2026});
+    let (status, _) = app
+        .call(reqwest::Method::PUT, &ff.token, &path, Some(change.clone()))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .call(
+            reqwest::Method::PUT,
+            &app.b.admin.token,
+            &path,
+            Some(change.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, updated) = app
+        .call(reqwest::Method::PUT, &admin, &path, Some(change))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["year"], 2026);
+    assert_eq!(updated["period_start_month"], Value::Null);
+}

@@ -104,11 +104,105 @@ impl Kind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
+    /// The calendar year of the date judged.
     Annual,
     Quarterly,
     Monthly,
     Rolling(u32),
     OneTime,
+    /// No window: every record on file counts, and the valid certification decides.
+    Biannual,
+    /// A year of the department's own: from a start day (a fiscal year from July 1), to an end
+    /// day within a year (by default the day before the next start), and/or one given year.
+    Yearly(YearSpec),
+}
+
+/// An annual period other than this calendar year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct YearSpec {
+    /// Month and day it starts (1 January unless given).
+    pub start: (u32, u32),
+    /// Month and day it ends; None: the day before the next start.
+    pub end: Option<(u32, u32)>,
+    /// The one year it is for (the year it starts in); None: the year running at the date
+    /// judged.
+    pub year: Option<i32>,
+}
+
+/// `month`/`day` in `year`; 29 February is the 28th in a common year.
+fn on(year: i32, (month, day): (u32, u32)) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(year, month, day).or_else(|| {
+        (month == 2 && day == 29)
+            .then(|| NaiveDate::from_ymd_opt(year, 2, 28))
+            .flatten()
+    })
+}
+
+/// "July 1".
+fn month_day((month, day): (u32, u32)) -> String {
+    NaiveDate::from_ymd_opt(2000, month, day)
+        .map(|d| d.format("%B %-d").to_string())
+        .unwrap_or_default()
+}
+
+impl YearSpec {
+    /// The period's first and last day for the date judged `at`.
+    fn bounds(self, at: NaiveDate) -> (NaiveDate, NaiveDate) {
+        let begin = match self.year {
+            Some(y) => on(y, self.start),
+            None => on(at.year(), self.start)
+                .filter(|b| *b <= at)
+                .or_else(|| on(at.year() - 1, self.start)),
+        }
+        .unwrap_or(at);
+        let end = self
+            .end
+            .and_then(|e| {
+                on(begin.year(), e)
+                    .filter(|d| *d >= begin)
+                    .or_else(|| on(begin.year() + 1, e))
+            })
+            .or_else(|| {
+                begin
+                    .checked_add_months(Months::new(12))
+                    .and_then(|d| d.pred_opt())
+            })
+            .unwrap_or(at);
+        (begin, end)
+    }
+
+    /// The month-long slices from the first day, the last one cut at the period's end.
+    fn slices(self, at: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
+        let (begin, end) = self.bounds(at);
+        (0..12)
+            .map_while(|i| {
+                let first = begin.checked_add_months(Months::new(i))?;
+                (first <= end).then(|| {
+                    let last = begin
+                        .checked_add_months(Months::new(i + 1))
+                        .and_then(|d| d.pred_opt())
+                        .unwrap_or(end)
+                        .min(end);
+                    (first, last)
+                })
+            })
+            .collect()
+    }
+
+    fn words(self) -> String {
+        let from = (self.start != (1, 1) || self.end.is_some()).then(|| {
+            match self.end {
+                Some(e) => format!("{} to {}", month_day(self.start), month_day(e)),
+                None => format!("from {}", month_day(self.start)),
+            }
+        });
+        match (self.year, from) {
+            (Some(y), None) => format!("in {y}"),
+            (Some(y), Some(f)) => format!("in the year {f}, {y}"),
+            (None, Some(f)) => format!("this year ({f})"),
+            (None, None) => "this year".into(),
+        }
+    }
 }
 
 impl Period {
@@ -119,8 +213,33 @@ impl Period {
             ("monthly", _) => Period::Monthly,
             ("rolling", Some(n)) if (1..=120).contains(&n) => Period::Rolling(n),
             ("one_time", _) => Period::OneTime,
+            ("biannual", _) => Period::Biannual,
             _ => return None,
         })
+    }
+
+    /// An annual period with a start, an end or a year of its own; any other as it is.
+    pub fn shaped(
+        self,
+        year: Option<i32>,
+        start: Option<(u32, u32)>,
+        end: Option<(u32, u32)>,
+    ) -> Period {
+        match self {
+            Period::Annual if year.is_some() || start.is_some() || end.is_some() => {
+                Period::Yearly(YearSpec {
+                    start: start.unwrap_or((1, 1)),
+                    end,
+                    year,
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// Every record on file counts (no window).
+    fn all_time(self) -> bool {
+        matches!(self, Period::OneTime | Period::Biannual)
     }
 
     fn words(self) -> String {
@@ -130,7 +249,8 @@ impl Period {
             Period::Monthly => "this month".into(),
             Period::Rolling(1) => "in the last month".into(),
             Period::Rolling(n) => format!("in the last {n} months"),
-            Period::OneTime => "ever".into(),
+            Period::OneTime | Period::Biannual => "on record".into(),
+            Period::Yearly(y) => y.words(),
         }
     }
 }
@@ -152,6 +272,8 @@ pub struct Requirement {
     pub registry_code: Option<String>,
     pub period: Period,
     pub include_current_month: bool,
+    /// Only a record completed within this many days before the date asked counts.
+    pub recency_days: Option<u32>,
 }
 
 /// A completed record of the member (cancelled ones are not given to the engine).
@@ -347,7 +469,8 @@ pub fn period_bounds(period: Period, at: NaiveDate) -> (NaiveDate, NaiveDate) {
                 .unwrap_or(NaiveDate::MIN),
             at,
         ),
-        Period::OneTime => (NaiveDate::MIN, at),
+        Period::OneTime | Period::Biannual => (NaiveDate::MIN, at),
+        Period::Yearly(y) => y.bounds(at),
     }
 }
 
@@ -376,7 +499,8 @@ fn months_of(period: Period, at: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
                 })
                 .collect();
         }
-        Period::OneTime => return Vec::new(),
+        Period::OneTime | Period::Biannual => return Vec::new(),
+        Period::Yearly(y) => return y.slices(at),
     };
     let Some(first) = first else {
         return Vec::new();
@@ -503,15 +627,23 @@ pub fn evaluate_in(
         percent: 0.0,
         explanation: String::new(),
     };
-    // Records after the date judged never count (rule 9).
-    let usable: Vec<&Record> = records.iter().filter(|r| r.completion_date <= at).collect();
+    // Records after the date judged never count (rule 9); with a recency, nor those older
+    // than that many days before the date asked (a record exactly that old counts).
+    let recent_from = req
+        .recency_days
+        .and_then(|n| as_of.checked_sub_days(chrono::Days::new(u64::from(n))))
+        .unwrap_or(NaiveDate::MIN);
+    let usable: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.completion_date <= at && r.completion_date >= recent_from)
+        .collect();
 
     if req.kind == Kind::Certification {
         return certification(req, &usable, &applicable, as_of, at, result, locale);
     }
 
     let (start, end) = period_bounds(req.period, at);
-    if req.period != Period::OneTime {
+    if !req.period.all_time() {
         result.period_start = Some(start);
         result.period_end = Some(end);
     }
@@ -521,7 +653,7 @@ pub fn evaluate_in(
     result.months_in_period = total;
     result.months_waived = waived;
     result.waived_by = by.iter().copied().collect();
-    let fully_waived = if req.period == Period::OneTime {
+    let fully_waived = if req.period.all_time() {
         let covering: Vec<&&Waiver> = applicable
             .iter()
             .filter(|w| w.start <= at && at <= w.end())
@@ -557,7 +689,7 @@ pub fn evaluate_in(
                 Kind::Hours => counted.iter().map(|r| r.hours).sum(),
                 _ => whole(counted.len() as i64),
             };
-            let adjusted = if req.period == Period::OneTime || total == 0 {
+            let adjusted = if req.period.all_time() || total == 0 {
                 base
             } else {
                 prorate(base, total - waived.min(total), total)
@@ -570,8 +702,17 @@ pub fn evaluate_in(
             };
             result.done = done;
             result.counted_records = counted.iter().map(|r| r.id).collect();
+            // Biannual: the newest expiry among what counted has passed.
+            let lapsed = req.period == Period::Biannual
+                && counted
+                    .iter()
+                    .map(|r| r.expiration_date.unwrap_or(NaiveDate::MAX))
+                    .max()
+                    .is_some_and(|e| e < as_of);
             result.outcome = if fully_waived {
                 Outcome::Waived
+            } else if lapsed {
+                Outcome::Expired
             } else if done >= adjusted {
                 Outcome::Met
             } else if done > Hours::ZERO {
@@ -590,6 +731,8 @@ pub fn evaluate_in(
             };
             result.explanation = if fully_waived {
                 format!("Waived: {}", waiver_phrase(&applicable, &result.waived_by))
+            } else if lapsed {
+                format!("The {what} on record have expired")
             } else if adjusted != base {
                 format!(
                     "{} of {} {what} {} (pro-rated from {}){}",

@@ -23,7 +23,14 @@ pub const TRAINING_TYPES: &[&str] = &[
 ];
 
 pub const REQUIREMENT_TYPES: &[&str] = &["hours", "courses", "certification", "shifts", "calls"];
-pub const PERIODS: &[&str] = &["annual", "quarterly", "monthly", "rolling", "one_time"];
+pub const PERIODS: &[&str] = &[
+    "annual",
+    "quarterly",
+    "monthly",
+    "rolling",
+    "one_time",
+    "biannual",
+];
 pub const APPLIES_TO: &[&str] = &["all", "roles", "tiers"];
 
 pub fn training_type_schema() -> utoipa::openapi::Object {
@@ -317,10 +324,21 @@ pub struct RequirementInput {
     /// when its course's code is this code or its certification number holds it.
     #[schema(max_length = 64)]
     pub registry_code: Option<String>,
-    /// annual, quarterly, monthly, rolling or one_time.
+    /// annual, quarterly, monthly, rolling, one_time or biannual (no window: the valid
+    /// certification decides).
     #[schema(schema_with = crate::modules::training::rules::period_schema)]
     pub period: String,
     pub rolling_months: Option<u32>,
+    /// annual: the one year it is for (2000–2100).
+    pub year: Option<i32>,
+    /// annual: the month and day the year starts (a fiscal year from July 1: 7 and 1).
+    pub period_start_month: Option<u32>,
+    pub period_start_day: Option<u32>,
+    /// annual: the month and day it ends (default: the day before the next start).
+    pub period_end_month: Option<u32>,
+    pub period_end_day: Option<u32>,
+    /// Only a record completed within this many days before the date judged counts (1–3650).
+    pub recency_days: Option<u32>,
     /// None: the department's default.
     pub include_current_month: Option<bool>,
     /// all, roles or tiers.
@@ -353,6 +371,10 @@ pub struct ValidRequirement {
     pub registry_code: Option<String>,
     pub period: String,
     pub rolling_months: Option<u32>,
+    pub year: Option<i32>,
+    pub period_start: Option<(u32, u32)>,
+    pub period_end: Option<(u32, u32)>,
+    pub recency_days: Option<u32>,
     pub include_current_month: Option<bool>,
     pub applies_to: String,
     pub role_ids: Vec<Uuid>,
@@ -397,13 +419,73 @@ impl RequirementInput {
             } else {
                 c.push(
                     "period",
-                    "must be one of annual, quarterly, monthly, rolling, one_time",
+                    "must be one of annual, quarterly, monthly, rolling, one_time, biannual",
                 );
             }
         }
         let rolling_months = (period == "rolling")
             .then_some(self.rolling_months)
             .flatten();
+        // A year of the department's own: only for an annual period.
+        let annual = period == "annual";
+        let mut day_of = |month_field: &str, day_field: &str, month: Option<u32>, day: Option<u32>| {
+            match (month, day) {
+                (None, None) => None,
+                _ if !annual => {
+                    c.push(month_field, "is for an annual period only");
+                    None
+                }
+                (Some(_), None) => {
+                    c.push(day_field, "is required with the month");
+                    None
+                }
+                (None, Some(_)) => {
+                    c.push(month_field, "is required with the day");
+                    None
+                }
+                (Some(m), Some(_)) if !(1..=12).contains(&m) => {
+                    c.push(month_field, "must be between 1 and 12");
+                    None
+                }
+                // Checked against a leap year: 29 February is the 28th in a common one.
+                (Some(m), Some(d)) if NaiveDate::from_ymd_opt(2000, m, d).is_none() => {
+                    c.push(day_field, "is not a day of that month");
+                    None
+                }
+                (Some(m), Some(d)) => Some((m, d)),
+            }
+        };
+        let period_start = day_of(
+            "period_start_month",
+            "period_start_day",
+            self.period_start_month,
+            self.period_start_day,
+        );
+        let period_end = day_of(
+            "period_end_month",
+            "period_end_day",
+            self.period_end_month,
+            self.period_end_day,
+        );
+        let year = match self.year {
+            None => None,
+            Some(_) if !annual => {
+                c.push("year", "is for an annual period only");
+                None
+            }
+            Some(y) if !(2000..=2100).contains(&y) => {
+                c.push("year", "must be between 2000 and 2100");
+                None
+            }
+            Some(y) => Some(y),
+        };
+        let recency_days = match self.recency_days {
+            Some(n) if !(1..=3650).contains(&n) => {
+                c.push("recency_days", "must be between 1 and 3650");
+                None
+            }
+            n => n,
+        };
         let mut required_hours = None;
         let mut required_count = None;
         match kind {
@@ -454,6 +536,10 @@ impl RequirementInput {
             registry_code,
             period,
             rolling_months,
+            year,
+            period_start,
+            period_end,
+            recency_days,
             include_current_month: self.include_current_month,
             role_ids: if applies_to == "roles" {
                 dedup(self.role_ids)
@@ -558,6 +644,12 @@ mod tests {
             required_count: None,
             course_ids: vec![],
             registry_code: None,
+            year: None,
+            period_start_month: None,
+            period_start_day: None,
+            period_end_month: None,
+            period_end_day: None,
+            recency_days: None,
             period: "annual".into(),
             rolling_months: None,
             include_current_month: None,

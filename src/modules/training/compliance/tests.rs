@@ -34,6 +34,7 @@ fn hours_req(required: &str, period: Period) -> Requirement {
         registry_code: None,
         period,
         include_current_month: true,
+        recency_days: None,
     }
 }
 
@@ -51,6 +52,7 @@ fn cert_req() -> Requirement {
         registry_code: None,
         period: Period::OneTime,
         include_current_month: true,
+        recency_days: None,
     }
 }
 
@@ -791,4 +793,102 @@ fn a_certificate_is_matched_by_course_registry_code_or_name() {
     let r = evaluate(&both, &[older, newer], &[], as_of);
     assert_eq!(r.counted_records, vec![id(16)]);
     assert_eq!(r.outcome, Outcome::Met);
+}
+
+/// Periods features.md lists beyond the calendar ones: a year of the department's own (a
+/// fiscal year across the new year), one given year, biannual (no window; an expired newest
+/// record lapses it), and a recency of N days (a record exactly N days old counts).
+#[test]
+fn fiscal_years_given_years_biannual_and_recency() {
+    use Outcome::*;
+    let fiscal = Period::Annual.shaped(None, Some((7, 1)), None);
+    // Judged in March 2026: the year from 1 July 2025 to 30 June 2026.
+    let r = evaluate(
+        &hours_req("12", fiscal),
+        &[
+            rec(10, "2025-06-30", "5"),
+            rec(11, "2025-07-01", "4"),
+            rec(12, "2026-01-15", "4"),
+        ],
+        &[],
+        d("2026-03-10"),
+    );
+    assert_eq!(r.period_start, Some(d("2025-07-01")));
+    assert_eq!(r.period_end, Some(d("2026-06-30")));
+    assert_eq!(r.counted_records, vec![id(11), id(12)]);
+    assert_eq!((r.outcome, r.done), (InProgress, h("8")));
+    assert_eq!(r.months_in_period, 12);
+    assert_eq!(
+        r.explanation,
+        "8 of 12 hours of company training this year (from July 1)"
+    );
+    // A waiver of 15 days of a fiscal month (1–15 August) waives it.
+    let r = evaluate(
+        &hours_req("12", fiscal),
+        &[],
+        &[leave(50, "2025-08-01", Some("2025-08-15"))],
+        d("2026-03-10"),
+    );
+    assert_eq!((r.months_waived, r.adjusted_required), (1, h("11")));
+    // Judged on 1 July: the new fiscal year has begun.
+    let r = evaluate(&hours_req("12", fiscal), &[], &[], d("2026-07-01"));
+    assert_eq!(r.period_start, Some(d("2026-07-01")));
+    // A year that ends early: 1 January to 31 October, ten months.
+    let to_october = Period::Annual.shaped(None, None, Some((10, 31)));
+    let r = evaluate(&hours_req("10", to_october), &[], &[], d("2026-05-01"));
+    assert_eq!(
+        (r.period_start, r.period_end, r.months_in_period),
+        (Some(d("2026-01-01")), Some(d("2026-10-31")), 10)
+    );
+    // One given year, whatever the date judged.
+    let y2025 = Period::Annual.shaped(Some(2025), None, None);
+    let r = evaluate(
+        &hours_req("4", y2025),
+        &[rec(10, "2025-12-31", "4"), rec(11, "2026-01-02", "4")],
+        &[],
+        d("2026-03-10"),
+    );
+    assert_eq!(r.counted_records, vec![id(10)]);
+    assert_eq!(r.outcome, Met);
+    assert_eq!(r.explanation, "4 of 4 hours of company training in 2025");
+    // A year starting on 29 February starts on the 28th in a common year.
+    let leap = Period::Annual.shaped(None, Some((2, 29)), None);
+    let r = evaluate(&hours_req("1", leap), &[], &[], d("2027-03-01"));
+    assert_eq!(r.period_start, Some(d("2027-02-28")));
+
+    // Biannual: every record on file; lapsed when the newest expiry has passed.
+    let mut old = rec(10, "2023-01-10", "8");
+    old.expiration_date = Some(d("2025-01-10"));
+    let r = evaluate(
+        &hours_req("8", Period::Biannual),
+        std::slice::from_ref(&old),
+        &[],
+        d("2026-03-10"),
+    );
+    assert_eq!(r.outcome, Expired, "{}", r.explanation);
+    assert_eq!(r.period_start, None);
+    let mut renewed = rec(11, "2025-01-05", "8");
+    renewed.expiration_date = Some(d("2027-01-05"));
+    let r = evaluate(
+        &hours_req("8", Period::Biannual),
+        &[old, renewed],
+        &[],
+        d("2026-03-10"),
+    );
+    assert_eq!(r.outcome, Met, "{}", r.explanation);
+
+    // Recency: exactly N days before the date asked counts, N + 1 does not.
+    let recent = |n| Requirement {
+        recency_days: Some(n),
+        ..hours_req("2", Period::OneTime)
+    };
+    let records = [rec(10, "2026-02-08", "2")];
+    assert_eq!(
+        evaluate(&recent(30), &records, &[], d("2026-03-10")).outcome,
+        Met
+    );
+    assert_eq!(
+        evaluate(&recent(29), &records, &[], d("2026-03-10")).outcome,
+        NotStarted
+    );
 }

@@ -72,12 +72,30 @@ struct SetupPage {
     requirements: Vec<RequirementRow>,
 }
 
-fn period_words(period: &str, rolling: Option<u16>) -> String {
-    match (period, rolling) {
+fn period_words(r: &service::Requirement) -> String {
+    let day = |m: Option<u8>, d: Option<u8>| {
+        chrono::NaiveDate::from_ymd_opt(2000, u32::from(m?), u32::from(d?))
+            .map(|d| d.format("%B %-d").to_string())
+    };
+    let mut words = match (r.period.as_str(), r.rolling_months) {
         ("rolling", Some(n)) => format!("Rolling {n} months"),
         ("one_time", _) => "Once".into(),
+        ("biannual", _) => "While the certification is valid".into(),
         (p, _) => label(p),
+    };
+    if let Some(start) = day(r.period_start_month, r.period_start_day) {
+        words.push_str(&format!(" from {start}"));
     }
+    if let Some(end) = day(r.period_end_month, r.period_end_day) {
+        words.push_str(&format!(" to {end}"));
+    }
+    if let Some(y) = r.year {
+        words.push_str(&format!(", {y} only"));
+    }
+    if let Some(n) = r.recency_days {
+        words.push_str(&format!("; records from the last {n} days"));
+    }
+    words
 }
 
 async fn setup(
@@ -121,7 +139,7 @@ async fn setup(
                     "courses" => format!("{} courses", r.course_ids.len()),
                     _ => "A valid certification".into(),
                 },
-                period: period_words(&r.period, r.rolling_months),
+                period: period_words(&r),
                 who: match r.applies_to.as_str() {
                     "roles" => format!("{} roles", r.role_ids.len()),
                     "tiers" => format!("{} tiers", r.tier_ids.len()),
@@ -335,6 +353,25 @@ struct RequirementFormPage {
     errors: std::collections::HashMap<String, String>,
 }
 
+impl RequirementFormPage {
+    /// The message beside `field`, if it was refused.
+    fn error_of(&self, field: &str) -> Option<&str> {
+        self.errors.get(field).map(String::as_str)
+    }
+
+    /// The fields of a year of the department's own: name, label, value.
+    fn own_year_fields(&self) -> Vec<(&'static str, &'static str, &str)> {
+        let f = &self.form;
+        vec![
+            ("period_start_month", "Year starts: month (1–12)", &f.period_start_month),
+            ("period_start_day", "Year starts: day", &f.period_start_day),
+            ("period_end_month", "Year ends: month (optional)", &f.period_end_month),
+            ("period_end_day", "Year ends: day (optional)", &f.period_end_day),
+            ("year", "Only for the year (optional)", &f.year),
+        ]
+    }
+}
+
 #[derive(Debug, Default)]
 struct RequirementForm {
     name: String,
@@ -346,6 +383,12 @@ struct RequirementForm {
     registry_code: String,
     period: String,
     rolling_months: String,
+    year: String,
+    period_start_month: String,
+    period_start_day: String,
+    period_end_month: String,
+    period_end_day: String,
+    recency_days: String,
     applies_to: String,
     role_ids: Vec<String>,
     tier_ids: Vec<String>,
@@ -366,6 +409,12 @@ impl RequirementForm {
                 "registry_code" => f.registry_code = v,
                 "period" => f.period = v,
                 "rolling_months" => f.rolling_months = v,
+                "year" => f.year = v,
+                "period_start_month" => f.period_start_month = v,
+                "period_start_day" => f.period_start_day = v,
+                "period_end_month" => f.period_end_month = v,
+                "period_end_day" => f.period_end_day = v,
+                "recency_days" => f.recency_days = v,
                 "applies_to" => f.applies_to = v,
                 "role_ids" => f.role_ids.push(v),
                 "tier_ids" => f.tier_ids.push(v),
@@ -391,6 +440,12 @@ const REQUIREMENT_LABELS: &[(&str, &str)] = &[
     ("registry_code", "Registry code"),
     ("period", "Period"),
     ("rolling_months", "Months"),
+    ("year", "Only for the year"),
+    ("period_start_month", "Year starts (month)"),
+    ("period_start_day", "Year starts (day)"),
+    ("period_end_month", "Year ends (month)"),
+    ("period_end_day", "Year ends (day)"),
+    ("recency_days", "Within the last days"),
     ("applies_to", "Who"),
     ("role_ids", "Roles"),
     ("tier_ids", "Tiers"),
@@ -446,6 +501,9 @@ async fn requirement_edit(
         .find(|r| r.id == id)
         .ok_or(AppError::NotFound)?;
     let ids = |v: &[Uuid]| v.iter().map(|i| i.to_string()).collect::<Vec<_>>();
+    fn text<T: ToString>(v: Option<T>) -> String {
+        v.map(|v| v.to_string()).unwrap_or_default()
+    }
     let form = RequirementForm {
         name: r.name,
         requirement_type: r.requirement_type,
@@ -456,6 +514,12 @@ async fn requirement_edit(
         registry_code: r.registry_code.unwrap_or_default(),
         period: r.period,
         rolling_months: r.rolling_months.map(|m| m.to_string()).unwrap_or_default(),
+        year: text(r.year),
+        period_start_month: text(r.period_start_month),
+        period_start_day: text(r.period_start_day),
+        period_end_month: text(r.period_end_month),
+        period_end_day: text(r.period_end_day),
+        recency_days: text(r.recency_days),
         applies_to: r.applies_to,
         role_ids: ids(&r.role_ids),
         tier_ids: ids(&r.tier_ids),
@@ -488,6 +552,12 @@ async fn requirement_save(
     };
     let count = whole("required_count", &form.required_count, &mut errors);
     let rolling = whole("rolling_months", &form.rolling_months, &mut errors);
+    let year = whole("year", &form.year, &mut errors).map(|y| i32::try_from(y).unwrap_or(i32::MAX));
+    let start_month = whole("period_start_month", &form.period_start_month, &mut errors);
+    let start_day = whole("period_start_day", &form.period_start_day, &mut errors);
+    let end_month = whole("period_end_month", &form.period_end_month, &mut errors);
+    let end_day = whole("period_end_day", &form.period_end_day, &mut errors);
+    let recency = whole("recency_days", &form.recency_days, &mut errors);
     let mut ids = |field: &str, raw: &[String]| {
         raw.iter()
             .filter_map(|v| parse_optional_id(field, v, &mut errors))
@@ -509,6 +579,12 @@ async fn requirement_save(
         registry_code: Some(form.registry_code.clone()),
         period: form.period.clone(),
         rolling_months: rolling,
+        year,
+        period_start_month: start_month,
+        period_start_day: start_day,
+        period_end_month: end_month,
+        period_end_day: end_day,
+        recency_days: recency,
         include_current_month: None,
         applies_to: form.applies_to.clone(),
         role_ids,

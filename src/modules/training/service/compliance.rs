@@ -86,7 +86,12 @@ async fn inputs(
         .into_iter()
         .filter_map(|(r, category_name)| {
             let kind = Kind::parse(&r.requirement_type)?;
-            let period = Period::parse(&r.period, r.rolling_months.map(u32::from))?;
+            let pair = |m: Option<u8>, d: Option<u8>| Some((u32::from(m?), u32::from(d?)));
+            let period = Period::parse(&r.period, r.rolling_months.map(u32::from))?.shaped(
+                r.year.map(i32::from),
+                pair(r.period_start_month, r.period_start_day),
+                pair(r.period_end_month, r.period_end_day),
+            );
             let engine = compliance::Requirement {
                 id: r.id,
                 name: r.name.clone(),
@@ -100,6 +105,7 @@ async fn inputs(
                 registry_code: r.registry_code.clone(),
                 period,
                 include_current_month: r.include_current_month.unwrap_or(default_current),
+                recency_days: r.recency_days.map(u32::from),
             };
             Some((r, engine))
         })

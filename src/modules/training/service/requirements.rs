@@ -32,6 +32,15 @@ pub struct Requirement {
     pub registry_code: Option<String>,
     pub period: String,
     pub rolling_months: Option<u16>,
+    /// annual: the one year it is for.
+    pub year: Option<u16>,
+    /// annual: the month and day its year starts and ends (a fiscal year).
+    pub period_start_month: Option<u8>,
+    pub period_start_day: Option<u8>,
+    pub period_end_month: Option<u8>,
+    pub period_end_day: Option<u8>,
+    /// Only a record completed within this many days counts.
+    pub recency_days: Option<u16>,
     pub include_current_month: Option<bool>,
     pub applies_to: String,
     pub role_ids: Vec<Uuid>,
@@ -53,6 +62,12 @@ struct RequirementRow {
     registry_code: Option<String>,
     period: String,
     rolling_months: Option<u16>,
+    year: Option<u16>,
+    period_start_month: Option<u8>,
+    period_start_day: Option<u8>,
+    period_end_month: Option<u8>,
+    period_end_day: Option<u8>,
+    recency_days: Option<u16>,
     include_current_month: Option<bool>,
     applies_to: String,
     active: bool,
@@ -67,7 +82,9 @@ pub(super) async fn load_requirements(
     let rows: Vec<RequirementRow> = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT r.id, r.name, r.description, r.requirement_type, r.category_id,
                 c.name AS category_name, r.training_type, r.required_hours, r.required_count,
-                r.registry_code, r.period, r.rolling_months, r.include_current_month, r.applies_to, r.active
+                r.registry_code, r.period, r.rolling_months, r.year, r.period_start_month,
+                r.period_start_day, r.period_end_month, r.period_end_day, r.recency_days,
+                r.include_current_month, r.applies_to, r.active
            FROM training_requirements r
            LEFT JOIN training_categories c ON c.id = r.category_id
           WHERE r.organization_id = ? {}
@@ -118,6 +135,12 @@ pub(super) async fn load_requirements(
                     registry_code: r.registry_code,
                     period: r.period,
                     rolling_months: r.rolling_months,
+                    year: r.year,
+                    period_start_month: r.period_start_month,
+                    period_start_day: r.period_start_day,
+                    period_end_month: r.period_end_month,
+                    period_end_day: r.period_end_day,
+                    recency_days: r.recency_days,
                     include_current_month: r.include_current_month,
                     applies_to: r.applies_to,
                     active: r.active,
@@ -239,8 +262,9 @@ pub async fn create_requirement(
         "INSERT INTO training_requirements (id, organization_id, name, description,
              requirement_type, category_id, training_type, required_hours, required_count, period,
              rolling_months, include_current_month, applies_to, active, created_at, updated_at,
-             registry_code)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             registry_code, year, period_start_month, period_start_day, period_end_month,
+             period_end_day, recency_days)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id)
     .bind(ctx.org_id)
@@ -259,6 +283,12 @@ pub async fn create_requirement(
     .bind(now)
     .bind(now)
     .bind(&r.registry_code)
+    .bind(r.year)
+    .bind(r.period_start.map(|p| p.0))
+    .bind(r.period_start.map(|p| p.1))
+    .bind(r.period_end.map(|p| p.0))
+    .bind(r.period_end.map(|p| p.1))
+    .bind(r.recency_days)
     .execute(&mut **tx)
     .await
     .map_err(|e| unique_violation(e, REQUIREMENT_KEYS))?;
@@ -288,7 +318,8 @@ pub async fn update_requirement(
         "UPDATE training_requirements SET name = ?, description = ?, requirement_type = ?,
              category_id = ?, training_type = ?, required_hours = ?, required_count = ?,
              period = ?, rolling_months = ?, include_current_month = ?, applies_to = ?,
-             active = ?, updated_at = ?, registry_code = ?
+             active = ?, updated_at = ?, registry_code = ?, year = ?, period_start_month = ?,
+             period_start_day = ?, period_end_month = ?, period_end_day = ?, recency_days = ?
           WHERE organization_id = ? AND id = ?",
     )
     .bind(&r.name)
@@ -305,6 +336,12 @@ pub async fn update_requirement(
     .bind(r.active)
     .bind(db::now())
     .bind(&r.registry_code)
+    .bind(r.year)
+    .bind(r.period_start.map(|p| p.0))
+    .bind(r.period_start.map(|p| p.1))
+    .bind(r.period_end.map(|p| p.0))
+    .bind(r.period_end.map(|p| p.1))
+    .bind(r.recency_days)
     .bind(ctx.org_id)
     .bind(id)
     .execute(&mut **tx)
