@@ -57,6 +57,22 @@ async fn members_see_their_own_page_and_only_officers_the_rest() {
     let (status, location, _) = app.page_get("/training", "").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(location.starts_with("/login"), "{location}");
+    // The standing says the window it counted (rule 15).
+    let (status, _) = app
+        .post(
+            &app.a.admin.token,
+            "/api/v1/training/requirements",
+            serde_json::json!({"name": "Annual hours", "requirement_type": "hours",
+                               "required_hours": 12, "period": "annual"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let year = chrono::Datelike::year(&app.org_today(&app.a).await);
+    let (_, _, html) = app.page_get("/training", &cookies).await;
+    assert!(
+        html.contains(&format!("Counted from 01/01/{year} to ")),
+        "{html}"
+    );
 }
 
 #[tokio::test]

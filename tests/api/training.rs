@@ -512,6 +512,8 @@ async fn compliance_is_explained_per_requirement_and_the_matrix_follows_it() {
     assert_eq!(h["outcome"], "in_progress");
     assert_eq!(h["period_start"], "2026-01-01");
     assert_eq!(h["period_end"], "2026-12-31");
+    // Rule 15: the date it was judged at, with the window.
+    assert_eq!(h["judged_at"], "2026-06-30");
     assert_eq!(h["counted_records"].as_array().unwrap().len(), 2);
     assert_eq!(
         h["explanation"],

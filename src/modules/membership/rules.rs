@@ -44,5 +44,8 @@ mod tests {
         assert_eq!(years_of_service(d("2024-02-29"), d("2025-02-27")), 0);
         assert_eq!(years_of_service(d("2024-02-29"), d("2025-02-28")), 1);
         assert_eq!(years_of_service(d("2027-01-01"), d("2026-01-01")), 0);
+        // In a leap year the anniversary is the 29th itself.
+        assert_eq!(years_of_service(d("2024-02-29"), d("2028-02-28")), 3);
+        assert_eq!(years_of_service(d("2024-02-29"), d("2028-02-29")), 4);
     }
 }

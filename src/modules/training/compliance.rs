@@ -357,6 +357,9 @@ pub struct RequirementResult {
     /// The period judged, first and last day (None for one-time and certification).
     pub period_start: Option<NaiveDate>,
     pub period_end: Option<NaiveDate>,
+    /// The date records were counted to (rule 15): the date asked, or the last day of the
+    /// month before when the current month is not counted (rule 8).
+    pub judged_at: NaiveDate,
     /// What the requirement asks in a full period (hours, courses or records).
     #[schema(value_type = f64)]
     pub required: Hours,
@@ -613,6 +616,7 @@ pub fn evaluate_in(
         kind: req.kind,
         period_start: None,
         period_end: None,
+        judged_at: at,
         required: Hours::default(),
         adjusted_required: Hours::default(),
         done: Hours::default(),

@@ -670,6 +670,7 @@ fn pace_compares_what_is_done_with_the_share_of_the_period_gone() {
         kind,
         period_start: Some(d("2026-01-01")),
         period_end: Some(d("2026-12-31")),
+        judged_at: d("2026-06-30"),
         required: h("24"),
         adjusted_required: h("24"),
         done: h(done),

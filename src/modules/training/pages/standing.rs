@@ -36,6 +36,8 @@ pub struct RequirementView {
     pub outcome_label: &'static str,
     pub explanation: String,
     pub percent: String,
+    /// The window counted, in words (rule 15).
+    pub window: String,
 }
 
 pub struct StandingView {
@@ -70,6 +72,20 @@ pub fn standing_view(c: &MemberCompliance, locale: crate::time::Locale) -> Stand
                     outcome,
                     outcome_label,
                     explanation: r.explanation.clone(),
+                    window: match (r.period_start, r.period_end) {
+                        (Some(start), Some(end)) if r.judged_at < end => format!(
+                            "Counted from {} to {} (the period runs to {})",
+                            locale.day(start),
+                            locale.day(r.judged_at),
+                            locale.day(end)
+                        ),
+                        (Some(start), Some(end)) => format!(
+                            "Counted from {} to {}",
+                            locale.day(start),
+                            locale.day(end)
+                        ),
+                        _ => format!("All records to {}", locale.day(r.judged_at)),
+                    },
                     percent: match r.pace(c.as_of) {
                         Some("behind") => format!("{}%, behind pace", r.percent),
                         Some(_) => format!("{}%, on pace", r.percent),
