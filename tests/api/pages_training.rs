@@ -600,6 +600,42 @@ async fn officers_set_up_courses_and_requirements_from_forms() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, _, html) = app.page_get("/training/setup", &cookies).await;
     assert!(html.contains("Annual from July 1"), "{html}");
+    // How standings are counted: the current month, until an officer says finished months.
+    assert!(
+        html.contains(r#"id="months-current" name="months" value="current" checked"#),
+        "{html}"
+    );
+    let (status, location, _) = app
+        .page_post(
+            "/training/setup/compliance",
+            &cookies,
+            &[("months", "finished")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/training/setup?done=compliance");
+    let (_, _, html) = app.page_get(&location, &cookies).await;
+    assert!(
+        html.contains(r#"id="months-finished" name="months" value="finished" checked"#),
+        "{html}"
+    );
+    let (status, _, _) = app
+        .page_post(
+            "/training/setup/compliance",
+            &cookies,
+            &[("months", "later")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let plain = app.member(&app.a, "plain-setup", &[]).await;
+    let (status, _, _) = app
+        .page_post(
+            "/training/setup/compliance",
+            &access_cookie(&plain),
+            &[("months", "current")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, location, _) = app
         .page_post(
             "/training/requirements/new",

@@ -2325,3 +2325,78 @@ async fn a_fiscal_year_requirement_is_judged_from_its_own_start() {
     assert_eq!(updated["year"], 2026);
     assert_eq!(updated["period_start_month"], Value::Null);
 }
+
+/// The department's compliance settings: the current month counts by default; an officer turns
+/// that off (audited once per change) and every standing is then judged at the end of last
+/// month; members may read it, not change it; another department is untouched.
+#[tokio::test]
+async fn the_department_chooses_whether_the_current_month_counts() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let member = app.member(&app.a, "config-member", &[]).await;
+    let path = "/api/v1/training/compliance/config";
+    let (status, config) = app.get(&member.token, path).await;
+    assert_eq!(status, StatusCode::OK, "{config}");
+    assert_eq!(config, json!({"include_current_month": true}));
+
+    let put = |token: String, body: Value| {
+        let app = &app;
+        async move {
+            app.call(reqwest::Method::PUT, &token, path, Some(body))
+                .await
+        }
+    };
+    let (status, _) = put(
+        member.token.clone(),
+        json!({"include_current_month": false}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let snapshot = app.snapshot(&app.a).await;
+    for body in [
+        json!({}),
+        json!({"include_current_month": "no"}),
+        json!({"include_current_month": false, "grace": 3}),
+    ] {
+        let (status, problem) = put(admin.clone(), body.clone()).await;
+        assert!(
+            status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST,
+            "{body}: {status} {problem}"
+        );
+    }
+    assert_eq!(snapshot, app.snapshot(&app.a).await);
+
+    // Two officers at once, the same change: it is made and audited once.
+    let (one, two) = tokio::join!(
+        put(admin.clone(), json!({"include_current_month": false})),
+        put(admin.clone(), json!({"include_current_month": false}))
+    );
+    assert_eq!((one.0, two.0), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(one.1, json!({"include_current_month": false}));
+    assert_eq!(
+        app.audit_actions(&app.a, "training.compliance_config_changed")
+            .await,
+        1
+    );
+    let (_, other) = app.get(&app.b.admin.token, path).await;
+    assert_eq!(other, json!({"include_current_month": true}));
+
+    // A standing asked on 15 March is now judged at 28 February.
+    let (status, _) = app
+        .post(
+            &admin,
+            "/api/v1/training/requirements",
+            json!({"name": "Annual hours", "requirement_type": "hours", "required_hours": 12,
+                   "period": "annual"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, c) = app
+        .get(
+            &admin,
+            &format!("/api/v1/training/compliance/{}?as_of=2026-03-15", member.id),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{c}");
+    assert_eq!(c["requirements"][0]["judged_at"], "2026-02-28", "{c}");
+}

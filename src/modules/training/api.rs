@@ -40,6 +40,10 @@ pub fn router() -> Router<AppState> {
             "/api/v1/training/requirements/{id}",
             put(update_requirement),
         )
+        .route(
+            "/api/v1/training/compliance/config",
+            get(compliance_config).put(set_compliance_config),
+        )
         .route("/api/v1/training/compliance/{member_id}", get(compliance))
         .route("/api/v1/training/matrix", get(matrix))
         .route("/api/v1/training/reports/iso", get(iso_report))
@@ -245,6 +249,34 @@ pub async fn update_requirement(
 pub struct AsOf {
     /// The date to judge at (default: the department's today).
     pub as_of: Option<NaiveDate>,
+}
+
+/// How the department judges compliance (whether the current month counts).
+#[utoipa::path(get, path = "/api/v1/training/compliance/config", tag = "training",
+    responses((status = 200, body = service::ComplianceConfig),
+        (status = 403, body = crate::error::Problem)))]
+pub async fn compliance_config(
+    State(state): State<AppState>,
+    ctx: Ctx,
+) -> AppResult<Json<service::ComplianceConfig>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::compliance_config(&ctx, &mut conn).await?))
+}
+
+/// Changes how the department judges compliance (`training.manage`; audited).
+#[utoipa::path(put, path = "/api/v1/training/compliance/config", tag = "training",
+    request_body = service::ComplianceConfig,
+    responses((status = 200, body = service::ComplianceConfig),
+        (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn set_compliance_config(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(input): ApiJson<service::ComplianceConfig>,
+) -> AppResult<Json<service::ComplianceConfig>> {
+    let mut tx = state.db.begin().await?;
+    let config = service::set_compliance_config(&ctx, &mut tx, input).await?;
+    tx.commit().await?;
+    Ok(Json(config))
 }
 
 /// A member's standing: each applicable requirement with what it asks, what is done, the

@@ -62,6 +62,8 @@ pub static FEATURE: Feature = Feature {
     api::create_requirement,
     api::update_requirement,
     api::compliance,
+    api::compliance_config,
+    api::set_compliance_config,
     api::matrix,
     api::iso_report,
     waivers::api_waivers,

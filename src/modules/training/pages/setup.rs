@@ -7,7 +7,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -28,6 +28,7 @@ use crate::web::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/training/setup", get(setup))
+        .route("/training/setup/compliance", post(save_compliance))
         .route("/training/courses/new", get(course_new).post(course_create))
         .route(
             "/training/courses/{id}",
@@ -70,6 +71,7 @@ struct SetupPage {
     notice: Option<&'static str>,
     courses: Vec<CourseRow>,
     requirements: Vec<RequirementRow>,
+    include_current_month: bool,
 }
 
 fn period_words(r: &service::Requirement) -> String {
@@ -98,6 +100,39 @@ fn period_words(r: &service::Requirement) -> String {
     words
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct ComplianceForm {
+    /// "current" or "finished" (months).
+    #[serde(default)]
+    months: String,
+}
+
+async fn save_compliance(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    Form(form): Form<ComplianceForm>,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let include_current_month = match form.months.as_str() {
+        "current" => true,
+        "finished" => false,
+        _ => {
+            return Err(AppError::field("months", "must be current or finished").into());
+        }
+    };
+    let mut tx = state.db.begin().await?;
+    service::set_compliance_config(
+        &ctx,
+        &mut tx,
+        service::ComplianceConfig {
+            include_current_month,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/training/setup?done=compliance").into_response())
+}
+
 async fn setup(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
@@ -114,11 +149,14 @@ async fn setup(
     };
     let courses = service::courses(&ctx, &mut conn).await?;
     let requirements = service::requirements(&ctx, &mut conn).await?;
+    let config = service::compliance_config(&ctx, &mut conn).await?;
     let page = SetupPage {
         chrome: chrome(&ctx),
+        include_current_month: config.include_current_month,
         notice: match q.done.as_deref() {
             Some("course") => Some("The course was saved."),
             Some("requirement") => Some("The requirement was saved. The matrix uses it now."),
+            Some("compliance") => Some("Saved. Every standing and the matrix count this way now."),
             _ => None,
         },
         requirements: requirements

@@ -22,6 +22,85 @@ use crate::error::{AppError, AppResult};
 // The pure engine, not this file (`service::compliance`).
 use crate::modules::training::compliance::{self, Colour, Kind, MemberCompliance, Period};
 
+/// How the department judges compliance: whether the current month counts (rule 8; each
+/// requirement may say otherwise).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComplianceConfig {
+    /// Count the current month: a period is judged at the date asked; otherwise at the last
+    /// day of the month before (an officer's monthly report over finished months).
+    pub include_current_month: bool,
+}
+
+async fn config_of(conn: &mut Conn, org_id: OrgId) -> AppResult<ComplianceConfig> {
+    let include_current_month: Option<bool> = sqlx::query_scalar(
+        "SELECT include_current_month FROM training_settings WHERE organization_id = ?",
+    )
+    .bind(org_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(ComplianceConfig {
+        include_current_month: include_current_month.unwrap_or(true),
+    })
+}
+
+/// The department's compliance settings (anyone who sees training).
+pub async fn compliance_config(ctx: &Ctx, conn: &mut Conn) -> AppResult<ComplianceConfig> {
+    ctx.require(TRAINING_VIEW)?;
+    config_of(conn, ctx.org_id).await
+}
+
+/// Changes the department's compliance settings (`training.manage`; audited with the values
+/// before and after).
+pub async fn set_compliance_config(
+    ctx: &Ctx,
+    tx: &mut crate::db::Tx<'_>,
+    input: ComplianceConfig,
+) -> AppResult<ComplianceConfig> {
+    ctx.require(TRAINING_MANAGE)?;
+    // The row, locked, so that two officers' changes are audited one after the other.
+    sqlx::query(
+        "INSERT INTO training_settings (organization_id, updated_at) VALUES (?, ?)
+         ON DUPLICATE KEY UPDATE organization_id = organization_id",
+    )
+    .bind(ctx.org_id)
+    .bind(crate::db::now())
+    .execute(&mut **tx)
+    .await?;
+    let before: bool = sqlx::query_scalar(
+        "SELECT include_current_month FROM training_settings
+          WHERE organization_id = ? FOR UPDATE",
+    )
+    .bind(ctx.org_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    if before != input.include_current_month {
+        sqlx::query(
+            "UPDATE training_settings SET include_current_month = ?, updated_at = ?
+              WHERE organization_id = ?",
+        )
+        .bind(input.include_current_month)
+        .bind(crate::db::now())
+        .bind(ctx.org_id)
+        .execute(&mut **tx)
+        .await?;
+        crate::audit::record(
+            tx,
+            &ctx.actor(),
+            crate::audit::Entry::new(
+                "training.compliance_config_changed",
+                "organization",
+                ctx.org_id,
+            )
+            .changes(serde_json::json!({
+                "include_current_month": {"from": before, "to": input.include_current_month},
+            })),
+        )
+        .await?;
+    }
+    config_of(tx, ctx.org_id).await
+}
+
 #[derive(sqlx::FromRow)]
 struct MemberRow {
     id: Uuid,

@@ -15,8 +15,8 @@ mod records;
 mod requirements;
 
 pub use compliance::{
-    ComplianceReport, Matrix, MatrixCell, MatrixColumn, MatrixQuery, MatrixRow, matrix,
-    member_compliance,
+    ComplianceConfig, ComplianceReport, Matrix, MatrixCell, MatrixColumn, MatrixQuery, MatrixRow,
+    compliance_config, matrix, member_compliance, set_compliance_config,
 };
 pub use courses::{Category, Course, categories, courses, create_course, update_course};
 pub(super) use records::{NewRecord, insert_record};
