@@ -64,6 +64,7 @@ const CLASSES: &[(&str, Class)] = &[
         "/api/v1/training/enrollments/{id}/items/{item}",
         Class::Record("item"),
     ),
+    ("/api/v1/training/members/{id}", Class::Record("member")),
     ("/api/v1/training/programs/{id}", Class::Record("program")),
     (
         "/api/v1/training/programs/{id}/items/{item}",
@@ -171,6 +172,10 @@ const BODIES: &[(&str, &str)] = &[
     (
         "POST /api/v1/training/records/{id}/void",
         r#"{"reason": "Entered twice"}"#,
+    ),
+    (
+        "PUT /api/v1/training/members/{id}/exemption",
+        r#"{"exempt": true, "reason": "Fire police only"}"#,
     ),
     (
         "POST /api/v1/training/sessions/{id}/void",

@@ -762,3 +762,52 @@ async fn leaves_are_granted_and_removed_from_the_members_page() {
             .unwrap();
     assert!(!active);
 }
+
+/// An officer exempts a member from the member's training page: the reason is asked beside its
+/// field, the standing then says why; a member sees no such form.
+#[tokio::test]
+async fn an_officer_exempts_a_member_from_their_training_page() {
+    let app = TestApp::spawn().await;
+    let cookies = app.page_sign_in("alpha-admin", PASSWORD).await;
+    let member = app.member(&app.a, "page-exempt", &[]).await;
+    let page = format!("/training/members/{}", member.id);
+    let (status, _, html) = app.page_get(&page, &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Exemption from training requirements"),
+        "{html}"
+    );
+    let post = format!("{page}/exemption");
+    let (status, _, html) = app
+        .page_post(&post, &cookies, &[("exempt", "1"), ("reason", " ")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(r#"id="reason-error">Reason is required."#),
+        "{html}"
+    );
+    let (status, location, _) = app
+        .page_post(
+            &post,
+            &cookies,
+            &[("exempt", "1"), ("reason", "Fire police only")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, format!("{page}?done=exemption"));
+    let (_, _, html) = app.page_get(&location, &cookies).await;
+    assert!(html.contains("Fire police only"), "{html}");
+    assert!(
+        html.contains(r#"id="exempt" name="exempt" value="1" checked"#),
+        "{html}"
+    );
+    // The member's own page has no form, and they may not post it.
+    let own = access_cookie(&member);
+    let (_, _, html) = app.page_get("/training", &own).await;
+    assert!(
+        !html.contains("Exemption from training requirements"),
+        "{html}"
+    );
+    let (status, _, _) = app.page_post(&post, &own, &[("reason", "")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -2400,3 +2400,83 @@ async fn the_department_chooses_whether_the_current_month_counts() {
     assert_eq!(status, StatusCode::OK, "{c}");
     assert_eq!(c["requirements"][0]["judged_at"], "2026-02-28", "{c}");
 }
+
+/// An officer exempts a member from training requirements with a reason: their standing turns
+/// green and says why; ending it brings the requirements back. Not one's own, not another
+/// department's member, not without a reason; audited.
+#[tokio::test]
+async fn an_officer_exempts_a_member_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let member = app.member(&app.a, "exempt-member", &[]).await;
+    let (status, _) = app
+        .post(
+            &admin,
+            "/api/v1/training/requirements",
+            json!({"name": "Annual hours", "requirement_type": "hours", "required_hours": 12,
+                   "period": "annual"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let path = format!("/api/v1/training/members/{}/exemption", member.id);
+    let standing = format!("/api/v1/training/compliance/{}", member.id);
+    let put = |token: &str, body: Value| {
+        let token = token.to_string();
+        let (app, path) = (&app, &path);
+        async move {
+            app.call(reqwest::Method::PUT, &token, path, Some(body))
+                .await
+        }
+    };
+    let (status, e) = app.get(&admin, &path).await;
+    assert_eq!(status, StatusCode::OK, "{e}");
+    assert_eq!(e, json!({"exempt": false, "reason": null}));
+
+    // Bad input and who may not: nothing changes.
+    let snapshot = app.snapshot(&app.a).await;
+    let (status, problem) = put(&admin, json!({"exempt": true})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(error_fields(&problem), ["reason"]);
+    let (status, _) = put(&admin, json!({"exempt": true, "reason": "x".repeat(201)})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = put(&member.token, json!({"exempt": true, "reason": "me"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = put(&app.b.admin.token, json!({"exempt": true, "reason": "b"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .call(
+            reqwest::Method::PUT,
+            &admin,
+            &format!("/api/v1/training/members/{}/exemption", app.a.admin.id),
+            Some(json!({"exempt": true, "reason": "myself"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(snapshot, app.snapshot(&app.a).await);
+
+    let (status, e) = put(
+        &admin,
+        json!({"exempt": true, "reason": "Fire police only"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{e}");
+    assert_eq!(e["exempt"], true);
+    let (_, c) = app.get(&admin, &standing).await;
+    assert_eq!(c["status"], "green", "{c}");
+    assert_eq!(c["exempt"], true);
+    assert!(
+        c["reason"].as_str().unwrap().contains("Fire police only"),
+        "{c}"
+    );
+    assert_eq!(
+        app.audit_actions(&app.a, "training.exemption_changed")
+            .await,
+        1
+    );
+    let (status, e) = put(&admin, json!({"exempt": false})).await;
+    assert_eq!(status, StatusCode::OK, "{e}");
+    assert_eq!(e, json!({"exempt": false, "reason": null}));
+    let (_, c) = app.get(&admin, &standing).await;
+    assert_eq!(c["exempt"], false, "{c}");
+    assert_ne!(c["status"], "green", "{c}");
+}

@@ -45,6 +45,10 @@ pub fn router() -> Router<AppState> {
             get(compliance_config).put(set_compliance_config),
         )
         .route("/api/v1/training/compliance/{member_id}", get(compliance))
+        .route(
+            "/api/v1/training/members/{id}/exemption",
+            get(exemption).put(set_exemption),
+        )
         .route("/api/v1/training/matrix", get(matrix))
         .route("/api/v1/training/reports/iso", get(iso_report))
 }
@@ -249,6 +253,38 @@ pub async fn update_requirement(
 pub struct AsOf {
     /// The date to judge at (default: the department's today).
     pub as_of: Option<NaiveDate>,
+}
+
+/// A member's exemption from training requirements, given by an officer.
+#[utoipa::path(get, path = "/api/v1/training/members/{id}/exemption", tag = "training",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = service::Exemption),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn exemption(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> AppResult<Json<service::Exemption>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::exemption(&ctx, &mut conn, id).await?))
+}
+
+/// Exempts a member from training requirements with a reason, or ends it (audited).
+#[utoipa::path(put, path = "/api/v1/training/members/{id}/exemption", tag = "training",
+    params(("id" = Uuid, Path)), request_body = service::Exemption,
+    responses((status = 200, body = service::Exemption),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+pub async fn set_exemption(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<service::Exemption>,
+) -> AppResult<Json<service::Exemption>> {
+    let mut tx = state.db.begin().await?;
+    let e = service::set_exemption(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(e))
 }
 
 /// How the department judges compliance (whether the current month counts).

@@ -63,6 +63,8 @@ pub static FEATURE: Feature = Feature {
     api::update_requirement,
     api::compliance,
     api::compliance_config,
+    api::exemption,
+    api::set_exemption,
     api::set_compliance_config,
     api::matrix,
     api::iso_report,

@@ -7,7 +7,8 @@ use askama::Template;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::routing::get;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/training", get(me))
         .route("/training/me", get(me))
         .route("/training/members/{id}", get(member))
+        .route("/training/members/{id}/exemption", post(set_exemption))
 }
 
 pub struct RequirementView {
@@ -166,6 +168,9 @@ struct MePage {
     records: Vec<RecordRow>,
     pager: Pager,
     submissions: Vec<SubmissionRow>,
+    /// An officer looking at another member: their exemption, for the form.
+    exemption: Option<service::Exemption>,
+    exemption_error: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -222,6 +227,11 @@ async fn standing_page(
         Vec::new()
     };
     let officer = ctx.has(TRAINING_MANAGE);
+    let exemption = if officer && !own {
+        Some(service::exemption(ctx, &mut conn, member).await?)
+    } else {
+        None
+    };
     let pending = if officer {
         submissions::pending_count(ctx, &mut conn).await?
     } else {
@@ -247,6 +257,8 @@ async fn standing_page(
             .collect(),
         pager,
         submissions,
+        exemption,
+        exemption_error: None,
     })
 }
 
@@ -278,7 +290,57 @@ async fn member(
     ctx.require(TRAINING_MANAGE)?;
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let page = web::page_number(q.page.as_deref());
-    Ok(web::render(
-        &standing_page(&state, &ctx, id, page, id == ctx.user_id).await?,
-    ))
+    let mut p = standing_page(&state, &ctx, id, page, id == ctx.user_id).await?;
+    p.notice = match q.done.as_deref() {
+        Some("exemption") => Some("Saved. The member's standing shows it now."),
+        _ => None,
+    };
+    Ok(web::render(&p))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ExemptionForm {
+    #[serde(default)]
+    exempt: Option<String>,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn set_exemption(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+    axum::Form(form): axum::Form<ExemptionForm>,
+) -> PageResult {
+    ctx.require(TRAINING_MANAGE)?;
+    let input = service::Exemption {
+        exempt: form.exempt.is_some(),
+        reason: Some(form.reason.clone()),
+    };
+    let mut tx = state.db.begin().await?;
+    match service::set_exemption(&ctx, &mut tx, id, input).await {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(axum::response::Redirect::to(&format!(
+                "/training/members/{id}?done=exemption"
+            ))
+            .into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            tx.rollback().await?;
+            let mut p = standing_page(&state, &ctx, id, 1, false).await?;
+            p.exemption = Some(service::Exemption {
+                exempt: form.exempt.is_some(),
+                reason: Some(form.reason),
+            });
+            p.exemption_error =
+                web::beside(&errors, &[("reason", "Reason")]).remove("reason");
+            Ok((
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                web::render(&p),
+            )
+                .into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
 }

@@ -101,6 +101,96 @@ pub async fn set_compliance_config(
     config_of(tx, ctx.org_id).await
 }
 
+/// A member's exemption from training requirements, given by an officer (apart from the one
+/// a membership tier gives).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Exemption {
+    pub exempt: bool,
+    /// Why (required to exempt; kept in the audit log).
+    #[schema(max_length = 200)]
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The member's exemption (`training.manage`; another department's member is not found).
+pub async fn exemption(ctx: &Ctx, conn: &mut Conn, member: Uuid) -> AppResult<Exemption> {
+    ctx.require(TRAINING_MANAGE)?;
+    exemption_row(conn, ctx.org_id, member, false).await
+}
+
+async fn exemption_row(
+    conn: &mut Conn,
+    org_id: OrgId,
+    member: Uuid,
+    lock: bool,
+) -> AppResult<Exemption> {
+    let row: Option<(bool, Option<String>)> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT compliance_exempt, compliance_exempt_reason FROM users
+          WHERE organization_id = ? AND id = ?{}",
+        if lock { " FOR UPDATE" } else { "" }
+    )))
+    .bind(org_id)
+    .bind(member)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (exempt, reason) = row.ok_or(AppError::NotFound)?;
+    Ok(Exemption { exempt, reason })
+}
+
+/// Exempts a member from training requirements, with a reason, or ends the exemption
+/// (`training.manage`; audited with the values before and after). Their standing is then green,
+/// saying why, until it ends.
+pub async fn set_exemption(
+    ctx: &Ctx,
+    tx: &mut crate::db::Tx<'_>,
+    member: Uuid,
+    input: Exemption,
+) -> AppResult<Exemption> {
+    ctx.require(TRAINING_MANAGE)?;
+    if member == ctx.user_id {
+        return Err(AppError::Forbidden(
+            "an officer cannot exempt themselves; another officer can".into(),
+        ));
+    }
+    let reason = if input.exempt {
+        Some(crate::input::required_text(
+            "reason",
+            input.reason.as_deref().unwrap_or_default(),
+            200,
+        )?)
+    } else {
+        None
+    };
+    let before = exemption_row(tx, ctx.org_id, member, true).await?;
+    if before.exempt == input.exempt && before.reason == reason {
+        return Ok(before);
+    }
+    sqlx::query(
+        "UPDATE users SET compliance_exempt = ?, compliance_exempt_reason = ?, updated_at = ?
+          WHERE organization_id = ? AND id = ?",
+    )
+    .bind(input.exempt)
+    .bind(&reason)
+    .bind(crate::db::now())
+    .bind(ctx.org_id)
+    .bind(member)
+    .execute(&mut **tx)
+    .await?;
+    crate::audit::record(
+        tx,
+        &ctx.actor(),
+        crate::audit::Entry::new("training.exemption_changed", "user", member).changes(
+            serde_json::json!({
+                "exempt": {"from": before.exempt, "to": input.exempt},
+                "reason": {"from": before.reason, "to": reason},
+            }),
+        ),
+    )
+    .await?;
+    exemption_row(tx, ctx.org_id, member, false).await
+}
+
 #[derive(sqlx::FromRow)]
 struct MemberRow {
     id: Uuid,
@@ -110,6 +200,8 @@ struct MemberRow {
     tier_id: Option<Uuid>,
     tier_name: Option<String>,
     training_exempt: Option<bool>,
+    compliance_exempt: bool,
+    compliance_exempt_reason: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -208,7 +300,7 @@ async fn inputs(
     };
     let mut q = sqlx::query_as::<_, MemberRow>(AssertSqlSafe(format!(
         "SELECT u.id, u.first_name, u.last_name, u.status, t.id AS tier_id, t.name AS tier_name,
-                t.training_exempt
+                t.training_exempt, u.compliance_exempt, u.compliance_exempt_reason
            FROM users u LEFT JOIN membership_tiers t ON t.id = u.membership_tier_id
           WHERE u.organization_id = ?{one}{statuses}
           ORDER BY u.last_name, u.first_name, u.id"
@@ -335,12 +427,19 @@ impl Inputs {
             })
             .map(|(_, e)| e.clone())
             .collect();
-        let exempt = m.training_exempt.unwrap_or(false).then(|| {
-            format!(
-                "{} member",
-                m.tier_name.as_deref().unwrap_or("exempt").to_lowercase()
-            )
-        });
+        let exempt = if m.compliance_exempt {
+            Some(format!(
+                "by an officer: {}",
+                m.compliance_exempt_reason.as_deref().unwrap_or("no reason given")
+            ))
+        } else {
+            m.training_exempt.unwrap_or(false).then(|| {
+                format!(
+                    "{} member",
+                    m.tier_name.as_deref().unwrap_or("exempt").to_lowercase()
+                )
+            })
+        };
         compliance::member(
             &applicable,
             self.records.get(&m.id).map(Vec::as_slice).unwrap_or(&[]),

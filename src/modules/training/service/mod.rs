@@ -15,8 +15,9 @@ mod records;
 mod requirements;
 
 pub use compliance::{
-    ComplianceConfig, ComplianceReport, Matrix, MatrixCell, MatrixColumn, MatrixQuery, MatrixRow,
-    compliance_config, matrix, member_compliance, set_compliance_config,
+    ComplianceConfig, ComplianceReport, Exemption, Matrix, MatrixCell, MatrixColumn, MatrixQuery,
+    MatrixRow, compliance_config, exemption, matrix, member_compliance, set_compliance_config,
+    set_exemption,
 };
 pub use courses::{Category, Course, categories, courses, create_course, update_course};
 pub(super) use records::{NewRecord, insert_record};
