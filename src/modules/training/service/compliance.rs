@@ -202,6 +202,8 @@ struct MemberRow {
     training_exempt: Option<bool>,
     compliance_exempt: bool,
     compliance_exempt_reason: Option<String>,
+    /// The member's roles, as hex ids (read with the member).
+    role_hex: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -227,6 +229,8 @@ struct WaiverRow {
     start_date: NaiveDate,
     end_date: Option<NaiveDate>,
     all_requirements: bool,
+    /// The requirements a targeted waiver covers, as hex ids (read with the waiver).
+    requirement_hex: Option<String>,
 }
 
 /// Everything the engine needs for the members asked (one, or all the matrix shows), in a fixed
@@ -245,17 +249,12 @@ async fn inputs(
     member: Option<Uuid>,
     as_of: NaiveDate,
 ) -> AppResult<Inputs> {
-    let default_current: bool = sqlx::query_scalar(
-        "SELECT include_current_month FROM training_settings WHERE organization_id = ?",
-    )
-    .bind(org_id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .unwrap_or(true);
+    // The department's default for the current month comes with each requirement.
     let requirements = load_requirements(conn, org_id, true)
         .await?
         .into_iter()
-        .filter_map(|(r, category_name)| {
+        .filter_map(|(r, category_name, org_current)| {
+            let default_current = org_current.unwrap_or(true);
             let kind = Kind::parse(&r.requirement_type)?;
             let pair = |m: Option<u8>, d: Option<u8>| Some((u32::from(m?), u32::from(d?)));
             let period = Period::parse(&r.period, r.rolling_months.map(u32::from))?.shaped(
@@ -300,7 +299,9 @@ async fn inputs(
     };
     let mut q = sqlx::query_as::<_, MemberRow>(AssertSqlSafe(format!(
         "SELECT u.id, u.first_name, u.last_name, u.status, t.id AS tier_id, t.name AS tier_name,
-                t.training_exempt, u.compliance_exempt, u.compliance_exempt_reason
+                t.training_exempt, u.compliance_exempt, u.compliance_exempt_reason,
+                (SELECT GROUP_CONCAT(HEX(ur.role_id)) FROM user_roles ur
+                  WHERE ur.organization_id = u.organization_id AND ur.user_id = u.id) AS role_hex
            FROM users u LEFT JOIN membership_tiers t ON t.id = u.membership_tier_id
           WHERE u.organization_id = ?{one}{statuses}
           ORDER BY u.last_name, u.first_name, u.id"
@@ -315,17 +316,19 @@ async fn inputs(
     } else {
         ""
     };
-    let mut q = sqlx::query_as::<_, (Uuid, Uuid)>(AssertSqlSafe(format!(
-        "SELECT user_id, role_id FROM user_roles WHERE organization_id = ?{user_filter}"
-    )))
-    .bind(org_id);
-    if let Some(m) = member {
-        q = q.bind(m);
-    }
-    let mut roles: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-    for (u, r) in q.fetch_all(&mut *conn).await? {
-        roles.entry(u).or_default().push(r);
-    }
+    let roles: HashMap<Uuid, Vec<Uuid>> = members
+        .iter()
+        .map(|m| {
+            let ids = m
+                .role_hex
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|h| Uuid::parse_str(h).ok())
+                .collect();
+            (m.id, ids)
+        })
+        .collect();
     let mut q = sqlx::query_as::<_, RecordRow>(AssertSqlSafe(format!(
         "SELECT r.id, r.user_id, r.course_id, r.category_id, r.course_name, r.training_type,
                 r.completion_date, r.expiration_date, r.hours_completed, r.certification_number,
@@ -361,21 +364,18 @@ async fn inputs(
             });
     }
     let mut q = sqlx::query_as::<_, WaiverRow>(AssertSqlSafe(format!(
-        "SELECT id, user_id, waiver_type, start_date, end_date, all_requirements
-           FROM training_waivers WHERE organization_id = ? AND active{user_filter}"
+        "SELECT w.id, w.user_id, w.waiver_type, w.start_date, w.end_date, w.all_requirements,
+                (SELECT GROUP_CONCAT(HEX(x.requirement_id)) FROM training_waiver_requirements x
+                  WHERE x.organization_id = w.organization_id AND x.waiver_id = w.id)
+                  AS requirement_hex
+           FROM training_waivers w WHERE w.organization_id = ? AND w.active{}",
+        user_filter.replace("user_id", "w.user_id")
     )))
     .bind(org_id);
     if let Some(m) = member {
         q = q.bind(m);
     }
     let waiver_rows = q.fetch_all(&mut *conn).await?;
-    let targeted: Vec<(Uuid, Uuid)> = sqlx::query_as(
-        "SELECT waiver_id, requirement_id FROM training_waiver_requirements
-          WHERE organization_id = ?",
-    )
-    .bind(org_id)
-    .fetch_all(&mut *conn)
-    .await?;
     let mut waivers: HashMap<Uuid, Vec<compliance::Waiver>> = HashMap::new();
     for w in waiver_rows {
         waivers
@@ -386,10 +386,11 @@ async fn inputs(
                 start: w.start_date,
                 end: w.end_date,
                 requirement_ids: (!w.all_requirements).then(|| {
-                    targeted
-                        .iter()
-                        .filter(|(wid, _)| *wid == w.id)
-                        .map(|(_, r)| *r)
+                    w.requirement_hex
+                        .as_deref()
+                        .unwrap_or_default()
+                        .split(',')
+                        .filter_map(|h| Uuid::parse_str(h).ok())
                         .collect()
                 }),
                 kind: w.waiver_type.replace('_', " "),

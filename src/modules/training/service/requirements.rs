@@ -71,6 +71,11 @@ struct RequirementRow {
     include_current_month: Option<bool>,
     applies_to: String,
     active: bool,
+    course_hex: Option<String>,
+    role_hex: Option<String>,
+    tier_hex: Option<String>,
+    /// The department's default for `include_current_month` (read with each requirement).
+    org_current_month: Option<bool>,
 }
 
 /// Every requirement of the department with its courses, roles and tiers: two queries.
@@ -78,52 +83,52 @@ pub(super) async fn load_requirements(
     conn: &mut Conn,
     org_id: OrgId,
     only_active: bool,
-) -> AppResult<Vec<(Requirement, Option<String>)>> {
+) -> AppResult<Vec<(Requirement, Option<String>, Option<bool>)>> {
+    // The courses, roles and tiers of each in the same statement, as hex ids.
+    let linked = |table: &str, column: &str, alias: &str| {
+        format!(
+            "(SELECT GROUP_CONCAT(HEX(x.{column}) ORDER BY x.{column}) FROM {table} x
+               WHERE x.organization_id = r.organization_id AND x.requirement_id = r.id)
+               AS {alias}"
+        )
+    };
     let rows: Vec<RequirementRow> = sqlx::query_as(AssertSqlSafe(format!(
         "SELECT r.id, r.name, r.description, r.requirement_type, r.category_id,
                 c.name AS category_name, r.training_type, r.required_hours, r.required_count,
                 r.registry_code, r.period, r.rolling_months, r.year, r.period_start_month,
                 r.period_start_day, r.period_end_month, r.period_end_day, r.recency_days,
-                r.include_current_month, r.applies_to, r.active
+                r.include_current_month, r.applies_to, r.active, {}, {}, {},
+                (SELECT s.include_current_month FROM training_settings s
+                  WHERE s.organization_id = r.organization_id) AS org_current_month
            FROM training_requirements r
            LEFT JOIN training_categories c ON c.id = r.category_id
           WHERE r.organization_id = ? {}
           ORDER BY r.name",
+        linked("training_requirement_courses", "course_id", "course_hex"),
+        linked("training_requirement_roles", "role_id", "role_hex"),
+        linked("training_requirement_tiers", "tier_id", "tier_hex"),
         if only_active { "AND r.active" } else { "" }
     )))
     .bind(org_id)
     .fetch_all(&mut *conn)
     .await?;
-    let links: Vec<(String, Uuid, Uuid)> = sqlx::query_as(
-        "SELECT 'course', requirement_id, course_id FROM training_requirement_courses
-          WHERE organization_id = ?
-         UNION ALL
-         SELECT 'role', requirement_id, role_id FROM training_requirement_roles
-          WHERE organization_id = ?
-         UNION ALL
-         SELECT 'tier', requirement_id, tier_id FROM training_requirement_tiers
-          WHERE organization_id = ?",
-    )
-    .bind(org_id)
-    .bind(org_id)
-    .bind(org_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let ids = |hex: &Option<String>| -> Vec<Uuid> {
+        hex.as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|h| Uuid::parse_str(h).ok())
+            .collect()
+    };
     Ok(rows
         .into_iter()
         .map(|r| {
-            let of = |kind: &str| {
-                links
-                    .iter()
-                    .filter(|(k, req, _)| k == kind && *req == r.id)
-                    .map(|(_, _, id)| *id)
-                    .collect::<Vec<_>>()
-            };
+            let (course_ids, role_ids, tier_ids) =
+                (ids(&r.course_hex), ids(&r.role_hex), ids(&r.tier_hex));
             (
                 Requirement {
-                    course_ids: of("course"),
-                    role_ids: of("role"),
-                    tier_ids: of("tier"),
+                    course_ids,
+                    role_ids,
+                    tier_ids,
                     id: r.id,
                     name: r.name,
                     description: r.description,
@@ -146,6 +151,7 @@ pub(super) async fn load_requirements(
                     active: r.active,
                 },
                 r.category_name,
+                r.org_current_month,
             )
         })
         .collect())
@@ -156,7 +162,7 @@ pub async fn requirements(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<Requireme
     Ok(load_requirements(conn, ctx.org_id, false)
         .await?
         .into_iter()
-        .map(|(r, _)| r)
+        .map(|(r, _, _)| r)
         .collect())
 }
 
@@ -164,7 +170,7 @@ async fn requirement(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<Requ
     load_requirements(conn, org_id, false)
         .await?
         .into_iter()
-        .map(|(r, _)| r)
+        .map(|(r, _, _)| r)
         .find(|r| r.id == id)
         .ok_or(AppError::NotFound)
 }
