@@ -1725,6 +1725,63 @@ test('training admin: a waiver granted after a mistake, a CSV with a bad row the
   }, { expect: [[422, '/training/waivers'], [422, '/training/import']] });
 });
 
+test('training: a fiscal-year requirement set on a phone changes what the matrix counts', async () => {
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  const created = await api('POST', '/api/v1/members', token, {
+    username: 'ff-fiscal', email: 'ff-fiscal@example.org', first_name: 'Fia', last_name: 'Fiscal',
+    temporary_password: 'temporary fiscal words',
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const requirement = await api('POST', '/api/v1/training/requirements', token, {
+    name: 'Fiscal drill hours', requirement_type: 'hours', required_hours: 12, period: 'annual',
+    applies_to: 'all',
+  });
+  assert.equal(requirement.status, 201, JSON.stringify(requirement.body));
+  // Today and yesterday (in the department's time zone, as the server counts them).
+  const status = await api('GET', `/api/v1/training/compliance/${created.body.id}`, token);
+  const today = new Date(`${status.body.as_of}T12:00:00Z`);
+  const yesterday = new Date(today.getTime() - 86_400_000);
+  const iso = (d) => d.toISOString().slice(0, 10);
+  for (const [date, hours] of [[iso(today), 2], [iso(yesterday), 3]]) {
+    const r = await api('POST', '/api/v1/training/records', token, {
+      user_ids: [created.body.id], course_name: 'Pump drill', hours, training_type: 'drill',
+      completion_date: date,
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+  }
+  const sameYear = today.getUTCFullYear() === yesterday.getUTCFullYear();
+
+  await withPage('training-fiscal-year', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    const cell = async () => {
+      await page.goto('/training/matrix?q=Fiscal');
+      return page.locator('tbody tr').first().innerText();
+    };
+    // The calendar year counts both days (unless today is 1 January).
+    assert.match(await cell(), sameYear ? /5 \/ 12 h/ : /2 \/ 12 h/);
+    // The officer makes it a year starting today: yesterday falls in the year before.
+    await page.goto('/training/setup');
+    await page.getByRole('link', { name: 'Edit Fiscal drill hours' }).click();
+    // A month that does not exist is refused beside its field.
+    await page.getByLabel('Year starts: month (1–12)').fill('13');
+    await page.getByLabel('Year starts: day').fill(String(today.getUTCDate()));
+    await page.getByRole('button', { name: 'Save the requirement' }).click();
+    await page.locator('#period_start_month-error').waitFor();
+    await checkA11y(page, 'requirement form (refused)');
+    await page.getByLabel('Year starts: month (1–12)').fill(String(today.getUTCMonth() + 1));
+    await page.getByRole('button', { name: 'Save the requirement' }).click();
+    await page.getByText('The requirement was saved.').waitFor();
+    const month = today.toLocaleString('en-US', { month: 'long', timeZone: 'UTC' });
+    assert.match(await page.locator('main').innerText(), new RegExp(`Annual from ${month} ${today.getUTCDate()}`));
+    await checkA11y(page, 'courses and requirements (fiscal year)');
+    assert.match(await cell(), /2 \/ 12 h/);
+    await page.screenshot({ path: join(artifacts, 'training-fiscal-matrix.png'), fullPage: true });
+  }, {
+    expect: [[422, /^\/training\/requirements\/[0-9a-f-]+$/]],
+    context: { viewport: { width: 360, height: 740 } },
+  });
+});
+
 test('password reset: without email it says who can help; with email the request answers the same for any address; a bad link says so', async () => {
   const token = await apiLogin(ADMIN.username, ADMIN.password);
   await withPage('password-reset', async (page) => {
