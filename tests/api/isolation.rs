@@ -174,6 +174,10 @@ const BODIES: &[(&str, &str)] = &[
         r#"{"reason": "Entered twice"}"#,
     ),
     (
+        "PUT /api/v1/members/{id}/tier",
+        r#"{"tier_id": "{tier}", "reason": "Voted life member"}"#,
+    ),
+    (
         "PUT /api/v1/training/members/{id}/exemption",
         r#"{"exempt": true, "reason": "Fire police only"}"#,
     ),

@@ -177,6 +177,7 @@ fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("/api/v1/training/requirements/{id}", &["put"]),
         ("/api/v1/training/compliance/config", &["get", "put"]),
         ("/api/v1/training/members/{id}/exemption", &["get", "put"]),
+        ("/api/v1/members/{id}/tier", &["put"]),
         ("/api/v1/training/compliance/{member_id}", &["get"]),
         ("/api/v1/training/matrix", &["get"]),
         ("/api/v1/training/reports/iso", &["get"]),

@@ -924,3 +924,92 @@ async fn tiers_are_edited_from_their_page() {
     .unwrap();
     assert!(exempt);
 }
+
+/// A tier given by hand: a life member is exempt from training at once; the reason is required,
+/// the tier must be the department's own and active; only `members.manage`, only the same
+/// department; audited; none takes it off.
+#[tokio::test]
+async fn an_officer_gives_a_member_a_tier_by_hand() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let member = app.member(&app.a, "tier-by-hand", &[]).await;
+    let tier_id = |org: &Org, slug: &'static str| {
+        let (app, org_id) = (&app, org.id);
+        async move {
+            let id: uuid::Uuid = sqlx::query_scalar(
+                "SELECT id FROM membership_tiers WHERE organization_id = ? AND slug = ?",
+            )
+            .bind(org_id)
+            .bind(slug)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+            id
+        }
+    };
+    let life = tier_id(&app.a, "life").await;
+    let bravo_life = tier_id(&app.b, "life").await;
+    let path = format!("/api/v1/members/{}/tier", member.id);
+    let put = |token: &str, body: serde_json::Value| {
+        let (app, path, token) = (&app, &path, token.to_string());
+        async move {
+            app.call(reqwest::Method::PUT, &token, path, Some(body))
+                .await
+        }
+    };
+    let snapshot = app.snapshot(&app.a).await;
+    for (body, field) in [
+        (json!({"tier_id": life}), "reason"),
+        (json!({"tier_id": bravo_life, "reason": "x"}), "tier_id"),
+    ] {
+        let (status, problem) = put(&admin, body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {problem}"
+        );
+        assert_eq!(error_fields(&problem), [field], "{problem}");
+    }
+    let (status, _) = put(&member.token, json!({"tier_id": life, "reason": "me"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = put(
+        &app.b.admin.token,
+        json!({"tier_id": bravo_life, "reason": "b"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(snapshot, app.snapshot(&app.a).await);
+
+    let (status, now) = put(
+        &admin,
+        json!({"tier_id": life, "reason": "Voted life member"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{now}");
+    assert_eq!(now["tier_id"], life.to_string());
+    assert_eq!(app.audit_actions(&app.a, "member.tier_set").await, 1);
+    let (_, c) = app
+        .get(
+            &admin,
+            &format!("/api/v1/training/compliance/{}", member.id),
+        )
+        .await;
+    assert_eq!(c["exempt"], true, "{c}");
+    // The same again changes nothing and is not audited twice.
+    put(&admin, json!({"tier_id": life, "reason": "again"})).await;
+    assert_eq!(app.audit_actions(&app.a, "member.tier_set").await, 1);
+    let (status, now) = put(
+        &admin,
+        json!({"tier_id": null, "reason": "Entered by mistake"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{now}");
+    assert_eq!(now["tier_id"], serde_json::Value::Null);
+    let (_, c) = app
+        .get(
+            &admin,
+            &format!("/api/v1/training/compliance/{}", member.id),
+        )
+        .await;
+    assert_eq!(c["exempt"], false, "{c}");
+}

@@ -5,7 +5,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 
-use super::service::{Tier, TierInput, create_tier, tiers, update_tier};
+use super::service::{
+    MemberTier, MemberTierNow, Tier, TierInput, create_tier, set_member_tier, tiers, update_tier,
+};
 use crate::auth::Ctx;
 use crate::error::AppResult;
 use crate::http::ApiJson;
@@ -16,6 +18,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/membership/tiers", get(api_tiers).post(api_create))
         .route("/api/v1/membership/tiers/{id}", put(api_update))
+        .route("/api/v1/members/{id}/tier", put(api_set_member_tier))
 }
 
 #[utoipa::path(get, path = "/api/v1/membership/tiers", tag = "members",
@@ -55,4 +58,21 @@ pub async fn api_update(
     let t = update_tier(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;
     Ok(Json(t))
+}
+
+/// Gives a member a membership tier by hand (or none), with a reason; audited.
+#[utoipa::path(put, path = "/api/v1/members/{id}/tier", tag = "membership",
+    params(("id" = Uuid, Path)), request_body = MemberTier,
+    responses((status = 200, body = MemberTierNow), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn api_set_member_tier(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<MemberTier>,
+) -> AppResult<Json<MemberTierNow>> {
+    let mut tx = state.db.begin().await?;
+    let now = set_member_tier(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(now))
 }

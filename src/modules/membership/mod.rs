@@ -22,6 +22,7 @@ pub const MODULE: Module = Module {
     api::api_tiers,
     api::api_create,
     api::api_update,
+    api::api_set_member_tier,
     leaves::api_leaves,
     leaves::api_create_leave,
     leaves::api_leave,

@@ -335,3 +335,84 @@ mod tests {
         assert_eq!(slug_from(&"a".repeat(40)).len(), 32);
     }
 }
+
+/// A member's tier given by hand: the tier (None: none) and why.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberTier {
+    pub tier_id: Option<Uuid>,
+    /// Why (kept in the audit log); required.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reason: String,
+}
+
+/// What a member's tier is now.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MemberTierNow {
+    pub member_id: Uuid,
+    pub tier_id: Option<Uuid>,
+}
+
+/// Gives a member a tier by hand, or none (`members.manage`; audited with the tiers before and
+/// after and the reason). The monthly job moves members up only, so a tier given by hand stays
+/// until the member's years reach a higher one.
+pub async fn set_member_tier(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    member: Uuid,
+    input: MemberTier,
+) -> AppResult<MemberTierNow> {
+    ctx.require(MEMBERS_MANAGE)?;
+    let reason = required_text("reason", &input.reason, 500)?;
+    // The member first: another department's is not found, whatever the body says.
+    let before: Option<Option<Uuid>> = sqlx::query_scalar(
+        "SELECT membership_tier_id FROM users WHERE organization_id = ? AND id = ? FOR UPDATE",
+    )
+    .bind(ctx.org_id)
+    .bind(member)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let before = before.ok_or(AppError::NotFound)?;
+    let tiers = load(tx, ctx.org_id).await?;
+    let target = match input.tier_id {
+        None => None,
+        Some(id) => Some(
+            tiers
+                .iter()
+                .find(|t| t.id == id && t.active)
+                .ok_or_else(|| {
+                    AppError::field("tier_id", "is not an active tier of this department")
+                })?,
+        ),
+    };
+    let after = target.map(|t| t.id);
+    if before != after {
+        sqlx::query(
+            "UPDATE users SET membership_tier_id = ?, updated_at = ?
+              WHERE organization_id = ? AND id = ?",
+        )
+        .bind(after)
+        .bind(db::now())
+        .bind(ctx.org_id)
+        .bind(member)
+        .execute(&mut **tx)
+        .await?;
+        let slug = |id: Option<Uuid>| {
+            id.and_then(|id| tiers.iter().find(|t| t.id == id))
+                .map(|t| t.slug.clone())
+        };
+        audit::record(
+            tx,
+            &ctx.actor(),
+            Entry::new("member.tier_set", "member", member).changes(serde_json::json!({
+                "from": slug(before), "to": slug(after), "reason": reason,
+            })),
+        )
+        .await?;
+    }
+    Ok(MemberTierNow {
+        member_id: member,
+        tier_id: after,
+    })
+}
