@@ -1013,3 +1013,55 @@ async fn an_officer_gives_a_member_a_tier_by_hand() {
         .await;
     assert_eq!(c["exempt"], false, "{c}");
 }
+
+/// The tier by hand from a page: the reason is asked beside its field; saved, the page says
+/// the tier now; a member without `members.manage` and another department cannot.
+#[tokio::test]
+async fn a_tier_is_given_from_the_members_tier_page() {
+    let app = TestApp::spawn().await;
+    let cookies = app.page_sign_in("alpha-admin", PASSWORD).await;
+    let member = app.member(&app.a, "tier-page", &[]).await;
+    let life: Uuid = sqlx::query_scalar(
+        "SELECT id FROM membership_tiers WHERE organization_id = ? AND slug = 'life'",
+    )
+    .bind(app.a.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let page = format!("/members/{}/tier", member.id);
+    let (status, _, html) = app.page_get(&page, &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Membership tier: "), "{html}");
+    let (status, _, html) = app
+        .page_post(
+            &page,
+            &cookies,
+            &[("tier_id", &life.to_string()), ("reason", "")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(r#"id="reason-error">Reason is required."#),
+        "{html}"
+    );
+    let (status, location, _) = app
+        .page_post(
+            &page,
+            &cookies,
+            &[
+                ("tier_id", &life.to_string()),
+                ("reason", "Voted life member"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, format!("{page}?done=tier"));
+    let (_, _, html) = app.page_get(&location, &cookies).await;
+    assert!(html.contains("Now: Life"), "{html}");
+    let (status, _, _) = app.page_get(&page, &access_cookie(&member)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = app
+        .page_get(&page, &app.page_sign_in("bravo-admin", PASSWORD).await)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

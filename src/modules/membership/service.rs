@@ -416,3 +416,19 @@ pub async fn set_member_tier(
         tier_id: after,
     })
 }
+
+/// A member's tier now (`members.manage`; another department's member is not found).
+pub async fn member_tier(ctx: &Ctx, conn: &mut Conn, member: Uuid) -> AppResult<MemberTierNow> {
+    ctx.require(MEMBERS_MANAGE)?;
+    let tier: Option<Option<Uuid>> = sqlx::query_scalar(
+        "SELECT membership_tier_id FROM users WHERE organization_id = ? AND id = ?",
+    )
+    .bind(ctx.org_id)
+    .bind(member)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(MemberTierNow {
+        member_id: member,
+        tier_id: tier.ok_or(AppError::NotFound)?,
+    })
+}
