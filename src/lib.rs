@@ -189,17 +189,35 @@ async fn serve_inner(
             .context("server failed"),
     };
     let _ = stop_tx.send(true);
-    let _ = sender.await;
-    if let Some(s) = scheduler {
-        let _ = s.await;
-    }
-    if let Some(w) = watchdog {
-        let _ = w.await;
+    // The background tasks finish what they are doing, but not forever: one waiting on a
+    // database that stopped answering (pooled connections are not pinged before use) would
+    // keep the server from stopping. Past the bound they end with the process, and the
+    // database rolls back what they had not committed.
+    let background = async {
+        let _ = sender.await;
+        if let Some(s) = scheduler {
+            let _ = s.await;
+        }
+        if let Some(w) = watchdog {
+            let _ = w.await;
+        }
+    };
+    if tokio::time::timeout(BACKGROUND_STOP, background)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "background work (jobs, email) did not finish within {} s of stopping; leaving it",
+            BACKGROUND_STOP.as_secs()
+        );
     }
     served?;
     tracing::info!("stopped");
     Ok(())
 }
+
+/// How long a stopping server waits for its background tasks (jobs, the email sender).
+const BACKGROUND_STOP: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {

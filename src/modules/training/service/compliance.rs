@@ -180,7 +180,7 @@ pub async fn set_exemption(
     crate::audit::record(
         tx,
         &ctx.actor(),
-        crate::audit::Entry::new("training.exemption_changed", "user", member).changes(
+        crate::audit::Entry::new("training.exemption_changed", "member", member).changes(
             serde_json::json!({
                 "exempt": {"from": before.exempt, "to": input.exempt},
                 "reason": {"from": before.reason, "to": reason},
