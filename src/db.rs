@@ -211,6 +211,15 @@ pub async fn exists(
     Ok(n > 0)
 }
 
+/// The ids in a `GROUP_CONCAT(HEX(id))` column (none when it is NULL), for reading a row's
+/// links in the row's own statement.
+pub fn hex_ids(hex: Option<&str>) -> Vec<uuid::Uuid> {
+    hex.unwrap_or_default()
+        .split(',')
+        .filter_map(|h| uuid::Uuid::parse_str(h).ok())
+        .collect()
+}
+
 /// Whether the database answers `SELECT 1` within a second on a connection of its own (not one
 /// of the pool's, which may all be busy or stuck behind the stall being checked for).
 pub async fn answers(pool: &MySqlPool) -> bool {

@@ -249,11 +249,7 @@ mod tests {
         assert_eq!(us.moment(&t), "12/03/2026 7:30 PM CST");
         assert_eq!(us.moment_exact(&t), "12/03/2026 7:30:05 PM CST");
         assert_eq!(us.moment_plain(&t), "12/03/2026 7:30 PM");
-        let iso = Locale {
-            date: DateStyle::Iso,
-            clock: Clock::H24,
-            paper: Paper::A4,
-        };
+        let iso = Locale::iso();
         assert_eq!(
             Local::new("America/Chicago", iso).moment(&t),
             "2026-12-03 19:30 CST"

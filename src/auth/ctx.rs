@@ -157,6 +157,14 @@ const CTX_COLUMNS: &str = "u.username, u.status, u.must_change_password, o.timez
         (SELECT COUNT(*) FROM notification_logs n
           WHERE n.recipient_id = u.id AND n.read_at IS NULL) AS unread";
 
+fn ctx_sql(extra: Option<&str>) -> String {
+    let extra = extra.map(|e| format!(", {e}")).unwrap_or_default();
+    format!(
+        "SELECT {CTX_COLUMNS}{extra} FROM users u JOIN organizations o ON o.id = u.organization_id
+          WHERE u.id = ? AND u.organization_id = ?"
+    )
+}
+
 async fn load(parts: &Parts, state: &AppState) -> AppResult<Ctx> {
     Ok(load_with(parts, state, None).await?.0)
 }
@@ -176,18 +184,13 @@ pub async fn load_with(
         .keys
         .verify_access(&token)
         .ok_or_else(|| AppError::Unauthorized("your session is not valid; sign in again".into()))?;
-    let sql = match extra {
-        None => format!(
-            "SELECT {CTX_COLUMNS} FROM users u JOIN organizations o ON o.id = u.organization_id
-              WHERE u.id = ? AND u.organization_id = ?"
-        ),
-        Some(extra) => format!(
-            "SELECT {CTX_COLUMNS}, {extra}
-               FROM users u JOIN organizations o ON o.id = u.organization_id
-              WHERE u.id = ? AND u.organization_id = ?"
-        ),
+    // Every request's statement is written once, not per request.
+    static PLAIN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| ctx_sql(None));
+    let query = match extra {
+        None => sqlx::query(sqlx::AssertSqlSafe(PLAIN.as_str())),
+        Some(extra) => sqlx::query(sqlx::AssertSqlSafe(ctx_sql(Some(extra)))),
     };
-    let raw = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let raw = query
         .bind(claims.sid)
         .bind(claims.sub)
         .bind(claims.org)

@@ -139,7 +139,7 @@ fn on(year: i32, (month, day): (u32, u32)) -> Option<NaiveDate> {
 }
 
 /// "July 1".
-fn month_day((month, day): (u32, u32)) -> String {
+pub fn month_day((month, day): (u32, u32)) -> String {
     NaiveDate::from_ymd_opt(2000, month, day)
         .map(|d| d.format("%B %-d").to_string())
         .unwrap_or_default()
@@ -589,7 +589,9 @@ fn waived_words(months: u32, total: u32, waivers: &[&Waiver], by: &BTreeSet<Uuid
     format!("; {months} of {total} month{plural} waived for {why}")
 }
 
-/// One requirement for one member at `as_of`, dates in the explanation written as ISO.
+/// One requirement for one member at `as_of`, dates in the explanation written as ISO (the
+/// engine's tests; the service passes the department's locale to `evaluate_in`).
+#[cfg(test)]
 pub fn evaluate(
     req: &Requirement,
     records: &[Record],

@@ -76,8 +76,10 @@ struct SetupPage {
 
 fn period_words(r: &service::Requirement) -> String {
     let day = |m: Option<u8>, d: Option<u8>| {
-        chrono::NaiveDate::from_ymd_opt(2000, u32::from(m?), u32::from(d?))
-            .map(|d| d.format("%B %-d").to_string())
+        Some(crate::modules::training::compliance::month_day((
+            u32::from(m?),
+            u32::from(d?),
+        )))
     };
     let mut words = match (r.period.as_str(), r.rolling_months) {
         ("rolling", Some(n)) => format!("Rolling {n} months"),

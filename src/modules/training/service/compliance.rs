@@ -318,16 +318,7 @@ async fn inputs(
     };
     let roles: HashMap<Uuid, Vec<Uuid>> = members
         .iter()
-        .map(|m| {
-            let ids = m
-                .role_hex
-                .as_deref()
-                .unwrap_or_default()
-                .split(',')
-                .filter_map(|h| Uuid::parse_str(h).ok())
-                .collect();
-            (m.id, ids)
-        })
+        .map(|m| (m.id, crate::db::hex_ids(m.role_hex.as_deref())))
         .collect();
     let mut q = sqlx::query_as::<_, RecordRow>(AssertSqlSafe(format!(
         "SELECT r.id, r.user_id, r.course_id, r.category_id, r.course_name, r.training_type,
@@ -385,14 +376,8 @@ async fn inputs(
                 id: w.id,
                 start: w.start_date,
                 end: w.end_date,
-                requirement_ids: (!w.all_requirements).then(|| {
-                    w.requirement_hex
-                        .as_deref()
-                        .unwrap_or_default()
-                        .split(',')
-                        .filter_map(|h| Uuid::parse_str(h).ok())
-                        .collect()
-                }),
+                requirement_ids: (!w.all_requirements)
+                    .then(|| crate::db::hex_ids(w.requirement_hex.as_deref())),
                 kind: w.waiver_type.replace('_', " "),
             });
     }

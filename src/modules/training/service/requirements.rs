@@ -112,16 +112,10 @@ pub(super) async fn load_requirements(
     .bind(org_id)
     .fetch_all(&mut *conn)
     .await?;
-    let ids = |hex: &Option<String>| -> Vec<Uuid> {
-        hex.as_deref()
-            .unwrap_or_default()
-            .split(',')
-            .filter_map(|h| Uuid::parse_str(h).ok())
-            .collect()
-    };
     Ok(rows
         .into_iter()
         .map(|r| {
+            let ids = |hex: &Option<String>| db::hex_ids(hex.as_deref());
             let (course_ids, role_ids, tier_ids) =
                 (ids(&r.course_hex), ids(&r.role_hex), ids(&r.tier_hex));
             (
