@@ -63,8 +63,9 @@ const BLOCKLIST: &[&str] = &[
 ];
 
 /// Hashes and verifies passwords on a fixed set of long-lived worker threads, each with its own
-/// argon2 memory (19 MiB) allocated at its first job and reused for every job after. Memory
-/// under any number of sign-ins is therefore the workers' blocks and no more: a fresh blocking
+/// argon2 memory (19 MiB) allocated at its first job and reused while jobs keep coming, given
+/// back after a few idle seconds. Memory under any number of sign-ins is therefore the
+/// workers' blocks and no more, and back to idle soon after: a fresh blocking
 /// thread per hash left its allocator arena holding 19 MiB after each one (hundreds of MiB
 /// after a room full of members signed in at once). A semaphore with one permit per worker
 /// keeps the queue as short as the workers are many; callers wait asynchronously.
@@ -170,15 +171,33 @@ fn verify_in(memory: &mut [Block], password: &str, hash: &str) -> bool {
     computed.is_ok_and(|c| c == expected)
 }
 
-/// A worker: takes jobs until the `Hasher` is gone, on memory allocated once.
+/// How long a worker keeps its memory with nothing to do: long enough for a room full of
+/// members signing in to reuse it, short enough that the server is back to its idle size soon
+/// after.
+const KEEP_MEMORY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A worker: takes jobs until the `Hasher` is gone, on memory allocated for the first job and
+/// reused while jobs keep coming; idle for `KEEP_MEMORY`, it gives the memory back (a block
+/// this large is its own mapping, so the system gets it back at once).
 fn work(jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
     let mut memory: Vec<Block> = Vec::new();
     loop {
         let job = {
             let rx = jobs.lock().unwrap_or_else(|p| p.into_inner());
-            match rx.recv() {
-                Ok(job) => job,
-                Err(_) => return,
+            if memory.is_empty() {
+                match rx.recv() {
+                    Ok(job) => job,
+                    Err(_) => return,
+                }
+            } else {
+                match rx.recv_timeout(KEEP_MEMORY) {
+                    Ok(job) => job,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        memory = Vec::new();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
             }
         };
         if memory.is_empty() {
