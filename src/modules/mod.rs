@@ -19,4 +19,5 @@ modules! {
     training,
     membership,
     programs,
+    inventory,
 }

@@ -329,4 +329,8 @@ impl FieldErrors {
     pub fn get(&self, field: &str) -> Option<&String> {
         self.0.get(field)
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }

@@ -38,6 +38,19 @@ const CLASSES: &[(&str, Class)] = &[
     ("/api/v1/announcements/{id}", Class::Record("announcement")),
     ("/api/v1/apparatus/{id}", Class::Record("apparatus")),
     ("/api/v1/backups/{file}", Class::HostBackupFile),
+    (
+        "/api/v1/inventory/categories/{id}",
+        Class::Record("inventory_category"),
+    ),
+    (
+        "/api/v1/inventory/issuances/{id}",
+        Class::Record("issuance"),
+    ),
+    (
+        "/api/v1/inventory/items/{id}",
+        Class::Record("inventory_item"),
+    ),
+    ("/api/v1/inventory/members/{id}", Class::Record("member")),
     ("/api/v1/jobs/{name}", Class::JobName),
     ("/api/v1/leaves/{id}", Class::Record("leave")),
     ("/api/v1/members/{id}", Class::Record("member")),
@@ -100,6 +113,50 @@ const BODIES: &[(&str, &str)] = &[
         r#"{"name": "Renamed station", "station_number": "9"}"#,
     ),
     ("POST /api/v1/backups/{file}/restore", r#"{}"#),
+    (
+        "PUT /api/v1/inventory/categories/{id}",
+        r#"{"name": "Renamed category", "item_type": "tool"}"#,
+    ),
+    (
+        "PUT /api/v1/inventory/categories/{id}/allowance",
+        r#"{"max_quantity": 1, "period_type": "career"}"#,
+    ),
+    (
+        "PUT /api/v1/inventory/items/{id}",
+        r#"{"name": "Renamed item"}"#,
+    ),
+    (
+        "POST /api/v1/inventory/items/{id}/checkout",
+        r#"{"user_id": "{member}", "due_date": "{today}"}"#,
+    ),
+    (
+        "POST /api/v1/inventory/items/{id}/checkin",
+        r#"{"condition": "good"}"#,
+    ),
+    (
+        "POST /api/v1/inventory/items/{id}/extend",
+        r#"{"due_date": "{today}"}"#,
+    ),
+    (
+        "POST /api/v1/inventory/items/{id}/assign",
+        r#"{"user_id": "{member}"}"#,
+    ),
+    (
+        "POST /api/v1/inventory/items/{id}/unassign",
+        r#"{"condition": "good"}"#,
+    ),
+    (
+        "POST /api/v1/inventory/items/{id}/issue",
+        r#"{"user_id": "{member}", "quantity": 1}"#,
+    ),
+    (
+        "POST /api/v1/inventory/items/{id}/maintenance",
+        r#"{"maintenance_type": "inspection", "performed_on": "{today}", "passed": true}"#,
+    ),
+    (
+        "POST /api/v1/inventory/issuances/{id}/return",
+        r#"{"condition": "good"}"#,
+    ),
     (
         "PATCH /api/v1/leaves/{id}",
         r#"{"reason": "Extended by someone"}"#,
@@ -781,6 +838,33 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> (Ids, User) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     ids.insert("shift_report", report);
+    // Equipment: a stock of gloves in a category, one pair issued to the member.
+    let category = post(
+        "/api/v1/inventory/categories",
+        json!({"name": format!("{prefix} gloves"), "item_type": "ppe"}),
+    )
+    .await;
+    ids.insert(
+        "inventory_category",
+        category["id"].as_str().unwrap().parse().unwrap(),
+    );
+    let gloves = post(
+        "/api/v1/inventory/items",
+        json!({"name": format!("{prefix} structural gloves"), "category_id": category["id"],
+               "tracking_type": "pool", "quantity": 10}),
+    )
+    .await;
+    let gloves: Uuid = gloves["id"].as_str().unwrap().parse().unwrap();
+    ids.insert("inventory_item", gloves);
+    let (status, issued) = app
+        .post(
+            admin,
+            &format!("/api/v1/inventory/items/{gloves}/issue"),
+            json!({"user_id": member.id, "quantity": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    ids.insert("issuance", issued["id"].as_str().unwrap().parse().unwrap());
     // A job run, which the job's runs list must keep to its organization.
     app.run_job(org, SWEEP_JOB).await;
     (Ids { ids, today }, member)

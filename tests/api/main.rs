@@ -3,6 +3,7 @@
 //! host-wide tests get a database of their own (see `harness`).
 
 mod harness;
+mod inventory;
 mod invitations;
 
 mod audit;

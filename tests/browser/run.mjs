@@ -76,6 +76,13 @@ const PAGES = [
   { name: 'announcements', path: '/announcements' },
   { name: 'announcements-new', path: '/announcements/new' },
   { name: 'welcome', path: '/welcome' },
+  { name: 'inventory', path: '/inventory' },
+  { name: 'inventory-item-new', path: '/inventory/items/new' },
+  { name: 'inventory-categories', path: '/inventory/categories' },
+  { name: 'inventory-mine', path: '/inventory/mine' },
+  { name: 'inventory-overdue', path: '/inventory/overdue' },
+  { name: 'inventory-due', path: '/inventory/due' },
+  { name: 'inventory-labels', path: '/inventory/labels' },
 ];
 
 // --- database and server -------------------------------------------------------------------
@@ -1779,6 +1786,76 @@ test('training: a fiscal-year requirement set on a phone changes what the matrix
   }, {
     expect: [[422, /^\/training\/requirements\/[0-9a-f-]+$/]],
     context: { viewport: { width: 360, height: 740 } },
+  });
+});
+
+test('equipment on a phone: a scanned code opens the item, it is checked out, checked in damaged, shows on the due-list, and its label prints', async () => {
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  const member = await api('POST', '/api/v1/members', token, {
+    username: 'ff-gear', email: 'ff-gear@example.org', first_name: 'Gale', last_name: 'Gearson',
+    temporary_password: 'temporary gear words',
+  });
+  assert.equal(member.status, 201, JSON.stringify(member.body));
+  const category = await api('POST', '/api/v1/inventory/categories', token, {
+    name: 'Thermal cameras', item_type: 'electronics', inspection_interval_days: 180,
+  });
+  assert.equal(category.status, 201, JSON.stringify(category.body));
+  const status = await api('GET', `/api/v1/training/compliance/${member.body.id}`, token);
+  const today = status.body.as_of;
+  const item = await api('POST', '/api/v1/inventory/items', token, {
+    name: 'Thermal camera TIC-2', category_id: category.body.id, serial_number: 'TIC2-88817',
+    next_inspection_due: today,
+  });
+  assert.equal(item.status, 201, JSON.stringify(item.body));
+  const itemPath = `/inventory/items/${item.body.id}`;
+
+  await withPage('inventory-phone', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/inventory');
+    // A code no label has: said beside the box.
+    await page.getByLabel('Scan or type a code').fill('TIC2-00000');
+    await page.getByRole('button', { name: 'Open' }).click();
+    await page.locator('#code-error').waitFor();
+    assert.match(await page.locator('#code-error').innerText(), /TIC2-00000/);
+    await checkA11y(page, 'equipment list (unknown code)');
+    // The serial on the camera's plate opens it.
+    await page.getByLabel('Scan or type a code').fill('TIC2-88817');
+    await page.getByRole('button', { name: 'Open' }).click();
+    await page.getByRole('heading', { level: 1, name: /Thermal camera TIC-2/ }).waitFor();
+    assert.equal(new URL(page.url()).pathname, itemPath);
+    // Checked out to the member, due back by the default day.
+    await page.locator('#checkout-user').selectOption({ label: 'Gale Gearson' });
+    await page.getByRole('button', { name: 'Check out', exact: true }).click();
+    await page.getByText('Checked out.', { exact: true }).waitFor();
+    assert.match(await page.locator('main').innerText(), /Checked out to Gale Gearson, due back/);
+    await checkA11y(page, 'item checked out');
+    // Back damaged: what is wrong must be said first.
+    await page.getByLabel('Condition it came back in').selectOption('damaged');
+    await page.getByRole('button', { name: 'Check in', exact: true }).click();
+    await page.locator('#back-notes-error').waitFor();
+    await checkA11y(page, 'check-in refused');
+    await page.screenshot({ path: join(artifacts, 'inventory-checkin-refused.png'), fullPage: true });
+    await page.getByLabel('What is wrong (if damaged)').fill('Cracked lens cover');
+    await page.getByRole('button', { name: 'Check in', exact: true }).click();
+    await page.getByText('Checked in.', { exact: true }).waitFor();
+    assert.match(await page.locator('h1').innerText(), /In maintenance/);
+    assert.match(await page.locator('main').innerText(), /Cracked lens cover/);
+    // The due-list has its inspection, due today.
+    await page.goto('/inventory/due');
+    assert.match(await page.locator('main').innerText(), /Thermal camera TIC-2/);
+    await checkA11y(page, 'due-list');
+    await page.screenshot({ path: join(artifacts, 'inventory-due.png'), fullPage: true });
+    // Its label: a QR code with the item's barcode.
+    await page.goto(itemPath);
+    await page.getByRole('link', { name: 'Label' }).click();
+    await page.locator('.label svg').first().waitFor();
+    assert.match(await page.locator('.labels').innerText(), new RegExp(item.body.barcode));
+    await checkA11y(page, 'labels');
+    await page.screenshot({ path: join(artifacts, 'inventory-labels.png'), fullPage: true });
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`labels on a phone: ${found}`);
+  }, {
+    expect: [[404, '/inventory/lookup'], [422, `${itemPath}/checkin`]],
+    context: { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true },
   });
 });
 

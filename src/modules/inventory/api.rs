@@ -1,0 +1,445 @@
+//! `/api/v1/inventory`: thin JSON handlers over `service`. Reads need `inventory.view`, changes
+//! `inventory.manage` (a member may extend their own checkout and see what they hold).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::rules::{CategoryInput, ItemInput};
+use super::service::maintenance::{self, DueItem, DueQuery, MaintenanceInput, MaintenanceRecord};
+use super::service::moves::{
+    self, AssignInput, Assignment, Checkout, CheckoutInput, ExtendInput, HistoryQuery, Holding,
+    IssuanceReturn, Issuance, IssueInput, ReturnInput,
+};
+use super::service::{self, Allowance, AllowanceInput, Category, Item, ItemQuery, MemberRef};
+use crate::auth::Ctx;
+use crate::error::AppResult;
+use crate::http::{ApiJson, ApiQuery, Page};
+use crate::state::AppState;
+use crate::web::PathId;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/inventory/categories",
+            get(categories).post(create_category),
+        )
+        .route("/api/v1/inventory/categories/{id}", put(update_category))
+        .route(
+            "/api/v1/inventory/categories/{id}/allowance",
+            get(allowance).put(set_allowance),
+        )
+        .route("/api/v1/inventory/items", get(items).post(create_item))
+        .route("/api/v1/inventory/items/{id}", get(item).put(update_item))
+        .route("/api/v1/inventory/items/{id}/history", get(history))
+        .route("/api/v1/inventory/items/{id}/checkout", post(check_out))
+        .route("/api/v1/inventory/items/{id}/checkin", post(check_in))
+        .route("/api/v1/inventory/items/{id}/extend", post(extend))
+        .route("/api/v1/inventory/items/{id}/assign", post(assign))
+        .route("/api/v1/inventory/items/{id}/unassign", post(unassign))
+        .route("/api/v1/inventory/items/{id}/issue", post(issue))
+        .route(
+            "/api/v1/inventory/items/{id}/maintenance",
+            get(maintenance_records).post(record_maintenance),
+        )
+        .route("/api/v1/inventory/issuances/{id}/return", post(return_issuance))
+        .route("/api/v1/inventory/checkouts", get(checkouts))
+        .route("/api/v1/inventory/lookup", get(lookup))
+        .route("/api/v1/inventory/due", get(due))
+        .route("/api/v1/inventory/members/{id}/holdings", get(holdings))
+}
+
+type Problem = crate::error::Problem;
+
+#[utoipa::path(get, path = "/api/v1/inventory/categories", tag = "inventory",
+    responses((status = 200, body = Vec<Category>), (status = 403, body = Problem)))]
+pub async fn categories(State(state): State<AppState>, ctx: Ctx) -> AppResult<Json<Vec<Category>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::categories(&ctx, &mut conn).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/inventory/categories", tag = "inventory",
+    request_body = CategoryInput,
+    responses((status = 201, body = Category), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn create_category(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(input): ApiJson<CategoryInput>,
+) -> AppResult<(StatusCode, Json<Category>)> {
+    let mut tx = state.db.begin().await?;
+    let saved = service::save_category(&ctx, &mut tx, None, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+#[utoipa::path(put, path = "/api/v1/inventory/categories/{id}", tag = "inventory",
+    params(("id" = Uuid, Path)), request_body = CategoryInput,
+    responses((status = 200, body = Category), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_category(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<CategoryInput>,
+) -> AppResult<Json<Category>> {
+    let mut tx = state.db.begin().await?;
+    let saved = service::save_category(&ctx, &mut tx, Some(id), input).await?;
+    tx.commit().await?;
+    Ok(Json(saved))
+}
+
+#[utoipa::path(get, path = "/api/v1/inventory/categories/{id}/allowance", tag = "inventory",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Allowance), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+pub async fn allowance(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> AppResult<Json<Allowance>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::allowance_of(&ctx, &mut conn, id).await?))
+}
+
+/// How many units of the category's pool items one member may hold (per year or in all);
+/// `max_quantity` null removes the limit.
+#[utoipa::path(put, path = "/api/v1/inventory/categories/{id}/allowance", tag = "inventory",
+    params(("id" = Uuid, Path)), request_body = AllowanceInput,
+    responses((status = 200, body = Allowance), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_allowance(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<AllowanceInput>,
+) -> AppResult<Json<Allowance>> {
+    let mut tx = state.db.begin().await?;
+    let saved = service::set_allowance(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(saved))
+}
+
+/// Items by name, searched and filtered.
+#[utoipa::path(get, path = "/api/v1/inventory/items", tag = "inventory", params(ItemQuery),
+    responses((status = 200, body = Page<Item>), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn items(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<ItemQuery>,
+) -> AppResult<Json<Page<Item>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::items(&ctx, &mut conn, q).await?))
+}
+
+/// A new item; without a barcode it gets the department's next number (`INV-000042`).
+#[utoipa::path(post, path = "/api/v1/inventory/items", tag = "inventory",
+    request_body = ItemInput,
+    responses((status = 201, body = Item), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn create_item(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(input): ApiJson<ItemInput>,
+) -> AppResult<(StatusCode, Json<Item>)> {
+    let mut tx = state.db.begin().await?;
+    let saved = service::create_item(&ctx, &mut tx, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+#[utoipa::path(get, path = "/api/v1/inventory/items/{id}", tag = "inventory",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Item), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+pub async fn item(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> AppResult<Json<Item>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::item(&ctx, &mut conn, id).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/inventory/items/{id}", tag = "inventory",
+    params(("id" = Uuid, Path)), request_body = ItemInput,
+    responses((status = 200, body = Item), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_item(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<ItemInput>,
+) -> AppResult<Json<Item>> {
+    let mut tx = state.db.begin().await?;
+    let saved = service::update_item(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(saved))
+}
+
+/// Who held the item (checkouts, assignments, issuances), newest first; `on` narrows to one day.
+#[utoipa::path(get, path = "/api/v1/inventory/items/{id}/history", tag = "inventory",
+    params(("id" = Uuid, Path), HistoryQuery),
+    responses((status = 200, body = Vec<Holding>), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn history(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> AppResult<Json<Vec<Holding>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(moves::item_history(&ctx, &mut conn, id, q).await?))
+}
+
+/// Checks an available item out to a member until `expected_return_at`. An item someone
+/// already has answers 409, naming who.
+#[utoipa::path(post, path = "/api/v1/inventory/items/{id}/checkout", tag = "inventory",
+    params(("id" = Uuid, Path)), request_body = CheckoutInput,
+    responses((status = 201, body = Checkout), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn check_out(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<CheckoutInput>,
+) -> AppResult<(StatusCode, Json<Checkout>)> {
+    let mut tx = state.db.begin().await?;
+    let saved = moves::check_out(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+/// Checks the item's open checkout in, with the condition it came back in.
+#[utoipa::path(post, path = "/api/v1/inventory/items/{id}/checkin", tag = "inventory",
+    params(("id" = Uuid, Path)), request_body = ReturnInput,
+    responses((status = 200, body = Checkout), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn check_in(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<ReturnInput>,
+) -> AppResult<Json<Checkout>> {
+    let mut tx = state.db.begin().await?;
+    let saved = moves::check_in(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(saved))
+}
+
+/// A later due-back moment: the member who has the item, or an officer.
+#[utoipa::path(post, path = "/api/v1/inventory/items/{id}/extend", tag = "inventory",
+    params(("id" = Uuid, Path)), request_body = ExtendInput,
+    responses((status = 200, body = Checkout), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn extend(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<ExtendInput>,
+) -> AppResult<Json<Checkout>> {
+    let mut tx = state.db.begin().await?;
+    let saved = moves::extend(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(saved))
+}
+
+#[utoipa::path(post, path = "/api/v1/inventory/items/{id}/assign", tag = "inventory",
+    params(("id" = Uuid, Path)), request_body = AssignInput,
+    responses((status = 201, body = Assignment), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn assign(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<AssignInput>,
+) -> AppResult<(StatusCode, Json<Assignment>)> {
+    let mut tx = state.db.begin().await?;
+    let saved = moves::assign(&ctx, &mut tx, &state.notifier, id, input).await?;
+    state.mailer.commit_and_kick(tx).await?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+#[utoipa::path(post, path = "/api/v1/inventory/items/{id}/unassign", tag = "inventory",
+    params(("id" = Uuid, Path)), request_body = ReturnInput,
+    responses((status = 200, body = Assignment), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn unassign(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<ReturnInput>,
+) -> AppResult<Json<Assignment>> {
+    let mut tx = state.db.begin().await?;
+    let saved = moves::unassign(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(saved))
+}
+
+/// Issues units of a pool item, within the member's allowance for its category (past it only
+/// with `override_reason`).
+#[utoipa::path(post, path = "/api/v1/inventory/items/{id}/issue", tag = "inventory",
+    params(("id" = Uuid, Path)), request_body = IssueInput,
+    responses((status = 201, body = Issuance), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn issue(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<IssueInput>,
+) -> AppResult<(StatusCode, Json<Issuance>)> {
+    let mut tx = state.db.begin().await?;
+    let saved = moves::issue(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+#[utoipa::path(post, path = "/api/v1/inventory/issuances/{id}/return", tag = "inventory",
+    params(("id" = Uuid, Path)), request_body = IssuanceReturn,
+    responses((status = 200, body = Issuance), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn return_issuance(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<IssuanceReturn>,
+) -> AppResult<Json<Issuance>> {
+    let mut tx = state.db.begin().await?;
+    let saved = moves::return_issuance(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(saved))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutQuery {
+    /// Only those past due.
+    #[serde(default)]
+    pub overdue: bool,
+}
+
+/// Items out now, soonest due first.
+#[utoipa::path(get, path = "/api/v1/inventory/checkouts", tag = "inventory", params(CheckoutQuery),
+    responses((status = 200, body = Vec<Checkout>), (status = 400, body = Problem),
+        (status = 403, body = Problem)))]
+pub async fn checkouts(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<CheckoutQuery>,
+) -> AppResult<Json<Vec<Checkout>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(moves::open_checkouts(&ctx, &mut conn, q.overdue).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LookupQuery {
+    /// A barcode, serial number or asset tag, as a label or a scanner gives it.
+    pub code: String,
+}
+
+/// The item a label's code names (barcode, serial number or asset tag).
+#[utoipa::path(get, path = "/api/v1/inventory/lookup", tag = "inventory", params(LookupQuery),
+    responses((status = 200, body = Item), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn lookup(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<LookupQuery>,
+) -> AppResult<Json<Item>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(service::lookup(&ctx, &mut conn, &q.code).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/inventory/items/{id}/maintenance", tag = "inventory",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<MaintenanceRecord>), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+pub async fn maintenance_records(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> AppResult<Json<Vec<MaintenanceRecord>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(maintenance::records(&ctx, &mut conn, id).await?))
+}
+
+/// Records an inspection, test or repair; an inspection or test sets the next due date from
+/// the item's cycle unless `next_due_date` is given.
+#[utoipa::path(post, path = "/api/v1/inventory/items/{id}/maintenance", tag = "inventory",
+    params(("id" = Uuid, Path)), request_body = MaintenanceInput,
+    responses((status = 201, body = MaintenanceRecord), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn record_maintenance(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<MaintenanceInput>,
+) -> AppResult<(StatusCode, Json<MaintenanceRecord>)> {
+    let mut tx = state.db.begin().await?;
+    let saved = maintenance::record(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DueList {
+    pub through: NaiveDate,
+    pub items: Vec<DueItem>,
+}
+
+/// Inspections due and service lives ending by `through` (default: the end of this month),
+/// overdue ones included.
+#[utoipa::path(get, path = "/api/v1/inventory/due", tag = "inventory", params(DueQuery),
+    responses((status = 200, body = DueList), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn due(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<DueQuery>,
+) -> AppResult<Json<DueList>> {
+    let mut conn = state.db.acquire().await?;
+    let (through, items) = maintenance::due_list(&ctx, &mut conn, q).await?;
+    Ok(Json(DueList { through, items }))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HoldingsQuery {
+    /// Also what they held before.
+    #[serde(default)]
+    pub past: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Holdings {
+    pub member: MemberRef,
+    pub holdings: Vec<Holding>,
+}
+
+/// What a member holds: the member themselves, or an officer (`inventory.manage`).
+#[utoipa::path(get, path = "/api/v1/inventory/members/{id}/holdings", tag = "inventory",
+    params(("id" = Uuid, Path), HoldingsQuery),
+    responses((status = 200, body = Holdings), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn holdings(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiQuery(q): ApiQuery<HoldingsQuery>,
+) -> AppResult<Json<Holdings>> {
+    let mut conn = state.db.acquire().await?;
+    let (member, holdings) = moves::holdings(&ctx, &mut conn, id, q.past).await?;
+    Ok(Json(Holdings { member, holdings }))
+}
