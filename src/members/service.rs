@@ -750,6 +750,10 @@ pub struct StatusChange {
     pub reason: String,
 }
 
+/// Told (`crate::module::tell`) with the member's id when they retire or are dropped, in the
+/// status change's transaction.
+pub const MEMBER_LEFT: &str = "members.left";
+
 pub async fn change_status(
     ctx: &Ctx,
     tx: &mut Tx<'_>,
@@ -818,6 +822,13 @@ pub async fn change_status(
         sessions::revoke_all_for_user(tx, ctx.org_id, id).await?;
     }
     roles::ensure_manager_remains(tx, ctx.org_id).await?;
+    if matches!(
+        status,
+        MemberStatus::Retired | MemberStatus::DroppedVoluntary | MemberStatus::DroppedInvoluntary
+    ) {
+        // The modules that lend things to members (inventory's clearance) hear of it here.
+        crate::module::tell(ctx, tx, MEMBER_LEFT, id).await?;
+    }
     let severity = if matches!(
         status,
         MemberStatus::DroppedVoluntary | MemberStatus::DroppedInvoluntary | MemberStatus::Suspended

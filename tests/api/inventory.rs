@@ -876,3 +876,257 @@ async fn the_pages_check_out_and_in_with_errors_beside_the_fields() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_member_who_retires_gets_a_clearance_that_runs_the_real_returns_and_closes_itself() {
+    let app = TestApp::spawn().await;
+    let admin = &app.a.admin.token;
+    let member = app.member(&app.a, "inv-leave-ff", &[]).await;
+    // A pager assigned, a radio checked out, two hoods issued.
+    let pager = radio(&app, &app.a, "Pager 5").await;
+    let (status, body) = app
+        .post(
+            admin,
+            &format!("/api/v1/inventory/items/{pager}/assign"),
+            json!({"user_id": member.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let portable = radio(&app, &app.a, "Portable 12").await;
+    let (status, body) = app
+        .post(
+            admin,
+            &format!("/api/v1/inventory/items/{portable}/checkout"),
+            json!({"user_id": member.id, "due_date": app.org_today(&app.a).await}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let hoods = id_of(
+        &created(
+            &app,
+            admin,
+            "/api/v1/inventory/items",
+            json!({"name": "Hood", "tracking_type": "pool", "quantity": 10}),
+        )
+        .await,
+    );
+    let (status, body) = app
+        .post(
+            admin,
+            &format!("/api/v1/inventory/items/{hoods}/issue"),
+            json!({"user_id": member.id, "quantity": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // Retired: a clearance lists the three, and a second by hand is refused.
+    let (status, body) = app
+        .post(
+            admin,
+            &format!("/api/v1/members/{}/status", member.id),
+            json!({"status": "retired", "reason": "Thirty years of service"}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (status, open) = app
+        .get(admin, "/api/v1/inventory/clearances?open=true")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{open}");
+    assert_eq!(open.as_array().unwrap().len(), 1, "{open}");
+    let clearance = &open[0];
+    assert_eq!(clearance["departure_type"], "retired");
+    assert_eq!(clearance["items_outstanding"], 3);
+    let id = clearance["id"].as_str().unwrap().to_string();
+    let (status, body) = app
+        .post(
+            admin,
+            "/api/v1/inventory/clearances",
+            json!({"user_id": member.id}),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::CONFLICT);
+    let line = |name: &str| {
+        clearance["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["item_name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let resolve = |line: String, body: Value| {
+        let (token, id) = (admin.clone(), id.clone());
+        let app = &app;
+        async move {
+            app.post(
+                &token,
+                &format!("/api/v1/inventory/clearances/{id}/lines/{line}/resolve"),
+                body,
+            )
+            .await
+        }
+    };
+    // Written off needs a reason; the radio comes back damaged (its real check-in runs).
+    let (status, body) = resolve(line("Pager 5"), json!({"disposition": "written_off"})).await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&body), ["notes"]);
+    let (status, body) = resolve(
+        line("Portable 12"),
+        json!({"disposition": "returned_damaged", "notes": "Cracked case"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "in_progress");
+    let (_, item) = app
+        .get(admin, &format!("/api/v1/inventory/items/{portable}"))
+        .await;
+    assert_eq!(item["status"], "in_maintenance");
+    assert_eq!(app.audit_actions(&app.a, "inventory.checked_in").await, 1);
+    // Resolved twice at once: one wins.
+    let presses = (0..5).map(|_| resolve(line("Hood"), json!({"disposition": "returned"})));
+    let codes: Vec<StatusCode> = futures_util::future::join_all(presses)
+        .await
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == StatusCode::OK).count(),
+        1,
+        "{codes:?}"
+    );
+    let (_, item) = app
+        .get(admin, &format!("/api/v1/inventory/items/{hoods}"))
+        .await;
+    assert_eq!(item["quantity_available"], 10);
+    // The last line, written off: the pager is lost, and the clearance completes itself.
+    let (status, body) = resolve(
+        line("Pager 5"),
+        json!({"disposition": "written_off", "notes": "Not found at home"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "completed");
+    assert_eq!(body["items_outstanding"], 0);
+    let (_, item) = app
+        .get(admin, &format!("/api/v1/inventory/items/{pager}"))
+        .await;
+    assert_eq!(item["status"], "lost");
+    assert!(item["holder"].is_null(), "{item}");
+    let (_, held) = app
+        .get(
+            admin,
+            &format!("/api/v1/inventory/members/{}/holdings", member.id),
+        )
+        .await;
+    assert_eq!(held["holdings"], json!([]));
+    assert_eq!(
+        app.audit_actions(&app.a, "inventory.clearance_line_resolved")
+            .await,
+        3
+    );
+    // A member with nothing left has nothing to clear; another department sees nothing.
+    let (status, body) = app
+        .post(
+            admin,
+            "/api/v1/inventory/clearances",
+            json!({"user_id": member.id}),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::CONFLICT);
+    let (status, body) = app
+        .get(
+            &app.b.admin.token,
+            &format!("/api/v1/inventory/clearances/{id}"),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::NOT_FOUND);
+    let (_, theirs) = app
+        .get(&app.b.admin.token, "/api/v1/inventory/clearances")
+        .await;
+    assert_eq!(theirs, json!([]));
+    let plain = app.member(&app.a, "inv-leave-plain", &[]).await;
+    let (status, body) = app.get(&plain.token, "/api/v1/inventory/clearances").await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_clearance_still_open_after_30_days_reminds_once_and_can_be_closed_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let admin = &app.a.admin.token;
+    let member = app.member(&app.a, "inv-remind-ff", &[]).await;
+    let pager = radio(&app, &app.a, "Pager 8").await;
+    let (status, body) = app
+        .post(
+            admin,
+            &format!("/api/v1/inventory/items/{pager}/assign"),
+            json!({"user_id": member.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, started) = app
+        .post(
+            admin,
+            "/api/v1/inventory/clearances",
+            json!({"user_id": member.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    let id = started["id"].as_str().unwrap().to_string();
+    sqlx::query(
+        "UPDATE departure_clearances SET initiated_at = UTC_TIMESTAMP(6) - INTERVAL 31 DAY
+          WHERE organization_id = ?",
+    )
+    .bind(app.a.id)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let reminded = || {
+        let pool = app.db.pool.clone();
+        let member = member.id;
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM notification_logs WHERE recipient_id = ?
+                   AND subject = 'Department equipment to return'",
+            )
+            .bind(member)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    app.run_job(&app.a, "inventory_daily").await;
+    app.run_job(&app.a, "inventory_daily").await;
+    assert_eq!(reminded().await, 1);
+    // Closed with the pager still out: a reason is needed.
+    let (status, body) = app
+        .post(
+            admin,
+            &format!("/api/v1/inventory/clearances/{id}/close"),
+            json!({"reason": " "}),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&body), ["reason"]);
+    let (status, body) = app
+        .post(
+            admin,
+            &format!("/api/v1/inventory/clearances/{id}/close"),
+            json!({"reason": "Moved out of state; billed by the township"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "closed_incomplete");
+    // Closed: no more reminders, and a new clearance may start.
+    app.run_job(&app.a, "inventory_daily").await;
+    assert_eq!(reminded().await, 1);
+    let (status, body) = app
+        .post(
+            admin,
+            "/api/v1/inventory/clearances",
+            json!({"user_id": member.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}

@@ -43,6 +43,14 @@ const CLASSES: &[(&str, Class)] = &[
         Class::Record("inventory_category"),
     ),
     (
+        "/api/v1/inventory/clearances/{id}",
+        Class::Record("clearance"),
+    ),
+    (
+        "/api/v1/inventory/clearances/{id}/lines/{line}",
+        Class::Record("clearance_line"),
+    ),
+    (
         "/api/v1/inventory/issuances/{id}",
         Class::Record("issuance"),
     ),
@@ -120,6 +128,14 @@ const BODIES: &[(&str, &str)] = &[
     (
         "PUT /api/v1/inventory/categories/{id}/allowance",
         r#"{"max_quantity": 1, "period_type": "career"}"#,
+    ),
+    (
+        "POST /api/v1/inventory/clearances/{id}/lines/{line}/resolve",
+        r#"{"disposition": "waived", "notes": "Kept as a memento"}"#,
+    ),
+    (
+        "POST /api/v1/inventory/clearances/{id}/close",
+        r#"{"reason": "Moved away"}"#,
     ),
     (
         "PUT /api/v1/inventory/items/{id}",
@@ -865,6 +881,41 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> (Ids, User) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{issued}");
     ids.insert("issuance", issued["id"].as_str().unwrap().parse().unwrap());
+    // A clearance for an officer who holds a radio.
+    let holder = app.member(org, &format!("{prefix}-holder"), &[]).await;
+    let radio = post(
+        "/api/v1/inventory/items",
+        json!({"name": format!("{prefix} portable radio")}),
+    )
+    .await;
+    let (status, body) = app
+        .post(
+            admin,
+            &format!(
+                "/api/v1/inventory/items/{}/assign",
+                radio["id"].as_str().unwrap()
+            ),
+            json!({"user_id": holder.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let clearance = post(
+        "/api/v1/inventory/clearances",
+        json!({"user_id": holder.id}),
+    )
+    .await;
+    ids.insert(
+        "clearance",
+        clearance["id"].as_str().unwrap().parse().unwrap(),
+    );
+    ids.insert(
+        "clearance_line",
+        clearance["lines"][0]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap(),
+    );
     // A job run, which the job's runs list must keep to its organization.
     app.run_job(org, SWEEP_JOB).await;
     (Ids { ids, today }, member)

@@ -184,6 +184,13 @@ fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("/api/v1/inventory/lookup", &["get"]),
         ("/api/v1/inventory/due", &["get"]),
         ("/api/v1/inventory/members/{id}/holdings", &["get"]),
+        ("/api/v1/inventory/clearances", &["get", "post"]),
+        ("/api/v1/inventory/clearances/{id}", &["get"]),
+        (
+            "/api/v1/inventory/clearances/{id}/lines/{line}/resolve",
+            &["post"],
+        ),
+        ("/api/v1/inventory/clearances/{id}/close", &["post"]),
         ("/api/v1/training/categories", &["get"]),
         ("/api/v1/training/courses", &["get", "post"]),
         ("/api/v1/training/courses/{id}", &["put"]),

@@ -83,6 +83,7 @@ const PAGES = [
   { name: 'inventory-overdue', path: '/inventory/overdue' },
   { name: 'inventory-due', path: '/inventory/due' },
   { name: 'inventory-labels', path: '/inventory/labels' },
+  { name: 'inventory-clearances', path: '/inventory/clearances' },
 ];
 
 // --- database and server -------------------------------------------------------------------

@@ -19,7 +19,8 @@ use crate::auth::Ctx;
 use crate::error::AppResult;
 use crate::http::{ApiJson, ApiQuery, Page};
 use crate::state::AppState;
-use crate::web::PathId;
+use crate::web::{PathId, PathIds};
+use super::service::clearance::{self, Clearance, CloseClearance, Resolve, StartClearance};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,6 +51,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/inventory/lookup", get(lookup))
         .route("/api/v1/inventory/due", get(due))
         .route("/api/v1/inventory/members/{id}/holdings", get(holdings))
+        .route(
+            "/api/v1/inventory/clearances",
+            get(clearances).post(start_clearance),
+        )
+        .route("/api/v1/inventory/clearances/{id}", get(clearance))
+        .route(
+            "/api/v1/inventory/clearances/{id}/lines/{line}/resolve",
+            post(resolve_line),
+        )
+        .route("/api/v1/inventory/clearances/{id}/close", post(close_clearance))
 }
 
 type Problem = crate::error::Problem;
@@ -442,4 +453,92 @@ pub async fn holdings(
     let mut conn = state.db.acquire().await?;
     let (member, holdings) = moves::holdings(&ctx, &mut conn, id, q.past).await?;
     Ok(Json(Holdings { member, holdings }))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ClearanceQuery {
+    /// Only those still open.
+    #[serde(default)]
+    pub open: bool,
+}
+
+/// Departure clearances, newest first.
+#[utoipa::path(get, path = "/api/v1/inventory/clearances", tag = "inventory",
+    params(ClearanceQuery),
+    responses((status = 200, body = Vec<Clearance>), (status = 400, body = Problem),
+        (status = 403, body = Problem)))]
+pub async fn clearances(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<ClearanceQuery>,
+) -> AppResult<Json<Vec<Clearance>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(clearance::clearances(&ctx, &mut conn, q.open).await?))
+}
+
+/// Starts a clearance by hand: everything the member holds becomes a line to resolve.
+#[utoipa::path(post, path = "/api/v1/inventory/clearances", tag = "inventory",
+    request_body = StartClearance,
+    responses((status = 201, body = Clearance), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn start_clearance(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(input): ApiJson<StartClearance>,
+) -> AppResult<(StatusCode, Json<Clearance>)> {
+    let mut tx = state.db.begin().await?;
+    let saved = clearance::start(&ctx, &mut tx, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+#[utoipa::path(get, path = "/api/v1/inventory/clearances/{id}", tag = "inventory",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Clearance), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+pub async fn clearance(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> AppResult<Json<Clearance>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(clearance::clearance(&ctx, &mut conn, id).await?))
+}
+
+/// Resolves one line: returned (or returned damaged) runs the real return; written off marks
+/// the item lost; waived lets the member keep it. The last line completes the clearance.
+#[utoipa::path(post, path = "/api/v1/inventory/clearances/{id}/lines/{line}/resolve",
+    tag = "inventory", params(("id" = Uuid, Path), ("line" = Uuid, Path)), request_body = Resolve,
+    responses((status = 200, body = Clearance), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn resolve_line(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathIds(id, line): PathIds,
+    ApiJson(input): ApiJson<Resolve>,
+) -> AppResult<Json<Clearance>> {
+    let mut tx = state.db.begin().await?;
+    let saved = clearance::resolve(&ctx, &mut tx, id, line, input).await?;
+    tx.commit().await?;
+    Ok(Json(saved))
+}
+
+/// Closes a clearance with lines still pending, saying why.
+#[utoipa::path(post, path = "/api/v1/inventory/clearances/{id}/close", tag = "inventory",
+    params(("id" = Uuid, Path)), request_body = CloseClearance,
+    responses((status = 200, body = Clearance), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn close_clearance(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<CloseClearance>,
+) -> AppResult<Json<Clearance>> {
+    let mut tx = state.db.begin().await?;
+    let saved = clearance::close(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(saved))
 }

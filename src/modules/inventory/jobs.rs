@@ -1,7 +1,9 @@
 //! The daily equipment job: every checkout past due tells its member and the quartermasters
 //! (holders of `inventory.manage`), once per checkout per day — the day is in the notice's
 //! dedupe key, so a re-run or a restart the same day sends nothing twice; and every pool at or
-//! below its reorder point tells the quartermasters once a day.
+//! below its reorder point tells the quartermasters once a day; a departure clearance with
+//! equipment still out 30 and 90 days after it began reminds the member and the quartermasters
+//! (once each).
 
 use chrono::NaiveDate;
 use uuid::Uuid;
@@ -67,8 +69,10 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
     .fetch_all(&mut *conn)
     .await?;
     let officers = notify::holders_of(&mut conn, org, INVENTORY_MANAGE).await?;
+    let clearances =
+        super::service::clearance::overdue_for_reminders(&mut conn, org).await?;
     drop(conn);
-    if overdue.is_empty() && low.is_empty() {
+    if overdue.is_empty() && low.is_empty() && clearances.is_empty() {
         return Ok(0);
     }
     let zone = crate::time::zone(&tz);
@@ -158,6 +162,54 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
                     "inventory-low:{today}:{}",
                     low.first().map(|l| l.id).unwrap_or_default()
                 )),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        sent += told.notified.min(1);
+    }
+    // A clearance with equipment still out 30 and 90 days after it began: the member (who may
+    // no longer sign in, but reads email) and the quartermasters, once each.
+    for (id, member, name, began, pending) in &clearances {
+        let days = (crate::db::now() - *began).num_days();
+        let tier = if days >= 90 { "90" } else { "30" };
+        let things = if *pending == 1 {
+            "1 item".to_string()
+        } else {
+            format!("{pending} items")
+        };
+        let mut tx = state.db.begin().await?;
+        let told = notify::notify(
+            &state.notifier,
+            &mut tx,
+            org,
+            &[*member],
+            &Notice {
+                category: "inventory",
+                subject: "Department equipment to return".into(),
+                body: format!(
+                    "You still hold {things} of the department's equipment. Please bring it back \
+                     to the station, or call the quartermaster."
+                ),
+                link: None,
+                dedupe_key: Some(format!("inventory-clearance:{id}:{tier}")),
+            },
+        )
+        .await?;
+        notify::notify(
+            &state.notifier,
+            &mut tx,
+            org,
+            &officers,
+            &Notice {
+                category: "inventory",
+                subject: format!("{name} still holds {things} ({tier} days)"),
+                body: format!(
+                    "{name}'s departure clearance began {days} days ago and {things} are still \
+                     out. You receive this as a quartermaster."
+                ),
+                link: Some(format!("/inventory/clearances/{id}")),
+                dedupe_key: Some(format!("inventory-clearance-officer:{id}:{tier}")),
             },
         )
         .await?;

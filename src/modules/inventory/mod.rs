@@ -9,7 +9,7 @@ pub mod pages;
 pub mod rules;
 pub mod service;
 
-use crate::module::{ExportSection, Feature, Module, NavEntry};
+use crate::module::{ExportSection, Feature, Listener, Module, NavEntry};
 
 pub const MODULE: Module = Module {
     name: "inventory",
@@ -25,7 +25,10 @@ pub const MODULE: Module = Module {
     openapi: <Api as utoipa::OpenApi>::openapi,
     export: EXPORT,
     seed: None,
-    listeners: &[],
+    listeners: &[Listener {
+        event: crate::members::service::MEMBER_LEFT,
+        run: |ctx, tx, member| Box::pin(service::clearance::on_member_left(ctx, tx, member)),
+    }],
     feature: Some(&FEATURE),
 };
 
@@ -61,6 +64,11 @@ pub static FEATURE: Feature = Feature {
     api::record_maintenance,
     api::due,
     api::holdings,
+    api::clearances,
+    api::start_clearance,
+    api::clearance,
+    api::resolve_line,
+    api::close_clearance,
 ))]
 struct Api;
 
@@ -75,8 +83,9 @@ fn jobs() -> Vec<crate::jobs::JobDef> {
             jobs::JOB,
             "Overdue equipment and low stock",
             "Tells each member whose checkout is past due, and the quartermasters, once a day \
-             until it is back; and tells the quartermasters which stock items are at their \
-             reorder point.",
+             until it is back; tells the quartermasters which stock items are at their \
+             reorder point; and reminds a member who left with equipment still out, and the \
+             quartermasters, 30 and 90 days after their clearance began.",
             "0 0 7 * * *",
             jobs::run,
         ),

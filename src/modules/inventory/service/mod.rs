@@ -2,6 +2,7 @@
 //! due-list in `maintenance`. Every statement is scoped by the caller's organization; every
 //! change checks `inventory.manage` (or the member's own row) and is audited in its transaction.
 
+pub mod clearance;
 pub mod maintenance;
 pub mod moves;
 

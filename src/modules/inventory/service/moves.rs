@@ -965,3 +965,97 @@ pub async fn holdings(
     .await?;
     Ok((MemberRef { id: member, name }, rows))
 }
+
+/// What a member holds now, with no permission check: for a clearance, which membership's
+/// status change may start.
+pub(super) async fn holdings_unchecked(
+    conn: &mut Conn,
+    org: OrgId,
+    member: Uuid,
+) -> AppResult<Vec<Holding>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{HOLDINGS} WHERE h.organization_id = ? AND h.user_id = ? AND h.until_at IS NULL
+          ORDER BY h.from_at"
+    )))
+    .bind(org)
+    .bind(member)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Ends a holding without the item coming back (a clearance's write-off or waiver): the item
+/// becomes `status` (lost, or retired from the inventory), a pool's units leave its stock.
+/// The caller checks the permission and writes the audit entry.
+pub(super) async fn let_go(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    source_type: &str,
+    source_id: Uuid,
+    item_id: Uuid,
+    status: &str,
+) -> AppResult<()> {
+    item_row(tx, ctx.org_id, item_id, true).await?;
+    let now = db::now();
+    match source_type {
+        "checkout" | "assignment" => {
+            let sql = if source_type == "checkout" {
+                "UPDATE inventory_checkouts SET checked_in_at = ?, checked_in_by = ?
+                  WHERE organization_id = ? AND id = ? AND checked_in_at IS NULL"
+            } else {
+                "UPDATE item_assignments SET returned_at = ?, returned_by = ?
+                  WHERE organization_id = ? AND id = ? AND returned_at IS NULL"
+            };
+            sqlx::query(sql)
+                .bind(now)
+                .bind(ctx.user_id)
+                .bind(ctx.org_id)
+                .bind(source_id)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "UPDATE inventory_items SET status = ?, holder_id = NULL, updated_at = ?
+                  WHERE organization_id = ? AND id = ?",
+            )
+            .bind(status)
+            .bind(now)
+            .bind(ctx.org_id)
+            .bind(item_id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        _ => {
+            let quantity: u32 = sqlx::query_scalar(
+                "SELECT quantity FROM item_issuances
+                  WHERE organization_id = ? AND id = ? AND returned_at IS NULL FOR UPDATE",
+            )
+            .bind(ctx.org_id)
+            .bind(source_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .unwrap_or(0);
+            sqlx::query(
+                "UPDATE item_issuances SET returned_at = ?, returned_by = ?
+                  WHERE organization_id = ? AND id = ? AND returned_at IS NULL",
+            )
+            .bind(now)
+            .bind(ctx.user_id)
+            .bind(ctx.org_id)
+            .bind(source_id)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "UPDATE inventory_items SET quantity_issued = quantity_issued - ?,
+                        quantity = quantity - ?, updated_at = ?
+                  WHERE organization_id = ? AND id = ?",
+            )
+            .bind(quantity)
+            .bind(quantity)
+            .bind(now)
+            .bind(ctx.org_id)
+            .bind(item_id)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}

@@ -33,8 +33,11 @@ use crate::web::{
     self, Chrome, DoneQuery, FieldErrors, Opt, PageResult, Pager, PathId, Viewer, beside,
 };
 
+mod clearance;
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(clearance::router())
         .route("/inventory", get(list))
         .route("/inventory/lookup", get(lookup))
         .route("/inventory/items/new", get(new_item).post(create_item))
@@ -1891,6 +1894,25 @@ pub async fn dashboard_panels(
             panels.push(Panel {
                 title: format!("Out and overdue ({})", overdue.len()),
                 items,
+            });
+        }
+    }
+    if ctx.has(INVENTORY_MANAGE) {
+        let open = service::clearance::clearances(ctx, conn, true).await?;
+        if !open.is_empty() {
+            panels.push(Panel {
+                title: format!("Departure clearances open ({})", open.len()),
+                items: open
+                    .iter()
+                    .take(5)
+                    .map(|c| PanelItem {
+                        text: format!(
+                            "{}: {} of {} still out",
+                            c.member_name, c.items_outstanding, c.total_items
+                        ),
+                        link: format!("/inventory/clearances/{}", c.id),
+                    })
+                    .collect(),
             });
         }
     }
