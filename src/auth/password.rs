@@ -1,6 +1,6 @@
 //! Password hashing (argon2id, m=19456 KiB, t=2, p=1) and the password policy. Each hash needs
-//! 19 MiB: a fixed set of workers (two on a Pi) each keep theirs, so memory stays bounded
-//! however many members sign in at once.
+//! 19 MiB: a fixed set of workers (two on a Pi) each reuse theirs while sign-ins keep coming
+//! and give it back when idle, so memory stays bounded however many members sign in at once.
 
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -8,7 +8,7 @@ use argon2::password_hash::{
     self, Output, ParamsString, PasswordHash, PasswordVerifier, SaltString,
 };
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::error::{AppError, AppResult};
 
@@ -65,21 +65,31 @@ const BLOCKLIST: &[&str] = &[
 /// Hashes and verifies passwords on a fixed set of long-lived worker threads, each with its own
 /// argon2 memory (19 MiB) allocated at its first job and reused while jobs keep coming, given
 /// back after a few idle seconds. Memory under any number of sign-ins is therefore the
-/// workers' blocks and no more, and back to idle soon after: a fresh blocking
-/// thread per hash left its allocator arena holding 19 MiB after each one (hundreds of MiB
-/// after a room full of members signed in at once). A semaphore with one permit per worker
-/// keeps the queue as short as the workers are many; callers wait asynchronously.
+/// workers' blocks and no more, and back to idle soon after: a fresh blocking thread per hash
+/// left its allocator arena holding 19 MiB after each one (hundreds of MiB after a room full of
+/// members signed in at once). A semaphore with one permit per worker keeps the queue as short
+/// as the workers are many; callers wait asynchronously. Each worker has a channel of its own
+/// (so that an idle one can time out and free its memory without holding a lock the others
+/// wait on), and a job goes to a worker on the idle list; the permit travels with the job and
+/// is given back only once the worker is idle again, even when the caller has gone.
 #[derive(Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
-    jobs: mpsc::Sender<Job>,
+    workers: Arc<Vec<mpsc::Sender<Job>>>,
+    idle: Arc<Mutex<Vec<usize>>>,
     /// A real hash of a random value, verified against when no account matched, so that a
     /// wrong username takes as long as a wrong password.
     dummy_hash: Arc<String>,
 }
 
-/// One piece of work for a hashing worker, with where to send the answer.
-enum Job {
+/// One piece of work for a hashing worker, with where to send the answer, and the permit it
+/// holds until the worker is free again.
+struct Job {
+    work: Work,
+    permit: OwnedSemaphorePermit,
+}
+
+enum Work {
     Hash {
         password: String,
         reply: oneshot::Sender<anyhow::Result<String>>,
@@ -176,74 +186,101 @@ fn verify_in(memory: &mut [Block], password: &str, hash: &str) -> bool {
 /// after.
 const KEEP_MEMORY: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// A worker: takes jobs until the `Hasher` is gone, on memory allocated for the first job and
-/// reused while jobs keep coming; idle for `KEEP_MEMORY`, it gives the memory back (a block
-/// this large is its own mapping, so the system gets it back at once).
-fn work(jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
+/// Worker `me`: takes jobs from its channel until the `Hasher` is gone, on memory allocated for
+/// the first job and reused while jobs keep coming; idle for `KEEP_MEMORY`, it gives the memory
+/// back (a block this large is its own mapping, so the system gets it back at once).
+fn work(me: usize, jobs: mpsc::Receiver<Job>, idle: Arc<Mutex<Vec<usize>>>) {
     let mut memory: Vec<Block> = Vec::new();
     loop {
-        let job = {
-            let rx = jobs.lock().unwrap_or_else(|p| p.into_inner());
-            if memory.is_empty() {
-                match rx.recv() {
-                    Ok(job) => job,
-                    Err(_) => return,
+        let job = if memory.is_empty() {
+            match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        } else {
+            match jobs.recv_timeout(KEEP_MEMORY) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    memory = Vec::new();
+                    continue;
                 }
-            } else {
-                match rx.recv_timeout(KEEP_MEMORY) {
-                    Ok(job) => job,
-                    Err(mpsc::RecvTimeoutError::Timeout) => {
-                        memory = Vec::new();
-                        continue;
-                    }
-                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         };
         if memory.is_empty() {
             memory = vec![Block::default(); params().block_count()];
         }
-        match job {
-            Job::Hash { password, reply } => {
-                let _ = reply.send(hash_in(&mut memory, &password));
+        let Job { work, permit } = job;
+        // Free again before the answer goes out: whoever gets the permit next finds this
+        // worker on the idle list.
+        let free = |permit: OwnedSemaphorePermit| {
+            idle.lock().unwrap_or_else(|p| p.into_inner()).push(me);
+            drop(permit);
+        };
+        match work {
+            Work::Hash { password, reply } => {
+                let answer = hash_in(&mut memory, &password);
+                free(permit);
+                let _ = reply.send(answer);
             }
-            Job::Verify {
+            Work::Verify {
                 password,
                 hash,
                 reply,
             } => {
-                let _ = reply.send(verify_in(&mut memory, &password, &hash));
+                let answer = verify_in(&mut memory, &password, &hash);
+                free(permit);
+                let _ = reply.send(answer);
             }
         }
+    }
+}
+
+/// glibc serves a large allocation with a mapping of its own, returned to the system when it is
+/// freed, but after the first such free it raises that threshold to the freed size: every later
+/// 19 MiB block then came from a thread's heap and stayed there (60 MiB a minute after a storm
+/// of sign-ins). A fixed threshold keeps every large block its own mapping. musl (the Pi's
+/// static build) maps large blocks always.
+fn keep_large_blocks_mapped() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; 1 MiB is a valid threshold.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 
 impl Hasher {
     /// `workers` threads (at least one), each hashing one password at a time.
     pub fn new(workers: usize) -> anyhow::Result<Self> {
+        keep_large_blocks_mapped();
         let workers = workers.max(1);
-        let (tx, rx) = mpsc::channel();
-        let rx = Arc::new(Mutex::new(rx));
+        let idle = Arc::new(Mutex::new((0..workers).collect::<Vec<_>>()));
+        let mut senders = Vec::with_capacity(workers);
         for n in 0..workers {
-            let rx = rx.clone();
+            let (tx, rx) = mpsc::channel();
+            let idle = idle.clone();
             std::thread::Builder::new()
                 .name(format!("logbook-hash-{n}"))
-                .spawn(move || work(rx))?;
+                .spawn(move || work(n, rx, idle))?;
+            senders.push(tx);
         }
         let mut memory = vec![Block::default(); params().block_count()];
         let dummy = hash_in(&mut memory, "not a real password, only for timing")?;
         Ok(Hasher {
             permits: Arc::new(Semaphore::new(workers)),
-            jobs: tx,
+            workers: Arc::new(senders),
+            idle,
             dummy_hash: Arc::new(dummy),
         })
     }
 
     pub async fn hash(&self, password: String) -> AppResult<String> {
         let (reply, answer) = oneshot::channel();
-        // The permit is held until the answer comes: at most one job per worker is queued.
-        let _permit = self.permits.acquire().await.map_err(anyhow::Error::new)?;
-        self.send(Job::Hash { password, reply })?;
+        self.send(|permit| Job {
+            work: Work::Hash { password, reply },
+            permit,
+        })
+        .await?;
         answer
             .await
             .map_err(anyhow::Error::new)?
@@ -257,19 +294,36 @@ impl Hasher {
             None => (self.dummy_hash.as_ref().clone(), false),
         };
         let (reply, answer) = oneshot::channel();
-        let _permit = self.permits.acquire().await.map_err(anyhow::Error::new)?;
-        self.send(Job::Verify {
-            password,
-            hash,
-            reply,
-        })?;
+        self.send(|permit| Job {
+            work: Work::Verify {
+                password,
+                hash,
+                reply,
+            },
+            permit,
+        })
+        .await?;
         let ok = answer.await.map_err(anyhow::Error::new)?;
         Ok(ok && real)
     }
 
-    fn send(&self, job: Job) -> AppResult<()> {
-        self.jobs
-            .send(job)
+    /// Waits for a free worker (its permit) and gives it the job.
+    async fn send(&self, job: impl FnOnce(OwnedSemaphorePermit) -> Job) -> AppResult<()> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(anyhow::Error::new)?;
+        // A permit means a worker on the idle list: it goes back there before its permit does.
+        let worker = self
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no password worker is free")))?;
+        self.workers[worker]
+            .send(job(permit))
             .map_err(|_| AppError::Internal(anyhow::anyhow!("the password workers have stopped")))
     }
 }
