@@ -775,6 +775,47 @@ async fn the_due_list_has_inspections_and_service_lives_by_the_end_of_the_month(
         .get(admin, "/api/v1/inventory/due?through=3000-01-01")
         .await;
     assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    // The first of the month: the quartermasters get the list once.
+    let monthly = || {
+        let pool = app.db.pool.clone();
+        let admin = app.a.admin.id;
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM notification_logs WHERE recipient_id = ?
+                   AND subject LIKE 'Equipment due through%'",
+            )
+            .bind(admin)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    app.run_job(&app.a, "inventory_due_monthly").await;
+    app.run_job(&app.a, "inventory_due_monthly").await;
+    assert_eq!(monthly().await, 1);
+    // Items worth 5,000 or more, for a grant closeout.
+    created(
+        &app,
+        admin,
+        "/api/v1/inventory/items",
+        json!({"name": "Hydraulic spreader", "replacement_cost": 9800}),
+    )
+    .await;
+    created(
+        &app,
+        admin,
+        "/api/v1/inventory/items",
+        json!({"name": "Flashlight", "purchase_price": 40}),
+    )
+    .await;
+    let (status, grant) = app
+        .get(admin, "/api/v1/inventory/items?min_value=5000")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{grant}");
+    assert_eq!(grant["total"], 1, "{grant}");
+    assert_eq!(grant["items"][0]["name"], "Hydraulic spreader");
+    let (status, body) = app.get(admin, "/api/v1/inventory/items?min_value=-1").await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
     // Another department's due-list is its own.
     let (_, theirs) = app.get(&app.b.admin.token, "/api/v1/inventory/due").await;
     assert_eq!(theirs["items"], json!([]));
@@ -1129,4 +1170,64 @@ async fn a_clearance_still_open_after_30_days_reminds_once_and_can_be_closed_wit
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test]
+async fn the_clearance_pages_resolve_a_line_with_the_error_beside_it() {
+    let app = TestApp::spawn().await;
+    let cookie = app.page_sign_in("alpha-admin", PASSWORD).await;
+    let member = app.member(&app.a, "inv-cpage-ff", &[]).await;
+    let pager = radio(&app, &app.a, "Pager 41").await;
+    let (status, body) = app
+        .post(
+            &app.a.admin.token,
+            &format!("/api/v1/inventory/items/{pager}/assign"),
+            json!({"user_id": member.id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Started from the page with no member chosen: said beside the field.
+    let (status, _, page) = app
+        .page_post("/inventory/clearances", &cookie, &[("user_id", "")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("id=\"user_id-error\""), "{page}");
+    let member_id = member.id.to_string();
+    let (status, location, _) = app
+        .page_post("/inventory/clearances", &cookie, &[("user_id", &member_id)])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.ends_with("?done=started"), "{location}");
+    let clearance = location.trim_end_matches("?done=started").to_string();
+    let (status, _, page) = app.page_get(&clearance, &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Pager 41"), "{page}");
+    let (_, open) = app
+        .get(&app.a.admin.token, "/api/v1/inventory/clearances?open=true")
+        .await;
+    let line = open[0]["lines"][0]["id"].as_str().unwrap().to_string();
+    // Waived without a reason: the error beside the line's notes; then with one, completed.
+    let path = format!("{clearance}/lines/{line}");
+    let (status, _, page) = app
+        .page_post(&path, &cookie, &[("disposition", "waived"), ("notes", "")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains(&format!("id=\"notes-{line}-error\"")),
+        "{page}"
+    );
+    let (status, location, _) = app
+        .page_post(
+            &path,
+            &cookie,
+            &[("disposition", "waived"), ("notes", "Kept as a memento")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    let (_, _, page) = app.page_get(&clearance, &cookie).await;
+    assert!(page.contains("Completed"), "{page}");
+    assert!(page.contains("Kept as a memento"), "{page}");
+    // A member without inventory.manage cannot open it.
+    let (status, _, _) = app.page_get(&clearance, &access_cookie(&member)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

@@ -219,3 +219,70 @@ pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
     state.mailer.kick();
     Ok(sent)
 }
+
+pub const MONTHLY_JOB: &str = "inventory_due_monthly";
+
+/// The first of the month: the quartermasters get the month's due-list (inspections and tests
+/// by each item's cycle, service lives that end), overdue ones first; once per month.
+pub async fn run_monthly(ctx: JobCtx) -> anyhow::Result<u64> {
+    let state = &ctx.state;
+    let org = ctx.org_id;
+    let mut conn = state.db.acquire().await?;
+    let today: NaiveDate = crate::modules::training::service::today(&mut conn, org).await?;
+    let locale = crate::organization::service::locale_of(&mut conn, org).await?;
+    let through = super::rules::month_end(today);
+    let due = super::service::maintenance::due_items(&mut conn, org, today, through).await?;
+    let officers = notify::holders_of(&mut conn, org, INVENTORY_MANAGE).await?;
+    drop(conn);
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let lines: Vec<String> = due
+        .iter()
+        .map(|d| {
+            format!(
+                "{}{}: {} ({}){}",
+                locale.day(d.due),
+                if d.overdue { ", overdue" } else { "" },
+                d.name,
+                d.barcode,
+                if d.reason == "retirement" {
+                    ", service life ends"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect();
+    let overdue = due.iter().filter(|d| d.overdue).count();
+    let mut tx = state.db.begin().await?;
+    let told = notify::notify(
+        &state.notifier,
+        &mut tx,
+        org,
+        &officers,
+        &Notice {
+            category: "inventory",
+            subject: format!(
+                "Equipment due through {}: {}{}",
+                locale.day(through),
+                due.len(),
+                if overdue > 0 {
+                    format!(" ({overdue} overdue)")
+                } else {
+                    String::new()
+                }
+            ),
+            body: format!(
+                "Inspections, tests and service lives due by the end of the month:\n\n{}",
+                lines.join("\n")
+            ),
+            link: Some("/inventory/due".into()),
+            dedupe_key: Some(format!("inventory-due:{}", through.format("%Y-%m"))),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    state.mailer.kick();
+    Ok(told.notified)
+}

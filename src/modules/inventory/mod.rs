@@ -77,7 +77,8 @@ fn router() -> axum::Router<crate::state::AppState> {
 }
 
 fn jobs() -> Vec<crate::jobs::JobDef> {
-    vec![crate::module::only_when_on(
+    vec![
+    crate::module::only_when_on(
         &FEATURE,
         crate::jobs::JobDef::new(
             jobs::JOB,
@@ -88,6 +89,19 @@ fn jobs() -> Vec<crate::jobs::JobDef> {
              quartermasters, 30 and 90 days after their clearance began.",
             "0 0 7 * * *",
             jobs::run,
+        ),
+    ),
+    crate::module::only_when_on(
+        &FEATURE,
+        crate::jobs::JobDef::new(
+            jobs::MONTHLY_JOB,
+            "Equipment due this month",
+            "On the first of the month, sends the quartermasters the month's due-list: NFPA \
+             inspections and tests by each item's cycle (PPE advanced inspection, SCBA flow \
+             test, hose service test…), service lives that end (turnout gear 10 years, \
+             cylinders 15), overdue ones included.",
+            "0 0 7 1 * *",
+            jobs::run_monthly,
         ),
     )]
 }

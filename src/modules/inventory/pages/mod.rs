@@ -155,6 +155,8 @@ struct ListPage {
     q: String,
     status: String,
     category: String,
+    /// Only items worth 5,000 or more.
+    grant: bool,
     statuses: Vec<Opt>,
     categories: Vec<Opt>,
     code: String,
@@ -167,8 +169,13 @@ struct ListParams {
     q: Option<String>,
     status: Option<String>,
     category: Option<String>,
+    /// "grant": only items worth 5,000 or more.
+    worth: Option<String>,
     page: Option<String>,
 }
+
+/// The value a federal grant closeout lists equipment from.
+const GRANT_VALUE: i64 = 5000;
 
 async fn list_page(
     state: &AppState,
@@ -190,6 +197,7 @@ async fn list_page(
         .and_then(|c| Uuid::try_parse(c.trim()).ok())
         .filter(|c| categories.iter().any(|k| k.id == *c));
     let page = web::page_number(p.page.as_deref());
+    let grant = p.worth.as_deref() == Some("grant");
     let found = service::items(
         ctx,
         &mut conn,
@@ -198,12 +206,14 @@ async fn list_page(
             status: (!status.is_empty()).then(|| status.clone()),
             category_id: category,
             holder_id: None,
+            min_value: grant.then(|| Decimal::from(GRANT_VALUE)),
             page: Some(page),
             per_page: Some(25),
         },
     )
     .await?;
     let category = category.map(|c| c.to_string()).unwrap_or_default();
+    let worth = if grant { "grant" } else { "" }.to_string();
     let link = |page: u32| {
         let page = if page <= 1 {
             String::new()
@@ -216,6 +226,7 @@ async fn list_page(
                 ("q", &q),
                 ("status", &status),
                 ("category", &category),
+                ("worth", &worth),
                 ("page", &page),
             ],
         )
@@ -236,13 +247,19 @@ async fn list_page(
         pager: Pager::new(found.page, found.total, found.per_page, link),
         labels_link: web::link(
             "/inventory/labels",
-            &[("q", &q), ("status", &status), ("category", &category)],
+            &[
+                ("q", &q),
+                ("status", &status),
+                ("category", &category),
+                ("worth", &worth),
+            ],
         ),
         statuses: web::options(rules::STATUSES, &status, Some("Any status")),
         categories: web::options(&pairs, &category, Some("Any category")),
         q,
         status,
         category,
+        grant,
         code,
         code_error,
     })
@@ -1804,6 +1821,7 @@ async fn labels(
                 .filter(|s| rules::STATUSES.iter().any(|(w, _)| w == s)),
             category_id: p.category.as_deref().and_then(|c| Uuid::try_parse(c).ok()),
             holder_id: None,
+            min_value: (p.worth.as_deref() == Some("grant")).then(|| Decimal::from(GRANT_VALUE)),
             page: Some(1),
             per_page: Some(60),
         },

@@ -276,6 +276,16 @@ pub async fn due_list(
     if through < today - chrono::Days::new(3660) || through > today + chrono::Days::new(3660) {
         return Err(AppError::field("through", "must be within ten years of today"));
     }
+    Ok((through, due_items(conn, ctx.org_id, today, through).await?))
+}
+
+/// The due-list of a department on `today` through `through`, for a page or a job.
+pub async fn due_items(
+    conn: &mut Conn,
+    org: crate::auth::OrgId,
+    today: NaiveDate,
+    through: NaiveDate,
+) -> AppResult<Vec<DueItem>> {
     let rows: Vec<DueRow> = sqlx::query_as(
         "SELECT i.id, i.name, i.barcode, i.serial_number, c.name AS category,
                 CONCAT(h.first_name, ' ', h.last_name) AS holder, i.next_inspection_due,
@@ -290,7 +300,7 @@ pub async fn due_list(
                      AND i.manufactured_date <= DATE_SUB(?, INTERVAL c.retire_after_years - 1 YEAR)))
           LIMIT 5000",
     )
-    .bind(ctx.org_id)
+    .bind(org)
     .bind(through)
     .bind(through)
     .fetch_all(conn)
@@ -330,5 +340,5 @@ pub async fn due_list(
         }
     }
     out.sort_by(|a, b| (a.due, &a.name).cmp(&(b.due, &b.name)));
-    Ok((through, out))
+    Ok(out)
 }
