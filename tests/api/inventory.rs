@@ -1231,3 +1231,101 @@ async fn the_clearance_pages_resolve_a_line_with_the_error_beside_it() {
     let (status, _, _) = app.page_get(&clearance, &access_cookie(&member)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_spreadsheet_is_previewed_then_imported_all_rows_or_none() {
+    let app = TestApp::spawn().await;
+    let admin = &app.a.admin.token;
+    created(
+        &app,
+        admin,
+        "/api/v1/inventory/categories",
+        json!({"name": "Radios", "item_type": "electronics"}),
+    )
+    .await;
+    created(
+        &app,
+        admin,
+        "/api/v1/inventory/items",
+        json!({"name": "Old radio", "serial_number": "XTS-0009"}),
+    )
+    .await;
+    let import = |csv: &str, dry_run: bool| {
+        let (app, token, csv) = (&app, admin.clone(), csv.to_string());
+        async move {
+            let res = app
+                .send(
+                    app.client
+                        .post(app.url(&format!("/api/v1/inventory/items/import?dry_run={dry_run}")))
+                        .bearer_auth(token)
+                        .header("content-type", "text/csv")
+                        .body(csv),
+                )
+                .await;
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap())
+        }
+    };
+    let bad = "Name,Category,Serial Number,Tracking Type,Quantity\r\n\
+               Radio 1,Radios,XTS-0001,,\r\n\
+               Radio 2,Pagers,XTS-0001,,\r\n\
+               Radio 3,Radios,XTS-0009,,\r\n\
+               Gloves,,,pool,-3\r\n";
+    let (status, report) = import(bad, true).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let problems: Vec<(u64, String)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["field"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(problems.contains(&(3, "category".into())), "{report}");
+    assert!(problems.contains(&(3, "serial_number".into())), "{report}");
+    assert!(problems.contains(&(4, "serial_number".into())), "{report}");
+    assert!(problems.contains(&(5, "quantity".into())), "{report}");
+    let before = app.snapshot(&app.a).await;
+    let (status, report) = import(bad, false).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
+    assert_eq!(app.snapshot(&app.a).await, before);
+
+    let good = "name,category,serial_number,tracking_type,quantity,replacement_cost\r\n\
+                Radio 1,radios,XTS-0001,,,950.00\r\n\
+                Radio 2,Radios,XTS-0002,,,\r\n\
+                Structural gloves,,,pool,40,\r\n";
+    let (status, report) = import(good, false).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["created"], 3, "{report}");
+    let (_, list) = app.get(admin, "/api/v1/inventory/items?q=Radio").await;
+    assert_eq!(list["total"], 3, "{list}");
+    let (_, gloves) = app.get(admin, "/api/v1/inventory/items?q=gloves").await;
+    assert_eq!(gloves["items"][0]["quantity"], 40);
+    assert_eq!(app.audit_actions(&app.a, "inventory.item_created").await, 4);
+    // A member may not import; the page previews with the errors listed.
+    let member = app.member(&app.a, "inv-import-ff", &[]).await;
+    let res = app
+        .send(
+            app.client
+                .post(app.url("/api/v1/inventory/items/import"))
+                .bearer_auth(&member.token)
+                .header("content-type", "text/csv")
+                .body("name\r\nRadio 9\r\n"),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let cookie = app.page_sign_in("alpha-admin", PASSWORD).await;
+    let (status, _, page) = app
+        .page_post(
+            "/inventory/import",
+            &cookie,
+            &[("csv", "name,serial_number\r\nRadio 7,XTS-0001\r\n")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Nothing was imported"), "{page}");
+    assert!(page.contains("XTS-0001"), "{page}");
+}

@@ -170,6 +170,7 @@ fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
             &["get", "put"],
         ),
         ("/api/v1/inventory/items", &["get", "post"]),
+        ("/api/v1/inventory/items/import", &["post"]),
         ("/api/v1/inventory/items/{id}", &["get", "put"]),
         ("/api/v1/inventory/items/{id}/history", &["get"]),
         ("/api/v1/inventory/items/{id}/checkout", &["post"]),

@@ -84,6 +84,7 @@ const PAGES = [
   { name: 'inventory-due', path: '/inventory/due' },
   { name: 'inventory-labels', path: '/inventory/labels' },
   { name: 'inventory-clearances', path: '/inventory/clearances' },
+  { name: 'inventory-import', path: '/inventory/import' },
 ];
 
 // --- database and server -------------------------------------------------------------------

@@ -4,6 +4,7 @@
 //! labels, and a daily job for overdue checkouts and low stock.
 
 pub mod api;
+pub mod import;
 pub mod jobs;
 pub mod pages;
 pub mod rules;
@@ -69,11 +70,14 @@ pub static FEATURE: Feature = Feature {
     api::clearance,
     api::resolve_line,
     api::close_clearance,
+    import::api_import,
 ))]
 struct Api;
 
 fn router() -> axum::Router<crate::state::AppState> {
-    api::router().merge(pages::router())
+    api::router()
+        .merge(import::router())
+        .merge(pages::router())
 }
 
 fn jobs() -> Vec<crate::jobs::JobDef> {

@@ -34,10 +34,12 @@ use crate::web::{
 };
 
 mod clearance;
+mod import;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(clearance::router())
+        .merge(import::router())
         .route("/inventory", get(list))
         .route("/inventory/lookup", get(lookup))
         .route("/inventory/items/new", get(new_item).post(create_item))

@@ -345,9 +345,10 @@ const ITEM_SELECT: &str = "SELECT i.id, i.item_number, i.barcode, i.category_id,
         i.reorder_point, i.inspection_interval_days, c.inspection_interval_days AS category_interval,
         c.retire_after_years, i.next_inspection_due, i.holder_id,
         CONCAT(h.first_name, ' ', h.last_name) AS holder_name,
-        (SELECT ck.expected_return_at FROM inventory_checkouts ck
-          WHERE ck.organization_id = i.organization_id AND ck.item_id = i.id
-            AND ck.checked_in_at IS NULL LIMIT 1) AS due_back_at,
+        CASE WHEN i.status = 'checked_out' THEN
+          (SELECT ck.expected_return_at FROM inventory_checkouts ck
+            WHERE ck.organization_id = i.organization_id AND ck.item_id = i.id
+              AND ck.checked_in_at IS NULL LIMIT 1) END AS due_back_at,
         i.notes, i.created_at, i.updated_at";
 
 const ITEM_FROM: &str = " FROM inventory_items i
@@ -868,4 +869,27 @@ pub async fn allowance_of(ctx: &Ctx, conn: &mut Conn, category_id: Uuid) -> AppR
     ctx.require(INVENTORY_VIEW)?;
     category(conn, ctx.org_id, category_id).await?;
     allowance(conn, ctx.org_id, category_id).await
+}
+
+/// The codes on the department's items, as (field, lower-case code): what an import must not
+/// give a second item.
+pub async fn codes_in_use(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<(String, String)>> {
+    ctx.require(INVENTORY_VIEW)?;
+    let rows: Vec<(Option<String>, Option<String>, String)> = sqlx::query_as(
+        "SELECT serial_number, asset_tag, barcode FROM inventory_items WHERE organization_id = ?",
+    )
+    .bind(ctx.org_id)
+    .fetch_all(conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len() * 2);
+    for (serial, tag, barcode) in rows {
+        if let Some(s) = serial {
+            out.push(("serial_number".to_string(), s.to_lowercase()));
+        }
+        if let Some(t) = tag {
+            out.push(("asset_tag".to_string(), t.to_lowercase()));
+        }
+        out.push(("barcode".to_string(), barcode.to_lowercase()));
+    }
+    Ok(out)
 }

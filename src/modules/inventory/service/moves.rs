@@ -872,31 +872,41 @@ pub struct Holding {
     pub notes: Option<String>,
 }
 
-/// Every holding, as one union: checkouts, assignments, issuances. `{}` is the filter.
-const HOLDINGS: &str = "SELECT * FROM (
-    SELECT 'checkout' AS kind, ck.id, ck.item_id, i.name AS item_name, i.barcode, ck.user_id,
+/// Every holding of one member or one item, as one union of checkouts, assignments and
+/// issuances: `whose` is `user_id` or `item_id`, filtered inside each branch (where the
+/// indexes are; outside, MariaDB read every holding of the department). Binds: the
+/// organization and the id, three times over.
+fn holdings_of(whose: &str) -> String {
+    format!(
+        "SELECT * FROM (
+    SELECT 'checkout' AS kind, x.id, x.item_id, i.name AS item_name, i.barcode, x.user_id,
            CONCAT(u.first_name, ' ', u.last_name) AS member_name, CAST(1 AS UNSIGNED) AS quantity,
-           ck.checked_out_at AS from_at, ck.checked_in_at AS until_at,
-           ck.expected_return_at AS due_at, ck.return_condition,
-           COALESCE(ck.damage_notes, ck.notes) AS notes, ck.organization_id
-      FROM inventory_checkouts ck
-      JOIN inventory_items i ON i.organization_id = ck.organization_id AND i.id = ck.item_id
-      JOIN users u ON u.organization_id = ck.organization_id AND u.id = ck.user_id
+           x.checked_out_at AS from_at, x.checked_in_at AS until_at,
+           x.expected_return_at AS due_at, x.return_condition,
+           COALESCE(x.damage_notes, x.notes) AS notes
+      FROM inventory_checkouts x
+      JOIN inventory_items i ON i.organization_id = x.organization_id AND i.id = x.item_id
+      JOIN users u ON u.organization_id = x.organization_id AND u.id = x.user_id
+     WHERE x.organization_id = ? AND x.{whose} = ?
     UNION ALL
-    SELECT 'assignment', a.id, a.item_id, i.name, i.barcode, a.user_id,
-           CONCAT(u.first_name, ' ', u.last_name), CAST(1 AS UNSIGNED), a.assigned_at,
-           a.returned_at, NULL, a.return_condition, a.notes, a.organization_id
-      FROM item_assignments a
-      JOIN inventory_items i ON i.organization_id = a.organization_id AND i.id = a.item_id
-      JOIN users u ON u.organization_id = a.organization_id AND u.id = a.user_id
+    SELECT 'assignment', x.id, x.item_id, i.name, i.barcode, x.user_id,
+           CONCAT(u.first_name, ' ', u.last_name), CAST(1 AS UNSIGNED), x.assigned_at,
+           x.returned_at, NULL, x.return_condition, x.notes
+      FROM item_assignments x
+      JOIN inventory_items i ON i.organization_id = x.organization_id AND i.id = x.item_id
+      JOIN users u ON u.organization_id = x.organization_id AND u.id = x.user_id
+     WHERE x.organization_id = ? AND x.{whose} = ?
     UNION ALL
-    SELECT 'issuance', s.id, s.item_id, i.name, i.barcode, s.user_id,
-           CONCAT(u.first_name, ' ', u.last_name), s.quantity, s.issued_at, s.returned_at,
-           NULL, s.return_condition, s.override_reason, s.organization_id
-      FROM item_issuances s
-      JOIN inventory_items i ON i.organization_id = s.organization_id AND i.id = s.item_id
-      JOIN users u ON u.organization_id = s.organization_id AND u.id = s.user_id
-   ) h";
+    SELECT 'issuance', x.id, x.item_id, i.name, i.barcode, x.user_id,
+           CONCAT(u.first_name, ' ', u.last_name), x.quantity, x.issued_at, x.returned_at,
+           NULL, x.return_condition, x.override_reason
+      FROM item_issuances x
+      JOIN inventory_items i ON i.organization_id = x.organization_id AND i.id = x.item_id
+      JOIN users u ON u.organization_id = x.organization_id AND u.id = x.user_id
+     WHERE x.organization_id = ? AND x.{whose} = ?
+   ) h"
+    )
+}
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -930,9 +940,13 @@ pub async fn item_history(
         " AND ? IS NOT NULL AND ? IS NOT NULL"
     };
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{HOLDINGS} WHERE h.organization_id = ? AND h.item_id = ?{on}
-          ORDER BY h.from_at DESC LIMIT 500"
+        "{} WHERE TRUE{on} ORDER BY h.from_at DESC LIMIT 500",
+        holdings_of("item_id")
     )))
+    .bind(ctx.org_id)
+    .bind(item_id)
+    .bind(ctx.org_id)
+    .bind(item_id)
     .bind(ctx.org_id)
     .bind(item_id)
     .bind(end)
@@ -956,9 +970,13 @@ pub async fn holdings(
     let name = crate::members::service::name_of(conn, ctx.org_id, member).await?;
     let filter = if past { "" } else { " AND h.until_at IS NULL" };
     let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{HOLDINGS} WHERE h.organization_id = ? AND h.user_id = ?{filter}
-          ORDER BY h.until_at IS NULL DESC, h.from_at DESC LIMIT 500"
+        "{} WHERE TRUE{filter} ORDER BY h.until_at IS NULL DESC, h.from_at DESC LIMIT 500",
+        holdings_of("user_id")
     )))
+    .bind(ctx.org_id)
+    .bind(member)
+    .bind(ctx.org_id)
+    .bind(member)
     .bind(ctx.org_id)
     .bind(member)
     .fetch_all(conn)
@@ -974,9 +992,13 @@ pub(super) async fn holdings_unchecked(
     member: Uuid,
 ) -> AppResult<Vec<Holding>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{HOLDINGS} WHERE h.organization_id = ? AND h.user_id = ? AND h.until_at IS NULL
-          ORDER BY h.from_at"
+        "{} WHERE h.until_at IS NULL ORDER BY h.from_at",
+        holdings_of("user_id")
     )))
+    .bind(org)
+    .bind(member)
+    .bind(org)
+    .bind(member)
     .bind(org)
     .bind(member)
     .fetch_all(conn)
