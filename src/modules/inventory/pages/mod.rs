@@ -421,16 +421,6 @@ impl ItemForm {
                 }
             },
         };
-        let money = |field: &str, s: &str, errors: &mut Vec<FieldError>| match s.trim() {
-            "" => None,
-            t => match t.trim_start_matches('$').replace(',', "").parse::<Decimal>() {
-                Ok(d) => Some(d),
-                Err(_) => {
-                    errors.push(FieldError::new(field, "is not an amount (like 1250.00)"));
-                    None
-                }
-            },
-        };
         ItemInput {
             category_id: web::parse_optional_id("category_id", &self.category_id, errors),
             name: self.name.clone(),
@@ -446,8 +436,8 @@ impl ItemForm {
                 errors,
             ),
             purchase_date: web::parse_optional_date("purchase_date", &self.purchase_date, errors),
-            purchase_price: money("purchase_price", &self.purchase_price, errors),
-            replacement_cost: money("replacement_cost", &self.replacement_cost, errors),
+            purchase_price: money_field("purchase_price", &self.purchase_price, errors),
+            replacement_cost: money_field("replacement_cost", &self.replacement_cost, errors),
             size: opt(&self.size),
             color: None,
             location_id: web::parse_optional_id("location_id", &self.location_id, errors),
@@ -464,6 +454,21 @@ impl ItemForm {
             ),
             notes: opt(&self.notes),
         }
+    }
+}
+
+/// An amount typed on a page ("1,250.00", "$85"); empty: none; anything else: its error joins
+/// `errors`.
+fn money_field(field: &str, raw: &str, errors: &mut Vec<FieldError>) -> Option<Decimal> {
+    match raw.trim() {
+        "" => None,
+        t => match t.trim_start_matches('$').replace(',', "").parse::<Decimal>() {
+            Ok(d) => Some(d),
+            Err(_) => {
+                errors.push(FieldError::new(field, "is not an amount (like 1250.00)"));
+                None
+            }
+        },
     }
 }
 
@@ -1339,16 +1344,7 @@ async fn record_maintenance(
     let mut errors = Vec::new();
     let performed_on = web::parse_date("performed_on", &form.performed_on, &mut errors)
         .unwrap_or_else(|| crate::time::today(&ctx.timezone));
-    let cost = match form.cost.trim() {
-        "" => None,
-        t => match t.trim_start_matches('$').replace(',', "").parse::<Decimal>() {
-            Ok(d) => Some(d),
-            Err(_) => {
-                errors.push(FieldError::new("cost", "is not an amount (like 85.00)"));
-                None
-            }
-        },
-    };
+    let cost = money_field("cost", &form.cost, &mut errors);
     let opt = |s: &str| {
         let s = s.trim();
         (!s.is_empty()).then(|| s.to_string())
