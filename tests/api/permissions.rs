@@ -774,6 +774,7 @@ async fn every_api_route(app: &TestApp) -> Vec<(Method, String)> {
                 .replace("{role_id}", &id)
                 .replace("{member_id}", &id)
                 .replace("{item}", &id)
+                .replace("{line}", &id)
                 .replace("{name}", "purge_sessions")
                 .replace("{file}", "missing.lbk");
             assert!(!filled.contains('{'), "unfilled parameter in {filled}");
