@@ -816,6 +816,12 @@ async fn the_due_list_has_inspections_and_service_lives_by_the_end_of_the_month(
     assert_eq!(grant["items"][0]["name"], "Hydraulic spreader");
     let (status, body) = app.get(admin, "/api/v1/inventory/items?min_value=-1").await;
     assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    // A page far past the end is empty, not an overflow.
+    let (status, body) = app
+        .get(admin, "/api/v1/inventory/items?page=2147483648")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["items"], json!([]));
     // Another department's due-list is its own.
     let (_, theirs) = app.get(&app.b.admin.token, "/api/v1/inventory/due").await;
     assert_eq!(theirs["items"], json!([]));

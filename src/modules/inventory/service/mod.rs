@@ -443,7 +443,8 @@ pub async fn items(ctx: &Ctx, conn: &mut Conn, q: ItemQuery) -> AppResult<Page<I
     b.push(" ORDER BY i.name, i.item_number LIMIT ");
     b.push_bind(per_page);
     b.push(" OFFSET ");
-    b.push_bind((page - 1) * per_page);
+    // In 64 bits: page 2147483648 of 25 is past any list, not an overflow.
+    b.push_bind(u64::from(page - 1) * u64::from(per_page));
     let rows: Vec<ItemRow> = b.build_query_as().fetch_all(conn).await?;
     let total = rows.first().map_or(0, |r| r.total) as u64;
     Ok(Page {
