@@ -540,12 +540,23 @@ async fn another_departments_equipment_is_not_found_and_bad_input_changes_nothin
     let (status, body) = app
         .get(b, &format!("/api/v1/inventory/lookup?code={barcode}"))
         .await;
-    // Bravo's own first item has the same number: it finds its own, never Alpha's.
-    if status == StatusCode::OK {
-        assert_eq!(body["name"], "Bravo radio");
-    } else {
-        assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
-    }
+    // Numbers are per department: Bravo's first item is INV-000001 too, and Bravo finds its
+    // own, never Alpha's.
+    assert_eq!(barcode, "INV-000001");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], "Bravo radio");
+    // A serial only Alpha has is no code of Bravo's.
+    created(
+        &app,
+        a,
+        "/api/v1/inventory/items",
+        json!({"name": "Alpha pager", "serial_number": "ALPHA-ONLY-1"}),
+    )
+    .await;
+    let (status, body) = app
+        .get(b, "/api/v1/inventory/lookup?code=ALPHA-ONLY-1")
+        .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, body) = app.get(b, &format!("/api/v1/inventory/items/{id}")).await;
     assert_problem(status, &body, StatusCode::NOT_FOUND);
     let (status, body) = app

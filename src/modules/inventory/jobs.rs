@@ -5,7 +5,6 @@
 //! equipment still out 30 and 90 days after it began reminds the member and the quartermasters
 //! (once each).
 
-use chrono::NaiveDate;
 use uuid::Uuid;
 
 use super::service::INVENTORY_MANAGE;
@@ -32,16 +31,23 @@ struct Low {
     reorder_point: u32,
 }
 
+/// The department's time zone, whose date "today" is.
+async fn timezone(conn: &mut crate::db::Conn, org: crate::auth::OrgId) -> anyhow::Result<String> {
+    Ok(
+        sqlx::query_scalar("SELECT timezone FROM organizations WHERE id = ?")
+            .bind(org)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
 pub async fn run(ctx: JobCtx) -> anyhow::Result<u64> {
     let state = &ctx.state;
     let org = ctx.org_id;
     let mut conn = state.db.acquire().await?;
-    let today: NaiveDate = crate::modules::training::service::today(&mut conn, org).await?;
+    let tz = timezone(&mut conn, org).await?;
+    let today = crate::time::today(&tz);
     let locale = crate::organization::service::locale_of(&mut conn, org).await?;
-    let tz: String = sqlx::query_scalar("SELECT timezone FROM organizations WHERE id = ?")
-        .bind(org)
-        .fetch_one(&mut *conn)
-        .await?;
     let overdue: Vec<Overdue> = sqlx::query_as(
         "SELECT ck.id, i.name AS item_name, i.barcode, ck.user_id,
                 CONCAT(u.first_name, ' ', u.last_name) AS member_name, ck.expected_return_at
@@ -228,7 +234,7 @@ pub async fn run_monthly(ctx: JobCtx) -> anyhow::Result<u64> {
     let state = &ctx.state;
     let org = ctx.org_id;
     let mut conn = state.db.acquire().await?;
-    let today: NaiveDate = crate::modules::training::service::today(&mut conn, org).await?;
+    let today = crate::time::today(&timezone(&mut conn, org).await?);
     let locale = crate::organization::service::locale_of(&mut conn, org).await?;
     let through = super::rules::month_end(today);
     let due = super::service::maintenance::due_items(&mut conn, org, today, through).await?;

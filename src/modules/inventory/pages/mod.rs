@@ -143,6 +143,12 @@ impl ItemView {
     }
 }
 
+/// `web::options` for pairs read from the database (id, name), with a blank first choice.
+fn choices(pairs: &[(String, String)], current: &str, blank: &str) -> Vec<Opt> {
+    let refs: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    web::options(&refs, current, Some(blank))
+}
+
 // ---------------------------------------------------------------------------------------------
 // The list and the code box
 
@@ -237,10 +243,6 @@ async fn list_page(
         .iter()
         .map(|c| (c.id.to_string(), c.name.clone()))
         .collect();
-    let pairs: Vec<(&str, &str)> = category_pairs
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
     Ok(ListPage {
         chrome: Chrome::for_viewer(ctx, SECTION),
         can_manage: ctx.has(INVENTORY_MANAGE),
@@ -257,7 +259,7 @@ async fn list_page(
             ],
         ),
         statuses: web::options(rules::STATUSES, &status, Some("Any status")),
-        categories: web::options(&pairs, &category, Some("Any category")),
+        categories: choices(&category_pairs, &category, "Any category"),
         q,
         status,
         category,
@@ -506,34 +508,6 @@ async fn item_form_page(
         .into_iter()
         .map(|(id, name)| (id.to_string(), name))
         .collect();
-    let pairs = |v: &[(String, String)]| -> Vec<(String, String)> { v.to_vec() };
-    let as_refs = |v: &[(String, String)]| -> Vec<Opt> {
-        v.iter()
-            .map(|(a, b)| Opt {
-                value: a.clone(),
-                label: b.clone(),
-                selected: false,
-            })
-            .collect()
-    };
-    let mut category_opts = vec![Opt {
-        value: String::new(),
-        label: "None".into(),
-        selected: form.category_id.is_empty(),
-    }];
-    category_opts.extend(as_refs(&pairs(&categories)).into_iter().map(|mut o| {
-        o.selected = o.value == form.category_id;
-        o
-    }));
-    let mut location_opts = vec![Opt {
-        value: String::new(),
-        label: "None".into(),
-        selected: form.location_id.is_empty(),
-    }];
-    location_opts.extend(as_refs(&locations).into_iter().map(|mut o| {
-        o.selected = o.value == form.location_id;
-        o
-    }));
     let condition = if form.condition.is_empty() {
         "good"
     } else {
@@ -548,8 +522,8 @@ async fn item_form_page(
         chrome: Chrome::for_viewer(ctx, SECTION),
         item_id,
         errors: FieldErrors::new(errors, ITEM_LABELS),
-        categories: category_opts,
-        locations: location_opts,
+        categories: choices(&categories, &form.category_id, "None"),
+        locations: choices(&locations, &form.location_id, "None"),
         conditions: web::options(rules::CONDITIONS, condition, None),
         tracking: web::options(rules::TRACKING, tracking, None),
         form,

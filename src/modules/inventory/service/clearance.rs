@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::moves::{self, IssuanceReturn, ReturnInput};
-use super::{INVENTORY_MANAGE, INVENTORY_VIEW};
+use super::INVENTORY_MANAGE;
 use crate::audit::{self, Entry};
 use crate::auth::{Ctx, OrgId};
 use crate::db::{self, Conn, Tx};
@@ -80,27 +80,19 @@ const HEAD: &str = "SELECT c.id, c.user_id, CONCAT(u.first_name, ' ', u.last_nam
    FROM departure_clearances c
    JOIN users u ON u.organization_id = c.organization_id AND u.id = c.user_id";
 
-async fn load(conn: &mut Conn, org: OrgId, id: Uuid, lock: bool) -> AppResult<Clearance> {
-    let lock = if lock { " FOR UPDATE" } else { "" };
-    let head: Head = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{HEAD} WHERE c.organization_id = ? AND c.id = ?{lock}"
-    )))
-    .bind(org)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(AppError::NotFound)?;
-    let lines: Vec<ClearanceLine> = sqlx::query_as(
-        "SELECT id, source_type, item_id, item_name, barcode, serial_number, quantity,
-                disposition, resolved_at, resolution_notes
-           FROM clearance_line_items WHERE organization_id = ? AND clearance_id = ?
-          ORDER BY item_name, id",
-    )
-    .bind(org)
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(Clearance {
+const LINES: &str = "SELECT id, clearance_id, source_type, item_id, item_name, barcode,
+        serial_number, quantity, disposition, resolved_at, resolution_notes
+   FROM clearance_line_items";
+
+#[derive(sqlx::FromRow)]
+struct LineRow {
+    clearance_id: Uuid,
+    #[sqlx(flatten)]
+    line: ClearanceLine,
+}
+
+fn assemble(head: Head, lines: Vec<ClearanceLine>) -> Clearance {
+    Clearance {
         id: head.id,
         user_id: head.user_id,
         member_name: head.member_name,
@@ -113,7 +105,27 @@ async fn load(conn: &mut Conn, org: OrgId, id: Uuid, lock: bool) -> AppResult<Cl
         total_items: lines.len(),
         items_outstanding: lines.iter().filter(|l| l.disposition == "pending").count(),
         lines,
-    })
+    }
+}
+
+async fn load(conn: &mut Conn, org: OrgId, id: Uuid, lock: bool) -> AppResult<Clearance> {
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    let head: Head = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{HEAD} WHERE c.organization_id = ? AND c.id = ?{lock}"
+    )))
+    .bind(org)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let lines: Vec<ClearanceLine> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{LINES} WHERE organization_id = ? AND clearance_id = ? ORDER BY item_name, id"
+    )))
+    .bind(org)
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(assemble(head, lines))
 }
 
 pub async fn clearance(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Clearance> {
@@ -121,7 +133,8 @@ pub async fn clearance(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Cleara
     load(conn, ctx.org_id, id, false).await
 }
 
-/// Open clearances (or all, newest first, at most 200), without their lines.
+/// Open clearances (or all, newest first, at most 200), with their lines: two statements
+/// whatever their number (the dashboard asks on every visit).
 pub async fn clearances(ctx: &Ctx, conn: &mut Conn, open_only: bool) -> AppResult<Vec<Clearance>> {
     ctx.require(INVENTORY_MANAGE)?;
     let filter = if open_only {
@@ -129,24 +142,35 @@ pub async fn clearances(ctx: &Ctx, conn: &mut Conn, open_only: bool) -> AppResul
     } else {
         ""
     };
-    let heads: Vec<(Uuid, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT c.id,
-                (SELECT COUNT(*) FROM clearance_line_items l
-                  WHERE l.organization_id = c.organization_id AND l.clearance_id = c.id),
-                (SELECT COUNT(*) FROM clearance_line_items l
-                  WHERE l.organization_id = c.organization_id AND l.clearance_id = c.id
-                    AND l.disposition = 'pending')
-           FROM departure_clearances c WHERE c.organization_id = ?{filter}
-          ORDER BY c.initiated_at DESC LIMIT 200"
+    let heads: Vec<Head> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{HEAD} WHERE c.organization_id = ?{filter} ORDER BY c.initiated_at DESC LIMIT 200"
     )))
     .bind(ctx.org_id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut out = Vec::new();
-    for (id, _, _) in heads {
-        out.push(load(conn, ctx.org_id, id, false).await?);
+    if heads.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let mut q = sqlx::QueryBuilder::new(LINES);
+    q.push(" WHERE organization_id = ");
+    q.push_bind(ctx.org_id);
+    q.push(" AND clearance_id IN (");
+    let mut ids = q.separated(", ");
+    for h in &heads {
+        ids.push_bind(h.id);
+    }
+    q.push(") ORDER BY item_name, id");
+    let mut lines: Vec<LineRow> = q.build_query_as().fetch_all(&mut *conn).await?;
+    Ok(heads
+        .into_iter()
+        .map(|head| {
+            let (mine, rest): (Vec<LineRow>, Vec<LineRow>) = std::mem::take(&mut lines)
+                .into_iter()
+                .partition(|l| l.clearance_id == head.id);
+            lines = rest;
+            assemble(head, mine.into_iter().map(|l| l.line).collect())
+        })
+        .collect())
 }
 
 /// Opens a clearance for `member` listing what they hold now, if they hold anything and have
@@ -513,17 +537,5 @@ pub async fn overdue_for_reminders(
     .bind(org)
     .bind(db::now() - chrono::Duration::days(30))
     .fetch_all(conn)
-    .await?)
-}
-
-/// The member's open clearance, if any (for their holdings page).
-pub async fn open_of(ctx: &Ctx, conn: &mut Conn, member: Uuid) -> AppResult<Option<Uuid>> {
-    ctx.require(INVENTORY_VIEW)?;
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM departure_clearances WHERE organization_id = ? AND open_user_id = ?",
-    )
-    .bind(ctx.org_id)
-    .bind(member)
-    .fetch_optional(conn)
     .await?)
 }

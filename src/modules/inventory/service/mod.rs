@@ -55,32 +55,28 @@ const CATEGORY_KEYS: &[(&str, &str, &str)] = &[(
     "is already the name of another category",
 )];
 
+/// A category's columns and how many items it has.
+const CATEGORY_SELECT: &str = "SELECT c.id, c.name, c.item_type, c.requires_serial_number,
+        c.requires_maintenance, c.nfpa_tracking_enabled, c.inspection_interval_days,
+        c.retire_after_years, c.active,
+        (SELECT COUNT(*) FROM inventory_items i
+          WHERE i.organization_id = c.organization_id AND i.category_id = c.id) AS item_count
+   FROM inventory_categories c";
+
 pub async fn categories(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<Category>> {
     ctx.require(INVENTORY_VIEW)?;
-    Ok(sqlx::query_as(
-        "SELECT c.id, c.name, c.item_type, c.requires_serial_number, c.requires_maintenance,
-                c.nfpa_tracking_enabled, c.inspection_interval_days, c.retire_after_years,
-                c.active,
-                (SELECT COUNT(*) FROM inventory_items i
-                  WHERE i.organization_id = c.organization_id AND i.category_id = c.id)
-                  AS item_count
-           FROM inventory_categories c WHERE c.organization_id = ? ORDER BY c.name",
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{CATEGORY_SELECT} WHERE c.organization_id = ? ORDER BY c.name"
+    )))
     .bind(ctx.org_id)
     .fetch_all(conn)
     .await?)
 }
 
 async fn category(conn: &mut Conn, org: OrgId, id: Uuid) -> AppResult<Category> {
-    sqlx::query_as(
-        "SELECT c.id, c.name, c.item_type, c.requires_serial_number, c.requires_maintenance,
-                c.nfpa_tracking_enabled, c.inspection_interval_days, c.retire_after_years,
-                c.active,
-                (SELECT COUNT(*) FROM inventory_items i
-                  WHERE i.organization_id = c.organization_id AND i.category_id = c.id)
-                  AS item_count
-           FROM inventory_categories c WHERE c.organization_id = ? AND c.id = ?",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{CATEGORY_SELECT} WHERE c.organization_id = ? AND c.id = ?"
+    )))
     .bind(org)
     .bind(id)
     .fetch_optional(conn)
@@ -775,7 +771,7 @@ pub fn allowance_period_schema() -> utoipa::openapi::Object {
     crate::http::words_schema(&["annual", "career"])
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Allowance {
     pub category_id: Uuid,
     pub max_quantity: Option<u32>,

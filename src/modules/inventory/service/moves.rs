@@ -390,20 +390,33 @@ pub async fn extend(
     checkout(tx, ctx.org_id, open.id).await
 }
 
+/// Bounds of a DATETIME column: a filter with them keeps every row.
+fn start_of_time() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(1000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("valid date")
+        .and_utc()
+}
+
+fn end_of_time() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("valid date")
+        .and_utc()
+}
+
 /// Open checkouts of the department (`overdue`: only those past due), soonest due first.
 pub async fn open_checkouts(ctx: &Ctx, conn: &mut Conn, overdue: bool) -> AppResult<Vec<Checkout>> {
     ctx.require(INVENTORY_MANAGE)?;
-    let due = if overdue {
-        " AND ck.expected_return_at <= ?"
-    } else {
-        " AND ? IS NOT NULL"
-    };
+    // Due by now (overdue), or by the end of time (all of them).
+    let due_by = if overdue { db::now() } else { end_of_time() };
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{CHECKOUT_SELECT} WHERE ck.organization_id = ? AND ck.checked_in_at IS NULL{due}
+        "{CHECKOUT_SELECT} WHERE ck.organization_id = ? AND ck.checked_in_at IS NULL
+            AND ck.expected_return_at <= ?
           ORDER BY ck.expected_return_at, i.name LIMIT 500"
     )))
     .bind(ctx.org_id)
-    .bind(db::now())
+    .bind(due_by)
     .fetch_all(conn)
     .await?)
 }
@@ -926,21 +939,17 @@ pub async fn item_history(
     ctx.require(INVENTORY_VIEW)?;
     item_row(conn, ctx.org_id, item_id, false).await?;
     let tz = crate::time::zone(&ctx.timezone);
-    // A day runs from its midnight to the next, in the department's zone.
+    // A day runs from its midnight to the next, in the department's zone; no day: all time.
     let (start, end) = match q.on {
         Some(day) => (
             rules::due_back_at(day.pred_opt().unwrap_or(day), tz),
             rules::due_back_at(day, tz),
         ),
-        None => (db::now(), db::now()),
-    };
-    let on = if q.on.is_some() {
-        " AND h.from_at < ? AND (h.until_at IS NULL OR h.until_at >= ?)"
-    } else {
-        " AND ? IS NOT NULL AND ? IS NOT NULL"
+        None => (start_of_time(), end_of_time()),
     };
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{} WHERE TRUE{on} ORDER BY h.from_at DESC LIMIT 500",
+        "{} WHERE h.from_at < ? AND (h.until_at IS NULL OR h.until_at >= ?)
+          ORDER BY h.from_at DESC LIMIT 500",
         holdings_of("item_id")
     )))
     .bind(ctx.org_id)
