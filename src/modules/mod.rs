@@ -20,4 +20,5 @@ modules! {
     membership,
     programs,
     inventory,
+    events,
 }

@@ -165,6 +165,17 @@ pub fn local_time_as(tz: chrono_tz::Tz, t: &DateTime<Utc>, format: &str) -> Loca
     }
 }
 
+/// A QR code of `text` as an inline SVG (item labels, event check-in).
+pub fn qr_svg(text: &str) -> Result<String, AppError> {
+    let code = qrcode::QrCode::new(text.as_bytes())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("QR code: {e}")))?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(96, 96)
+        .quiet_zone(true)
+        .build())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,6 +59,7 @@ const CLASSES: &[(&str, Class)] = &[
         Class::Record("inventory_item"),
     ),
     ("/api/v1/inventory/members/{id}", Class::Record("member")),
+    ("/api/v1/events/{id}", Class::Record("event")),
     ("/api/v1/jobs/{name}", Class::JobName),
     ("/api/v1/leaves/{id}", Class::Record("leave")),
     ("/api/v1/members/{id}", Class::Record("member")),
@@ -121,6 +122,36 @@ const BODIES: &[(&str, &str)] = &[
         r#"{"name": "Renamed station", "station_number": "9"}"#,
     ),
     ("POST /api/v1/backups/{file}/restore", r#"{}"#),
+    (
+        "PUT /api/v1/events/{id}",
+        r#"{"title": "Renamed drill", "event_type": "training", "start": "2027-01-12T19:00",
+            "end": "2027-01-12T21:00"}"#,
+    ),
+    (
+        "POST /api/v1/events/{id}/cancel",
+        r#"{"reason": "Snowed in"}"#,
+    ),
+    ("POST /api/v1/events/{id}/rsvp", r#"{"status": "going"}"#),
+    (
+        "POST /api/v1/events/{id}/self-check-in",
+        r#"{"code": "AAAAAAAAAAAAAAAAAAAAAA"}"#,
+    ),
+    (
+        "POST /api/v1/events/{id}/check-in",
+        r#"{"user_id": "{member}"}"#,
+    ),
+    (
+        "POST /api/v1/events/{id}/check-out",
+        r#"{"user_id": "{member}"}"#,
+    ),
+    (
+        "POST /api/v1/events/{id}/attendance",
+        r#"{"user_id": "{member}", "checked_in_at": "2026-01-06T19:00", "reason": "Signed the sheet"}"#,
+    ),
+    (
+        "POST /api/v1/events/{id}/unfinalize",
+        r#"{"reason": "Wrong roster"}"#,
+    ),
     (
         "PUT /api/v1/inventory/categories/{id}",
         r#"{"name": "Renamed category", "item_type": "tool"}"#,
@@ -916,6 +947,17 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> (Ids, User) {
             .parse()
             .unwrap(),
     );
+    // A drill next month.
+    let drill = post(
+        "/api/v1/events",
+        json!({"title": format!("{prefix} monthly drill"), "event_type": "training",
+               "start": "2027-01-12T19:00", "end": "2027-01-12T21:00"}),
+    )
+    .await;
+    ids.insert(
+        "event",
+        drill["event"]["id"].as_str().unwrap().parse().unwrap(),
+    );
     // A job run, which the job's runs list must keep to its organization.
     app.run_job(org, SWEEP_JOB).await;
     (Ids { ids, today }, member)
@@ -1207,6 +1249,25 @@ async fn lists_never_show_the_other_organization() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     disjoint(&ids_in(&body, "role_id"), &b_roles, "member roles");
+
+    // Events: the calendar, a search for the other's title, and the attendance sheet.
+    for q in ["", "&q=bravo"] {
+        let (status, body) = app
+            .get(
+                t,
+                &format!("/api/v1/events?from=2026-01-01&per_page=200{q}"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let listed = ids_in(&body["items"], "id");
+        assert!(!listed.contains(&b.id("event").to_string()), "{body}");
+        assert!(!body.to_string().contains("bravo"), "{body}");
+    }
+    let (status, body) = app
+        .get(t, &format!("/api/v1/events/{}/attendees", a.id("event")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    disjoint(&ids_in(&body, "user_id"), &b_users, "event attendees");
 }
 
 #[tokio::test]

@@ -219,6 +219,26 @@ fn matrix() -> Vec<Guarded> {
             Json(r#"{"note": "Checked"}"#),
             S::OK,
         ),
+        // events
+        guarded("events.view", M::GET, "/api/v1/events", None, S::OK),
+        guarded(
+            "events.view",
+            M::GET,
+            "/api/v1/events/locations",
+            None,
+            S::OK,
+        ),
+        guarded("events.view", M::GET, "/api/v1/events/feed", None, S::OK),
+        guarded(
+            "events.manage",
+            M::POST,
+            "/api/v1/events",
+            Json(
+                r#"{"title": "Hose drill", "event_type": "training", "start": "2027-01-12T19:00",
+                    "end": "2027-01-12T21:00"}"#,
+            ),
+            S::CREATED,
+        ),
         // training.manage
         guarded(
             "training.manage",

@@ -85,6 +85,11 @@ const PAGES = [
   { name: 'inventory-labels', path: '/inventory/labels' },
   { name: 'inventory-clearances', path: '/inventory/clearances' },
   { name: 'inventory-import', path: '/inventory/import' },
+  { name: 'events', path: '/events' },
+  { name: 'events-week', path: '/events?view=week' },
+  { name: 'events-month', path: '/events?view=month' },
+  { name: 'events-new', path: '/events/new' },
+  { name: 'events-feed', path: '/events/feed' },
 ];
 
 // --- database and server -------------------------------------------------------------------
@@ -1859,6 +1864,121 @@ test('equipment on a phone: a scanned code opens the item, it is checked out, ch
     expect: [[404, '/inventory/lookup'], [422, `${itemPath}/checkin`]],
     context: { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true },
   });
+});
+
+test('events on phones: an officer creates a monthly drill, a member answers in one tap and checks in by the QR link, the officer finalizes, and the member sees the hours', async () => {
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  const member = await api('POST', '/api/v1/members', token, {
+    username: 'ff-drill', email: 'ff-drill@example.org', first_name: 'Dana', last_name: 'Drillman',
+    temporary_password: 'temporary drill words',
+  });
+  assert.equal(member.status, 201, JSON.stringify(member.body));
+  const org = await api('GET', '/api/v1/organization', token);
+  // The drill started 30 minutes ago, in the department's own time.
+  const wall = (ms) => {
+    const parts = Object.fromEntries(new Intl.DateTimeFormat('en-CA', {
+      timeZone: org.body.timezone, year: 'numeric', month: '2-digit', day: '2-digit',
+      hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+    }).formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
+    return { day: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}` };
+  };
+  const start = wall(Date.now() - 30 * 60_000);
+  const end = wall(Date.now() + 90 * 60_000);
+  const until = wall(Date.now() + 95 * 24 * 3600_000).day;
+  const phone = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true };
+  let eventPath;
+  await withPage('events-create-phone', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/events');
+    await page.getByRole('link', { name: 'New event' }).click();
+    await page.getByLabel('Title').fill('Monthly hose drill');
+    await page.getByLabel('Day').fill(start.day);
+    await page.getByLabel('Starts').fill(start.time);
+    // An end before the start on the same day is the next morning; 2 hours is what we mean.
+    await page.getByLabel('Ends').fill(end.time);
+    await page.getByLabel('Repeats').selectOption('monthly');
+    // No last day: said beside the field, nothing saved.
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('#until-error').waitFor();
+    await checkA11y(page, 'event form (refused)');
+    await page.screenshot({ path: join(artifacts, 'events-form-refused.png'), fullPage: true });
+    await page.getByLabel('Until', { exact: true }).fill(until);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('The series is saved').waitFor();
+    eventPath = new URL(page.url()).pathname;
+    assert.match(await page.locator('main').innerText(), /Monthly on day \d+ until/);
+    await checkA11y(page, 'event (officer)');
+    await page.screenshot({ path: join(artifacts, 'events-created.png'), fullPage: true });
+    // The calendar's month shows it.
+    await page.goto('/events?view=month');
+    assert.match(await page.locator('main').innerText(), /Monthly hose drill/);
+    await checkA11y(page, 'calendar (month)');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`month on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'events-month.png'), fullPage: true });
+    // The QR code for the station tablet.
+    await page.goto(`${eventPath}/qr`);
+    await page.locator('.qr-big svg').waitFor();
+    await checkA11y(page, 'check-in QR');
+    await page.screenshot({ path: join(artifacts, 'events-qr.png'), fullPage: true });
+  }, { expect: [[422, '/events/new']], context: phone });
+  const eventId = eventPath.split('/').pop();
+  const seen = await api('GET', `/api/v1/events/${eventId}`, token);
+  const code = seen.body.check_in_code;
+  assert.ok(code, JSON.stringify(seen.body));
+
+  await withPage('events-member-phone', async (page) => {
+    await signIn(page, 'ff-drill', 'temporary drill words');
+    // The first sign-in asks for a new password.
+    await page.getByLabel('Current password').fill('temporary drill words');
+    await page.getByLabel('New password').fill('drill member words 2026');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('heading', { level: 1, name: ORG_NAME }).waitFor();
+    await page.goto('/events');
+    await page.getByRole('link', { name: 'Monthly hose drill' }).first().click();
+    await page.getByRole('heading', { level: 1, name: 'Monthly hose drill' }).waitFor();
+    await page.getByRole('button', { name: 'Going', exact: true }).click();
+    await page.getByText('Your answer is saved.').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Going', exact: true }).getAttribute('aria-pressed'), 'true');
+    await checkA11y(page, 'event (member, going)');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`event on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'events-rsvp.png'), fullPage: true });
+    // The QR code's link, as the phone's camera opens it.
+    await page.goto(`${eventPath}/check-in?code=${encodeURIComponent(code)}`);
+    await checkA11y(page, 'check-in');
+    await page.getByRole('button', { name: 'Check me in' }).click();
+    await page.getByText('You are checked in.').waitFor();
+    await page.screenshot({ path: join(artifacts, 'events-checked-in.png'), fullPage: true });
+  }, { context: phone });
+
+  await withPage('events-attendance-phone', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto(`${eventPath}/attendance`);
+    const line = page.locator('.attendee', { hasText: 'Dana Drillman' });
+    assert.match(await line.innerText(), /In \d/);
+    await checkA11y(page, 'attendance sheet');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`attendance on a phone: ${found}`);
+    await page.getByRole('button', { name: 'Finalize attendance' }).click();
+    await page.getByText('Attendance is finalized.').waitFor();
+    assert.match(await line.innerText(), /training record made/);
+    await page.screenshot({ path: join(artifacts, 'events-finalized.png'), fullPage: true });
+    await page.goto(`${eventPath}/sign-in-sheet`);
+    assert.match(await page.locator('main').innerText(), /Dana Drillman/);
+    await checkA11y(page, 'sign-in sheet');
+  }, { context: phone });
+
+  await withPage('events-member-hours', async (page) => {
+    await signIn(page, 'ff-drill', 'drill member words 2026');
+    await page.goto('/training/me');
+    assert.match(await page.locator('main').innerText(), /Monthly hose drill/);
+    await checkA11y(page, 'training (member, after the drill)');
+    await page.screenshot({ path: join(artifacts, 'events-training-hours.png'), fullPage: true });
+  }, { context: phone });
+  // In 30 minutes after the start, out at the end: an hour and a half.
+  const records = await api('GET', `/api/v1/training/records?user_id=${member.body.id}`, token);
+  assert.equal(records.status, 200, JSON.stringify(records.body));
+  const drill = records.body.items.find((r) => r.course_name === 'Monthly hose drill');
+  assert.ok(drill, JSON.stringify(records.body));
+  assert.ok(Math.abs(Number(drill.hours_completed) - 1.5) <= 0.25, JSON.stringify(drill));
 });
 
 test('password reset: without email it says who can help; with email the request answers the same for any address; a bad link says so', async () => {

@@ -1809,7 +1809,7 @@ async fn labels(
         out.push(Label {
             name: i.name.clone(),
             barcode: i.barcode.clone(),
-            svg: qr_svg(&url)?,
+            svg: web::qr_svg(&url)?,
         });
     }
     let back = web::link(
@@ -1827,16 +1827,6 @@ async fn labels(
         back,
         print_js: web::asset_url("print.js"),
     }))
-}
-
-fn qr_svg(text: &str) -> Result<String, AppError> {
-    let code = qrcode::QrCode::new(text.as_bytes())
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("QR code: {e}")))?;
-    Ok(code
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(96, 96)
-        .quiet_zone(true)
-        .build())
 }
 
 // ---------------------------------------------------------------------------------------------

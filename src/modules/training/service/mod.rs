@@ -22,6 +22,7 @@ pub use compliance::{
 pub use courses::{Category, Course, categories, courses, create_course, update_course};
 pub(super) use records::{NewRecord, insert_record};
 pub use records::{
+    AttendanceCredit, credit_attendance, withdraw_credit,
     Expiring, RecordCorrection, RecordEntry, RecordQuery, RecordStatus, TrainingRecord,
     TrainingSession, VoidRecord, correct_record, create_records, expiring, get_record,
     get_session, list_entries, list_records, void_record, void_session,

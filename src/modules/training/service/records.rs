@@ -603,6 +603,10 @@ pub async fn void_record(
 ) -> AppResult<TrainingRecord> {
     ctx.require(TRAINING_MANAGE)?;
     let reason = crate::input::required_text("reason", &input.reason, 500)?;
+    void_one(ctx, tx, id, &reason).await
+}
+
+async fn void_one(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, reason: &str) -> AppResult<TrainingRecord> {
     let before = record_row(tx, ctx.org_id, id).await?;
     if before.status == RecordStatus::Cancelled {
         return Err(AppError::Conflict("the record is already void".into()));
@@ -617,7 +621,7 @@ pub async fn void_record(
         .bind(RecordStatus::Cancelled)
         .bind(db::now())
         .bind(ctx.user_id)
-        .bind(&reason)
+        .bind(reason)
         .bind(db::now())
         .bind(ctx.org_id)
         .bind(id)
@@ -637,6 +641,95 @@ pub async fn void_record(
     // Whatever counted the record (a program's credit) takes it back.
     crate::module::tell(ctx, tx, super::super::RECORDS_CHANGED, before.user_id).await?;
     record_row(tx, ctx.org_id, id).await
+}
+
+/// Attendance at another module's training event, to credit: the caller (events, with
+/// `events.manage`) has checked its own permission and who was present.
+pub struct AttendanceCredit<'a> {
+    pub course_id: Option<Uuid>,
+    /// The event's title, used when there is no course.
+    pub course_name: &'a str,
+    pub completion_date: NaiveDate,
+    pub location_id: Option<Uuid>,
+    pub notes: &'a str,
+    /// Each member present and their hours.
+    pub members: &'a [(Uuid, Decimal)],
+}
+
+/// Writes one completed record per member present (one session), the course's type, name and
+/// expiry filled in; returns each member's record.
+pub async fn credit_attendance(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    credit: AttendanceCredit<'_>,
+) -> AppResult<Vec<(Uuid, Uuid)>> {
+    if credit.members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let course = match credit.course_id {
+        Some(id) => course(tx, ctx.org_id, id).await?,
+        None => None,
+    };
+    let name = course
+        .as_ref()
+        .map_or(credit.course_name.to_string(), |c| c.name.clone());
+    let training_type = course
+        .as_ref()
+        .map_or_else(|| "drill".to_string(), |c| c.training_type.clone());
+    let expiration = compliance::expiry_from_course(
+        credit.completion_date,
+        course
+            .as_ref()
+            .and_then(|c| c.expiration_months)
+            .map(u32::from),
+    );
+    let session = db::new_id();
+    let mut made = Vec::with_capacity(credit.members.len());
+    for (user, hours) in credit.members {
+        let r = insert_record(
+            tx,
+            ctx,
+            &NewRecord {
+                user_id: *user,
+                course_id: course.as_ref().map(|c| c.id),
+                category_id: course.as_ref().and_then(|c| c.category_id),
+                course_name: &name,
+                training_type: &training_type,
+                completion_date: credit.completion_date,
+                expiration_date: expiration,
+                hours: *hours,
+                certification_number: None,
+                issuing_agency: course.as_ref().and_then(|c| c.issuing_agency.as_deref()),
+                instructor: None,
+                location_id: credit.location_id,
+                rank: None,
+                station: None,
+                notes: Some(credit.notes),
+                session_id: Some(session),
+                submission_id: None,
+            },
+        )
+        .await?;
+        made.push((*user, r.id));
+    }
+    Ok(made)
+}
+
+/// Voids records `credit_attendance` made (an event's attendance opened again); one already
+/// void stays as it is.
+pub async fn withdraw_credit(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    records: &[Uuid],
+    reason: &str,
+) -> AppResult<()> {
+    for id in records {
+        match void_one(ctx, tx, *id, reason).await {
+            Ok(_) | Err(AppError::Conflict(_)) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(())
 }
 
 /// A correction of a recorded completion: the new values (a field left out keeps its value;
