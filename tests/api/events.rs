@@ -972,3 +972,147 @@ async fn members_answer_and_officers_manage_and_bad_input_changes_nothing() {
     }
     assert_eq!(before, app.snapshot(&app.a).await, "bad input");
 }
+
+#[tokio::test]
+async fn files_are_attached_by_officers_typed_by_their_bytes_and_downloaded_as_attachments() {
+    let app = TestApp::spawn().await;
+    let admin = &app.a.admin.token;
+    let member = app.member(&app.a, "ev-files-ff", &[]).await;
+    let id = id_of(
+        &create(
+            &app,
+            admin,
+            json!({"title": "Pump drill", "event_type": "training", "start": "2027-03-02T19:00",
+                   "end": "2027-03-02T21:00"}),
+        )
+        .await,
+    );
+    let upload = |token: String, name: &'static str, bytes: Vec<u8>| {
+        let app = &app;
+        async move {
+            let res = app
+                .client
+                .post(app.url(&format!(
+                    "/api/v1/events/{id}/attachments?name={}",
+                    urlencode(name)
+                )))
+                .bearer_auth(token)
+                .header("content-type", "application/octet-stream")
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec();
+    // A PDF with a name that tries to climb out: kept as what its bytes are, under a clean name.
+    let (status, file) = upload(admin.clone(), "../../Hydrant map\".pdf", pdf.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{file}");
+    assert_eq!(file["file_name"], "Hydrant map.pdf");
+    assert_eq!(file["content_type"], "application/pdf");
+    // A program called a PDF is refused; so is an empty file, and one over 10 MB.
+    let before = app.snapshot(&app.a).await;
+    let (status, body) = upload(
+        admin.clone(),
+        "map.pdf",
+        b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0".to_vec(),
+    )
+    .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&body), ["file"]);
+    let (status, body) = upload(admin.clone(), "empty.txt", Vec::new()).await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = upload(admin.clone(), "big.txt", vec![b'a'; 10 * 1024 * 1024 + 1]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // A member may not attach.
+    let (status, body) = upload(member.token.clone(), "notes.txt", b"hello".to_vec()).await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN);
+    assert_eq!(before, app.snapshot(&app.a).await, "refused uploads");
+    // The member sees the list and downloads it: an attachment, never sniffed again.
+    let (status, list) = app
+        .get(&member.token, &format!("/api/v1/events/{id}/attachments"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let file_id = file["id"].as_str().unwrap();
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/events/{id}/attachments/{file_id}")))
+        .bearer_auth(&member.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    let disposition = res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        disposition.starts_with("attachment; filename=\"Hydrant map.pdf\""),
+        "{disposition}"
+    );
+    assert_eq!(res.bytes().await.unwrap().to_vec(), pdf);
+    // Another department's officer: not found, for the list, the file and its removal.
+    let other = &app.b.admin.token;
+    for (method, path) in [
+        (Method::GET, format!("/api/v1/events/{id}/attachments")),
+        (
+            Method::GET,
+            format!("/api/v1/events/{id}/attachments/{file_id}"),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/events/{id}/attachments/{file_id}"),
+        ),
+    ] {
+        let (status, body) = app.call(method, other, &path, None).await;
+        assert_problem(status, &body, StatusCode::NOT_FOUND);
+    }
+    // Twenty at most: two officers adding the 20th and 21st at once get one each way.
+    for n in 1..19 {
+        let (status, body) =
+            upload(admin.clone(), "notes.txt", format!("note {n}").into_bytes()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let path = format!("/api/v1/events/{id}/attachments?name=last.txt");
+    let raced = at_once(
+        &app,
+        vec![
+            (admin.clone(), path.clone(), json!("one")),
+            (admin.clone(), path.clone(), json!("two")),
+        ],
+    )
+    .await;
+    let mut statuses: Vec<u16> = raced.iter().map(|(s, _)| s.as_u16()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [201, 409], "{raced:?}");
+    // Removed: the row and the bytes go.
+    let (status, body) = app
+        .delete(admin, &format!("/api/v1/events/{id}/attachments/{file_id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .get(
+            &member.token,
+            &format!("/api/v1/events/{id}/attachments/{file_id}"),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.audit_actions(&app.a, "events.attachment_removed").await,
+        1
+    );
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -60,6 +60,10 @@ const CLASSES: &[(&str, Class)] = &[
     ),
     ("/api/v1/inventory/members/{id}", Class::Record("member")),
     ("/api/v1/events/{id}", Class::Record("event")),
+    (
+        "/api/v1/events/{id}/attachments/{attachment}",
+        Class::Record("attachment"),
+    ),
     ("/api/v1/jobs/{name}", Class::JobName),
     ("/api/v1/leaves/{id}", Class::Record("leave")),
     ("/api/v1/members/{id}", Class::Record("member")),
@@ -132,6 +136,10 @@ const BODIES: &[(&str, &str)] = &[
         r#"{"reason": "Snowed in"}"#,
     ),
     ("POST /api/v1/events/{id}/rsvp", r#"{"status": "going"}"#),
+    (
+        "POST /api/v1/events/{id}/attachments",
+        r#""Bring gloves and a flashlight.""#,
+    ),
     (
         "POST /api/v1/events/{id}/self-check-in",
         r#"{"code": "AAAAAAAAAAAAAAAAAAAAAA"}"#,
@@ -954,10 +962,19 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> (Ids, User) {
                "start": "2027-01-12T19:00", "end": "2027-01-12T21:00"}),
     )
     .await;
-    ids.insert(
-        "event",
-        drill["event"]["id"].as_str().unwrap().parse().unwrap(),
-    );
+    let drill: Uuid = drill["event"]["id"].as_str().unwrap().parse().unwrap();
+    ids.insert("event", drill);
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/events/{drill}/attachments?name=map.txt")))
+        .bearer_auth(admin)
+        .body("Meet at the south gate.")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let file: Value = res.json().await.unwrap();
+    ids.insert("attachment", file["id"].as_str().unwrap().parse().unwrap());
     // A job run, which the job's runs list must keep to its organization.
     app.run_job(org, SWEEP_JOB).await;
     (Ids { ids, today }, member)

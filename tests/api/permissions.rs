@@ -795,6 +795,7 @@ async fn every_api_route(app: &TestApp) -> Vec<(Method, String)> {
                 .replace("{member_id}", &id)
                 .replace("{item}", &id)
                 .replace("{line}", &id)
+                .replace("{attachment}", &id)
                 .replace("{name}", "purge_sessions")
                 .replace("{file}", "missing.lbk");
             assert!(!filled.contains('{'), "unfilled parameter in {filled}");

@@ -207,6 +207,11 @@ fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("/api/v1/events/{id}/attendance", &["post"]),
         ("/api/v1/events/{id}/finalize", &["post"]),
         ("/api/v1/events/{id}/unfinalize", &["post"]),
+        ("/api/v1/events/{id}/attachments", &["get", "post"]),
+        (
+            "/api/v1/events/{id}/attachments/{attachment}",
+            &["get", "delete"],
+        ),
         ("/api/v1/training/categories", &["get"]),
         ("/api/v1/training/courses", &["get", "post"]),
         ("/api/v1/training/courses/{id}", &["put"]),

@@ -1,8 +1,10 @@
 // Uploads a backup archive with progress: the request body is the file itself (the server streams
 // it to disk). A form with data-upload="<url>" gets it; on success the browser goes to
 // data-done + the stored file's name, or (data-then="submit") the stored name goes into the
-// form's hidden input name="uploaded" and the form is submitted as usual. Errors are shown beside
-// the file field. Without JavaScript the form stays hidden and the page says what to do instead.
+// form's hidden input name="uploaded" and the form is submitted as usual. With data-send-name the
+// file's name goes along as ?name=…; data-empty and data-checking give the form's own words.
+// Errors are shown beside the file field. Without JavaScript the form stays hidden and the page
+// says what to do instead.
 (function () {
   'use strict';
   function setUp(form) {
@@ -33,7 +35,7 @@
           return;
         }
         event.preventDefault();
-        fail('Choose a backup file first.');
+        fail(form.dataset.empty || 'Choose a backup file first.');
         return;
       }
       event.preventDefault();
@@ -46,7 +48,11 @@
       status.textContent = 'Uploading ' + file.name + '…';
       var lastTenth = -1;
       var xhr = new XMLHttpRequest();
-      xhr.open('POST', form.dataset.upload);
+      var url = form.dataset.upload;
+      if (form.dataset.sendName !== undefined) {
+        url += (url.indexOf('?') < 0 ? '?' : '&') + 'name=' + encodeURIComponent(file.name);
+      }
+      xhr.open('POST', url);
       xhr.setRequestHeader('Content-Type', 'application/octet-stream');
       xhr.setRequestHeader('X-Requested-With', 'XMLHttpRequest');
       xhr.upload.addEventListener('progress', function (e) {
@@ -61,18 +67,19 @@
         }
       });
       xhr.upload.addEventListener('load', function () {
-        status.textContent = 'Uploaded; checking the backup…';
+        status.textContent = form.dataset.checking || 'Uploaded; checking the backup…';
       });
       xhr.addEventListener('load', function () {
         var body = {};
         try { body = JSON.parse(xhr.responseText); } catch (ignored) { body = {}; }
-        if (xhr.status === 201 && body.file) {
+        var stored = body.file || body.id;
+        if (xhr.status === 201 && stored) {
           if (form.dataset.then === 'submit' && uploaded) {
-            uploaded.value = body.file;
+            uploaded.value = stored;
             status.textContent = 'Uploaded and checked; starting the restore…';
             form.submit();
           } else {
-            window.location.assign(form.dataset.done + encodeURIComponent(body.file));
+            window.location.assign(form.dataset.done + encodeURIComponent(stored));
           }
           return;
         }

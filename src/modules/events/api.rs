@@ -12,13 +12,14 @@ use super::rules::EventInput;
 use super::service::attendance::{
     self, Attendee, Finalized, MemberInput, RsvpInput, SelfCheckIn, TimesInput, UndoInput,
 };
+use super::service::attachments::{self, Attachment};
 use super::service::feed::{self, Feed};
 use super::service::{self, CancelInput, Event, EventQuery, Named, Saved, ScopeQuery};
 use crate::auth::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::http::{ApiJson, ApiQuery, Page};
 use crate::state::AppState;
-use crate::web::PathId;
+use crate::web::{PathId, PathIds};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,6 +41,16 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/events/{id}/attendance", post(set_times))
         .route("/api/v1/events/{id}/finalize", post(finalize))
         .route("/api/v1/events/{id}/unfinalize", post(unfinalize))
+        .route(
+            "/api/v1/events/{id}/attachments",
+            get(attachments).post(add_attachment).layer(axum::extract::DefaultBodyLimit::max(
+                attachments::MAX_BYTES + 64 * 1024,
+            )),
+        )
+        .route(
+            "/api/v1/events/{id}/attachments/{attachment}",
+            get(download_attachment).delete(remove_attachment),
+        )
         .route("/calendar/{file}", get(calendar_feed))
 }
 
@@ -359,5 +370,135 @@ async fn calendar_feed(
     match feed::feed_ics(&state.db, token, &state.config.public_url).await? {
         Some(ics) => Ok(calendar_response(ics, None)),
         None => Err(AppError::NotFound),
+    }
+}
+
+/// The files attached to an event.
+#[utoipa::path(get, path = "/api/v1/events/{id}/attachments", tag = "events",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<Attachment>), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+pub async fn attachments(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> AppResult<Json<Vec<Attachment>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(attachments::attachments(&ctx, &mut conn, id).await?))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FileName {
+    /// The file's name as chosen (cleaned before it is kept); default "attachment".
+    pub name: Option<String>,
+}
+
+/// Attaches a file: the request body is the file itself (at most 10 MB; a PDF, picture, Word,
+/// Excel or PowerPoint file, or plain text, as its bytes show).
+#[utoipa::path(post, path = "/api/v1/events/{id}/attachments", tag = "events",
+    params(("id" = Uuid, Path), FileName),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = Attachment), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 413, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_attachment(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiQuery(file): ApiQuery<FileName>,
+    body: axum::body::Body,
+) -> AppResult<(StatusCode, Json<Attachment>)> {
+    let bytes = axum::body::to_bytes(body, attachments::MAX_BYTES)
+        .await
+        .map_err(|_| {
+            AppError::Rejected(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the file is larger than 10 MB".into(),
+            )
+        })?;
+    let data_dir = &state.config.data_dir;
+    let mut tx = state.db.begin().await?;
+    let saved = attachments::add(
+        &ctx,
+        &mut tx,
+        data_dir,
+        id,
+        file.name.as_deref().unwrap_or("attachment"),
+        &bytes,
+    ).await?;
+    if let Err(e) = tx.commit().await {
+        let _ = std::fs::remove_file(attachments::path_of(data_dir, &ctx, saved.id));
+        return Err(e.into());
+    }
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+/// One attached file, as a download.
+#[utoipa::path(get, path = "/api/v1/events/{id}/attachments/{attachment}", tag = "events",
+    params(("id" = Uuid, Path), ("attachment" = Uuid, Path)),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn download_attachment(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathIds(id, attachment): PathIds,
+) -> AppResult<Response> {
+    let mut conn = state.db.acquire().await?;
+    let (a, bytes) =
+        attachments::open(&ctx, &mut conn, &state.config.data_dir, id, attachment).await?;
+    Ok(file_response(&a, bytes))
+}
+
+/// The bytes as a download: its sniffed type, never shown inline, never sniffed again.
+pub fn file_response(a: &Attachment, bytes: Vec<u8>) -> Response {
+    let ascii: String = a
+        .file_name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' })
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        crate::web::url_encode(&a.file_name)
+    );
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = a.content_type.parse() {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = disposition.parse() {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// Removes an attached file.
+#[utoipa::path(delete, path = "/api/v1/events/{id}/attachments/{attachment}", tag = "events",
+    params(("id" = Uuid, Path), ("attachment" = Uuid, Path)),
+    responses((status = 200, body = Attachment), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn remove_attachment(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathIds(id, attachment): PathIds,
+) -> AppResult<Json<Attachment>> {
+    let mut tx = state.db.begin().await?;
+    let gone = attachments::remove(&ctx, &mut tx, id, attachment).await?;
+    tx.commit().await?;
+    remove_file(&state, &ctx, gone.id);
+    Ok(Json(gone))
+}
+
+/// Deletes a removed attachment's bytes (after the commit: a failed removal leaves the row).
+pub fn remove_file(state: &AppState, ctx: &Ctx, id: uuid::Uuid) {
+    let path = attachments::path_of(&state.config.data_dir, ctx, id);
+    if let Err(e) = std::fs::remove_file(&path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %path.display(), error = %e, "cannot remove an attachment's file");
     }
 }

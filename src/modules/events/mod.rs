@@ -57,6 +57,10 @@ pub static FEATURE: Feature = Feature {
     api::feed,
     api::new_feed,
     api::revoke_feed,
+    api::attachments,
+    api::add_attachment,
+    api::download_attachment,
+    api::remove_attachment,
 ))]
 struct Api;
 

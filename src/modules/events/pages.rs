@@ -19,6 +19,7 @@ use super::rules::{self, CheckInWindow, EventInput, EventType, Pattern, Reminder
 use super::service::attendance::{
     self, Attendee, MemberInput, RsvpInput, SelfCheckIn, TimesInput, UndoInput,
 };
+use super::service::attachments;
 use super::service::feed;
 use super::service::{
     self, CancelInput, EVENTS_MANAGE, EVENTS_VIEW, Event, EventQuery, Named, Scope,
@@ -28,7 +29,9 @@ use crate::db::Conn;
 use crate::error::{AppError, FieldError};
 use crate::state::AppState;
 use crate::time::Local;
-use crate::web::{self, Chrome, DoneQuery, FieldErrors, Opt, PageResult, Pager, PathId, Viewer};
+use crate::web::{
+    self, Chrome, DoneQuery, FieldErrors, Opt, PageResult, Pager, PathId, PathIds, Viewer,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,6 +53,10 @@ pub fn router() -> Router<AppState> {
         .route("/events/{id}/attendance/unfinalize", post(unfinalize))
         .route("/events/{id}/sign-in-sheet", get(sign_in_sheet))
         .route("/events/{id}/qr", get(qr_page))
+        .route(
+            "/events/{id}/attachments/{attachment}/remove",
+            post(remove_attachment),
+        )
 }
 
 const SECTION: &str = "/events";
@@ -370,6 +377,42 @@ struct EventPage {
     rsvp_choices: Vec<(&'static str, &'static str, bool)>,
     can_answer: bool,
     check_in_window: String,
+    files: Vec<FileView>,
+    upload_js: String,
+}
+
+/// An attached file as a line of the event page.
+struct FileView {
+    id: Uuid,
+    name: String,
+    /// "PDF, 240 KB".
+    about: String,
+}
+
+fn file_views(list: &[attachments::Attachment]) -> Vec<FileView> {
+    list.iter()
+        .map(|a| {
+            let kind = match a.content_type.as_str() {
+                "application/pdf" => "PDF",
+                "text/plain" => "Text",
+                t if t.starts_with("image/") => "Picture",
+                t if t.contains("wordprocessing") => "Word",
+                t if t.contains("spreadsheet") => "Excel",
+                t if t.contains("presentation") => "PowerPoint",
+                _ => "File",
+            };
+            let size = if a.size_bytes >= 1024 * 1024 {
+                format!("{:.1} MB", f64::from(a.size_bytes) / (1024.0 * 1024.0))
+            } else {
+                format!("{} KB", a.size_bytes.div_ceil(1024))
+            };
+            FileView {
+                id: a.id,
+                name: a.file_name.clone(),
+                about: format!("{kind}, {size}"),
+            }
+        })
+        .collect()
 }
 
 async fn event_view(
@@ -381,6 +424,7 @@ async fn event_view(
 ) -> Result<EventPage, AppError> {
     let mut conn = state.db.acquire().await?;
     let e = service::event(ctx, &mut conn, id).await?;
+    let files = attachments::attachments(ctx, &mut conn, id).await?;
     let v = EventView::new(ctx, &e);
     let (opens, closes) = rules::check_in_span(e.check_in_window, e.starts_at, e.ends_at);
     let l = local(ctx);
@@ -407,6 +451,8 @@ async fn event_view(
         e: v,
         notice,
         refusal,
+        files: file_views(&files),
+        upload_js: web::asset_url("upload.js"),
     })
 }
 
@@ -420,6 +466,8 @@ fn done_notice(done: Option<&str>) -> Option<String> {
             "checked-in" => "You are checked in. Thank you for coming.",
             "published" => "The event is published: members see it now.",
             "cancelled" => "The event is cancelled; members who answered are told.",
+            "attached" => "The file is attached.",
+            "file-removed" => "The file is removed.",
             _ => return None,
         }
         .to_string(),
@@ -520,6 +568,21 @@ async fn publish(
 struct ScopeForm {
     #[serde(default)]
     scope: String,
+}
+
+async fn remove_attachment(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathIds(id, attachment): PathIds,
+) -> PageResult {
+    let mut tx = state.db.begin().await?;
+    let result = attachments::remove(&ctx, &mut tx, id, attachment).await;
+    let removed = result.as_ref().ok().map(|a| a.id);
+    let answer = after_action(&state, &ctx, id, tx, result, "file-removed", "").await;
+    if let (Some(gone), Ok(_)) = (removed, &answer) {
+        super::api::remove_file(&state, &ctx, gone);
+    }
+    answer
 }
 
 // ---------------------------------------------------------------------------------------------

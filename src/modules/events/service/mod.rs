@@ -3,6 +3,7 @@
 //! by the caller's organization; every change checks `events.manage` (or is the member's own
 //! answer or check-in) and is audited in its transaction.
 
+pub mod attachments;
 pub mod attendance;
 pub mod feed;
 
