@@ -1116,3 +1116,77 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn a_template_saved_from_an_event_fills_the_next_one() {
+    let app = TestApp::spawn().await;
+    let admin = &app.a.admin.token;
+    let member = app.member(&app.a, "ev-tpl-ff", &[]).await;
+    let id = id_of(
+        &create(
+            &app,
+            admin,
+            json!({"title": "Monthly drill", "event_type": "training", "start": "2027-04-13T19:00",
+                   "end": "2027-04-13T21:30", "max_attendees": 30, "reminder_hours": 48}),
+        )
+        .await,
+    );
+    let path = format!("/api/v1/events/{id}/save-as-template");
+    let (status, body) = app
+        .post(&member.token, &path, json!({"name": "Drill"}))
+        .await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN);
+    let (status, template) = app.post(admin, &path, json!({"name": "Drill night"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{template}");
+    assert_eq!(template["duration_minutes"], 150);
+    assert_eq!(template["max_attendees"], 30);
+    assert_eq!(template["reminder_hours"], 48);
+    // The name is the department's own: a second of the same name is refused beside it.
+    let (status, body) = app.post(admin, &path, json!({"name": "Drill night"})).await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&body), ["name"]);
+    // Bad input, each beside its field.
+    for (body, field) in [
+        (
+            json!({"name": "X", "title": "X", "event_type": "training", "duration_minutes": 0}),
+            "duration_minutes",
+        ),
+        (
+            json!({"name": "", "title": "X", "event_type": "training", "duration_minutes": 60}),
+            "name",
+        ),
+        (
+            json!({"name": "X", "title": "X", "event_type": "training", "duration_minutes": 60, "course_id": Uuid::now_v7()}),
+            "course_id",
+        ),
+    ] {
+        let (status, answer) = app.post(admin, "/api/v1/events/templates", body).await;
+        assert_problem(status, &answer, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_fields(&answer), [field]);
+    }
+    // The new-event page starts from it.
+    let cookies = app.page_sign_in("alpha-admin", PASSWORD).await;
+    let (status, _, html) = app
+        .page_get(
+            &format!("/events/new?template={}", template["id"].as_str().unwrap()),
+            &cookies,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"value="Monthly drill""#), "{html}");
+    assert!(html.contains(r#"value="30""#), "{html}");
+    assert!(html.contains("Drill night"), "{html}");
+    // The other department does not see it.
+    let (status, list) = app
+        .get(&app.b.admin.token, "/api/v1/events/templates")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 0, "{list}");
+    let (status, _, _) = app
+        .page_get(
+            &format!("/events/new?template={}", template["id"].as_str().unwrap()),
+            &app.page_sign_in("bravo-admin", PASSWORD).await,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

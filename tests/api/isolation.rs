@@ -137,6 +137,10 @@ const BODIES: &[(&str, &str)] = &[
     ),
     ("POST /api/v1/events/{id}/rsvp", r#"{"status": "going"}"#),
     (
+        "POST /api/v1/events/{id}/save-as-template",
+        r#"{"name": "Sweep template"}"#,
+    ),
+    (
         "POST /api/v1/events/{id}/attachments",
         r#""Bring gloves and a flashlight.""#,
     ),

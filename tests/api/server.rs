@@ -194,6 +194,8 @@ fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("/api/v1/inventory/clearances/{id}/close", &["post"]),
         ("/api/v1/events", &["get", "post"]),
         ("/api/v1/events/locations", &["get"]),
+        ("/api/v1/events/templates", &["get", "post"]),
+        ("/api/v1/events/{id}/save-as-template", &["post"]),
         ("/api/v1/events/feed", &["get", "post", "delete"]),
         ("/api/v1/events/{id}", &["get", "put"]),
         ("/api/v1/events/{id}/publish", &["post"]),

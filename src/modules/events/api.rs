@@ -14,6 +14,7 @@ use super::service::attendance::{
 };
 use super::service::attachments::{self, Attachment};
 use super::service::feed::{self, Feed};
+use super::service::templates::{self, FromEvent, Template, TemplateInput};
 use super::service::{self, CancelInput, Event, EventQuery, Named, Saved, ScopeQuery};
 use crate::auth::Ctx;
 use crate::error::{AppError, AppResult};
@@ -25,6 +26,11 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/events", get(events).post(create_event))
         .route("/api/v1/events/locations", get(locations))
+        .route(
+            "/api/v1/events/templates",
+            get(templates).post(create_template),
+        )
+        .route("/api/v1/events/{id}/save-as-template", post(save_as_template))
         .route(
             "/api/v1/events/feed",
             get(feed).post(new_feed).delete(revoke_feed),
@@ -501,4 +507,45 @@ pub fn remove_file(state: &AppState, ctx: &Ctx, id: uuid::Uuid) {
     {
         tracing::warn!(path = %path.display(), error = %e, "cannot remove an attachment's file");
     }
+}
+
+/// The department's event templates (officers).
+#[utoipa::path(get, path = "/api/v1/events/templates", tag = "events",
+    responses((status = 200, body = Vec<Template>), (status = 403, body = Problem)))]
+pub async fn templates(State(state): State<AppState>, ctx: Ctx) -> AppResult<Json<Vec<Template>>> {
+    let mut conn = state.db.acquire().await?;
+    Ok(Json(templates::templates(&ctx, &mut conn).await?))
+}
+
+/// Saves a template for new events.
+#[utoipa::path(post, path = "/api/v1/events/templates", tag = "events",
+    request_body = TemplateInput,
+    responses((status = 201, body = Template), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn create_template(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiJson(input): ApiJson<TemplateInput>,
+) -> AppResult<(StatusCode, Json<Template>)> {
+    let mut tx = state.db.begin().await?;
+    let t = templates::create(&ctx, &mut tx, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(t)))
+}
+
+/// Saves an event's settings (kind, length, place, course, answers, reminders) as a template.
+#[utoipa::path(post, path = "/api/v1/events/{id}/save-as-template", tag = "events",
+    params(("id" = Uuid, Path)), request_body = FromEvent,
+    responses((status = 201, body = Template), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn save_as_template(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<FromEvent>,
+) -> AppResult<(StatusCode, Json<Template>)> {
+    let mut tx = state.db.begin().await?;
+    let t = templates::from_event(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(t)))
 }

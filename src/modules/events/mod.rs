@@ -61,6 +61,9 @@ pub static FEATURE: Feature = Feature {
     api::add_attachment,
     api::download_attachment,
     api::remove_attachment,
+    api::templates,
+    api::create_template,
+    api::save_as_template,
 ))]
 struct Api;
 

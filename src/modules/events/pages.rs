@@ -21,6 +21,7 @@ use super::service::attendance::{
 };
 use super::service::attachments;
 use super::service::feed;
+use super::service::templates::{self, FromEvent};
 use super::service::{
     self, CancelInput, EVENTS_MANAGE, EVENTS_VIEW, Event, EventQuery, Named, Scope,
 };
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/events", get(calendar))
         .route("/events/new", get(new_event).post(create_event))
+        .route("/events/{id}/template", post(save_as_template))
         .route("/events/feed", get(feed_page).post(new_feed))
         .route("/events/feed/revoke", post(revoke_feed))
         .route("/events/{id}", get(event_page))
@@ -468,6 +470,7 @@ fn done_notice(done: Option<&str>) -> Option<String> {
             "cancelled" => "The event is cancelled; members who answered are told.",
             "attached" => "The file is attached.",
             "file-removed" => "The file is removed.",
+            "template" => "Saved as a template: choose it when you create the next event.",
             _ => return None,
         }
         .to_string(),
@@ -754,6 +757,8 @@ struct EventForm {
     until: String,
     #[serde(default)]
     scope: String,
+    #[serde(default)]
+    template_id: String,
 }
 
 const FORM_LABELS: &[(&str, &str)] = &[
@@ -789,6 +794,29 @@ impl EventForm {
         }
     }
 
+    /// A new event from a template: its settings, on the day and at the time of `blank`.
+    fn from_template(today: NaiveDate, t: &templates::Template) -> EventForm {
+        let blank = EventForm::blank(today);
+        let start = chrono::NaiveTime::parse_from_str(&blank.start_time, "%H:%M").unwrap_or_default();
+        let end = start + Duration::minutes(i64::from(t.duration_minutes));
+        EventForm {
+            title: t.title.clone(),
+            event_type: t.event_type.to_string(),
+            end_time: end.format("%H:%M").to_string(),
+            location_id: t.location_id.map(|l| l.to_string()).unwrap_or_default(),
+            description: t.description.clone().unwrap_or_default(),
+            max_attendees: t.max_attendees.map(|m| m.to_string()).unwrap_or_default(),
+            requires_rsvp: t.requires_rsvp.then(|| "1".into()),
+            is_mandatory: t.is_mandatory.then(|| "1".into()),
+            reminder_hours: t.reminder_hours.map(|h| h.to_string()).unwrap_or_default(),
+            reminder_target: t.reminder_target.to_string(),
+            check_in_window: t.check_in_window.to_string(),
+            course_id: t.course_id.map(|c| c.to_string()).unwrap_or_default(),
+            template_id: t.id.to_string(),
+            ..blank
+        }
+    }
+
     fn from_event(ctx: &Ctx, e: &Event) -> EventForm {
         let tz = crate::time::zone(&ctx.timezone);
         let s = e.starts_at.with_timezone(&tz);
@@ -813,6 +841,7 @@ impl EventForm {
             repeat: String::new(),
             until: String::new(),
             scope: "this".into(),
+            template_id: String::new(),
         }
     }
 
@@ -895,7 +924,7 @@ impl EventForm {
             reminder_target: ReminderTarget::parse(&self.reminder_target),
             check_in_window: CheckInWindow::parse(&self.check_in_window),
             course_id: id("course_id", &self.course_id, errors),
-            template_id: None,
+            template_id: id("template_id", &self.template_id, errors),
             is_draft: self.is_draft.is_some(),
             recurrence,
         }
@@ -917,6 +946,8 @@ struct FormPage {
     targets: Vec<Opt>,
     windows: Vec<Opt>,
     patterns: Vec<Opt>,
+    /// Templates to start a new event from (id, name).
+    templates: Vec<(Uuid, String)>,
 }
 
 fn named_options(list: &[Named], current: &str, blank: &str) -> Vec<Opt> {
@@ -935,6 +966,15 @@ async fn form_page(
 ) -> Result<FormPage, AppError> {
     let locations = service::locations(ctx, conn).await?;
     let courses = service::courses(ctx, conn).await?;
+    let templates = if id.is_none() {
+        templates::templates(ctx, conn)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
     // The API's fields by the form's names.
     let errors: Vec<FieldError> = errors
         .iter()
@@ -988,13 +1028,31 @@ async fn form_page(
         ),
         errors: FieldErrors::new(&errors, FORM_LABELS),
         form,
+        templates,
     })
 }
 
-async fn new_event(State(state): State<AppState>, Viewer(ctx): Viewer) -> PageResult {
+#[derive(Debug, Default, Deserialize)]
+struct NewParams {
+    template: Option<String>,
+}
+
+async fn new_event(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    query: Result<Query<NewParams>, QueryRejection>,
+) -> PageResult {
     ctx.require(EVENTS_MANAGE)?;
     let mut conn = state.db.acquire().await?;
-    let form = EventForm::blank(crate::time::today(&ctx.timezone));
+    let today = crate::time::today(&ctx.timezone);
+    let template = query
+        .ok()
+        .and_then(|Query(p)| p.template)
+        .and_then(|t| Uuid::try_parse(t.trim()).ok());
+    let form = match template {
+        Some(t) => EventForm::from_template(today, &templates::template(&ctx, &mut conn, t).await?),
+        None => EventForm::blank(today),
+    };
     Ok(web::render(&form_page(&ctx, &mut conn, None, false, form, &[]).await?))
 }
 
@@ -1068,6 +1126,23 @@ async fn update_event(
             Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
         }
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TemplateForm {
+    #[serde(default)]
+    name: String,
+}
+
+async fn save_as_template(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+    Form(form): Form<TemplateForm>,
+) -> PageResult {
+    let mut tx = state.db.begin().await?;
+    let result = templates::from_event(&ctx, &mut tx, id, FromEvent { name: form.name }).await;
+    after_action(&state, &ctx, id, tx, result, "template", "").await
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 pub mod attachments;
 pub mod attendance;
 pub mod feed;
+pub mod templates;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
