@@ -1190,3 +1190,46 @@ async fn a_template_saved_from_an_event_fills_the_next_one() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_room_booked_twice_at_once_is_warned_and_a_free_one_is_not() {
+    let app = TestApp::spawn().await;
+    let admin = &app.a.admin.token;
+    let (status, station) = app
+        .post(
+            admin,
+            "/api/v1/stations",
+            json!({"name": "Station 2 hall", "station_number": "2"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{station}");
+    let at = |start: &str, end: &str| {
+        json!({"title": "Booking", "event_type": "social", "start": start, "end": end,
+               "location_id": station["id"]})
+    };
+    let first = create(&app, admin, at("2027-05-04T18:00", "2027-05-04T20:00")).await;
+    assert_eq!(first["warnings"], json!([]));
+    let clash = create(&app, admin, at("2027-05-04T19:30", "2027-05-04T21:00")).await;
+    let warnings = clash["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{clash}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("Station 2 hall is also booked"),
+        "{clash}"
+    );
+    // Back to back is not a clash; neither is a cancelled booking.
+    let next = create(&app, admin, at("2027-05-04T21:00", "2027-05-04T22:00")).await;
+    assert_eq!(next["warnings"], json!([]), "{next}");
+    let (status, body) = app
+        .post(
+            admin,
+            &format!("/api/v1/events/{}/cancel", id_of(&clash)),
+            json!({"reason": "Moved"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let again = create(&app, admin, at("2027-05-04T20:30", "2027-05-04T21:00")).await;
+    assert_eq!(again["warnings"], json!([]), "{again}");
+}
