@@ -85,6 +85,17 @@ pub fn words_schema(words: &[&str]) -> utoipa::openapi::Object {
         .build()
 }
 
+/// `words_schema` for a field that may also be null (no answer yet, say).
+pub fn words_or_null_schema(words: &[&str]) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let mut values: Vec<serde_json::Value> = words.iter().map(|w| (*w).into()).collect();
+    values.push(serde_json::Value::Null);
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(values))
+        .build()
+}
+
 /// An id from the path. Anything that is not a UUID answers 404, like a missing row.
 pub fn parse_id(raw: &str) -> AppResult<Uuid> {
     Uuid::try_parse(raw).map_err(|_| AppError::NotFound)

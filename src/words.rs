@@ -58,6 +58,11 @@ macro_rules! words {
             pub fn schema_object() -> utoipa::openapi::Object {
                 $crate::http::words_schema(Self::WORDS)
             }
+
+            /// The API schema of an optional one: one of the words, or null.
+            pub fn schema_object_or_null() -> utoipa::openapi::Object {
+                $crate::http::words_or_null_schema(Self::WORDS)
+            }
         }
 
         impl std::fmt::Display for $name {

@@ -1909,6 +1909,15 @@ test('events on phones: an officer creates a monthly drill, a member answers in 
     assert.match(await page.locator('main').innerText(), /Monthly on day \d+ until/);
     await checkA11y(page, 'event (officer)');
     await page.screenshot({ path: join(artifacts, 'events-created.png'), fullPage: true });
+    // A map for the drill, attached from the phone.
+    await page.locator('#attachment').setInputFiles({
+      name: 'Hydrant map.pdf', mimeType: 'application/pdf',
+      buffer: Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n'),
+    });
+    await page.getByRole('button', { name: 'Attach', exact: true }).click();
+    await page.getByText('The file is attached.').waitFor();
+    assert.match(await page.locator('.event-files').innerText(), /Hydrant map\.pdf\s+PDF, 1 KB/);
+    await checkA11y(page, 'event with a file');
     // The calendar's month shows it.
     await page.goto('/events?view=month');
     assert.match(await page.locator('main').innerText(), /Monthly hose drill/);

@@ -23,7 +23,7 @@ pub struct Attendee {
     pub user_id: Uuid,
     pub name: String,
     pub rank: Option<String>,
-    #[schema(schema_with = Rsvp::schema_object)]
+    #[schema(schema_with = Rsvp::schema_object_or_null)]
     pub rsvp_status: Option<Rsvp>,
     pub responded_at: Option<DateTime<Utc>>,
     pub checked_in_at: Option<DateTime<Utc>>,

@@ -70,7 +70,7 @@ pub struct Event {
     pub waitlisted: i64,
     pub checked_in: i64,
     /// The caller's answer.
-    #[schema(schema_with = Rsvp::schema_object)]
+    #[schema(schema_with = Rsvp::schema_object_or_null)]
     pub my_rsvp: Option<Rsvp>,
     pub my_checked_in_at: Option<DateTime<Utc>>,
     /// The secret of the check-in QR code: officers (`events.manage`) only.
