@@ -168,5 +168,11 @@ mod tests {
             schema["enum"],
             serde_json::json!(["draft", "pending_review"])
         );
+        let schema = serde_json::to_value(Demo::schema_object_or_null()).unwrap();
+        assert_eq!(
+            schema["enum"],
+            serde_json::json!(["draft", "pending_review", null])
+        );
+        assert_eq!(schema["type"], serde_json::json!(["string", "null"]));
     }
 }
