@@ -443,7 +443,13 @@ pub async fn add_attachment(
 /// One attached file, as a download.
 #[utoipa::path(get, path = "/api/v1/events/{id}/attachments/{attachment}", tag = "events",
     params(("id" = Uuid, Path), ("attachment" = Uuid, Path)),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+    responses((status = 200, description = "The file, as the type its bytes showed",
+            content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/png"),
+                (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+                (String = "text/plain"))),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn download_attachment(
     State(state): State<AppState>,
