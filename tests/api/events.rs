@@ -1233,3 +1233,66 @@ async fn a_room_booked_twice_at_once_is_warned_and_a_free_one_is_not() {
     let again = create(&app, admin, at("2027-05-04T20:30", "2027-05-04T21:00")).await;
     assert_eq!(again["warnings"], json!([]), "{again}");
 }
+
+#[tokio::test]
+async fn the_form_says_when_the_place_is_booked_and_a_link_cannot_put_words_on_the_page() {
+    let app = TestApp::spawn().await;
+    let admin = &app.a.admin.token;
+    let (status, station) = app
+        .post(
+            admin,
+            "/api/v1/stations",
+            json!({"name": "Bay 1", "station_number": "1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{station}");
+    let station_id = station["id"].as_str().unwrap().to_string();
+    create(
+        &app,
+        admin,
+        json!({"title": "Pancake breakfast", "event_type": "fundraiser",
+               "start": "2027-06-06T08:00", "end": "2027-06-06T11:00", "location_id": station_id}),
+    )
+    .await;
+    let cookies = app.page_sign_in("alpha-admin", PASSWORD).await;
+    let form = [
+        ("title", "Pump test"),
+        ("event_type", "training"),
+        ("start_date", "2027-06-06"),
+        ("start_time", "10:00"),
+        ("end_time", "12:00"),
+        ("location_id", station_id.as_str()),
+        ("requires_rsvp", "1"),
+        ("reminder_hours", "24"),
+        ("check_in_window", "flexible"),
+    ];
+    let (status, location, _) = app.page_post("/events/new", &cookies, &form).await;
+    assert!(status.is_redirection(), "{status}");
+    assert!(location.ends_with("?done=warned"), "{location}");
+    let (_, _, html) = app.page_get(&location, &cookies).await;
+    assert!(
+        html.contains("Saved. Note: Bay 1 is also booked for \u{201c}Pancake breakfast\u{201d}"),
+        "{html}"
+    );
+    // Words in a link are not shown.
+    let id = location.trim_end_matches("?done=warned");
+    let (_, _, html) = app
+        .page_get(&format!("{id}?done=warn:Call%20555-0100%20now"), &cookies)
+        .await;
+    assert!(!html.contains("555-0100"), "{html}");
+    // A bad form is refused beside its fields and saves nothing.
+    let before = app.snapshot(&app.a).await;
+    let bad = [
+        ("title", ""),
+        ("event_type", "training"),
+        ("start_date", "2027-13-40"),
+        ("start_time", "25:00"),
+        ("end_time", "nope"),
+    ];
+    let (status, _, html) = app.page_post("/events/new", &cookies, &bad).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    for id in ["title-error", "start_date-error", "end_time-error"] {
+        assert!(html.contains(&format!(r#"id="{id}""#)), "{id}: {html}");
+    }
+    assert_eq!(before, app.snapshot(&app.a).await, "a refused form");
+}

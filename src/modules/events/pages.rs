@@ -485,8 +485,16 @@ async fn event_page(
 ) -> PageResult {
     let done = done.ok().and_then(|Query(d)| d.done);
     let mut notice = done_notice(done.as_deref());
-    if let Some(w) = done.as_deref().and_then(|d| d.strip_prefix("warn:")) {
-        notice = Some(format!("Saved. Note: {}", w.chars().take(300).collect::<String>()));
+    // After a save that found the place booked: the clash, worked out again (a link carries
+    // no text of its own to the page).
+    if done.as_deref() == Some("warned") && ctx.has(EVENTS_MANAGE) {
+        let mut conn = state.db.acquire().await?;
+        notice = Some(match service::clashes(&ctx, &mut conn, id).await?.first() {
+            Some(w) => format!("Saved. Note: {w}."),
+            None => "Saved. Note: the place is also booked by another event at one of the \
+                     series' times."
+                .into(),
+        });
     }
     Ok(web::render(&event_view(&state, &ctx, id, notice, None).await?))
 }
@@ -1058,7 +1066,7 @@ async fn new_event(
 
 fn warn_link(id: Uuid, done: &str, warnings: &[String]) -> String {
     match warnings.first() {
-        Some(w) => format!("/events/{id}?done={}", web::url_encode(&format!("warn:{w}"))),
+        Some(_) => format!("/events/{id}?done=warned"),
         None => format!("/events/{id}?done={done}"),
     }
 }

@@ -384,6 +384,15 @@ async fn double_bookings(
     Ok(out)
 }
 
+/// Other bookings of the event's location that overlap it (officers, after a save): the
+/// warnings in words, worked out again rather than carried in a link.
+pub async fn clashes(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Vec<String>> {
+    ctx.require(EVENTS_MANAGE)?;
+    let e = event_row(ctx, conn, id).await?;
+    let location = e.location.as_ref().map(|l| l.id);
+    double_bookings(ctx, conn, location, &[(e.starts_at, e.ends_at)], None, &[id]).await
+}
+
 /// Creates an event, or every occurrence of a series (at most 365), each its own row.
 pub async fn create(ctx: &Ctx, tx: &mut Tx<'_>, input: EventInput) -> AppResult<Saved> {
     ctx.require(EVENTS_MANAGE)?;
