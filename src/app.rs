@@ -91,7 +91,7 @@ async fn db_gate(
                 tokio::select! {
                     res = &mut run => break Some(res),
                     () = tokio::time::sleep(STALL_CHECK), if checked => {
-                        if !crate::db::answers(&state.db).await {
+                        if !state.db_health.still_answers(&state.db).await {
                             break None;
                         }
                     }

@@ -222,7 +222,7 @@ pub fn hex_ids(hex: Option<&str>) -> Vec<uuid::Uuid> {
 
 /// Whether the database answers `SELECT 1` within a second on a connection of its own (not one
 /// of the pool's, which may all be busy or stuck behind the stall being checked for).
-pub async fn answers(pool: &MySqlPool) -> bool {
+async fn answers(pool: &MySqlPool) -> bool {
     use sqlx::Connection;
     let options = pool.connect_options();
     let asked = tokio::time::timeout(Duration::from_secs(1), async {
@@ -244,9 +244,32 @@ pub async fn answers(pool: &MySqlPool) -> bool {
 pub struct Health {
     down: std::sync::Arc<std::sync::atomic::AtomicBool>,
     probing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The last answer to `still_answers` and when it came.
+    last_answer: std::sync::Arc<tokio::sync::Mutex<Option<(Instant, bool)>>>,
 }
 
+/// How long an answer to `still_answers` is good for.
+const ANSWER_FRESH: Duration = Duration::from_secs(1);
+
 impl Health {
+    /// Whether the database still answers, asked by a request that has run long. Many long
+    /// requests at once (a room full of members signing in, each waiting its turn at the
+    /// password workers) share one question: an answer younger than `ANSWER_FRESH` is reused,
+    /// and while one is being asked the rest wait for it. A hundred fresh connections opened at
+    /// once on a busy Pi were slow enough to look like a lost database, and turned a busy
+    /// server into one that answered 503.
+    pub async fn still_answers(&self, pool: &MySqlPool) -> bool {
+        let mut last = self.last_answer.lock().await;
+        if let Some((at, answer)) = *last
+            && at.elapsed() < ANSWER_FRESH
+        {
+            return answer;
+        }
+        let answer = answers(pool).await;
+        *last = Some((Instant::now(), answer));
+        answer
+    }
+
     pub fn is_down(&self) -> bool {
         self.down.load(std::sync::atomic::Ordering::Acquire)
     }
@@ -280,5 +303,47 @@ impl Health {
             health.probing.store(false, Ordering::Release);
             tracing::info!("the database answers again");
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Fifty long requests asking at once whether a stalled database answers open one
+    /// connection between them, and all hear "no".
+    #[tokio::test]
+    async fn long_requests_share_one_question_to_the_database() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = accepted.clone();
+        // A database that takes connections and never says a word.
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        let pool = MySqlPool::connect_lazy(&format!("mysql://u:p@127.0.0.1:{port}/db")).unwrap();
+        let health = Health::default();
+        let mut asks = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let (health, pool) = (health.clone(), pool.clone());
+            asks.spawn(async move { health.still_answers(&pool).await });
+        }
+        let mut answers = Vec::new();
+        while let Some(answer) = asks.join_next().await {
+            answers.push(answer.unwrap());
+        }
+        assert_eq!(answers, vec![false; 50]);
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            1,
+            "one connection for fifty asks"
+        );
     }
 }
