@@ -1,7 +1,7 @@
 //! Time where the department is: its zone (an IANA name in `organizations.timezone`) and its
 //! "today" (rule 1 of `reference/features.md` §1.3: dates are the department's dates).
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// The department's time zone; UTC when the name is not one (never expected: the name is
@@ -18,6 +18,19 @@ pub fn today_in(timezone: &str, now: DateTime<Utc>) -> NaiveDate {
 /// The department's date now.
 pub fn today(timezone: &str) -> NaiveDate {
     today_in(timezone, Utc::now())
+}
+
+/// A wall-clock time in the department's zone as a moment: the earlier of an hour that happens
+/// twice (autumn), and the first minute after an hour that never happens (spring).
+pub fn to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    let mut t = local;
+    for _ in 0..4 {
+        if let Some(found) = tz.from_local_datetime(&t).earliest() {
+            return found.with_timezone(&Utc);
+        }
+        t += Duration::minutes(30);
+    }
+    Utc.from_utc_datetime(&local)
 }
 
 crate::words! {

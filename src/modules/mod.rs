@@ -21,4 +21,5 @@ modules! {
     programs,
     inventory,
     events,
+    scheduling,
 }

@@ -74,6 +74,21 @@ const CLASSES: &[(&str, Class)] = &[
     ("/api/v1/membership/tiers/{id}", Class::Record("tier")),
     ("/api/v1/notifications/{id}", Class::Record("notification")),
     ("/api/v1/roles/{id}", Class::Record("role")),
+    (
+        "/api/v1/scheduling/assignments/{id}",
+        Class::Record("assignment"),
+    ),
+    ("/api/v1/scheduling/patterns/{id}", Class::Record("pattern")),
+    ("/api/v1/scheduling/shifts/{id}", Class::Record("shift")),
+    ("/api/v1/scheduling/swaps/{id}", Class::Record("swap")),
+    (
+        "/api/v1/scheduling/templates/{id}",
+        Class::Record("shift_template"),
+    ),
+    (
+        "/api/v1/scheduling/time-off/{id}",
+        Class::Record("time_off"),
+    ),
     ("/api/v1/security-alerts/{id}", Class::Record("alert")),
     ("/api/v1/settings/email/outbox/{id}", Class::Record("email")),
     ("/api/v1/stations/{id}", Class::Record("station")),
@@ -249,6 +264,36 @@ const BODIES: &[(&str, &str)] = &[
         r#"{"name": "Cloned role"}"#,
     ),
     (
+        "POST /api/v1/scheduling/assignments/{id}/respond",
+        r#"{"accept": true}"#,
+    ),
+    (
+        "POST /api/v1/scheduling/patterns/{id}/generate",
+        r#"{"from": "{today}", "to": "{today}", "preview": true}"#,
+    ),
+    (
+        "PUT /api/v1/scheduling/templates/{id}",
+        r#"{"name": "Renamed duty", "start_time": "06:00", "duration_minutes": 720,
+            "positions": [{"name": "Officer"}, {"name": "Driver"}]}"#,
+    ),
+    (
+        "POST /api/v1/scheduling/shifts/{id}/cancel",
+        r#"{"reason": "Engine in the shop"}"#,
+    ),
+    (
+        "POST /api/v1/scheduling/shifts/{id}/assignments",
+        r#"{"user_id": "{member}", "seat": 1}"#,
+    ),
+    ("POST /api/v1/scheduling/shifts/{id}/signup", r#"{}"#),
+    (
+        "POST /api/v1/scheduling/time-off/{id}/review",
+        r#"{"approve": false, "notes": "Short that week"}"#,
+    ),
+    (
+        "POST /api/v1/scheduling/swaps/{id}/review",
+        r#"{"approve": false}"#,
+    ),
+    (
         "POST /api/v1/security-alerts/{id}/resolve",
         r#"{"note": "Looked into it"}"#,
     ),
@@ -331,6 +376,9 @@ const BODIES: &[(&str, &str)] = &[
 const MEMBER_CALLS: &[&str] = &[
     "PUT /api/v1/training/submissions/{id}",
     "POST /api/v1/training/shift-reports/{id}/acknowledge",
+    "POST /api/v1/scheduling/assignments/{id}/respond",
+    "POST /api/v1/scheduling/time-off/{id}/cancel",
+    "POST /api/v1/scheduling/swaps/{id}/cancel",
 ];
 
 /// The job the sweep names where a path takes a job's name: every organization has it, and it
@@ -979,6 +1027,64 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> (Ids, User) {
     assert_eq!(res.status(), StatusCode::CREATED);
     let file: Value = res.json().await.unwrap();
     ids.insert("attachment", file["id"].as_str().unwrap().parse().unwrap());
+    // A duty shift next month with the member on it, a pattern, the member's time off and
+    // their seat offered to the holder.
+    let template = post(
+        "/api/v1/scheduling/templates",
+        json!({"name": format!("{prefix} engine duty"), "start_time": "07:00",
+               "duration_minutes": 1440,
+               "positions": [{"name": "Officer"}, {"name": "Firefighter", "required": false}]}),
+    )
+    .await;
+    ids.insert(
+        "shift_template",
+        template["id"].as_str().unwrap().parse().unwrap(),
+    );
+    let pattern = post(
+        "/api/v1/scheduling/patterns",
+        json!({"name": format!("{prefix} daily"), "template_id": template["id"],
+               "pattern_type": "daily", "start_date": today}),
+    )
+    .await;
+    ids.insert("pattern", pattern["id"].as_str().unwrap().parse().unwrap());
+    let day = app.org_today(org).await + chrono::Duration::days(30);
+    let shift = post(
+        "/api/v1/scheduling/shifts",
+        json!({"template_id": template["id"], "shift_date": day}),
+    )
+    .await;
+    let shift: Uuid = shift["id"].as_str().unwrap().parse().unwrap();
+    ids.insert("shift", shift);
+    let seated = post_as(
+        app,
+        &member,
+        &format!("/api/v1/scheduling/shifts/{shift}/signup"),
+        json!({"seat": 0}),
+    )
+    .await;
+    let seat: Uuid = seated["my_assignment"]["assignment_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    ids.insert("assignment", seat);
+    let off = post_as(
+        app,
+        &member,
+        "/api/v1/scheduling/time-off",
+        json!({"start_date": day + chrono::Duration::days(5),
+               "end_date": day + chrono::Duration::days(6)}),
+    )
+    .await;
+    ids.insert("time_off", off["id"].as_str().unwrap().parse().unwrap());
+    let swap = post_as(
+        app,
+        &member,
+        "/api/v1/scheduling/swaps",
+        json!({"assignment_id": seat, "target_user_id": holder.id}),
+    )
+    .await;
+    ids.insert("swap", swap["id"].as_str().unwrap().parse().unwrap());
     // A job run, which the job's runs list must keep to its organization.
     app.run_job(org, SWEEP_JOB).await;
     (Ids { ids, today }, member)

@@ -39,6 +39,7 @@ mod races;
 mod reset;
 mod restore_ui;
 mod roles;
+mod scheduling;
 mod server;
 mod service;
 mod setup;

@@ -239,6 +239,31 @@ fn matrix() -> Vec<Guarded> {
             ),
             S::CREATED,
         ),
+        // scheduling
+        guarded(
+            "scheduling.view",
+            M::GET,
+            "/api/v1/scheduling/shifts",
+            None,
+            S::OK,
+        ),
+        guarded(
+            "scheduling.view",
+            M::GET,
+            "/api/v1/scheduling/templates",
+            None,
+            S::OK,
+        ),
+        guarded(
+            "scheduling.manage",
+            M::POST,
+            "/api/v1/scheduling/templates",
+            Json(
+                r#"{"name": "Night standby", "start_time": "19:00", "duration_minutes": 720,
+                    "positions": [{"name": "Officer"}, {"name": "Driver"}]}"#,
+            ),
+            S::CREATED,
+        ),
         // training.manage
         guarded(
             "training.manage",

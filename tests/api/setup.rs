@@ -1035,7 +1035,8 @@ async fn the_wizard_pages_take_the_token_show_errors_beside_fields_and_sign_the_
     assert!(html.contains(r#"name="module_training""#), "{html}");
     assert!(html.contains(r#"name="module_inventory""#), "{html}");
     assert!(html.contains(r#"name="module_events""#), "{html}");
-    for unbuilt in ["scheduling", "elections", "facilities"] {
+    assert!(html.contains(r#"name="module_scheduling""#), "{html}");
+    for unbuilt in ["elections", "facilities"] {
         assert!(
             !html.contains(&format!("module_{unbuilt}")),
             "{unbuilt} offered"
@@ -1063,8 +1064,8 @@ async fn the_wizard_pages_take_the_token_show_errors_beside_fields_and_sign_the_
     let res = get("/", &cookie_header(&session)).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("Pat Olsen"));
-    // Training is on, events (offered, not ticked) off; what the wizard did not offer keeps
-    // its default.
+    // Training is on, events and scheduling (offered, not ticked) off; what the wizard did
+    // not offer keeps its default.
     let settings: String = sqlx::query_scalar("SELECT settings FROM organizations")
         .fetch_one(&app.db.pool)
         .await
@@ -1072,7 +1073,8 @@ async fn the_wizard_pages_take_the_token_show_errors_beside_fields_and_sign_the_
     let settings: Value = serde_json::from_str(&settings).unwrap();
     assert_eq!(settings["modules"]["training"], true);
     assert_eq!(settings["modules"]["events"], false);
-    assert_eq!(settings["modules"]["scheduling"], true);
+    assert_eq!(settings["modules"]["scheduling"], false);
+    assert_eq!(settings["modules"]["elections"], true);
 }
 
 #[tokio::test]

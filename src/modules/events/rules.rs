@@ -3,7 +3,7 @@
 //! open, how long a member attended, and the input checks of an event.
 
 use chrono::{
-    DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+    DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime, Utc,
     Weekday,
 };
 use chrono_tz::Tz;
@@ -196,18 +196,7 @@ pub fn describe(pattern: Pattern, first: NaiveDate, until: NaiveDate) -> String 
     }
 }
 
-/// A wall-clock time in the department's zone as a moment: the earlier of an hour that happens
-/// twice (autumn), and the first minute after an hour that never happens (spring).
-pub fn to_utc(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
-    let mut t = local;
-    for _ in 0..4 {
-        if let Some(found) = tz.from_local_datetime(&t).earliest() {
-            return found.with_timezone(&Utc);
-        }
-        t += Duration::minutes(30);
-    }
-    Utc.from_utc_datetime(&local)
-}
+pub use crate::time::to_utc;
 
 /// When a member may check themselves in to an event from `start` to `end`.
 pub fn check_in_span(
@@ -478,6 +467,7 @@ pub fn day_start(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
