@@ -31,6 +31,7 @@ mod pages_department;
 mod pages_members;
 mod pages_notify;
 mod pages_programs;
+mod pages_scheduling;
 mod pages_training;
 mod permissions;
 mod programs;

@@ -90,6 +90,14 @@ const PAGES = [
   { name: 'events-month', path: '/events?view=month' },
   { name: 'events-new', path: '/events/new' },
   { name: 'events-feed', path: '/events/feed' },
+  { name: 'scheduling', path: '/scheduling' },
+  { name: 'scheduling-month', path: '/scheduling?view=month' },
+  { name: 'scheduling-open', path: '/scheduling?show=open' },
+  { name: 'scheduling-requests', path: '/scheduling/requests' },
+  { name: 'scheduling-templates', path: '/scheduling/templates' },
+  { name: 'scheduling-pattern-new', path: '/scheduling/patterns/new' },
+  { name: 'scheduling-generate', path: '/scheduling/generate' },
+  { name: 'scheduling-shift-new', path: '/scheduling/shifts/new' },
 ];
 
 // --- database and server -------------------------------------------------------------------
@@ -1988,6 +1996,105 @@ test('events on phones: an officer creates a monthly drill, a member answers in 
   const drill = records.body.items.find((r) => r.course_name === 'Monthly hose drill');
   assert.ok(drill, JSON.stringify(records.body));
   assert.ok(Math.abs(Number(drill.hours_completed) - 1.5) <= 0.25, JSON.stringify(drill));
+});
+
+test('scheduling on phones: an officer makes a template (a mistake first) and a platoon pattern, previews and generates a month; a member signs up for an open seat and offers it, and the officer approves the swap', async () => {
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  const make = async (username, first, last) => {
+    const r = await api('POST', '/api/v1/members', token, {
+      username, email: `${username}@example.org`, first_name: first, last_name: last,
+      temporary_password: 'temporary shift words',
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    return r.body;
+  };
+  await make('ff-alex', 'Alex', 'Ames');
+  const blake = await make('ff-blake', 'Blake', 'Byrd');
+  await make('ff-casey', 'Casey', 'Cole');
+  const phone = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true };
+  let from;
+  await withPage('scheduling-setup-phone', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/scheduling');
+    await page.getByRole('link', { name: 'Templates' }).click();
+    // No name: said beside the field, nothing saved.
+    await page.getByRole('button', { name: 'Save the template' }).click();
+    await page.locator('#name-error').waitFor();
+    await checkA11y(page, 'template form (refused)');
+    await page.screenshot({ path: join(artifacts, 'scheduling-template-refused.png'), fullPage: true });
+    await page.getByLabel('Name').fill('Engine 1 duty');
+    await page.getByRole('button', { name: 'Save the template' }).click();
+    await page.getByText('Template saved.').waitFor();
+    assert.match(await page.locator('main').innerText(), /Seats: Officer\*, Driver\*, Firefighter, Firefighter/);
+    await page.getByRole('link', { name: 'New pattern' }).click();
+    await page.getByLabel('Name').fill('Engine 1 platoons');
+    await page.getByLabel('Template').selectOption({ label: 'Engine 1 duty' });
+    await page.getByLabel('Alex Ames').selectOption('A');
+    await page.getByLabel('Blake Byrd').selectOption('B');
+    await checkA11y(page, 'pattern form');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`pattern form on a phone: ${found}`);
+    await page.getByRole('button', { name: 'Save the pattern' }).click();
+    await page.getByText('Pattern saved').waitFor();
+    // Next month is offered; the preview shows each day's crew before anything is made.
+    from = await page.getByLabel('From').inputValue();
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await page.getByRole('heading', { name: /Preview: \d+ shifts, \d+ new/ }).waitFor();
+    assert.match(await page.locator('main').innerText(), /Platoon A\s+Officer: Alex Ames/);
+    await checkA11y(page, 'generate (preview)');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`preview on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'scheduling-preview.png'), fullPage: true });
+    await page.getByRole('button', { name: /^Make \d+ shifts$/ }).click();
+    await page.getByText('The shifts are made.').waitFor();
+    assert.match(await page.locator('main').innerText(), /need people/);
+    await checkA11y(page, 'shifts (month)');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`month on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'scheduling-month.png'), fullPage: true });
+  }, { expect: [[422, '/scheduling/templates']], context: phone });
+  const listed = await api('GET', `/api/v1/scheduling/shifts?from=${from}&to=${from}`, token);
+  assert.equal(listed.status, 200, JSON.stringify(listed.body));
+  const shift = listed.body.items.find((s) => s.shift_date === from);
+  assert.ok(shift, JSON.stringify(listed.body));
+
+  await withPage('scheduling-member-phone', async (page) => {
+    await signIn(page, 'ff-casey', 'temporary shift words');
+    await page.getByLabel('Current password').fill('temporary shift words');
+    await page.getByLabel('New password').fill('casey shift words 2026');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('heading', { level: 1, name: ORG_NAME }).waitFor();
+    await page.goto(`/scheduling/shifts/${shift.id}`);
+    await page.getByRole('button', { name: 'Sign up as Driver' }).click();
+    await page.getByText('You are on the shift.').waitFor();
+    assert.match(await page.locator('main').innerText(), /Casey Cole \(you\) · Confirmed/);
+    await checkA11y(page, 'shift (member, signed up)');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`shift on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'scheduling-signed-up.png'), fullPage: true });
+    // Something came up: the seat goes to Blake, if an officer agrees.
+    await page.getByRole('link', { name: 'Offer a swap' }).click();
+    await page.getByLabel('Or hand it to').selectOption({ label: 'Blake Byrd' });
+    await page.getByLabel('Why').fill('Working late that day');
+    await checkA11y(page, 'offer a swap');
+    await page.getByRole('button', { name: 'Ask for the swap' }).click();
+    await page.getByText('Swap asked for.').waitFor();
+    await page.screenshot({ path: join(artifacts, 'scheduling-swap-asked.png'), fullPage: true });
+    await page.goto(`/scheduling?show=mine&on=${from}`);
+    assert.match(await page.locator('main').innerText(), /You: Confirmed/);
+    await checkA11y(page, 'my shifts');
+  }, { context: phone });
+
+  await withPage('scheduling-officer-approves', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/scheduling/requests');
+    const line = page.locator('.item-card', { hasText: 'Hand Engine 1 duty' });
+    await line.getByRole('button', { name: 'Approve' }).click();
+    await page.getByText('Decided; the member was told.').waitFor();
+    assert.match(await page.locator('main').innerText(), /Approved/);
+    await checkA11y(page, 'requests (decided)');
+    await page.screenshot({ path: join(artifacts, 'scheduling-swap-approved.png'), fullPage: true });
+    await page.goto(`/scheduling/shifts/${shift.id}`);
+    assert.match(await page.locator('main').innerText(), /Driver[\s\S]*Blake Byrd · Assigned/);
+  }, { context: phone });
+  const after = await api('GET', `/api/v1/scheduling/shifts/${shift.id}`, token);
+  assert.equal(after.body.seats[1].holder.member.id, blake.id, JSON.stringify(after.body));
 });
 
 test('password reset: without email it says who can help; with email the request answers the same for any address; a bad link says so', async () => {

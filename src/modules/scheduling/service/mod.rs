@@ -1413,3 +1413,31 @@ pub async fn create_shift(ctx: &Ctx, tx: &mut Tx<'_>, s: ShiftInput) -> AppResul
     .await?;
     shift(ctx, tx, id).await
 }
+
+/// The department's active members by name: whom an officer can put on a shift or hand a seat
+/// to.
+pub async fn members(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<Named>> {
+    ctx.require(SCHEDULING_VIEW)?;
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, CONCAT(first_name, ' ', last_name) FROM users
+          WHERE organization_id = ? AND status IN ('active', 'probationary')
+          ORDER BY last_name, first_name LIMIT 1000",
+    )
+    .bind(ctx.org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id, name)| Named { id, name }).collect())
+}
+
+/// The department's vehicles, for a template's form.
+pub async fn vehicles(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<Named>> {
+    ctx.require(SCHEDULING_VIEW)?;
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, CONCAT_WS(' ', unit_number, name) FROM basic_apparatus
+          WHERE organization_id = ? AND is_active ORDER BY unit_number LIMIT 200",
+    )
+    .bind(ctx.org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id, name)| Named { id, name }).collect())
+}

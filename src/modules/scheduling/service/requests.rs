@@ -56,6 +56,25 @@ async fn tell(
     Ok(())
 }
 
+/// How many time off requests and swaps wait for an officer who is not part of them.
+pub async fn waiting(ctx: &Ctx, conn: &mut Conn) -> AppResult<(i64, i64)> {
+    ctx.require(SCHEDULING_MANAGE)?;
+    Ok(sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM time_off_requests
+                  WHERE organization_id = ? AND status = 'pending' AND user_id <> ?),
+                (SELECT COUNT(*) FROM swap_requests
+                  WHERE organization_id = ? AND status = 'pending'
+                    AND requested_by <> ? AND target_user_id <> ?)",
+    )
+    .bind(ctx.org_id)
+    .bind(ctx.user_id)
+    .bind(ctx.org_id)
+    .bind(ctx.user_id)
+    .bind(ctx.user_id)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Time off
 
