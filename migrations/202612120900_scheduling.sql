@@ -157,6 +157,22 @@ CREATE TABLE shift_assignments (
         'confirmed', 'declined', 'cancelled', 'no_show'))
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
+-- The training records a closed-out shift gave its members (a shift, and a call per call),
+-- voided when the shift is reopened.
+CREATE TABLE shift_credits (
+    organization_id    BINARY(16) NOT NULL,
+    shift_id           BINARY(16) NOT NULL,
+    user_id            BINARY(16) NOT NULL,
+    training_record_id BINARY(16) NOT NULL PRIMARY KEY,
+    KEY ix_shift_credits_shift (organization_id, shift_id),
+    CONSTRAINT fk_shift_credits_shift FOREIGN KEY (organization_id, shift_id)
+        REFERENCES shifts (organization_id, id),
+    CONSTRAINT fk_shift_credits_user FOREIGN KEY (organization_id, user_id)
+        REFERENCES users (organization_id, id),
+    CONSTRAINT fk_shift_credits_record FOREIGN KEY (organization_id, training_record_id)
+        REFERENCES training_records (organization_id, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
 CREATE TABLE swap_requests (
     id                   BINARY(16)   NOT NULL PRIMARY KEY,
     organization_id      BINARY(16)   NOT NULL,

@@ -286,6 +286,14 @@ const BODIES: &[(&str, &str)] = &[
     ),
     ("POST /api/v1/scheduling/shifts/{id}/signup", r#"{}"#),
     (
+        "POST /api/v1/scheduling/shifts/{id}/finalize",
+        r#"{"attendance": [], "call_count": 1}"#,
+    ),
+    (
+        "POST /api/v1/scheduling/shifts/{id}/reopen",
+        r#"{"reason": "Wrong crew"}"#,
+    ),
+    (
         "POST /api/v1/scheduling/time-off/{id}/review",
         r#"{"approve": false, "notes": "Short that week"}"#,
     ),

@@ -256,6 +256,13 @@ fn matrix() -> Vec<Guarded> {
         ),
         guarded(
             "scheduling.manage",
+            M::GET,
+            "/api/v1/scheduling/reports/hours",
+            None,
+            S::OK,
+        ),
+        guarded(
+            "scheduling.manage",
             M::POST,
             "/api/v1/scheduling/templates",
             Json(

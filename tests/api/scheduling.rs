@@ -999,3 +999,208 @@ async fn bad_input_changes_nothing_and_other_departments_see_nothing() {
     let (_, templates) = app.get(b, "/api/v1/scheduling/templates").await;
     assert_eq!(templates.as_array().unwrap().len(), 1);
 }
+
+/// Completed training records of `kind` for the member.
+async fn records_of(app: &TestApp, user: Uuid, kind: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM training_records WHERE user_id = ? AND training_type = ?
+            AND status = 'completed'",
+    )
+    .bind(user)
+    .bind(kind)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn closing_out_credits_the_shift_and_its_calls_once_and_reopening_voids_them() {
+    let app = TestApp::spawn().await;
+    let template = engine_template(&app, &app.a, "Engine duty", None).await;
+    let today = app.org_today(&app.a).await;
+    let shift = shift_on(&app, &app.a, template, today + Duration::days(2)).await;
+    let officer = app.member(&app.a, "sch-co-officer", &[]).await;
+    let driver = app.member(&app.a, "sch-co-driver", &[]).await;
+    let ff = app.member(&app.a, "sch-co-ff", &[]).await;
+    let mut seats = Vec::new();
+    for (m, seat) in [(&officer, 0), (&driver, 1), (&ff, 2)] {
+        let (status, s) = app
+            .post(
+                &m.token,
+                &format!("/api/v1/scheduling/shifts/{shift}/signup"),
+                json!({"seat": seat}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{s}");
+        seats.push(uuid(&s["my_assignment"]["assignment_id"]));
+    }
+    let finalize = format!("/api/v1/scheduling/shifts/{shift}/finalize");
+    let everyone = json!({"attendance": [
+        {"assignment_id": seats[0], "present": true},
+        {"assignment_id": seats[1], "present": false},
+        {"assignment_id": seats[2], "present": true}], "call_count": 2});
+    // Not before it starts.
+    let (status, body) = app.post(&officer.token, &finalize, everyone.clone()).await;
+    assert_problem(status, &body, StatusCode::CONFLICT);
+    // The shift has happened.
+    sqlx::query(
+        "UPDATE shifts SET shift_date = ?, starts_at = UTC_TIMESTAMP(6) - INTERVAL 25 HOUR,
+                ends_at = UTC_TIMESTAMP(6) - INTERVAL 1 HOUR WHERE id = ?",
+    )
+    .bind(today - Duration::days(1))
+    .bind(shift)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    // Not a member who is not its officer; not with a seat left out or a stranger's.
+    let (status, body) = app.post(&driver.token, &finalize, everyone.clone()).await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN);
+    let before = app.snapshot(&app.a).await;
+    let (status, body) = app
+        .post(
+            &officer.token,
+            &finalize,
+            json!({"attendance": [{"assignment_id": seats[0], "present": true},
+                                  {"assignment_id": Uuid::now_v7(), "present": true}],
+                   "call_count": 51}),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        error_fields(&body),
+        ["call_count", "attendance[1].assignment_id", "attendance"]
+    );
+    assert_eq!(before, app.snapshot(&app.a).await);
+    // The shift's officer and a scheduling officer at once: closed out once.
+    let answers = at_once(
+        &app,
+        vec![
+            (officer.token.clone(), finalize.clone(), everyone.clone()),
+            (
+                app.a.admin.token.clone(),
+                finalize.clone(),
+                everyone.clone(),
+            ),
+        ],
+    )
+    .await;
+    let mut statuses: Vec<StatusCode> = answers.iter().map(|a| a.0).collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{answers:?}"
+    );
+    let closed = &answers.iter().find(|a| a.0 == StatusCode::OK).unwrap().1;
+    assert_eq!(closed["call_count"], 2);
+    assert!(closed["finalized_at"].is_string());
+    // 24 hours of shift and two calls for each member there; nothing for the one who was not.
+    for m in [&officer, &ff] {
+        assert_eq!(records_of(&app, m.id, "shift").await, 1);
+        assert_eq!(records_of(&app, m.id, "call").await, 2);
+    }
+    assert_eq!(records_of(&app, driver.id, "shift").await, 0);
+    let hours: rust_decimal::Decimal = sqlx::query_scalar(
+        "SELECT hours_completed FROM training_records WHERE user_id = ? AND training_type = 'shift'",
+    )
+    .bind(ff.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(hours, rust_decimal::Decimal::from(24));
+    let status: String = sqlx::query_scalar("SELECT status FROM shift_assignments WHERE id = ?")
+        .bind(seats[1])
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "no_show");
+    assert_eq!(app.audit_actions(&app.a, "scheduling.finalized").await, 1);
+
+    // Reopened: the records are void; closed out again, credited again, once.
+    let reopen = format!("/api/v1/scheduling/shifts/{shift}/reopen");
+    let (status, body) = app
+        .post(&officer.token, &reopen, json!({"reason": " "}))
+        .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, body) = app
+        .post(
+            &officer.token,
+            &reopen,
+            json!({"reason": "The driver was there"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["finalized_at"].is_null());
+    assert_eq!(records_of(&app, officer.id, "shift").await, 0);
+    assert_eq!(records_of(&app, officer.id, "call").await, 0);
+    let all_present = json!({"attendance": [
+        {"assignment_id": seats[0], "present": true},
+        {"assignment_id": seats[1], "present": true},
+        {"assignment_id": seats[2], "present": true}], "call_count": 1});
+    let (status, body) = app.post(&officer.token, &finalize, all_present).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for m in [&officer, &driver, &ff] {
+        assert_eq!(records_of(&app, m.id, "shift").await, 1);
+        assert_eq!(records_of(&app, m.id, "call").await, 1);
+    }
+
+    // The reports count those who were there: 24 hours each, one staffed shift.
+    let range = format!("from={}&to={}", today - Duration::days(1), today);
+    let (status, hours) = app
+        .get(
+            &app.a.admin.token,
+            &format!("/api/v1/scheduling/reports/hours?{range}"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{hours}");
+    assert_eq!(hours["members"].as_array().unwrap().len(), 3, "{hours}");
+    assert!(
+        hours["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["hours"] == 24.0 && m["shifts"] == 1)
+    );
+    let (status, coverage) = app
+        .get(
+            &app.a.admin.token,
+            &format!("/api/v1/scheduling/reports/coverage?{range}"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{coverage}");
+    let staffed: u64 = coverage["months"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["staffed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(staffed, 1, "{coverage}");
+    let res = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/scheduling/reports/hours?{range}&format=csv"
+        )))
+        .bearer_auth(&app.a.admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = res.text().await.unwrap();
+    assert!(text.starts_with("member,shifts,hours\n"), "{text}");
+    assert!(text.contains("Test sch-co-ff,1,24.00"), "{text}");
+    let (status, body) = app
+        .get(
+            &ff.token,
+            &format!("/api/v1/scheduling/reports/hours?{range}"),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN);
+    let (status, body) = app
+        .get(
+            &app.a.admin.token,
+            "/api/v1/scheduling/reports/coverage?from=2027-01-01&to=2026-01-01",
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+}

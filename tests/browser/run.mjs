@@ -98,6 +98,7 @@ const PAGES = [
   { name: 'scheduling-pattern-new', path: '/scheduling/patterns/new' },
   { name: 'scheduling-generate', path: '/scheduling/generate' },
   { name: 'scheduling-shift-new', path: '/scheduling/shifts/new' },
+  { name: 'scheduling-reports', path: '/scheduling/reports' },
 ];
 
 // --- database and server -------------------------------------------------------------------
@@ -1998,7 +1999,7 @@ test('events on phones: an officer creates a monthly drill, a member answers in 
   assert.ok(Math.abs(Number(drill.hours_completed) - 1.5) <= 0.25, JSON.stringify(drill));
 });
 
-test('scheduling on phones: an officer makes a template (a mistake first) and a platoon pattern, previews and generates a month; a member signs up for an open seat and offers it, and the officer approves the swap', async () => {
+test('scheduling on phones: an officer makes a template (a mistake first) and a platoon pattern, previews and generates a month; a member signs up for an open seat and offers it, the officer approves the swap and closes out the shift', async () => {
   const token = await apiLogin(ADMIN.username, ADMIN.password);
   const make = async (username, first, last) => {
     const r = await api('POST', '/api/v1/members', token, {
@@ -2092,7 +2093,23 @@ test('scheduling on phones: an officer makes a template (a mistake first) and a 
     await page.screenshot({ path: join(artifacts, 'scheduling-swap-approved.png'), fullPage: true });
     await page.goto(`/scheduling/shifts/${shift.id}`);
     assert.match(await page.locator('main').innerText(), /Driver[\s\S]*Blake Byrd · Assigned/);
+    // The shift has been worked (its times moved into the past, as if the day had come): the
+    // officer closes it out with one call.
+    sql(`UPDATE \`${dbName}\`.shifts SET starts_at = UTC_TIMESTAMP(6) - INTERVAL 25 HOUR,
+           ends_at = UTC_TIMESTAMP(6) - INTERVAL 1 HOUR WHERE id = UNHEX(REPLACE('${shift.id}', '-', ''))`);
+    await page.reload();
+    await page.getByLabel('Calls answered').fill('1');
+    await checkA11y(page, 'close-out');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`close-out on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'scheduling-close-out.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Close out the shift' }).click();
+    await page.getByText('Closed out: those present have the shift').waitFor();
+    assert.match(await page.locator('main').innerText(), /Closed out by .* 1 call\./);
+    await page.screenshot({ path: join(artifacts, 'scheduling-closed.png'), fullPage: true });
   }, { context: phone });
+  const credited = await api('GET', `/api/v1/training/records?user_id=${blake.id}`, token);
+  assert.equal(credited.status, 200, JSON.stringify(credited.body));
+  assert.deepEqual(credited.body.items.map((r) => r.training_type).sort(), ['call', 'shift']);
   const after = await api('GET', `/api/v1/scheduling/shifts/${shift.id}`, token);
   assert.equal(after.body.seats[1].holder.member.id, blake.id, JSON.stringify(after.body));
 });

@@ -8,6 +8,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 
 use super::service::assignments::{self, AssignInput, CancelInput, RespondInput, SignUpInput};
+use super::service::closeout::{self, CloseOutInput, ReopenInput};
+use super::service::reports::{self, CoverageReport, HoursReport, ReportQuery};
 use super::service::requests::{
     self, RequestQuery, ReviewInput, Swap, SwapInput, TimeOff, TimeOffInput, TimeOffReviewed,
 };
@@ -41,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/scheduling/shifts/{id}", get(shift))
         .route("/api/v1/scheduling/shifts/{id}/cancel", post(cancel_shift))
         .route("/api/v1/scheduling/shifts/{id}/assignments", post(assign))
+        .route("/api/v1/scheduling/shifts/{id}/finalize", post(finalize))
+        .route("/api/v1/scheduling/shifts/{id}/reopen", post(reopen))
         .route(
             "/api/v1/scheduling/shifts/{id}/signup",
             post(sign_up).delete(withdraw),
@@ -59,6 +63,8 @@ pub fn router() -> Router<AppState> {
             "/api/v1/scheduling/time-off/{id}/cancel",
             post(cancel_time_off),
         )
+        .route("/api/v1/scheduling/reports/hours", get(hours_report))
+        .route("/api/v1/scheduling/reports/coverage", get(coverage_report))
         .route("/api/v1/scheduling/swaps", get(swaps).post(request_swap))
         .route("/api/v1/scheduling/swaps/{id}/review", post(review_swap))
         .route("/api/v1/scheduling/swaps/{id}/cancel", post(cancel_swap))
@@ -253,6 +259,44 @@ pub async fn assign(
     Ok(Json(s))
 }
 
+/// Closes out a shift that has started (its officer or a scheduling officer): who was there,
+/// how many calls; each member present gets a `shift` training record and a `call` record per
+/// call, once.
+#[utoipa::path(post, path = "/api/v1/scheduling/shifts/{id}/finalize", tag = "scheduling",
+    params(("id" = Uuid, Path)), request_body = CloseOutInput,
+    responses((status = 200, body = Shift), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn finalize(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<CloseOutInput>,
+) -> AppResult<Json<Shift>> {
+    let mut tx = state.db.begin().await?;
+    let s = closeout::finalize(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(s))
+}
+
+/// Opens a closed-out shift again, voiding the training records it gave.
+#[utoipa::path(post, path = "/api/v1/scheduling/shifts/{id}/reopen", tag = "scheduling",
+    params(("id" = Uuid, Path)), request_body = ReopenInput,
+    responses((status = 200, body = Shift), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn reopen(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<ReopenInput>,
+) -> AppResult<Json<Shift>> {
+    let mut tx = state.db.begin().await?;
+    let s = closeout::reopen(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(s))
+}
+
 /// The caller signs up for a free seat (default the first they may take). A second tap changes
 /// nothing.
 #[utoipa::path(post, path = "/api/v1/scheduling/shifts/{id}/signup", tag = "scheduling",
@@ -320,6 +364,76 @@ pub async fn remove(
     let s = assignments::remove(&ctx, &mut tx, &state.notifier, id).await?;
     state.mailer.commit_and_kick(tx).await?;
     Ok(Json(s))
+}
+
+/// A report as JSON, or as a CSV download named after it and its range.
+fn report_answer<T: serde::Serialize>(
+    format: Option<&str>,
+    name: &str,
+    report: T,
+    csv: impl FnOnce(&T) -> AppResult<String>,
+) -> AppResult<axum::response::Response> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    match format.unwrap_or("json") {
+        "json" => Ok(Json(report).into_response()),
+        "csv" => {
+            let mut res = csv(&report)?.into_response();
+            let headers = res.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\"")) {
+                headers.insert(header::CONTENT_DISPOSITION, v);
+            }
+            Ok(res)
+        }
+        _ => Err(crate::error::AppError::field("format", "must be json or csv")),
+    }
+}
+
+/// Hours on shift per member over a range (officers), as JSON or CSV.
+#[utoipa::path(get, path = "/api/v1/scheduling/reports/hours", tag = "scheduling",
+    params(ReportQuery),
+    responses((status = 200, description = "The report: JSON, or with `format=csv` CSV",
+            content((HoursReport = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn hours_report(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> AppResult<axum::response::Response> {
+    ctx.require(super::service::SCHEDULING_MANAGE)?;
+    let (from, to) = reports::range(&ctx, &q)?;
+    let mut conn = state.db.acquire().await?;
+    let r = reports::hours(&ctx, &mut conn, from, to).await?;
+    report_answer(q.format.as_deref(), &format!("shift-hours-{from}-{to}"), r, reports::hours_csv)
+}
+
+/// Each month's coverage over a range (officers): shifts, fully staffed, open, cancelled.
+#[utoipa::path(get, path = "/api/v1/scheduling/reports/coverage", tag = "scheduling",
+    params(ReportQuery),
+    responses((status = 200, description = "The report: JSON, or with `format=csv` CSV",
+            content((CoverageReport = "application/json"), (String = "text/csv"))),
+        (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn coverage_report(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> AppResult<axum::response::Response> {
+    ctx.require(super::service::SCHEDULING_MANAGE)?;
+    let (from, to) = reports::range(&ctx, &q)?;
+    let mut conn = state.db.acquire().await?;
+    let r = reports::coverage(&ctx, &mut conn, from, to).await?;
+    report_answer(
+        q.format.as_deref(),
+        &format!("shift-coverage-{from}-{to}"),
+        r,
+        reports::coverage_csv,
+    )
 }
 
 /// Time off: the caller's requests, or everyone's for officers.

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::rules::{AssignmentStatus, PatternType, Preset, RequestStatus, Seat};
 use super::service::assignments::{self, AssignInput, CancelInput, RespondInput, SignUpInput};
+use super::service::closeout::{self, AttendanceLine, CloseOutInput, ReopenInput};
 use super::service::requests::{self, RequestQuery, ReviewInput, SwapInput, TimeOffInput};
 use super::service::{
     self, GenerateInput, Generated, PatternInput, PlatoonMember, SCHEDULING_MANAGE,
@@ -37,6 +38,8 @@ pub fn router() -> Router<AppState> {
         .route("/scheduling/shifts/{id}/signup", post(sign_up))
         .route("/scheduling/shifts/{id}/withdraw", post(withdraw))
         .route("/scheduling/shifts/{id}/assign", post(assign))
+        .route("/scheduling/shifts/{id}/close-out", post(close_out))
+        .route("/scheduling/shifts/{id}/reopen", post(reopen))
         .route(
             "/scheduling/shifts/{id}/cancel",
             get(cancel_page).post(cancel),
@@ -59,6 +62,7 @@ pub fn router() -> Router<AppState> {
             get(new_pattern).post(create_pattern),
         )
         .route("/scheduling/generate", get(generate_page).post(generate))
+        .route("/scheduling/reports", get(reports_page))
 }
 
 const SECTION: &str = "/scheduling";
@@ -163,6 +167,8 @@ fn done_notice(done: Option<&str>) -> Option<String> {
         "confirmed" => "Confirmed: you are on.",
         "declined" => "Declined: the seat is open again.",
         "cancelled" => "The shift is cancelled and everyone on it was told.",
+        "closed" => "Closed out: those present have the shift and its calls on their training record.",
+        "reopened" => "Opened again: its training records are voided until it is closed out anew.",
         "created" => "The shift is made.",
         "generated" => "The shifts are made.",
         "asked" => "Asked. An officer will decide, and you will be told.",
@@ -368,6 +374,10 @@ struct ShiftPage {
     can_manage: bool,
     can_sign_up: bool,
     is_officer: bool,
+    /// Started, not cancelled, not closed out, and the viewer may close it out.
+    can_close: bool,
+    /// "Closed out by Pat Doe on …, 3 calls".
+    closed: String,
     members: Vec<Opt>,
     notice: Option<String>,
     refusal: Option<String>,
@@ -406,6 +416,19 @@ async fn shift_view(
     };
     let v = ShiftView::new(ctx, &s);
     let open_for_me = !v.cancelled && !v.started && s.finalized_at.is_none();
+    let is_officer =
+        can_manage || s.shift_officer.as_ref().is_some_and(|o| o.id == ctx.user_id);
+    let l = local(ctx);
+    let closed = match (&s.finalized_at, &s.finalized_by) {
+        (Some(at), by) => format!(
+            "Closed out{} on {}, {} call{}.",
+            by.as_ref().map(|b| format!(" by {}", b.name)).unwrap_or_default(),
+            l.moment(at),
+            s.call_count.unwrap_or(0),
+            if s.call_count == Some(1) { "" } else { "s" }
+        ),
+        (None, _) => String::new(),
+    };
     Ok(ShiftPage {
         chrome: Chrome::for_viewer(ctx, SECTION),
         seats: s
@@ -434,8 +457,9 @@ async fn shift_view(
         can_sign_up: open_for_me
             && s.my_assignment.is_none()
             && (s.open_to_all_members || can_manage),
-        is_officer: can_manage
-            || s.shift_officer.as_ref().is_some_and(|o| o.id == ctx.user_id),
+        can_close: is_officer && v.started && !v.cancelled && s.finalized_at.is_none(),
+        is_officer,
+        closed,
         can_manage: can_manage && open_for_me,
         members,
         s: v,
@@ -590,6 +614,68 @@ async fn remove(
     let mut tx = state.db.begin().await?;
     let result = assignments::remove(&ctx, &mut tx, &state.notifier, id).await;
     after_action(&state, &ctx, shift, tx, result, "removed").await
+}
+
+/// The close-out form: a `present_<assignment>` box ticked for each member there, and the calls.
+#[derive(Debug, Default, Deserialize)]
+struct CloseOutForm {
+    #[serde(default)]
+    call_count: String,
+    #[serde(flatten)]
+    rest: std::collections::BTreeMap<String, String>,
+}
+
+async fn close_out(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+    Form(form): Form<CloseOutForm>,
+) -> PageResult {
+    let mut conn = state.db.acquire().await?;
+    let s = service::shift(&ctx, &mut conn, id).await?;
+    drop(conn);
+    let calls = match form.call_count.trim() {
+        "" => Some(0),
+        t => t.parse::<u16>().ok(),
+    };
+    let Some(call_count) = calls else {
+        let page = shift_view(&state, &ctx, id, None, Some("Calls must be a whole number.".into()))
+            .await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response());
+    };
+    // Every seat held as the page showed it, present when its box is ticked.
+    let attendance = s
+        .seats
+        .iter()
+        .filter_map(|seat| seat.holder.as_ref())
+        .map(|h| AttendanceLine {
+            assignment_id: h.assignment_id,
+            present: form.rest.contains_key(&format!("present_{}", h.assignment_id)),
+        })
+        .collect();
+    let mut tx = state.db.begin().await?;
+    let result = closeout::finalize(
+        &ctx,
+        &mut tx,
+        id,
+        CloseOutInput {
+            attendance,
+            call_count,
+        },
+    )
+    .await;
+    after_action(&state, &ctx, id, tx, result, "closed").await
+}
+
+async fn reopen(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+    Form(form): Form<CancelForm>,
+) -> PageResult {
+    let mut tx = state.db.begin().await?;
+    let result = closeout::reopen(&ctx, &mut tx, id, ReopenInput { reason: form.reason }).await;
+    after_action(&state, &ctx, id, tx, result, "reopened").await
 }
 
 #[derive(Template)]
@@ -1868,6 +1954,104 @@ async fn create_shift(
             Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports
+
+#[derive(Template)]
+#[template(path = "scheduling/reports.html")]
+struct ReportsPage {
+    chrome: Chrome,
+    from: String,
+    to: String,
+    hours: Vec<(String, i64, String)>,
+    months: Vec<super::service::reports::MonthCoverage>,
+    errors: FieldErrors,
+    query: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ReportParams {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn reports_page(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    query: Result<Query<ReportParams>, QueryRejection>,
+) -> PageResult {
+    use super::service::reports::{self, ReportQuery};
+    ctx.require(SCHEDULING_MANAGE)?;
+    let p = query.map(|Query(q)| q).unwrap_or_default();
+    let mut errors = Vec::new();
+    let mut day = |field: &str, text: Option<&str>| match text.map(str::trim) {
+        None | Some("") => None,
+        Some(t) => {
+            let d = parse_day(Some(t)).or_else(|| ctx.locale.parse_day(t));
+            if d.is_none() {
+                errors.push(FieldError::new(field, "must be a date"));
+            }
+            d
+        }
+    };
+    let q = ReportQuery {
+        from: day("from", p.from.as_deref()),
+        to: day("to", p.to.as_deref()),
+        format: None,
+    };
+    let range = if errors.is_empty() {
+        match reports::range(&ctx, &q) {
+            Ok(r) => Some(r),
+            Err(AppError::Validation(found)) => {
+                errors.extend(found);
+                None
+            }
+            Err(other) => return Err(other.into()),
+        }
+    } else {
+        None
+    };
+    let mut conn = state.db.acquire().await?;
+    let (hours, months, from, to) = match range {
+        Some((from, to)) => (
+            reports::hours(&ctx, &mut conn, from, to)
+                .await?
+                .members
+                .into_iter()
+                .map(|m| (m.member, m.shifts, m.hours.to_string()))
+                .collect(),
+            reports::coverage(&ctx, &mut conn, from, to).await?.months,
+            from.to_string(),
+            to.to_string(),
+        ),
+        None => (
+            Vec::new(),
+            Vec::new(),
+            p.from.clone().unwrap_or_default(),
+            p.to.clone().unwrap_or_default(),
+        ),
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let query = web::link("", &[("from", &from), ("to", &to)]);
+    Ok((
+        status,
+        web::render(&ReportsPage {
+            chrome: Chrome::for_viewer(&ctx, SECTION),
+            query: query.trim_start_matches('?').to_string(),
+            from,
+            to,
+            hours,
+            months,
+            errors: FieldErrors::new(&errors, &[("from", "From"), ("to", "To")]),
+        }),
+    )
+        .into_response())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -653,6 +653,7 @@ pub async fn finalize(ctx: &Ctx, tx: &mut Tx<'_>, event: Uuid) -> AppResult<Fina
             crate::modules::training::service::AttendanceCredit {
                 course_id: e.course_id,
                 course_name: &e.title,
+                training_type: None,
                 completion_date: e.starts_at.with_timezone(&tz).date_naive(),
                 location_id: e.location_id,
                 notes: "Attendance at a training event",

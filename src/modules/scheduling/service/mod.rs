@@ -4,6 +4,8 @@
 //! (or is the member's own sign-up, answer or request) and is audited in its transaction.
 
 pub mod assignments;
+pub mod closeout;
+pub mod reports;
 pub mod requests;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
@@ -1015,7 +1017,10 @@ pub struct Shift {
     pub staffing: Staffing,
     /// The caller's assignment on this shift, if any.
     pub my_assignment: Option<Holder>,
+    /// When it was closed out, and by whom; calls answered.
     pub finalized_at: Option<DateTime<Utc>>,
+    pub finalized_by: Option<Named>,
+    pub call_count: Option<u16>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -1039,6 +1044,9 @@ struct ShiftRow {
     positions: String,
     min_staffing: u8,
     finalized_at: Option<DateTime<Utc>>,
+    finalized_by: Option<Uuid>,
+    finalized_by_name: Option<String>,
+    call_count: Option<u16>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -1056,8 +1064,10 @@ const SHIFT_SELECT: &str = "SELECT s.id, s.title, s.shift_date, s.starts_at, s.e
         s.location_id, l.name AS location_name, s.shift_officer_id,
         CONCAT(o.first_name, ' ', o.last_name) AS officer_name, s.notes, s.status,
         s.cancellation_reason, s.open_to_all_members, s.positions, s.min_staffing,
-        s.finalized_at
+        s.finalized_at, s.finalized_by, CONCAT(fb.first_name, ' ', fb.last_name) AS finalized_by_name,
+        s.call_count
    FROM shifts s
+   LEFT JOIN users fb ON fb.organization_id = s.organization_id AND fb.id = s.finalized_by
    LEFT JOIN basic_apparatus a ON a.organization_id = s.organization_id AND a.id = s.apparatus_id
    LEFT JOIN locations l ON l.organization_id = s.organization_id AND l.id = s.location_id
    LEFT JOIN users o ON o.organization_id = s.organization_id AND o.id = s.shift_officer_id";
@@ -1145,6 +1155,8 @@ fn into_shift(ctx: &Ctx, r: ShiftRow, held: &[&HolderRow], courses: &[Named]) ->
             .collect(),
         staffing,
         finalized_at: r.finalized_at,
+        finalized_by: named(r.finalized_by, r.finalized_by_name),
+        call_count: r.call_count,
     }
 }
 

@@ -649,6 +649,9 @@ pub struct AttendanceCredit<'a> {
     pub course_id: Option<Uuid>,
     /// The event's title, used when there is no course.
     pub course_name: &'a str,
+    /// The record's type when there is no course (default `drill`): a closed-out duty shift
+    /// credits `shift` and `call`.
+    pub training_type: Option<&'a str>,
     pub completion_date: NaiveDate,
     pub location_id: Option<Uuid>,
     pub notes: &'a str,
@@ -675,7 +678,10 @@ pub async fn credit_attendance(
         .map_or(credit.course_name.to_string(), |c| c.name.clone());
     let training_type = course
         .as_ref()
-        .map_or_else(|| "drill".to_string(), |c| c.training_type.clone());
+        .map_or_else(
+            || credit.training_type.unwrap_or("drill").to_string(),
+            |c| c.training_type.clone(),
+        );
     let expiration = compliance::expiry_from_course(
         credit.completion_date,
         course
