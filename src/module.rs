@@ -43,6 +43,9 @@ pub struct Module {
     /// The part of Logbook a department may turn off that this module belongs to (several
     /// modules may share one: programs are part of training). None: always on.
     pub feature: Option<&'static Feature>,
+    /// What it adds to a member's calendar feed (the member's own shifts, say), read while the
+    /// feed is served: the department's and the member's ids.
+    pub feed: Option<FeedFn>,
 }
 
 /// A part of Logbook a department chooses in the wizard and may turn off later: while it is off
@@ -170,6 +173,25 @@ pub struct PanelItem {
     pub link: String,
 }
 
+/// One entry a module adds to a member's calendar feed.
+pub struct FeedItem {
+    /// Unique and stable (a row's id), so a calendar updates the entry instead of adding one.
+    pub uid: String,
+    pub summary: String,
+    pub description: Option<String>,
+    pub location: Option<String>,
+    pub starts_at: chrono::DateTime<chrono::Utc>,
+    pub ends_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub cancelled: bool,
+    /// The page it is about, below the server's address (`/scheduling/shifts/…`).
+    pub path: String,
+}
+
+/// A module's entries for a member's calendar feed: (connection, organization id, member id).
+/// It checks for itself that the member may see them (the feed carries no session).
+pub type FeedFn = for<'a> fn(&'a mut Conn, Uuid, Uuid) -> BoxFuture<'a, AppResult<Vec<FeedItem>>>;
+
 pub type PanelsFn = for<'a> fn(&'a Ctx, &'a mut Conn) -> BoxFuture<'a, AppResult<Vec<Panel>>>;
 
 pub type SeedFn =
@@ -216,6 +238,7 @@ pub const fn empty(name: &'static str, router: fn() -> Router<AppState>) -> Modu
         seed: None,
         listeners: &[],
         feature: None,
+        feed: None,
     }
 }
 

@@ -679,7 +679,7 @@ async fn a_reminder_goes_once_to_those_going_or_to_everyone() {
 /// The VEVENTs of a calendar file, parsed by the `icalendar` crate's RFC 5545 parser, each as
 /// its properties; panics (naming the problem) unless the file is a VCALENDAR with VERSION and
 /// PRODID and every event has UID, DTSTAMP and DTSTART.
-fn parse_ics(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+pub fn parse_ics(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
     let unfolded = icalendar::parser::unfold(text);
     let cal = icalendar::parser::read_calendar(&unfolded).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let props: Vec<String> = cal.properties.iter().map(|p| p.name.to_string()).collect();

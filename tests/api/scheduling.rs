@@ -1204,3 +1204,66 @@ async fn closing_out_credits_the_shift_and_its_calls_once_and_reopening_voids_th
         .await;
     assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn a_members_calendar_feed_lists_their_own_shifts() {
+    let app = TestApp::spawn().await;
+    let template = engine_template(&app, &app.a, "Engine duty", None).await;
+    let today = app.org_today(&app.a).await;
+    let mine = shift_on(&app, &app.a, template, today + Duration::days(3)).await;
+    let theirs = shift_on(&app, &app.a, template, today + Duration::days(4)).await;
+    let member = app.member(&app.a, "sch-feed", &[]).await;
+    let other = app.member(&app.a, "sch-feed-other", &[]).await;
+    for (m, shift) in [(&member, mine), (&other, theirs)] {
+        let (status, s) = app
+            .post(
+                &m.token,
+                &format!("/api/v1/scheduling/shifts/{shift}/signup"),
+                json!({"seat": 2}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{s}");
+    }
+    let (status, feed) = app
+        .post(&member.token, "/api/v1/events/feed", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{feed}");
+    let path = feed["url"]
+        .as_str()
+        .unwrap()
+        .split_once("/calendar/")
+        .map(|(_, t)| format!("/calendar/{t}"))
+        .unwrap();
+    let res = app.client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let entries = crate::events::parse_ics(&res.text().await.unwrap());
+    let shifts: Vec<&String> = entries
+        .iter()
+        .map(|e| &e["SUMMARY"])
+        .filter(|s| s.starts_with("Engine duty"))
+        .collect();
+    assert_eq!(shifts, ["Engine duty (Firefighter)"]);
+    let entry = entries
+        .iter()
+        .find(|e| e["SUMMARY"].starts_with("Engine duty"))
+        .unwrap();
+    assert!(
+        entry["URL"].ends_with(&format!("/scheduling/shifts/{mine}")),
+        "{entry:?}"
+    );
+    // Given up, it leaves the feed.
+    let (status, _) = app
+        .delete(
+            &member.token,
+            &format!("/api/v1/scheduling/shifts/{mine}/signup"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let res = app.client.get(app.url(&path)).send().await.unwrap();
+    let entries = crate::events::parse_ics(&res.text().await.unwrap());
+    assert!(
+        entries
+            .iter()
+            .all(|e| !e["SUMMARY"].starts_with("Engine duty"))
+    );
+}

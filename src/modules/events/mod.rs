@@ -27,6 +27,7 @@ pub const MODULE: Module = Module {
     seed: None,
     listeners: &[],
     feature: Some(&FEATURE),
+    feed: None,
 };
 
 pub static FEATURE: Feature = Feature {

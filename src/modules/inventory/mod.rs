@@ -31,6 +31,7 @@ pub const MODULE: Module = Module {
         run: |ctx, tx, member| Box::pin(service::clearance::on_member_left(ctx, tx, member)),
     }],
     feature: Some(&FEATURE),
+    feed: None,
 };
 
 pub static FEATURE: Feature = Feature {

@@ -27,6 +27,7 @@ pub const MODULE: Module = Module {
     seed: None,
     listeners: &[],
     feature: Some(&FEATURE),
+    feed: Some(|conn, org, user| Box::pin(service::my_feed(conn, org, user))),
 };
 
 pub static FEATURE: Feature = Feature {

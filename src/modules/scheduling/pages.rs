@@ -201,6 +201,8 @@ struct BoardPage {
     weekday_names: Vec<&'static str>,
     notice: Option<String>,
     open_count: usize,
+    /// The member's calendar feed (events') carries their shifts.
+    feed_link: bool,
 }
 
 struct DayView {
@@ -358,6 +360,7 @@ async fn board(
         weekday_names: vec!["S", "M", "T", "W", "T", "F", "S"],
         notice: done_notice(p.done.as_deref()),
         open_count,
+        feed_link: ctx.feature_on("events") && ctx.has("events.view"),
     })
     .into_response())
 }
@@ -573,14 +576,8 @@ async fn assign(
 
 /// The shift an assignment is on (for the redirect after acting on it).
 async fn shift_of(state: &AppState, ctx: &Ctx, assignment: Uuid) -> Result<Uuid, AppError> {
-    let shift: Option<Uuid> = sqlx::query_scalar(
-        "SELECT shift_id FROM shift_assignments WHERE organization_id = ? AND id = ?",
-    )
-    .bind(ctx.org_id)
-    .bind(assignment)
-    .fetch_optional(&state.db)
-    .await?;
-    shift.ok_or(AppError::NotFound)
+    let mut conn = state.db.acquire().await?;
+    assignments::shift_of(ctx, &mut conn, assignment).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1365,14 +1362,11 @@ async fn templates_view(
         .into_iter()
         .map(|v| (v.id.to_string(), v.name))
         .collect();
-    let courses: Vec<(String, String)> = sqlx::query_as(
-        "SELECT LOWER(CONCAT(SUBSTR(HEX(id),1,8),'-',SUBSTR(HEX(id),9,4),'-',SUBSTR(HEX(id),13,4),
-                '-',SUBSTR(HEX(id),17,4),'-',SUBSTR(HEX(id),21))), name
-           FROM training_courses WHERE organization_id = ? ORDER BY name LIMIT 500",
-    )
-    .bind(ctx.org_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let courses: Vec<(String, String)> = service::courses(ctx, conn)
+        .await?
+        .into_iter()
+        .map(|c| (c.id.to_string(), c.name))
+        .collect();
     let opts = |v: &[(String, String)], current: &str, blank: &str| {
         let r: Vec<(&str, &str)> = v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         web::options(&r, current, Some(blank))

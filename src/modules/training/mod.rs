@@ -36,6 +36,7 @@ pub const MODULE: Module = Module {
     seed: Some(|tx, org_id| Box::pin(service::seed(tx, org_id))),
     listeners: &[],
     feature: Some(&FEATURE),
+    feed: None,
 };
 
 /// Training, with programs and shift reports (the `programs` module is part of it).

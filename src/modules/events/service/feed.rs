@@ -116,14 +116,30 @@ struct FeedEvent {
     cancelled: bool,
 }
 
-fn vevent(e: &FeedEvent, host: &str, public_url: &str) -> icalendar::Event {
+impl FeedEvent {
+    fn into_item(self) -> crate::module::FeedItem {
+        crate::module::FeedItem {
+            uid: self.id.to_string(),
+            path: format!("/events/{}", self.id),
+            summary: self.title,
+            description: self.description,
+            location: self.location,
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            updated_at: self.updated_at,
+            cancelled: self.cancelled,
+        }
+    }
+}
+
+fn vevent(e: &crate::module::FeedItem, host: &str, public_url: &str) -> icalendar::Event {
     let mut v = icalendar::Event::new();
-    v.uid(&format!("{}@{host}", e.id))
-        .summary(&e.title)
+    v.uid(&format!("{}@{host}", e.uid))
+        .summary(&e.summary)
         .starts(e.starts_at)
         .ends(e.ends_at)
         .timestamp(e.updated_at)
-        .url(&format!("{public_url}/events/{}", e.id))
+        .url(&format!("{public_url}{}", e.path))
         .status(if e.cancelled {
             EventStatus::Cancelled
         } else {
@@ -138,7 +154,7 @@ fn vevent(e: &FeedEvent, host: &str, public_url: &str) -> icalendar::Event {
     v.done()
 }
 
-fn calendar(name: &str, events: &[FeedEvent], public_url: &str) -> String {
+fn calendar(name: &str, events: &[crate::module::FeedItem], public_url: &str) -> String {
     let host = public_url
         .split("://")
         .nth(1)
@@ -176,13 +192,14 @@ pub async fn event_ics(
     .bind(id)
     .fetch_one(&mut *conn)
     .await?;
-    let ics = calendar(&event.title, &[row], public_url);
+    let ics = calendar(&event.title, &[row.into_item()], public_url);
     Ok((event, ics))
 }
 
 /// The feed behind a secret: the department's published events from 90 days back (at most
-/// 2,000), cancelled ones marked so calendars remove them. None: no such feed (or its member
-/// may no longer see events), which answers 404 like any unknown address.
+/// 2,000), cancelled ones marked so calendars remove them, and what other modules add for the
+/// member (their shifts) while those modules are on. None: no such feed (or its member may no
+/// longer see events), which answers 404 like any unknown address.
 pub async fn feed_ics(pool: &sqlx::MySqlPool, token: &str, public_url: &str) -> AppResult<Option<String>> {
     if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Ok(None);
@@ -222,6 +239,17 @@ pub async fn feed_ics(pool: &sqlx::MySqlPool, token: &str, public_url: &str) -> 
     .bind(db::now() - Duration::days(90))
     .fetch_all(&mut *conn)
     .await?;
+    let mut items: Vec<crate::module::FeedItem> =
+        events.into_iter().map(FeedEvent::into_item).collect();
+    let off = crate::module::features_off(&owner.settings);
+    for m in crate::module::installed() {
+        if let Some(more) = m.feed
+            && !m.feature.is_some_and(|f| off.contains(f.key))
+        {
+            items.extend(more(&mut conn, owner.organization_id, owner.user_id).await?);
+        }
+    }
+    items.sort_by_key(|i| i.starts_at);
     // Once an hour is enough to say the feed is in use.
     sqlx::query(
         "UPDATE calendar_feeds SET last_used_at = ?
@@ -232,5 +260,5 @@ pub async fn feed_ics(pool: &sqlx::MySqlPool, token: &str, public_url: &str) -> 
     .bind(db::now() - Duration::hours(1))
     .execute(&mut *conn)
     .await?;
-    Ok(Some(calendar(&owner.org_name, &events, public_url)))
+    Ok(Some(calendar(&owner.org_name, &items, public_url)))
 }

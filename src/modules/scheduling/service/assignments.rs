@@ -779,3 +779,16 @@ pub async fn cancel(
     shift(ctx, tx, shift_id).await
 }
 
+
+/// The shift an assignment of the caller's department is on.
+pub async fn shift_of(ctx: &Ctx, conn: &mut Conn, assignment: Uuid) -> AppResult<Uuid> {
+    ctx.require(SCHEDULING_VIEW)?;
+    let shift: Option<Uuid> = sqlx::query_scalar(
+        "SELECT shift_id FROM shift_assignments WHERE organization_id = ? AND id = ?",
+    )
+    .bind(ctx.org_id)
+    .bind(assignment)
+    .fetch_optional(&mut *conn)
+    .await?;
+    shift.ok_or(AppError::NotFound)
+}

@@ -1453,3 +1453,74 @@ pub async fn vehicles(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<Named>> {
     .await?;
     Ok(rows.into_iter().map(|(id, name)| Named { id, name }).collect())
 }
+
+/// The member's shifts for their calendar feed (events' `/calendar/<secret>.ics`): seats they
+/// hold or held (closed out, present) from 90 days back, at most 1,000, while they hold
+/// `scheduling.view`.
+pub async fn my_feed(
+    conn: &mut Conn,
+    org: Uuid,
+    user: Uuid,
+) -> AppResult<Vec<crate::module::FeedItem>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: Uuid,
+        title: String,
+        position: String,
+        vehicle: Option<String>,
+        location: Option<String>,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+        cancelled: bool,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT s.id, s.title, sa.position, CONCAT_WS(' ', a.unit_number, a.name) AS vehicle,
+                l.name AS location, s.starts_at, s.ends_at,
+                GREATEST(s.updated_at, sa.updated_at) AS updated_at,
+                s.status = 'cancelled' AS cancelled
+           FROM shift_assignments sa
+           JOIN shifts s ON s.organization_id = sa.organization_id AND s.id = sa.shift_id
+           LEFT JOIN basic_apparatus a ON a.organization_id = s.organization_id
+                                      AND a.id = s.apparatus_id
+           LEFT JOIN locations l ON l.organization_id = s.organization_id AND l.id = s.location_id
+          WHERE sa.organization_id = ? AND sa.user_id = ? AND s.ends_at >= ?
+            AND (sa.status IN ('assigned', 'pending', 'confirmed') OR sa.attended)
+            AND EXISTS (SELECT 1 FROM user_roles ur
+                          JOIN role_permissions rp ON rp.role_id = ur.role_id
+                         WHERE ur.user_id = sa.user_id AND rp.permission = ?)
+          ORDER BY s.starts_at LIMIT 1000",
+    )
+    .bind(org)
+    .bind(user)
+    .bind(db::now() - Duration::days(90))
+    .bind(SCHEDULING_VIEW)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| crate::module::FeedItem {
+            uid: format!("shift-{}", r.id),
+            summary: format!("{} ({})", r.title, r.position),
+            description: r.vehicle.map(|v| format!("Vehicle: {v}")),
+            location: r.location,
+            starts_at: r.starts_at,
+            ends_at: r.ends_at,
+            updated_at: r.updated_at,
+            cancelled: r.cancelled,
+            path: format!("/scheduling/shifts/{}", r.id),
+        })
+        .collect())
+}
+
+/// The department's training courses, for a seat's qualification.
+pub async fn courses(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<Named>> {
+    ctx.require(SCHEDULING_VIEW)?;
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, name FROM training_courses WHERE organization_id = ? ORDER BY name LIMIT 500",
+    )
+    .bind(ctx.org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id, name)| Named { id, name }).collect())
+}
