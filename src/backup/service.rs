@@ -386,7 +386,8 @@ where
     use futures_util::TryStreamExt;
     let columns: Vec<(String, String)> = sqlx::query_as(
         "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR) FROM information_schema.columns
-          WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
+          WHERE table_schema = DATABASE() AND table_name = ? AND extra NOT LIKE '%GENERATED%'
+          ORDER BY ordinal_position",
     )
     .bind(table)
     .fetch_all(&mut *conn)

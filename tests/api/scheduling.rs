@@ -325,8 +325,17 @@ async fn seats_follow_the_rules_and_one_seat_takes_one_member_however_many_tap()
         }
     }
     assert_eq!(live_seats(&app, shift).await.len(), 1);
+    // Those who did not get it, for what follows.
+    let losers: Vec<&User> = many
+        .iter()
+        .zip(&answers)
+        .filter(|(_, (s, _))| *s != StatusCode::OK)
+        .map(|(m, _)| m)
+        .collect();
     // The driver's seat needs the qualification.
-    let (status, body) = app.post(&many[1].token, &signup, json!({"seat": 1})).await;
+    let (status, body) = app
+        .post(&losers[0].token, &signup, json!({"seat": 1}))
+        .await;
     assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_fields(&body), ["seat"]);
     assert!(
@@ -345,12 +354,12 @@ async fn seats_follow_the_rules_and_one_seat_takes_one_member_however_many_tap()
     );
     assert_eq!(live_seats(&app, shift).await.len(), 2);
     // Without a seat named: the first free one they may take (the officer's).
-    let (status, s) = app.post(&many[1].token, &signup, json!({})).await;
+    let (status, s) = app.post(&losers[0].token, &signup, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{s}");
     assert_eq!(s["my_assignment"]["status"], "confirmed");
-    assert_eq!(s["seats"][0]["holder"]["member"]["id"], json!(many[1].id));
+    assert_eq!(s["seats"][0]["holder"]["member"]["id"], json!(losers[0].id));
     // The officer's seat made them the shift's officer; the shift is staffed.
-    assert_eq!(s["shift_officer"]["id"], json!(many[1].id));
+    assert_eq!(s["shift_officer"]["id"], json!(losers[0].id));
     assert_eq!(s["staffing"]["open"], false);
 
     // Another shift the same day overlaps.
@@ -368,7 +377,7 @@ async fn seats_follow_the_rules_and_one_seat_takes_one_member_however_many_tap()
         "{body}"
     );
     // A member on leave that day.
-    let away = &many[3];
+    let away = &losers[1];
     let (status, body) = app
         .post(
             admin,
@@ -393,7 +402,7 @@ async fn seats_follow_the_rules_and_one_seat_takes_one_member_however_many_tap()
     let past = shift_on(&app, &app.a, template, today - Duration::days(1)).await;
     let (status, body) = app
         .post(
-            &many[4].token,
+            &losers[2].token,
             &format!("/api/v1/scheduling/shifts/{past}/signup"),
             json!({"seat": 2}),
         )
@@ -416,7 +425,7 @@ async fn seats_follow_the_rules_and_one_seat_takes_one_member_however_many_tap()
     let closed = shift_on(&app, &app.a, uuid(&closed["id"]), day + Duration::days(1)).await;
     let (status, body) = app
         .post(
-            &many[4].token,
+            &losers[2].token,
             &format!("/api/v1/scheduling/shifts/{closed}/signup"),
             json!({}),
         )
@@ -427,12 +436,12 @@ async fn seats_follow_the_rules_and_one_seat_takes_one_member_however_many_tap()
         .post(
             admin,
             &format!("/api/v1/scheduling/shifts/{closed}/assignments"),
-            json!({"user_id": many[4].id, "seat": 0}),
+            json!({"user_id": losers[2].id, "seat": 0}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{s}");
     assert_eq!(
-        notices(&app, many[4].id, "You are on Officers only").await,
+        notices(&app, losers[2].id, "You are on Officers only").await,
         1
     );
     let assignment = s["seats"][0]["holder"]["assignment_id"]
@@ -441,26 +450,26 @@ async fn seats_follow_the_rules_and_one_seat_takes_one_member_however_many_tap()
         .to_string();
     let respond = format!("/api/v1/scheduling/assignments/{assignment}/respond");
     let (status, body) = app
-        .post(&many[5].token, &respond, json!({"accept": true}))
+        .post(&losers[3].token, &respond, json!({"accept": true}))
         .await;
     assert_problem(status, &body, StatusCode::NOT_FOUND);
     let (status, s) = app
-        .post(&many[4].token, &respond, json!({"accept": true}))
+        .post(&losers[2].token, &respond, json!({"accept": true}))
         .await;
     assert_eq!(status, StatusCode::OK, "{s}");
     assert_eq!(s["my_assignment"]["status"], "confirmed");
     // A member may not assign, make templates or shifts.
     let (status, body) = app
         .post(
-            &many[5].token,
+            &losers[3].token,
             &format!("/api/v1/scheduling/shifts/{closed}/assignments"),
-            json!({"user_id": many[5].id, "seat": 0}),
+            json!({"user_id": losers[3].id, "seat": 0}),
         )
         .await;
     assert_problem(status, &body, StatusCode::FORBIDDEN);
     let (status, body) = app
         .post(
-            &many[5].token,
+            &losers[3].token,
             "/api/v1/scheduling/shifts",
             json!({"template_id": template, "shift_date": day}),
         )
@@ -473,7 +482,7 @@ async fn seats_follow_the_rules_and_one_seat_takes_one_member_however_many_tap()
     assert!(s["my_assignment"].is_null());
     assert_eq!(s["staffing"]["missing"], json!(["Driver"]));
     assert_eq!(
-        notices(&app, many[1].id, "sch-driver left the Driver seat").await,
+        notices(&app, losers[0].id, "sch-driver left the Driver seat").await,
         1
     );
     // Cancelling tells everyone still on it; the shift takes no one after.
@@ -487,7 +496,10 @@ async fn seats_follow_the_rules_and_one_seat_takes_one_member_however_many_tap()
     assert_eq!(status, StatusCode::OK, "{s}");
     assert_eq!(s["status"], "cancelled");
     assert!(live_seats(&app, shift).await.is_empty());
-    assert_eq!(notices(&app, many[1].id, "Cancelled: Engine duty").await, 1);
+    assert_eq!(
+        notices(&app, losers[0].id, "Cancelled: Engine duty").await,
+        1
+    );
     let (status, body) = app.post(&qualified.token, &signup, json!({})).await;
     assert_problem(status, &body, StatusCode::CONFLICT);
     assert!(body["detail"].as_str().unwrap().contains("cancelled"));
@@ -1265,5 +1277,76 @@ async fn a_members_calendar_feed_lists_their_own_shifts() {
         entries
             .iter()
             .all(|e| !e["SUMMARY"].starts_with("Engine duty"))
+    );
+}
+
+/// One member tapping "sign up" on two overlapping shifts at once gets one of them; a sign-up
+/// racing the approval of that day's time off either is freed by it or is refused.
+#[tokio::test]
+async fn overlapping_sign_ups_and_time_off_racing_a_sign_up_leave_no_double_booking() {
+    let app = TestApp::spawn().await;
+    let template = engine_template(&app, &app.a, "Engine duty", None).await;
+    let today = app.org_today(&app.a).await;
+    let day = today + Duration::days(6);
+    let member = app.member(&app.a, "sch-race", &[]).await;
+    for round in 0..3 {
+        let d = day + Duration::days(round * 2);
+        let a = shift_on(&app, &app.a, template, d).await;
+        let b = shift_on(&app, &app.a, template, d).await;
+        let answers = at_once(
+            &app,
+            vec![
+                (
+                    member.token.clone(),
+                    format!("/api/v1/scheduling/shifts/{a}/signup"),
+                    json!({"seat": 2}),
+                ),
+                (
+                    member.token.clone(),
+                    format!("/api/v1/scheduling/shifts/{b}/signup"),
+                    json!({"seat": 2}),
+                ),
+            ],
+        )
+        .await;
+        let ok = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+        assert_eq!(ok, 1, "round {round}: {answers:?}");
+        let held = live_seats(&app, a).await.len() + live_seats(&app, b).await.len();
+        assert_eq!(held, 1, "round {round}");
+    }
+    // Time off for a day with a free shift, approved while the member signs up for it.
+    let later = today + Duration::days(20);
+    let shift = shift_on(&app, &app.a, template, later).await;
+    let (status, off) = app
+        .post(
+            &member.token,
+            "/api/v1/scheduling/time-off",
+            json!({"start_date": later, "end_date": later}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{off}");
+    let answers = at_once(
+        &app,
+        vec![
+            (
+                member.token.clone(),
+                format!("/api/v1/scheduling/shifts/{shift}/signup"),
+                json!({"seat": 2}),
+            ),
+            (
+                app.a.admin.token.clone(),
+                format!(
+                    "/api/v1/scheduling/time-off/{}/review",
+                    off["id"].as_str().unwrap()
+                ),
+                json!({"approve": true}),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(answers[1].0, StatusCode::OK, "{answers:?}");
+    assert!(
+        live_seats(&app, shift).await.is_empty(),
+        "approved time off and a seat that day: {answers:?}"
     );
 }

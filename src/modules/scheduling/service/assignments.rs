@@ -72,6 +72,42 @@ pub async fn away_days(
     Ok(out)
 }
 
+/// Whether the member is on leave or approved time off on `day`, read with locks (see
+/// `check_place`).
+async fn away_on(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    user: Uuid,
+    day: NaiveDate,
+) -> AppResult<Option<&'static str>> {
+    let leave: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM member_leaves_of_absence
+          WHERE organization_id = ? AND user_id = ? AND active AND start_date <= ?
+            AND (end_date IS NULL OR end_date >= ?) LIMIT 1 LOCK IN SHARE MODE",
+    )
+    .bind(ctx.org_id)
+    .bind(user)
+    .bind(day)
+    .bind(day)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if leave.is_some() {
+        return Ok(Some("on leave"));
+    }
+    let off: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM time_off_requests
+          WHERE organization_id = ? AND user_id = ? AND status = 'approved'
+            AND start_date <= ? AND end_date >= ? LIMIT 1 LOCK IN SHARE MODE",
+    )
+    .bind(ctx.org_id)
+    .bind(user)
+    .bind(day)
+    .bind(day)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(off.map(|_| "time off"))
+}
+
 /// For each member and each course the seats name: until when their latest completed record
 /// of it is current (`None` inside: it does not expire). No entry: they have none.
 pub async fn qualifications(
@@ -208,10 +244,12 @@ pub(super) async fn check_place(
     let Some(want) = s.seats.get(seat) else {
         return Err(AppError::field("seat", "is not a seat of this shift"));
     };
+    // Locking reads from here on: they see what was committed while this transaction waited
+    // for the rows it locked (a plain read would see the snapshot of its first read).
     let live: Vec<(Uuid, u8, Uuid)> = sqlx::query_as(
         "SELECT id, seat, user_id FROM shift_assignments
           WHERE organization_id = ? AND shift_id = ?
-            AND status IN ('assigned', 'pending', 'confirmed')",
+            AND status IN ('assigned', 'pending', 'confirmed') LOCK IN SHARE MODE",
     )
     .bind(ctx.org_id)
     .bind(s.id)
@@ -229,7 +267,8 @@ pub(super) async fn check_place(
            JOIN shifts s ON s.organization_id = sa.organization_id AND s.id = sa.shift_id
           WHERE sa.organization_id = ? AND sa.user_id = ? AND s.id <> ?
             AND sa.status IN ('assigned', 'pending', 'confirmed') AND s.status = 'scheduled'
-            AND s.starts_at < ? AND s.ends_at > ?",
+            AND s.starts_at < ? AND s.ends_at > ?
+          LOCK IN SHARE MODE",
     )
     .bind(ctx.org_id)
     .bind(user)
@@ -245,11 +284,8 @@ pub(super) async fn check_place(
             local.moment(at)
         )));
     }
-    let away = away_days(ctx, tx, &[user], s.shift_date, s.shift_date).await?;
-    if let Some((_, _, why)) = away.get(&user).and_then(|a| a.first()) {
-        return Err(AppError::Conflict(format!(
-            "the member is {why} on that day"
-        )));
+    if let Some(why) = away_on(ctx, tx, user, s.shift_date).await? {
+        return Err(AppError::Conflict(format!("the member is {why} on that day")));
     }
     if let Some(course) = want.course_id {
         let q = qualifications(ctx, tx, std::slice::from_ref(want), &[user]).await?;

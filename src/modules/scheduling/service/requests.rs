@@ -261,6 +261,13 @@ pub async fn review_time_off(
     let now = db::now();
     let mut freed = Vec::new();
     if input.approve {
+        // The member's row, locked as every placement locks it: a sign-up racing this approval
+        // either lands first (and its seat is freed below) or sees the time off.
+        sqlx::query("SELECT id FROM users WHERE organization_id = ? AND id = ? FOR UPDATE")
+            .bind(ctx.org_id)
+            .bind(user)
+            .fetch_optional(&mut **tx)
+            .await?;
         let seats: Vec<(Uuid, Uuid)> = sqlx::query_as(
             "SELECT sa.id, sa.shift_id FROM shift_assignments sa
                JOIN shifts s ON s.organization_id = sa.organization_id AND s.id = sa.shift_id
@@ -268,7 +275,7 @@ pub async fn review_time_off(
                 AND sa.status IN ('assigned', 'pending', 'confirmed')
                 AND s.status = 'scheduled' AND s.finalized_at IS NULL AND s.starts_at > ?
                 AND s.shift_date BETWEEN ? AND ?
-              ORDER BY s.id",
+              ORDER BY s.id LOCK IN SHARE MODE",
         )
         .bind(ctx.org_id)
         .bind(user)
@@ -558,12 +565,27 @@ struct Seated {
 }
 
 async fn seated(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Option<Seated>> {
-    Ok(sqlx::query_as(
+    seated_as(ctx, conn, id, "").await
+}
+
+/// `seated`, the assignment's row locked: what it is now, after the shifts' locks were waited
+/// for (a give-up or a removal that committed meanwhile is seen).
+async fn seated_now(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Option<Seated>> {
+    seated_as(ctx, conn, id, " FOR UPDATE").await
+}
+
+async fn seated_as(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    id: Uuid,
+    lock: &'static str,
+) -> AppResult<Option<Seated>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT sa.id, sa.shift_id, sa.user_id, sa.seat, sa.status, s.starts_at
            FROM shift_assignments sa
            JOIN shifts s ON s.organization_id = sa.organization_id AND s.id = sa.shift_id
-          WHERE sa.organization_id = ? AND sa.id = ?",
-    )
+          WHERE sa.organization_id = ? AND sa.id = ?{lock}"
+    )))
     .bind(ctx.org_id)
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -740,7 +762,7 @@ pub async fn review_swap(
         }
         let shift_a = locked.iter().find(|s| s.id == a.shift_id).ok_or(AppError::NotFound)?;
         // Held still, by the same members, as live seats?
-        let now_a = seated(ctx, tx, a.id).await?.ok_or(AppError::NotFound)?;
+        let now_a = seated_now(ctx, tx, a.id).await?.ok_or(AppError::NotFound)?;
         if now_a.user_id != requester || !now_a.status.live() {
             return Err(AppError::Conflict(
                 "the requester no longer holds that seat; the swap cannot be approved".into(),
@@ -749,7 +771,7 @@ pub async fn review_swap(
         let moving: Vec<Uuid> = [Some(a.id), b.as_ref().map(|b| b.id)].into_iter().flatten().collect();
         match &b {
             Some(b) => {
-                let now_b = seated(ctx, tx, b.id).await?.ok_or(AppError::NotFound)?;
+                let now_b = seated_now(ctx, tx, b.id).await?.ok_or(AppError::NotFound)?;
                 if now_b.user_id != target || !now_b.status.live() {
                     return Err(AppError::Conflict(
                         "the other member no longer holds that seat; the swap cannot be approved"
