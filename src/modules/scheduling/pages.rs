@@ -1222,6 +1222,8 @@ struct TemplatesPage {
     courses: Vec<Opt>,
     errors: FieldErrors,
     notice: Option<String>,
+    /// Vehicles are edited with the stations, under the settings.
+    can_edit_vehicles: bool,
 }
 
 struct TemplateLine {
@@ -1379,6 +1381,7 @@ async fn templates_view(
         form,
         errors: FieldErrors::new(errors, TEMPLATE_LABELS),
         notice,
+        can_edit_vehicles: ctx.has(crate::auth::permissions::SETTINGS_MANAGE),
     })
 }
 
