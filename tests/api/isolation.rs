@@ -272,6 +272,10 @@ const BODIES: &[(&str, &str)] = &[
         r#"{"from": "{today}", "to": "{today}", "preview": true}"#,
     ),
     (
+        "POST /api/v1/scheduling/patterns/{id}/active",
+        r#"{"active": true}"#,
+    ),
+    (
         "PUT /api/v1/scheduling/templates/{id}",
         r#"{"name": "Renamed duty", "start_time": "06:00", "duration_minutes": 720,
             "positions": [{"name": "Officer"}, {"name": "Driver"}]}"#,

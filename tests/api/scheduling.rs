@@ -943,6 +943,22 @@ async fn bad_input_changes_nothing_and_other_departments_see_nothing() {
         assert_problem(status, &answer, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(error_fields(&answer), ["to"]);
     }
+    // A stopped pattern makes nothing until it is taken up again.
+    let active = generate.replace("/generate", "/active");
+    let (status, stopped) = app.post(admin, &active, json!({"active": false})).await;
+    assert_eq!(status, StatusCode::OK, "{stopped}");
+    assert_eq!(stopped["is_active"], false);
+    let (status, answer) = app
+        .post(admin, &generate, json!({"from": today, "to": today}))
+        .await;
+    assert_problem(status, &answer, StatusCode::CONFLICT);
+    let (status, _) = app.post(admin, &active, json!({"active": true})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        app.audit_actions(&app.a, "scheduling.pattern_stopped")
+            .await,
+        1
+    );
     let (status, answer) = app
         .get(
             admin,

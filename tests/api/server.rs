@@ -219,6 +219,7 @@ fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("/api/v1/scheduling/patterns", &["get", "post"]),
         ("/api/v1/scheduling/patterns/{id}", &["get"]),
         ("/api/v1/scheduling/patterns/{id}/generate", &["post"]),
+        ("/api/v1/scheduling/patterns/{id}/active", &["post"]),
         ("/api/v1/scheduling/shifts", &["get", "post"]),
         ("/api/v1/scheduling/shifts/{id}", &["get"]),
         ("/api/v1/scheduling/shifts/{id}/cancel", &["post"]),

@@ -14,7 +14,7 @@ use super::service::requests::{
     self, RequestQuery, ReviewInput, Swap, SwapInput, TimeOff, TimeOffInput, TimeOffReviewed,
 };
 use super::service::{
-    self, GenerateInput, Generated, Pattern, PatternInput, Shift, ShiftInput, ShiftQuery,
+    self, ActiveInput, GenerateInput, Generated, Pattern, PatternInput, Shift, ShiftInput, ShiftQuery,
     Template, TemplateInput,
 };
 use crate::auth::Ctx;
@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/scheduling/patterns/{id}", get(pattern))
         .route("/api/v1/scheduling/patterns/{id}/generate", post(generate))
+        .route("/api/v1/scheduling/patterns/{id}/active", post(set_pattern_active))
         .route("/api/v1/scheduling/shifts", get(shifts).post(create_shift))
         .route("/api/v1/scheduling/shifts/{id}", get(shift))
         .route("/api/v1/scheduling/shifts/{id}/cancel", post(cancel_shift))
@@ -161,6 +162,23 @@ pub async fn pattern(
 ) -> AppResult<Json<Pattern>> {
     let mut conn = state.db.acquire().await?;
     Ok(Json(service::pattern(&ctx, &mut conn, id).await?))
+}
+
+/// Stops a pattern (no more shifts from it; those made stay) or takes it up again.
+#[utoipa::path(post, path = "/api/v1/scheduling/patterns/{id}/active", tag = "scheduling",
+    params(("id" = Uuid, Path)), request_body = ActiveInput,
+    responses((status = 200, body = Pattern), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_pattern_active(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiJson(input): ApiJson<ActiveInput>,
+) -> AppResult<Json<Pattern>> {
+    let mut tx = state.db.begin().await?;
+    let p = service::set_pattern_active(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
+    Ok(Json(p))
 }
 
 /// Makes the pattern's shifts over a range (at most a year), or shows them (`preview`).

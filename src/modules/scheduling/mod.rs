@@ -47,6 +47,7 @@ pub static FEATURE: Feature = Feature {
     api::create_pattern,
     api::pattern,
     api::generate,
+    api::set_pattern_active,
     api::shifts,
     api::create_shift,
     api::shift,

@@ -62,6 +62,7 @@ pub fn router() -> Router<AppState> {
             get(new_pattern).post(create_pattern),
         )
         .route("/scheduling/generate", get(generate_page).post(generate))
+        .route("/scheduling/patterns/{id}/active", post(set_pattern_active))
         .route("/scheduling/reports", get(reports_page))
 }
 
@@ -177,6 +178,8 @@ fn done_notice(done: Option<&str>) -> Option<String> {
         "withdrawn" => "Withdrawn.",
         "template" => "Template saved.",
         "pattern" => "Pattern saved. Preview a range, then make the shifts.",
+        "stopped" => "The pattern is stopped: it makes no more shifts. Those made stay.",
+        "resumed" => "The pattern is in use again.",
         _ => return None,
     };
     Some(text.into())
@@ -1657,6 +1660,8 @@ async fn create_pattern(
 struct GeneratePage {
     chrome: Chrome,
     patterns: Vec<Opt>,
+    /// Every pattern: id, name, rule in words, in use.
+    all: Vec<(Uuid, String, String, bool)>,
     pattern: String,
     from: String,
     to: String,
@@ -1695,8 +1700,12 @@ async fn generate_view(
     errors: &[FieldError],
 ) -> Result<GeneratePage, AppError> {
     ctx.require(SCHEDULING_MANAGE)?;
-    let patterns: Vec<(String, String)> = service::patterns(ctx, conn)
-        .await?
+    let every = service::patterns(ctx, conn).await?;
+    let all = every
+        .iter()
+        .map(|p| (p.id, p.name.clone(), p.described.clone(), p.is_active))
+        .collect();
+    let patterns: Vec<(String, String)> = every
         .into_iter()
         .filter(|p| p.is_active)
         .map(|p| (p.id.to_string(), format!("{} — {} ({})", p.name, p.described, p.template.name)))
@@ -1719,6 +1728,7 @@ async fn generate_view(
         .unwrap_or_default();
     Ok(GeneratePage {
         chrome: Chrome::for_viewer(ctx, SECTION),
+        all,
         patterns: web::options(&r, p.pattern.trim(), Some("Choose a pattern")),
         pattern: p.pattern.clone(),
         from: p.from.clone(),
@@ -1845,6 +1855,26 @@ async fn generate(
             Ok((StatusCode::UNPROCESSABLE_ENTITY, web::render(&page)).into_response())
         }
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ActiveForm {
+    #[serde(default)]
+    active: String,
+}
+
+async fn set_pattern_active(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    PathId(id): PathId,
+    Form(form): Form<ActiveForm>,
+) -> PageResult {
+    let active = form.active == "1";
+    let mut tx = state.db.begin().await?;
+    service::set_pattern_active(&ctx, &mut tx, id, service::ActiveInput { active }).await?;
+    tx.commit().await?;
+    let done = if active { "resumed" } else { "stopped" };
+    Ok(Redirect::to(&format!("/scheduling/generate?done={done}")).into_response())
 }
 
 // ---------------------------------------------------------------------------------------------

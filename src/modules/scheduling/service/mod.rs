@@ -741,6 +741,57 @@ pub async fn create_pattern(ctx: &Ctx, tx: &mut Tx<'_>, p: PatternInput) -> AppR
     pattern(ctx, tx, id).await
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActiveInput {
+    pub active: bool,
+}
+
+/// Stops a pattern (it makes no more shifts; those made stay) or takes it up again.
+pub async fn set_pattern_active(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    id: Uuid,
+    input: ActiveInput,
+) -> AppResult<Pattern> {
+    ctx.require(SCHEDULING_MANAGE)?;
+    let was: Option<bool> = sqlx::query_scalar(
+        "SELECT is_active FROM shift_patterns WHERE organization_id = ? AND id = ? FOR UPDATE",
+    )
+    .bind(ctx.org_id)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let was = was.ok_or(AppError::NotFound)?;
+    if was != input.active {
+        sqlx::query(
+            "UPDATE shift_patterns SET is_active = ?, updated_at = ?
+              WHERE organization_id = ? AND id = ?",
+        )
+        .bind(input.active)
+        .bind(db::now())
+        .bind(ctx.org_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        audit::record(
+            tx,
+            &ctx.actor(),
+            Entry::new(
+                if input.active {
+                    "scheduling.pattern_resumed"
+                } else {
+                    "scheduling.pattern_stopped"
+                },
+                "shift_pattern",
+                id,
+            ),
+        )
+        .await?;
+    }
+    pattern(ctx, tx, id).await
+}
+
 // ---------------------------------------------------------------------------------------------
 // Generating shifts from a pattern
 
