@@ -21,6 +21,7 @@ pub mod modules;
 pub mod notify;
 pub mod openapi;
 pub mod organization;
+pub mod pdf;
 pub mod roles;
 pub mod setup;
 pub mod state;

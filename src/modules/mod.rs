@@ -22,4 +22,5 @@ modules! {
     inventory,
     events,
     scheduling,
+    elections,
 }

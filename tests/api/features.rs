@@ -24,7 +24,8 @@ async fn only_built_parts_are_offered_in_roles_notifications_and_the_wizard() {
     assert!(names.contains(&"inventory.manage"), "{names:?}");
     assert!(names.contains(&"events.manage"), "{names:?}");
     assert!(names.contains(&"scheduling.manage"), "{names:?}");
-    for unbuilt in ["elections.manage", "elections.view", "facilities.view"] {
+    assert!(names.contains(&"elections.manage"), "{names:?}");
+    for unbuilt in ["minutes.manage", "minutes.view", "facilities.view"] {
         assert!(!names.contains(&unbuilt), "{unbuilt} is offered: {names:?}");
     }
     let (status, prefs) = app.get(&admin, "/api/v1/notifications/preferences").await;
@@ -42,12 +43,9 @@ async fn only_built_parts_are_offered_in_roles_notifications_and_the_wizard() {
     assert!(keys.contains(&"inventory"), "{keys:?}");
     assert!(keys.contains(&"events"), "{keys:?}");
     assert!(keys.contains(&"scheduling"), "{keys:?}");
-    assert!(
-        !keys.contains(&"elections"),
-        "elections is offered: {keys:?}"
-    );
+    assert!(keys.contains(&"elections"), "{keys:?}");
     // A role edited on its page keeps what it holds of a part still to come (the Member role
-    // holds elections.view from the start).
+    // holds minutes.view from the start).
     let member_role: uuid::Uuid =
         sqlx::query_scalar("SELECT id FROM roles WHERE organization_id = ? AND slug = 'member'")
             .bind(app.a.org_id)
@@ -66,7 +64,7 @@ async fn only_built_parts_are_offered_in_roles_notifications_and_the_wizard() {
             .unwrap()
         }
     };
-    assert!(held(&app).await.contains(&"elections.view".to_string()));
+    assert!(held(&app).await.contains(&"minutes.view".to_string()));
     let role = app
         .get(&admin, &format!("/api/v1/roles/{member_role}"))
         .await
@@ -81,7 +79,7 @@ async fn only_built_parts_are_offered_in_roles_notifications_and_the_wizard() {
     ];
     for p in role["permissions"].as_array().unwrap() {
         let p = p.as_str().unwrap();
-        if !p.starts_with("elections.") && p != "training.view" {
+        if !p.starts_with("minutes.") && p != "training.view" {
             form.push(("permissions".into(), p.into()));
         }
     }
@@ -99,7 +97,7 @@ async fn only_built_parts_are_offered_in_roles_notifications_and_the_wizard() {
         "the page's change is saved"
     );
     assert!(
-        now.contains(&"elections.view".to_string()),
+        now.contains(&"minutes.view".to_string()),
         "the hidden one is kept: {now:?}"
     );
 }

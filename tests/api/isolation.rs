@@ -59,6 +59,19 @@ const CLASSES: &[(&str, Class)] = &[
         Class::Record("inventory_item"),
     ),
     ("/api/v1/inventory/members/{id}", Class::Record("member")),
+    ("/api/v1/elections/{id}", Class::Record("election")),
+    (
+        "/api/v1/elections/candidates/{id}",
+        Class::Record("candidate"),
+    ),
+    (
+        "/api/v1/elections/paper-batches/{id}",
+        Class::Record("paper_batch"),
+    ),
+    (
+        "/api/v1/elections/positions/{id}",
+        Class::Record("election_position"),
+    ),
     ("/api/v1/events/{id}", Class::Record("event")),
     (
         "/api/v1/events/{id}/attachments/{attachment}",
@@ -141,6 +154,47 @@ const BODIES: &[(&str, &str)] = &[
         r#"{"name": "Renamed station", "station_number": "9"}"#,
     ),
     ("POST /api/v1/backups/{file}/restore", r#"{}"#),
+    (
+        "PUT /api/v1/elections/{id}",
+        r#"{"title": "Renamed vote", "voting_method": "plurality"}"#,
+    ),
+    (
+        "POST /api/v1/elections/{id}/positions",
+        r#"{"name": "Sweep seat"}"#,
+    ),
+    (
+        "POST /api/v1/elections/positions/{id}/decide",
+        r#"{"candidate_id": "{candidate}"}"#,
+    ),
+    (
+        "POST /api/v1/elections/{id}/candidates",
+        r#"{"position_id": "{election_position}", "user_id": "{member}"}"#,
+    ),
+    (
+        "POST /api/v1/elections/candidates/{id}/answer",
+        r#"{"accept": true}"#,
+    ),
+    (
+        "POST /api/v1/elections/{id}/cancel",
+        r#"{"reason": "Sweep"}"#,
+    ),
+    (
+        "POST /api/v1/elections/{id}/vote",
+        r#"{"ballots": [{"position_id": "{election_position}", "choices": ["{candidate}"]}]}"#,
+    ),
+    (
+        "POST /api/v1/elections/{id}/receipts/check",
+        r#"{"receipt": "2222-3333-4444-5555"}"#,
+    ),
+    (
+        "POST /api/v1/elections/{id}/roll",
+        r#"{"user_id": "{member}", "on_roll": true, "reason": "Sweep"}"#,
+    ),
+    (
+        "POST /api/v1/elections/{id}/paper-batches",
+        r#"{"voter_ids": ["{member}", "{holder}", "{voter}"],
+            "ballots": [{"position_id": "{election_position}", "choices": ["{candidate}"]}]}"#,
+    ),
     (
         "PUT /api/v1/events/{id}",
         r#"{"title": "Renamed drill", "event_type": "training", "start": "2027-01-12T19:00",
@@ -1097,6 +1151,65 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> (Ids, User) {
     )
     .await;
     ids.insert("swap", swap["id"].as_str().unwrap().parse().unwrap());
+    // An election open for voting, the member standing for chief, and a batch of paper
+    // ballots from three others waiting for a second officer.
+    let voter = app.member(org, &format!("{prefix}-voter"), &[]).await;
+    ids.insert("holder", holder.id);
+    ids.insert("voter", voter.id);
+    let mut paper = Vec::new();
+    for n in 1..=3 {
+        paper.push(app.member(org, &format!("{prefix}-paper{n}"), &[]).await.id);
+    }
+    let election = post(
+        "/api/v1/elections",
+        json!({"title": format!("{prefix} officers"), "voting_method": "plurality"}),
+    )
+    .await;
+    let election: Uuid = election["id"].as_str().unwrap().parse().unwrap();
+    ids.insert("election", election);
+    let with_position = post_as(
+        app,
+        &org.admin,
+        &format!("/api/v1/elections/{election}/positions"),
+        json!({"name": "Chief"}),
+    )
+    .await;
+    let position: Uuid = with_position["positions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    ids.insert("election_position", position);
+    let candidate = post_as(
+        app,
+        &org.admin,
+        &format!("/api/v1/elections/{election}/candidates"),
+        json!({"position_id": position, "user_id": member.id}),
+    )
+    .await;
+    ids.insert(
+        "candidate",
+        candidate["id"].as_str().unwrap().parse().unwrap(),
+    );
+    post_as(
+        app,
+        &org.admin,
+        &format!("/api/v1/elections/{election}/open"),
+        json!({}),
+    )
+    .await;
+    let batch = post_as(
+        app,
+        &org.admin,
+        &format!("/api/v1/elections/{election}/paper-batches"),
+        json!({"voter_ids": paper,
+               "ballots": [{"position_id": position, "choices": [candidate["id"]]}]}),
+    )
+    .await;
+    ids.insert(
+        "paper_batch",
+        batch["id"].as_str().unwrap().parse().unwrap(),
+    );
     // A job run, which the job's runs list must keep to its organization.
     app.run_job(org, SWEEP_JOB).await;
     (Ids { ids, today }, member)
@@ -1300,6 +1413,17 @@ async fn lists_never_show_the_other_organization() {
     let (status, body) = app.get(t, "/api/v1/members?status=active,inactive").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     disjoint(&ids_in(&body["items"], "id"), &b_users, "members by status");
+
+    // Elections.
+    let (status, body) = app.get(t, "/api/v1/elections?per_page=200").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        ids_in(&body["items"], "id"),
+        vec![a.id("election").to_string()]
+    );
+    assert!(!body.to_string().contains("bravo"), "{body}");
+    let (_, body) = app.get(t, "/api/v1/elections?q=bravo").await;
+    assert_eq!(body["total"], 0, "{body}");
 
     // Roles (system roles share names across organizations, so compare ids).
     let (status, body) = app.get(t, "/api/v1/roles").await;

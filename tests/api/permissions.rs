@@ -271,6 +271,15 @@ fn matrix() -> Vec<Guarded> {
             ),
             S::CREATED,
         ),
+        // elections
+        guarded("elections.view", M::GET, "/api/v1/elections", None, S::OK),
+        guarded(
+            "elections.manage",
+            M::POST,
+            "/api/v1/elections",
+            Json(r#"{"title": "Officers 2027", "voting_method": "plurality"}"#),
+            S::CREATED,
+        ),
         // training.manage
         guarded(
             "training.manage",

@@ -1036,7 +1036,8 @@ async fn the_wizard_pages_take_the_token_show_errors_beside_fields_and_sign_the_
     assert!(html.contains(r#"name="module_inventory""#), "{html}");
     assert!(html.contains(r#"name="module_events""#), "{html}");
     assert!(html.contains(r#"name="module_scheduling""#), "{html}");
-    for unbuilt in ["elections", "facilities"] {
+    assert!(html.contains(r#"name="module_elections""#), "{html}");
+    for unbuilt in ["minutes", "facilities"] {
         assert!(
             !html.contains(&format!("module_{unbuilt}")),
             "{unbuilt} offered"
@@ -1074,7 +1075,8 @@ async fn the_wizard_pages_take_the_token_show_errors_beside_fields_and_sign_the_
     assert_eq!(settings["modules"]["training"], true);
     assert_eq!(settings["modules"]["events"], false);
     assert_eq!(settings["modules"]["scheduling"], false);
-    assert_eq!(settings["modules"]["elections"], true);
+    assert_eq!(settings["modules"]["elections"], false);
+    assert_eq!(settings["modules"]["minutes"], true);
 }
 
 #[tokio::test]
