@@ -55,6 +55,8 @@ const PAGES = [
   { name: 'settings-https', path: '/settings/https' },
   { name: 'settings-backups', path: '/settings/backups' },
   { name: 'settings-backups-encryption', path: '/settings/backups/encryption' },
+  { name: 'elections', path: '/elections' },
+  { name: 'elections-new', path: '/elections/new' },
   { name: 'training', path: '/training' },
   { name: 'training-matrix', path: '/training/matrix' },
   { name: 'training-records', path: '/training/records' },
@@ -2112,6 +2114,149 @@ test('scheduling on phones: an officer makes a template (a mistake first) and a 
   assert.deepEqual(credited.body.items.map((r) => r.training_type).sort(), ['call', 'shift']);
   const after = await api('GET', `/api/v1/scheduling/shifts/${shift.id}`, token);
   assert.equal(after.body.seats[1].holder.member.id, blake.id, JSON.stringify(after.body));
+});
+
+test('elections on phones: an officer sets up a vote, members nominate and accept, three vote in a few taps and check a receipt, and the officer closes it with a certified result', async () => {
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  const phone = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true };
+  const people = [['el-ann', 'Ann', 'Avery'], ['el-ben', 'Ben', 'Bell'], ['el-cat', 'Cat', 'Cruz']];
+  for (const [username, first, last] of people) {
+    const r = await api('POST', '/api/v1/members', token, {
+      username, email: `${username}@example.org`, first_name: first, last_name: last,
+      temporary_password: 'temporary vote words',
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+  }
+  // A member's first sign-in: the temporary password is changed, then the page asked for.
+  const firstSignIn = async (page, username) => {
+    await signIn(page, username, 'temporary vote words');
+    await page.getByLabel('Current password').fill('temporary vote words');
+    await page.getByLabel('New password').fill("secret ballot words 2026");
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('heading', { level: 1, name: ORG_NAME }).waitFor();
+  };
+  let electionPath;
+  await withPage('elections-officer-setup', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/elections');
+    await page.getByRole('link', { name: 'New election' }).click();
+    // No title: said beside the field, nothing saved.
+    await page.getByRole('button', { name: 'Save as a draft' }).click();
+    await page.locator('#title-error').waitFor();
+    await checkA11y(page, 'election form (refused)');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`election form on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'elections-form-refused.png'), fullPage: true });
+    await page.getByLabel('Title').fill('Officers 2027');
+    await page.getByRole('button', { name: 'Save as a draft' }).click();
+    await page.getByText('Election saved as a draft.').waitFor();
+    electionPath = new URL(page.url()).pathname;
+    await page.getByLabel('Name').fill('Chief');
+    await page.getByRole('button', { name: 'Add the position' }).click();
+    await page.getByText('Position added.').waitFor();
+    await page.getByRole('button', { name: 'Open nominations' }).click();
+    await page.getByText('Nominations are open: members were told.').waitFor();
+    await checkA11y(page, 'election (nominations)');
+  }, { expect: [[422, '/elections/new']], context: phone });
+
+  await withPage('elections-member-nominates', async (page) => {
+    await firstSignIn(page, 'el-ann');
+    await page.goto(electionPath);
+    await page.getByLabel('Member', { exact: true }).selectOption({ label: 'Ben Bell' });
+    await page.getByLabel('Statement').fill('Twelve years on the engine; ready to lead it.');
+    await page.getByRole('button', { name: 'Nominate' }).click();
+    await page.getByText('Nomination sent').waitFor();
+    await page.getByLabel('Member', { exact: true }).selectOption({ label: 'Ann Avery' });
+    await page.getByRole('button', { name: 'Nominate' }).click();
+    await page.getByText('Candidate added.').waitFor();
+    assert.match(await page.locator('main').innerText(), /Ben Bell\s+Nominated, not yet accepted/);
+    await checkA11y(page, 'election (member nominates)');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`nominations on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'elections-nominated.png'), fullPage: true });
+  }, { context: phone });
+
+  await withPage('elections-nominee-accepts', async (page) => {
+    await firstSignIn(page, 'el-ben');
+    // The dashboard says what waits for him.
+    await page.getByRole('link', { name: /You were nominated: Officers 2027/ }).click();
+    await page.getByRole('button', { name: 'Accept the nomination' }).click();
+    await page.getByText('Your answer is recorded.').waitFor();
+    assert.doesNotMatch(await page.locator('main').innerText(), /not yet accepted/);
+  }, { context: phone });
+
+  await withPage('elections-officer-opens', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto(electionPath);
+    await page.getByRole('button', { name: 'Open voting' }).click();
+    await page.getByText('Voting is open: the roll is frozen').waitFor();
+    await checkA11y(page, 'election (open, officer)');
+    await page.screenshot({ path: join(artifacts, 'elections-open-officer.png'), fullPage: true });
+  }, { context: phone });
+
+  const receipts = {};
+  for (const [username, choice] of [['el-ann', 'Ann Avery'], ['el-ben', 'Ben Bell'], ['el-cat', 'Ben Bell']]) {
+    await withPage(`elections-vote-${username}`, async (page) => {
+      if (username === 'el-cat') await firstSignIn(page, username);
+      else await signIn(page, username, "secret ballot words 2026");
+      await page.getByRole('link', { name: 'Vote now: Officers 2027' }).click();
+      await page.getByRole('heading', { name: 'Your ballot' }).waitFor();
+      if (username === 'el-cat') {
+        // Nothing chosen: said at the top, nothing cast.
+        await page.getByRole('button', { name: 'Cast my ballot' }).click();
+        await page.getByText('Nothing was cast: choose on at least one position.').waitFor();
+      }
+      await checkA11y(page, 'ballot');
+      for (const found of await page.evaluate(phoneProblems)) assert.fail(`ballot on a phone: ${found}`);
+      if (username === 'el-ann') await page.screenshot({ path: join(artifacts, 'elections-ballot.png'), fullPage: true });
+      await page.getByLabel(choice).check();
+      await page.getByRole('button', { name: 'Cast my ballot' }).click();
+      await page.getByRole('heading', { name: 'Your ballot is cast' }).waitFor();
+      receipts[username] = (await page.locator('code.receipt').innerText()).trim();
+      assert.match(receipts[username], /^[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}$/);
+      await checkA11y(page, 'ballot cast');
+      for (const found of await page.evaluate(phoneProblems)) assert.fail(`receipt on a phone: ${found}`);
+      if (username === 'el-ann') {
+        await page.screenshot({ path: join(artifacts, 'elections-cast.png'), fullPage: true });
+        // The receipt is checked: counted, and nothing about the vote.
+        await page.getByRole('link', { name: 'Check a receipt' }).click();
+        await page.getByLabel('Receipt code').fill(receipts[username].toLowerCase());
+        await page.getByRole('button', { name: 'Check' }).click();
+        await page.getByText('Counted: this ballot for Chief is in the election').waitFor();
+        assert.doesNotMatch(await page.locator('main').innerText(), /Ann Avery|Ben Bell/);
+        await checkA11y(page, 'receipt checked');
+        await page.screenshot({ path: join(artifacts, 'elections-receipt.png'), fullPage: true });
+        // Voting again is not offered; the results wait for the close.
+        await page.goto(electionPath);
+        assert.match(await page.locator('main').innerText(), /You have voted/);
+      }
+    }, { expect: username === 'el-cat' ? [[422, /^\/elections\/[0-9a-f-]+\/ballot$/]] : [], context: phone });
+  }
+
+  await withPage('elections-officer-closes', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto(electionPath);
+    // The officer sees turnout, never a count, before the close.
+    assert.match(await page.locator('main').innerText(), /3 of \d+ on the roll have voted/);
+    assert.equal(await page.getByRole('link', { name: /^Results/ }).count(), 0);
+    await page.getByRole('link', { name: 'Close voting…' }).click();
+    await checkA11y(page, 'close voting (asks first)');
+    await page.getByRole('button', { name: 'Close voting and count' }).click();
+    await page.getByText('Voting closed. The results are below.').waitFor();
+    assert.match(await page.locator('main').innerText(), /Ben Bell elected\./);
+    assert.match(await page.locator('main').innerText(), /Ben Bell\s+Elected\s+2\s+66\.7/);
+    await checkA11y(page, 'results');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`results on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'elections-results.png'), fullPage: true });
+    const pdf = await page.request.get(`${electionPath}/certificate.pdf`);
+    assert.equal(pdf.status(), 200);
+    assert.equal(pdf.headers()['content-type'], 'application/pdf');
+    assert.ok((await pdf.body()).subarray(0, 5).toString() === '%PDF-');
+  }, { context: phone });
+  // Every receipt is counted.
+  const id = electionPath.split('/').pop();
+  for (const r of Object.values(receipts)) {
+    const check = await api('POST', `/api/v1/elections/${id}/receipts/check`, token, { receipt: r });
+    assert.equal(check.body.counted, true, JSON.stringify(check.body));
+  }
 });
 
 test('password reset: without email it says who can help; with email the request answers the same for any address; a bad link says so', async () => {
