@@ -29,6 +29,7 @@ mod pages_account;
 mod pages_admin;
 mod pages_announce;
 mod pages_department;
+mod pages_elections;
 mod pages_members;
 mod pages_notify;
 mod pages_programs;
