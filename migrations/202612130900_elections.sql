@@ -122,14 +122,25 @@ CREATE TABLE ballots (
     choices         VARCHAR(2000) NOT NULL,
     -- online | paper
     source          VARCHAR(8)   NOT NULL,
-    -- SHA-256 of the receipt code the voter was given (online ballots).
-    receipt_hash    CHAR(64)     NULL,
     prev_hash       CHAR(64)     NOT NULL,
     chain_hash      CHAR(64)     NOT NULL,
     UNIQUE KEY uq_ballots_chain (election_id, prev_hash),
-    UNIQUE KEY uq_ballots_receipt (receipt_hash),
     KEY ix_ballots_position (position_id),
     CONSTRAINT fk_ballots_position FOREIGN KEY (organization_id, position_id)
+        REFERENCES election_positions (organization_id, id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- The receipts given with online ballots (SHA-256 of each code), kept apart from the ballots:
+-- a receipt says that a ballot for its position was cast and is counted, never which ballot, so
+-- a member made to show their receipt shows nothing of their vote. Each position holds as many
+-- receipts as online ballots; the count checks it.
+CREATE TABLE ballot_receipts (
+    receipt_hash    CHAR(64)     NOT NULL PRIMARY KEY,
+    organization_id BINARY(16)   NOT NULL,
+    election_id     BINARY(16)   NOT NULL,
+    position_id     BINARY(16)   NOT NULL,
+    KEY ix_ballot_receipts_election (election_id, position_id),
+    CONSTRAINT fk_ballot_receipts_position FOREIGN KEY (organization_id, position_id)
         REFERENCES election_positions (organization_id, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 

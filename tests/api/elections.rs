@@ -446,9 +446,18 @@ async fn nothing_links_a_member_to_a_choice() {
             "position_id",
             "choices",
             "source",
-            "receipt_hash",
             "prev_hash",
             "chain_hash"
+        ]
+    );
+    // A receipt points at no ballot: a member shown to hold one shows nothing of their vote.
+    assert_eq!(
+        columns("ballot_receipts").await,
+        [
+            "receipt_hash",
+            "organization_id",
+            "election_id",
+            "position_id"
         ]
     );
     let voter_columns = columns("election_voters").await;

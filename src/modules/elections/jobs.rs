@@ -7,6 +7,7 @@
 
 use uuid::Uuid;
 
+use super::rules::ElectionStatus;
 use super::service::{self, ELECTIONS_MANAGE, results};
 use crate::audit::Actor;
 use crate::error::AppError;
@@ -23,32 +24,36 @@ pub async fn lifecycle(ctx: JobCtx) -> anyhow::Result<u64> {
     let mut conn = state.db.acquire().await?;
     let to_open: Vec<(Uuid, String)> = sqlx::query_as(
         "SELECT id, title FROM elections
-          WHERE organization_id = ? AND status IN ('draft', 'nominations')
+          WHERE organization_id = ? AND status IN (?, ?)
             AND opens_at IS NOT NULL AND opens_at <= ?
           ORDER BY opens_at LIMIT 100",
     )
     .bind(org)
+    .bind(ElectionStatus::Draft)
+    .bind(ElectionStatus::Nominations)
     .bind(now)
     .fetch_all(&mut *conn)
     .await?;
     let to_close: Vec<Uuid> = sqlx::query_scalar(
         "SELECT id FROM elections
-          WHERE organization_id = ? AND status = 'open' AND closes_at IS NOT NULL
+          WHERE organization_id = ? AND status = ? AND closes_at IS NOT NULL
             AND closes_at <= ?
           ORDER BY closes_at LIMIT 100",
     )
     .bind(org)
+    .bind(ElectionStatus::Open)
     .bind(now)
     .fetch_all(&mut *conn)
     .await?;
     let to_remind: Vec<(Uuid, String)> = sqlx::query_as(
         "SELECT id, title FROM elections
-          WHERE organization_id = ? AND status = 'open'
+          WHERE organization_id = ? AND status = ?
             AND reminder_hours_before_close IS NOT NULL AND closes_at > ?
             AND closes_at <= DATE_ADD(?, INTERVAL reminder_hours_before_close HOUR)
           LIMIT 100",
     )
     .bind(org)
+    .bind(ElectionStatus::Open)
     .bind(now)
     .bind(now)
     .fetch_all(&mut *conn)

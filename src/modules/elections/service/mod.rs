@@ -1297,21 +1297,25 @@ pub async fn waiting_for(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<(Uuid, Str
     ctx.require(ELECTIONS_VIEW)?;
     Ok(sqlx::query_as(
         "SELECT e.id, e.title, TRUE AS vote FROM elections e
-          WHERE e.organization_id = ? AND e.status = 'open'
+          WHERE e.organization_id = ? AND e.status = ?
             AND EXISTS (SELECT 1 FROM election_voters v
                          WHERE v.organization_id = e.organization_id AND v.election_id = e.id
                            AND v.user_id = ? AND v.voted_by IS NULL)
          UNION ALL
          SELECT DISTINCT e.id, e.title, FALSE FROM elections e
            JOIN candidates c ON c.organization_id = e.organization_id AND c.election_id = e.id
-          WHERE e.organization_id = ? AND e.status IN ('draft', 'nominations')
-            AND c.user_id = ? AND c.status = 'pending'
+          WHERE e.organization_id = ? AND e.status IN (?, ?)
+            AND c.user_id = ? AND c.status = ?
          LIMIT 10",
     )
     .bind(ctx.org_id)
+    .bind(ElectionStatus::Open)
     .bind(ctx.user_id)
     .bind(ctx.org_id)
+    .bind(ElectionStatus::Draft)
+    .bind(ElectionStatus::Nominations)
     .bind(ctx.user_id)
+    .bind(CandidateStatus::Pending)
     .fetch_all(&mut *conn)
     .await?)
 }

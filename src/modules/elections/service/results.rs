@@ -362,10 +362,11 @@ pub(crate) async fn close_as(
     // Pending paper batches never count: their voters are marked, their ballots are not.
     let pending: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM paper_ballot_batches
-          WHERE organization_id = ? AND election_id = ? AND status = 'pending'",
+          WHERE organization_id = ? AND election_id = ? AND status = ?",
     )
     .bind(org)
     .bind(id)
+    .bind(super::super::rules::BatchStatus::Pending)
     .fetch_one(&mut **tx)
     .await?;
     set_status(tx, org, id, ElectionStatus::Closed).await?;

@@ -409,7 +409,6 @@ struct NewBallot<'a> {
     position: Uuid,
     choices: &'a str,
     source: BallotSource,
-    receipt_hash: Option<&'a str>,
 }
 
 /// Appends one ballot to the chain after `head`; returns the new head.
@@ -425,8 +424,8 @@ async fn append(
     let hash = rules::link(head, id, b.position, b.choices, b.source);
     sqlx::query(
         "INSERT INTO ballots (id, organization_id, election_id, position_id, choices, source,
-                receipt_hash, prev_hash, chain_hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                prev_hash, chain_hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id)
     .bind(org)
@@ -434,7 +433,6 @@ async fn append(
     .bind(b.position)
     .bind(b.choices)
     .bind(b.source)
-    .bind(b.receipt_hash)
     .bind(head)
     .bind(&hash)
     .execute(&mut **tx)
@@ -519,8 +517,6 @@ pub async fn cast(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, input: CastInput) -> App
     let (mut head, mut count) = chain_head(tx, ctx.org_id, id).await?;
     let mut receipts = Vec::new();
     for (position, name, choices) in ballots {
-        let code = rules::new_receipt();
-        let hash = rules::receipt_hash(&rules::normalize_receipt(&code).unwrap_or_default());
         head = append(
             tx,
             ctx.org_id,
@@ -530,9 +526,21 @@ pub async fn cast(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, input: CastInput) -> App
                 position,
                 choices: &choices,
                 source: BallotSource::Online,
-                receipt_hash: Some(&hash),
             },
         )
+        .await?;
+        // The receipt goes in a table of its own: it proves a ballot for the position was
+        // cast and counted, and points at no ballot.
+        let code = rules::new_receipt();
+        sqlx::query(
+            "INSERT INTO ballot_receipts (receipt_hash, organization_id, election_id, position_id)
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(rules::receipt_hash(&rules::normalize_receipt(&code).unwrap_or_default()))
+        .bind(ctx.org_id)
+        .bind(id)
+        .bind(position)
+        .execute(&mut **tx)
         .await?;
         count += 1;
         receipts.push(Receipt {
@@ -552,7 +560,7 @@ pub struct ReceiptInput {
     pub receipt: String,
 }
 
-/// Whether a receipt's ballot is in the election's chain — never what it says.
+/// Whether a receipt's ballot is counted — never which ballot it is, nor what it says.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReceiptCheck {
     pub counted: bool,
@@ -576,10 +584,10 @@ pub async fn check_receipt(
         )
     })?;
     let found: Option<String> = sqlx::query_scalar(
-        "SELECT p.name FROM ballots b
-           JOIN election_positions p ON p.organization_id = b.organization_id
-                                    AND p.id = b.position_id
-          WHERE b.organization_id = ? AND b.election_id = ? AND b.receipt_hash = ?",
+        "SELECT p.name FROM ballot_receipts r
+           JOIN election_positions p ON p.organization_id = r.organization_id
+                                    AND p.id = r.position_id
+          WHERE r.organization_id = ? AND r.election_id = ? AND r.receipt_hash = ?",
     )
     .bind(ctx.org_id)
     .bind(id)
@@ -609,7 +617,7 @@ pub(super) struct BallotRow {
 
 /// Walks the election's chain from its start: every ballot once, each hash recomputed, ending
 /// at the election's head with its count; and each position's online ballots equal to the
-/// members the roll marks as having voted online. Returns the ballots, or what broke.
+/// members the roll marks as having voted online and to the receipts given. Returns the ballots, or what broke.
 pub(super) async fn verify_chain(
     conn: &mut Conn,
     org: OrgId,
@@ -667,6 +675,15 @@ pub(super) async fn verify_chain(
     if at != head.unwrap_or(genesis) {
         return Err("the chain does not end where the last cast left it".into());
     }
+    let receipts: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT position_id, COUNT(*) FROM ballot_receipts
+          WHERE organization_id = ? AND election_id = ? GROUP BY position_id",
+    )
+    .bind(org)
+    .bind(row.id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(fail)?;
     let voted: Vec<(Uuid, i64)> = sqlx::query_as(
         "SELECT position_id, COUNT(*) FROM election_voters
           WHERE organization_id = ? AND election_id = ? AND voted_by = ?
@@ -682,6 +699,7 @@ pub(super) async fn verify_chain(
         .iter()
         .map(|b| b.position_id)
         .chain(voted.iter().map(|(p, _)| *p))
+        .chain(receipts.iter().map(|(p, _)| *p))
         .collect();
     for p in positions {
         let online = ballots
@@ -689,6 +707,12 @@ pub(super) async fn verify_chain(
             .filter(|b| b.position_id == p && b.source == BallotSource::Online)
             .count() as i64;
         let marked = voted.iter().find(|(id, _)| *id == p).map_or(0, |(_, n)| *n);
+        let given = receipts.iter().find(|(id, _)| *id == p).map_or(0, |(_, n)| *n);
+        if online != given {
+            return Err(format!(
+                "a position has {online} online ballots but {given} receipts were given"
+            ));
+        }
         if online != marked {
             return Err(format!(
                 "a position has {online} online ballots but {marked} members voted online"
@@ -967,7 +991,6 @@ pub async fn attest_batch(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Bat
                 position: s.position_id,
                 choices: &s.choices,
                 source: BallotSource::Paper,
-                receipt_hash: None,
             },
         )
         .await?;
