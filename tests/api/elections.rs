@@ -321,6 +321,16 @@ async fn an_election_runs_from_nominations_to_a_certified_result() {
     assert_problem(status, &body, StatusCode::CONFLICT);
     assert_eq!(app.audit_actions(org, "elections.opened").await, 1);
     assert_eq!(app.audit_actions(org, "elections.closed").await, 1);
+    // The department's export holds the election and who voted, never a choice.
+    let res = app
+        .send(
+            app.client
+                .get(app.url("/api/v1/export"))
+                .bearer_auth(&org.admin.token),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.bytes().await.unwrap().len() > 100);
 }
 
 #[tokio::test]

@@ -342,7 +342,7 @@ pub async fn turnout(
 #[utoipa::path(get, path = "/api/v1/elections/{id}/results", tag = "elections",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Results), (status = 403, body = Problem),
-        (status = 404, body = Problem)))]
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn results(
     State(state): State<AppState>,
     ctx: Ctx,

@@ -92,7 +92,8 @@ const EXPORT: &[ExportSection] = &[
         about: "Every election: title, status, method, times and the ballots counted.",
         sql: "SELECT e.title, e.status, e.voting_method, CAST(e.opens_at AS CHAR) AS opens_at_utc,
                      CAST(e.closes_at AS CHAR) AS closes_at_utc,
-                     CAST(e.closed_at AS CHAR) AS closed_at_utc, e.ballot_count, e.chain_head
+                     CAST(e.closed_at AS CHAR) AS closed_at_utc,
+                     CAST(e.ballot_count AS CHAR) AS ballot_count, e.chain_head
                 FROM elections e
                WHERE e.organization_id = ?
                ORDER BY e.created_at",
@@ -100,7 +101,8 @@ const EXPORT: &[ExportSection] = &[
     ExportSection {
         file: "election_candidates.csv",
         about: "Positions and their candidates, with how each nomination stands.",
-        sql: "SELECT e.title AS election, p.name AS position, p.seats, c.name AS candidate,
+        sql: "SELECT e.title AS election, p.name AS position, CAST(p.seats AS CHAR) AS seats,
+                     c.name AS candidate,
                      c.status
                 FROM candidates c
                 JOIN election_positions p ON p.organization_id = c.organization_id
