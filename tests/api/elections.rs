@@ -1191,6 +1191,29 @@ async fn permissions_other_departments_and_bad_input() {
         .await
         .unwrap();
     assert_eq!(stored, 0);
+    // A position takes at most 40 candidates, so the longest ballot fits its column.
+    let (big, big_pos) = draft(&app, org, "approval", json!({}), &[("Board", 1)]).await;
+    let names: Vec<String> = (0..40).map(|i| format!("Option {i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let all = options(&app, org, big, big_pos[0], &names).await;
+    let (status, body) = app
+        .post(
+            &org.admin.token,
+            &format!("/api/v1/elections/{big}/candidates"),
+            json!({"position_id": big_pos[0], "name": "One too many"}),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_fields(&body), vec!["position_id"]);
+    open(&app, org, big).await;
+    let (status, body) = vote(
+        &app,
+        &ada,
+        big,
+        json!([{"position_id": big_pos[0], "choices": all}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     // Another department's member sees nothing of it and cannot vote in it.
     let bee = app.member(&app.b, "bee", &["member"]).await;
     for path in ["", "/ballot", "/turnout"] {

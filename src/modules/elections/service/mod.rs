@@ -25,6 +25,8 @@ use crate::notify::{self, Notice, Notifier};
 
 pub const ELECTIONS_VIEW: &str = "elections.view";
 pub const ELECTIONS_MANAGE: &str = "elections.manage";
+/// The most candidates (nominations included) one position takes.
+pub const MAX_CANDIDATES: i64 = 40;
 
 /// Something by id and name: a member, a role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -792,6 +794,21 @@ pub async fn nominate(
     .await?;
     if position.is_none() {
         c.push("position_id", "is not a position of this election");
+    } else {
+        // A ballot names each choice by id in a column of 2,000 characters: 40 candidates fit.
+        let standing: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM candidates WHERE organization_id = ? AND position_id = ?",
+        )
+        .bind(ctx.org_id)
+        .bind(n.position_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        if standing >= MAX_CANDIDATES {
+            c.push(
+                "position_id",
+                format!("has {MAX_CANDIDATES} candidates already, the most a position takes"),
+            );
+        }
     }
     let statement = c.take(input::optional_paragraphs("statement", n.statement, 2000));
     let option_name = c.take(input::optional_text("name", n.name, 150)).flatten();
