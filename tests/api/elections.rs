@@ -122,6 +122,15 @@ async fn members(app: &TestApp, org: &Org, names: &[&str]) -> Vec<User> {
     out
 }
 
+/// The ballots stored for an election, read from the database.
+async fn ballots_in(app: &TestApp, election: Uuid) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM ballots WHERE election_id = ?")
+        .bind(election)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
 fn votes_of(results: &Value, position: usize) -> Vec<(String, u64, bool)> {
     results["positions"][position]["candidates"]
         .as_array()
@@ -365,11 +374,7 @@ async fn a_hundred_taps_by_one_member_cast_one_ballot() {
             "{b}"
         );
     }
-    let ballots: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ballots WHERE election_id = ?")
-        .bind(id)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let ballots = ballots_in(&app, id).await;
     assert_eq!(ballots, 1);
     // Two members at once each cast theirs, and the chain holds both.
     let ben = app.member(org, "ben", &["member"]).await;
@@ -494,16 +499,8 @@ async fn nothing_links_a_member_to_a_choice() {
         if path == "/roll" {
             assert!(text.contains(&voters[0].id.to_string()), "{text}");
         }
-        for v in &voters {
-            for choice in &c {
-                assert!(
-                    !(text.contains(&v.id.to_string())
-                        && text.contains("\"choices\"")
-                        && text.contains(&choice.to_string())),
-                    "{path}: {text}"
-                );
-            }
-        }
+        // No answer holds a ballot's choices at all, so none can put one beside a member.
+        assert!(!text.contains("\"choices\""), "{path}: {text}");
     }
     let (_, roll) = app
         .get(&org.admin.token, &format!("/api/v1/elections/{id}/roll"))
@@ -625,11 +622,7 @@ async fn only_the_roll_votes_and_only_while_voting_is_open() {
     )
     .await;
     assert_problem(status, &body, StatusCode::FORBIDDEN);
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ballots WHERE election_id = ?")
-        .bind(id)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let stored = ballots_in(&app, id).await;
     assert_eq!(stored, 0);
     let (status, mine) = app
         .get(&ada.token, &format!("/api/v1/elections/{id}/ballot"))
@@ -703,11 +696,7 @@ async fn only_the_roll_votes_and_only_while_voting_is_open() {
         body["detail"].as_str().unwrap().contains("closed"),
         "{body}"
     );
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ballots WHERE election_id = ?")
-        .bind(id)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let stored = ballots_in(&app, id).await;
     assert_eq!(stored, 2);
 }
 
@@ -1185,11 +1174,7 @@ async fn permissions_other_departments_and_bad_input() {
         assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(!error_fields(&body).is_empty(), "{ballots}: {body}");
     }
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ballots WHERE election_id = ?")
-        .bind(id)
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let stored = ballots_in(&app, id).await;
     assert_eq!(stored, 0);
     // A position takes at most 40 candidates, so the longest ballot fits its column.
     let (big, big_pos) = draft(&app, org, "approval", json!({}), &[("Board", 1)]).await;

@@ -816,8 +816,7 @@ pub async fn nominate(
     match (n.user_id, option_name) {
         (Some(_), Some(_)) => c.push("name", "give a member or a name, not both"),
         (None, None) => c.push("user_id", "choose the member nominated"),
-        (None, Some(o)) if !manager => {
-            let _ = o;
+        (None, Some(_)) if !manager => {
             c.push("name", "only election officers add named options; nominate a member")
         }
         (None, Some(o)) => name = o,

@@ -179,7 +179,7 @@ pub async fn results(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Results>
 
 /// Counts every position from the verified chain (refused if it does not verify).
 async fn count_of(conn: &mut Conn, org: OrgId, row: &ElectionRow) -> AppResult<Results> {
-    let ballots = voting::verify_chain(conn, org, row).await.map_err(|why| {
+    let verified = voting::verify_chain(conn, org, row).await.map_err(|why| {
         AppError::Conflict(format!(
             "the ballot chain does not verify ({why}): the count is refused"
         ))
@@ -195,13 +195,7 @@ async fn count_of(conn: &mut Conn, org: OrgId, row: &ElectionRow) -> AppResult<R
     .bind(row.id)
     .fetch_all(&mut *conn)
     .await?;
-    let head: Option<String> = sqlx::query_scalar(
-        "SELECT chain_head FROM elections WHERE organization_id = ? AND id = ?",
-    )
-    .bind(org)
-    .bind(row.id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let ballots = verified.ballots;
     let out_positions = positions
         .iter()
         .map(|p| {
@@ -219,7 +213,7 @@ async fn count_of(conn: &mut Conn, org: OrgId, row: &ElectionRow) -> AppResult<R
         closed_at: row.closed_at,
         provisional: row.status != ElectionStatus::Closed,
         ballots: ballots.len() as u32,
-        chain_head: head.unwrap_or_else(|| rules::genesis(row.id)),
+        chain_head: verified.head,
         turnout: turnout_of(conn, org, row).await?,
         positions: out_positions,
     })

@@ -615,14 +615,21 @@ pub(super) struct BallotRow {
     pub chain_hash: String,
 }
 
+/// A chain that verified: its ballots, and the head it ends at.
+pub(super) struct Verified {
+    pub ballots: Vec<BallotRow>,
+    pub head: String,
+}
+
 /// Walks the election's chain from its start: every ballot once, each hash recomputed, ending
 /// at the election's head with its count; and each position's online ballots equal to the
-/// members the roll marks as having voted online and to the receipts given. Returns the ballots, or what broke.
+/// members the roll marks as having voted online and to the receipts given. Returns the ballots
+/// and the head, or what broke.
 pub(super) async fn verify_chain(
     conn: &mut Conn,
     org: OrgId,
     row: &ElectionRow,
-) -> Result<Vec<BallotRow>, String> {
+) -> Result<Verified, String> {
     let fail = |e: sqlx::Error| format!("the ballots could not be read: {e}");
     let (head, count): (Option<String>, u32) = sqlx::query_as(
         "SELECT chain_head, ballot_count FROM elections WHERE organization_id = ? AND id = ?",
@@ -719,7 +726,7 @@ pub(super) async fn verify_chain(
             ));
         }
     }
-    Ok(ballots)
+    Ok(Verified { ballots, head: at })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -948,9 +955,9 @@ async fn pending_batch(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Pendin
 /// A second officer attests a pending batch: its ballots join the chain and count.
 pub async fn attest_batch(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Batch> {
     ctx.require(ELECTIONS_MANAGE)?;
-    let found = pending_batch(ctx, tx, id).await?;
-    let row = lock(tx, ctx.org_id, found.election_id).await?;
+    // Read once: the transition below decides whether it is still pending.
     let b = pending_batch(ctx, tx, id).await?;
+    let row = lock(tx, ctx.org_id, b.election_id).await?;
     if b.recorded_by == ctx.user_id {
         return Err(AppError::Forbidden(
             "a second officer attests a batch: not the one who entered it".into(),
@@ -1010,9 +1017,8 @@ pub async fn attest_batch(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Bat
 /// Voids a pending batch (entered wrongly): its voters may vote again.
 pub async fn void_batch(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Batch> {
     ctx.require(ELECTIONS_MANAGE)?;
-    let found = pending_batch(ctx, tx, id).await?;
-    lock(tx, ctx.org_id, found.election_id).await?;
     let b = pending_batch(ctx, tx, id).await?;
+    lock(tx, ctx.org_id, b.election_id).await?;
     let voters: Vec<Uuid> = serde_json::from_str(&b.voter_ids).unwrap_or_default();
     db::transition(
         tx,
