@@ -18,16 +18,26 @@ use crate::state::AppState;
 pub const JSON_BODY_LIMIT: usize = 256 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Requests that may take longer than `REQUEST_TIMEOUT`: uploads of backup archives (hundreds of
-/// MB over a station's Wi-Fi). They stream their body to disk and take no JSON body.
-fn unbounded(path: &str) -> bool {
-    path == crate::backup::api::UPLOAD_PATH || path == crate::setup::api::RESTORE_UPLOAD_PATH
+/// Requests that may take longer than `REQUEST_TIMEOUT`: uploads of backup archives and of
+/// files (hundreds of MB over a station's Wi-Fi), which stream their body to disk. A file upload
+/// is an API `POST` of `application/octet-stream`; every other API route refuses that type before
+/// reading a byte, so it buys no one time.
+fn unbounded(req: &Request) -> bool {
+    let path = req.uri().path();
+    path == crate::backup::api::UPLOAD_PATH
+        || path == crate::setup::api::RESTORE_UPLOAD_PATH
+        || (req.method() == Method::POST
+            && path.starts_with("/api/")
+            && req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/octet-stream")))
 }
 
 /// `REQUEST_TIMEOUT` for every request but the long uploads: a 503 problem (or error page) with
 /// `Retry-After`, as any other 503.
 async fn bounded_time(req: Request, next: Next) -> Response {
-    if unbounded(req.uri().path()) {
+    if unbounded(&req) {
         return next.run(req).await;
     }
     let api = req.uri().path().starts_with("/api/");
@@ -78,7 +88,7 @@ async fn db_gate(
     let api = path.starts_with("/api/");
     // A long upload (a restore) is never cut by a check: a slow answer under its load is not a
     // lost database.
-    let checked = !unbounded(path);
+    let checked = !unbounded(&req);
     let (res, lost) = DATABASE_LOST
         .scope(std::cell::Cell::new(false), async {
             // Pooled connections are not pinged before use (a round trip on every request), so
@@ -132,7 +142,7 @@ async fn retry_contended(req: Request, next: Next) -> Response {
             req.method() == Method::GET || req.method() == Method::HEAD,
             |n| n <= RETRY_BODY_LIMIT,
         );
-    if !small || unbounded(req.uri().path()) {
+    if !small || unbounded(&req) {
         return CONTENDED.scope(Cell::new(false), next.run(req)).await;
     }
     let (parts, body) = req.into_parts();

@@ -27,6 +27,7 @@ pub mod setup;
 pub mod state;
 pub mod system;
 pub mod time;
+pub mod uploads;
 pub mod web;
 pub mod words;
 

@@ -23,4 +23,5 @@ modules! {
     events,
     scheduling,
     elections,
+    documents,
 }

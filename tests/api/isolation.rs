@@ -59,6 +59,15 @@ const CLASSES: &[(&str, Class)] = &[
         Class::Record("inventory_item"),
     ),
     ("/api/v1/inventory/members/{id}", Class::Record("member")),
+    ("/api/v1/documents/{id}", Class::Record("document")),
+    (
+        "/api/v1/documents/{id}/versions/{version}",
+        Class::Record("document_version"),
+    ),
+    (
+        "/api/v1/documents/folders/{id}",
+        Class::Record("document_folder"),
+    ),
     ("/api/v1/elections/{id}", Class::Record("election")),
     (
         "/api/v1/elections/candidates/{id}",
@@ -154,6 +163,22 @@ const BODIES: &[(&str, &str)] = &[
         r#"{"name": "Renamed station", "station_number": "9"}"#,
     ),
     ("POST /api/v1/backups/{file}/restore", r#"{}"#),
+    (
+        "PUT /api/v1/documents/folders/{id}",
+        r#"{"name": "Sweep folder", "visibility": "everyone"}"#,
+    ),
+    (
+        "POST /api/v1/documents/folders/{id}/documents",
+        r#""Sweep notes.""#,
+    ),
+    (
+        "PUT /api/v1/documents/{id}",
+        r#"{"name": "Renamed document"}"#,
+    ),
+    (
+        "POST /api/v1/documents/{id}/versions",
+        r#""A second version.""#,
+    ),
     (
         "PUT /api/v1/elections/{id}",
         r#"{"title": "Renamed vote", "voting_method": "plurality"}"#,
@@ -1209,6 +1234,35 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> (Ids, User) {
     ids.insert(
         "paper_batch",
         batch["id"].as_str().unwrap().parse().unwrap(),
+    );
+    // A folder of the department's own with a document in it.
+    let folder = post(
+        "/api/v1/documents/folders",
+        json!({"name": format!("{prefix} manuals"), "visibility": "everyone"}),
+    )
+    .await;
+    let folder: Uuid = folder["id"].as_str().unwrap().parse().unwrap();
+    ids.insert("document_folder", folder);
+    let (status, document) = crate::documents::upload(
+        app,
+        &org.admin.token,
+        folder,
+        "pump.txt",
+        b"Prime, then open slowly.\n",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{document}");
+    let document: Uuid = document["id"].as_str().unwrap().parse().unwrap();
+    ids.insert("document", document);
+    let (_, versions) = app
+        .get(
+            &org.admin.token,
+            &format!("/api/v1/documents/{document}/versions"),
+        )
+        .await;
+    ids.insert(
+        "document_version",
+        versions[0]["id"].as_str().unwrap().parse().unwrap(),
     );
     // A job run, which the job's runs list must keep to its organization.
     app.run_job(org, SWEEP_JOB).await;

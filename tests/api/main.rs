@@ -2,6 +2,7 @@
 //! (faster to build); each test makes its own organizations on the run's shared database, and
 //! host-wide tests get a database of their own (see `harness`).
 
+mod documents;
 mod elections;
 mod events;
 mod harness;

@@ -837,6 +837,7 @@ async fn every_api_route(app: &TestApp) -> Vec<(Method, String)> {
                 .replace("{item}", &id)
                 .replace("{line}", &id)
                 .replace("{attachment}", &id)
+                .replace("{version}", &id)
                 .replace("{name}", "purge_sessions")
                 .replace("{file}", "missing.lbk");
             assert!(!filled.contains('{'), "unfilled parameter in {filled}");

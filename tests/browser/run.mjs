@@ -101,6 +101,8 @@ const PAGES = [
   { name: 'scheduling-generate', path: '/scheduling/generate' },
   { name: 'scheduling-shift-new', path: '/scheduling/shifts/new' },
   { name: 'scheduling-reports', path: '/scheduling/reports' },
+  { name: 'documents', path: '/documents' },
+  { name: 'documents-folder-new', path: '/documents/folders/new' },
 ];
 
 // --- database and server -------------------------------------------------------------------
@@ -2257,6 +2259,75 @@ test('elections on phones: an officer sets up a vote, members nominate and accep
     const check = await api('POST', `/api/v1/elections/${id}/receipts/check`, token, { receipt: r });
     assert.equal(check.body.counted, true, JSON.stringify(check.body));
   }
+});
+
+test('documents on phones: an officer uploads an SOP (a program called a PDF is refused first) and tags it; a member finds it by search and downloads it', async () => {
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  const phone = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true };
+  const r = await api('POST', '/api/v1/members', token, {
+    username: 'doc-dana', email: 'doc-dana@example.org', first_name: 'Dana', last_name: 'Diaz',
+    temporary_password: 'temporary library words',
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const pdf = Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');
+  let documentPath;
+  await withPage('documents-officer-uploads', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/documents');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`library on a phone: ${found}`);
+    await page.getByRole('link', { name: 'SOPs & Procedures' }).click();
+    await page.getByRole('heading', { level: 1, name: 'SOPs & Procedures' }).waitFor();
+    // A program named like a PDF: refused beside the field, nothing kept.
+    await page.getByLabel(/Add a document/).setInputFiles({
+      name: 'Ladder SOP.pdf', mimeType: 'application/pdf',
+      buffer: Buffer.from('\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0', 'binary'),
+    });
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page.locator('#file-error').getByText(/must be a PDF/).waitFor();
+    await page.screenshot({ path: join(artifacts, 'documents-upload-refused.png'), fullPage: true });
+    await page.getByLabel(/Add a document/).setInputFiles({ name: 'Ladder SOP.pdf', mimeType: 'application/pdf', buffer: pdf });
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page.getByText('Uploaded. Add tags below so others find it.').waitFor();
+    documentPath = new URL(page.url()).pathname;
+    await page.getByLabel('Tags').fill('Ladders, ground ladders');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Changes saved.').waitFor();
+    assert.match(await page.locator('main').innerText(), /ground ladders/);
+    await checkA11y(page, 'document (officer)');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`document page on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'documents-uploaded.png'), fullPage: true });
+  }, { expect: [[422, /^\/api\/v1\/documents\/folders\/[0-9a-f-]+\/documents$/]], context: phone });
+
+  await withPage('documents-member-finds', async (page) => {
+    await signIn(page, 'doc-dana', 'temporary library words');
+    await page.getByLabel('Current password').fill('temporary library words');
+    await page.getByLabel('New password').fill('reading the manual 2026');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('heading', { level: 1, name: ORG_NAME }).waitFor();
+    await page.goto('/documents');
+    // Leadership's Reports folder is not among hers.
+    assert.doesNotMatch(await page.locator('main').innerText(), /Reports/);
+    await page.getByLabel('Find').fill('ladder');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText('1 document found').waitFor();
+    await checkA11y(page, 'documents search (member)');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`search on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'documents-member-search.png'), fullPage: true });
+    await page.getByRole('link', { name: 'Ladder SOP' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Ladder SOP' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, documentPath);
+    // A member sees no controls to change it.
+    assert.equal(await page.getByRole('button', { name: 'Archive' }).count(), 0);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download' }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), 'Ladder SOP.pdf');
+    const saved = join(artifacts, 'downloaded-ladder-sop.pdf');
+    await download.saveAs(saved);
+    assert.deepEqual(readFileSync(saved), pdf);
+    await page.screenshot({ path: join(artifacts, 'documents-member-document.png'), fullPage: true });
+  }, { context: phone, downloads: [`${documentPath}/download`] });
 });
 
 test('password reset: without email it says who can help; with email the request answers the same for any address; a bad link says so', async () => {

@@ -1,12 +1,26 @@
 // Uploads a backup archive with progress: the request body is the file itself (the server streams
 // it to disk). A form with data-upload="<url>" gets it; on success the browser goes to
-// data-done + the stored file's name, or (data-then="submit") the stored name goes into the
+// data-done + the stored file's name (+ data-done-after), or (data-then="submit") the stored name goes into the
 // form's hidden input name="uploaded" and the form is submitted as usual. With data-send-name the
 // file's name goes along as ?name=…; data-empty and data-checking give the form's own words.
 // Errors are shown beside the file field. Without JavaScript the form stays hidden and the page
 // says what to do instead.
 (function () {
   'use strict';
+  // A refusal in words: each field's message as a sentence ("The file must be a PDF…"), else
+  // the problem's detail.
+  var SUBJECTS = { file: 'The file', name: "The file's name", title: 'The name', tags: 'Tags', note: 'The note' };
+  function refusal(body) {
+    if (body.errors && body.errors.length) {
+      return body.errors.map(function (e) {
+        var m = String(e.message || '').replace(/\.$/, '');
+        if (/^(is|must|has|cannot|may|should) /.test(m)) return (SUBJECTS[e.field] || 'The file') + ' ' + m + '.';
+        return m.charAt(0).toUpperCase() + m.slice(1) + '.';
+      }).join(' ');
+    }
+    return body.detail;
+  }
+
   function setUp(form) {
     var input = form.querySelector('input[type=file]');
     var error = document.getElementById(input.getAttribute('aria-describedby'));
@@ -79,11 +93,11 @@
             status.textContent = 'Uploaded and checked; starting the restore…';
             form.submit();
           } else {
-            window.location.assign(form.dataset.done + encodeURIComponent(stored));
+            window.location.assign(form.dataset.done + encodeURIComponent(stored) + (form.dataset.doneAfter || ''));
           }
           return;
         }
-        fail(body.detail || ('The upload was refused (' + xhr.status + ').'));
+        fail(refusal(body) || ('The upload was refused (' + xhr.status + ').'));
       });
       xhr.addEventListener('error', function () {
         fail('The upload was cut off. Check the connection to the server and try again.');

@@ -464,28 +464,7 @@ pub async fn download_attachment(
 
 /// The bytes as a download: its sniffed type, never shown inline, never sniffed again.
 pub fn file_response(a: &Attachment, bytes: Vec<u8>) -> Response {
-    let ascii: String = a
-        .file_name
-        .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' })
-        .collect();
-    let disposition = format!(
-        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
-        crate::web::url_encode(&a.file_name)
-    );
-    let mut response = bytes.into_response();
-    let headers = response.headers_mut();
-    if let Ok(v) = a.content_type.parse() {
-        headers.insert(header::CONTENT_TYPE, v);
-    }
-    if let Ok(v) = disposition.parse() {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        axum::http::HeaderValue::from_static("nosniff"),
-    );
-    response
+    crate::uploads::bytes_download(bytes, &a.file_name, &a.content_type)
 }
 
 /// Removes an attached file.

@@ -33,59 +33,7 @@ pub struct Attachment {
 
 const COLUMNS: &str = "id, file_name, content_type, size_bytes, created_at";
 
-/// The kinds accepted: the type the bytes show, and the extension a saved copy gets.
-const KINDS: &[(&str, &str)] = &[
-    ("application/pdf", "pdf"),
-    ("image/png", "png"),
-    ("image/jpeg", "jpg"),
-    ("image/gif", "gif"),
-    ("image/webp", "webp"),
-    (
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "docx",
-    ),
-    (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "xlsx",
-    ),
-    (
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "pptx",
-    ),
-];
-
-/// The file's type from its bytes: one of `KINDS`, or plain text (valid UTF-8 without NUL or
-/// other control bytes but tab and line ends); None for anything else.
-pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
-    if let Some(kind) = infer::get(bytes) {
-        return KINDS
-            .iter()
-            .find(|(mime, _)| *mime == kind.mime_type())
-            .map(|(mime, _)| *mime);
-    }
-    let text = std::str::from_utf8(bytes).ok()?;
-    (!text.is_empty() && !text.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')))
-        .then_some("text/plain")
-}
-
-/// A file name fit to keep and to send back: the last part of any path, control characters,
-/// quotes and separators dropped, at most 150 characters; empty is refused.
-pub fn clean_name(raw: &str) -> AppResult<String> {
-    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = last
-        .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | '\'' | ';' | '<' | '>' | '|' | '*' | '?' | ':'))
-        .collect::<String>()
-        .trim()
-        .trim_start_matches('.')
-        .chars()
-        .take(150)
-        .collect();
-    if cleaned.is_empty() {
-        return Err(AppError::field("name", "must be the file's name"));
-    }
-    Ok(cleaned)
-}
+pub use crate::uploads::{clean_name, sniff};
 
 fn folder(data_dir: &Path, ctx: &Ctx) -> PathBuf {
     data_dir
@@ -144,8 +92,7 @@ pub async fn add(
     let Some(content_type) = sniff(bytes) else {
         return Err(AppError::field(
             "file",
-            "must be a PDF, a picture (PNG, JPEG, GIF, WebP), a Word, Excel or PowerPoint file, \
-             or plain text",
+            crate::uploads::KINDS_SENTENCE,
         ));
     };
     // The event row locked: two uploads at once count each other.
@@ -257,32 +204,4 @@ pub async fn remove(ctx: &Ctx, tx: &mut Tx<'_>, event: Uuid, id: Uuid) -> AppRes
     )
     .await?;
     Ok(a)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_type_is_read_from_the_bytes() {
-        assert_eq!(sniff(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"), Some("application/pdf"));
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Some("image/png"));
-        assert_eq!(sniff(b"Bring gloves.\nMeet in the bay.\n"), Some("text/plain"));
-        // A program is refused whatever it is called.
-        assert_eq!(sniff(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0"), None);
-        assert_eq!(sniff(b"MZ\x90\0\x03\0\0\0\x04\0\0\0"), None);
-        assert_eq!(sniff(b"text with a \0 NUL"), None);
-        assert_eq!(sniff(b"\xff\xfe\xfd"), None);
-    }
-
-    #[test]
-    fn names_are_cleaned() {
-        assert_eq!(clean_name("C:\\Users\\chief\\Map.pdf").unwrap(), "Map.pdf");
-        assert_eq!(clean_name("../../etc/passwd").unwrap(), "passwd");
-        assert_eq!(clean_name("a\"b;c\r\n.pdf").unwrap(), "abc.pdf");
-        assert_eq!(clean_name(".hidden").unwrap(), "hidden");
-        assert!(clean_name("  ").is_err());
-        assert!(clean_name("dir/").is_err());
-        assert_eq!(clean_name(&"x".repeat(400)).unwrap().len(), 150);
-    }
 }
