@@ -76,6 +76,8 @@ pub struct StatusView {
     memory: Fact,
     data_dir_path: String,
     data_dir_space: Fact,
+    /// Each top-level folder of the data directory: its name and "3 files, 210 MiB".
+    stored: Vec<(String, String)>,
     backup_configured: bool,
     backup_path: String,
     backup_space: Fact,
@@ -240,6 +242,21 @@ fn view(s: SystemStatus, tz: crate::time::Local, jobs: &Registry) -> StatusView 
         ),
         data_dir_path: s.data_dir.path.clone(),
         data_dir_space: space_fact(s.data_dir.space.as_ref()),
+        stored: s
+            .stored_files
+            .iter()
+            .map(|f| {
+                (
+                    f.folder.clone(),
+                    format!(
+                        "{} file{}, {}",
+                        f.files,
+                        if f.files == 1 { "" } else { "s" },
+                        status::bytes(f.bytes)
+                    ),
+                )
+            })
+            .collect(),
         backup_configured: s.backup_target.configured,
         backup_path: backup.map(|b: &Storage| b.path.clone()).unwrap_or_default(),
         backup_space: space_fact(backup.and_then(|b| b.space.as_ref())),

@@ -45,6 +45,9 @@ pub struct SystemStatus {
     pub server: ServerProcess,
     /// The filesystem holding the data directory.
     pub data_dir: Storage,
+    /// What the data directory keeps (documents, attachments, secrets), by its top-level
+    /// folder: every backup carries these files.
+    pub stored_files: Vec<StoredFiles>,
     pub backup_target: BackupTarget,
     pub database: DatabaseStatus,
     pub certificate: CertificateStatus,
@@ -101,6 +104,54 @@ pub struct ServerProcess {
     pub uptime_seconds: Option<u64>,
     /// Resident memory of this process.
     pub rss_bytes: Option<u64>,
+}
+
+/// The files under one top-level folder of the data directory.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StoredFiles {
+    /// The folder's name (`documents`, `attachments`, `secrets`…).
+    pub folder: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// The files of the data directory by top-level folder, the backup directory left out (it may
+/// live inside). Files directly in it count under ".".
+pub fn stored_files(data_dir: &Path, backup_dir: &Path) -> Vec<StoredFiles> {
+    let skip = std::fs::canonicalize(backup_dir).ok();
+    let mut by: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    let mut stack = vec![(data_dir.to_path_buf(), None::<String>)];
+    while let Some((dir, top)) = stack.pop() {
+        let Ok(read) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in read.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if kind.is_dir() {
+                if std::fs::canonicalize(&path).ok() != skip {
+                    stack.push((path, Some(top.clone().unwrap_or(name))));
+                }
+            } else if kind.is_file() {
+                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                let e = by
+                    .entry(top.clone().unwrap_or_else(|| ".".into()))
+                    .or_default();
+                e.0 += 1;
+                e.1 += size;
+            }
+        }
+    }
+    by.into_iter()
+        .map(|(folder, (files, bytes))| StoredFiles {
+            folder,
+            files,
+            bytes,
+        })
+        .collect()
 }
 
 /// A directory and the space on the filesystem that holds it.
@@ -204,8 +255,9 @@ pub struct Warning {
 pub async fn collect(state: &AppState, ctx: &Ctx) -> AppResult<SystemStatus> {
     ctx.require(SETTINGS_MANAGE)?;
     let data_dir = state.config.data_dir.clone();
+    let backup_dir = state.config.backup_dir.clone();
     let host = async {
-        let sample = tokio::task::spawn_blocking(move || sample_host(&data_dir));
+        let sample = tokio::task::spawn_blocking(move || sample_host(&data_dir, &backup_dir));
         match tokio::time::timeout(HOST_SAMPLE_TIMEOUT, sample).await {
             Ok(joined) => joined
                 .context("reading the host's status")
@@ -221,6 +273,7 @@ pub async fn collect(state: &AppState, ctx: &Ctx) -> AppResult<SystemStatus> {
         host,
         server,
         data_dir,
+        stored_files,
     } = host;
     let mut status = SystemStatus {
         app_version: env!("CARGO_PKG_VERSION"),
@@ -228,6 +281,7 @@ pub async fn collect(state: &AppState, ctx: &Ctx) -> AppResult<SystemStatus> {
         host,
         server,
         data_dir,
+        stored_files,
         backup_target: BackupTarget::of(&state.config.backup_dir),
         database,
         certificate: match state.tls.as_deref() {
@@ -282,10 +336,11 @@ struct HostSample {
     host: HostStatus,
     server: ServerProcess,
     data_dir: Storage,
+    stored_files: Vec<StoredFiles>,
 }
 
 /// Reads only what the page shows (no process list, no CPU usage sampling).
-fn sample_host(data_dir: &Path) -> HostSample {
+fn sample_host(data_dir: &Path, backup_dir: &Path) -> HostSample {
     let mut sys = System::new().ok();
     let (memory, cpu_count) = match sys.as_mut() {
         Some(sys) => {
@@ -358,6 +413,7 @@ fn sample_host(data_dir: &Path) -> HostSample {
             rss_bytes: me.map(|m| m.1).filter(|rss| *rss > 0),
         },
         data_dir: storage(data_dir),
+        stored_files: stored_files(data_dir, backup_dir),
     }
 }
 
@@ -748,6 +804,11 @@ pub(crate) fn troubled_example() -> SystemStatus {
                 free_bytes: GIB / 2,
             }),
         },
+        stored_files: vec![StoredFiles {
+            folder: "documents".into(),
+            files: 3,
+            bytes: 210 << 20,
+        }],
         backup_target: BackupTarget {
             configured: true,
             storage: Some(Storage {

@@ -733,6 +733,17 @@ async fn a_backup_and_restore_bring_the_files_back_byte_for_byte() {
     big.extend((0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
     let (status, doc) = upload(&app, admin, sops, "scan.pdf", &big).await;
     assert_eq!(status, StatusCode::CREATED, "{doc}");
+    // The status page counts the space documents take.
+    let (status, s) = app.get(admin, "/api/v1/system/status").await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    let stored = s["stored_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["folder"] == "documents")
+        .unwrap_or_else(|| panic!("no documents in {}", s["stored_files"]));
+    assert_eq!(stored["files"], 1);
+    assert_eq!(stored["bytes"], big.len());
     let dir = temp_dir();
     let backup =
         logbook::backup::service::create(&app.state.db, &app.data_dir, &dir, &Default::default())
