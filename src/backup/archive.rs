@@ -84,9 +84,12 @@ pub enum Part {
         chunk: u32,
         bytes: Vec<u8>,
     },
+    /// A file of the data directory, read from `source` as it is written (never held whole in
+    /// memory); `bytes` is its size when it was hashed for the manifest.
     File {
         path: String,
-        bytes: Vec<u8>,
+        source: PathBuf,
+        bytes: u64,
     },
     Manifest(Box<Manifest>),
 }
@@ -162,13 +165,32 @@ fn write_tar<W: std::io::Write>(
     let mut tar = tar::Builder::new(gz);
     let mut saw_manifest = false;
     while let Some(part) = parts.blocking_recv() {
+        if let Part::File {
+            path,
+            source,
+            bytes,
+        } = &part
+        {
+            let name = format!("files/{path}");
+            let file = std::fs::File::open(source)
+                .with_context(|| format!("cannot read {}", source.display()))?;
+            let mut header = tar::Header::new_gnu();
+            header.set_size(*bytes);
+            header.set_mode(0o600);
+            header.set_mtime(0);
+            header.set_cksum();
+            // A file that changed size since it was hashed fails here, not in the manifest.
+            tar.append_data(&mut header, &name, std::io::Read::take(file, *bytes))
+                .with_context(|| format!("writing {name} to the archive"))?;
+            continue;
+        }
         let (path, bytes) = match part {
             Part::Rows {
                 table,
                 chunk,
                 bytes,
             } => (format!("tables/{table}/{chunk:05}.jsonl"), bytes),
-            Part::File { path, bytes } => (format!("files/{path}"), bytes),
+            Part::File { .. } => continue,
             Part::Manifest(m) => {
                 saw_manifest = true;
                 (MANIFEST.to_string(), serde_json::to_vec_pretty(&m)?)

@@ -163,6 +163,7 @@ async fn restore_with(
     progress.set_stage("loading");
     let loaded = load_into_scratch(
         url,
+        data_dir,
         &scratch,
         archive_path,
         passphrase.as_deref(),
@@ -183,18 +184,8 @@ async fn restore_with(
     drop_database(db, &scratch).await;
     swapped.context("the restored data could not be put in place; nothing was changed")?;
 
-    // The data directory's files: secrets, TLS material.
-    for (path, bytes) in &files {
-        let rel = Path::new(path);
-        if rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| matches!(c, std::path::Component::ParentDir))
-        {
-            continue;
-        }
-        crate::files::write_private(&data_dir.join(rel), bytes)?;
-    }
+    // The data directory's files: secrets, TLS material, documents.
+    files.put_in_place()?;
 
     // A server without a backup passphrase of its own goes on with the one that opened the
     // archive: its backups were encrypted, and the person restoring knows it.
@@ -270,12 +261,56 @@ async fn drop_database(db: &MySqlPool, name: &str) {
     }
 }
 
-type Files = Vec<(String, Vec<u8>)>;
+/// The archive's files, each written beside its place as `<name>.restore.tmp` while the archive
+/// is read (one file in memory at a time, never all of them: documents run to hundreds of MB),
+/// moved into place once the data is swapped in. Any left when this is dropped — a restore that
+/// stopped — are removed, so a failed restore changes no file.
+#[derive(Default)]
+struct Files(Vec<(PathBuf, PathBuf)>);
+
+impl Files {
+    /// Stages one file of the archive under `data_dir`; a path that would leave it is skipped.
+    fn stage(&mut self, data_dir: &Path, rel: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        let path = Path::new(rel);
+        if path.is_absolute()
+            || path
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Ok(());
+        }
+        let target = data_dir.join(path);
+        let mut name = target.file_name().unwrap_or_default().to_os_string();
+        name.push(".restore.tmp");
+        let staged = target.with_file_name(name);
+        crate::files::write_private(&staged, bytes)?;
+        self.0.push((staged, target));
+        Ok(())
+    }
+
+    /// Moves every staged file into place.
+    fn put_in_place(mut self) -> anyhow::Result<()> {
+        for (staged, target) in std::mem::take(&mut self.0) {
+            std::fs::rename(&staged, &target)
+                .with_context(|| format!("cannot put {} in place", target.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        for (staged, _) in &self.0 {
+            let _ = std::fs::remove_file(staged);
+        }
+    }
+}
 
 /// Migrates the scratch database to the archive's schema, loads every row, checks each table
 /// against the manifest, then migrates it to this version.
 async fn load_into_scratch(
     url: &str,
+    data_dir: &Path,
     scratch: &str,
     archive_path: &Path,
     passphrase: Option<&str>,
@@ -310,15 +345,16 @@ async fn load_into_scratch(
     let (tx, mut rx) = mpsc::channel::<(String, Vec<u8>)>(2);
     let reader = {
         let path: PathBuf = archive_path.to_path_buf();
+        let data_dir = data_dir.to_path_buf();
         let passphrase = passphrase.map(str::to_owned);
         tokio::task::spawn_blocking(move || {
-            let mut files = Vec::new();
+            let mut files = Files::default();
             archive::read_checked(&path, passphrase.as_deref(), |e| {
                 match e {
                     Entry::Rows { table, bytes } => tx
                         .blocking_send((table.to_string(), bytes.to_vec()))
                         .map_err(|_| anyhow::anyhow!("the loader stopped"))?,
-                    Entry::File { path, bytes } => files.push((path.to_string(), bytes.to_vec())),
+                    Entry::File { path, bytes } => files.stage(&data_dir, path, bytes)?,
                 }
                 Ok(())
             })

@@ -338,15 +338,27 @@ async fn produce(
     progress.set_stage("files");
     let mut files = Vec::new();
     for rel in archive::data_files(data_dir, dir)? {
-        let bytes = std::fs::read(data_dir.join(&rel))
-            .with_context(|| format!("cannot read {}", rel.display()))?;
+        // Hashed here in pieces, then read again by the writer: one file is never held whole.
+        let source = data_dir.join(&rel);
+        let (bytes, sha256) = {
+            let source = source.clone();
+            tokio::task::spawn_blocking(move || hash_file(&source))
+                .await
+                .context("hashing a file")?
+                .with_context(|| format!("cannot read {}", rel.display()))?
+        };
         let path = rel.to_string_lossy().replace('\\', "/");
         files.push(FileEntry {
             path: path.clone(),
-            bytes: bytes.len() as u64,
-            sha256: archive::sha256_hex(&bytes),
+            bytes,
+            sha256,
         });
-        send(Part::File { path, bytes }).await?;
+        send(Part::File {
+            path,
+            source,
+            bytes,
+        })
+        .await?;
     }
     let manifest = Manifest {
         format: archive::FORMAT,
@@ -518,4 +530,22 @@ pub fn list(dir: &Path) -> anyhow::Result<Vec<Listed>> {
     }
     out.sort_by(|a, b| b.file.cmp(&a.file));
     Ok(out)
+}
+
+/// A file's size and SHA-256 (hex), read in pieces.
+fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((size, hex::encode(hasher.finalize())))
 }

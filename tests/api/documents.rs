@@ -772,4 +772,20 @@ async fn a_backup_and_restore_bring_the_files_back_byte_for_byte() {
         big,
         "the file comes back byte for byte"
     );
+    // Staged one at a time beside their places, then moved: nothing staged is left behind.
+    let mut stack = vec![app.data_dir.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                assert!(
+                    !path.to_string_lossy().ends_with(".tmp"),
+                    "left behind: {}",
+                    path.display()
+                );
+            }
+        }
+    }
 }
