@@ -337,7 +337,14 @@ pub async fn add_version(
 #[utoipa::path(get, path = "/api/v1/documents/{id}/file", tag = "documents",
     params(("id" = Uuid, Path)),
     responses((status = 200, description = "The file, as the type its bytes showed",
-            content((Vec<u8> = "application/octet-stream"))),
+            content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/png"),
+                (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+                (Vec<u8> = "application/vnd.oasis.opendocument.text"),
+                (Vec<u8> = "application/vnd.oasis.opendocument.spreadsheet"),
+                (String = "text/plain"))),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn download(
     State(state): State<AppState>,
@@ -351,7 +358,14 @@ pub async fn download(
 #[utoipa::path(get, path = "/api/v1/documents/{id}/versions/{version}/file", tag = "documents",
     params(("id" = Uuid, Path), ("version" = Uuid, Path)),
     responses((status = 200, description = "The file, as the type its bytes showed",
-            content((Vec<u8> = "application/octet-stream"))),
+            content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/png"),
+                (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+                (Vec<u8> = "application/vnd.oasis.opendocument.text"),
+                (Vec<u8> = "application/vnd.oasis.opendocument.spreadsheet"),
+                (String = "text/plain"))),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn download_version(
     State(state): State<AppState>,
