@@ -2654,7 +2654,7 @@ test('first-boot setup on a phone: the token, every step with a mistake or two, 
       await step(page, 'Modules');
       await checkA11y(page, 'setup: modules');
       // Only what is built is offered.
-      assert.deepEqual(await page.locator('.wizard .check label').allInnerTexts(), ['Training', 'Equipment', 'Events', 'Scheduling', 'Elections']);
+      assert.deepEqual(await page.locator('.wizard .check label').allInnerTexts(), ['Training', 'Equipment', 'Events', 'Scheduling', 'Elections', 'Documents']);
       await snap(page, 'modules');
       await page.getByRole('button', { name: 'Save and continue' }).click();
 
