@@ -15,27 +15,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{AppError, AppResult};
 
-/// The kinds accepted: the type the bytes show, and the extension a saved copy gets.
-const KINDS: &[(&str, &str)] = &[
-    ("application/pdf", "pdf"),
-    ("image/png", "png"),
-    ("image/jpeg", "jpg"),
-    ("image/gif", "gif"),
-    ("image/webp", "webp"),
-    (
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "docx",
-    ),
-    (
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "xlsx",
-    ),
-    (
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        "pptx",
-    ),
-    ("application/vnd.oasis.opendocument.text", "odt"),
-    ("application/vnd.oasis.opendocument.spreadsheet", "ods"),
+/// The kinds accepted, as the type the bytes show.
+const KINDS: &[&str] = &[
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
 ];
 
 /// What the refusal of an unknown kind says.
@@ -92,8 +83,8 @@ impl Sniffer {
         self.kind = infer::get(&self.head).and_then(|kind| {
             KINDS
                 .iter()
-                .find(|(mime, _)| *mime == kind.mime_type())
-                .map(|(mime, _)| *mime)
+                .find(|mime| **mime == kind.mime_type())
+                .copied()
         });
         if infer::get(&self.head).is_some() {
             self.text = false;

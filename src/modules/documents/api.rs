@@ -148,11 +148,33 @@ pub async fn documents(
     Ok(Json(files::documents(&ctx, &mut conn, q).await?))
 }
 
-fn declared(headers: &HeaderMap) -> Option<u64> {
-    headers
+/// The request body, streamed into the department's documents directory and checked.
+async fn receive(
+    state: &AppState,
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    body: Body,
+) -> AppResult<crate::uploads::Received> {
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
+        .and_then(|v| v.parse().ok());
+    crate::uploads::receive(
+        &files::dir_of(&state.config.data_dir, ctx.org_id),
+        body,
+        declared,
+        MAX_FILE_BYTES,
+    )
+    .await
+}
+
+/// Commits an upload's rows; if that fails, the file already moved to `path` goes too.
+async fn commit_or_remove(tx: crate::db::Tx<'_>, path: &std::path::Path) -> AppResult<()> {
+    if let Err(e) = tx.commit().await {
+        crate::uploads::remove_quietly(path);
+        return Err(e.into());
+    }
+    Ok(())
 }
 
 /// Adds a document to a folder: the request body is the file itself (at most 256 MB; a PDF,
@@ -177,19 +199,10 @@ pub async fn upload(
         let mut conn = state.db.acquire().await?;
         service::folder_to_change(&ctx, &mut conn, id).await?;
     }
-    let received = crate::uploads::receive(
-        &files::dir_of(data_dir, ctx.org_id),
-        body,
-        declared(&headers),
-        MAX_FILE_BYTES,
-    )
-    .await?;
+    let received = receive(&state, &ctx, &headers, body).await?;
     let mut tx = state.db.begin().await?;
     let (out, path) = files::add(&ctx, &mut tx, data_dir, id, q, received).await?;
-    if let Err(e) = tx.commit().await {
-        crate::uploads::remove_quietly(&path);
-        return Err(e.into());
-    }
+    commit_or_remove(tx, &path).await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -317,19 +330,10 @@ pub async fn add_version(
             ));
         }
     }
-    let received = crate::uploads::receive(
-        &files::dir_of(data_dir, ctx.org_id),
-        body,
-        declared(&headers),
-        MAX_FILE_BYTES,
-    )
-    .await?;
+    let received = receive(&state, &ctx, &headers, body).await?;
     let mut tx = state.db.begin().await?;
     let (out, path) = files::add_version(&ctx, &mut tx, data_dir, id, q, received).await?;
-    if let Err(e) = tx.commit().await {
-        crate::uploads::remove_quietly(&path);
-        return Err(e.into());
-    }
+    commit_or_remove(tx, &path).await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
 
