@@ -129,6 +129,13 @@ impl PageQuery {
     }
 }
 
+/// Something referred to by id, with the name a person reads (a member, a folder, an event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Named {
+    pub id: uuid::Uuid,
+    pub name: String,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,

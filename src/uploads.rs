@@ -193,6 +193,16 @@ impl Drop for Received {
     }
 }
 
+/// Commits a change that wrote a file, removing the file if the commit fails: no file is left
+/// that no row names.
+pub async fn commit_or_remove(tx: crate::db::Tx<'_>, path: &Path) -> AppResult<()> {
+    if let Err(e) = tx.commit().await {
+        remove_quietly(path);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
 /// Removes a file that may not be there.
 pub fn remove_quietly(path: &Path) {
     if let Err(e) = std::fs::remove_file(path)

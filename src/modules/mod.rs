@@ -24,4 +24,5 @@ modules! {
     scheduling,
     elections,
     documents,
+    minutes,
 }

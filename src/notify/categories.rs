@@ -78,6 +78,13 @@ pub const CATEGORIES: &[Category] = &[
         email_required: false,
     },
     Category {
+        key: "minutes",
+        label: "Minutes",
+        description: "Minutes to approve or sent back, and your action items from meetings",
+        email_default: true,
+        email_required: false,
+    },
+    Category {
         key: SYSTEM,
         label: "System",
         description: "Failed jobs, backups and email delivery problems (administrators)",

@@ -69,6 +69,20 @@ const CLASSES: &[(&str, Class)] = &[
         Class::Record("document_folder"),
     ),
     ("/api/v1/elections/{id}", Class::Record("election")),
+    ("/api/v1/minutes/{id}", Class::Record("minutes")),
+    (
+        "/api/v1/minutes/{id}/motions/{motion}",
+        Class::Record("motion"),
+    ),
+    (
+        "/api/v1/minutes/{id}/action-items/{item}",
+        Class::Record("action_item"),
+    ),
+    (
+        "/api/v1/minutes/action-items/{id}",
+        Class::Record("action_item"),
+    ),
+    ("/api/v1/minutes/attendance/{id}", Class::Record("member")),
     (
         "/api/v1/elections/candidates/{id}",
         Class::Record("candidate"),
@@ -178,6 +192,27 @@ const BODIES: &[(&str, &str)] = &[
     (
         "POST /api/v1/documents/{id}/versions",
         r#""A second version.""#,
+    ),
+    (
+        "PUT /api/v1/minutes/{id}",
+        r#"{"title": "Renamed minutes", "meeting_type": "business", "meeting_date": "{today}"}"#,
+    ),
+    ("POST /api/v1/minutes/{id}/reject", r#"{"reason": "Sweep"}"#),
+    (
+        "POST /api/v1/minutes/{id}/motions",
+        r#"{"motion_text": "Sweep motion", "result": "passed", "moved_by": "{member}"}"#,
+    ),
+    (
+        "POST /api/v1/minutes/{id}/action-items",
+        r#"{"description": "Sweep item", "assignee_id": "{member}"}"#,
+    ),
+    (
+        "PATCH /api/v1/minutes/action-items/{id}",
+        r#"{"status": "in_progress", "assignee_id": "{member}"}"#,
+    ),
+    (
+        "PUT /api/v1/minutes/{id}/attendance",
+        r#"{"present": ["{member}"]}"#,
     ),
     (
         "PUT /api/v1/elections/{id}",
@@ -1264,6 +1299,30 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> (Ids, User) {
         "document_version",
         versions[0]["id"].as_str().unwrap().parse().unwrap(),
     );
+    // Minutes in draft with a motion and an action item for the member.
+    let minutes = post(
+        "/api/v1/minutes",
+        json!({"title": format!("{prefix} business meeting")}),
+    )
+    .await;
+    let minutes: Uuid = minutes["id"].as_str().unwrap().parse().unwrap();
+    ids.insert("minutes", minutes);
+    let motion = post_as(
+        app,
+        &org.admin,
+        &format!("/api/v1/minutes/{minutes}/motions"),
+        json!({"motion_text": format!("{prefix} motion"), "result": "passed"}),
+    )
+    .await;
+    ids.insert("motion", motion["id"].as_str().unwrap().parse().unwrap());
+    let item = post_as(
+        app,
+        &org.admin,
+        &format!("/api/v1/minutes/{minutes}/action-items"),
+        json!({"description": format!("{prefix} item"), "assignee_id": member.id}),
+    )
+    .await;
+    ids.insert("action_item", item["id"].as_str().unwrap().parse().unwrap());
     // A job run, which the job's runs list must keep to its organization.
     app.run_job(org, SWEEP_JOB).await;
     (Ids { ids, today }, member)

@@ -8,6 +8,7 @@ mod events;
 mod harness;
 mod inventory;
 mod invitations;
+mod minutes;
 
 mod audit;
 mod auth;

@@ -201,7 +201,7 @@ async fn editing_permissions_through_the_form_is_saved_and_audited() {
     );
     assert!(html.contains(r#"<label for="perm-training-view">"#));
     // A part of Logbook still to come is not offered.
-    assert!(!html.contains("minutes.view"), "{html}");
+    assert!(!html.contains("forms.view"), "{html}");
 
     let audits = app.audit_count(&app.a).await;
     let (status, location, _) = app

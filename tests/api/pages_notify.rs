@@ -359,6 +359,7 @@ async fn preferences_and_organization_defaults_are_saved_from_their_forms() {
         "scheduling",
         "inventory",
         "elections",
+        "minutes",
         "system",
     ];
     let form: Vec<(&str, &str)> = on.iter().map(|c| ("email", *c)).collect();
@@ -408,6 +409,7 @@ async fn preferences_and_organization_defaults_are_saved_from_their_forms() {
         "scheduling",
         "inventory",
         "elections",
+        "minutes",
         "system",
     ];
     let form: Vec<(&str, &str)> = on.iter().map(|c| ("email", *c)).collect();

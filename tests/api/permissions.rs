@@ -280,6 +280,29 @@ fn matrix() -> Vec<Guarded> {
             Json(r#"{"title": "Officers 2027", "voting_method": "plurality"}"#),
             S::CREATED,
         ),
+        // minutes
+        guarded("minutes.view", M::GET, "/api/v1/minutes", None, S::OK),
+        guarded(
+            "minutes.view",
+            M::GET,
+            "/api/v1/minutes/action-items",
+            None,
+            S::OK,
+        ),
+        guarded(
+            "minutes.manage",
+            M::POST,
+            "/api/v1/minutes",
+            Json(r#"{"title": "Business meeting"}"#),
+            S::CREATED,
+        ),
+        guarded(
+            "minutes.manage",
+            M::GET,
+            "/api/v1/minutes/templates",
+            None,
+            S::OK,
+        ),
         // training.manage
         guarded(
             "training.manage",
@@ -838,6 +861,7 @@ async fn every_api_route(app: &TestApp) -> Vec<(Method, String)> {
                 .replace("{line}", &id)
                 .replace("{attachment}", &id)
                 .replace("{version}", &id)
+                .replace("{motion}", &id)
                 .replace("{name}", "purge_sessions")
                 .replace("{file}", "missing.lbk");
             assert!(!filled.contains('{'), "unfilled parameter in {filled}");

@@ -268,7 +268,7 @@ async fn permission_catalogue_is_listed_and_matches_the_table() {
         .into_iter()
         .filter(|p| logbook::auth::permissions::offered(p.split('.').next().unwrap()))
         .collect();
-    assert!(offered.contains("elections.manage") && !offered.contains("minutes.view"));
+    assert!(offered.contains("minutes.manage") && !offered.contains("forms.view"));
     assert_eq!(names, offered);
     assert_eq!(list.len(), offered.len(), "no duplicates");
     for p in list {

@@ -1037,7 +1037,8 @@ async fn the_wizard_pages_take_the_token_show_errors_beside_fields_and_sign_the_
     assert!(html.contains(r#"name="module_events""#), "{html}");
     assert!(html.contains(r#"name="module_scheduling""#), "{html}");
     assert!(html.contains(r#"name="module_elections""#), "{html}");
-    for unbuilt in ["minutes", "facilities"] {
+    assert!(html.contains(r#"name="module_minutes""#), "{html}");
+    for unbuilt in ["forms", "facilities"] {
         assert!(
             !html.contains(&format!("module_{unbuilt}")),
             "{unbuilt} offered"
@@ -1076,7 +1077,7 @@ async fn the_wizard_pages_take_the_token_show_errors_beside_fields_and_sign_the_
     assert_eq!(settings["modules"]["events"], false);
     assert_eq!(settings["modules"]["scheduling"], false);
     assert_eq!(settings["modules"]["elections"], false);
-    assert_eq!(settings["modules"]["minutes"], true);
+    assert_eq!(settings["modules"]["forms"], true);
 }
 
 #[tokio::test]

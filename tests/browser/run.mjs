@@ -103,6 +103,10 @@ const PAGES = [
   { name: 'scheduling-reports', path: '/scheduling/reports' },
   { name: 'documents', path: '/documents' },
   { name: 'documents-folder-new', path: '/documents/folders/new' },
+  { name: 'minutes', path: '/minutes' },
+  { name: 'minutes-new', path: '/minutes/new' },
+  { name: 'minutes-action-items', path: '/minutes/action-items?scope=all' },
+  { name: 'minutes-attendance', path: '/minutes/attendance' },
 ];
 
 // --- database and server -------------------------------------------------------------------
@@ -2330,6 +2334,101 @@ test('documents on phones: an officer uploads an SOP (a program called a PDF is 
   }, { context: phone, downloads: [`${documentPath}/download`] });
 });
 
+test('minutes on phones: the secretary writes the minutes (a mistake first), records who came, a motion and an action item, submits, approves and publishes them; a member reads them in the library and marks the item done', async () => {
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  const phone = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true };
+  const r = await api('POST', '/api/v1/members', token, {
+    username: 'min-milo', email: 'min-milo@example.org', first_name: 'Milo', last_name: 'Marsh',
+    temporary_password: 'temporary meeting words',
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  let minutesPath;
+  await withPage('minutes-secretary', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto('/minutes');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`minutes list on a phone: ${found}`);
+    await page.getByRole('link', { name: 'New minutes' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New minutes' }).waitFor();
+    await page.getByLabel('Where').fill('Station 1 meeting room');
+    await page.getByRole('button', { name: 'Start the minutes' }).click();
+    await page.getByText('Minutes started from the template.').waitFor();
+    minutesPath = new URL(page.url()).pathname;
+    // The business meeting's sections, from the template.
+    await page.getByRole('group', { name: "Treasurer's Report" }).waitFor();
+    await page.getByLabel('Call to Order', { exact: true }).fill('Called to order at 19:02 by President Miller.');
+    await page.getByLabel('New Business', { exact: true }).fill('Thermal imaging cameras: two quotes received.');
+    await page.getByLabel('Called to order').fill('19:02');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Saved.', { exact: true }).waitFor();
+    assert.equal(await page.getByLabel('New Business', { exact: true }).inputValue(), 'Thermal imaging cameras: two quotes received.');
+    // Who came.
+    await page.getByLabel('Milo Marsh', { exact: true }).selectOption('present');
+    await page.getByRole('button', { name: 'Save attendance' }).click();
+    await page.getByText('Attendance saved.').waitFor();
+    // A motion without its text: the message beside the field, nothing recorded.
+    await page.getByText('Record a motion', { exact: true }).click();
+    await page.getByRole('button', { name: 'Record the motion' }).click();
+    await page.locator('#motion_text-error').getByText(/Motion is required/).waitFor();
+    await page.screenshot({ path: join(artifacts, 'minutes-motion-refused.png'), fullPage: true });
+    await page.getByLabel('Motion', { exact: true }).fill('To buy two thermal imaging cameras.');
+    await page.getByLabel('Moved by').selectOption({ label: 'Milo Marsh' });
+    await page.getByLabel('For', { exact: true }).fill('14');
+    await page.getByLabel('Against', { exact: true }).fill('2');
+    await page.getByRole('button', { name: 'Record the motion' }).click();
+    await page.getByText('Motion recorded.').waitFor();
+    assert.match(await page.locator('main').innerText(), /To buy two thermal imaging cameras\. — moved by Milo Marsh\. Carried \(14–2\)/);
+    await page.getByText('Add an action item', { exact: true }).click();
+    await page.getByLabel('What is to be done').fill('Order the cameras');
+    await page.getByLabel(/^Who/).selectOption({ label: 'Milo Marsh' });
+    await page.getByRole('button', { name: 'Add the action item' }).click();
+    await page.getByText('Action item added').waitFor();
+    await checkA11y(page, 'minutes (draft)');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`minutes on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'minutes-draft.png'), fullPage: true });
+    // Submitted, approved: the record, locked.
+    await page.getByRole('button', { name: 'Submit for approval' }).click();
+    await page.getByText('Submitted for approval.').waitFor();
+    await page.getByRole('button', { name: 'Approve', exact: true }).click();
+    await page.getByText('Approved: these minutes are now the record').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Save', exact: true }).count(), 0);
+    assert.match(await page.locator('.minutes-record').innerText(), /Present \(1\)\s+Milo Marsh/);
+    await page.getByRole('button', { name: 'Publish to the library' }).click();
+    await page.getByText('Published to the Minutes folder').waitFor();
+    await checkA11y(page, 'minutes (approved)');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`approved minutes on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'minutes-approved.png'), fullPage: true });
+    await page.goto(`${minutesPath}/print`);
+    assert.match(await page.locator('.minutes-record').innerText(), /Thermal imaging cameras: two quotes received\./);
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`printable minutes on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'minutes-print.png'), fullPage: true });
+  }, { expect: [[422, /^\/minutes\/[0-9a-f-]+\/motions$/]], context: phone });
+
+  await withPage('minutes-member-reads', async (page) => {
+    await signIn(page, 'min-milo', 'temporary meeting words');
+    await page.getByLabel('Current password').fill('temporary meeting words');
+    await page.getByLabel('New password').fill('reading the minutes 2026');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('heading', { level: 1, name: ORG_NAME }).waitFor();
+    // In the library's Minutes folder, as a page to read.
+    await page.goto('/documents');
+    await page.getByRole('link', { name: 'Meeting Minutes' }).click();
+    await page.getByRole('link', { name: /^Business meeting/ }).first().click();
+    await page.locator('.minutes-record').waitFor();
+    await page.locator('.minutes-record').getByText('To buy two thermal imaging cameras.', { exact: false }).waitFor();
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`published minutes on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'minutes-in-library.png'), fullPage: true });
+    // Their action item, marked done in two taps.
+    await page.goto('/minutes/action-items');
+    await page.getByText('Order the cameras', { exact: true }).waitFor();
+    await page.getByLabel('Status of Order the cameras').selectOption('completed');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Action item updated.').waitFor();
+    await page.getByText('Nothing open.').waitFor();
+    await checkA11y(page, 'my action items');
+    await page.screenshot({ path: join(artifacts, 'minutes-member-items.png'), fullPage: true });
+  }, { context: phone });
+});
+
 test('password reset: without email it says who can help; with email the request answers the same for any address; a bad link says so', async () => {
   const token = await apiLogin(ADMIN.username, ADMIN.password);
   await withPage('password-reset', async (page) => {
@@ -2654,7 +2753,7 @@ test('first-boot setup on a phone: the token, every step with a mistake or two, 
       await step(page, 'Modules');
       await checkA11y(page, 'setup: modules');
       // Only what is built is offered.
-      assert.deepEqual(await page.locator('.wizard .check label').allInnerTexts(), ['Training', 'Equipment', 'Events', 'Scheduling', 'Elections', 'Documents']);
+      assert.deepEqual(await page.locator('.wizard .check label').allInnerTexts(), ['Training', 'Equipment', 'Events', 'Scheduling', 'Elections', 'Documents', 'Minutes']);
       await snap(page, 'modules');
       await page.getByRole('button', { name: 'Save and continue' }).click();
 

@@ -19,6 +19,7 @@ use crate::auth::Ctx;
 use crate::error::AppResult;
 use crate::http::{ApiJson, ApiQuery, Page};
 use crate::state::AppState;
+use crate::uploads::commit_or_remove;
 use crate::web::{PathId, PathIds};
 
 pub fn router() -> Router<AppState> {
@@ -169,14 +170,6 @@ async fn receive(
 }
 
 /// Commits an upload's rows; if that fails, the file already moved to `path` goes too.
-async fn commit_or_remove(tx: crate::db::Tx<'_>, path: &std::path::Path) -> AppResult<()> {
-    if let Err(e) = tx.commit().await {
-        crate::uploads::remove_quietly(path);
-        return Err(e.into());
-    }
-    Ok(())
-}
-
 /// Adds a document to a folder: the request body is the file itself (at most 256 MB; a PDF,
 /// picture, Word, Excel, PowerPoint or OpenDocument file, or plain text, as its bytes show).
 #[utoipa::path(post, path = "/api/v1/documents/folders/{id}/documents", tag = "documents",

@@ -562,6 +562,9 @@ struct DocumentPage {
     updated: String,
     archived: bool,
     generated: bool,
+    /// A generated document's readable content (published minutes), made by Logbook from
+    /// escaped text.
+    content: Option<String>,
     versions: Vec<VersionLine>,
     folders: Vec<(String, String)>,
     form: DocForm,
@@ -601,6 +604,11 @@ async fn document_view(
     let mut conn = state.db.acquire().await?;
     let d = files::document(ctx, &mut conn, id).await?;
     let versions = files::versions(ctx, &mut conn, id).await?;
+    let content = if d.document_type == DocumentType::Generated {
+        files::content_html(ctx, &mut conn, id).await?
+    } else {
+        None
+    };
     let folders = if d.may_change {
         service::folders(ctx, &mut conn)
             .await?
@@ -627,6 +635,7 @@ async fn document_view(
         updated: tz.moment(&d.updated_at),
         archived: d.status == DocumentStatus::Archived,
         generated: d.document_type == DocumentType::Generated,
+        content,
         versions: versions
             .iter()
             .map(|v| VersionLine {

@@ -410,6 +410,99 @@ pub async fn add(
     Ok((document(ctx, tx, id).await?, path))
 }
 
+/// A document Logbook made for another module (published minutes): a file, its readable
+/// content, and what it came from.
+pub struct Generated {
+    /// The system folder it goes in (`minutes`).
+    pub folder_key: &'static str,
+    pub name: String,
+    pub file_name: String,
+    pub tags: Vec<String>,
+    pub content_html: String,
+    pub source_type: &'static str,
+    pub source_id: Uuid,
+    pub bytes: Vec<u8>,
+}
+
+/// Files a generated document in a system folder. The calling module has checked its own
+/// permission (publishing minutes needs `minutes.manage`); the folder's rules on who may upload
+/// do not apply to what Logbook files itself. The caller commits, and removes the returned
+/// file if the commit fails.
+pub async fn add_generated(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    data_dir: &Path,
+    g: Generated,
+) -> AppResult<(Uuid, PathBuf)> {
+    super::ensure_system_folders(tx, ctx.org_id).await?;
+    let folder: Uuid = sqlx::query_scalar(
+        "SELECT id FROM document_folders WHERE organization_id = ? AND system_key = ?
+          LOCK IN SHARE MODE",
+    )
+    .bind(ctx.org_id)
+    .bind(g.folder_key)
+    .fetch_one(&mut **tx)
+    .await?;
+    let file_name = uploads::clean_name(&g.file_name)?;
+    let size = g.bytes.len() as u64;
+    let file = uploads::receive(
+        &dir_of(data_dir, ctx.org_id),
+        axum::body::Body::from(g.bytes),
+        Some(size),
+        rules::MAX_FILE_BYTES,
+    )
+    .await?;
+    let id = db::new_id();
+    let now = db::now();
+    sqlx::query(
+        "INSERT INTO documents (id, organization_id, folder_id, name, tags, status, document_type,
+                source_type, source_id, content_html, current_version, created_by, created_at,
+                updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(ctx.org_id)
+    .bind(folder)
+    .bind(&g.name)
+    .bind(rules::stored_tags(&g.tags))
+    .bind(DocumentStatus::Active)
+    .bind(DocumentType::Generated)
+    .bind(g.source_type)
+    .bind(g.source_id)
+    .bind(&g.content_html)
+    .bind(ctx.user_id)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let version = insert_version(ctx, tx, id, 1, &file_name, None, &file).await?;
+    audit::record(
+        tx,
+        &ctx.actor(),
+        Entry::new("documents.generated", "document", id).changes(serde_json::json!({
+            "name": g.name, "folder": g.folder_key, "file_name": file_name,
+            "source_type": g.source_type, "source_id": g.source_id,
+            "size_bytes": file.size, "sha256": hex::encode(&file.sha256),
+        })),
+    )
+    .await?;
+    let path = path_of(data_dir, ctx.org_id, version);
+    keep(file, &path).await?;
+    Ok((id, path))
+}
+
+/// The readable content of a generated document the caller sees (published minutes).
+pub async fn content_html(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Option<String>> {
+    document(ctx, conn, id).await?;
+    Ok(sqlx::query_scalar(
+        "SELECT content_html FROM documents WHERE organization_id = ? AND id = ?",
+    )
+    .bind(ctx.org_id)
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
 async fn insert_version(
     ctx: &Ctx,
     tx: &mut Tx<'_>,
