@@ -114,6 +114,22 @@ async fn close(app: &TestApp, org: &Org, election: Uuid) -> Value {
     e
 }
 
+/// The members on an election's roll.
+async fn roll_of(app: &TestApp, org: &Org, election: Uuid) -> Vec<Uuid> {
+    let (status, roll) = app
+        .get(
+            &org.admin.token,
+            &format!("/api/v1/elections/{election}/roll"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{roll}");
+    roll.as_array()
+        .unwrap()
+        .iter()
+        .map(|l| uuid(&l["user_id"]))
+        .collect()
+}
+
 async fn members(app: &TestApp, org: &Org, names: &[&str]) -> Vec<User> {
     let mut out = Vec::new();
     for n in names {
@@ -1246,4 +1262,136 @@ async fn permissions_other_departments_and_bad_input() {
     )
     .await;
     assert_problem(status, &body, StatusCode::CONFLICT);
+}
+
+/// A tier may ask a share of meetings attended to vote: at the open, a member of it below the
+/// share is left off the roll of an election that asks for a voting tier; one who came to every
+/// meeting, and one excused from every meeting (nothing held against them), are on it. An
+/// election that does not ask for a voting tier keeps them all.
+#[tokio::test]
+async fn members_below_their_tiers_meeting_attendance_are_off_the_roll() {
+    let app = TestApp::spawn().await;
+    let org = &app.a;
+    let admin = &org.admin.token;
+    let (status, tier) = app
+        .post(
+            admin,
+            "/api/v1/membership/tiers",
+            json!({"name": "Voting member", "years_required": 0, "voting_eligible": true,
+                   "can_hold_office": true, "voting_min_attendance_pct": 50,
+                   "voting_attendance_months": 12}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{tier}");
+    let tier = uuid(&tier["id"]);
+    let three = members(&app, org, &["came", "absent", "excused"]).await;
+    let (came, absent, excused) = (&three[0], &three[1], &three[2]);
+    for m in [came, absent, excused] {
+        let (status, body) = app
+            .call(
+                reqwest::Method::PUT,
+                admin,
+                &format!("/api/v1/members/{}/tier", m.id),
+                Some(json!({"tier_id": tier, "reason": "Voting member"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    // Two approved business meetings in the last year: one came to both, one missed both, one
+    // was excused from both.
+    let today = Utc::now().date_naive();
+    for days_ago in [30, 90] {
+        let (status, m) = app
+            .post(
+                admin,
+                "/api/v1/minutes",
+                json!({"meeting_type": "business",
+                       "meeting_date": today - Duration::days(days_ago)}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{m}");
+        let id = uuid(&m["id"]);
+        let (status, body) = app
+            .call(
+                reqwest::Method::PUT,
+                admin,
+                &format!("/api/v1/minutes/{id}/attendance"),
+                Some(json!({"present": [came.id],
+                            "excused": [{"user_id": excused.id, "excuse": "work"}]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for step in ["submit", "approve"] {
+            let (status, body) = app
+                .post(admin, &format!("/api/v1/minutes/{id}/{step}"), json!({}))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{step}: {body}");
+        }
+    }
+    for (who, counted, percent, below) in [
+        (came, 2, 100, false),
+        (absent, 2, 0, true),
+        (excused, 0, 100, false),
+    ] {
+        let (status, a) = app
+            .get(admin, &format!("/api/v1/minutes/attendance/{}", who.id))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{a}");
+        assert_eq!(
+            (
+                a["counted"].as_u64(),
+                a["percent"].as_u64(),
+                a["below_minimum"].as_bool(),
+                a["required_percent"].as_u64()
+            ),
+            (Some(counted), Some(percent), Some(below), Some(50)),
+            "{}: {a}",
+            who.username
+        );
+    }
+
+    // The roll of an election asking for a voting tier: the absent member is not on it.
+    let (id, pos) = draft(&app, org, "plurality", json!({}), &[("Chief", 1)]).await;
+    let c = options(&app, org, id, pos[0], &["Lee", "Kim"]).await;
+    open(&app, org, id).await;
+    let roll = roll_of(&app, org, id).await;
+    assert!(!roll.contains(&absent.id), "{roll:?}");
+    assert!(roll.contains(&came.id), "{roll:?}");
+    assert!(roll.contains(&excused.id), "{roll:?}");
+    let (status, body) = vote(
+        &app,
+        absent,
+        id,
+        json!([{"position_id": pos[0], "choices": [c[0]]}]),
+    )
+    .await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN);
+    for who in [came, excused] {
+        let (status, body) = vote(
+            &app,
+            who,
+            id,
+            json!([{"position_id": pos[0], "choices": [c[0]]}]),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{}: {body}", who.username);
+    }
+    assert_eq!(ballots_in(&app, id).await, 2);
+
+    // An election that does not ask for a voting tier: all three are on its roll.
+    let (id, pos) = draft(
+        &app,
+        org,
+        "plurality",
+        json!({"require_voting_tier": false}),
+        &[("Captain", 1)],
+    )
+    .await;
+    options(&app, org, id, pos[0], &["Lee"]).await;
+    open(&app, org, id).await;
+    let roll = roll_of(&app, org, id).await;
+    for who in [came, absent, excused] {
+        assert!(roll.contains(&who.id), "{}: {roll:?}", who.username);
+    }
 }

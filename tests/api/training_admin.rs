@@ -925,6 +925,245 @@ async fn tiers_are_edited_from_their_page() {
     assert!(exempt);
 }
 
+/// A tier's meeting attendance to vote: a percent from 1 to 100 (or none) over 1 to 60 months,
+/// 12 when left out; bad values are field errors (API and page) with nothing written; a saved
+/// minimum is audited and shown in the list beside the tier's benefits.
+#[tokio::test]
+async fn a_tiers_meeting_attendance_to_vote_is_checked_and_shown() {
+    let app = TestApp::spawn().await;
+    let admin = app.a.admin.token.clone();
+    let cookies = app.page_sign_in("alpha-admin", PASSWORD).await;
+    let senior = tier_id(&app, &app.a, "senior").await;
+    let put = format!("/api/v1/membership/tiers/{senior}");
+    let with = |extra: Value| {
+        let mut body = tier_body("Senior", 10);
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+
+    // Bad input through the API: field errors, nothing written.
+    let before = app.snapshot(&app.a).await;
+    for (body, fields) in [
+        (
+            with(json!({"voting_min_attendance_pct": 0})),
+            vec!["voting_min_attendance_pct"],
+        ),
+        (
+            with(json!({"voting_min_attendance_pct": 101})),
+            vec!["voting_min_attendance_pct"],
+        ),
+        (
+            with(json!({"voting_min_attendance_pct": 50, "voting_attendance_months": 0})),
+            vec!["voting_attendance_months"],
+        ),
+        (
+            with(json!({"voting_attendance_months": 61})),
+            vec!["voting_attendance_months"],
+        ),
+        (
+            with(json!({"voting_min_attendance_pct": -5, "voting_attendance_months": 0})),
+            vec!["voting_min_attendance_pct", "voting_attendance_months"],
+        ),
+    ] {
+        let (status, problem) = app
+            .call(reqwest::Method::PUT, &admin, &put, Some(body.clone()))
+            .await;
+        assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_fields(&problem), fields, "{body}: {problem}");
+        let (status, problem) = app
+            .post(&admin, "/api/v1/membership/tiers", {
+                let mut b = body.clone();
+                b["name"] = json!("Attender");
+                b
+            })
+            .await;
+        assert_problem(status, &problem, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_fields(&problem), fields, "{body}: {problem}");
+    }
+    assert_eq!(before, app.snapshot(&app.a).await);
+
+    // Left out: no minimum, over 12 months.
+    let (status, t) = app.get(&admin, "/api/v1/membership/tiers").await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = t
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["slug"] == "senior")
+        .unwrap();
+    assert_eq!(listed["voting_min_attendance_pct"], Value::Null, "{listed}");
+    assert_eq!(listed["voting_attendance_months"], 12, "{listed}");
+
+    // Bad input from the page: beside the fields, nothing written.
+    let path = format!("/membership/tiers/{senior}");
+    let (status, _, html) = app.page_get(&path, &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"name="voting_min_attendance_pct" inputmode="numeric" value="""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"name="voting_attendance_months" inputmode="numeric" value="12""#),
+        "{html}"
+    );
+    for (pct, months, field, message) in [
+        (
+            "0",
+            "12",
+            "voting_min_attendance_pct",
+            "Meeting attendance needed to vote must be a whole number from 1 to 100, or empty for none.",
+        ),
+        (
+            "101",
+            "12",
+            "voting_min_attendance_pct",
+            "Meeting attendance needed to vote must be a whole number from 1 to 100, or empty for none.",
+        ),
+        (
+            "half",
+            "12",
+            "voting_min_attendance_pct",
+            "Meeting attendance needed to vote must be a whole number.",
+        ),
+        (
+            "50",
+            "0",
+            "voting_attendance_months",
+            "Months of meetings counted must be a whole number from 1 to 60.",
+        ),
+    ] {
+        let form = [
+            ("name", "Senior"),
+            ("years_required", "10"),
+            ("voting_eligible", "1"),
+            ("voting_min_attendance_pct", pct),
+            ("voting_attendance_months", months),
+            ("active", "1"),
+        ];
+        let (status, _, html) = app.page_post(&path, &cookies, &form).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}");
+        assert!(error_beside(&html, field, message), "{form:?}: {html}");
+        // What was typed stays in the field.
+        assert!(
+            html.contains(&format!(
+                r#"name="{field}" inputmode="numeric" value="{}""#,
+                if field == "voting_attendance_months" {
+                    months
+                } else {
+                    pct
+                }
+            )),
+            "{form:?}: {html}"
+        );
+    }
+    assert_eq!(before, app.snapshot(&app.a).await);
+
+    // Saved from the page: kept, audited with before and after, shown in the list.
+    let (status, location, _) = app
+        .page_post(
+            &path,
+            &cookies,
+            &[
+                ("name", "Senior"),
+                ("years_required", "10"),
+                ("voting_eligible", "1"),
+                ("voting_min_attendance_pct", "50"),
+                ("voting_attendance_months", "12"),
+                ("can_hold_office", "1"),
+                ("active", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location, "/membership/tiers?done=saved");
+    let row: (Option<u8>, u8) = sqlx::query_as(
+        "SELECT voting_min_attendance_pct, voting_attendance_months FROM membership_tiers
+          WHERE id = ?",
+    )
+    .bind(senior)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(row, (Some(50), 12));
+    let changes: String = sqlx::query_scalar(
+        "SELECT CAST(changes AS CHAR) FROM audit_logs
+          WHERE organization_id = ? AND action = 'member.tier_updated'",
+    )
+    .bind(app.a.id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let changes: Value = serde_json::from_str(&changes).unwrap();
+    assert_eq!(
+        changes["before"]["voting_min_attendance_pct"],
+        Value::Null,
+        "{changes}"
+    );
+    assert_eq!(
+        changes["after"]["voting_min_attendance_pct"], 50,
+        "{changes}"
+    );
+    assert_eq!(
+        changes["after"]["voting_attendance_months"], 12,
+        "{changes}"
+    );
+    let (_, _, html) = app.page_get("/membership/tiers", &cookies).await;
+    assert!(
+        html.contains("May vote with 50 % of meetings attended over 12 months"),
+        "{html}"
+    );
+    let (_, _, html) = app.page_get(&path, &cookies).await;
+    assert!(
+        html.contains(r#"name="voting_min_attendance_pct" inputmode="numeric" value="50""#),
+        "{html}"
+    );
+
+    // Through the API: another window, then none again (null), audited each time.
+    let (status, t) = app
+        .call(
+            reqwest::Method::PUT,
+            &admin,
+            &put,
+            Some(with(
+                json!({"voting_min_attendance_pct": 75, "voting_attendance_months": 6}),
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(
+        (
+            &t["voting_min_attendance_pct"],
+            &t["voting_attendance_months"]
+        ),
+        (&json!(75), &json!(6))
+    );
+    let (status, t) = app
+        .call(
+            reqwest::Method::PUT,
+            &admin,
+            &put,
+            Some(with(json!({"voting_min_attendance_pct": null}))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["voting_min_attendance_pct"], Value::Null, "{t}");
+    assert_eq!(t["voting_attendance_months"], 12, "{t}");
+    assert_eq!(app.audit_actions(&app.a, "member.tier_updated").await, 3);
+    let (status, t) = app
+        .post(
+            &admin,
+            "/api/v1/membership/tiers",
+            json!({"name": "Attender", "years_required": 2, "voting_eligible": true,
+                   "voting_min_attendance_pct": 100, "voting_attendance_months": 60}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    assert_eq!(t["voting_min_attendance_pct"], 100);
+    assert_eq!(t["voting_attendance_months"], 60);
+}
+
 /// A tier given by hand: a life member is exempt from training at once; the reason is required,
 /// the tier must be the department's own and active; only `members.manage`, only the same
 /// department; audited; none takes it off.

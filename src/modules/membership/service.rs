@@ -1,10 +1,11 @@
 //! Membership tiers by years of service (`reference/features.md` §1.4): probationary → active →
 //! senior → life by default, each with its benefits (training exempt, may vote, may hold
-//! office). A monthly job (and "run now") moves active and probationary members up to the
-//! highest tier their years since `hire_date` reach; it never moves anyone down (a tier given by
-//! hand stays), and audits each change. The department may rename tiers, change their years and
-//! benefits, add tiers and switch them off (`members.manage`); a tier is never deleted, since
-//! members and requirements point at it.
+//! office; a tier that votes may also ask a share of meetings attended). A monthly job (and
+//! "run now") moves active and probationary members up to the highest tier their years since
+//! `hire_date` reach; it never moves anyone down (a tier given by hand stays), and audits each
+//! change. The department may rename tiers, change their years and benefits, add tiers and
+//! switch them off (`members.manage`); a tier is never deleted, since members and requirements
+//! point at it.
 
 use crate::auth::OrgId;
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,10 @@ pub struct Tier {
     pub sort_order: i16,
     pub training_exempt: bool,
     pub voting_eligible: bool,
+    /// The least meeting attendance (percent) over the last `voting_attendance_months` months
+    /// its members need to vote; null when the tier asks none.
+    pub voting_min_attendance_pct: Option<u8>,
+    pub voting_attendance_months: u8,
     pub can_hold_office: bool,
     pub active: bool,
 }
@@ -33,7 +38,7 @@ pub struct Tier {
 pub(super) async fn load(conn: &mut Conn, org_id: OrgId) -> AppResult<Vec<Tier>> {
     Ok(sqlx::query_as(
         "SELECT id, slug, name, years_required, sort_order, training_exempt, voting_eligible,
-                can_hold_office, active
+                voting_min_attendance_pct, voting_attendance_months, can_hold_office, active
            FROM membership_tiers WHERE organization_id = ? ORDER BY sort_order, years_required",
     )
     .bind(org_id)
@@ -64,7 +69,7 @@ pub async fn tier(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Tier> {
 async fn find(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<Tier> {
     sqlx::query_as(
         "SELECT id, slug, name, years_required, sort_order, training_exempt, voting_eligible,
-                can_hold_office, active
+                voting_min_attendance_pct, voting_attendance_months, can_hold_office, active
            FROM membership_tiers WHERE organization_id = ? AND id = ?",
     )
     .bind(org_id)
@@ -75,7 +80,7 @@ async fn find(conn: &mut Conn, org_id: OrgId, id: Uuid) -> AppResult<Tier> {
 }
 
 /// A tier as the department defines it (the whole tier, for adding one or replacing one).
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TierInput {
     /// At most 100 characters, unique in the department.
@@ -94,6 +99,15 @@ pub struct TierInput {
     pub training_exempt: bool,
     #[serde(default)]
     pub voting_eligible: bool,
+    /// The least meeting attendance, in percent (1 to 100), its members need to vote; left out
+    /// or null: none.
+    #[schema(minimum = 1, maximum = 100)]
+    #[serde(default)]
+    pub voting_min_attendance_pct: Option<i64>,
+    /// The months of meetings (1 to 60) that attendance is counted over. Left out: 12.
+    #[schema(minimum = 1, maximum = 60, default = 12)]
+    #[serde(default = "twelve")]
+    pub voting_attendance_months: i64,
     #[serde(default)]
     pub can_hold_office: bool,
     /// An inactive tier is reached by nobody; members already in it stay.
@@ -105,8 +119,14 @@ fn yes() -> bool {
     true
 }
 
+fn twelve() -> i64 {
+    DEFAULT_ATTENDANCE_MONTHS
+}
+
 pub const MAX_YEARS: i64 = 80;
 pub const MAX_SORT_ORDER: i64 = 1000;
+pub const MAX_ATTENDANCE_MONTHS: i64 = 60;
+pub const DEFAULT_ATTENDANCE_MONTHS: i64 = 12;
 
 const TIER_KEYS: &[(&str, &str, &str)] = &[(
     "uq_membership_tiers_org_slug",
@@ -143,6 +163,8 @@ struct ValidTier {
     slug: Option<String>,
     years: u16,
     sort_order: Option<i16>,
+    min_attendance_pct: Option<u8>,
+    attendance_months: u8,
 }
 
 fn validate(input: &TierInput) -> AppResult<ValidTier> {
@@ -174,12 +196,29 @@ fn validate(input: &TierInput) -> AppResult<ValidTier> {
             format!("must be a whole number from 0 to {MAX_SORT_ORDER}"),
         );
     }
+    if input
+        .voting_min_attendance_pct
+        .is_some_and(|p| !(1..=100).contains(&p))
+    {
+        c.push(
+            "voting_min_attendance_pct",
+            "must be a whole number from 1 to 100, or empty for none",
+        );
+    }
+    if !(1..=MAX_ATTENDANCE_MONTHS).contains(&input.voting_attendance_months) {
+        c.push(
+            "voting_attendance_months",
+            format!("must be a whole number from 1 to {MAX_ATTENDANCE_MONTHS}"),
+        );
+    }
     c.finish()?;
     Ok(ValidTier {
         name: name.unwrap_or_default(),
         slug,
         years: input.years_required as u16,
         sort_order: input.sort_order.map(|o| o as i16),
+        min_attendance_pct: input.voting_min_attendance_pct.map(|p| p as u8),
+        attendance_months: input.voting_attendance_months as u8,
     })
 }
 
@@ -252,8 +291,9 @@ pub async fn create_tier(ctx: &Ctx, tx: &mut Tx<'_>, input: TierInput) -> AppRes
     let now = db::now();
     sqlx::query(
         "INSERT INTO membership_tiers (id, organization_id, slug, name, years_required, sort_order,
-             training_exempt, voting_eligible, can_hold_office, active, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             training_exempt, voting_eligible, voting_min_attendance_pct, voting_attendance_months,
+             can_hold_office, active, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id)
     .bind(ctx.org_id)
@@ -263,6 +303,8 @@ pub async fn create_tier(ctx: &Ctx, tx: &mut Tx<'_>, input: TierInput) -> AppRes
     .bind(sort_order)
     .bind(input.training_exempt)
     .bind(input.voting_eligible)
+    .bind(v.min_attendance_pct)
+    .bind(v.attendance_months)
     .bind(input.can_hold_office)
     .bind(input.active)
     .bind(now)
@@ -294,8 +336,8 @@ pub async fn update_tier(
     check_unique(tx, ctx.org_id, Some(id), &v.name, &slug).await?;
     sqlx::query(
         "UPDATE membership_tiers SET slug = ?, name = ?, years_required = ?, sort_order = ?,
-             training_exempt = ?, voting_eligible = ?, can_hold_office = ?, active = ?,
-             updated_at = ?
+             training_exempt = ?, voting_eligible = ?, voting_min_attendance_pct = ?,
+             voting_attendance_months = ?, can_hold_office = ?, active = ?, updated_at = ?
           WHERE organization_id = ? AND id = ?",
     )
     .bind(&slug)
@@ -304,6 +346,8 @@ pub async fn update_tier(
     .bind(v.sort_order.unwrap_or(before.sort_order))
     .bind(input.training_exempt)
     .bind(input.voting_eligible)
+    .bind(v.min_attendance_pct)
+    .bind(v.attendance_months)
     .bind(input.can_hold_office)
     .bind(input.active)
     .bind(db::now())

@@ -58,7 +58,8 @@ pub struct Election {
     pub tie_policy: TiePolicy,
     /// Members with these statuses are on the roll when voting opens.
     pub voter_statuses: Vec<String>,
-    /// Members whose membership tier is not voting-eligible are left off the roll.
+    /// Members whose membership tier is not voting-eligible, or whose meeting attendance is below
+    /// their tier's minimum, are left off the roll.
     pub require_voting_tier: bool,
     /// Results show while voting is open; otherwise only after the close.
     pub results_visible_immediately: bool,
@@ -395,7 +396,11 @@ struct ValidElection {
 fn check_election(e: ElectionInput, now: DateTime<Utc>) -> AppResult<ValidElection> {
     let mut c = Checks::default();
     let title = c.take(input::required_text("title", &e.title, 200));
-    let description = c.take(input::optional_paragraphs("description", e.description, 4000));
+    let description = c.take(input::optional_paragraphs(
+        "description",
+        e.description,
+        4000,
+    ));
     let method = VotingMethod::parse(e.voting_method.trim());
     if method.is_none() {
         c.push("voting_method", VotingMethod::must_be());
@@ -429,7 +434,10 @@ fn check_election(e: ElectionInput, now: DateTime<Utc>) -> AppResult<ValidElecti
     if let Some(h) = e.reminder_hours_before_close
         && h > 720
     {
-        c.push("reminder_hours_before_close", "must be at most 720 (30 days)");
+        c.push(
+            "reminder_hours_before_close",
+            "must be at most 720 (30 days)",
+        );
     }
     if let Some(close) = e.closes_at {
         if close <= now {
@@ -470,11 +478,7 @@ fn election_changes(v: &ValidElection) -> serde_json::Value {
     })
 }
 
-pub async fn create_election(
-    ctx: &Ctx,
-    tx: &mut Tx<'_>,
-    e: ElectionInput,
-) -> AppResult<Election> {
+pub async fn create_election(ctx: &Ctx, tx: &mut Tx<'_>, e: ElectionInput) -> AppResult<Election> {
     ctx.require(ELECTIONS_MANAGE)?;
     let v = check_election(e, Utc::now())?;
     let id = db::new_id();
@@ -778,7 +782,9 @@ pub async fn nominate(
             ));
         }
         if row.nomination_deadline.is_some_and(|d| d <= Utc::now()) {
-            return Err(AppError::Conflict("the nomination deadline has passed".into()));
+            return Err(AppError::Conflict(
+                "the nomination deadline has passed".into(),
+            ));
         }
     }
     still_preparing(&row)?;
@@ -816,9 +822,10 @@ pub async fn nominate(
     match (n.user_id, option_name) {
         (Some(_), Some(_)) => c.push("name", "give a member or a name, not both"),
         (None, None) => c.push("user_id", "choose the member nominated"),
-        (None, Some(_)) if !manager => {
-            c.push("name", "only election officers add named options; nominate a member")
-        }
+        (None, Some(_)) if !manager => c.push(
+            "name",
+            "only election officers add named options; nominate a member",
+        ),
         (None, Some(o)) => name = o,
         (Some(user), None) => {
             let nominee: Option<NomineeRow> = sqlx::query_as(
@@ -906,7 +913,10 @@ pub async fn nominate(
             &[user],
             &Notice {
                 category: "elections",
-                subject: format!("You were nominated: {}", position.clone().unwrap_or_default()),
+                subject: format!(
+                    "You were nominated: {}",
+                    position.clone().unwrap_or_default()
+                ),
                 body: format!(
                     "You were nominated for {} in “{}”. Accept or decline on the election's \
                      page; you are on the ballot only once you accept.",
@@ -1144,13 +1154,15 @@ pub(crate) async fn open_as(
     let row = lock(tx, org, id).await?;
     let positions = positions_of(tx, org, id).await?;
     if let Some(why) = not_ready(&row, &positions, Utc::now()) {
-        return Err(AppError::Conflict(format!("the election cannot open: {why}")));
+        return Err(AppError::Conflict(format!(
+            "the election cannot open: {why}"
+        )));
     }
     let on_roll = voting::freeze_roll(tx, org, &row).await?;
     if on_roll.is_empty() {
         return Err(AppError::Conflict(
             "the election cannot open: no member is eligible to vote (check the voter \
-             statuses and the positions' roles)"
+             statuses, the positions' roles and the tiers' voting rules)"
                 .into(),
         ));
     }
@@ -1235,12 +1247,14 @@ pub async fn cancel(
         )));
     }
     set_status(tx, ctx.org_id, id, ElectionStatus::Cancelled).await?;
-    sqlx::query("UPDATE elections SET cancellation_reason = ? WHERE organization_id = ? AND id = ?")
-        .bind(&reason)
-        .bind(ctx.org_id)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE elections SET cancellation_reason = ? WHERE organization_id = ? AND id = ?",
+    )
+    .bind(&reason)
+    .bind(ctx.org_id)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
     audit::record(
         tx,
         &ctx.actor(),

@@ -18,13 +18,16 @@ use crate::input::{self, Checks};
 use crate::modules::elections::rules::{
     self, BallotSource, BatchStatus, CandidateStatus, ElectionStatus, VotingMethod,
 };
+use crate::modules::minutes::service::attendance;
 
 // ---------------------------------------------------------------------------------------------
 // The roll
 
 /// Freezes the roll as voting opens: for each position, the members then eligible — a voter
 /// status, a voting-eligible tier (when the election asks), and the position's role if it names
-/// one. Returns the members on it.
+/// one. When the election asks for a voting tier, members whose meeting attendance is below
+/// their tier's minimum (as of the department's today) are left off too. Returns the members on
+/// it.
 pub(super) async fn freeze_roll(
     tx: &mut Tx<'_>,
     org: OrgId,
@@ -56,6 +59,24 @@ pub(super) async fn freeze_roll(
     .bind(row.require_voting_tier)
     .execute(&mut **tx)
     .await?;
+    if row.require_voting_tier {
+        let today = crate::modules::training::service::today(tx, org).await?;
+        let below = attendance::below_minimum(tx, org, today).await?;
+        if !below.is_empty() {
+            let mut b =
+                sqlx::QueryBuilder::new("DELETE FROM election_voters WHERE organization_id = ");
+            b.push_bind(org)
+                .push(" AND election_id = ")
+                .push_bind(row.id)
+                .push(" AND user_id IN (");
+            let mut ids = b.separated(", ");
+            for u in &below {
+                ids.push_bind(*u);
+            }
+            ids.push_unseparated(")");
+            b.build().execute(&mut **tx).await?;
+        }
+    }
     roll_members(tx, org, row.id).await
 }
 
@@ -371,7 +392,10 @@ async fn check_ballots(
             .collect();
         if let Err(why) = rules::check_choices(row.voting_method, p.seats, &candidates, &b.choices)
         {
-            c.push(&format!("ballots[{i}].choices"), format!("{}: {why}", p.name));
+            c.push(
+                &format!("ballots[{i}].choices"),
+                format!("{}: {why}", p.name),
+            );
             continue;
         }
         let choices: Vec<String> = b.choices.iter().map(Uuid::to_string).collect();
@@ -388,9 +412,9 @@ async fn check_ballots(
 fn voting_now(row: &ElectionRow) -> AppResult<()> {
     let now = chrono::Utc::now();
     match row.status {
-        ElectionStatus::Open if row.closes_at.is_some_and(|c| c <= now) => Err(
-            AppError::Conflict("voting has closed for this election".into()),
-        ),
+        ElectionStatus::Open if row.closes_at.is_some_and(|c| c <= now) => Err(AppError::Conflict(
+            "voting has closed for this election".into(),
+        )),
         ElectionStatus::Open => Ok(()),
         ElectionStatus::Draft | ElectionStatus::Nominations => Err(AppError::Conflict(
             "voting has not opened for this election".into(),
@@ -398,9 +422,7 @@ fn voting_now(row: &ElectionRow) -> AppResult<()> {
         ElectionStatus::Closed => Err(AppError::Conflict(
             "voting has closed for this election".into(),
         )),
-        ElectionStatus::Cancelled => Err(AppError::Conflict(
-            "this election was cancelled".into(),
-        )),
+        ElectionStatus::Cancelled => Err(AppError::Conflict("this election was cancelled".into())),
     }
 }
 
@@ -536,7 +558,9 @@ pub async fn cast(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, input: CastInput) -> App
             "INSERT INTO ballot_receipts (receipt_hash, organization_id, election_id, position_id)
              VALUES (?, ?, ?, ?)",
         )
-        .bind(rules::receipt_hash(&rules::normalize_receipt(&code).unwrap_or_default()))
+        .bind(rules::receipt_hash(
+            &rules::normalize_receipt(&code).unwrap_or_default(),
+        ))
         .bind(ctx.org_id)
         .bind(id)
         .bind(position)
@@ -714,7 +738,10 @@ pub(super) async fn verify_chain(
             .filter(|b| b.position_id == p && b.source == BallotSource::Online)
             .count() as i64;
         let marked = voted.iter().find(|(id, _)| *id == p).map_or(0, |(_, n)| *n);
-        let given = receipts.iter().find(|(id, _)| *id == p).map_or(0, |(_, n)| *n);
+        let given = receipts
+            .iter()
+            .find(|(id, _)| *id == p)
+            .map_or(0, |(_, n)| *n);
         if online != given {
             return Err(format!(
                 "a position has {online} online ballots but {given} receipts were given"
@@ -807,7 +834,9 @@ pub async fn record_batch(
     let row = lock(tx, ctx.org_id, id).await?;
     voting_now(&row)?;
     let mut c = Checks::default();
-    let note = c.take(input::optional_text("note", input.note, 500)).flatten();
+    let note = c
+        .take(input::optional_text("note", input.note, 500))
+        .flatten();
     let mut voters = input.voter_ids.clone();
     voters.sort();
     voters.dedup();
@@ -853,7 +882,10 @@ pub async fn record_batch(
         }
     }
     if input.ballots.len() > 10_000 {
-        return Err(AppError::field("ballots", "at most 10000 ballots in one batch"));
+        return Err(AppError::field(
+            "ballots",
+            "at most 10000 ballots in one batch",
+        ));
     }
     // Paper ballots repeat positions, so each is checked on its own.
     let mut checked = Vec::new();
@@ -861,7 +893,10 @@ pub async fn record_batch(
         let mut one = Checks::default();
         let got = check_ballots(tx, ctx.org_id, &row, std::slice::from_ref(b), &mut one).await?;
         for e in one.into_errors() {
-            c.push(&e.field.replace("ballots[0]", &format!("ballots[{i}]")), e.message);
+            c.push(
+                &e.field.replace("ballots[0]", &format!("ballots[{i}]")),
+                e.message,
+            );
         }
         checked.extend(got);
     }
@@ -870,7 +905,10 @@ pub async fn record_batch(
     }
     for (p, name, _) in &checked {
         let given = checked.iter().filter(|(x, _, _)| x == p).count() as i64;
-        let may = per_position.iter().find(|(x, _)| x == p).map_or(0, |(_, n)| *n);
+        let may = per_position
+            .iter()
+            .find(|(x, _)| x == p)
+            .map_or(0, |(_, n)| *n);
         if given > may && c.is_empty() {
             c.push(
                 "ballots",

@@ -49,18 +49,32 @@ struct TiersPage {
 fn benefits(t: &tiers::Tier) -> String {
     let mut out = Vec::new();
     if t.training_exempt {
-        out.push("Exempt from training requirements");
+        out.push("Exempt from training requirements".to_string());
     }
     if t.voting_eligible {
-        out.push("May vote");
+        out.push(match t.voting_min_attendance_pct {
+            Some(pct) => format!(
+                "May vote with {pct} % of meetings attended over {}",
+                months(t.voting_attendance_months)
+            ),
+            None => "May vote".into(),
+        });
     }
     if t.can_hold_office {
-        out.push("May hold office");
+        out.push("May hold office".into());
     }
     if out.is_empty() {
         "None".into()
     } else {
         out.join(", ")
+    }
+}
+
+fn months(n: u8) -> String {
+    if n == 1 {
+        "1 month".into()
+    } else {
+        format!("{n} months")
     }
 }
 
@@ -106,6 +120,10 @@ pub struct TierForm {
     #[serde(default)]
     voting_eligible: Option<String>,
     #[serde(default)]
+    voting_min_attendance_pct: String,
+    #[serde(default)]
+    voting_attendance_months: String,
+    #[serde(default)]
     can_hold_office: Option<String>,
     #[serde(default)]
     active: Option<String>,
@@ -125,6 +143,11 @@ const TIER_LABELS: &[(&str, &str)] = &[
     ("name", "Name"),
     ("years_required", "Years of service"),
     ("sort_order", "Order"),
+    (
+        "voting_min_attendance_pct",
+        "Meeting attendance needed to vote",
+    ),
+    ("voting_attendance_months", "Months of meetings counted"),
 ];
 
 fn tier_page(
@@ -147,6 +170,7 @@ async fn tier_new(Viewer(ctx): Viewer) -> PageResult {
     ctx.require(MEMBERS_MANAGE)?;
     let form = TierForm {
         voting_eligible: Some("1".into()),
+        voting_attendance_months: tiers::DEFAULT_ATTENDANCE_MONTHS.to_string(),
         can_hold_office: Some("1".into()),
         active: Some("1".into()),
         ..TierForm::default()
@@ -175,6 +199,11 @@ async fn tier_edit(
         sort_order: t.sort_order.to_string(),
         training_exempt: on(t.training_exempt),
         voting_eligible: on(t.voting_eligible),
+        voting_min_attendance_pct: t
+            .voting_min_attendance_pct
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+        voting_attendance_months: t.voting_attendance_months.to_string(),
         can_hold_office: on(t.can_hold_office),
         active: on(t.active),
     };
@@ -212,6 +241,20 @@ async fn tier_save(state: &AppState, ctx: &Ctx, id: Option<Uuid>, form: TierForm
     let mut errors = Vec::new();
     let years = whole("years_required", &form.years_required, true, &mut errors);
     let sort_order = whole("sort_order", &form.sort_order, false, &mut errors);
+    // Empty: the tier asks no attendance to vote.
+    let min_pct = whole(
+        "voting_min_attendance_pct",
+        &form.voting_min_attendance_pct,
+        false,
+        &mut errors,
+    );
+    // Empty: the usual year.
+    let months = whole(
+        "voting_attendance_months",
+        &form.voting_attendance_months,
+        false,
+        &mut errors,
+    );
     let input = tiers::TierInput {
         name: form.name.clone(),
         slug: None,
@@ -220,6 +263,8 @@ async fn tier_save(state: &AppState, ctx: &Ctx, id: Option<Uuid>, form: TierForm
         sort_order,
         training_exempt: form.training_exempt.is_some(),
         voting_eligible: form.voting_eligible.is_some(),
+        voting_min_attendance_pct: min_pct,
+        voting_attendance_months: months.unwrap_or(tiers::DEFAULT_ATTENDANCE_MONTHS),
         can_hold_office: form.can_hold_office.is_some(),
         active: form.active.is_some(),
     };
