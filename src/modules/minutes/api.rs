@@ -11,10 +11,10 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::service::attendance::{self, AttendanceInput, AttendanceView, MemberAttendance};
-use super::service::content::{self, ActionItem, ItemInput, ItemQuery, ItemUpdate, Motion, MotionInput};
+use super::service::content::{self, ActionItem, ActionItemInput, ItemQuery, ActionItemUpdate, Motion, MotionInput};
 use super::service::{
-    self, Minutes, MinutesQuery, MinutesSummary, MinutesUpdate, NewMinutes, Rejection, Template,
-    TemplateInput,
+    self, Minutes, MinutesQuery, MinutesSummary, MinutesUpdate, NewMinutes, Rejection, MinutesTemplate,
+    MinutesTemplateInput,
 };
 use crate::auth::Ctx;
 use crate::error::AppResult;
@@ -226,7 +226,7 @@ pub async fn remove_motion(
 
 /// Adds an action item; its assignee is told.
 #[utoipa::path(post, path = "/api/v1/minutes/{id}/action-items", tag = "minutes",
-    params(("id" = Uuid, Path)), request_body = ItemInput,
+    params(("id" = Uuid, Path)), request_body = ActionItemInput,
     responses((status = 201, body = ActionItem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 422, body = Problem)))]
@@ -234,7 +234,7 @@ pub async fn add_item(
     State(state): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,
-    ApiJson(input): ApiJson<ItemInput>,
+    ApiJson(input): ApiJson<ActionItemInput>,
 ) -> AppResult<(StatusCode, Json<ActionItem>)> {
     let mut tx = state.db.begin().await?;
     let out = content::add_item(&ctx, &mut tx, &state.notifier, id, input).await?;
@@ -274,14 +274,14 @@ pub async fn items(
 /// Moves an action item along (its assignee: the status; officers: also due date, priority
 /// and assignee), whatever state the minutes are in.
 #[utoipa::path(patch, path = "/api/v1/minutes/action-items/{id}", tag = "minutes",
-    params(("id" = Uuid, Path)), request_body = ItemUpdate,
+    params(("id" = Uuid, Path)), request_body = ActionItemUpdate,
     responses((status = 200, body = ActionItem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_item(
     State(state): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,
-    ApiJson(input): ApiJson<ItemUpdate>,
+    ApiJson(input): ApiJson<ActionItemUpdate>,
 ) -> AppResult<Json<ActionItem>> {
     let mut tx = state.db.begin().await?;
     let out = content::update_item(&ctx, &mut tx, &state.notifier, id, input).await?;
@@ -310,22 +310,22 @@ pub async fn set_attendance(
 
 /// The department's minutes templates (each meeting type has a default).
 #[utoipa::path(get, path = "/api/v1/minutes/templates", tag = "minutes",
-    responses((status = 200, body = Vec<Template>), (status = 403, body = Problem)))]
-pub async fn templates(State(state): State<AppState>, ctx: Ctx) -> AppResult<Json<Vec<Template>>> {
+    responses((status = 200, body = Vec<MinutesTemplate>), (status = 403, body = Problem)))]
+pub async fn templates(State(state): State<AppState>, ctx: Ctx) -> AppResult<Json<Vec<MinutesTemplate>>> {
     let mut conn = state.db.acquire().await?;
     Ok(Json(service::templates(&ctx, &mut conn).await?))
 }
 
 /// Adds a template of the department's own.
 #[utoipa::path(post, path = "/api/v1/minutes/templates", tag = "minutes",
-    request_body = TemplateInput,
-    responses((status = 201, body = Template), (status = 403, body = Problem),
+    request_body = MinutesTemplateInput,
+    responses((status = 201, body = MinutesTemplate), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_template(
     State(state): State<AppState>,
     ctx: Ctx,
-    ApiJson(input): ApiJson<TemplateInput>,
-) -> AppResult<(StatusCode, Json<Template>)> {
+    ApiJson(input): ApiJson<MinutesTemplateInput>,
+) -> AppResult<(StatusCode, Json<MinutesTemplate>)> {
     let mut tx = state.db.begin().await?;
     let out = service::create_template(&ctx, &mut tx, input).await?;
     tx.commit().await?;

@@ -15,11 +15,11 @@ use uuid::Uuid;
 
 use super::rules::{ItemStatus, MeetingType, MinutesStatus, MotionResult, Priority};
 use super::service::attendance::{self, AttendanceInput, ExcusedInput, MemberAttendance};
-use super::service::content::{self, ActionItem, ItemInput, ItemQuery, ItemUpdate, MotionInput};
+use super::service::content::{self, ActionItem, ActionItemInput, ItemQuery, ActionItemUpdate, MotionInput};
 use super::service::publish::{self, result_word};
 use super::service::{
     self, MINUTES_MANAGE, Minutes, MinutesQuery, MinutesUpdate, NewMinutes, Rejection,
-    SectionInput,
+    MinutesSectionInput,
 };
 use crate::auth::Ctx;
 use crate::error::{AppError, FieldError};
@@ -410,7 +410,7 @@ impl HeaderForm {
             sections: Some(
                 self.sections
                     .iter()
-                    .map(|(t, b)| SectionInput {
+                    .map(|(t, b)| MinutesSectionInput {
                         title: t.clone(),
                         body: b.clone(),
                     })
@@ -850,7 +850,7 @@ async fn add_item(
                 &mut tx,
                 &state.notifier,
                 id,
-                ItemInput {
+                ActionItemInput {
                     description: form.description.clone(),
                     assignee_id: a,
                     due_date: due,
@@ -1151,9 +1151,9 @@ async fn update_item(
         &mut tx,
         &state.notifier,
         item,
-        ItemUpdate {
+        ActionItemUpdate {
             status: Some(form.status.clone()),
-            ..ItemUpdate::default()
+            ..ActionItemUpdate::default()
         },
     )
     .await;

@@ -608,6 +608,7 @@ async fn lock(tx: &mut Tx<'_>, ctx: &Ctx, id: Uuid) -> AppResult<Row> {
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ShiftReportReviewInput)]
 pub struct ReviewInput {
     /// approved or flagged.
     pub decision: String,

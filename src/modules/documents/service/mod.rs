@@ -22,12 +22,7 @@ use crate::input::{self, Checks};
 pub const DOCUMENTS_VIEW: &str = "documents.view";
 pub const DOCUMENTS_MANAGE: &str = "documents.manage";
 
-/// Something by id and name: a member, a role, a folder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Named {
-    pub id: Uuid,
-    pub name: String,
-}
+pub use crate::http::Named;
 
 /// Leadership sees every folder: holders of `documents.manage` or `members.manage`.
 pub fn leadership(ctx: &Ctx) -> bool {
@@ -241,6 +236,17 @@ pub async fn folder_to_change(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult
 /// The caller's own folder, made on first use.
 pub async fn my_folder(ctx: &Ctx, conn: &mut Conn) -> AppResult<Folder> {
     ctx.require(DOCUMENTS_VIEW)?;
+    let id = own_folder(conn, ctx.org_id, ctx.user_id, ctx.user_id).await?;
+    folder(ctx, conn, id).await
+}
+
+/// A member's own folder, made on first use (`INSERT IGNORE`: two requests at once make one).
+pub(super) async fn own_folder(
+    conn: &mut Conn,
+    org: OrgId,
+    member: Uuid,
+    by: Uuid,
+) -> AppResult<Uuid> {
     let now = db::now();
     sqlx::query(
         "INSERT IGNORE INTO document_folders (id, organization_id, name, visibility,
@@ -248,22 +254,21 @@ pub async fn my_folder(ctx: &Ctx, conn: &mut Conn) -> AppResult<Folder> {
          VALUES (?, ?, 'Member files', ?, ?, ?, ?, ?)",
     )
     .bind(db::new_id())
-    .bind(ctx.org_id)
+    .bind(org)
     .bind(Visibility::Owner)
-    .bind(ctx.user_id)
-    .bind(ctx.user_id)
+    .bind(member)
+    .bind(by)
     .bind(now)
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    let id: Uuid = sqlx::query_scalar(
+    Ok(sqlx::query_scalar(
         "SELECT id FROM document_folders WHERE organization_id = ? AND owner_user_id = ?",
     )
-    .bind(ctx.org_id)
-    .bind(ctx.user_id)
+    .bind(org)
+    .bind(member)
     .fetch_one(&mut *conn)
-    .await?;
-    folder(ctx, conn, id).await
+    .await?)
 }
 
 /// A folder officers add or change.

@@ -28,12 +28,7 @@ pub const ELECTIONS_MANAGE: &str = "elections.manage";
 /// The most candidates (nominations included) one position takes.
 pub const MAX_CANDIDATES: i64 = 40;
 
-/// Something by id and name: a member, a role.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Named {
-    pub id: Uuid,
-    pub name: String,
-}
+pub use crate::http::Named;
 
 fn named(id: Option<Uuid>, name: Option<String>) -> Option<Named> {
     id.zip(name).map(|(id, name)| Named { id, name })
@@ -1221,6 +1216,7 @@ pub async fn open(
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ElectionCancelInput)]
 pub struct CancelInput {
     #[schema(max_length = 500)]
     pub reason: String,

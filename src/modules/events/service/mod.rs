@@ -26,12 +26,7 @@ use crate::notify::{self, Notice, Notifier};
 pub const EVENTS_VIEW: &str = "events.view";
 pub const EVENTS_MANAGE: &str = "events.manage";
 
-/// A place, by id and name.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Named {
-    pub id: Uuid,
-    pub name: String,
-}
+pub use crate::http::Named;
 
 /// One occurrence, as a member sees it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -687,6 +682,7 @@ pub async fn publish(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, scope: Scope) -> AppR
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = EventCancelInput)]
 pub struct CancelInput {
     /// Why (members who answered are told).
     #[schema(max_length = 500)]

@@ -52,6 +52,7 @@ const KEYS: &[(&str, &str, &str)] = &[(
 /// A template as the API gives it.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = EventTemplateInput)]
 pub struct TemplateInput {
     #[schema(max_length = 200)]
     pub name: String,

@@ -298,7 +298,7 @@ pub(crate) async fn items_of(conn: &mut Conn, ctx: &Ctx, id: Uuid) -> AppResult<
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ItemInput {
+pub struct ActionItemInput {
     pub description: String,
     pub assignee_id: Uuid,
     pub due_date: Option<NaiveDate>,
@@ -313,7 +313,7 @@ pub async fn add_item(
     tx: &mut Tx<'_>,
     notifier: &Notifier,
     id: Uuid,
-    i: ItemInput,
+    i: ActionItemInput,
 ) -> AppResult<ActionItem> {
     let (minutes, _) = lock_for(ctx, tx, id, Step::Edit).await?;
     let mut c = Checks::default();
@@ -400,7 +400,7 @@ async fn item_for(ctx: &Ctx, conn: &mut Conn, item: Uuid) -> AppResult<ActionIte
 /// Progress on an action item.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ItemUpdate {
+pub struct ActionItemUpdate {
     #[schema(schema_with = ItemStatus::schema_object_or_null)]
     pub status: Option<String>,
     /// Officers only: a new due date (`null` to clear is not offered: give a date).
@@ -419,7 +419,7 @@ pub async fn update_item(
     tx: &mut Tx<'_>,
     notifier: &Notifier,
     item: Uuid,
-    u: ItemUpdate,
+    u: ActionItemUpdate,
 ) -> AppResult<ActionItem> {
     ctx.require(MINUTES_VIEW)?;
     let manager = ctx.has(MINUTES_MANAGE);

@@ -37,7 +37,7 @@ pub(crate) fn named(id: Option<Uuid>, name: Option<String>) -> Option<Named> {
 // Templates
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Template {
+pub struct MinutesTemplate {
     pub id: Uuid,
     pub name: String,
     #[schema(schema_with = MeetingType::schema_object)]
@@ -55,9 +55,9 @@ struct TemplateRow {
     sections: String,
 }
 
-impl From<TemplateRow> for Template {
+impl From<TemplateRow> for MinutesTemplate {
     fn from(r: TemplateRow) -> Self {
-        Template {
+        MinutesTemplate {
             id: r.id,
             name: r.name,
             meeting_type: r.meeting_type,
@@ -105,7 +105,7 @@ pub async fn ensure_templates(conn: &mut Conn, org: OrgId) -> AppResult<()> {
     Ok(())
 }
 
-pub async fn templates(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<Template>> {
+pub async fn templates(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<MinutesTemplate>> {
     ctx.require(MINUTES_MANAGE)?;
     ensure_templates(conn, ctx.org_id).await?;
     let rows: Vec<TemplateRow> = sqlx::query_as(
@@ -115,12 +115,12 @@ pub async fn templates(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<Template>> {
     .bind(ctx.org_id)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(rows.into_iter().map(Template::from).collect())
+    Ok(rows.into_iter().map(MinutesTemplate::from).collect())
 }
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TemplateInput {
+pub struct MinutesTemplateInput {
     pub name: String,
     #[schema(schema_with = MeetingType::schema_object)]
     pub meeting_type: String,
@@ -142,7 +142,7 @@ fn valid_sections(field: &str, sections: &[String]) -> AppResult<Vec<String>> {
 }
 
 /// Adds a department's own template ("Fire company meeting").
-pub async fn create_template(ctx: &Ctx, tx: &mut Tx<'_>, t: TemplateInput) -> AppResult<Template> {
+pub async fn create_template(ctx: &Ctx, tx: &mut Tx<'_>, t: MinutesTemplateInput) -> AppResult<MinutesTemplate> {
     ctx.require(MINUTES_MANAGE)?;
     let mut c = Checks::default();
     let name = c.take(input::required_text("name", &t.name, 120));
@@ -186,7 +186,7 @@ pub async fn create_template(ctx: &Ctx, tx: &mut Tx<'_>, t: TemplateInput) -> Ap
         ),
     )
     .await?;
-    Ok(Template {
+    Ok(MinutesTemplate {
         id,
         name,
         meeting_type: kind,
@@ -200,7 +200,7 @@ pub async fn create_template(ctx: &Ctx, tx: &mut Tx<'_>, t: TemplateInput) -> Ap
 
 /// A section of the minutes: its title and what was said and done.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Section {
+pub struct MinutesSection {
     pub id: Uuid,
     pub title: String,
     pub body: String,
@@ -255,7 +255,7 @@ pub struct Minutes {
     pub created_by: Option<Named>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub sections: Vec<Section>,
+    pub sections: Vec<MinutesSection>,
     pub motions: Vec<Motion>,
     pub action_items: Vec<ActionItem>,
     pub attendance: AttendanceView,
@@ -374,7 +374,7 @@ pub async fn minutes(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Minutes>
         updated_at: r.updated_at,
         sections: sections
             .into_iter()
-            .map(|(id, title, body)| Section { id, title, body })
+            .map(|(id, title, body)| MinutesSection { id, title, body })
             .collect(),
         motions,
         action_items,
@@ -719,12 +719,12 @@ pub struct MinutesUpdate {
     pub adjourned_at: Option<String>,
     pub quorum_met: Option<bool>,
     /// Every section, in order; absent leaves them as they are.
-    pub sections: Option<Vec<SectionInput>>,
+    pub sections: Option<Vec<MinutesSectionInput>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SectionInput {
+pub struct MinutesSectionInput {
     pub title: String,
     #[serde(default)]
     pub body: String,

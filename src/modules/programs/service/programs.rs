@@ -419,6 +419,7 @@ async fn lock_program(tx: &mut Tx<'_>, org_id: OrgId, id: Uuid) -> AppResult<()>
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ProgramItemInput)]
 pub struct ItemInput {
     pub phase_id: Uuid,
     #[schema(max_length = 200)]

@@ -402,6 +402,7 @@ async fn tell(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ShiftAssignInput)]
 pub struct AssignInput {
     pub user_id: Uuid,
     /// The seat's index on the shift (0 is the first).

@@ -26,12 +26,7 @@ use crate::input::{self, Checks};
 pub const SCHEDULING_VIEW: &str = "scheduling.view";
 pub const SCHEDULING_MANAGE: &str = "scheduling.manage";
 
-/// Something by id and name: a vehicle, a place, a member, a course.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Named {
-    pub id: Uuid,
-    pub name: String,
-}
+pub use crate::http::Named;
 
 fn named(id: Option<Uuid>, name: Option<String>) -> Option<Named> {
     id.zip(name).map(|(id, name)| Named { id, name })
