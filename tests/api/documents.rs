@@ -789,3 +789,127 @@ async fn a_backup_and_restore_bring_the_files_back_byte_for_byte() {
         }
     }
 }
+
+#[tokio::test]
+async fn papers_attach_to_training_records_and_equipment_through_the_library() {
+    let app = TestApp::spawn().await;
+    let admin = &app.a.admin.token;
+    let trainer = app
+        .member(&app.a, "paper-trainer", &["training_officer"])
+        .await;
+    let quartermaster = app.member(&app.a, "paper-qm", &["quartermaster"]).await;
+    let member = app.member(&app.a, "paper-ff", &[]).await;
+    let other = app.member(&app.a, "paper-other", &[]).await;
+    let (status, _) = app
+        .post(
+            &trainer.token,
+            "/api/v1/training/records",
+            json!({"user_ids": [member.id], "course_name": "EMT-B", "hours": 120,
+                   "training_type": "certification", "completion_date": "2026-06-01"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, records) = app.get(&member.token, "/api/v1/training/records").await;
+    let record = id(&records["items"][0]);
+    let papers = format!("/api/v1/training/records/{record}/documents");
+
+    // The training officer attaches the scan: it is in the member's own folder.
+    let (status, scan) = send_file(
+        &app,
+        &trainer.token,
+        &format!("{papers}?name=EMT%20card.pdf"),
+        PDF.to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{scan}");
+    let scan_id = id(&scan);
+    let (_, mine) = app.get(&member.token, "/api/v1/documents/my-folder").await;
+    assert_eq!(scan["folder"]["id"], mine["id"], "{scan} {mine}");
+    // The member sees it with the record and in their own folder, and downloads it.
+    let (status, list) = app.get(&member.token, &papers).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let res = download(&app, &member.token, &format!("{papers}/{scan_id}/file")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.bytes().await.unwrap().as_ref(), PDF);
+    let (status, _) = app
+        .get(&member.token, &format!("/api/v1/documents/{scan_id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The member adds their own; another member sees neither, by the record or by the library.
+    let (status, own) = send_file(
+        &app,
+        &member.token,
+        &format!("{papers}?name=wallet%20card.pdf&title=Wallet%20card"),
+        PDF.to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{own}");
+    for path in [
+        papers.clone(),
+        format!("{papers}/{scan_id}/file"),
+        format!("/api/v1/documents/{scan_id}"),
+    ] {
+        let (status, body) = app.get(&other.token, &path).await;
+        assert_problem(status, &body, StatusCode::NOT_FOUND);
+    }
+    let (status, body) = send_file(&app, &other.token, &papers, PDF.to_vec()).await;
+    assert_problem(status, &body, StatusCode::NOT_FOUND);
+    // Bad files change nothing: empty, or a program called a PDF.
+    let before = app.snapshot(&app.a).await;
+    for bytes in [Vec::new(), b"MZ\x90\0\x03\0\0\0".to_vec()] {
+        let (status, body) =
+            send_file(&app, &trainer.token, &format!("{papers}?name=x.pdf"), bytes).await;
+        assert_problem(status, &body, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    assert_eq!(app.snapshot(&app.a).await, before);
+    // The training officer removes the scan: rows and file gone.
+    let files_before = stored_files(&app, &app.a).len();
+    let (status, _) = app
+        .delete(&trainer.token, &format!("{papers}/{scan_id}"))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(stored_files(&app, &app.a).len(), files_before - 1);
+    let (_, list) = app.get(&member.token, &papers).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(app.audit_actions(&app.a, "documents.attached").await, 2);
+
+    // An item's manual: the quartermaster attaches it, every member reads it in General.
+    let (status, category) = app
+        .post(
+            admin,
+            "/api/v1/inventory/categories",
+            json!({"name": "Pumps", "item_type": "equipment"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{category}");
+    let (status, pump) = app
+        .post(
+            admin,
+            "/api/v1/inventory/items",
+            json!({"name": "Portable pump", "category_id": category["id"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{pump}");
+    let manuals = format!("/api/v1/inventory/items/{}/documents", id(&pump));
+    let (status, body) = send_file(&app, &member.token, &manuals, PDF.to_vec()).await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN);
+    let (status, manual) = send_file(
+        &app,
+        &quartermaster.token,
+        &format!("{manuals}?name=pump%20manual.pdf&tags=pumps"),
+        PDF.to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{manual}");
+    assert_eq!(manual["folder"]["name"], "General Documents", "{manual}");
+    let (status, list) = app.get(&member.token, &manuals).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list[0]["name"], "pump manual");
+    let (_, found) = app.get(&member.token, "/api/v1/documents?tag=pumps").await;
+    assert_eq!(found["total"], 1, "{found}");
+    let (status, body) = app
+        .delete(&member.token, &format!("{manuals}/{}", id(&manual)))
+        .await;
+    assert_problem(status, &body, StatusCode::FORBIDDEN);
+}

@@ -148,6 +148,14 @@ const CLASSES: &[(&str, Class)] = &[
         Class::Record("item"),
     ),
     ("/api/v1/training/records/{id}", Class::Record("record")),
+    (
+        "/api/v1/training/records/{id}/documents/{document}",
+        Class::Record("record_paper"),
+    ),
+    (
+        "/api/v1/inventory/items/{id}/documents/{document}",
+        Class::Record("item_paper"),
+    ),
     ("/api/v1/training/sessions/{id}", Class::Record("session")),
     (
         "/api/v1/training/requirements/{id}",
@@ -455,6 +463,14 @@ const BODIES: &[(&str, &str)] = &[
     (
         "POST /api/v1/training/records/{id}/correct",
         r#"{"hours": 3, "reason": "The sheet says 3"}"#,
+    ),
+    (
+        "POST /api/v1/training/records/{id}/documents",
+        r#""EMT card, scanned.""#,
+    ),
+    (
+        "POST /api/v1/inventory/items/{id}/documents",
+        r#""Pump manual.""#,
     ),
     (
         "POST /api/v1/training/records/{id}/void",
@@ -957,6 +973,19 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> (Ids, User) {
         )
         .await,
     );
+    let record = ids["record"];
+    let (status, paper) = crate::documents::send_file(
+        app,
+        &org.admin.token,
+        &format!("/api/v1/training/records/{record}/documents?name=card.txt"),
+        format!("{prefix} EMT card\n").into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{paper}");
+    ids.insert(
+        "record_paper",
+        paper["id"].as_str().unwrap().parse().unwrap(),
+    );
     // A crew drill: one session of two records.
     post(
         "/api/v1/training/records",
@@ -1089,6 +1118,15 @@ async fn records(app: &TestApp, org: &Org, prefix: &str) -> (Ids, User) {
     .await;
     let gloves: Uuid = gloves["id"].as_str().unwrap().parse().unwrap();
     ids.insert("inventory_item", gloves);
+    let (status, paper) = crate::documents::send_file(
+        app,
+        &org.admin.token,
+        &format!("/api/v1/inventory/items/{gloves}/documents?name=care.txt"),
+        format!("{prefix} glove care\n").into_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{paper}");
+    ids.insert("item_paper", paper["id"].as_str().unwrap().parse().unwrap());
     let (status, issued) = app
         .post(
             admin,

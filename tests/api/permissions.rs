@@ -862,6 +862,7 @@ async fn every_api_route(app: &TestApp) -> Vec<(Method, String)> {
                 .replace("{attachment}", &id)
                 .replace("{version}", &id)
                 .replace("{motion}", &id)
+                .replace("{document}", &id)
                 .replace("{name}", "purge_sessions")
                 .replace("{file}", "missing.lbk");
             assert!(!filled.contains('{'), "unfilled parameter in {filled}");

@@ -247,6 +247,24 @@ fn served_routes() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("/api/v1/documents/{id}/versions", &["get", "post"]),
         ("/api/v1/documents/{id}/file", &["get"]),
         ("/api/v1/documents/{id}/versions/{version}/file", &["get"]),
+        ("/api/v1/training/records/{id}/documents", &["get", "post"]),
+        (
+            "/api/v1/training/records/{id}/documents/{document}",
+            &["delete"],
+        ),
+        (
+            "/api/v1/training/records/{id}/documents/{document}/file",
+            &["get"],
+        ),
+        ("/api/v1/inventory/items/{id}/documents", &["get", "post"]),
+        (
+            "/api/v1/inventory/items/{id}/documents/{document}",
+            &["delete"],
+        ),
+        (
+            "/api/v1/inventory/items/{id}/documents/{document}/file",
+            &["get"],
+        ),
         ("/api/v1/minutes", &["get", "post"]),
         ("/api/v1/minutes/templates", &["get", "post"]),
         ("/api/v1/minutes/action-items", &["get"]),

@@ -2429,6 +2429,51 @@ test('minutes on phones: the secretary writes the minutes (a mistake first), rec
   }, { context: phone });
 });
 
+test('papers on a phone: a pump manual attached on the item page and a certificate scan on a training record, each opened from there', async () => {
+  const token = await apiLogin(ADMIN.username, ADMIN.password);
+  const phone = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true };
+  const cat = await api('POST', '/api/v1/inventory/categories', token, { name: 'Pumps', item_type: 'equipment' });
+  assert.equal(cat.status, 201, JSON.stringify(cat.body));
+  const item = await api('POST', '/api/v1/inventory/items', token, { name: 'Portable pump', category_id: cat.body.id });
+  assert.equal(item.status, 201, JSON.stringify(item.body));
+  const pdf = Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');
+  await withPage('equipment-papers', async (page) => {
+    await signIn(page, ADMIN.username, ADMIN.password);
+    await page.goto(`/inventory/items/${item.body.id}`);
+    await page.getByText('None attached.').waitFor();
+    await page.getByLabel(/Attach a manual or paper/).setInputFiles({ name: 'Pump manual.pdf', mimeType: 'application/pdf', buffer: pdf });
+    await page.getByRole('button', { name: 'Attach', exact: true }).click();
+    await page.getByText('Attached: every member finds it here and in the library.').waitFor();
+    const link = page.getByRole('link', { name: 'Pump manual' });
+    await link.waitFor();
+    const href = await link.getAttribute('href');
+    const res = await page.request.get(href);
+    assert.equal(res.status(), 200);
+    assert.deepEqual(Buffer.from(await res.body()), pdf);
+    await checkA11y(page, 'item with papers');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`item page on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'equipment-papers.png'), fullPage: true });
+    // A certificate scan on a training record, from the record's papers page.
+    const me = await api('GET', '/api/v1/auth/me', token);
+    const made = await api('POST', '/api/v1/training/records', token, {
+      user_ids: [me.body.id], course_name: 'Pump operator', hours: 16,
+      training_type: 'certification', completion_date: '2026-10-01',
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const records = await api('GET', '/api/v1/training/records?q=Pump%20operator', token);
+    const record = records.body.items[0].id;
+    await page.goto(`/training/records/${record}/papers`);
+    await page.getByText('No certificate or other paper attached yet.').waitFor();
+    await page.getByLabel(/Attach a certificate scan/).setInputFiles({ name: 'Pump operator card.pdf', mimeType: 'application/pdf', buffer: pdf });
+    await page.getByRole('button', { name: 'Attach', exact: true }).click();
+    await page.getByText('Attached. It is kept in the member').waitFor();
+    await page.getByRole('link', { name: 'Pump operator card' }).waitFor();
+    await checkA11y(page, 'training record papers');
+    for (const found of await page.evaluate(phoneProblems)) assert.fail(`record papers on a phone: ${found}`);
+    await page.screenshot({ path: join(artifacts, 'training-record-papers.png'), fullPage: true });
+  }, { context: phone });
+});
+
 test('password reset: without email it says who can help; with email the request answers the same for any address; a bad link says so', async () => {
   const token = await apiLogin(ADMIN.username, ADMIN.password);
   await withPage('password-reset', async (page) => {

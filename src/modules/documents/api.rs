@@ -392,3 +392,78 @@ pub async fn send(
     )
     .await
 }
+
+/// The answers for documents another module attaches to its records (a training record's
+/// certificate scans, an item's manuals), once that module has checked the record and the
+/// caller and said where the papers are filed. Its handlers are thin calls to these.
+pub mod attached {
+    use axum::body::Body;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::Response;
+    use axum::Json;
+
+    use super::super::service::files::{self, Document, Filed, Source, UploadQuery};
+    use crate::auth::Ctx;
+    use crate::error::AppResult;
+    use crate::state::AppState;
+
+    /// What is attached to the record.
+    pub async fn list(state: &AppState, ctx: &Ctx, source: Source) -> AppResult<Json<Vec<Document>>> {
+        let mut conn = state.db.acquire().await?;
+        Ok(Json(files::attached(ctx, &mut conn, source).await?))
+    }
+
+    /// Attaches the request body (the file, streamed to disk and typed by its bytes).
+    pub async fn add(
+        state: &AppState,
+        ctx: &Ctx,
+        (source, filed): (Source, Filed),
+        q: UploadQuery,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> AppResult<(StatusCode, Json<Document>)> {
+        let received = super::receive(state, ctx, headers, body).await?;
+        let mut tx = state.db.begin().await?;
+        let (out, path) =
+            files::attach(ctx, &mut tx, &state.config.data_dir, source, filed, q, received).await?;
+        crate::uploads::commit_or_remove(tx, &path).await?;
+        Ok((StatusCode::CREATED, Json(out)))
+    }
+
+    /// An attached document's file, streamed.
+    pub async fn file(
+        state: &AppState,
+        ctx: &Ctx,
+        source: Source,
+        id: uuid::Uuid,
+    ) -> AppResult<Response> {
+        let stored = {
+            let mut conn = state.db.acquire().await?;
+            files::attached_file(ctx, &mut conn, &state.config.data_dir, source, id).await?
+        };
+        crate::uploads::download(
+            &stored.path,
+            &stored.file_name,
+            &stored.content_type,
+            stored.size_bytes,
+            stored.sha256,
+        )
+        .await
+    }
+
+    /// Removes an attached document and its files.
+    pub async fn remove(
+        state: &AppState,
+        ctx: &Ctx,
+        source: Source,
+        id: uuid::Uuid,
+    ) -> AppResult<StatusCode> {
+        let mut tx = state.db.begin().await?;
+        let (_, paths) = files::detach(ctx, &mut tx, &state.config.data_dir, source, id).await?;
+        tx.commit().await?;
+        for p in paths {
+            crate::uploads::remove_quietly(&p);
+        }
+        Ok(StatusCode::NO_CONTENT)
+    }
+}

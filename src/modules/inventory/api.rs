@@ -20,6 +20,10 @@ use crate::error::AppResult;
 use crate::http::{ApiJson, ApiQuery, Page};
 use crate::state::AppState;
 use crate::web::{PathId, PathIds};
+use crate::modules::documents::api::attached;
+use crate::modules::documents::service::files::{Document, UploadQuery};
+use axum::body::Body;
+use axum::http::HeaderMap;
 use super::service::clearance::{self, Clearance, CloseClearance, Resolve, StartClearance};
 
 pub fn router() -> Router<AppState> {
@@ -35,6 +39,22 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/inventory/items", get(items).post(create_item))
         .route("/api/v1/inventory/items/{id}", get(item).put(update_item))
+        .route(
+            "/api/v1/inventory/items/{id}/documents",
+            get(item_documents).post(attach_item_document).layer(
+                axum::extract::DefaultBodyLimit::max(
+                    crate::modules::documents::rules::MAX_FILE_BYTES as usize + 1,
+                ),
+            ),
+        )
+        .route(
+            "/api/v1/inventory/items/{id}/documents/{document}",
+            axum::routing::delete(detach_item_document),
+        )
+        .route(
+            "/api/v1/inventory/items/{id}/documents/{document}/file",
+            get(item_document_file),
+        )
         .route("/api/v1/inventory/items/{id}/history", get(history))
         .route("/api/v1/inventory/items/{id}/checkout", post(check_out))
         .route("/api/v1/inventory/items/{id}/checkin", post(check_in))
@@ -541,4 +561,84 @@ pub async fn close_clearance(
     let saved = clearance::close(&ctx, &mut tx, id, input).await?;
     tx.commit().await?;
     Ok(Json(saved))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Papers attached (through the documents module)
+
+/// Manuals and other papers attached to an item.
+#[utoipa::path(get, path = "/api/v1/inventory/items/{id}/documents", tag = "inventory",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<Document>), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+pub async fn item_documents(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> AppResult<Json<Vec<Document>>> {
+    let (source, _) = {
+        let mut conn = state.db.acquire().await?;
+        service::papers_of(&ctx, &mut conn, id, false).await?
+    };
+    attached::list(&state, &ctx, source).await
+}
+
+/// Attaches a manual or other paper to an item (`inventory.manage`); it is filed in the library's General Documents. The request body is the file itself (at most 256 MB; a PDF, picture, office
+/// document or plain text, as its bytes show).
+#[utoipa::path(post, path = "/api/v1/inventory/items/{id}/documents", tag = "inventory",
+    params(("id" = Uuid, Path), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = Document), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn attach_item_document(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiQuery(q): ApiQuery<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult<(StatusCode, Json<Document>)> {
+    // Refused before a byte is read when the item is not the caller's to change.
+    let papers = {
+        let mut conn = state.db.acquire().await?;
+        service::papers_of(&ctx, &mut conn, id, true).await?
+    };
+    attached::add(&state, &ctx, papers, q, &headers, body).await
+}
+
+/// An attached document's file.
+#[utoipa::path(get, path = "/api/v1/inventory/items/{id}/documents/{document}/file", tag = "inventory",
+    params(("id" = Uuid, Path), ("document" = Uuid, Path)),
+    responses((status = 200, description = "The file, as the type its bytes showed",
+            content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/png"),
+                (Vec<u8> = "image/jpeg"), (String = "text/plain"))),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn item_document_file(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathIds(id, document): PathIds,
+) -> AppResult<axum::response::Response> {
+    let (source, _) = {
+        let mut conn = state.db.acquire().await?;
+        service::papers_of(&ctx, &mut conn, id, false).await?
+    };
+    attached::file(&state, &ctx, source, document).await
+}
+
+/// Removes an attached document (its file too).
+#[utoipa::path(delete, path = "/api/v1/inventory/items/{id}/documents/{document}", tag = "inventory",
+    params(("id" = Uuid, Path), ("document" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+pub async fn detach_item_document(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathIds(id, document): PathIds,
+) -> AppResult<StatusCode> {
+    let (source, _) = {
+        let mut conn = state.db.acquire().await?;
+        service::papers_of(&ctx, &mut conn, id, true).await?
+    };
+    attached::remove(&state, &ctx, source, document).await
 }

@@ -43,6 +43,10 @@ pub static FEATURE: Feature = Feature {
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
+    api::item_documents,
+    api::attach_item_document,
+    api::item_document_file,
+    api::detach_item_document,
     api::categories,
     api::create_category,
     api::update_category,

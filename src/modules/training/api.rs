@@ -16,7 +16,11 @@ use crate::auth::Ctx;
 use crate::error::AppResult;
 use crate::http::{ApiJson, ApiQuery, Page};
 use crate::state::AppState;
-use crate::web::PathId;
+use crate::web::{PathId, PathIds};
+use crate::modules::documents::api::attached;
+use crate::modules::documents::service::files::{Document, UploadQuery};
+use axum::body::Body;
+use axum::http::HeaderMap;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -30,6 +34,22 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/training/records/{id}", get(record))
         .route("/api/v1/training/records/{id}/void", post(void_record))
         .route("/api/v1/training/records/{id}/correct", post(correct_record))
+        .route(
+            "/api/v1/training/records/{id}/documents",
+            get(record_documents).post(attach_record_document).layer(
+                axum::extract::DefaultBodyLimit::max(
+                    crate::modules::documents::rules::MAX_FILE_BYTES as usize + 1,
+                ),
+            ),
+        )
+        .route(
+            "/api/v1/training/records/{id}/documents/{document}",
+            axum::routing::delete(detach_record_document),
+        )
+        .route(
+            "/api/v1/training/records/{id}/documents/{document}/file",
+            get(record_document_file),
+        )
         .route("/api/v1/training/sessions/{id}", get(session))
         .route("/api/v1/training/sessions/{id}/void", post(void_session))
         .route(
@@ -397,4 +417,84 @@ pub async fn iso_report(
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(res)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Papers attached (through the documents module)
+
+/// Certificate scans and other papers attached to a training record (the member's own, or any with `training.manage`).
+#[utoipa::path(get, path = "/api/v1/training/records/{id}/documents", tag = "training",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<Document>), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+pub async fn record_documents(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+) -> AppResult<Json<Vec<Document>>> {
+    let (source, _) = {
+        let mut conn = state.db.acquire().await?;
+        service::papers_of(&ctx, &mut conn, id).await?
+    };
+    attached::list(&state, &ctx, source).await
+}
+
+/// Attaches a certificate scan to a training record (the member to their own; training officers to anyone's); it is filed in the member's own folder. The request body is the file itself (at most 256 MB; a PDF, picture, office
+/// document or plain text, as its bytes show).
+#[utoipa::path(post, path = "/api/v1/training/records/{id}/documents", tag = "training",
+    params(("id" = Uuid, Path), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = Document), (status = 400, body = crate::error::Problem),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn attach_record_document(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathId(id): PathId,
+    ApiQuery(q): ApiQuery<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> AppResult<(StatusCode, Json<Document>)> {
+    // Refused before a byte is read when the record is not the caller's to change.
+    let papers = {
+        let mut conn = state.db.acquire().await?;
+        service::papers_of(&ctx, &mut conn, id).await?
+    };
+    attached::add(&state, &ctx, papers, q, &headers, body).await
+}
+
+/// An attached document's file.
+#[utoipa::path(get, path = "/api/v1/training/records/{id}/documents/{document}/file", tag = "training",
+    params(("id" = Uuid, Path), ("document" = Uuid, Path)),
+    responses((status = 200, description = "The file, as the type its bytes showed",
+            content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/png"),
+                (Vec<u8> = "image/jpeg"), (String = "text/plain"))),
+        (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn record_document_file(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathIds(id, document): PathIds,
+) -> AppResult<axum::response::Response> {
+    let (source, _) = {
+        let mut conn = state.db.acquire().await?;
+        service::papers_of(&ctx, &mut conn, id).await?
+    };
+    attached::file(&state, &ctx, source, document).await
+}
+
+/// Removes an attached document (its file too).
+#[utoipa::path(delete, path = "/api/v1/training/records/{id}/documents/{document}", tag = "training",
+    params(("id" = Uuid, Path), ("document" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem)))]
+pub async fn detach_record_document(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    PathIds(id, document): PathIds,
+) -> AppResult<StatusCode> {
+    let (source, _) = {
+        let mut conn = state.db.acquire().await?;
+        service::papers_of(&ctx, &mut conn, id).await?
+    };
+    attached::remove(&state, &ctx, source, document).await
 }

@@ -48,6 +48,10 @@ pub static FEATURE: Feature = Feature {
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
+    api::record_documents,
+    api::attach_record_document,
+    api::record_document_file,
+    api::detach_record_document,
     api::categories,
     api::courses,
     api::create_course,

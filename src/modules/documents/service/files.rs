@@ -732,6 +732,18 @@ pub async fn delete(
             "Logbook made this document as a record: archive it instead".into(),
         ));
     }
+    remove(ctx, tx, data_dir, d).await
+}
+
+/// Deletes a document's rows (its versions first), audited; returns its files, for the caller
+/// to remove once the change is committed.
+async fn remove(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    data_dir: &Path,
+    d: Document,
+) -> AppResult<(Document, Vec<PathBuf>)> {
+    let id = d.id;
     let versions: Vec<(Uuid, Vec<u8>)> = sqlx::query_as(
         "SELECT id, sha256 FROM document_versions WHERE organization_id = ? AND document_id = ?",
     )
@@ -766,4 +778,189 @@ pub async fn delete(
         .map(|(v, _)| path_of(data_dir, ctx.org_id, *v))
         .collect();
     Ok((d, paths))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Documents attached to another module's records
+
+/// A record of another module that documents are attached to (a certificate scan on a training
+/// record, a manual on an equipment item). The owning module checks who may see and change the
+/// record; this module files, lists and serves what is attached to it.
+#[derive(Debug, Clone, Copy)]
+pub struct Source {
+    /// `training_record`, `inventory_item`.
+    pub kind: &'static str,
+    pub id: Uuid,
+}
+
+/// Where an attached document is filed in the library.
+#[derive(Debug, Clone, Copy)]
+pub enum Filed {
+    /// The member's own folder: personal papers, seen by the member and leadership.
+    Member(Uuid),
+    /// A system folder, by key: papers for everyone (a manual, in General Documents).
+    System(&'static str),
+}
+
+/// Attaches an uploaded file to `source`, filed as `filed` says. The caller has checked that
+/// the caller may change the record; commits, and removes the returned file if that fails.
+pub async fn attach(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    data_dir: &Path,
+    source: Source,
+    filed: Filed,
+    q: UploadQuery,
+    file: Received,
+) -> AppResult<(Document, PathBuf)> {
+    let mut c = Checks::default();
+    let file_name = c.take(uploads::clean_name(q.name.as_deref().unwrap_or("document")));
+    let title = match q.title.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        Some(t) => c.take(input::required_text("title", t, 200)),
+        None => file_name
+            .as_deref()
+            .map(|n| rules::name_from_file(n).chars().take(200).collect()),
+    };
+    let tags = c.take(rules::parse_tags("tags", q.tags.as_deref().unwrap_or_default()));
+    c.finish()?;
+    let (file_name, title, tags) = (
+        file_name.unwrap_or_default(),
+        title.unwrap_or_default(),
+        tags.unwrap_or_default(),
+    );
+    let folder = match filed {
+        Filed::Member(member) => super::own_folder(tx, ctx.org_id, member, ctx.user_id).await?,
+        Filed::System(key) => {
+            super::ensure_system_folders(tx, ctx.org_id).await?;
+            sqlx::query_scalar(
+                "SELECT id FROM document_folders WHERE organization_id = ? AND system_key = ?
+                  LOCK IN SHARE MODE",
+            )
+            .bind(ctx.org_id)
+            .bind(key)
+            .fetch_one(&mut **tx)
+            .await?
+        }
+    };
+    let id = db::new_id();
+    let now = db::now();
+    sqlx::query(
+        "INSERT INTO documents (id, organization_id, folder_id, name, tags, status, document_type,
+                source_type, source_id, current_version, created_by, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(ctx.org_id)
+    .bind(folder)
+    .bind(&title)
+    .bind(rules::stored_tags(&tags))
+    .bind(DocumentStatus::Active)
+    .bind(DocumentType::Uploaded)
+    .bind(source.kind)
+    .bind(source.id)
+    .bind(ctx.user_id)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let version = insert_version(ctx, tx, id, 1, &file_name, None, &file).await?;
+    audit::record(
+        tx,
+        &ctx.actor(),
+        Entry::new("documents.attached", "document", id).changes(serde_json::json!({
+            "name": title, "file_name": file_name, "source_type": source.kind,
+            "source_id": source.id, "content_type": file.content_type,
+            "size_bytes": file.size, "sha256": hex::encode(&file.sha256),
+        })),
+    )
+    .await?;
+    let path = path_of(data_dir, ctx.org_id, version);
+    keep(file, &path).await?;
+    Ok((attached_one(ctx, tx, source, id).await?, path))
+}
+
+/// The active documents attached to `source`, oldest first (the caller checked the record).
+pub async fn attached(ctx: &Ctx, conn: &mut Conn, source: Source) -> AppResult<Vec<Document>> {
+    let rows: Vec<DocumentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{DOCUMENT_SELECT} WHERE d.organization_id = ? AND d.source_type = ? AND d.source_id = ?
+            AND d.status = ? ORDER BY d.created_at, d.id"
+    )))
+    .bind(ctx.org_id)
+    .bind(source.kind)
+    .bind(source.id)
+    .bind(DocumentStatus::Active)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| document_of(ctx, r)).collect())
+}
+
+/// One document attached to `source` (404 for any other).
+pub async fn attached_one(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    source: Source,
+    id: Uuid,
+) -> AppResult<Document> {
+    let row: Option<DocumentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{DOCUMENT_SELECT} WHERE d.organization_id = ? AND d.source_type = ? AND d.source_id = ?
+            AND d.id = ?"
+    )))
+    .bind(ctx.org_id)
+    .bind(source.kind)
+    .bind(source.id)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(document_of(ctx, row.ok_or(AppError::NotFound)?))
+}
+
+/// The current file of a document attached to `source`, for its download.
+pub async fn attached_file(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    data_dir: &Path,
+    source: Source,
+    id: Uuid,
+) -> AppResult<Stored> {
+    let d = attached_one(ctx, conn, source, id).await?;
+    let v: (Uuid, Vec<u8>) = sqlx::query_as(
+        "SELECT id, sha256 FROM document_versions
+          WHERE organization_id = ? AND document_id = ? AND version = ?",
+    )
+    .bind(ctx.org_id)
+    .bind(id)
+    .bind(d.version)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Stored {
+        path: path_of(data_dir, ctx.org_id, v.0),
+        file_name: d.file_name,
+        content_type: d.content_type,
+        size_bytes: d.size_bytes,
+        sha256: v.1,
+    })
+}
+
+/// Removes a document attached to `source` (the caller checked that the caller may change the
+/// record); returns its files, to remove once committed.
+pub async fn detach(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    data_dir: &Path,
+    source: Source,
+    id: Uuid,
+) -> AppResult<(Document, Vec<PathBuf>)> {
+    let locked: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM documents
+          WHERE organization_id = ? AND id = ? AND source_type = ? AND source_id = ? FOR UPDATE",
+    )
+    .bind(ctx.org_id)
+    .bind(id)
+    .bind(source.kind)
+    .bind(source.id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    locked.ok_or(AppError::NotFound)?;
+    let d = attached_one(ctx, tx, source, id).await?;
+    remove(ctx, tx, data_dir, d).await
 }

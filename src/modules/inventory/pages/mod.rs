@@ -26,6 +26,7 @@ use super::service::moves::{
 };
 use super::service::{self, INVENTORY_MANAGE, INVENTORY_VIEW, Item, ItemQuery};
 use crate::auth::Ctx;
+use crate::modules::documents::service::files;
 use crate::db::Conn;
 use crate::error::{AppError, FieldError};
 use crate::state::AppState;
@@ -44,6 +45,10 @@ pub fn router() -> Router<AppState> {
         .route("/inventory/lookup", get(lookup))
         .route("/inventory/items/new", get(new_item).post(create_item))
         .route("/inventory/items/{id}", get(item_page))
+        .route(
+            "/inventory/items/{id}/papers/{document}/remove",
+            post(remove_paper),
+        )
         .route("/inventory/items/{id}/edit", get(edit_item).post(update_item))
         .route("/inventory/items/{id}/checkout", post(check_out))
         .route("/inventory/items/{id}/checkin", post(check_in))
@@ -705,6 +710,10 @@ struct ItemPage {
     /// The form that gives the item back: `checkin` or `unassign`.
     back_form: &'static str,
     label_link: String,
+    /// Manuals and other papers attached: (id, name, what it is).
+    papers: Vec<(Uuid, String, String)>,
+    upload_js: String,
+    max_size: String,
 }
 
 impl ItemPage {
@@ -755,6 +764,19 @@ async fn item_page_for(
     let item = service::item(ctx, &mut conn, id).await?;
     let history = moves::item_history(ctx, &mut conn, id, Default::default()).await?;
     let records = maintenance::records(ctx, &mut conn, id).await?;
+    let (source, _) = service::papers_of(ctx, &mut conn, id, false).await?;
+    let papers = files::attached(ctx, &mut conn, source)
+        .await?
+        .into_iter()
+        .map(|d| {
+            let meta = format!(
+                "{} · {}",
+                d.file_name,
+                crate::system::status::bytes(d.size_bytes)
+            );
+            (d.id, d.name, meta)
+        })
+        .collect();
     let can_manage = ctx.has(INVENTORY_MANAGE);
     let members = if can_manage {
         service::holders(ctx, &mut conn).await?
@@ -849,6 +871,9 @@ async fn item_page_for(
             "unassign"
         },
         label_link: web::link("/inventory/labels", &[("q", &item.barcode)]),
+        papers,
+        upload_js: web::asset_url("upload.js"),
+        max_size: crate::system::status::bytes(crate::modules::documents::rules::MAX_FILE_BYTES),
         item: view,
         failed,
     })
@@ -872,9 +897,30 @@ async fn item_page(
         Some("issue") => Some("Units issued."),
         Some("return") => Some("Units returned."),
         Some("maintenance") => Some("Maintenance recorded."),
+        Some("paper") => Some("Attached: every member finds it here and in the library."),
+        Some("paper-removed") => Some("Removed."),
         _ => None,
     };
     Ok(web::render(&page))
+}
+
+/// Removes a manual or other paper from the item (the quartermaster).
+async fn remove_paper(
+    State(state): State<AppState>,
+    Viewer(ctx): Viewer,
+    crate::web::PathIds(id, document): crate::web::PathIds,
+) -> PageResult {
+    let (source, _) = {
+        let mut conn = state.db.acquire().await?;
+        service::papers_of(&ctx, &mut conn, id, true).await?
+    };
+    let mut tx = state.db.begin().await?;
+    let (_, paths) = files::detach(&ctx, &mut tx, &state.config.data_dir, source, document).await?;
+    tx.commit().await?;
+    for p in paths {
+        crate::uploads::remove_quietly(&p);
+    }
+    Ok(Redirect::to(&format!("/inventory/items/{id}?done=paper-removed")).into_response())
 }
 
 const ACTION_LABELS: &[(&str, &str)] = &[

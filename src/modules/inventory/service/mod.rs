@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::rules::{self, CategoryInput, ItemInput, ValidItem};
 use crate::audit::{self, Entry};
+use crate::modules::documents::service::files::{Filed, Source};
 use crate::auth::{Ctx, OrgId};
 use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult, unique_violation};
@@ -368,6 +369,28 @@ pub(super) async fn item_row(conn: &mut Conn, org: OrgId, id: Uuid, lock: bool) 
 pub async fn item(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Item> {
     ctx.require(INVENTORY_VIEW)?;
     item_row(conn, ctx.org_id, id, false).await
+}
+
+/// Where an item's papers (manuals, certificates of inspection) are: whoever sees the item
+/// sees them; the quartermaster (`inventory.manage`) attaches and removes them. They are filed
+/// in the library's General Documents, for everyone.
+pub async fn papers_of(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    id: Uuid,
+    change: bool,
+) -> AppResult<(Source, Filed)> {
+    item(ctx, conn, id).await?;
+    if change {
+        ctx.require(INVENTORY_MANAGE)?;
+    }
+    Ok((
+        Source {
+            kind: "inventory_item",
+            id,
+        },
+        Filed::System("general"),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]

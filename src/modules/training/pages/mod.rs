@@ -11,6 +11,7 @@ pub mod iso;
 pub mod matrix;
 pub mod panels;
 pub mod record;
+pub mod papers;
 pub mod records;
 pub mod review;
 pub mod setup;
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .merge(submit::router())
         .merge(record::router())
         .merge(records::router())
+        .merge(papers::router())
         .merge(matrix::router())
         .merge(review::router())
         .merge(iso::router())

@@ -24,7 +24,7 @@ pub(super) use records::{NewRecord, insert_record};
 pub use records::{
     AttendanceCredit, credit_attendance, withdraw_credit,
     Expiring, RecordCorrection, RecordEntry, RecordQuery, RecordStatus, TrainingRecord,
-    TrainingSession, VoidRecord, correct_record, create_records, expiring, get_record,
+    TrainingSession, VoidRecord, correct_record, create_records, expiring, get_record, papers_of,
     get_session, list_entries, list_records, void_record, void_session,
 };
 pub use requirements::{

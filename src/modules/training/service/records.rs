@@ -2,6 +2,7 @@
 //! completion for one member or a crew, writing a checked record (also for submissions and
 //! imports), and voiding one. A member with only `training.view` sees their own.
 
+use crate::modules::documents::service::files::{Filed, Source};
 use crate::auth::OrgId;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -388,6 +389,20 @@ pub async fn get_record(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Train
         return Err(AppError::NotFound);
     }
     Ok(r)
+}
+
+/// Where a record's papers (certificate scans) are: whoever sees the record sees them and may
+/// attach or remove them — the member their own, training officers anyone's. They are filed in
+/// the member's own folder of the library.
+pub async fn papers_of(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<(Source, Filed)> {
+    let r = get_record(ctx, conn, id).await?;
+    Ok((
+        Source {
+            kind: "training_record",
+            id,
+        },
+        Filed::Member(r.user_id),
+    ))
 }
 
 /// Records a completion for each member named (a crew: one session id for all), filling from
