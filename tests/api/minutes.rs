@@ -235,6 +235,14 @@ async fn minutes_are_written_approved_locked_and_published_to_the_library() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, inbox) = app.get(&assistant.token, "/api/v1/notifications").await;
     assert!(inbox.to_string().contains("Minutes to approve"), "{inbox}");
+    // The assistant's dashboard says so; the secretary's own submission is not theirs to approve.
+    let (_, _, dash) = app.page_get("/", &access_cookie(&assistant)).await;
+    assert!(
+        dash.contains("Approve or send back: Business meeting, March"),
+        "{dash}"
+    );
+    let (_, _, dash) = app.page_get("/", &access_cookie(&secretary)).await;
+    assert!(!dash.contains("Approve or send back"), "{dash}");
     let (status, body) = app
         .post(
             t,
@@ -440,6 +448,14 @@ async fn action_items_are_reminded_before_and_after_the_due_date_once() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // Dan's dashboard lists what is due within a week or overdue, not next month's.
+    let (_, _, dash) = app.page_get("/", &access_cookie(&dan)).await;
+    assert!(dash.contains("Overdue since"), "{dash}");
+    assert!(
+        dash.contains("Last week") && dash.contains("Tomorrow"),
+        "{dash}"
+    );
+    assert!(!dash.contains("Next month"), "{dash}");
     // Twice: the second run sends nothing more.
     let first = app.run_job(&app.a, "action_item_reminders").await;
     app.run_job(&app.a, "action_item_reminders").await;

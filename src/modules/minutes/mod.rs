@@ -22,7 +22,7 @@ pub const MODULE: Module = Module {
         needs: &[service::MINUTES_VIEW],
         order: 47,
     }],
-    panels: None,
+    panels: Some(|ctx, conn| Box::pin(pages::dashboard_panels(ctx, conn))),
     openapi: <Api as utoipa::OpenApi>::openapi,
     export: EXPORT,
     seed: Some(|tx, org_id| {

@@ -1263,3 +1263,55 @@ async fn attendance_page(
         error,
     }))
 }
+
+/// The dashboard's minutes panel: minutes waiting for the officer's approval, and the member's
+/// own open action items due within a week or overdue.
+pub async fn dashboard_panels(
+    ctx: &Ctx,
+    conn: &mut crate::db::Conn,
+) -> crate::error::AppResult<Vec<crate::module::Panel>> {
+    use crate::module::{Panel, PanelItem};
+    if !ctx.has(service::MINUTES_VIEW) {
+        return Ok(Vec::new());
+    }
+    let mut items: Vec<PanelItem> = service::waiting_for_approval(ctx, conn)
+        .await?
+        .into_iter()
+        .map(|(id, title)| PanelItem {
+            text: format!("Approve or send back: {title}"),
+            link: format!("/minutes/{id}"),
+        })
+        .collect();
+    let soon = crate::time::today(&ctx.timezone) + chrono::Days::new(7);
+    let mine = content::items(
+        ctx,
+        conn,
+        ItemQuery {
+            per_page: Some(10),
+            ..ItemQuery::default()
+        },
+    )
+    .await?;
+    items.extend(
+        mine.items
+            .into_iter()
+            .filter(|a| a.due_date.is_some_and(|d| d <= soon))
+            .take(5)
+            .map(|a| PanelItem {
+                text: format!(
+                    "{} {}: {}",
+                    if a.overdue { "Overdue since" } else { "Due" },
+                    a.due_date.map(|d| ctx.locale.day(d)).unwrap_or_default(),
+                    a.description
+                ),
+                link: "/minutes/action-items".into(),
+            }),
+    );
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![Panel {
+        title: "Minutes".into(),
+        items,
+    }])
+}

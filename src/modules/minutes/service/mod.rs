@@ -469,6 +469,23 @@ pub async fn list(ctx: &Ctx, conn: &mut Conn, q: MinutesQuery) -> AppResult<Page
     })
 }
 
+/// Minutes waiting for the caller's approval (officers; none for others), oldest first.
+pub async fn waiting_for_approval(ctx: &Ctx, conn: &mut Conn) -> AppResult<Vec<(Uuid, String)>> {
+    if !ctx.has(MINUTES_MANAGE) {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_as(
+        "SELECT id, title FROM meeting_minutes
+          WHERE organization_id = ? AND status = ? AND (submitted_by IS NULL OR submitted_by <> ?)
+          ORDER BY submitted_at LIMIT 5",
+    )
+    .bind(ctx.org_id)
+    .bind(MinutesStatus::Submitted)
+    .bind(ctx.user_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 /// Business-meeting events that could have minutes: from 90 days back to a week ahead, not
 /// cancelled, without minutes yet; newest first.
 pub async fn meeting_events(
