@@ -219,12 +219,22 @@ async fn minutes_are_written_approved_locked_and_published_to_the_library() {
     assert_eq!(att["present"].as_array().unwrap().len(), 2);
     assert_eq!(att["excused"][0]["excuse"], "Working nights");
 
-    // Bob was told of his action item; a member does not see the draft.
+    // A member sees nothing of the draft: not the minutes, not Bob's item, no notice yet.
     let (_, inbox) = app.get(&bob.token, "/api/v1/notifications").await;
     assert!(
-        inbox.to_string().contains("An action item for you"),
+        !inbox.to_string().contains("An action item for you"),
         "{inbox}"
     );
+    let (_, bobs) = app.get(&bob.token, "/api/v1/minutes/action-items").await;
+    assert_eq!(bobs["total"], 0, "{bobs}");
+    let (status, body) = app
+        .patch(
+            &bob.token,
+            &format!("/api/v1/minutes/action-items/{}", id(&item)),
+            json!({"status": "in_progress"}),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::NOT_FOUND);
     let (status, body) = app.get(&alice.token, &format!("/api/v1/minutes/{m}")).await;
     assert_problem(status, &body, StatusCode::NOT_FOUND);
     let (_, list) = app.get(&alice.token, "/api/v1/minutes").await;
@@ -266,6 +276,23 @@ async fn minutes_are_written_approved_locked_and_published_to_the_library() {
     let (status, approved) = step(&app, &assistant.token, m, "approve").await;
     assert_eq!(status, StatusCode::OK, "{approved}");
     assert_eq!(approved["approved_by"]["id"], assistant.id.to_string());
+    // Now Bob hears of his item and sees it.
+    let (_, inbox) = app.get(&bob.token, "/api/v1/notifications").await;
+    assert!(
+        inbox.to_string().contains("An action item for you"),
+        "{inbox}"
+    );
+    let (_, bobs) = app.get(&bob.token, "/api/v1/minutes/action-items").await;
+    assert_eq!(bobs["total"], 1, "{bobs}");
+    // What was decided is locked with the minutes: the due date no longer moves.
+    let (status, body) = app
+        .patch(
+            t,
+            &format!("/api/v1/minutes/action-items/{}", id(&item)),
+            json!({"due_date": "2027-05-01"}),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::CONFLICT);
     for (method, path, body) in [
         (
             Method::PUT,
@@ -306,6 +333,16 @@ async fn minutes_are_written_approved_locked_and_published_to_the_library() {
     let (status, read) = app.get(&alice.token, &format!("/api/v1/minutes/{m}")).await;
     assert_eq!(status, StatusCode::OK, "{read}");
     assert_eq!(read["may_manage"], false);
+    // Who was excused, not why.
+    assert_eq!(
+        read["attendance"]["excused"][0]["member"]["id"],
+        carol.id.to_string()
+    );
+    assert_eq!(
+        read["attendance"]["excused"][0]["excuse"],
+        Value::Null,
+        "{read}"
+    );
 
     // Published: a generated document in the Minutes folder, its page and its PDF.
     let (status, published) = step(&app, t, m, "publish").await;
@@ -351,8 +388,19 @@ async fn two_officers_pressing_at_once_do_it_once() {
     let sec = app.member(&app.a, "min-race-sec", &["secretary"]).await;
     let vp = app.member(&app.a, "min-race-vp", &["vice_president"]).await;
 
-    // Approve twice at once: one approval, one refusal.
+    // Approving from an old copy is refused: the officer approves what they read.
     let m = minutes_in(&app, &sec.token, "submitted").await;
+    let (_, now) = app.get(&vp.token, &format!("/api/v1/minutes/{m}")).await;
+    let rev = now["revision"].as_u64().unwrap();
+    let (status, body) = app
+        .post(
+            &vp.token,
+            &format!("/api/v1/minutes/{m}/approve?revision={}", rev - 1),
+            json!({}),
+        )
+        .await;
+    assert_problem(status, &body, StatusCode::CONFLICT);
+    // Approve twice at once: one approval, one refusal.
     let path = format!("/api/v1/minutes/{m}/approve");
     let answers = at_once(
         &app,
@@ -440,6 +488,20 @@ async fn action_items_are_reminded_before_and_after_the_due_date_once() {
         assert_eq!(status, StatusCode::CREATED, "{item}");
         items.push(id(&item));
     }
+    // Nothing is reminded of draft minutes' items: the job has nothing to do.
+    let (status, run) = app
+        .post(
+            &app.a.admin.token,
+            "/api/v1/jobs/action_item_reminders/run",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert_eq!(run["outcome"], "skipped", "{run}");
+    for what in ["submit", "approve"] {
+        let (status, body) = step(&app, &sec.token, m, what).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
     let (status, body) = app
         .patch(
             &eve.token,
@@ -489,17 +551,17 @@ async fn action_items_are_reminded_before_and_after_the_due_date_once() {
     .unwrap();
     assert_eq!(eve_reminders, 0, "a completed item is not reminded");
 
-    // Moving the due date starts its reminders afresh.
+    // Progress moves on approved minutes: an officer puts an item in progress.
     let (status, body) = app
         .patch(
             &sec.token,
             &format!("/api/v1/minutes/action-items/{}", items[3]),
-            json!({"due_date": today + chrono::Duration::days(2)}),
+            json!({"status": "in_progress"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let run = app.run_job(&app.a, "action_item_reminders").await;
-    assert_eq!(run["items"], 1, "{run}");
+    assert_eq!(run["items"], 0, "{run}");
 
     // The assignee changes only the status; someone else nothing.
     let (status, body) = app

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::service::attendance::{self, AttendanceInput, AttendanceView, MemberAttendance};
 use super::service::content::{self, ActionItem, ActionItemInput, ItemQuery, ActionItemUpdate, Motion, MotionInput};
 use super::service::{
-    self, Minutes, MinutesQuery, MinutesSummary, MinutesUpdate, NewMinutes, Rejection, MinutesTemplate,
+    self, Minutes, MinutesQuery, RevisionQuery, MinutesSummary, MinutesUpdate, NewMinutes, Rejection, MinutesTemplate,
     MinutesTemplateInput,
 };
 use crate::auth::Ctx;
@@ -121,33 +121,35 @@ pub async fn delete_one(
 
 /// Submits minutes for approval; the other officers are told.
 #[utoipa::path(post, path = "/api/v1/minutes/{id}/submit", tag = "minutes",
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), RevisionQuery),
     responses((status = 200, body = Minutes), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn submit(
     State(state): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,
+    ApiQuery(q): ApiQuery<RevisionQuery>,
 ) -> AppResult<Json<Minutes>> {
     let mut tx = state.db.begin().await?;
-    let out = service::submit(&ctx, &mut tx, &state.notifier, id).await?;
+    let out = service::submit(&ctx, &mut tx, &state.notifier, id, q.revision).await?;
     state.mailer.commit_and_kick(tx).await?;
     Ok(Json(out))
 }
 
-/// Approves submitted minutes: locked from now on.
+/// Approves submitted minutes: locked from now on; the assignees of their action items are told.
 #[utoipa::path(post, path = "/api/v1/minutes/{id}/approve", tag = "minutes",
-    params(("id" = Uuid, Path)),
+    params(("id" = Uuid, Path), RevisionQuery),
     responses((status = 200, body = Minutes), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn approve(
     State(state): State<AppState>,
     ctx: Ctx,
     PathId(id): PathId,
+    ApiQuery(q): ApiQuery<RevisionQuery>,
 ) -> AppResult<Json<Minutes>> {
     let mut tx = state.db.begin().await?;
-    let out = service::approve(&ctx, &mut tx, id).await?;
-    tx.commit().await?;
+    let out = service::approve(&ctx, &mut tx, &state.notifier, id, q.revision).await?;
+    state.mailer.commit_and_kick(tx).await?;
     Ok(Json(out))
 }
 
@@ -224,7 +226,7 @@ pub async fn remove_motion(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Adds an action item; its assignee is told.
+/// Adds an action item (its assignee is told when the minutes are approved).
 #[utoipa::path(post, path = "/api/v1/minutes/{id}/action-items", tag = "minutes",
     params(("id" = Uuid, Path)), request_body = ActionItemInput,
     responses((status = 201, body = ActionItem), (status = 403, body = Problem),
@@ -237,8 +239,8 @@ pub async fn add_item(
     ApiJson(input): ApiJson<ActionItemInput>,
 ) -> AppResult<(StatusCode, Json<ActionItem>)> {
     let mut tx = state.db.begin().await?;
-    let out = content::add_item(&ctx, &mut tx, &state.notifier, id, input).await?;
-    state.mailer.commit_and_kick(tx).await?;
+    let out = content::add_item(&ctx, &mut tx, id, input).await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
 

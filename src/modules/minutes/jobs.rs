@@ -1,4 +1,5 @@
-//! The daily action-item reminders: the assignee of an open item is told three days before its
+//! The daily action-item reminders: the assignee of an open item of approved minutes is told
+//! three days before its
 //! due date, the day before (or on the day), and once it is overdue. Each reminder goes once per
 //! item and due date: the notice's dedupe key carries both, so a re-run, a restart or a second
 //! server sends nothing twice, and moving the due date starts its reminders afresh.
@@ -6,7 +7,7 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use super::rules::{self, ItemStatus, Reminder};
+use super::rules::{self, ItemStatus, MinutesStatus, Reminder};
 use crate::jobs::{JobCtx, Skip};
 use crate::notify::{self, Notice};
 
@@ -22,13 +23,16 @@ pub async fn reminders(ctx: JobCtx) -> anyhow::Result<u64> {
         "SELECT i.id, i.assignee_id, i.description, i.due_date, m.title
            FROM minutes_action_items i
            JOIN meeting_minutes m ON m.organization_id = i.organization_id AND m.id = i.minutes_id
-          WHERE i.organization_id = ? AND i.status IN (?, ?) AND i.due_date IS NOT NULL
-            AND i.due_date <= ?
+          WHERE i.organization_id = ? AND m.status = ? AND i.status IN (?, ?)
+            AND i.due_date BETWEEN ? AND ?
           ORDER BY i.due_date, i.id LIMIT 5000",
     )
     .bind(org)
+    .bind(MinutesStatus::Approved)
     .bind(ItemStatus::Pending)
     .bind(ItemStatus::InProgress)
+    // Overdue a month or more: reminded when it fell due; it does not crowd out new ones.
+    .bind(today - chrono::Days::new(31))
     .bind(today + chrono::Days::new(3))
     .fetch_all(&mut *conn)
     .await?;

@@ -60,7 +60,7 @@ fn done_notice(done: Option<&str>) -> Option<String> {
             "attendance" => "Attendance saved.",
             "motion" => "Motion recorded.",
             "motion-removed" => "Motion removed.",
-            "item" => "Action item added; its assignee has been told.",
+            "item" => "Action item added; its assignee is told when the minutes are approved.",
             "item-removed" => "Action item removed.",
             "submitted" => "Submitted for approval. The other officers have been told.",
             "approved" => "Approved: these minutes are now the record and can no longer change.",
@@ -848,7 +848,6 @@ async fn add_item(
             content::add_item(
                 &ctx,
                 &mut tx,
-                &state.notifier,
                 id,
                 ActionItemInput {
                     description: form.description.clone(),
@@ -878,13 +877,27 @@ async fn remove_item(
     after(&state, &ctx, id, tx, r, "item-removed", Typed::default()).await
 }
 
+/// The revision a workflow button was pressed on.
+#[derive(Deserialize)]
+struct RevisionForm {
+    #[serde(default)]
+    revision: String,
+}
+
+impl RevisionForm {
+    fn revision(&self) -> Option<u32> {
+        self.revision.trim().parse().ok()
+    }
+}
+
 async fn submit(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
     PathId(id): PathId,
+    Form(form): Form<RevisionForm>,
 ) -> PageResult {
     let mut tx = state.db.begin().await?;
-    let r = service::submit(&ctx, &mut tx, &state.notifier, id).await;
+    let r = service::submit(&ctx, &mut tx, &state.notifier, id, form.revision()).await;
     after(&state, &ctx, id, tx, r, "submitted", Typed::default()).await
 }
 
@@ -892,9 +905,10 @@ async fn approve(
     State(state): State<AppState>,
     Viewer(ctx): Viewer,
     PathId(id): PathId,
+    Form(form): Form<RevisionForm>,
 ) -> PageResult {
     let mut tx = state.db.begin().await?;
-    let r = service::approve(&ctx, &mut tx, id).await;
+    let r = service::approve(&ctx, &mut tx, &state.notifier, id, form.revision()).await;
     after(&state, &ctx, id, tx, r, "approved", Typed::default()).await
 }
 
@@ -902,6 +916,8 @@ async fn approve(
 struct ReasonForm {
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    revision: String,
 }
 
 async fn reject(
@@ -918,6 +934,7 @@ async fn reject(
         id,
         Rejection {
             reason: form.reason.clone(),
+            revision: form.revision.trim().parse().ok(),
         },
     )
     .await;

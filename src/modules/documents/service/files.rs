@@ -874,9 +874,10 @@ pub async fn attach(
         })),
     )
     .await?;
+    let out = attached_one(ctx, tx, source, id).await?;
     let path = path_of(data_dir, ctx.org_id, version);
     keep(file, &path).await?;
-    Ok((attached_one(ctx, tx, source, id).await?, path))
+    Ok((out, path))
 }
 
 /// The active documents attached to `source`, oldest first (the caller checked the record).
@@ -923,6 +924,10 @@ pub async fn attached_file(
     id: Uuid,
 ) -> AppResult<Stored> {
     let d = attached_one(ctx, conn, source, id).await?;
+    // An archived paper is out of the record's list, and does not download from it either.
+    if d.status != DocumentStatus::Active {
+        return Err(AppError::NotFound);
+    }
     let v: (Uuid, Vec<u8>) = sqlx::query_as(
         "SELECT id, sha256 FROM document_versions
           WHERE organization_id = ? AND document_id = ? AND version = ?",

@@ -14,7 +14,7 @@ use crate::db::{self, Conn, Tx};
 use crate::error::{AppError, AppResult};
 use crate::http::{Named, Page};
 use crate::input::{self, Checks};
-use crate::modules::minutes::rules::{ItemStatus, MotionResult, Priority, Step};
+use crate::modules::minutes::rules::{self, ItemStatus, MinutesStatus, MotionResult, Priority, Step};
 use crate::notify::{self, Notice, Notifier};
 
 // ---------------------------------------------------------------------------------------------
@@ -307,11 +307,11 @@ pub struct ActionItemInput {
     pub priority: Option<String>,
 }
 
-/// Adds an action item to editable minutes and tells the assignee.
+/// Adds an action item to editable minutes. Its assignee hears of it when the minutes are
+/// approved: until then the minutes, and so their items, are the officers' only.
 pub async fn add_item(
     ctx: &Ctx,
     tx: &mut Tx<'_>,
-    notifier: &Notifier,
     id: Uuid,
     i: ActionItemInput,
 ) -> AppResult<ActionItem> {
@@ -363,26 +363,6 @@ pub async fn add_item(
         ),
     )
     .await?;
-    if i.assignee_id != ctx.user_id {
-        notify::notify(
-            notifier,
-            tx,
-            ctx.org_id,
-            &[i.assignee_id],
-            &Notice {
-                category: "minutes",
-                subject: "An action item for you".into(),
-                body: format!(
-                    "From “{}”: {text}{}",
-                    minutes.title,
-                    i.due_date.map(|d| format!(" (due {d})")).unwrap_or_default()
-                ),
-                link: Some("/minutes/action-items".into()),
-                dedupe_key: Some(format!("action-item-assigned:{item}")),
-            },
-        )
-        .await?;
-    }
     item_for(ctx, tx, item).await
 }
 
@@ -435,15 +415,33 @@ pub async fn update_item(
         .await?;
     let (minutes_id, assignee, status, due, priority, text) =
         found.ok_or(AppError::NotFound)?;
-    // The assignee moves their own item along, whatever state the minutes are in (the item
-    // was theirs from the meeting on); anyone else needs to be an officer.
-    if !manager && assignee != ctx.user_id {
-        return Err(AppError::forbidden_permission(MINUTES_MANAGE));
+    // The minutes' state, read under their lock: officers change what was decided (due date,
+    // priority, who) only while the minutes may be edited; progress moves at any time.
+    let minutes = super::lock(tx, ctx.org_id, minutes_id).await?;
+    let approved = minutes.status == MinutesStatus::Approved;
+    // The assignee moves their own item along once the minutes are approved (a member does not
+    // see drafts); anyone else needs to be an officer.
+    if !manager {
+        if assignee != ctx.user_id {
+            return Err(AppError::forbidden_permission(MINUTES_MANAGE));
+        }
+        if !approved {
+            return Err(AppError::NotFound);
+        }
+    }
+    let decided = u.due_date.is_some() || u.priority.is_some() || u.assignee_id.is_some();
+    if manager && decided {
+        rules::next(minutes.status, Step::Edit).map_err(|why| {
+            AppError::Conflict(format!(
+                "{why}: an item's due date, priority and assignee are part of them (its \
+                 progress still moves)"
+            ))
+        })?;
     }
     let mut c = Checks::default();
     let new_status = c.take(ItemStatus::parse_filter("status", u.status.as_deref())).flatten();
     let new_priority = c.take(Priority::parse_filter("priority", u.priority.as_deref())).flatten();
-    if !manager && (u.due_date.is_some() || u.priority.is_some() || u.assignee_id.is_some()) {
+    if !manager && decided {
         c.push("status", "as the assignee you may change only the status; ask an officer");
     }
     if u
@@ -490,7 +488,7 @@ pub async fn update_item(
         ),
     )
     .await?;
-    if assignee_now != assignee && assignee_now != ctx.user_id {
+    if approved && assignee_now != assignee && assignee_now != ctx.user_id {
         notify::notify(
             notifier,
             tx,
@@ -549,8 +547,8 @@ pub struct ItemQuery {
     pub per_page: Option<u32>,
 }
 
-/// Action items: the caller's own (from any minutes: an item is its assignee's from the meeting
-/// on), or every department item for officers; open ones first by due date.
+/// Action items: the caller's own (members: of approved minutes), or every department item for
+/// officers; open ones first by due date.
 pub async fn items(ctx: &Ctx, conn: &mut Conn, q: ItemQuery) -> AppResult<Page<ActionItem>> {
     ctx.require(MINUTES_VIEW)?;
     let (page, per_page) = crate::http::PageQuery::resolve(q.page, q.per_page)?;
@@ -565,6 +563,9 @@ pub async fn items(ctx: &Ctx, conn: &mut Conn, q: ItemQuery) -> AppResult<Page<A
         b.push(" WHERE i.organization_id = ").push_bind(ctx.org_id);
         if !all {
             b.push(" AND i.assignee_id = ").push_bind(ctx.user_id);
+        }
+        if !manager {
+            b.push(" AND m.status = ").push_bind(MinutesStatus::Approved);
         }
         if !q.closed.unwrap_or(false) {
             b.push(" AND i.status IN (")
@@ -594,4 +595,48 @@ pub async fn items(ctx: &Ctx, conn: &mut Conn, q: ItemQuery) -> AppResult<Page<A
         per_page,
         total: total as u64,
     })
+}
+
+/// At approval: each assignee hears of their items (once each).
+pub(crate) async fn tell_assignees(
+    tx: &mut Tx<'_>,
+    notifier: &Notifier,
+    org: OrgId,
+    approver: Uuid,
+    id: Uuid,
+    title: &str,
+) -> AppResult<()> {
+    let items: Vec<(Uuid, Uuid, String, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT id, assignee_id, description, due_date FROM minutes_action_items
+          WHERE organization_id = ? AND minutes_id = ? AND status IN (?, ?)",
+    )
+    .bind(org)
+    .bind(id)
+    .bind(ItemStatus::Pending)
+    .bind(ItemStatus::InProgress)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (item, assignee, text, due) in items {
+        if assignee == approver {
+            continue;
+        }
+        notify::notify(
+            notifier,
+            tx,
+            org,
+            &[assignee],
+            &Notice {
+                category: "minutes",
+                subject: "An action item for you".into(),
+                body: format!(
+                    "From “{title}”: {text}{}",
+                    due.map(|d| format!(" (due {d})")).unwrap_or_default()
+                ),
+                link: Some("/minutes/action-items".into()),
+                dedupe_key: Some(format!("action-item-assigned:{item}")),
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -344,9 +344,15 @@ pub async fn minutes(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Minutes>
     .await?;
     let motions = content::motions_of(conn, ctx.org_id, id).await?;
     let action_items = content::items_of(conn, ctx, id).await?;
-    let attendance =
+    let mut attendance =
         attendance::view(conn, ctx.org_id, id, r.event_id, r.status == MinutesStatus::Approved)
             .await?;
+    // Why a member was excused is theirs and the officers': members read who, not why.
+    if !ctx.has(MINUTES_MANAGE) {
+        for e in &mut attendance.excused {
+            e.excuse = None;
+        }
+    }
     Ok(Minutes {
         id: r.id,
         title: r.title,
@@ -566,18 +572,31 @@ pub async fn create(ctx: &Ctx, tx: &mut Tx<'_>, n: NewMinutes) -> AppResult<Minu
             .await?
         }
     };
+    if n
+        .meeting_date
+        .is_some_and(|d| !(1900..=2200).contains(&chrono::Datelike::year(&d)))
+    {
+        c.push("meeting_date", "must be a date between 1900 and 2200");
+    }
     let mut event_day = None;
     if let Some(e) = n.event_id {
-        let starts: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "SELECT starts_at FROM events WHERE organization_id = ? AND id = ?",
+        let found: Option<(DateTime<Utc>, String, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT starts_at, event_type, cancelled_at FROM events
+              WHERE organization_id = ? AND id = ?",
         )
         .bind(ctx.org_id)
         .bind(e)
         .fetch_optional(&mut **tx)
         .await?;
-        match starts {
+        let meeting = crate::modules::events::rules::EventType::BusinessMeeting.as_str();
+        match found {
             None => c.push("event_id", "is not one of the department's events"),
-            Some(s) => event_day = Some(s.with_timezone(&ctx.local().tz).date_naive()),
+            Some((_, kind, _)) if kind != meeting => c.push(
+                "event_id",
+                "is not a business meeting: its check-ins cannot be a meeting's attendance",
+            ),
+            Some((_, _, Some(_))) => c.push("event_id", "was cancelled"),
+            Some((s, _, None)) => event_day = Some(s.with_timezone(&ctx.local().tz).date_naive()),
         }
     }
     c.finish()?;
@@ -704,6 +723,27 @@ pub(crate) async fn lock_for(
     Ok((m, next))
 }
 
+/// The revision a step was taken from (`?revision=`), for submit and approve.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RevisionQuery {
+    /// The minutes' `revision` as read: refused (409) when they changed since.
+    pub revision: Option<u32>,
+}
+
+/// A step taken from a copy of the minutes (`revision`) is refused when they changed since: an
+/// officer approves, sends back or edits the text they read.
+fn same_revision(m: &Locked, revision: Option<u32>) -> AppResult<()> {
+    if revision.is_some_and(|r| r != m.revision) {
+        return Err(AppError::Conflict(
+            "someone else changed these minutes since you opened them: reload, read them \
+             again, then make your change"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// An edit changed the minutes: a rejected draft is a draft again, and the revision moves on.
 pub(crate) async fn touched(tx: &mut Tx<'_>, org: OrgId, id: Uuid) -> AppResult<()> {
     sqlx::query(
@@ -797,13 +837,7 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, u: MinutesUpdate) -> A
     }
     c.finish()?;
     let (m, _) = lock_for(ctx, tx, id, Step::Edit).await?;
-    if u.revision.is_some_and(|r| r != m.revision) {
-        return Err(AppError::Conflict(
-            "someone else changed these minutes since you opened them: reload, then make \
-             your change again"
-                .into(),
-        ));
-    }
+    same_revision(&m, u.revision)?;
     let kind = kind.unwrap_or(MeetingType::Other);
     let title = title.unwrap_or_default();
     sqlx::query(
@@ -844,8 +878,15 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, u: MinutesUpdate) -> A
 }
 
 /// Submits minutes for approval and tells the other officers who approve them.
-pub async fn submit(ctx: &Ctx, tx: &mut Tx<'_>, notifier: &Notifier, id: Uuid) -> AppResult<Minutes> {
+pub async fn submit(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    notifier: &Notifier,
+    id: Uuid,
+    revision: Option<u32>,
+) -> AppResult<Minutes> {
     let (m, next) = lock_for(ctx, tx, id, Step::Submit).await?;
+    same_revision(&m, revision)?;
     let now = db::now();
     sqlx::query(
         "UPDATE meeting_minutes SET status = ?, submitted_by = ?, submitted_at = ?,
@@ -891,8 +932,15 @@ pub async fn submit(ctx: &Ctx, tx: &mut Tx<'_>, notifier: &Notifier, id: Uuid) -
 
 /// Approves submitted minutes: they are the record from now on, locked. A meeting linked to an
 /// event keeps the check-ins it had as its attendance.
-pub async fn approve(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Minutes> {
+pub async fn approve(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    notifier: &Notifier,
+    id: Uuid,
+    revision: Option<u32>,
+) -> AppResult<Minutes> {
     let (m, next) = lock_for(ctx, tx, id, Step::Approve).await?;
+    same_revision(&m, revision)?;
     if let Some(event) = m.event_id {
         attendance::keep_event_check_ins(tx, ctx.org_id, id, event).await?;
     }
@@ -927,6 +975,7 @@ pub async fn approve(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Minutes>
         })),
     )
     .await?;
+    content::tell_assignees(tx, notifier, ctx.org_id, ctx.user_id, id, &m.title).await?;
     minutes(ctx, tx, id).await
 }
 
@@ -935,6 +984,8 @@ pub async fn approve(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid) -> AppResult<Minutes>
 pub struct Rejection {
     /// What must change (the secretary reads it).
     pub reason: String,
+    /// The revision read before sending them back: refused (409) when they changed since.
+    pub revision: Option<u32>,
 }
 
 /// Sends submitted minutes back with a reason, telling whoever submitted them.
@@ -948,6 +999,7 @@ pub async fn reject(
     let reason = input::optional_paragraphs("reason", Some(r.reason), 1000)?
         .ok_or_else(|| AppError::field("reason", "is required: say what must change"))?;
     let (m, next) = lock_for(ctx, tx, id, Step::Reject).await?;
+    same_revision(&m, r.revision)?;
     let now = db::now();
     sqlx::query(
         "UPDATE meeting_minutes SET status = ?, rejected_by = ?, rejected_at = ?,

@@ -222,22 +222,34 @@ pub async fn publish(
         },
     )
     .await?;
-    sqlx::query(
-        "UPDATE meeting_minutes SET published_document_id = ?, updated_at = ?
-          WHERE organization_id = ? AND id = ?",
-    )
-    .bind(document)
-    .bind(db::now())
-    .bind(ctx.org_id)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?;
-    audit::record(
-        tx,
-        &ctx.actor(),
-        Entry::new("minutes.published", "meeting_minutes", id)
-            .changes(serde_json::json!({"title": m.title, "document_id": document})),
-    )
-    .await?;
-    Ok((minutes(ctx, tx, id).await?, Some(path)))
+    // The file is in place: any failure from here removes it, so no file is left that no row
+    // names.
+    let rest = async {
+        sqlx::query(
+            "UPDATE meeting_minutes SET published_document_id = ?, updated_at = ?
+              WHERE organization_id = ? AND id = ?",
+        )
+        .bind(document)
+        .bind(db::now())
+        .bind(ctx.org_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        audit::record(
+            tx,
+            &ctx.actor(),
+            Entry::new("minutes.published", "meeting_minutes", id)
+                .changes(serde_json::json!({"title": m.title, "document_id": document})),
+        )
+        .await?;
+        minutes(ctx, tx, id).await
+    }
+    .await;
+    match rest {
+        Ok(out) => Ok((out, Some(path))),
+        Err(e) => {
+            crate::uploads::remove_quietly(&path);
+            Err(e)
+        }
+    }
 }
