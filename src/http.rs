@@ -136,6 +136,13 @@ pub struct Named {
     pub name: String,
 }
 
+impl Named {
+    /// From a LEFT JOIN: the record when both its id and its name are there.
+    pub fn of(id: Option<uuid::Uuid>, name: Option<String>) -> Option<Named> {
+        id.zip(name).map(|(id, name)| Named { id, name })
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,

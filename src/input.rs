@@ -235,6 +235,18 @@ pub fn past_date(
     }
 }
 
+/// A date a record can carry: from 1900 to 2200. A mistyped year (or a negative one, which the
+/// database cannot store) is refused beside the field rather than failing the write.
+pub fn plausible_date(field: &str, date: Option<NaiveDate>) -> AppResult<Option<NaiveDate>> {
+    if date.is_some_and(|d| !(1900..=2200).contains(&chrono::Datelike::year(&d))) {
+        return Err(AppError::field(
+            field,
+            "must be a date between 1900 and 2200",
+        ));
+    }
+    Ok(date)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

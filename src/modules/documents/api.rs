@@ -383,6 +383,11 @@ pub async fn send(
         let mut conn = state.db.acquire().await?;
         files::stored(ctx, &mut conn, &state.config.data_dir, id, version).await?
     };
+    stream(stored).await
+}
+
+/// A stored file as a download, checked against its fingerprint as it goes.
+async fn stream(stored: files::Stored) -> AppResult<Response> {
     crate::uploads::download(
         &stored.path,
         &stored.file_name,
@@ -441,14 +446,7 @@ pub mod attached {
             let mut conn = state.db.acquire().await?;
             files::attached_file(ctx, &mut conn, &state.config.data_dir, source, id).await?
         };
-        crate::uploads::download(
-            &stored.path,
-            &stored.file_name,
-            &stored.content_type,
-            stored.size_bytes,
-            stored.sha256,
-        )
-        .await
+        super::stream(stored).await
     }
 
     /// Removes an attached document and its files.

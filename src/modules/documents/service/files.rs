@@ -338,17 +338,16 @@ pub struct UploadQuery {
     pub note: Option<String>,
 }
 
-/// Adds a document with its first version to a folder the caller may change. The file is moved
-/// into place here; the caller commits and removes it (`path_of`) if the commit fails.
-pub async fn add(
-    ctx: &Ctx,
-    tx: &mut Tx<'_>,
-    data_dir: &Path,
-    folder_id: Uuid,
-    q: UploadQuery,
-    file: Received,
-) -> AppResult<(Document, PathBuf)> {
-    let f = folder_to_change(ctx, tx, folder_id).await?;
+/// What an upload's query names, checked: the file's name (cleaned), the document's name
+/// (default: the file's, without its extension), tags and a note.
+struct UploadNames {
+    file_name: String,
+    title: String,
+    tags: Vec<String>,
+    note: Option<String>,
+}
+
+fn named_upload(q: UploadQuery) -> AppResult<UploadNames> {
     let mut c = Checks::default();
     let file_name = c.take(uploads::clean_name(q.name.as_deref().unwrap_or("document")));
     let title = match q.title.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
@@ -360,12 +359,31 @@ pub async fn add(
     let tags = c.take(rules::parse_tags("tags", q.tags.as_deref().unwrap_or_default()));
     let note = c.take(input::optional_text("note", q.note, 300));
     c.finish()?;
-    let (file_name, title, tags, note) = (
-        file_name.unwrap_or_default(),
-        title.unwrap_or_default(),
-        tags.unwrap_or_default(),
-        note.flatten(),
-    );
+    Ok(UploadNames {
+        file_name: file_name.unwrap_or_default(),
+        title: title.unwrap_or_default(),
+        tags: tags.unwrap_or_default(),
+        note: note.flatten(),
+    })
+}
+
+/// Adds a document with its first version to a folder the caller may change. The file is moved
+/// into place here; the caller commits and removes it (`path_of`) if the commit fails.
+pub async fn add(
+    ctx: &Ctx,
+    tx: &mut Tx<'_>,
+    data_dir: &Path,
+    folder_id: Uuid,
+    q: UploadQuery,
+    file: Received,
+) -> AppResult<(Document, PathBuf)> {
+    let f = folder_to_change(ctx, tx, folder_id).await?;
+    let UploadNames {
+        file_name,
+        title,
+        tags,
+        note,
+    } = named_upload(q)?;
     // The folder locked: a folder deleted at this moment is not left with a document in it.
     let locked: Option<Uuid> = sqlx::query_scalar(
         "SELECT id FROM document_folders WHERE organization_id = ? AND id = ? LOCK IN SHARE MODE",
@@ -813,21 +831,12 @@ pub async fn attach(
     q: UploadQuery,
     file: Received,
 ) -> AppResult<(Document, PathBuf)> {
-    let mut c = Checks::default();
-    let file_name = c.take(uploads::clean_name(q.name.as_deref().unwrap_or("document")));
-    let title = match q.title.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        Some(t) => c.take(input::required_text("title", t, 200)),
-        None => file_name
-            .as_deref()
-            .map(|n| rules::name_from_file(n).chars().take(200).collect()),
-    };
-    let tags = c.take(rules::parse_tags("tags", q.tags.as_deref().unwrap_or_default()));
-    c.finish()?;
-    let (file_name, title, tags) = (
-        file_name.unwrap_or_default(),
-        title.unwrap_or_default(),
-        tags.unwrap_or_default(),
-    );
+    let UploadNames {
+        file_name,
+        title,
+        tags,
+        ..
+    } = named_upload(q)?;
     let folder = match filed {
         Filed::Member(member) => super::own_folder(tx, ctx.org_id, member, ctx.user_id).await?,
         Filed::System(key) => {

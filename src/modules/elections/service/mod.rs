@@ -30,9 +30,6 @@ pub const MAX_CANDIDATES: i64 = 40;
 
 pub use crate::http::Named;
 
-fn named(id: Option<Uuid>, name: Option<String>) -> Option<Named> {
-    id.zip(name).map(|(id, name)| Named { id, name })
-}
 
 // ---------------------------------------------------------------------------------------------
 // Reading
@@ -239,14 +236,14 @@ async fn positions_of(conn: &mut Conn, org: OrgId, election: Uuid) -> AppResult<
                     }),
                     name: c.name.clone(),
                     statement: c.statement.clone(),
-                    nominated_by: named(c.nominated_by, c.nominator_name.clone()),
+                    nominated_by: Named::of(c.nominated_by, c.nominator_name.clone()),
                     status: c.status,
                 })
                 .collect(),
             id: p.id,
             name: p.name,
             seats: p.seats,
-            voter_role: named(p.voter_role_id, p.role_name),
+            voter_role: Named::of(p.voter_role_id, p.role_name),
             decided_candidate_id: p.decided_candidate_id,
         })
         .collect())

@@ -914,12 +914,7 @@ async fn remove_paper(
         let mut conn = state.db.acquire().await?;
         service::papers_of(&ctx, &mut conn, id, true).await?
     };
-    let mut tx = state.db.begin().await?;
-    let (_, paths) = files::detach(&ctx, &mut tx, &state.config.data_dir, source, document).await?;
-    tx.commit().await?;
-    for p in paths {
-        crate::uploads::remove_quietly(&p);
-    }
+    crate::modules::documents::api::attached::remove(&state, &ctx, source, document).await?;
     Ok(Redirect::to(&format!("/inventory/items/{id}?done=paper-removed")).into_response())
 }
 

@@ -377,14 +377,6 @@ pub async fn below_minimum(conn: &mut Conn, org: OrgId, as_of: NaiveDate) -> App
 }
 
 /// One member's attendance: their own, or anyone's for officers of minutes or membership.
-/// A day to count up to: one a department could have met on.
-fn checked_as_of(as_of: Option<NaiveDate>) -> AppResult<Option<NaiveDate>> {
-    if as_of.is_some_and(|d| !(1900..=2200).contains(&chrono::Datelike::year(&d))) {
-        return Err(AppError::field("as_of", "must be a date between 1900 and 2200"));
-    }
-    Ok(as_of)
-}
-
 pub async fn of_member(
     ctx: &Ctx,
     conn: &mut Conn,
@@ -392,7 +384,7 @@ pub async fn of_member(
     as_of: Option<NaiveDate>,
 ) -> AppResult<MemberAttendance> {
     ctx.require(MINUTES_VIEW)?;
-    let as_of = checked_as_of(as_of)?;
+    let as_of = input::plausible_date("as_of", as_of)?;
     if member != ctx.user_id && !ctx.has(MINUTES_MANAGE) && !ctx.has(MEMBERS_MANAGE) {
         return Err(AppError::forbidden_permission(MINUTES_MANAGE));
     }
@@ -414,6 +406,6 @@ pub async fn department(
     if !ctx.has(MINUTES_MANAGE) && !ctx.has(MEMBERS_MANAGE) {
         return Err(AppError::forbidden_permission(MINUTES_MANAGE));
     }
-    let as_of = checked_as_of(as_of)?.unwrap_or_else(|| crate::time::today(&ctx.timezone));
+    let as_of = input::plausible_date("as_of", as_of)?.unwrap_or_else(|| crate::time::today(&ctx.timezone));
     summaries(conn, ctx.org_id, as_of, None, false).await
 }

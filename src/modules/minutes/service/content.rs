@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{MINUTES_MANAGE, MINUTES_VIEW, lock_for, named, touched};
+use super::{MINUTES_MANAGE, MINUTES_VIEW, lock_for, touched};
 use crate::audit::{self, Entry};
 use crate::auth::{Ctx, OrgId};
 use crate::db::{self, Conn, Tx};
@@ -68,8 +68,8 @@ pub(crate) async fn motions_of(conn: &mut Conn, org: OrgId, id: Uuid) -> AppResu
         .map(|r| Motion {
             id: r.id,
             motion_text: r.motion_text,
-            moved_by: named(r.moved_by, r.moved_by_name),
-            seconded_by: named(r.seconded_by, r.seconded_by_name),
+            moved_by: Named::of(r.moved_by, r.moved_by_name),
+            seconded_by: Named::of(r.seconded_by, r.seconded_by_name),
             result: r.result,
             votes_for: r.votes_for,
             votes_against: r.votes_against,
@@ -322,12 +322,7 @@ pub async fn add_item(
         .take(Priority::parse_filter("priority", i.priority.as_deref()))
         .flatten()
         .unwrap_or(Priority::Medium);
-    if i
-        .due_date
-        .is_some_and(|d| !(1900..=2200).contains(&chrono::Datelike::year(&d)))
-    {
-        c.push("due_date", "must be a date between 1900 and 2200");
-    }
+    c.take(input::plausible_date("due_date", i.due_date));
     members_exist(&mut c, tx, ctx.org_id, &[("assignee_id", Some(i.assignee_id))]).await?;
     c.finish()?;
     let text = text.unwrap_or_default();
@@ -444,12 +439,7 @@ pub async fn update_item(
     if !manager && decided {
         c.push("status", "as the assignee you may change only the status; ask an officer");
     }
-    if u
-        .due_date
-        .is_some_and(|d| !(1900..=2200).contains(&chrono::Datelike::year(&d)))
-    {
-        c.push("due_date", "must be a date between 1900 and 2200");
-    }
+    c.take(input::plausible_date("due_date", u.due_date));
     members_exist(&mut c, tx, ctx.org_id, &[("assignee_id", u.assignee_id)]).await?;
     c.finish()?;
     let new_status = new_status.unwrap_or(status);

@@ -29,9 +29,6 @@ pub const MINUTES_VIEW: &str = "minutes.view";
 /// Write, submit, approve, reject and publish minutes; see drafts.
 pub const MINUTES_MANAGE: &str = "minutes.manage";
 
-pub(crate) fn named(id: Option<Uuid>, name: Option<String>) -> Option<Named> {
-    Some(Named { id: id?, name: name? })
-}
 
 // ---------------------------------------------------------------------------------------------
 // Templates
@@ -363,19 +360,19 @@ pub async fn minutes(ctx: &Ctx, conn: &mut Conn, id: Uuid) -> AppResult<Minutes>
         called_to_order_at: r.called_to_order_at,
         adjourned_at: r.adjourned_at,
         quorum_met: r.quorum_met,
-        template: named(r.template_id, r.template_name),
-        event: named(r.event_id, r.event_title),
+        template: Named::of(r.template_id, r.template_name),
+        event: Named::of(r.event_id, r.event_title),
         status: r.status,
         revision: r.revision,
-        submitted_by: named(r.submitted_by, r.submitted_by_name),
+        submitted_by: Named::of(r.submitted_by, r.submitted_by_name),
         submitted_at: r.submitted_at,
-        approved_by: named(r.approved_by, r.approved_by_name),
+        approved_by: Named::of(r.approved_by, r.approved_by_name),
         approved_at: r.approved_at,
-        rejected_by: named(r.rejected_by, r.rejected_by_name),
+        rejected_by: Named::of(r.rejected_by, r.rejected_by_name),
         rejected_at: r.rejected_at,
         rejection_reason: r.rejection_reason,
         published_document_id: r.published_document_id,
-        created_by: named(r.created_by, r.created_by_name),
+        created_by: Named::of(r.created_by, r.created_by_name),
         created_at: r.created_at,
         updated_at: r.updated_at,
         sections: sections
@@ -572,12 +569,7 @@ pub async fn create(ctx: &Ctx, tx: &mut Tx<'_>, n: NewMinutes) -> AppResult<Minu
             .await?
         }
     };
-    if n
-        .meeting_date
-        .is_some_and(|d| !(1900..=2200).contains(&chrono::Datelike::year(&d)))
-    {
-        c.push("meeting_date", "must be a date between 1900 and 2200");
-    }
+    c.take(input::plausible_date("meeting_date", n.meeting_date));
     let mut event_day = None;
     if let Some(e) = n.event_id {
         let found: Option<(DateTime<Utc>, String, Option<DateTime<Utc>>)> = sqlx::query_as(
@@ -811,9 +803,7 @@ pub async fn update(ctx: &Ctx, tx: &mut Tx<'_>, id: Uuid, u: MinutesUpdate) -> A
         .take(parse_time("called_to_order_at", u.called_to_order_at.as_deref()))
         .flatten();
     let adjourned = c.take(parse_time("adjourned_at", u.adjourned_at.as_deref())).flatten();
-    if !(1900..=2200).contains(&chrono::Datelike::year(&u.meeting_date)) {
-        c.push("meeting_date", "must be a date between 1900 and 2200");
-    }
+    c.take(input::plausible_date("meeting_date", Some(u.meeting_date)));
     let mut sections: Option<Vec<(String, String)>> = None;
     if let Some(given) = &u.sections {
         if given.is_empty() {

@@ -28,9 +28,6 @@ pub const SCHEDULING_MANAGE: &str = "scheduling.manage";
 
 pub use crate::http::Named;
 
-fn named(id: Option<Uuid>, name: Option<String>) -> Option<Named> {
-    id.zip(name).map(|(id, name)| Named { id, name })
-}
 
 fn seats_from(json: &str) -> Vec<Seat> {
     // Written by us as a JSON list; an unreadable one shows as no seats.
@@ -136,8 +133,8 @@ impl From<TemplateRow> for Template {
             name: r.name,
             start_time: r.start_time.format("%H:%M").to_string(),
             duration_minutes: r.duration_minutes,
-            apparatus: named(r.apparatus_id, r.apparatus_name),
-            location: named(r.location_id, r.location_name),
+            apparatus: Named::of(r.apparatus_id, r.apparatus_name),
+            location: Named::of(r.location_id, r.location_name),
             positions: seats_from(&r.positions),
             min_staffing: r.min_staffing,
             open_to_all_members: r.open_to_all_members,
@@ -1178,9 +1175,9 @@ fn into_shift(ctx: &Ctx, r: ShiftRow, held: &[&HolderRow], courses: &[Named]) ->
         starts_at: r.starts_at,
         ends_at: r.ends_at,
         platoon: r.platoon,
-        apparatus: named(r.apparatus_id, r.apparatus_name),
-        location: named(r.location_id, r.location_name),
-        shift_officer: named(r.shift_officer_id, r.officer_name),
+        apparatus: Named::of(r.apparatus_id, r.apparatus_name),
+        location: Named::of(r.location_id, r.location_name),
+        shift_officer: Named::of(r.shift_officer_id, r.officer_name),
         notes: r.notes,
         status: r.status,
         cancellation_reason: r.cancellation_reason,
@@ -1201,7 +1198,7 @@ fn into_shift(ctx: &Ctx, r: ShiftRow, held: &[&HolderRow], courses: &[Named]) ->
             .collect(),
         staffing,
         finalized_at: r.finalized_at,
-        finalized_by: named(r.finalized_by, r.finalized_by_name),
+        finalized_by: Named::of(r.finalized_by, r.finalized_by_name),
         call_count: r.call_count,
     }
 }
